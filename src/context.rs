@@ -1,0 +1,187 @@
+//! A context: one worker pool and one completion queue, as a Rust API. The C layer
+//! (`ffi`) wraps exactly this.
+
+use crate::config::Config;
+use crate::notify::Notifier;
+use crate::pool::{self, Executor, Shared};
+use crate::request::{Completion, Id, Op};
+use crate::sync::Arc;
+use crate::sys;
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+/// How long shutdown waits for idle threads to leave before returning anyway.
+const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);
+
+/// One worker pool and its completion queue. `T` is carried with each request to its
+/// delivery. Dropping the context shuts it down (see [`Context::shutdown`]).
+pub struct Context<T: Send + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send + 'static> Context<T> {
+    /// A context running real syscalls.
+    pub fn new(cfg: &Config) -> Result<Self, i32> {
+        Self::with_executor(cfg, Box::new(pool::run_syscall))
+    }
+
+    /// A context whose workers run `exec` instead of the real syscalls (for tests).
+    pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
+        let cfg = cfg.validate()?;
+        let notifier = match cfg.eventfd {
+            Some(fd) => Notifier::borrowed(fd)?,
+            None => Notifier::own()?,
+        };
+        Ok(Context { shared: Shared::start(cfg, notifier, exec)? })
+    }
+
+    /// The descriptor that polls readable while a completion is ready.
+    pub fn fd(&self) -> i32 {
+        self.shared.lock().notifier.fd()
+    }
+
+    /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
+    /// `ENAMETOOLONG`, `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
+    pub fn submit_open(&self, path: CString, flags: i32, mode: u32, token: T) -> Result<Id, (i32, T)> {
+        if path.as_bytes().len() >= libc::PATH_MAX as usize {
+            return Err((libc::ENAMETOOLONG, token));
+        }
+        self.submit(Op::Open { path, flags, mode }, token)
+    }
+
+    /// Queues a close of `fd`, which the library owns from now on, unless the request is
+    /// cancelled or times out before it runs (then the caller still owns `fd`).
+    pub fn submit_close(&self, fd: i32, token: T) -> Result<Id, (i32, T)> {
+        if fd < 0 {
+            return Err((libc::EBADF, token));
+        }
+        self.submit(Op::Close { fd }, token)
+    }
+
+    fn submit(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+        let now = Instant::now();
+        let mut g = self.shared.lock();
+        if g.shutdown {
+            return Err((libc::ESHUTDOWN, token));
+        }
+        let id = g.table.submit(op, token, now)?;
+        if let Err(e) = self.shared.kick(&mut g) {
+            let token = g.table.unsubmit(id).expect("the request was just queued");
+            return Err((e, token));
+        }
+        if let Some(deadline) = g.table.next_deadline() {
+            self.shared.wake_watchdog_by(&mut g, deadline);
+        }
+        Ok(id)
+    }
+
+    /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such
+    /// undelivered request; `Err(EALREADY)`: a close already running or done, or a request
+    /// already cancelled or timed out.
+    pub fn cancel(&self, id: Id) -> Result<(), i32> {
+        let mut g = self.shared.lock();
+        let e = g.table.cancel(id, libc::ECANCELED).map_err(|e| e.errno())?;
+        let fd = self.shared.apply(&mut g, e);
+        drop(g);
+        if let Some(fd) = fd {
+            sys::close_quietly(fd);
+        }
+        Ok(())
+    }
+
+    /// Delivers up to `max` ready completions (0: every one ready now), oldest first, one at
+    /// a time to `f`, which runs without any library lock held and may call back into the
+    /// context. Returns how many were delivered.
+    pub fn dispatch(&self, max: usize, mut f: impl FnMut(Completion<T>)) -> usize {
+        let mut limit = max;
+        let mut n = 0;
+        loop {
+            let c = {
+                let mut g = self.shared.lock();
+                if n == 0 && max == 0 {
+                    limit = g.table.ready();
+                }
+                if n >= limit {
+                    break;
+                }
+                let Some(c) = g.table.pop_ready() else { break };
+                self.after_delivery(&g, n + 1 == limit);
+                c
+            };
+            n += 1;
+            f(c);
+        }
+        n
+    }
+
+    /// Moves up to `max` ready completions into `out` (no callbacks). Returns how many.
+    pub fn reap(&self, max: usize, mut out: impl FnMut(Completion<T>)) -> usize {
+        let mut g = self.shared.lock();
+        let mut n = 0;
+        while n < max {
+            let Some(c) = g.table.pop_ready() else { break };
+            out(c);
+            n += 1;
+        }
+        if n > 0 {
+            self.after_delivery(&g, true);
+        }
+        n
+    }
+
+    /// Keeps readiness in step after completions left the queue (lock held): reset when
+    /// drained, re-signalled for a caller's eventfd when some remain after a batch.
+    fn after_delivery(&self, g: &pool::Inner<T>, batch_done: bool) {
+        if g.table.ready() == 0 {
+            g.notifier.clear();
+        } else if batch_done {
+            g.notifier.rearm();
+        }
+    }
+
+    /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
+    /// many are ready (0 on timeout); `Err(ESHUTDOWN)` if the context shuts down meanwhile.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
+        let until = timeout.map(|t| Instant::now() + t);
+        let mut g = self.shared.lock();
+        while g.table.ready() == 0 && !g.shutdown {
+            g.waiters += 1;
+            g = match until {
+                None => self.shared.ready_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        g.waiters -= 1;
+                        break;
+                    }
+                    self.shared.ready_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+            g.waiters -= 1;
+        }
+        if g.shutdown {
+            return Err(libc::ESHUTDOWN);
+        }
+        Ok(g.table.ready())
+    }
+
+    /// A snapshot of the pool's size, for tests and introspection.
+    pub fn threads(&self) -> (usize, usize) {
+        let g = self.shared.lock();
+        (g.threads, g.peak_threads)
+    }
+
+    /// Shuts down (also done on drop): no callbacks run, queued requests never run (a queued
+    /// close's descriptor is closed, since the library owns it), descriptors of undelivered
+    /// opens are closed now or, for opens still in a syscall, when it returns; an own eventfd
+    /// is closed, a caller's is not. Returns promptly even with workers stuck in syscalls.
+    pub fn shutdown(&self) {
+        self.shared.shutdown(SHUTDOWN_LINGER);
+    }
+}
+
+impl<T: Send + 'static> Drop for Context<T> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

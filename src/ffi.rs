@@ -1,0 +1,436 @@
+//! The C ABI: the only place with `extern "C"`, raw pointers and the panic boundary.
+//!
+//! Every exported function runs its body through [`guard`], so no panic ever unwinds into
+//! C (a caught panic becomes `-EIO`); checks its pointers before use; and returns 0, a
+//! count, an id, or a negative errno. Outputs are written only on success.
+#![allow(non_camel_case_types)]
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::request::{Completion, OpKind};
+use crate::sys;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// Completion of an `aopen_submit` request.
+pub const AOPEN_OP_OPEN: u32 = 1u32;
+/// Completion of an `aclose_submit` request.
+pub const AOPEN_OP_CLOSE: u32 = 2u32;
+/// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
+pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
+
+/// Context options. An all-zero struct means every default.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct aopen_options {
+    /// Workers kept alive when idle; 0 = default (4 per CPU, at least 4, at most 64).
+    pub threads: u32,
+    /// Cap the pool may grow to while workers are blocked in slow syscalls; 0 = default
+    /// (128, or `threads` if larger). Must not be below a non-zero `threads`.
+    pub max_threads: u32,
+    /// Max requests submitted and not yet delivered; 0 = default (1024). Submitting past it
+    /// returns -EAGAIN. This bounds how many descriptors the library holds for the caller.
+    pub queue_depth: u32,
+    /// A request unfinished this long after submit completes with -ETIMEDOUT, exactly as if
+    /// `aopen_cancel` had been called at that moment; 0 = no timeout.
+    pub timeout_ms: u32,
+    /// `AOPEN_OPT_*` bits; unknown bits are rejected with -EINVAL.
+    pub flags: u32,
+    /// With `AOPEN_OPT_EVENTFD`: the caller's eventfd, written (8 bytes) when completions
+    /// become ready, never read or closed. Ignored without that flag.
+    pub eventfd: i32,
+    /// Must be zero.
+    pub reserved: [u32; 6],
+}
+
+/// One delivered request.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct aopen_completion {
+    /// The id that submit returned.
+    pub id: u64,
+    /// As given to submit; never dereferenced by the library.
+    pub user_data: *mut c_void,
+    /// open: the new descriptor (>= 0, owned by the caller); close: 0; failure: -errno
+    /// (-ECANCELED after `aopen_cancel`, -ETIMEDOUT after a timeout).
+    pub result: i32,
+    /// `AOPEN_OP_OPEN` or `AOPEN_OP_CLOSE`.
+    pub op: u32,
+}
+
+/// A completion callback. It runs on the thread that calls `aopen_dispatch`, never on a
+/// worker; `completion` is valid only during the call. It may call `aopen_submit`,
+/// `aclose_submit`, `aopen_cancel` and `aopen_dispatch`, but not `aopen_ctx_free`.
+pub type aopen_cb = Option<unsafe extern "C" fn(completion: *const aopen_completion)>;
+
+/// An opaque context: one worker pool and one completion queue.
+pub struct aopen_ctx {
+    ctx: Context<Token>,
+}
+
+/// What the C caller attached to a request.
+struct Token {
+    cb: aopen_cb,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the library never dereferences `user_data` and calls `cb` only on the thread that
+// dispatches; moving the pair between threads is what the C API promises its caller.
+unsafe impl Send for Token {}
+
+/// Runs an export's body, turning a panic into `on_panic` so it never unwinds into C.
+fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// `guard` for the int-returning exports: `Err(errno)` becomes `-errno`.
+fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
+    guard(Err(libc::EIO), body).unwrap_or_else(|e| R::from(-e))
+}
+
+/// The context behind a caller's pointer, or `EINVAL` for NULL.
+///
+/// # Safety
+/// `ctx` is NULL or a live pointer from `aopen_ctx_new` not yet passed to `aopen_ctx_free`.
+unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
+    // SAFETY: per this function's contract, a non-NULL `ctx` points to a live aopen_ctx.
+    unsafe { ctx.as_ref() }.map(|c| &c.ctx).ok_or(libc::EINVAL)
+}
+
+fn to_c(c: &Completion<Token>) -> aopen_completion {
+    aopen_completion { id: c.id, user_data: c.token.user_data, result: c.result, op: c.op as u32 }
+}
+
+fn config_from(opts: &aopen_options) -> Result<Config, i32> {
+    if opts.flags & !AOPEN_OPT_EVENTFD != 0 || opts.reserved.iter().any(|&r| r != 0) {
+        return Err(libc::EINVAL);
+    }
+    Ok(Config {
+        threads: opts.threads,
+        max_threads: opts.max_threads,
+        queue_depth: opts.queue_depth,
+        timeout: (opts.timeout_ms != 0).then(|| Duration::from_millis(opts.timeout_ms.into())),
+        eventfd: (opts.flags & AOPEN_OPT_EVENTFD != 0).then_some(opts.eventfd),
+    })
+}
+
+/// Creates a context: a worker pool (threads start on demand) and a completion queue.
+///
+/// # Parameters
+/// - `opts`: options, or NULL for every default. Not retained after the call.
+/// - `out`: receives the new context on success; untouched on failure.
+///
+/// # Returns
+/// 0, or -EINVAL (NULL `out`; `max_threads` < `threads`; unknown `flags` bits; a non-zero
+/// `reserved` word; a value over its limit), -EBADF (`AOPEN_OPT_EVENTFD` with a descriptor
+/// that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN (no thread).
+///
+/// # Memory and lifetimes
+/// The context belongs to the caller until passed to `aopen_ctx_free`.
+///
+/// # Safety
+/// `opts` is NULL or points to a readable `aopen_options`; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_ctx_new(opts: *const aopen_options, out: *mut *mut aopen_ctx) -> c_int {
+    guard_errno(|| {
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: the caller guarantees a non-NULL `opts` points to a readable options struct.
+        let cfg = match unsafe { opts.as_ref() } {
+            Some(o) => config_from(o)?,
+            None => Config::default(),
+        };
+        let ctx = Box::new(aopen_ctx { ctx: Context::new(&cfg)? });
+        // SAFETY: `out` is non-NULL and the caller guarantees it is writable.
+        unsafe { out.write(Box::into_raw(ctx)) };
+        Ok(0)
+    })
+}
+
+/// Frees a context. NULL is a no-op.
+///
+/// Returns promptly, even with workers stuck in a hung syscall. No callback runs; queued
+/// requests never run, except that the descriptor of a queued close is closed (the library
+/// owns it); descriptors opened for requests not yet delivered are closed now, or by the
+/// worker when its stuck syscall returns. The library's own eventfd is closed; a caller's
+/// (`AOPEN_OPT_EVENTFD`) is left open and no longer written.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; no other thread may use it during or after the call.
+/// Must not be called from a completion callback of the same context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_ctx_free(ctx: *mut aopen_ctx) {
+    guard((), || {
+        if !ctx.is_null() {
+            // SAFETY: the caller hands back the Box made by aopen_ctx_new, used by nobody else.
+            drop(unsafe { Box::from_raw(ctx) });
+        }
+    })
+}
+
+/// The descriptor to poll for readability: readable exactly while a completion is ready.
+/// Poll it (epoll, poll, an event loop's reader watch); do not read from it.
+///
+/// # Returns
+/// The descriptor (the library's eventfd, or the caller's with `AOPEN_OPT_EVENTFD`), or
+/// -EINVAL for NULL `ctx`. It stays valid until `aopen_ctx_free`.
+///
+/// # Thread safety
+/// Any thread, any time.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_ctx_fd(ctx: *const aopen_ctx) -> c_int {
+    // SAFETY: the caller guarantees `ctx` is NULL or live.
+    guard_errno(|| Ok(unsafe { ctx_ref(ctx) }?.fd()))
+}
+
+/// Submits an asynchronous `open(path, flags | O_CLOEXEC, mode)` and returns at once.
+///
+/// The syscall runs on a worker through libc's `open` entry point (so LD_PRELOAD interposers
+/// see it). `O_CLOEXEC` is always added, because workers run while other threads may fork
+/// and exec; clear it with fcntl if a descriptor must be inherited. A relative path is
+/// resolved against the working directory when the worker runs.
+///
+/// # Parameters
+/// - `path`: NUL-terminated; copied before this returns.
+/// - `flags`, `mode`: as for open(2).
+/// - `cb`: called by `aopen_dispatch` with the completion; NULL means dispatch drops the
+///   completion and closes a descriptor it opened (`aopen_reap` still returns it).
+/// - `user_data`: handed back untouched in the completion.
+///
+/// # Returns
+/// A request id > 0, unique in the context, or -EINVAL (NULL `ctx` or `path`),
+/// -ENAMETOOLONG (path of PATH_MAX bytes or more), -EAGAIN (`queue_depth` requests are
+/// undelivered, or no worker thread could be started; nothing was queued).
+///
+/// # Memory and lifetimes
+/// The descriptor in a successful completion belongs to the caller.
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback. Never blocks on a syscall.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    mode: libc::mode_t,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if path.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let max = libc::PATH_MAX as usize;
+        // SAFETY: `path` is non-NULL and NUL-terminated; strnlen reads at most `max` bytes.
+        if unsafe { libc::strnlen(path, max) } >= max {
+            return Err(libc::ENAMETOOLONG);
+        }
+        // SAFETY: the string is NUL-terminated within `max` bytes (checked above).
+        let path = unsafe { CStr::from_ptr(path) }.to_owned();
+        let id = ctx.submit_open(path, flags, mode, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `close(fd)` and returns at once.
+///
+/// From a successful submit on, the library owns `fd`: do not use or close it. If the request
+/// is cancelled or times out before it runs (completion -ECANCELED / -ETIMEDOUT), the close
+/// did not happen and `fd` is the caller's again. A close that is running cannot be
+/// cancelled. `EINTR` from close(2) counts as success: Linux releases the descriptor anyway.
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`), -EBADF (`fd` < 0), -EAGAIN (queue full or no
+/// worker thread; nothing queued and `fd` is still the caller's).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aclose_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let id = ctx.submit_close(fd, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Delivers ready completions by calling their callbacks on this thread, oldest first.
+/// Non-blocking. A completion whose request had no callback is dropped, and a descriptor it
+/// opened is closed by the library.
+///
+/// # Parameters
+/// - `max`: the most to deliver; 0 = every completion ready when the call starts.
+///
+/// # Returns
+/// How many were delivered (callbacks run plus completions dropped), or -EINVAL (NULL `ctx`).
+/// Afterwards the context fd is readable iff completions remain.
+///
+/// # Thread safety
+/// Any thread; callbacks run without library locks held and may re-enter the library
+/// (but not free the context).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; each callback must be safe to call with its completion.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let n = ctx.dispatch(max as usize, |c| match c.token.cb {
+            Some(cb) => {
+                let cc = to_c(&c);
+                // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
+                unsafe { cb(&cc) }
+            }
+            None if c.op == OpKind::Open && c.result >= 0 => sys::close_quietly(c.result),
+            None => {}
+        });
+        Ok(n.min(c_int::MAX as usize) as c_int)
+    })
+}
+
+/// Copies ready completions into `out`, oldest first, calling no callbacks. Non-blocking.
+///
+/// # Parameters
+/// - `out`: room for `max` completions; may be NULL only when `max` is 0.
+/// - `max`: the most to copy.
+///
+/// # Returns
+/// How many were copied, or -EINVAL (NULL `ctx`, or NULL `out` with `max` > 0).
+///
+/// # Memory and lifetimes
+/// Descriptors in copied open completions belong to the caller.
+///
+/// # Thread safety
+/// Any thread, any time.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `out` has room for `max` completions.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_completion, max: c_uint) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if out.is_null() && max > 0 {
+            return Err(libc::EINVAL);
+        }
+        let mut i = 0usize;
+        let n = ctx.reap(max as usize, |c| {
+            // SAFETY: `i` < `max` (reap yields at most `max` items) and `out` has room for
+            // `max` completions per the caller's contract.
+            unsafe { out.add(i).write(to_c(&c)) };
+            i += 1;
+        });
+        Ok(n as c_int)
+    })
+}
+
+/// Blocks until a completion is ready, or `timeout_ms` passes.
+///
+/// # Parameters
+/// - `timeout_ms`: milliseconds to wait; -1 = forever; 0 = just check.
+///
+/// # Returns
+/// How many completions are ready (> 0), 0 on timeout, or -EINVAL (NULL `ctx`, or
+/// `timeout_ms` < -1). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
+///
+/// # Thread safety
+/// Any thread, any time.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let timeout = match timeout_ms {
+            -1 => None,
+            t if t < -1 => return Err(libc::EINVAL),
+            t => Some(Duration::from_millis(t as u64)),
+        };
+        Ok(ctx.wait(timeout)?.min(c_int::MAX as usize) as c_int)
+    })
+}
+
+/// Cancels a request.
+///
+/// # Returns
+/// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
+///   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
+///   closed by the library when its syscall returns. A cancelled close did not close its fd.
+/// - -EALREADY: a close already running or done, or a request already cancelled/timed out.
+/// - -ENOENT: no such undelivered request.
+/// - -EINVAL: NULL `ctx`.
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_cancel(ctx: *mut aopen_ctx, id: u64) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.cancel(id)?;
+        Ok(0)
+    })
+}
+
+/// The library version, as a static NUL-terminated string ("MAJOR.MINOR.PATCH").
+#[no_mangle]
+pub extern "C" fn aopen_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_stops_panics() {
+        let r: i64 = guard_errno(|| -> Result<i64, i32> { panic!("boom") });
+        assert_eq!(r, -(libc::EIO as i64));
+        let r: c_int = guard_errno(|| Err(libc::ENOENT));
+        assert_eq!(r, -libc::ENOENT);
+    }
+
+    #[test]
+    fn options_validation() {
+        let zero = aopen_options {
+            threads: 0,
+            max_threads: 0,
+            queue_depth: 0,
+            timeout_ms: 0,
+            flags: 0,
+            eventfd: 0,
+            reserved: [0; 6],
+        };
+        assert_eq!(config_from(&zero).unwrap(), Config::default());
+        assert_eq!(config_from(&aopen_options { flags: 2, ..zero }).unwrap_err(), libc::EINVAL);
+        let mut r = zero;
+        r.reserved[5] = 1;
+        assert_eq!(config_from(&r).unwrap_err(), libc::EINVAL);
+        let e = config_from(&aopen_options { flags: AOPEN_OPT_EVENTFD, eventfd: 7, ..zero }).unwrap();
+        assert_eq!(e.eventfd, Some(7));
+    }
+}

@@ -1,0 +1,20 @@
+//! libaopen: asynchronous open(2) and close(2) for event loops.
+//!
+//! Requests go to an elastic worker pool; completions land in a queue whose readiness is an
+//! eventfd that any event loop can poll. The C ABI lives in [`ffi`]; everything else is
+//! plain Rust, usable and tested without it.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod config;
+pub mod context;
+pub mod ffi;
+pub mod notify;
+pub mod pool;
+pub mod request;
+mod sync;
+mod sys;
+
+pub use config::Config;
+pub use context::Context;
+pub use request::{Completion, Id, Op, OpKind};

@@ -1,0 +1,115 @@
+//! Completion readiness: the eventfd an event loop polls.
+//!
+//! The library either owns an eventfd (made non-blocking and close-on-exec, as mio does) or
+//! writes to one the caller passed in (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
+//! All calls are made with the context lock held, so the fd's readability always matches
+//! whether the completion queue is empty (see `pool::Shared`).
+
+use crate::sys;
+
+/// Where readiness is signalled.
+#[derive(Debug)]
+pub struct Notifier {
+    fd: i32,
+    owned: bool,
+}
+
+impl Notifier {
+    /// An eventfd of the library's own.
+    pub fn own() -> Result<Self, i32> {
+        Ok(Notifier { fd: sys::eventfd()?, owned: true })
+    }
+
+    /// The caller's descriptor: it must be open (else `EBADF`); it is written, never read
+    /// or closed.
+    pub fn borrowed(fd: i32) -> Result<Self, i32> {
+        if fd < 0 || !sys::fd_is_open(fd) {
+            return Err(libc::EBADF);
+        }
+        Ok(Notifier { fd, owned: false })
+    }
+
+    /// The descriptor to poll.
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Makes the fd readable: one 8-byte write. If the counter would overflow (a caller's
+    /// eventfd that is never read), reset it and write again, as mio does.
+    pub fn signal(&self) {
+        if sys::eventfd_write(self.fd, 1) == Err(libc::EAGAIN) {
+            let _ = sys::eventfd_read(self.fd);
+            let _ = sys::eventfd_write(self.fd, 1);
+        }
+    }
+
+    /// Called when the queue has been drained empty: an own eventfd is reset so it stops
+    /// polling readable; a caller's is left alone (the caller reads it).
+    pub fn clear(&self) {
+        if self.owned {
+            let _ = sys::eventfd_read(self.fd);
+        }
+    }
+
+    /// Called after a delivery that left completions queued: an own eventfd is still
+    /// readable (it was never reset); a caller's may have been read by the caller since the
+    /// last signal, so it is written again.
+    pub fn rearm(&self) {
+        if !self.owned {
+            self.signal();
+        }
+    }
+
+    /// Releases the descriptor if it is ours. Idempotent.
+    pub fn close(&mut self) {
+        if self.owned && self.fd >= 0 {
+            sys::close_quietly(self.fd);
+        }
+        self.fd = -1;
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(fd: i32) -> bool {
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, zero timeout.
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn own_eventfd_signal_and_clear() {
+        let n = Notifier::own().unwrap();
+        assert!(!readable(n.fd()));
+        n.signal();
+        n.signal();
+        assert!(readable(n.fd()));
+        n.rearm();
+        assert!(readable(n.fd()));
+        n.clear();
+        assert!(!readable(n.fd()));
+    }
+
+    #[test]
+    fn borrowed_rejects_closed_fd_and_is_never_closed() {
+        assert_eq!(Notifier::borrowed(-1).unwrap_err(), libc::EBADF);
+        let fd = sys::eventfd().unwrap();
+        let mut n = Notifier::borrowed(fd).unwrap();
+        n.signal();
+        n.clear(); // must not read a caller's fd
+        assert!(readable(fd));
+        n.close();
+        drop(n);
+        assert!(sys::fd_is_open(fd));
+        sys::close_quietly(fd);
+        assert_eq!(Notifier::borrowed(fd).unwrap_err(), libc::EBADF);
+    }
+}

@@ -1,0 +1,324 @@
+//! The worker pool: threads that run requests' syscalls, and one watchdog thread per
+//! context that enforces timeouts and grows the pool past blocked workers.
+//!
+//! Growth policy. The pool keeps `threads` workers. It does not grow merely because every
+//! worker is busy (more than ~4 threads per core collapses fast-open throughput); it grows
+//! when workers are *blocked*: inside one syscall for over [`STUCK_THRESHOLD`], timed
+//! around the syscall alone (each worker's [`SyscallClock`]), and asleep there according to
+//! the kernel (`/proc/self/task/TID/stat` state `S` or `D`), so that waiting for the lock
+//! or for a CPU never counts: on a loaded 2-core machine, runnable workers were seen to go
+//! 6 ms without a CPU in a burst of fast opens. Once queued work has waited
+//! [`WAIT_THRESHOLD`] with no idle worker, the watchdog tops the unblocked workers back up
+//! to `threads`, or, when every worker is blocked, doubles the pool (so 64 hung opens get
+//! 64 workers within a few waves); never past `max_threads` nor past the number of queued
+//! requests. Workers above `threads` exit after [`IDLE_TIMEOUT`] without work.
+//!
+//! Locking. One mutex guards [`Inner`]: the request table, the readiness fd and the pool
+//! counters. The readiness fd is only written or reset with that lock held, so it is
+//! readable exactly when the ready queue is non-empty. Syscalls, closes of abandoned
+//! descriptors and callbacks never run under it.
+
+use crate::config::Resolved;
+use crate::notify::Notifier;
+use crate::request::{Effect, Op, Table};
+use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
+use crate::sys;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Queued work must have waited this long before the pool considers growing.
+pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
+/// A worker whose current syscall has run this long counts as blocked.
+pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
+/// How often the watchdog re-checks growth while work is queued.
+pub const GROW_TICK: Duration = Duration::from_millis(2);
+/// Workers above `threads` exit after idling this long.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Stack size of library threads: they only make a syscall and bookkeeping.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// Runs one request's syscall; returns an fd, 0, or -errno.
+pub type Executor = dyn Fn(&Op) -> i32 + Send + Sync;
+
+/// The real syscalls, through libc's entry points.
+pub fn run_syscall(op: &Op) -> i32 {
+    match op {
+        Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
+        Op::Close { fd } => sys::close(*fd).map_or_else(|e| -e, |()| 0),
+    }
+}
+
+/// State shared by the context handle, its workers and its watchdog.
+pub struct Shared<T> {
+    pub(crate) inner: Mutex<Inner<T>>,
+    /// Idle workers wait here for queued work.
+    pub(crate) work_cv: Condvar,
+    /// `wait` callers wait here for a completion.
+    pub(crate) ready_cv: Condvar,
+    /// Shutdown waits here for threads to leave.
+    pub(crate) exit_cv: Condvar,
+    pub(crate) cfg: Resolved,
+    exec: Box<Executor>,
+    /// Time origin of the workers' syscall clocks.
+    epoch: Instant,
+}
+
+/// One worker's syscall clock, written by its worker without the lock and read by the
+/// watchdog to tell blocked workers from busy ones.
+#[derive(Default)]
+struct SyscallClock {
+    /// Nanoseconds since `Shared::epoch` at which the current syscall started; 0 between.
+    started: AtomicU64,
+    /// The worker's kernel thread id (0 until it runs).
+    tid: AtomicI32,
+}
+
+impl SyscallClock {
+    /// Whether the worker has been inside one syscall since before `since` (epoch nanos) and
+    /// the kernel has it asleep there (not merely waiting for a CPU). Without /proc, time
+    /// alone decides.
+    fn blocked(&self, since: u64) -> bool {
+        let t = self.started.load(Ordering::Relaxed);
+        t != 0 && t <= since && sys::thread_is_blocked(self.tid.load(Ordering::Relaxed)).unwrap_or(true)
+    }
+}
+
+/// Everything guarded by `Shared::inner`.
+pub struct Inner<T> {
+    pub(crate) table: Table<T>,
+    pub(crate) notifier: Notifier,
+    pub(crate) shutdown: bool,
+    /// Live worker threads (idle, running or stuck).
+    pub(crate) threads: usize,
+    /// Workers waiting on `work_cv`.
+    pub(crate) idle: usize,
+    /// Threads blocked in `wait`.
+    pub(crate) waiters: usize,
+    /// Whether the watchdog thread is running.
+    pub(crate) watchdog_alive: bool,
+    /// Wakes the watchdog; dropped at shutdown, which ends it.
+    pub(crate) watchdog_wake: Option<Sender<()>>,
+    /// When the watchdog will next wake by itself (None: only when woken).
+    pub(crate) watchdog_next: Option<Instant>,
+    /// Most worker threads alive at once.
+    pub(crate) peak_threads: usize,
+    /// Every live worker's syscall clock.
+    clocks: Vec<Arc<SyscallClock>>,
+}
+
+impl<T: Send + 'static> Shared<T> {
+    /// A pool with no threads yet and the watchdog started.
+    pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                table: Table::new(cfg.queue_depth, cfg.timeout),
+                notifier,
+                shutdown: false,
+                threads: 0,
+                idle: 0,
+                waiters: 0,
+                watchdog_alive: true,
+                watchdog_wake: Some(tx),
+                watchdog_next: None,
+                peak_threads: 0,
+                clocks: Vec::new(),
+            }),
+            work_cv: Condvar::new(),
+            ready_cv: Condvar::new(),
+            exit_cv: Condvar::new(),
+            cfg,
+            exec,
+            epoch: Instant::now(),
+        });
+        let s = Arc::clone(&shared);
+        spawn_thread("aopen-watchdog", move || s.watchdog(rx)).map_err(|_| libc::EAGAIN)?;
+        Ok(shared)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        lock(&self.inner)
+    }
+
+    /// Applies a state change's readiness effect; the lock must be held (it is: `g`).
+    /// Returns the descriptor the change left for closing, to be closed after unlocking.
+    pub(crate) fn apply(&self, g: &mut Inner<T>, e: Effect) -> Option<i32> {
+        if e.became_ready && !g.shutdown {
+            g.notifier.signal();
+            if g.waiters > 0 {
+                self.ready_cv.notify_all();
+            }
+        }
+        e.close_fd
+    }
+
+    /// After a submit: hands the work to an idle worker, or starts one while below
+    /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
+    /// thread at all and none could be started.
+    pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
+        if g.idle > 0 {
+            self.work_cv.notify_one();
+            return Ok(());
+        }
+        if g.threads < self.cfg.threads && self.spawn_worker(g).is_ok() {
+            return Ok(());
+        }
+        if g.threads == 0 {
+            return Err(libc::EAGAIN);
+        }
+        let by = Instant::now() + WAIT_THRESHOLD;
+        self.wake_watchdog_by(g, by);
+        Ok(())
+    }
+
+    /// Makes sure the watchdog runs no later than `by`.
+    pub(crate) fn wake_watchdog_by(&self, g: &mut Inner<T>, by: Instant) {
+        if g.watchdog_next.map_or(true, |next| next > by) {
+            g.watchdog_next = Some(by);
+            if let Some(tx) = &g.watchdog_wake {
+                let _ = tx.try_send(());
+            }
+        }
+    }
+
+    fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
+        let s = Arc::clone(self);
+        let clock = Arc::new(SyscallClock::default());
+        let mine = Arc::clone(&clock);
+        spawn_thread("aopen-worker", move || s.worker(mine)).map_err(|_| ())?;
+        g.clocks.push(clock);
+        g.threads += 1;
+        g.peak_threads = g.peak_threads.max(g.threads);
+        Ok(())
+    }
+
+    fn since_epoch(&self, t: Instant) -> u64 {
+        // Never 0, which means "between syscalls".
+        t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
+    }
+
+    fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
+        clock.tid.store(sys::gettid(), Ordering::Relaxed);
+        let mut g = self.lock();
+        loop {
+            if let Some((id, op)) = g.table.take_work() {
+                drop(g);
+                let kind = op.kind();
+                clock.started.store(self.since_epoch(Instant::now()), Ordering::Relaxed);
+                let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&op))).unwrap_or(-libc::EIO);
+                clock.started.store(0, Ordering::Relaxed);
+                drop(op);
+                g = self.lock();
+                let e = g.table.finish(id, kind, result);
+                if let Some(fd) = self.apply(&mut g, e) {
+                    drop(g);
+                    sys::close_quietly(fd);
+                    g = self.lock();
+                }
+                continue;
+            }
+            if g.shutdown {
+                break;
+            }
+            g.idle += 1;
+            let (g2, waited) = self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
+            g = g2;
+            g.idle -= 1;
+            if waited.timed_out() && g.table.queued() == 0 && g.threads > self.cfg.threads {
+                break;
+            }
+        }
+        g.clocks.retain(|c| !Arc::ptr_eq(c, &clock));
+        g.threads -= 1;
+        self.exit_cv.notify_all();
+    }
+
+    fn watchdog(self: Arc<Self>, rx: Receiver<()>) {
+        let mut fds = Vec::new();
+        loop {
+            let mut g = self.lock();
+            if g.shutdown {
+                break;
+            }
+            let now = Instant::now();
+            let became_ready = g.table.expire(now, &mut fds);
+            self.apply(&mut g, Effect { became_ready, close_fd: None });
+            self.grow(&mut g, now);
+            let mut next = g.table.next_deadline();
+            if g.table.queued() > 0 && g.threads < self.cfg.max_threads {
+                next = Some(next.map_or(now + GROW_TICK, |d| d.min(now + GROW_TICK)));
+            }
+            g.watchdog_next = next;
+            drop(g);
+            fds.drain(..).for_each(sys::close_quietly);
+            let r = match next {
+                Some(t) => rx.recv_deadline(t),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            if r == Err(RecvTimeoutError::Disconnected) {
+                break;
+            }
+        }
+        let mut g = self.lock();
+        g.watchdog_alive = false;
+        self.exit_cv.notify_all();
+    }
+
+    /// The growth policy (see the module docs).
+    fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
+        let room = self.cfg.max_threads.saturating_sub(g.threads);
+        if room == 0 || g.idle > 0 || g.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
+            return;
+        }
+        let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
+        let stuck = g.clocks.iter().filter(|c| c.blocked(since)).count();
+        let want = if stuck >= g.threads {
+            g.threads.max(self.cfg.threads)
+        } else {
+            self.cfg.threads.saturating_sub(g.threads - stuck)
+        };
+        for _ in 0..want.min(room).min(g.table.queued()) {
+            if self.spawn_worker(g).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Ends the pool: nothing queued runs, undelivered descriptors are closed, the readiness
+    /// fd is released, idle threads leave. Returns promptly: workers stuck in a syscall are
+    /// abandoned and clean up after themselves when it returns (they hold their own `Arc`).
+    pub(crate) fn shutdown(&self, linger: Duration) {
+        let mut fds = Vec::new();
+        let mut g = self.lock();
+        if g.shutdown {
+            return;
+        }
+        g.shutdown = true;
+        g.table.shutdown(&mut fds);
+        g.notifier.close();
+        g.watchdog_wake = None;
+        self.work_cv.notify_all();
+        self.ready_cv.notify_all();
+        // Let threads that are not inside a syscall leave, briefly, so that a context
+        // freed while idle leaves no library thread behind.
+        let until = Instant::now() + linger;
+        while g.threads + usize::from(g.watchdog_alive) > g.table.running() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self.exit_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        drop(g);
+        fds.into_iter().for_each(sys::close_quietly);
+    }
+}
+
+/// Spawns a library thread with every signal blocked, so the application's signal handlers
+/// never run on it and its syscalls are not interrupted by them.
+fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let b = std::thread::Builder::new().name(name.into()).stack_size(STACK_SIZE);
+    sys::with_signals_blocked(|| b.spawn(f)).map(drop)
+}

@@ -1,0 +1,147 @@
+//! Thin, errno-returning wrappers over the few syscalls the library makes.
+//!
+//! Every function here returns `Ok(value)` or `Err(errno)` (a positive errno value); nothing
+//! else in the crate calls libc directly except the FFI boundary.
+
+use std::ffi::CStr;
+use std::os::raw::c_int;
+
+/// The calling thread's errno after a failed libc call.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `open(2)` through libc's `open` entry point (so an LD_PRELOAD interposer sees it), always
+/// with `O_CLOEXEC` added.
+pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<i32, i32> {
+    // SAFETY: `path` is a valid NUL-terminated string for the duration of the call; `open` is
+    // variadic and takes the mode as an unsigned int, which is what we pass.
+    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// `close(2)`. On Linux the descriptor is released even when close reports `EINTR` or
+/// `EINPROGRESS`, so those count as success (as libuv does); retrying would close a
+/// descriptor that another thread may already have been handed.
+pub fn close(fd: i32) -> Result<(), i32> {
+    // SAFETY: closing an integer descriptor has no memory-safety preconditions; ownership of
+    // `fd` was handed to us by the caller (or opened by us).
+    let rc = unsafe { libc::close(fd) };
+    if rc == 0 {
+        return Ok(());
+    }
+    match errno() {
+        libc::EINTR | libc::EINPROGRESS => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// Closes a descriptor the library owns and nobody can receive any more; errors are moot.
+pub fn close_quietly(fd: i32) {
+    let _ = close(fd);
+}
+
+/// Whether `fd` is an open descriptor.
+pub fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD on any integer is harmless; it only reads the descriptor flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// A new non-blocking, close-on-exec eventfd with a zero counter.
+pub fn eventfd() -> Result<i32, i32> {
+    // SAFETY: eventfd takes plain integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Adds `n` to an eventfd counter (one 8-byte write).
+pub fn eventfd_write(fd: i32, n: u64) -> Result<(), i32> {
+    let buf = n.to_ne_bytes();
+    // SAFETY: `buf` is 8 readable bytes that live across the call.
+    let rc = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if rc == 8 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// Reads (and so resets) an eventfd counter; `Err(EAGAIN)` if it was already zero.
+pub fn eventfd_read(fd: i32) -> Result<u64, i32> {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is 8 writable bytes that live across the call.
+    let rc = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if rc == 8 {
+        Ok(u64::from_ne_bytes(buf))
+    } else {
+        Err(errno())
+    }
+}
+
+/// Runs `f` with every signal blocked in the calling thread, so that threads spawned inside
+/// inherit a full mask and the application's handlers never run on library threads.
+pub fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: sigset_t is plain data; sigfillset initialises it fully before use.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the saved mask, which pthread_sigmask fills in.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live, properly aligned sigset_t values.
+    let blocked = unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) == 0
+    };
+    let r = f();
+    if blocked {
+        // SAFETY: `old` holds the mask pthread_sigmask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    r
+}
+
+/// The calling thread's kernel id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state `S` or `D`: blocked
+/// in a syscall), as opposed to running or waiting for a CPU (`R`). `None` if unknown (no
+/// /proc, or the thread is gone).
+pub fn thread_is_blocked(tid: i32) -> Option<bool> {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let mut f = std::fs::File::open(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    // "tid (comm) S ...": the state follows the last ')', as comm may contain one.
+    let close = buf[..n].iter().rposition(|&b| b == b')')?;
+    let state = *buf.get(close + 2)?;
+    Some(matches!(state, b'S' | b'D'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_state_tells_blocked_from_running() {
+        assert_eq!(thread_is_blocked(gettid()), Some(false), "this thread is running");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        });
+        let tid = rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(thread_is_blocked(tid), Some(true), "a sleeping thread is blocked");
+        h.join().unwrap();
+        assert_eq!(thread_is_blocked(tid), None, "a finished thread is unknown");
+    }
+}
