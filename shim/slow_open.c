@@ -1,0 +1,125 @@
+/*
+ * slow_open.so: an LD_PRELOAD shim that makes opens slow (or fail) for chosen paths, so
+ * libaopen's concurrency claims are tested against a really slow filesystem.
+ *
+ * It interposes open, open64, openat, openat64 and glibc's fortified __open_2/__open64_2.
+ * For a path that starts with SLOW_OPEN_PREFIX (default "/tmp/") it sleeps SLOW_OPEN_MS
+ * milliseconds (default 3000), then either fails with SLOW_OPEN_ERRNO (a number, or a name
+ * such as ENOENT, EMFILE; unset = no failure) or calls the real function found through
+ * dlsym(RTLD_NEXT). Other paths go straight through. The environment is read on each call.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* open(2) reads the mode argument only for these flags (as glibc's __OPEN_NEEDS_MODE). */
+#define NEEDS_MODE(flags) (((flags) & O_CREAT) != 0 || ((flags) & __O_TMPFILE) == __O_TMPFILE)
+
+static const struct { const char *name; int value; } errno_names[] = {
+    {"ENOENT", ENOENT}, {"EACCES", EACCES}, {"EIO", EIO},       {"EMFILE", EMFILE},
+    {"ENFILE", ENFILE}, {"EINTR", EINTR},   {"ENOMEM", ENOMEM}, {"ENOSPC", ENOSPC},
+    {"EPERM", EPERM},   {"ESTALE", ESTALE}, {"ETIMEDOUT", ETIMEDOUT},
+};
+
+static int env_errno(void) {
+    const char *s = getenv("SLOW_OPEN_ERRNO");
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof errno_names / sizeof errno_names[0]; i++)
+        if (strcmp(s, errno_names[i].name) == 0)
+            return errno_names[i].value;
+    return atoi(s);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* Delays (and maybe fails) an open of `path`: returns 0 to go on, or -1 with errno set. */
+static int slow_down(const char *path) {
+    const char *prefix = getenv("SLOW_OPEN_PREFIX");
+    if (prefix == NULL)
+        prefix = "/tmp/";
+    if (path == NULL || *prefix == '\0' || strncmp(path, prefix, strlen(prefix)) != 0)
+        return 0;
+    const char *ms = getenv("SLOW_OPEN_MS");
+    int saved = errno;
+    sleep_ms(ms != NULL ? atol(ms) : 3000);
+    int fail = env_errno();
+    if (fail != 0) {
+        errno = fail;
+        return -1;
+    }
+    errno = saved;
+    return 0;
+}
+
+static mode_t mode_arg(int flags, va_list ap) {
+    return NEEDS_MODE(flags) ? (mode_t)va_arg(ap, unsigned int) : 0;
+}
+
+#define REAL(name, type)                                                                    \
+    static type real_##name;                                                                \
+    if (real_##name == NULL)                                                                \
+        real_##name = (type)dlsym(RTLD_NEXT, #name);                                        \
+    if (real_##name == NULL) {                                                              \
+        errno = ENOSYS;                                                                     \
+        return -1;                                                                          \
+    }
+
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+typedef int (*open2_fn)(const char *, int);
+
+int open(const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    REAL(open, open_fn);
+    return slow_down(path) < 0 ? -1 : real_open(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    REAL(open64, open_fn);
+    return slow_down(path) < 0 ? -1 : real_open64(path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    REAL(openat, openat_fn);
+    return slow_down(path) < 0 ? -1 : real_openat(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    REAL(openat64, openat_fn);
+    return slow_down(path) < 0 ? -1 : real_openat64(dirfd, path, flags, mode);
+}
+
+int __open_2(const char *path, int flags) {
+    REAL(__open_2, open2_fn);
+    return slow_down(path) < 0 ? -1 : real___open_2(path, flags);
+}
+
+int __open64_2(const char *path, int flags) {
+    REAL(__open64_2, open2_fn);
+    return slow_down(path) < 0 ? -1 : real___open64_2(path, flags);
+}
