@@ -1,0 +1,71 @@
+# libaopen build. `make` builds the library; `make test` runs every test; `make demo` runs
+# the heartbeat demonstration. See README.md.
+
+CARGO    ?= cargo
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror
+LIBDIR_B := target/release
+LIB      := $(LIBDIR_B)/libaopen.so
+BUILD    := build
+SHIM     := $(BUILD)/slow_open.so
+LINK     := -L$(LIBDIR_B) -laopen -Wl,-rpath,$(abspath $(LIBDIR_B)) -lpthread
+TEST_TIMEOUT ?= 120
+
+C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard c-tests/*.c)))))
+TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
+RUST_SRC := $(wildcard src/*.rs) Cargo.toml
+
+.PHONY: all lib header check-header test test-rust test-c demo clean
+.DELETE_ON_ERROR:
+
+all: lib include/aopen.h
+
+lib: $(LIB)
+
+$(LIB): $(RUST_SRC)
+	$(CARGO) build --release
+	@touch $@
+
+# The header is committed; regenerate it after changing src/ffi.rs.
+header:
+	cbindgen --config cbindgen.toml --crate aopen --quiet --output include/aopen.h
+
+# Fails when the committed header differs from what the source generates.
+check-header:
+	@command -v cbindgen >/dev/null || { echo "check-header: cbindgen not found (cargo install cbindgen)"; exit 1; }
+	@mkdir -p $(BUILD)
+	cbindgen --config cbindgen.toml --crate aopen --quiet --output $(BUILD)/aopen.h
+	@diff -u include/aopen.h $(BUILD)/aopen.h || { echo "include/aopen.h is stale: run 'make header' and commit it"; exit 1; }
+	@echo "check-header: include/aopen.h is up to date"
+
+$(SHIM): shim/slow_open.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -ldl
+
+$(BUILD)/helpers.o: c-tests/helpers.c c-tests/helpers.h include/aopen.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -c -o $@ $<
+
+$(BUILD)/tests/%: c-tests/%.c $(BUILD)/helpers.o c-tests/helpers.h include/aopen.h $(LIB)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(BUILD)/helpers.o $(LINK)
+
+$(BUILD)/heartbeat: examples/heartbeat.c include/aopen.h $(LIB)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK)
+
+test: check-header test-rust test-c
+
+test-rust:
+	$(CARGO) test --release
+
+test-c: $(TEST_BINS) $(SHIM)
+	TEST_TIMEOUT=$(TEST_TIMEOUT) c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+
+demo: $(BUILD)/heartbeat $(SHIM)
+	LD_PRELOAD=$(abspath $(SHIM)) SLOW_OPEN_PREFIX=/tmp/aopen-demo- SLOW_OPEN_MS=3000 $(BUILD)/heartbeat
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,105 @@
+/* Semantics 1: every call returns >= 0 or -errno; NULL arguments and bad options are
+ * rejected with the right errno, never a crash; a zeroed options struct never touches fd 0. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static int opts_rc(aopen_options o) {
+    aopen_ctx *ctx = (aopen_ctx *)0x1;
+    int rc = aopen_ctx_new(&o, &ctx);
+    if (rc == 0)
+        aopen_ctx_free(ctx);
+    else
+        CHECK(ctx == (aopen_ctx *)0x1, "out was written on failure");
+    return rc;
+}
+
+int main(void) {
+    aopen_options zero;
+    memset(&zero, 0, sizeof zero);
+
+    /* NULL context or output everywhere. */
+    CHECK_EQ(aopen_ctx_new(NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_ctx_new(&zero, NULL), -EINVAL);
+    aopen_ctx_free(NULL);
+    CHECK_EQ(aopen_ctx_fd(NULL), -EINVAL);
+    CHECK_EQ(aopen_submit(NULL, "/x", O_RDONLY, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aclose_submit(NULL, 3, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_dispatch(NULL, 0), -EINVAL);
+    aopen_completion c[4];
+    CHECK_EQ(aopen_reap(NULL, c, 4), -EINVAL);
+    CHECK_EQ(aopen_wait(NULL, 0), -EINVAL);
+    CHECK_EQ(aopen_cancel(NULL, 1), -EINVAL);
+    CHECK(aopen_version() != NULL && strchr(aopen_version(), '.') != NULL, "version string");
+
+    /* Bad options. */
+    aopen_options o = zero;
+    o.threads = 8;
+    o.max_threads = 4;
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    o = zero;
+    o.flags = 0x80;
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    for (int i = 0; i < 6; i++) {
+        o = zero;
+        o.reserved[i] = 1;
+        CHECK_EQ(opts_rc(o), -EINVAL);
+    }
+    o = zero;
+    o.queue_depth = 0xffffffffu;
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    o = zero;
+    o.flags = AOPEN_OPT_EVENTFD;
+    o.eventfd = 1000; /* not open */
+    CHECK(fcntl(1000, F_GETFD) < 0, "fd 1000 unexpectedly open");
+    CHECK_EQ(opts_rc(o), -EBADF);
+    o.eventfd = -1;
+    CHECK_EQ(opts_rc(o), -EBADF);
+    o = zero;
+    o.threads = 2;
+    o.max_threads = 2;
+    CHECK_EQ(opts_rc(o), 0);
+
+    /* Valid context, bad arguments. */
+    aopen_ctx *ctx = NULL;
+    CHECK_EQ(aopen_ctx_new(NULL, &ctx), 0);
+    CHECK(ctx != NULL, "ctx");
+    CHECK_EQ(aopen_submit(ctx, NULL, O_RDONLY, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_reap(ctx, NULL, 1), -EINVAL);
+    CHECK_EQ(aopen_reap(ctx, NULL, 0), 0);
+    CHECK_EQ(aopen_wait(ctx, -2), -EINVAL);
+    CHECK_EQ(aopen_wait(ctx, 0), 0);
+    CHECK_EQ(aopen_cancel(ctx, 0), -ENOENT);
+    CHECK_EQ(aopen_cancel(ctx, 12345), -ENOENT);
+    CHECK_EQ(aopen_dispatch(ctx, 0), 0);
+    aopen_ctx_free(ctx);
+
+    /* A zeroed options struct must never touch fd 0: put an eventfd with counter 5 there
+     * and check it is neither written nor read nor closed while a context works. */
+    int efd = eventfd(5, EFD_NONBLOCK);
+    CHECK(efd >= 0, "eventfd");
+    CHECK(dup2(efd, 0) == 0, "dup2");
+    close(efd);
+    ctx = NULL;
+    CHECK_EQ(aopen_ctx_new(&zero, &ctx), 0);
+    CHECK(aopen_ctx_fd(ctx) != 0, "context uses fd 0");
+    make_file(fast_path("f"), "x");
+    for (int i = 0; i < 8; i++)
+        CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(reap_n(ctx, c, 4, 5000), 4);
+        for (int i = 0; i < 4; i++) {
+            CHECK(c[i].result > 0, "open failed: %d", c[i].result);
+            close(c[i].result);
+        }
+    }
+    aopen_ctx_free(ctx);
+    CHECK(fcntl(0, F_GETFD) >= 0, "fd 0 was closed");
+    CHECK_EQ(eventfd_count(0), 5);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/* Semantics 11: aopen_ctx_free returns promptly with workers stuck in hung opens, calls no
+ * callbacks, runs no queued request, closes every descriptor opened for undelivered or
+ * abandoned requests (now, or when a stuck open returns), closes its own eventfd and
+ * leaves a caller's eventfd open and unwritten. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static int callbacks;
+static void cb(const aopen_completion *c) {
+    (void)c;
+    callbacks++;
+}
+
+int main(void) {
+    long delay = require_shim();
+    make_file(slow_path("s"), "x");
+    make_file(fast_path("f"), "x");
+    int fds0 = count_fds();
+
+    /* Own eventfd: 4 stuck opens, 2 completed-undelivered opens, queued opens that would
+     * create files, and a queued close of a descriptor we hand over. */
+    aopen_ctx *ctx = new_ctx(4, 6, 0, 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, cb, NULL) > 0, "submit");
+    double end = now_ms() + 5000;
+    while (aopen_wait(ctx, 0) < 2 && now_ms() < end)
+        sleep_ms(5);
+    CHECK_EQ(aopen_wait(ctx, 0), 2);
+    for (int i = 0; i < 6; i++)
+        CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, cb, NULL) > 0, "submit");
+    char name[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "never%d", i);
+        CHECK(aopen_submit(ctx, slow_path(name), O_WRONLY | O_CREAT, 0600, cb, NULL) > 0, "submit");
+    }
+    int handed = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
+    CHECK(aclose_submit(ctx, handed, cb, NULL) > 0, "close submit");
+    sleep_ms(30); /* 6 workers are inside the 6 slow opens (the pool grows to max 6) */
+    CHECK(count_fds() >= fds0 + 1 + 2 + 1, "fds before free");
+    double t0 = now_ms();
+    aopen_ctx_free(ctx);
+    double took = now_ms() - t0;
+    printf("free with 6 workers stuck in %ld ms opens: %.2f ms\n", delay, took);
+    CHECK(took < 100, "free took %.1f ms", took);
+    CHECK_EQ(callbacks, 0);
+    /* Done opens, the queued close's fd and the eventfd are closed now... */
+    CHECK_EQ(count_fds(), fds0);
+    /* ...and the stuck opens' fds when they return. */
+    sleep_ms(delay + 500);
+    CHECK_EQ(count_fds(), fds0);
+    CHECK_EQ(callbacks, 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "never%d", i);
+        CHECK(!file_exists(slow_path(name)), "a queued open ran after free");
+    }
+
+    /* A caller's eventfd stays open and is not written after free. */
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = AOPEN_OPT_EVENTFD;
+    o.eventfd = efd;
+    ctx = NULL;
+    CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, cb, NULL) > 0, "submit");
+    sleep_ms(30);
+    t0 = now_ms();
+    aopen_ctx_free(ctx);
+    CHECK(now_ms() - t0 < 100, "free took %.1f ms", now_ms() - t0);
+    sleep_ms(delay + 500);
+    CHECK(fcntl(efd, F_GETFD) >= 0, "caller eventfd closed");
+    CHECK_EQ(eventfd_count(efd), 0);
+    close(efd);
+    CHECK_EQ(count_fds(), fds0);
+    CHECK_EQ(callbacks, 0);
+
+    /* Freeing an idle context leaves no library thread behind. */
+    int threads0 = count_threads();
+    ctx = new_ctx(4, 4, 0, 0);
+    for (int i = 0; i < 8; i++)
+        CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    CHECK(aopen_wait(ctx, 5000) > 0, "wait");
+    sleep_ms(50);
+    CHECK(count_threads() > threads0, "no threads started");
+    aopen_ctx_free(ctx);
+    /* A thread that has left the pool may take a moment to leave /proc/self/task. */
+    end = now_ms() + 1000;
+    while (count_threads() > threads0 && now_ms() < end)
+        sleep_ms(5);
+    CHECK_EQ(count_threads(), threads0);
+    CHECK_EQ(count_fds(), fds0);
+    return 0;
+}

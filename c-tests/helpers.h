@@ -1,0 +1,68 @@
+/* Shared helpers for the C tests: checks, timing, descriptor/thread counts, files. */
+#ifndef AOPEN_TEST_HELPERS_H
+#define AOPEN_TEST_HELPERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "aopen.h"
+
+/* Fails the test (exit 1) with the location and a message unless `cond` holds. */
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fprintf(stderr, "\n");                                                          \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* CHECK that two integers are equal, printing both; each is evaluated once. */
+#define CHECK_EQ(a, b)                                                                      \
+    do {                                                                                    \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                 \
+        CHECK(a_ == b_, "%s = %lld, expected %s = %lld", #a, a_, #b, b_);                   \
+    } while (0)
+
+/* Skips the test (exit 77) with a reason. */
+#define SKIP(...)                                                                           \
+    do {                                                                                    \
+        printf("skip: " __VA_ARGS__);                                                       \
+        printf("\n");                                                                       \
+        exit(77);                                                                           \
+    } while (0)
+
+/* Monotonic milliseconds. */
+double now_ms(void);
+/* Sleeps `ms` milliseconds. */
+void sleep_ms(long ms);
+/* Open descriptors of this process (entries of /proc/self/fd, less the one used to list). */
+int count_fds(void);
+/* Threads of this process (entries of /proc/self/task). */
+int count_threads(void);
+/* Whether `fd` polls readable right now. */
+int readable(int fd);
+/* The eventfd counter of `fd`, read from /proc/self/fdinfo without disturbing it. */
+long long eventfd_count(int fd);
+
+/* The test's fast directory (AOPEN_TEST_DIR) and, under it, "slow/" (slowed by the shim). */
+const char *test_dir(void);
+/* Writes "<dir>/<name>" into a static buffer (one of 8 rotating) and returns it. */
+const char *fast_path(const char *name);
+const char *slow_path(const char *name);
+/* Creates `path` holding `content`. */
+void make_file(const char *path, const char *content);
+/* Whether `path` exists. */
+int file_exists(const char *path);
+/* Milliseconds the shim delays slow opens (SLOW_OPEN_MS); skips unless the shim is loaded. */
+long require_shim(void);
+
+/* A context with the given sizes (0 = default) and timeout. */
+aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms);
+
+/* Reaps into `out` until `n` completions arrived or `timeout_ms` passed; returns the count. */
+int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms);
+
+#endif

@@ -1,0 +1,315 @@
+//! The pool and context from Rust, with injected executors so tests decide exactly when a
+//! "syscall" returns: cancel/timeout/free racing completion, worker panics, growth.
+
+use aopen::{Completion, Config, Context, Op, OpKind};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// A gate the executor waits on: tests open it to let "syscalls" return.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    cv: Condvar,
+    entered: AtomicUsize,
+}
+
+impl Gate {
+    fn pass(&self) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let mut o = self.open.lock().unwrap();
+        while !*o {
+            o = self.cv.wait(o).unwrap();
+        }
+    }
+    fn release(&self) {
+        *self.open.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+    fn wait_entered(&self, n: usize) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while self.entered.load(Ordering::SeqCst) < n {
+            assert!(Instant::now() < until, "workers never entered the executor");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// An executor whose opens wait at the gate, then "open" a real descriptor (/dev/null) so
+/// leaks are visible, and count how many descriptors it handed out.
+fn gated(gate: Arc<Gate>, opened: Arc<AtomicUsize>) -> Box<dyn Fn(&Op) -> i32 + Send + Sync> {
+    Box::new(move |op| {
+        gate.pass();
+        match op {
+            Op::Open { path, .. } if path.as_bytes() == b"panic" => panic!("injected worker panic"),
+            Op::Open { .. } => {
+                opened.fetch_add(1, Ordering::SeqCst);
+                // SAFETY: a constant NUL-terminated path.
+                unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
+            }
+            // SAFETY: closing a descriptor the test handed over.
+            Op::Close { fd } => unsafe { libc::close(*fd) },
+        }
+    })
+}
+
+/// These tests count the process's descriptors and threads, so they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn path(p: &str) -> CString {
+    CString::new(p).unwrap()
+}
+
+fn fd_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only reads descriptor flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+fn count_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Reaps until `n` completions arrived (or panics after 10 s).
+fn reap_n<T: Send + 'static>(ctx: &Context<T>, n: usize) -> Vec<Completion<T>> {
+    let mut out = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while out.len() < n {
+        assert!(Instant::now() < until, "only {} of {n} completions", out.len());
+        ctx.wait(Some(Duration::from_millis(50))).unwrap();
+        ctx.reap(n - out.len(), |c| out.push(c));
+    }
+    out
+}
+
+fn cfg(threads: u32, max: u32, timeout_ms: u64) -> Config {
+    Config {
+        threads,
+        max_threads: max,
+        timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn cancel_races_completion_and_never_leaks() {
+    let _serial = serial();
+    // Many rounds of: open running at the gate, cancel, then let it return.
+    for round in 0..20 {
+        let gate = Arc::new(Gate::default());
+        let opened = Arc::new(AtomicUsize::new(0));
+        let base = count_fds();
+        let ctx: Context<u32> =
+            Context::with_executor(&cfg(2, 2, 0), gated(gate.clone(), opened.clone())).unwrap();
+        let a = ctx.submit_open(path("a"), 0, 0, 1).unwrap();
+        let b = ctx.submit_open(path("b"), 0, 0, 2).unwrap();
+        gate.wait_entered(2);
+        // Cancel one while running; release on another thread so the two race.
+        let g2 = gate.clone();
+        let releaser = std::thread::spawn(move || g2.release());
+        assert_eq!(ctx.cancel(a), Ok(()));
+        releaser.join().unwrap();
+        let got = reap_n(&ctx, 2);
+        let a_c = got.iter().find(|c| c.id == a).unwrap();
+        let b_c = got.iter().find(|c| c.id == b).unwrap();
+        assert_eq!(a_c.result, -libc::ECANCELED, "round {round}");
+        assert!(b_c.result >= 0);
+        // SAFETY: b's descriptor is ours.
+        unsafe { libc::close(b_c.result) };
+        std::thread::sleep(Duration::from_millis(20)); // a's worker closes its late fd
+        assert_eq!(ctx.wait(Some(Duration::ZERO)), Ok(0), "delivered twice");
+        assert_eq!(ctx.cancel(a), Err(libc::ENOENT));
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        drop(ctx);
+        assert_eq!(count_fds(), base, "round {round}: descriptor leaked");
+    }
+}
+
+#[test]
+fn cancel_running_close_is_already() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::default());
+    let ctx: Context<()> =
+        Context::with_executor(&cfg(1, 1, 0), gated(gate.clone(), Default::default())).unwrap();
+    // SAFETY: a constant NUL-terminated path.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let id = ctx.submit_close(fd, ()).unwrap();
+    gate.wait_entered(1);
+    assert_eq!(ctx.cancel(id), Err(libc::EALREADY));
+    gate.release();
+    let c = reap_n(&ctx, 1);
+    assert_eq!((c[0].op, c[0].result), (OpKind::Close, 0));
+    assert!(!fd_open(fd));
+}
+
+#[test]
+fn timeout_races_completion() {
+    let _serial = serial();
+    // The gate opens around the deadline: whichever wins, exactly one completion arrives,
+    // and a late descriptor is closed.
+    for delay_ms in [0u64, 15, 20, 25, 40] {
+        let gate = Arc::new(Gate::default());
+        let opened = Arc::new(AtomicUsize::new(0));
+        let base = count_fds();
+        let ctx: Context<()> =
+            Context::with_executor(&cfg(1, 1, 20), gated(gate.clone(), opened.clone())).unwrap();
+        let id = ctx.submit_open(path("x"), 0, 0, ()).unwrap();
+        gate.wait_entered(1);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        gate.release();
+        let c = reap_n(&ctx, 1);
+        assert_eq!(c[0].id, id);
+        if c[0].result >= 0 {
+            // SAFETY: the completed open's descriptor is ours.
+            unsafe { libc::close(c[0].result) };
+        } else {
+            assert_eq!(c[0].result, -libc::ETIMEDOUT, "delay {delay_ms}");
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(ctx.wait(Some(Duration::ZERO)), Ok(0), "delivered twice");
+        drop(ctx);
+        assert_eq!(count_fds(), base, "delay {delay_ms}: descriptor leaked");
+    }
+}
+
+#[test]
+fn free_races_completion_and_closes_late_descriptors() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::default());
+    let opened = Arc::new(AtomicUsize::new(0));
+    let base = count_fds();
+    let ctx: Context<()> =
+        Context::with_executor(&cfg(4, 4, 0), gated(gate.clone(), opened.clone())).unwrap();
+    for _ in 0..4 {
+        ctx.submit_open(path("x"), 0, 0, ()).unwrap();
+    }
+    gate.wait_entered(4);
+    let t0 = Instant::now();
+    drop(ctx); // workers are stuck at the gate
+    assert!(t0.elapsed() < Duration::from_millis(100), "free blocked: {:?}", t0.elapsed());
+    gate.release();
+    let until = Instant::now() + Duration::from_secs(5);
+    while count_fds() != base && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(opened.load(Ordering::SeqCst), 4);
+    assert_eq!(count_fds(), base, "descriptors opened after free were not closed");
+}
+
+#[test]
+fn worker_panic_delivers_eio_and_pool_keeps_working() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::default());
+    gate.release();
+    let ctx: Context<()> = Context::with_executor(&cfg(1, 1, 0), gated(gate, Default::default())).unwrap();
+    let bad = ctx.submit_open(path("panic"), 0, 0, ()).unwrap();
+    let good = ctx.submit_open(path("ok"), 0, 0, ()).unwrap();
+    let got = reap_n(&ctx, 2);
+    assert_eq!((got[0].id, got[0].result), (bad, -libc::EIO));
+    assert_eq!(got[1].id, good);
+    assert!(got[1].result >= 0);
+    // SAFETY: the descriptor is ours.
+    unsafe { libc::close(got[1].result) };
+}
+
+#[test]
+fn dispatch_callbacks_may_reenter() {
+    let _serial = serial();
+    let ctx: Arc<Context<u8>> = Arc::new(Context::new(&cfg(2, 2, 0)).unwrap());
+    ctx.submit_open(path("/dev/null"), libc::O_RDONLY, 0, 0).unwrap();
+    let mut seen = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while seen.len() < 2 && Instant::now() < until {
+        ctx.wait(Some(Duration::from_millis(50))).unwrap();
+        let c2 = Arc::clone(&ctx);
+        ctx.dispatch(0, |c| {
+            if c.op == OpKind::Open {
+                // Re-entering the context from a delivery: close through the library.
+                c2.submit_close(c.result, 1).unwrap();
+                assert_eq!(c2.dispatch(0, |_| {}), 0);
+            }
+            seen.push((c.op, c.token));
+        });
+    }
+    assert_eq!(seen, vec![(OpKind::Open, 0), (OpKind::Close, 1)]);
+}
+
+#[test]
+fn hung_syscalls_grow_the_pool_and_idle_workers_shrink_it() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::default());
+    let ctx: Context<()> =
+        Context::with_executor(&cfg(2, 16, 0), gated(gate.clone(), Default::default())).unwrap();
+    for _ in 0..16 {
+        ctx.submit_open(path("x"), 0, 0, ()).unwrap();
+    }
+    // Every worker blocks: the pool doubles until all 16 requests have a worker.
+    gate.wait_entered(16);
+    let (now, peak) = ctx.threads();
+    assert_eq!((now, peak), (16, 16));
+    gate.release();
+    for c in reap_n(&ctx, 16) {
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    }
+    let until = Instant::now() + aopen::pool::IDLE_TIMEOUT + Duration::from_secs(3);
+    while ctx.threads().0 > 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ctx.threads().0, 2, "idle workers above `threads` did not exit");
+}
+
+/// Raises the soft descriptor limit to the hard one; returns the soft limit now in force.
+fn raise_nofile() -> usize {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `r` is a valid rlimit to fill and then pass back.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+    }
+    r.rlim_cur as usize
+}
+
+#[test]
+fn fast_burst_does_not_grow_a_warm_pool() {
+    let _serial = serial();
+    let burst = (raise_nofile().saturating_sub(64)).min(2000);
+    let ctx: Context<()> = Context::new(&Config {
+        threads: 4,
+        max_threads: 64,
+        queue_depth: burst as u32,
+        ..Default::default()
+    })
+    .unwrap();
+    let run = |ctx: &Context<()>| {
+        for _ in 0..burst {
+            ctx.submit_open(path("/dev/null"), libc::O_RDONLY, 0, ()).unwrap();
+        }
+        for c in reap_n(ctx, burst) {
+            assert!(c.result >= 0);
+            // SAFETY: the descriptor is ours.
+            unsafe { libc::close(c.result) };
+        }
+    };
+    // Warm-up: growing the process's descriptor table makes every open wait for an RCU
+    // grace period, which is real blocking, so the pool may grow here. (Seen: up to 48.)
+    run(&ctx);
+    let (_, warm_peak) = ctx.threads();
+    let until = Instant::now() + aopen::pool::IDLE_TIMEOUT + Duration::from_secs(3);
+    while ctx.threads().0 > 4 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = ctx.threads().0;
+    for _ in 0..4 {
+        run(&ctx);
+    }
+    let (now, _) = ctx.threads();
+    eprintln!("burst {burst}: warm-up peak {warm_peak} workers; after 4 warm bursts {now} (from {before})");
+    assert!(now <= 6, "fast opens grew a warm pool to {now} workers");
+}
