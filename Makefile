@@ -16,7 +16,7 @@ C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(wildcard src/*.rs) Cargo.toml
 
-.PHONY: all lib header check-header test test-rust test-c demo clean
+.PHONY: all lib header check-header lint test test-rust test-c test-demo demo clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -55,7 +55,12 @@ $(BUILD)/heartbeat: examples/heartbeat.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK)
 
-test: check-header test-rust test-c
+test: check-header test-rust test-demo test-c
+
+# rustfmt and clippy, warnings as errors.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
 
 test-rust:
 	$(CARGO) test --release
@@ -63,8 +68,16 @@ test-rust:
 test-c: $(TEST_BINS) $(SHIM)
 	TEST_TIMEOUT=$(TEST_TIMEOUT) c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
 
+DEMO_ENV := LD_PRELOAD=$(abspath $(SHIM)) SLOW_OPEN_PREFIX=/tmp/aopen-demo- SLOW_OPEN_MS=3000
+
 demo: $(BUILD)/heartbeat $(SHIM)
-	LD_PRELOAD=$(abspath $(SHIM)) SLOW_OPEN_PREFIX=/tmp/aopen-demo- SLOW_OPEN_MS=3000 $(BUILD)/heartbeat
+	$(DEMO_ENV) $(BUILD)/heartbeat
+
+# The demo checks itself (exit 1 if the loop stalled or a file is wrong): run it as a test.
+test-demo: $(BUILD)/heartbeat $(SHIM)
+	@$(DEMO_ENV) timeout 30 $(BUILD)/heartbeat > $(BUILD)/demo.log 2>&1 \
+	  && echo "PASS heartbeat demo: $$(tail -n1 $(BUILD)/demo.log)" \
+	  || { cat $(BUILD)/demo.log; echo "FAIL heartbeat demo"; exit 1; }
 
 clean:
 	$(CARGO) clean
