@@ -44,9 +44,10 @@ fn gated(gate: Arc<Gate>, opened: Arc<AtomicUsize>) -> Box<dyn Fn(&Op) -> i32 + 
         match op {
             Op::Open { path, .. } if path.as_bytes() == b"panic" => panic!("injected worker panic"),
             Op::Open { .. } => {
-                opened.fetch_add(1, Ordering::SeqCst);
                 // SAFETY: a constant NUL-terminated path.
-                unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }
+                let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+                opened.fetch_add(1, Ordering::SeqCst); // counted once the descriptor exists
+                fd
             }
             // SAFETY: closing a descriptor the test handed over.
             Op::Close { fd } => unsafe { libc::close(*fd) },
@@ -59,6 +60,20 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A context whose executor waits at a fresh gate; also returns the gate and the count of
+/// descriptors the executor opened.
+fn gated_ctx<T: Send + 'static>(
+    threads: u32,
+    max: u32,
+    timeout_ms: u64,
+) -> (Context<T>, Arc<Gate>, Arc<AtomicUsize>) {
+    let gate = Arc::new(Gate::default());
+    let opened = Arc::new(AtomicUsize::new(0));
+    let ctx =
+        Context::with_executor(&cfg(threads, max, timeout_ms), gated(gate.clone(), opened.clone())).unwrap();
+    (ctx, gate, opened)
 }
 
 fn path(p: &str) -> CString {
@@ -100,11 +115,8 @@ fn cancel_races_completion_and_never_leaks() {
     let _serial = serial();
     // Many rounds of: open running at the gate, cancel, then let it return.
     for round in 0..20 {
-        let gate = Arc::new(Gate::default());
-        let opened = Arc::new(AtomicUsize::new(0));
         let base = count_fds();
-        let ctx: Context<u32> =
-            Context::with_executor(&cfg(2, 2, 0), gated(gate.clone(), opened.clone())).unwrap();
+        let (ctx, gate, opened) = gated_ctx::<u32>(2, 2, 0);
         let a = ctx.submit_open(path("a"), 0, 0, 1).unwrap();
         let b = ctx.submit_open(path("b"), 0, 0, 2).unwrap();
         gate.wait_entered(2);
@@ -132,9 +144,7 @@ fn cancel_races_completion_and_never_leaks() {
 #[test]
 fn cancel_running_close_is_already() {
     let _serial = serial();
-    let gate = Arc::new(Gate::default());
-    let ctx: Context<()> =
-        Context::with_executor(&cfg(1, 1, 0), gated(gate.clone(), Default::default())).unwrap();
+    let (ctx, gate, _) = gated_ctx::<()>(1, 1, 0);
     // SAFETY: a constant NUL-terminated path.
     let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     let id = ctx.submit_close(fd, ()).unwrap();
@@ -152,11 +162,8 @@ fn timeout_races_completion() {
     // The gate opens around the deadline: whichever wins, exactly one completion arrives,
     // and a late descriptor is closed.
     for delay_ms in [0u64, 15, 20, 25, 40] {
-        let gate = Arc::new(Gate::default());
-        let opened = Arc::new(AtomicUsize::new(0));
         let base = count_fds();
-        let ctx: Context<()> =
-            Context::with_executor(&cfg(1, 1, 20), gated(gate.clone(), opened.clone())).unwrap();
+        let (ctx, gate, opened) = gated_ctx::<()>(1, 1, 20);
         let id = ctx.submit_open(path("x"), 0, 0, ()).unwrap();
         gate.wait_entered(1);
         std::thread::sleep(Duration::from_millis(delay_ms));
@@ -171,6 +178,7 @@ fn timeout_races_completion() {
         }
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(ctx.wait(Some(Duration::ZERO)), Ok(0), "delivered twice");
+        assert_eq!(opened.load(Ordering::SeqCst), 1, "the open always runs to the end");
         drop(ctx);
         assert_eq!(count_fds(), base, "delay {delay_ms}: descriptor leaked");
     }
@@ -179,11 +187,8 @@ fn timeout_races_completion() {
 #[test]
 fn free_races_completion_and_closes_late_descriptors() {
     let _serial = serial();
-    let gate = Arc::new(Gate::default());
-    let opened = Arc::new(AtomicUsize::new(0));
     let base = count_fds();
-    let ctx: Context<()> =
-        Context::with_executor(&cfg(4, 4, 0), gated(gate.clone(), opened.clone())).unwrap();
+    let (ctx, gate, opened) = gated_ctx::<()>(4, 4, 0);
     for _ in 0..4 {
         ctx.submit_open(path("x"), 0, 0, ()).unwrap();
     }
@@ -192,8 +197,9 @@ fn free_races_completion_and_closes_late_descriptors() {
     drop(ctx); // workers are stuck at the gate
     assert!(t0.elapsed() < Duration::from_millis(100), "free blocked: {:?}", t0.elapsed());
     gate.release();
+    // Wait for all four late opens to happen, then for the library to close them.
     let until = Instant::now() + Duration::from_secs(5);
-    while count_fds() != base && Instant::now() < until {
+    while (opened.load(Ordering::SeqCst) < 4 || count_fds() != base) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(opened.load(Ordering::SeqCst), 4);
@@ -203,9 +209,8 @@ fn free_races_completion_and_closes_late_descriptors() {
 #[test]
 fn worker_panic_delivers_eio_and_pool_keeps_working() {
     let _serial = serial();
-    let gate = Arc::new(Gate::default());
+    let (ctx, gate, _) = gated_ctx::<()>(1, 1, 0);
     gate.release();
-    let ctx: Context<()> = Context::with_executor(&cfg(1, 1, 0), gated(gate, Default::default())).unwrap();
     let bad = ctx.submit_open(path("panic"), 0, 0, ()).unwrap();
     let good = ctx.submit_open(path("ok"), 0, 0, ()).unwrap();
     let got = reap_n(&ctx, 2);
@@ -241,9 +246,7 @@ fn dispatch_callbacks_may_reenter() {
 #[test]
 fn hung_syscalls_grow_the_pool_and_idle_workers_shrink_it() {
     let _serial = serial();
-    let gate = Arc::new(Gate::default());
-    let ctx: Context<()> =
-        Context::with_executor(&cfg(2, 16, 0), gated(gate.clone(), Default::default())).unwrap();
+    let (ctx, gate, _) = gated_ctx::<()>(2, 16, 0);
     for _ in 0..16 {
         ctx.submit_open(path("x"), 0, 0, ()).unwrap();
     }
