@@ -328,6 +328,16 @@ mod tests {
         Table::new(4, None)
     }
 
+    /// Submits one open per token and lets workers take them all: they are Running.
+    fn started<const N: usize>(t: &mut Table<&'static str>, tokens: [&'static str; N]) -> [Id; N] {
+        let now = Instant::now();
+        let ids = tokens.map(|tok| t.submit(open_op(), tok, now).unwrap());
+        for _ in 0..N {
+            t.take_work().unwrap();
+        }
+        ids
+    }
+
     #[test]
     fn ids_are_positive_and_unique() {
         let mut t = Table::new(100, None);
@@ -359,11 +369,7 @@ mod tests {
     #[test]
     fn completion_order_and_coalesced_readiness() {
         let mut t = table();
-        let now = Instant::now();
-        let a = t.submit(open_op(), "a", now).unwrap();
-        let b = t.submit(open_op(), "b", now).unwrap();
-        t.take_work();
-        t.take_work();
+        let [a, b] = started(&mut t, ["a", "b"]);
         assert!(t.finish(b, OpKind::Open, 4).became_ready);
         assert!(!t.finish(a, OpKind::Open, 3).became_ready, "second completion must not signal again");
         assert_eq!(t.pop_ready().unwrap().token, "b");
@@ -387,9 +393,7 @@ mod tests {
     #[test]
     fn cancel_running_open_then_complete_returns_fd_for_closing() {
         let mut t = table();
-        let now = Instant::now();
-        let a = t.submit(open_op(), "a", now).unwrap();
-        t.take_work().unwrap();
+        let [a] = started(&mut t, ["a"]);
         assert!(t.cancel(a, libc::ECANCELED).unwrap().became_ready);
         // Delivered before the syscall returns.
         assert_eq!(t.pop_ready().unwrap().result, -libc::ECANCELED);
@@ -402,9 +406,7 @@ mod tests {
     #[test]
     fn cancel_running_open_then_complete_before_delivery() {
         let mut t = table();
-        let now = Instant::now();
-        let a = t.submit(open_op(), "a", now).unwrap();
-        t.take_work().unwrap();
+        let [a] = started(&mut t, ["a"]);
         t.cancel(a, libc::ECANCELED).unwrap();
         // The worker returns while the cancelled completion is still queued.
         assert_eq!(t.finish(a, OpKind::Open, 9).close_fd, Some(9));
@@ -415,9 +417,7 @@ mod tests {
     #[test]
     fn cancel_running_open_that_fails_closes_nothing() {
         let mut t = table();
-        let now = Instant::now();
-        let a = t.submit(open_op(), "a", now).unwrap();
-        t.take_work().unwrap();
+        let [a] = started(&mut t, ["a"]);
         t.cancel(a, libc::ECANCELED).unwrap();
         assert_eq!(t.finish(a, OpKind::Open, -libc::ENOENT), Effect::default());
     }
@@ -425,11 +425,7 @@ mod tests {
     #[test]
     fn cancel_done_open_closes_fd_and_keeps_position() {
         let mut t = table();
-        let now = Instant::now();
-        let a = t.submit(open_op(), "a", now).unwrap();
-        let b = t.submit(open_op(), "b", now).unwrap();
-        t.take_work();
-        t.take_work();
+        let [a, b] = started(&mut t, ["a", "b"]);
         t.finish(a, OpKind::Open, 5);
         t.finish(b, OpKind::Open, 6);
         assert_eq!(t.cancel(b, libc::ECANCELED).unwrap(), Effect { became_ready: false, close_fd: Some(6) });
