@@ -78,41 +78,31 @@ typedef int (*open_fn)(const char *, int, ...);
 typedef int (*openat_fn)(int, const char *, int, ...);
 typedef int (*open2_fn)(const char *, int);
 
-int open(const char *path, int flags, ...) {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    REAL(open, open_fn);
-    return slow_down(path) < 0 ? -1 : real_open(path, flags, mode);
-}
+/* open/open64 and openat/openat64: the mode is variadic and read only when needed. */
+#define WRAP_OPEN(name)                                                                     \
+    int name(const char *path, int flags, ...) {                                            \
+        va_list ap;                                                                         \
+        va_start(ap, flags);                                                                \
+        mode_t mode = mode_arg(flags, ap);                                                  \
+        va_end(ap);                                                                         \
+        REAL(name, open_fn);                                                                \
+        return slow_down(path) < 0 ? -1 : real_##name(path, flags, mode);                   \
+    }
 
-int open64(const char *path, int flags, ...) {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    REAL(open64, open_fn);
-    return slow_down(path) < 0 ? -1 : real_open64(path, flags, mode);
-}
+#define WRAP_OPENAT(name)                                                                   \
+    int name(int dirfd, const char *path, int flags, ...) {                                 \
+        va_list ap;                                                                         \
+        va_start(ap, flags);                                                                \
+        mode_t mode = mode_arg(flags, ap);                                                  \
+        va_end(ap);                                                                         \
+        REAL(name, openat_fn);                                                              \
+        return slow_down(path) < 0 ? -1 : real_##name(dirfd, path, flags, mode);            \
+    }
 
-int openat(int dirfd, const char *path, int flags, ...) {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    REAL(openat, openat_fn);
-    return slow_down(path) < 0 ? -1 : real_openat(dirfd, path, flags, mode);
-}
-
-int openat64(int dirfd, const char *path, int flags, ...) {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    REAL(openat64, openat_fn);
-    return slow_down(path) < 0 ? -1 : real_openat64(dirfd, path, flags, mode);
-}
+WRAP_OPEN(open)
+WRAP_OPEN(open64)
+WRAP_OPENAT(openat)
+WRAP_OPENAT(openat64)
 
 int __open_2(const char *path, int flags) {
     REAL(__open_2, open2_fn);
