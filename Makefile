@@ -12,20 +12,31 @@ SHIM     := $(BUILD)/slow_open.so
 LINK     := -L$(LIBDIR_B) -laopen -Wl,-rpath,$(abspath $(LIBDIR_B)) -lpthread
 TEST_TIMEOUT ?= 120
 
+# Installation (make install PREFIX=/usr DESTDIR=/tmp/stage).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+
 C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard c-tests/*.c)))))
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(wildcard src/*.rs) Cargo.toml
 
-.PHONY: all lib header check-header lint test test-rust test-c test-demo demo clean
+.PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
+	test-demo test-install demo clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
 
 lib: $(LIB)
 
-$(LIB): $(RUST_SRC)
+# Programs linked here record the soname, so the build tree carries it as an install would.
+$(LIB): $(RUST_SRC) build.rs
 	$(CARGO) build --release
 	@touch $@
+	@ln -sf libaopen.so $(LIBDIR_B)/libaopen.so.$(MAJOR)
 
 # The header is committed; regenerate it after changing src/ffi.rs.
 header:
@@ -38,6 +49,32 @@ check-header:
 	cbindgen --config cbindgen.toml --crate aopen --quiet --output $(BUILD)/aopen.h
 	@diff -u include/aopen.h $(BUILD)/aopen.h || { echo "include/aopen.h is stale: run 'make header' and commit it"; exit 1; }
 	@echo "check-header: include/aopen.h is up to date"
+
+# The exported symbols must be exactly the public API listed in aopen.symbols.
+check-symbols: $(LIB)
+	@nm -D --defined-only $(LIB) | awk '{print $$3}' | sort | diff -u aopen.symbols - \
+	  || { echo "exported symbols differ from aopen.symbols"; exit 1; }
+	@echo "check-symbols: $$(wc -l < aopen.symbols) exported symbols, as listed"
+
+# The .pc is written at install time, so it always carries this run's PREFIX and dirs.
+install: $(LIB)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(LIB) $(DESTDIR)$(LIBDIR)/libaopen.so.$(VERSION)
+	ln -sf libaopen.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaopen.so.$(MAJOR)
+	ln -sf libaopen.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libaopen.so
+	install -m 644 $(LIBDIR_B)/libaopen.a $(DESTDIR)$(LIBDIR)/libaopen.a
+	install -m 644 include/aopen.h $(DESTDIR)$(INCLUDEDIR)/aopen.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	  aopen.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/aopen.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libaopen.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaopen.so.$(MAJOR) \
+	  $(DESTDIR)$(LIBDIR)/libaopen.so $(DESTDIR)$(LIBDIR)/libaopen.a \
+	  $(DESTDIR)$(INCLUDEDIR)/aopen.h $(DESTDIR)$(PKGCONFIGDIR)/aopen.pc
+
+# Installs into a scratch DESTDIR and builds and runs programs there with pkg-config alone.
+test-install: $(LIB)
+	c-tests/install_test.sh
 
 $(SHIM): shim/slow_open.c
 	@mkdir -p $(BUILD)
@@ -55,7 +92,7 @@ $(BUILD)/heartbeat: examples/heartbeat.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK)
 
-test: check-header test-rust test-demo test-c
+test: check-header check-symbols test-rust test-install test-demo test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:
