@@ -25,7 +25,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(wildcard src/*.rs) Cargo.toml
 
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install demo clean
+	test-demo test-install test-examples demo clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -72,6 +72,11 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libaopen.so $(DESTDIR)$(LIBDIR)/libaopen.a \
 	  $(DESTDIR)$(INCLUDEDIR)/aopen.h $(DESTDIR)$(PKGCONFIGDIR)/aopen.pc
 
+# Runs each event-loop example under the shim; skips (with a note) a loop whose library
+# pkg-config cannot find.
+test-examples: $(SHIM) $(LIB)
+	c-tests/examples_test.sh $(abspath $(SHIM)) libuv:libuv libevent:libevent glib:glib-2.0
+
 # Installs into a scratch DESTDIR and builds and runs programs there with pkg-config alone.
 test-install: $(LIB)
 	c-tests/install_test.sh
@@ -92,7 +97,15 @@ $(BUILD)/heartbeat: examples/heartbeat.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK)
 
-test: check-header check-symbols test-rust test-install test-demo test-c
+# Event-loop integrations: each built against its loop library found by pkg-config.
+$(BUILD)/examples/libuv: PKG := libuv
+$(BUILD)/examples/libevent: PKG := libevent
+$(BUILD)/examples/glib: PKG := glib-2.0
+$(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB)
+	@mkdir -p $(BUILD)/examples
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $$(pkg-config --cflags --libs $(PKG))
+
+test: check-header check-symbols test-rust test-install test-demo test-examples test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:
