@@ -25,7 +25,7 @@ TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(wildcard src/*.rs) Cargo.toml
 
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install test-examples demo clean
+	test-demo test-install test-examples test-python demo clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -77,6 +77,10 @@ uninstall:
 test-examples: $(SHIM) $(LIB)
 	c-tests/examples_test.sh $(abspath $(SHIM)) libuv:libuv libevent:libevent glib:glib-2.0
 
+# The asyncio integration (python/aopen), with the shim preloaded into python3.
+test-python: $(SHIM) $(LIB)
+	python/run_tests.sh $(abspath $(SHIM))
+
 # Installs into a scratch DESTDIR and builds and runs programs there with pkg-config alone.
 test-install: $(LIB)
 	c-tests/install_test.sh
@@ -105,7 +109,7 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $$(pkg-config --cflags --libs $(PKG))
 
-test: check-header check-symbols test-rust test-install test-demo test-examples test-c
+test: check-header check-symbols test-rust test-install test-demo test-examples test-python test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:

@@ -127,7 +127,11 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
 /// that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN (no thread).
 ///
 /// # Memory and lifetimes
-/// The context belongs to the caller until passed to `aopen_ctx_free`.
+/// The context belongs to the caller until passed to `aopen_ctx_free`. Worker threads start
+/// on demand; the watchdog thread starts here.
+///
+/// # Thread safety
+/// Any thread; contexts are independent of each other.
 ///
 /// # Safety
 /// `opts` is NULL or points to a readable `aopen_options`; `out` is NULL or writable.
@@ -151,11 +155,19 @@ pub unsafe extern "C" fn aopen_ctx_new(opts: *const aopen_options, out: *mut *mu
 
 /// Frees a context. NULL is a no-op.
 ///
+/// # Parameters
+/// - `ctx`: the context; invalid after the call.
+///
+/// # Memory and lifetimes
 /// Returns promptly, even with workers stuck in a hung syscall. No callback runs; queued
 /// requests never run, except that the descriptor of a queued close is closed (the library
 /// owns it); descriptors opened for requests not yet delivered are closed now, or by the
 /// worker when its stuck syscall returns. The library's own eventfd is closed; a caller's
 /// (`AOPEN_OPT_EVENTFD`) is left open and no longer written.
+///
+/// # Thread safety
+/// The one call that is not free-threaded: no other thread may be using `ctx`, and it must
+/// not be called from one of the context's own callbacks.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; no other thread may use it during or after the call.
@@ -172,6 +184,9 @@ pub unsafe extern "C" fn aopen_ctx_free(ctx: *mut aopen_ctx) {
 
 /// The descriptor to poll for readability: readable exactly while a completion is ready.
 /// Poll it (epoll, poll, an event loop's reader watch); do not read from it.
+///
+/// # Parameters
+/// - `ctx`: the context.
 ///
 /// # Returns
 /// The descriptor (the library's eventfd, or the caller's with `AOPEN_OPT_EVENTFD`), or
@@ -248,6 +263,10 @@ pub unsafe extern "C" fn aopen_submit(
 /// is cancelled or times out before it runs (completion -ECANCELED / -ETIMEDOUT), the close
 /// did not happen and `fd` is the caller's again. A close that is running cannot be
 /// cancelled. `EINTR` from close(2) counts as success: Linux releases the descriptor anyway.
+///
+/// # Parameters
+/// - `fd`: the descriptor to close; the library owns it once this returns an id.
+/// - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno).
 ///
 /// # Returns
 /// A request id > 0, or -EINVAL (NULL `ctx`), -EBADF (`fd` < 0), -EAGAIN (queue full or no
@@ -374,6 +393,9 @@ pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c
 
 /// Cancels a request.
 ///
+/// # Parameters
+/// - `id`: an id returned by `aopen_submit` or `aclose_submit` on this context.
+///
 /// # Returns
 /// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
 ///   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
@@ -396,7 +418,13 @@ pub unsafe extern "C" fn aopen_cancel(ctx: *mut aopen_ctx, id: u64) -> c_int {
     })
 }
 
-/// The library version, as a static NUL-terminated string ("MAJOR.MINOR.PATCH").
+/// The library version.
+///
+/// # Returns
+/// A static NUL-terminated string, "MAJOR.MINOR.PATCH"; never NULL, never to be freed.
+///
+/// # Thread safety
+/// Any thread, any time.
 #[no_mangle]
 pub extern "C" fn aopen_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -1,0 +1,278 @@
+"""Asynchronous open/close for asyncio, through libaopen.
+
+    from aopen import aopen
+
+    async with aopen("/mnt/slow/file", "w") as f:   # opened on a libaopen worker
+        f.write("hello")                            # f is a normal Python file object
+    # ...and closed on a worker too
+
+The running loop watches libaopen's eventfd with ``loop.add_reader``: no executor threads,
+one libaopen context per event loop. When libaopen's queue is full, ``aopen`` waits for room
+instead of raising. Cancelling the task that awaits an open cancels the request, and no
+descriptor is leaked whichever way the race with its completion goes.
+
+The library is loaded from ``$AOPEN_LIBRARY`` if set, else the installed ``libaopen.so.0``,
+else the build tree's ``target/release/libaopen.so``.
+"""
+
+import asyncio
+import ctypes
+import errno
+import os
+import weakref
+from pathlib import Path
+
+__all__ = ["aopen", "configure", "close", "AopenError"]
+
+_OP_OPEN = 1
+_OP_CLOSE = 2
+_REAP_BATCH = 64
+
+
+class _Options(ctypes.Structure):
+    _fields_ = [
+        ("threads", ctypes.c_uint32),
+        ("max_threads", ctypes.c_uint32),
+        ("queue_depth", ctypes.c_uint32),
+        ("timeout_ms", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("eventfd", ctypes.c_int32),
+        ("reserved", ctypes.c_uint32 * 6),
+    ]
+
+
+class _Completion(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_uint64),
+        ("user_data", ctypes.c_void_p),
+        ("result", ctypes.c_int32),
+        ("op", ctypes.c_uint32),
+    ]
+
+
+class AopenError(OSError):
+    """libaopen refused a call (the errno is in ``.errno``)."""
+
+
+def _load():
+    candidates = []
+    if os.environ.get("AOPEN_LIBRARY"):
+        candidates.append(os.environ["AOPEN_LIBRARY"])
+    candidates.append("libaopen.so.0")
+    candidates.append(str(Path(__file__).resolve().parents[2] / "target" / "release" / "libaopen.so"))
+    errors = []
+    for name in candidates:
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError as e:
+            errors.append(f"{name}: {e}")
+    else:
+        raise ImportError("cannot load libaopen; tried " + "; ".join(errors))
+    ctx_p = ctypes.c_void_p
+    lib.aopen_ctx_new.argtypes = [ctypes.POINTER(_Options), ctypes.POINTER(ctx_p)]
+    lib.aopen_ctx_new.restype = ctypes.c_int
+    lib.aopen_ctx_free.argtypes = [ctx_p]
+    lib.aopen_ctx_free.restype = None
+    lib.aopen_ctx_fd.argtypes = [ctx_p]
+    lib.aopen_ctx_fd.restype = ctypes.c_int
+    lib.aopen_submit.argtypes = [ctx_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p]
+    lib.aopen_submit.restype = ctypes.c_int64
+    lib.aclose_submit.argtypes = [ctx_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    lib.aclose_submit.restype = ctypes.c_int64
+    lib.aopen_reap.argtypes = [ctx_p, ctypes.POINTER(_Completion), ctypes.c_uint]
+    lib.aopen_reap.restype = ctypes.c_int
+    lib.aopen_cancel.argtypes = [ctx_p, ctypes.c_uint64]
+    lib.aopen_cancel.restype = ctypes.c_int
+    lib.aopen_version.argtypes = []
+    lib.aopen_version.restype = ctypes.c_char_p
+    return lib
+
+
+_lib = _load()
+__version__ = _lib.aopen_version().decode()
+
+
+def _check(rc, what):
+    if rc < 0:
+        raise AopenError(-rc, f"{what}: {os.strerror(-rc)}")
+    return rc
+
+
+class _LoopContext:
+    """One libaopen context serving one event loop."""
+
+    def __init__(self, loop, options):
+        # No reference to the loop is kept: this object is the loop's value in a
+        # WeakKeyDictionary, and the loop's finalizer frees the context.
+        ctx = ctypes.c_void_p()
+        _check(_lib.aopen_ctx_new(ctypes.byref(options), ctypes.byref(ctx)), "aopen_ctx_new")
+        self.ctx = ctx
+        self.fd = _lib.aopen_ctx_fd(ctx)
+        self.waiting = {}  # request id -> future for its completion; absent: nobody awaits it
+        # Submitters waiting for room in a full queue. Plain futures, dropped once resolved:
+        # an asyncio.Event would bind itself to the loop and keep it (and us) alive.
+        self.room_waiters = []
+        self.buf = (_Completion * _REAP_BATCH)()
+        loop.add_reader(self.fd, self._on_readable)
+        # Freed by close(), or when the loop is garbage-collected; a worker still stuck in a
+        # syscall then cleans up after itself.
+        self._finalizer = weakref.finalize(loop, _lib.aopen_ctx_free, ctx)
+
+    def close(self, loop):
+        loop.remove_reader(self.fd)
+        self._finalizer()  # aopen_ctx_free: closes every undelivered descriptor
+        self.ctx = None  # from here on nothing may call into the freed context
+        waiting, self.waiting = self.waiting, {}
+        for fut in list(waiting.values()) + self.room_waiters:
+            fut.cancel()
+        self.room_waiters = []
+
+    def _on_readable(self):
+        while True:
+            n = _lib.aopen_reap(self.ctx, self.buf, _REAP_BATCH)
+            if n <= 0:
+                break
+            for c in self.buf[:n]:
+                self._deliver(c.id, c.op, c.result)
+            waiters, self.room_waiters = self.room_waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def _deliver(self, rid, op, result):
+        fut = self.waiting.pop(rid, None)
+        if fut is None or fut.done():
+            if op == _OP_OPEN and result >= 0:
+                os.close(result)  # nobody will receive it
+            return
+        fut.set_result(result)
+
+    async def _submit(self, call):
+        """Submits, waiting for room while libaopen's queue is full (back pressure)."""
+        while True:
+            if self.ctx is None:
+                raise AopenError(errno.ESHUTDOWN, "the loop's libaopen context was closed")
+            rid = call()
+            if rid != -errno.EAGAIN:
+                return _check(rid, "submit")
+            room = asyncio.get_running_loop().create_future()
+            self.room_waiters.append(room)
+            await room
+
+    async def open_fd(self, path, flags, mode):
+        rid = await self._submit(lambda: _lib.aopen_submit(self.ctx, path, flags, mode, None, None))
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = fut
+        try:
+            result = await fut
+        except asyncio.CancelledError:
+            self._abandon(rid, fut)
+            raise
+        if result < 0:
+            raise OSError(-result, os.strerror(-result), os.fsdecode(path))
+        return result
+
+    def _abandon(self, rid, fut):
+        if fut.done() and not fut.cancelled():
+            # Completed, but the task was cancelled before it resumed: close the fd here.
+            if fut.result() >= 0:
+                os.close(fut.result())
+            return
+        self.waiting.pop(rid, None)
+        if self.ctx is None:
+            return  # closed: aopen_ctx_free already took care of the request
+        # 0: delivered later as -ECANCELED (libaopen closes a late fd). Otherwise it is
+        # already queued for delivery; either way _deliver finds no awaiter and closes any fd.
+        _lib.aopen_cancel(self.ctx, rid)
+
+    async def close_fd(self, fd):
+        rid = await self._submit(lambda: _lib.aclose_submit(self.ctx, fd, None, None))
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = fut
+        # The close goes ahead even if this task is cancelled: the fd is no longer ours.
+        result = await asyncio.shield(fut)
+        if result < 0:
+            raise OSError(-result, os.strerror(-result))
+
+
+_contexts = weakref.WeakKeyDictionary()
+
+
+def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, loop=None):
+    """Creates the running loop's libaopen context with these options (0 = default).
+
+    Call it before the loop's first ``aopen``; a loop's context cannot be reconfigured.
+    """
+    loop = loop or asyncio.get_running_loop()
+    if loop in _contexts:
+        raise RuntimeError("this loop already has a libaopen context")
+    o = _Options(threads=threads, max_threads=max_threads, queue_depth=queue_depth, timeout_ms=timeout_ms)
+    _contexts[loop] = ctx = _LoopContext(loop, o)
+    return ctx
+
+
+def close(loop=None):
+    """Frees the loop's libaopen context now (it is otherwise freed with the loop).
+
+    Pending ``aopen`` calls are cancelled; nothing they opened is leaked."""
+    loop = loop or asyncio.get_running_loop()
+    ctx = _contexts.pop(loop, None)
+    if ctx is not None:
+        ctx.close(loop)
+
+
+def _context():
+    loop = asyncio.get_running_loop()
+    ctx = _contexts.get(loop)
+    return ctx if ctx is not None else configure(loop=loop)
+
+
+def _flags(mode):
+    """open(2) flags for a Python open() mode string; ValueError for an invalid one."""
+    if not isinstance(mode, str) or set(mode) - set("rwxabt+") or len(set(mode)) != len(mode):
+        raise ValueError(f"invalid mode: {mode!r}")
+    kinds = [c for c in mode if c in "rwxa"]
+    if len(kinds) != 1 or ("b" in mode and "t" in mode):
+        raise ValueError(f"invalid mode: {mode!r}")
+    base = {
+        "r": os.O_RDONLY,
+        "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+        "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+        "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+    }[kinds[0]]
+    if "+" in mode:
+        base = (base & ~os.O_WRONLY) | os.O_RDWR
+    return base
+
+
+class aopen:
+    """``async with aopen(path, mode="r", ...) as f``: a normal file object, opened and closed
+    asynchronously through libaopen. Arguments are those of the built-in ``open``."""
+
+    def __init__(self, file, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
+        self._path = os.fsencode(file)
+        self._flags = _flags(mode)
+        self._args = (mode, buffering, encoding, errors, newline)
+        self._file = None
+        self._fd = -1
+
+    async def __aenter__(self):
+        ctx = _context()
+        fd = await ctx.open_fd(self._path, self._flags, 0o666)
+        try:
+            # closefd=False: the descriptor is closed through libaopen in __aexit__.
+            self._file = open(fd, *self._args, closefd=False)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self._file
+
+    async def __aexit__(self, exc_type, exc, tb):
+        fd, self._fd = self._fd, -1
+        try:
+            self._file.close()  # flushes; leaves the descriptor open
+        finally:
+            await _context().close_fd(fd)
+        return False

@@ -1,0 +1,173 @@
+"""Tests of the asyncio integration, run by `make test` with the slow-open shim preloaded.
+
+AOPEN_TEST_DIR is a scratch directory; opens under its "slow/" subdirectory are delayed by
+SLOW_OPEN_MS (the shim matches the path string, so "<dir>/./slow/x" reaches the same file
+without the delay, which the tests use to check contents quickly).
+"""
+
+import asyncio
+import gc
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import aopen  # noqa: E402
+from aopen import aopen as aopen_cm  # noqa: E402
+
+DIR = os.environ.get("AOPEN_TEST_DIR", "")
+DELAY = int(os.environ.get("SLOW_OPEN_MS", "0")) / 1000
+SHIM = "slow_open" in os.environ.get("LD_PRELOAD", "")
+
+
+def slow(name):
+    return os.path.join(DIR, "slow", name)
+
+
+def unslowed(name):
+    return os.path.join(DIR, ".", "slow", name)
+
+
+def count_fds():
+    """Open descriptors, after collecting finished loops (which frees their contexts)."""
+    gc.collect()
+    return len(os.listdir("/proc/self/fd")) - 1
+
+
+@unittest.skipUnless(SHIM and DIR and DELAY >= 0.5, "needs the slow_open shim, AOPEN_TEST_DIR, SLOW_OPEN_MS >= 500")
+class TestAopen(unittest.TestCase):
+    def test_article_test_drive(self):
+        """Four files opened (each delayed), written and closed while a heartbeat ticks:
+        about one delay in all, not four, and the heartbeat never stalls."""
+        beats = []
+
+        async def heartbeat():
+            while True:
+                await asyncio.sleep(0.1)
+                beats.append(time.monotonic())
+                print(f"HEARTBEAT {len(beats)}", flush=True)
+
+        async def write_file(i):
+            async with aopen_cm(slow(f"article{i}.txt"), "w") as f:
+                print(f"opened file {i}", flush=True)
+                f.write(f"file {i} through libaopen\n")
+            print(f"closed file {i}", flush=True)
+
+        async def main():
+            hb = asyncio.create_task(heartbeat())
+            t0 = time.monotonic()
+            await asyncio.gather(*(write_file(i) for i in range(4)))
+            took = time.monotonic() - t0
+            hb.cancel()
+            return t0, took
+
+        t0, took = asyncio.run(main())
+        print(f"4 files in {took:.2f} s with a {DELAY:.1f} s delay each; {len(beats)} heartbeats")
+        self.assertGreaterEqual(took, DELAY * 0.95)
+        self.assertLess(took, DELAY * 1.8, "the four opens did not overlap")
+        gaps = [b - a for a, b in zip([t0] + beats, beats)]
+        self.assertGreaterEqual(len(beats), int(DELAY / 0.1) - 2)
+        self.assertLess(max(gaps), 0.3, "the heartbeat stalled: the loop was blocked")
+        for i in range(4):
+            with open(unslowed(f"article{i}.txt")) as f:
+                self.assertEqual(f.read(), f"file {i} through libaopen\n")
+
+    def test_modes_and_errors(self):
+        async def main():
+            p = os.path.join(DIR, "modes.txt")
+            async with aopen_cm(p, "w", encoding="utf-8") as f:
+                f.write("héllo\n")
+            async with aopen_cm(p, "a") as f:
+                f.write("more\n")
+            async with aopen_cm(p, "rb") as f:
+                self.assertEqual(f.read(), "héllo\nmore\n".encode())
+            async with aopen_cm(p, "r+") as f:
+                f.write("H")
+            async with aopen_cm(p) as f:
+                self.assertEqual(f.read(), "Héllo\nmore\n")
+                self.assertFalse(os.get_inheritable(f.fileno()))
+            with self.assertRaises(FileNotFoundError):
+                async with aopen_cm(os.path.join(DIR, "missing")):
+                    pass
+            with self.assertRaises(FileExistsError):
+                async with aopen_cm(p, "x"):
+                    pass
+            for bad in ("rw", "z", "rbt", "rr", ""):
+                with self.assertRaises(ValueError):
+                    aopen_cm(p, bad)
+
+        base = count_fds()
+        asyncio.run(main())
+        self.assertEqual(count_fds(), base)
+
+    def test_cancelling_the_awaiting_task_leaks_nothing(self):
+        async def main():
+            make = os.path.join(DIR, "slow", "cancel.txt")
+            with open(unslowed("cancel.txt"), "w"):
+                pass
+            task = asyncio.create_task(aopen_cm(make, "r").__aenter__())
+            await asyncio.sleep(0.1)
+            task.cancel()
+            t0 = time.monotonic()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            self.assertLess(time.monotonic() - t0, DELAY / 2, "cancel waited for the open")
+            fds_in_loop = count_fds()
+            await asyncio.sleep(DELAY + 0.3)  # the abandoned open returns; libaopen closes it
+            self.assertEqual(count_fds(), fds_in_loop)
+
+        base = count_fds()
+        asyncio.run(main())
+        self.assertEqual(count_fds(), base)
+
+    def test_back_pressure_waits_instead_of_raising(self):
+        n = 6
+
+        async def one(i):
+            async with aopen_cm(slow(f"bp{i}.txt"), "w") as f:
+                f.write(str(i))
+
+        async def main():
+            aopen.configure(queue_depth=2)
+            t0 = time.monotonic()
+            await asyncio.gather(*(one(i) for i in range(n)))
+            return time.monotonic() - t0
+
+        base = count_fds()
+        took = asyncio.run(main())
+        print(f"{n} opens through a queue of depth 2: {took:.2f} s")
+        # At most 2 in flight, each open taking DELAY: at least n/2 delays.
+        self.assertGreaterEqual(took, DELAY * n / 2 * 0.95)
+        for i in range(n):
+            with open(unslowed(f"bp{i}.txt")) as f:
+                self.assertEqual(f.read(), str(i))
+        self.assertEqual(count_fds(), base)
+
+
+    def test_close_frees_the_context_and_cancels_waiters(self):
+        async def main():
+            task = asyncio.create_task(aopen_cm(slow("closing.txt"), "w").__aenter__())
+            await asyncio.sleep(0.1)
+            aopen.close()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            # A new context serves the loop afterwards.
+            async with aopen_cm(os.path.join(DIR, "after-close.txt"), "w") as f:
+                f.write("ok")
+
+        base = count_fds()
+        asyncio.run(main())
+        time.sleep(DELAY + 0.2)  # the abandoned open returns and is closed by its worker
+        self.assertEqual(count_fds(), base)
+
+
+class TestLoading(unittest.TestCase):
+    def test_version_and_invalid_mode_need_no_loop(self):
+        self.assertRegex(aopen.__version__, r"^\d+\.\d+\.\d+$")
+        with self.assertRaises(ValueError):
+            aopen_cm("x", "q")
+
+
+if __name__ == "__main__":
+    unittest.main()
