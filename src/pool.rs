@@ -94,6 +94,9 @@ pub struct Inner<T> {
     pub(crate) threads: usize,
     /// Workers waiting on `work_cv`.
     pub(crate) idle: usize,
+    /// Wake-ups sent to idle workers that they have not yet taken: an idle worker already
+    /// claimed by a submit must not be counted on for the next one.
+    pub(crate) notified: usize,
     /// Threads blocked in `wait`.
     pub(crate) waiters: usize,
     /// Whether the watchdog thread is running.
@@ -119,6 +122,7 @@ impl<T: Send + 'static> Shared<T> {
                 shutdown: false,
                 threads: 0,
                 idle: 0,
+                notified: 0,
                 waiters: 0,
                 watchdog_alive: true,
                 watchdog_wake: Some(tx),
@@ -158,7 +162,8 @@ impl<T: Send + 'static> Shared<T> {
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
-        if g.idle > 0 {
+        if g.idle > g.notified {
+            g.notified += 1;
             self.work_cv.notify_one();
             return Ok(());
         }
@@ -226,6 +231,10 @@ impl<T: Send + 'static> Shared<T> {
             let (g2, waited) = self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
             g = g2;
             g.idle -= 1;
+            if !waited.timed_out() {
+                g.notified = g.notified.saturating_sub(1);
+            }
+            g.notified = g.notified.min(g.idle); // a notify lost to a timeout claims nobody
             if waited.timed_out() && g.table.queued() == 0 && g.threads > self.cfg.threads {
                 break;
             }
@@ -269,7 +278,8 @@ impl<T: Send + 'static> Shared<T> {
     /// The growth policy (see the module docs).
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
         let room = self.cfg.max_threads.saturating_sub(g.threads);
-        if room == 0 || g.idle > 0 || g.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
+        let unclaimed_idle = g.idle > g.notified;
+        if room == 0 || unclaimed_idle || g.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
