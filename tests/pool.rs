@@ -27,6 +27,9 @@ impl Gate {
         *self.open.lock().unwrap() = true;
         self.cv.notify_all();
     }
+    fn close(&self) {
+        *self.open.lock().unwrap() = false;
+    }
     fn wait_entered(&self, n: usize) {
         let until = Instant::now() + Duration::from_secs(10);
         while self.entered.load(Ordering::SeqCst) < n {
@@ -85,8 +88,15 @@ fn fd_open(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// Descriptors open on /dev/null: the gated executor opens only /dev/null, so this counts
+/// exactly what the library holds, immune to descriptors a sanitizer or the test harness
+/// opens meanwhile (TSan's symbolizer pipes, say).
 fn count_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target == std::path::Path::new("/dev/null"))
+        .count()
 }
 
 /// Reaps until `n` completions arrived (or panics after 10 s).
@@ -226,21 +236,22 @@ fn dispatch_callbacks_may_reenter() {
     let _serial = serial();
     let ctx: Arc<Context<u8>> = Arc::new(Context::new(&cfg(2, 2, 0)).unwrap());
     ctx.submit_open(path("/dev/null"), libc::O_RDONLY, 0, 0).unwrap();
-    let mut seen = Vec::new();
+    let seen = Mutex::new(Vec::new());
     let until = Instant::now() + Duration::from_secs(5);
-    while seen.len() < 2 && Instant::now() < until {
+    while seen.lock().unwrap().len() < 2 && Instant::now() < until {
         ctx.wait(Some(Duration::from_millis(50))).unwrap();
-        let c2 = Arc::clone(&ctx);
         ctx.dispatch(0, |c| {
+            seen.lock().unwrap().push((c.op, c.token));
             if c.op == OpKind::Open {
-                // Re-entering the context from a delivery: close through the library.
-                c2.submit_close(c.result, 1).unwrap();
-                assert_eq!(c2.dispatch(0, |_| {}), 0);
+                // Re-entering the context from a delivery: close through the library, cancel,
+                // and dispatch again (which may already deliver that close).
+                let id = ctx.submit_close(c.result, 1).unwrap();
+                assert!(matches!(ctx.cancel(id + 1000), Err(libc::ENOENT)));
+                ctx.dispatch(0, |c| seen.lock().unwrap().push((c.op, c.token)));
             }
-            seen.push((c.op, c.token));
         });
     }
-    assert_eq!(seen, vec![(OpKind::Open, 0), (OpKind::Close, 1)]);
+    assert_eq!(*seen.lock().unwrap(), vec![(OpKind::Open, 0), (OpKind::Close, 1)]);
 }
 
 #[test]
@@ -315,4 +326,35 @@ fn fast_burst_does_not_grow_a_warm_pool() {
     let (now, _) = ctx.threads();
     eprintln!("burst {burst}: warm-up peak {warm_peak} workers; after 4 warm bursts {now} (from {before})");
     assert!(now <= 6, "fast opens grew a warm pool to {now} workers");
+}
+
+#[test]
+fn an_idle_worker_claimed_by_one_submit_is_not_counted_on_by_the_next() {
+    let _serial = serial();
+    // Set up exactly one idle worker. Under load the watchdog may already have topped the
+    // pool up to `threads` while the warm-up request waited; then start again.
+    let (ctx, gate) = (0..50)
+        .find_map(|_| {
+            let (ctx, gate, _) = gated_ctx::<()>(2, 2, 0);
+            gate.release();
+            ctx.submit_open(path("warm"), 0, 0, ()).unwrap();
+            for c in reap_n(&ctx, 1) {
+                // SAFETY: the descriptor is ours.
+                unsafe { libc::close(c.result) };
+            }
+            std::thread::sleep(Duration::from_millis(50)); // the worker is idle again
+            gate.close(); // from now on the worker stays busy with whatever it takes
+            (ctx.threads().0 == 1).then_some((ctx, gate))
+        })
+        .expect("never got a pool of exactly one idle worker");
+    // The first submit wakes the idle worker; the second must start another (threads = 2)
+    // rather than count on the worker the first already claimed.
+    ctx.submit_open(path("a"), 0, 0, ()).unwrap();
+    ctx.submit_open(path("b"), 0, 0, ()).unwrap();
+    assert_eq!(ctx.threads().0, 2);
+    gate.release();
+    for c in reap_n(&ctx, 2) {
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    }
 }
