@@ -24,6 +24,12 @@ C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(wildcard src/*.rs) Cargo.toml
 
+HOST     := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo yes)
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite
+
+.PHONY: check-valgrind check-asan check-tsan
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python demo clean
 .DELETE_ON_ERROR:
@@ -55,6 +61,36 @@ check-symbols: $(LIB)
 	@nm -D --defined-only $(LIB) | awk '{print $$3}' | sort | diff -u aopen.symbols - \
 	  || { echo "exported symbols differ from aopen.symbols"; exit 1; }
 	@echo "check-symbols: $$(wc -l < aopen.symbols) exported symbols, as listed"
+
+# The whole C suite under valgrind memcheck: any error or definite leak fails the test.
+check-valgrind: $(TEST_BINS) $(SHIM)
+	TEST_WRAPPER="$(VALGRIND)" TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+
+# AddressSanitizer (nightly only): the Rust tests, then the C suite against an instrumented
+# library (gcc's libasan provides the runtime; the shim is preloaded beside it).
+check-asan:
+ifeq ($(NIGHTLY),)
+	@echo "SKIP check-asan: no nightly toolchain (AddressSanitizer for Rust needs -Zsanitizer)"
+else
+	RUSTFLAGS=-Zsanitizer=address $(CARGO) +nightly test --release --lib --tests \
+	  --target $(HOST) --target-dir target/asan
+	env RUSTFLAGS=-Zsanitizer=address CARGO_BUILD_TARGET=$(HOST) CARGO_TARGET_DIR=target/asan \
+	  ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
+	  $(MAKE) test-c CARGO="$(CARGO) +nightly" BUILD=build/asan LIBDIR_B=target/asan/$(HOST)/release \
+	  CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer"
+endif
+
+# ThreadSanitizer (nightly only) over the Rust unit and race tests, which drive the same pool
+# and context from many threads. std is not instrumented here (no rust-src for
+# -Zbuild-std), so .ci/tsan.supp silences races inside std's own sources only.
+check-tsan:
+ifeq ($(NIGHTLY),)
+	@echo "SKIP check-tsan: no nightly toolchain (ThreadSanitizer for Rust needs -Zsanitizer)"
+else
+	RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
+	  TSAN_OPTIONS="halt_on_error=1 suppressions=$(abspath .ci/tsan.supp)" \
+	  $(CARGO) +nightly test --release --lib --tests --target $(HOST) --target-dir target/tsan
+endif
 
 # The .pc is written at install time, so it always carries this run's PREFIX and dirs.
 install: $(LIB)

@@ -3,6 +3,7 @@
 # Exit codes: 0 pass, 77 skip, anything else (or a timeout) fail.
 # Each test gets a fresh directory in AOPEN_TEST_DIR; opens under $AOPEN_TEST_DIR/slow/
 # are slowed by the shim (SLOW_OPEN_PREFIX), everything else is not.
+# TEST_WRAPPER, if set, prefixes each test's command (make check-valgrind sets it).
 # Usage: run.sh SHIM.so TEST...
 set -u
 shim=$1; shift
@@ -14,7 +15,7 @@ for t in "$@"; do
   mkdir -p "$dir/slow"
   start=$EPOCHREALTIME
   AOPEN_TEST_DIR=$dir SLOW_OPEN_PREFIX=$dir/slow/ SLOW_OPEN_MS=${SLOW_OPEN_MS:-1000} \
-    LD_PRELOAD=$shim timeout -k 5 "$timeout_s" "$t" >"$dir.log" 2>&1
+    LD_PRELOAD=$shim timeout -k 5 "$timeout_s" ${TEST_WRAPPER:-} "$t" >"$dir.log" 2>&1
   rc=$?
   secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
   case $rc in

@@ -44,8 +44,10 @@ static void handle(const aopen_completion *c) {
     opens_delivered++;
     if (c->result >= 0) {
         int64_t r;
-        while ((r = aclose_submit(ctx, c->result, on_close, NULL)) == -EAGAIN)
-            aopen_dispatch(ctx, 1); /* make room */
+        while ((r = aclose_submit(ctx, c->result, on_close, NULL)) == -EAGAIN) {
+            aopen_wait(ctx, 10); /* make room: wait for a completion, deliver one */
+            aopen_dispatch(ctx, 1);
+        }
         CHECK(r > 0, "close submit: %lld", (long long)r);
         atomic_fetch_add(&closes_submitted, 1);
     } else {
