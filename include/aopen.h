@@ -281,11 +281,13 @@ int aopen_reap(struct aopen_ctx *ctx, struct aopen_completion *out, unsigned int
  * - `timeout_ms`: milliseconds to wait; -1 = forever; 0 = just check.
  *
  * # Returns
- * How many completions are ready (> 0), 0 on timeout, or -EINVAL (NULL `ctx`, or
- * `timeout_ms` < -1). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
+ * How many completions are ready (> 0), 0 on timeout, -EINVAL (NULL `ctx`, or
+ * `timeout_ms` < -1), or -ESHUTDOWN if another thread freed the context meanwhile (or in a
+ * forked child). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
  *
  * # Thread safety
- * Any thread, any time.
+ * Any thread, any time. The one call that may be blocked while another thread frees the
+ * context: it then returns -ESHUTDOWN promptly and touches nothing of the freed handle.
  *
  * # Safety
  * `ctx` is NULL or a live context.

@@ -2,6 +2,7 @@
 //! (`ffi`) wraps exactly this.
 
 use crate::config::Config;
+use crate::fork;
 use crate::notify::Notifier;
 use crate::pool::{self, Executor, Shared};
 use crate::request::{Completion, Id, Op};
@@ -15,8 +16,27 @@ const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);
 
 /// One worker pool and its completion queue. `T` is carried with each request to its
 /// delivery. Dropping the context shuts it down (see [`Context::shutdown`]).
+///
+/// After fork(2), a context inherited by the child is dead there: calls return `ESHUTDOWN`
+/// (dispatch and reap deliver nothing) and dropping it releases the child's copies of its
+/// descriptors without touching the parent's threads. The parent is unaffected.
 pub struct Context<T: Send + 'static> {
     shared: Arc<Shared<T>>,
+    /// The fork generation this context was made in.
+    born: u64,
+}
+
+/// A handle for blocking until completions are ready that stays valid if the context is
+/// freed meanwhile: its waits then end with `ESHUTDOWN`.
+pub struct Waiter<T: Send + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send + 'static> Waiter<T> {
+    /// See [`Context::wait`].
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
+        self.shared.wait(timeout)
+    }
 }
 
 impl<T: Send + 'static> Context<T> {
@@ -32,12 +52,33 @@ impl<T: Send + 'static> Context<T> {
             Some(fd) => Notifier::borrowed(fd)?,
             None => Notifier::own()?,
         };
-        Ok(Context { shared: Shared::start(cfg, notifier, exec)? })
+        let born = fork::generation();
+        Ok(Context { shared: Shared::start(cfg, notifier, exec)?, born })
+    }
+
+    /// Whether this is a copy inherited by a forked child (then it is dead here).
+    pub fn is_inherited(&self) -> bool {
+        fork::is_inherited(self.born)
+    }
+
+    /// `Err(ESHUTDOWN)` in a forked child: nothing there may take the context's lock.
+    fn alive(&self) -> Result<(), i32> {
+        if self.is_inherited() {
+            Err(libc::ESHUTDOWN)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A handle for `wait` that outlives the context (see [`Waiter`]).
+    pub fn waiter(&self) -> Waiter<T> {
+        Waiter { shared: Arc::clone(&self.shared) }
     }
 
     /// The descriptor that polls readable while a completion is ready.
-    pub fn fd(&self) -> i32 {
-        self.shared.lock().notifier.fd()
+    pub fn fd(&self) -> Result<i32, i32> {
+        self.alive()?;
+        Ok(self.shared.lock().notifier.fd())
     }
 
     /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
@@ -59,6 +100,9 @@ impl<T: Send + 'static> Context<T> {
     }
 
     fn submit(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = self.alive() {
+            return Err((e, token));
+        }
         let now = Instant::now();
         let mut g = self.shared.lock();
         if g.shutdown {
@@ -79,6 +123,7 @@ impl<T: Send + 'static> Context<T> {
     /// undelivered request; `Err(EALREADY)`: a close already running or done, or a request
     /// already cancelled or timed out.
     pub fn cancel(&self, id: Id) -> Result<(), i32> {
+        self.alive()?;
         let mut g = self.shared.lock();
         let e = g.table.cancel(id, libc::ECANCELED).map_err(|e| e.errno())?;
         let fd = self.shared.apply(&mut g, e);
@@ -92,7 +137,8 @@ impl<T: Send + 'static> Context<T> {
     /// Delivers up to `max` ready completions (0: every one ready now), oldest first, one at
     /// a time to `f`, which runs without any library lock held and may call back into the
     /// context. Returns how many were delivered.
-    pub fn dispatch(&self, max: usize, mut f: impl FnMut(Completion<T>)) -> usize {
+    pub fn dispatch(&self, max: usize, mut f: impl FnMut(Completion<T>)) -> Result<usize, i32> {
+        self.alive()?;
         let mut limit = max;
         let mut n = 0;
         loop {
@@ -111,11 +157,12 @@ impl<T: Send + 'static> Context<T> {
             n += 1;
             f(c);
         }
-        n
+        Ok(n)
     }
 
     /// Moves up to `max` ready completions into `out` (no callbacks). Returns how many.
-    pub fn reap(&self, max: usize, mut out: impl FnMut(Completion<T>)) -> usize {
+    pub fn reap(&self, max: usize, mut out: impl FnMut(Completion<T>)) -> Result<usize, i32> {
+        self.alive()?;
         let mut g = self.shared.lock();
         let mut n = 0;
         while n < max {
@@ -126,7 +173,7 @@ impl<T: Send + 'static> Context<T> {
         if n > 0 {
             self.after_delivery(&g, true);
         }
-        n
+        Ok(n)
     }
 
     /// Keeps readiness in step after completions left the queue (lock held): reset when
@@ -142,27 +189,8 @@ impl<T: Send + 'static> Context<T> {
     /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
     /// many are ready (0 on timeout); `Err(ESHUTDOWN)` if the context shuts down meanwhile.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
-        let until = timeout.map(|t| Instant::now() + t);
-        let mut g = self.shared.lock();
-        while g.table.ready() == 0 && !g.shutdown {
-            g.waiters += 1;
-            g = match until {
-                None => self.shared.ready_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-                Some(until) => {
-                    let left = until.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        g.waiters -= 1;
-                        break;
-                    }
-                    self.shared.ready_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0
-                }
-            };
-            g.waiters -= 1;
-        }
-        if g.shutdown {
-            return Err(libc::ESHUTDOWN);
-        }
-        Ok(g.table.ready())
+        self.alive()?;
+        self.shared.wait(timeout)
     }
 
     /// A snapshot of the pool's size, for tests and introspection.
@@ -182,6 +210,13 @@ impl<T: Send + 'static> Context<T> {
 
 impl<T: Send + 'static> Drop for Context<T> {
     fn drop(&mut self) {
+        if self.is_inherited() {
+            self.shared.release_in_forked_child();
+            // Never run the shared state's destructors here: they belong to the parent's
+            // threads, which do not exist in this process. The memory stays (once, small).
+            std::mem::forget(Arc::clone(&self.shared));
+            return;
+        }
         self.shutdown();
     }
 }

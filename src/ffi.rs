@@ -200,7 +200,7 @@ pub unsafe extern "C" fn aopen_ctx_free(ctx: *mut aopen_ctx) {
 #[no_mangle]
 pub unsafe extern "C" fn aopen_ctx_fd(ctx: *const aopen_ctx) -> c_int {
     // SAFETY: the caller guarantees `ctx` is NULL or live.
-    guard_errno(|| Ok(unsafe { ctx_ref(ctx) }?.fd()))
+    guard_errno(|| unsafe { ctx_ref(ctx) }?.fd())
 }
 
 /// Submits an asynchronous `open(path, flags | O_CLOEXEC, mode)` and returns at once.
@@ -322,7 +322,7 @@ pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_i
             }
             None if c.op == OpKind::Open && c.result >= 0 => sys::close_quietly(c.result),
             None => {}
-        });
+        })?;
         Ok(n.min(c_int::MAX as usize) as c_int)
     })
 }
@@ -358,8 +358,8 @@ pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_complet
             // `max` completions per the caller's contract.
             unsafe { out.add(i).write(to_c(&c)) };
             i += 1;
-        });
-        Ok(n as c_int)
+        })?;
+        Ok(n.min(c_int::MAX as usize) as c_int)
     })
 }
 
@@ -369,25 +369,33 @@ pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_complet
 /// - `timeout_ms`: milliseconds to wait; -1 = forever; 0 = just check.
 ///
 /// # Returns
-/// How many completions are ready (> 0), 0 on timeout, or -EINVAL (NULL `ctx`, or
-/// `timeout_ms` < -1). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
+/// How many completions are ready (> 0), 0 on timeout, -EINVAL (NULL `ctx`, or
+/// `timeout_ms` < -1), or -ESHUTDOWN if another thread freed the context meanwhile (or in a
+/// forked child). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
 ///
 /// # Thread safety
-/// Any thread, any time.
+/// Any thread, any time. The one call that may be blocked while another thread frees the
+/// context: it then returns -ESHUTDOWN promptly and touches nothing of the freed handle.
 ///
 /// # Safety
 /// `ctx` is NULL or a live context.
 #[no_mangle]
 pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c_int {
     guard_errno(|| {
-        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        // SAFETY: the caller guarantees `ctx` is NULL or live when the call starts.
         let ctx = unsafe { ctx_ref(ctx) }?;
         let timeout = match timeout_ms {
             -1 => None,
             t if t < -1 => return Err(libc::EINVAL),
             t => Some(Duration::from_millis(t as u64)),
         };
-        Ok(ctx.wait(timeout)?.min(c_int::MAX as usize) as c_int)
+        if ctx.is_inherited() {
+            return Err(libc::ESHUTDOWN);
+        }
+        // From here on only the waiter is used, so `aopen_ctx_free` on another thread may
+        // release the handle while this call blocks: the wait then ends with -ESHUTDOWN.
+        let waiter = ctx.waiter();
+        Ok(waiter.wait(timeout)?.min(c_int::MAX as usize) as c_int)
     })
 }
 

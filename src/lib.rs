@@ -9,6 +9,7 @@
 pub mod config;
 pub mod context;
 pub mod ffi;
+mod fork;
 pub mod notify;
 pub mod pool;
 pub mod request;

@@ -34,6 +34,11 @@ impl Notifier {
         self.fd
     }
 
+    /// Whether the descriptor is the library's own (closed with the context).
+    pub fn is_owned(&self) -> bool {
+        self.owned
+    }
+
     /// Makes the fd readable: one 8-byte write. If the counter would overflow (a caller's
     /// eventfd that is never read), reset it and write again, as mio does.
     pub fn signal(&self) {

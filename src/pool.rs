@@ -63,6 +63,9 @@ pub struct Shared<T> {
     exec: Box<Executor>,
     /// Time origin of the workers' syscall clocks.
     epoch: Instant,
+    /// A copy of the readiness fd and whether it is ours, readable without the lock (a
+    /// forked child must release it without locking).
+    readiness_fd: (i32, bool),
 }
 
 /// One worker's syscall clock, written by its worker without the lock and read by the
@@ -115,6 +118,7 @@ impl<T: Send + 'static> Shared<T> {
     /// A pool with no threads yet and the watchdog started.
     pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
         let (tx, rx) = crossbeam_channel::bounded(1);
+        let readiness_fd = (notifier.fd(), notifier.is_owned());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 table: Table::new(cfg.queue_depth, cfg.timeout),
@@ -136,6 +140,7 @@ impl<T: Send + 'static> Shared<T> {
             cfg,
             exec,
             epoch: Instant::now(),
+            readiness_fd,
         });
         let s = Arc::clone(&shared);
         spawn_thread("aopen-watchdog", move || s.watchdog(rx)).map_err(|_| libc::EAGAIN)?;
@@ -294,6 +299,50 @@ impl<T: Send + 'static> Shared<T> {
                 break;
             }
         }
+    }
+
+    /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
+    /// many are ready (0 on timeout); `Err(ESHUTDOWN)` once the pool shuts down, which wakes
+    /// every waiter.
+    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
+        let until = timeout.map(|t| Instant::now() + t);
+        let mut g = self.lock();
+        while g.table.ready() == 0 && !g.shutdown {
+            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                break;
+            }
+            g.waiters += 1;
+            g = match left {
+                None => self.ready_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => self.ready_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0,
+            };
+            g.waiters -= 1;
+        }
+        if g.shutdown {
+            return Err(libc::ESHUTDOWN);
+        }
+        Ok(g.table.ready())
+    }
+
+    /// Releases, in a forked child, the child's copies of the descriptors the pool held:
+    /// without waiting for the lock (its holder may not exist here) and without touching
+    /// threads (none exist here). If the lock is taken, only the readiness fd is closed.
+    pub(crate) fn release_in_forked_child(&self) {
+        let mut fds = Vec::new();
+        match self.inner.try_lock() {
+            Ok(mut g) => {
+                g.shutdown = true;
+                g.table.shutdown(&mut fds);
+                g.notifier.close();
+            }
+            Err(_) => {
+                if self.readiness_fd.1 {
+                    fds.push(self.readiness_fd.0);
+                }
+            }
+        }
+        fds.into_iter().for_each(sys::close_quietly);
     }
 
     /// Ends the pool: nothing queued runs, undelivered descriptors are closed, the readiness
