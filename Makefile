@@ -29,7 +29,7 @@ NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo y
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: check-valgrind check-asan check-tsan
+.PHONY: check-valgrind check-asan check-tsan soak
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python demo clean
 .DELETE_ON_ERROR:
@@ -64,7 +64,11 @@ check-symbols: $(LIB)
 
 # The whole C suite under valgrind memcheck: any error or definite leak fails the test.
 check-valgrind: $(TEST_BINS) $(SHIM)
-	TEST_WRAPPER="$(VALGRIND)" TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+	SOAK_REQUESTS=4000 MISUSE_STEPS=10000 TEST_WRAPPER="$(VALGRIND)" TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+
+# The long soak: a million requests (make test runs the same program with 20000).
+soak: $(BUILD)/tests/soak $(SHIM)
+	SOAK_REQUESTS=$${SOAK_REQUESTS:-1000000} VERBOSE=1 TEST_TIMEOUT=3600 c-tests/run.sh $(abspath $(SHIM)) $<
 
 # AddressSanitizer (nightly only): the Rust tests, then the C suite against an instrumented
 # library (gcc's libasan provides the runtime; the shim is preloaded beside it).

@@ -49,7 +49,8 @@ long long eventfd_count(int fd);
 
 /* The test's fast directory (AOPEN_TEST_DIR) and, under it, "slow/" (slowed by the shim). */
 const char *test_dir(void);
-/* Writes "<dir>/<name>" into a static buffer (one of 8 rotating) and returns it. */
+/* Writes "<dir>/<name>" into a static buffer (one of 8 rotating) and returns it. Not
+ * thread-safe: threads should use paths made before they start. */
 const char *fast_path(const char *name);
 const char *slow_path(const char *name);
 /* Creates `path` holding `content`. */

@@ -7,15 +7,25 @@
  * milliseconds (default 3000), then either fails with SLOW_OPEN_ERRNO (a number, or a name
  * such as ENOENT, EMFILE; unset = no failure) or calls the real function found through
  * dlsym(RTLD_NEXT). Other paths go straight through. The environment is read on each call.
+ *
+ * Fault injection for the reliability tests:
+ * - close(fd) of a descriptor whose path (from /proc/self/fd) starts with the prefix sleeps
+ *   SLOW_CLOSE_MS, then fails with SLOW_CLOSE_ERRNO if set, after really closing it when
+ *   that errno is EINTR (as Linux does).
+ * - pthread_create fails with EAGAIN once FAIL_PTHREAD_CREATE_AFTER more threads have been
+ *   created since that variable was last changed ("0": fail every call).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* open(2) reads the mode argument only for these flags (as glibc's __OPEN_NEEDS_MODE). */
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) != 0 || ((flags) & __O_TMPFILE) == __O_TMPFILE)
@@ -26,8 +36,8 @@ static const struct { const char *name; int value; } errno_names[] = {
     {"EPERM", EPERM},   {"ESTALE", ESTALE}, {"ETIMEDOUT", ETIMEDOUT},
 };
 
-static int env_errno(void) {
-    const char *s = getenv("SLOW_OPEN_ERRNO");
+static int env_errno_of(const char *var) {
+    const char *s = getenv(var);
     if (s == NULL || *s == '\0')
         return 0;
     for (size_t i = 0; i < sizeof errno_names / sizeof errno_names[0]; i++)
@@ -35,6 +45,8 @@ static int env_errno(void) {
             return errno_names[i].value;
     return atoi(s);
 }
+
+static int env_errno(void) { return env_errno_of("SLOW_OPEN_ERRNO"); }
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -112,4 +124,54 @@ int __open_2(const char *path, int flags) {
 int __open64_2(const char *path, int flags) {
     REAL(__open64_2, open2_fn);
     return slow_down(path) < 0 ? -1 : real___open64_2(path, flags);
+}
+
+typedef int (*close_fn)(int);
+
+int close(int fd) {
+    REAL(close, close_fn);
+    const char *prefix = getenv("SLOW_OPEN_PREFIX");
+    const char *ms = getenv("SLOW_CLOSE_MS");
+    int fail = env_errno_of("SLOW_CLOSE_ERRNO");
+    if (prefix == NULL || *prefix == '\0' || (ms == NULL && fail == 0))
+        return real_close(fd);
+    char link[64], target[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return real_close(fd);
+    target[n] = '\0';
+    if (strncmp(target, prefix, strlen(prefix)) != 0)
+        return real_close(fd);
+    if (ms != NULL)
+        sleep_ms(atol(ms));
+    if (fail == 0)
+        return real_close(fd);
+    if (fail == EINTR)
+        real_close(fd); /* Linux releases the descriptor even when close reports EINTR */
+    errno = fail;
+    return -1;
+}
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    REAL(pthread_create, pthread_create_fn);
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char seen[32];
+    static long left = -1; /* -1: no limit */
+    pthread_mutex_lock(&lock);
+    const char *after = getenv("FAIL_PTHREAD_CREATE_AFTER");
+    if (after == NULL) {
+        left = -1;
+        seen[0] = '\0';
+    } else if (strncmp(after, seen, sizeof seen) != 0) { /* changed: start counting again */
+        snprintf(seen, sizeof seen, "%s", after);
+        left = atol(after);
+    }
+    int refuse = left == 0;
+    if (left > 0)
+        left--;
+    pthread_mutex_unlock(&lock);
+    return refuse ? EAGAIN : real_pthread_create(t, attr, fn, arg);
 }
