@@ -78,7 +78,7 @@ impl<T: Send + 'static> Context<T> {
     /// The descriptor that polls readable while a completion is ready.
     pub fn fd(&self) -> Result<i32, i32> {
         self.alive()?;
-        Ok(self.shared.lock().notifier.fd())
+        Ok(self.shared.lock().q.readiness().fd())
     }
 
     /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
@@ -105,15 +105,15 @@ impl<T: Send + 'static> Context<T> {
         }
         let now = Instant::now();
         let mut g = self.shared.lock();
-        if g.shutdown {
+        if g.q.is_closed() {
             return Err((libc::ESHUTDOWN, token));
         }
-        let id = g.table.submit(op, token, now)?;
+        let id = g.q.submit(op, token, now)?;
         if let Err(e) = self.shared.kick(&mut g) {
-            let token = g.table.unsubmit(id).expect("the request was just queued");
+            let token = g.q.table.unsubmit(id).expect("the request was just queued");
             return Err((e, token));
         }
-        if let Some(deadline) = g.table.next_deadline() {
+        if let Some(deadline) = g.q.table.next_deadline() {
             self.shared.wake_watchdog_by(&mut g, deadline);
         }
         Ok(id)
@@ -125,8 +125,8 @@ impl<T: Send + 'static> Context<T> {
     pub fn cancel(&self, id: Id) -> Result<(), i32> {
         self.alive()?;
         let mut g = self.shared.lock();
-        let e = g.table.cancel(id, libc::ECANCELED).map_err(|e| e.errno())?;
-        let fd = self.shared.apply(&mut g, e);
+        let e = g.q.cancel(id, libc::ECANCELED).map_err(|e| e.errno())?;
+        let fd = self.shared.woke(&g, e);
         drop(g);
         if let Some(fd) = fd {
             sys::close_quietly(fd);
@@ -145,13 +145,12 @@ impl<T: Send + 'static> Context<T> {
             let c = {
                 let mut g = self.shared.lock();
                 if n == 0 && max == 0 {
-                    limit = g.table.ready();
+                    limit = g.q.table.ready();
                 }
                 if n >= limit {
                     break;
                 }
-                let Some(c) = g.table.pop_ready() else { break };
-                self.after_delivery(&g, n + 1 == limit);
+                let Some(c) = g.q.pop(n + 1 == limit) else { break };
                 c
             };
             n += 1;
@@ -166,24 +165,11 @@ impl<T: Send + 'static> Context<T> {
         let mut g = self.shared.lock();
         let mut n = 0;
         while n < max {
-            let Some(c) = g.table.pop_ready() else { break };
+            let Some(c) = g.q.pop(n + 1 == max) else { break };
             out(c);
             n += 1;
         }
-        if n > 0 {
-            self.after_delivery(&g, true);
-        }
         Ok(n)
-    }
-
-    /// Keeps readiness in step after completions left the queue (lock held): reset when
-    /// drained, re-signalled for a caller's eventfd when some remain after a batch.
-    fn after_delivery(&self, g: &pool::Inner<T>, batch_done: bool) {
-        if g.table.ready() == 0 {
-            g.notifier.clear();
-        } else if batch_done {
-            g.notifier.rearm();
-        }
     }
 
     /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how

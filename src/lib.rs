@@ -12,6 +12,7 @@ pub mod ffi;
 mod fork;
 pub mod notify;
 pub mod pool;
+pub mod queue;
 pub mod request;
 mod sync;
 mod sys;

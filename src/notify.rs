@@ -5,6 +5,7 @@
 //! All calls are made with the context lock held, so the fd's readability always matches
 //! whether the completion queue is empty (see `pool::Shared`).
 
+use crate::queue::Readiness;
 use crate::sys;
 
 /// Where readiness is signalled.
@@ -39,9 +40,19 @@ impl Notifier {
         self.owned
     }
 
+    /// Releases the descriptor if it is ours. Idempotent.
+    pub fn close(&mut self) {
+        if self.owned && self.fd >= 0 {
+            sys::close_quietly(self.fd);
+        }
+        self.fd = -1;
+    }
+}
+
+impl Readiness for Notifier {
     /// Makes the fd readable: one 8-byte write. If the counter would overflow (a caller's
     /// eventfd that is never read), reset it and write again, as mio does.
-    pub fn signal(&self) {
+    fn signal(&self) {
         if sys::eventfd_write(self.fd, 1) == Err(libc::EAGAIN) {
             let _ = sys::eventfd_read(self.fd);
             let _ = sys::eventfd_write(self.fd, 1);
@@ -50,7 +61,7 @@ impl Notifier {
 
     /// Called when the queue has been drained empty: an own eventfd is reset so it stops
     /// polling readable; a caller's is left alone (the caller reads it).
-    pub fn clear(&self) {
+    fn clear(&self) {
         if self.owned {
             let _ = sys::eventfd_read(self.fd);
         }
@@ -59,18 +70,10 @@ impl Notifier {
     /// Called after a delivery that left completions queued: an own eventfd is still
     /// readable (it was never reset); a caller's may have been read by the caller since the
     /// last signal, so it is written again.
-    pub fn rearm(&self) {
+    fn rearm(&self) {
         if !self.owned {
             self.signal();
         }
-    }
-
-    /// Releases the descriptor if it is ours. Idempotent.
-    pub fn close(&mut self) {
-        if self.owned && self.fd >= 0 {
-            sys::close_quietly(self.fd);
-        }
-        self.fd = -1;
     }
 }
 

@@ -20,6 +20,7 @@
 
 use crate::config::Resolved;
 use crate::notify::Notifier;
+use crate::queue::Queue;
 use crate::request::{Effect, Op, Table};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
@@ -90,9 +91,8 @@ impl SyscallClock {
 
 /// Everything guarded by `Shared::inner`.
 pub struct Inner<T> {
-    pub(crate) table: Table<T>,
-    pub(crate) notifier: Notifier,
-    pub(crate) shutdown: bool,
+    /// The requests and the readiness eventfd (closed once the pool shuts down).
+    pub(crate) q: Queue<T, Notifier>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
     /// Workers waiting on `work_cv`.
@@ -121,9 +121,7 @@ impl<T: Send + 'static> Shared<T> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                table: Table::new(cfg.queue_depth, cfg.timeout),
-                notifier,
-                shutdown: false,
+                q: Queue::new(Table::new(cfg.queue_depth, cfg.timeout), notifier),
                 threads: 0,
                 idle: 0,
                 notified: 0,
@@ -151,14 +149,12 @@ impl<T: Send + 'static> Shared<T> {
         lock(&self.inner)
     }
 
-    /// Applies a state change's readiness effect; the lock must be held (it is: `g`).
-    /// Returns the descriptor the change left for closing, to be closed after unlocking.
-    pub(crate) fn apply(&self, g: &mut Inner<T>, e: Effect) -> Option<i32> {
-        if e.became_ready && !g.shutdown {
-            g.notifier.signal();
-            if g.waiters > 0 {
-                self.ready_cv.notify_all();
-            }
+    /// After a queue transition (lock held: `g`): wakes `wait` callers if completions
+    /// became ready (the queue has signalled the eventfd already). Returns the descriptor
+    /// the transition left for closing, to be closed after unlocking.
+    pub(crate) fn woke(&self, g: &Inner<T>, e: Effect) -> Option<i32> {
+        if e.became_ready && g.waiters > 0 {
+            self.ready_cv.notify_all();
         }
         e.close_fd
     }
@@ -213,7 +209,7 @@ impl<T: Send + 'static> Shared<T> {
         clock.tid.store(sys::gettid(), Ordering::Relaxed);
         let mut g = self.lock();
         loop {
-            if let Some((id, op)) = g.table.take_work() {
+            if let Some((id, op)) = g.q.take_work() {
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(Instant::now()), Ordering::Relaxed);
@@ -221,15 +217,15 @@ impl<T: Send + 'static> Shared<T> {
                 clock.started.store(0, Ordering::Relaxed);
                 drop(op);
                 g = self.lock();
-                let e = g.table.finish(id, kind, result);
-                if let Some(fd) = self.apply(&mut g, e) {
+                let e = g.q.finish(id, kind, result);
+                if let Some(fd) = self.woke(&g, e) {
                     drop(g);
                     sys::close_quietly(fd);
                     g = self.lock();
                 }
                 continue;
             }
-            if g.shutdown {
+            if g.q.is_closed() {
                 break;
             }
             g.idle += 1;
@@ -240,7 +236,7 @@ impl<T: Send + 'static> Shared<T> {
                 g.notified = g.notified.saturating_sub(1);
             }
             g.notified = g.notified.min(g.idle); // a notify lost to a timeout claims nobody
-            if waited.timed_out() && g.table.queued() == 0 && g.threads > self.cfg.threads {
+            if waited.timed_out() && g.q.table.queued() == 0 && g.threads > self.cfg.threads {
                 break;
             }
         }
@@ -253,15 +249,15 @@ impl<T: Send + 'static> Shared<T> {
         let mut fds = Vec::new();
         loop {
             let mut g = self.lock();
-            if g.shutdown {
+            if g.q.is_closed() {
                 break;
             }
             let now = Instant::now();
-            let became_ready = g.table.expire(now, &mut fds);
-            self.apply(&mut g, Effect { became_ready, close_fd: None });
+            let became_ready = g.q.expire(now, &mut fds);
+            self.woke(&g, Effect { became_ready, close_fd: None });
             self.grow(&mut g, now);
-            let mut next = g.table.next_deadline();
-            if g.table.queued() > 0 && g.threads < self.cfg.max_threads {
+            let mut next = g.q.table.next_deadline();
+            if g.q.table.queued() > 0 && g.threads < self.cfg.max_threads {
                 next = Some(next.map_or(now + GROW_TICK, |d| d.min(now + GROW_TICK)));
             }
             g.watchdog_next = next;
@@ -284,7 +280,7 @@ impl<T: Send + 'static> Shared<T> {
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
         let room = self.cfg.max_threads.saturating_sub(g.threads);
         let unclaimed_idle = g.idle > g.notified;
-        if room == 0 || unclaimed_idle || g.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
+        if room == 0 || unclaimed_idle || g.q.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
@@ -294,7 +290,7 @@ impl<T: Send + 'static> Shared<T> {
         } else {
             self.cfg.threads.saturating_sub(g.threads - stuck)
         };
-        for _ in 0..want.min(room).min(g.table.queued()) {
+        for _ in 0..want.min(room).min(g.q.table.queued()) {
             if self.spawn_worker(g).is_err() {
                 break;
             }
@@ -307,7 +303,7 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
         let until = timeout.map(|t| Instant::now() + t);
         let mut g = self.lock();
-        while g.table.ready() == 0 && !g.shutdown {
+        while g.q.table.ready() == 0 && !g.q.is_closed() {
             let left = until.map(|u| u.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
                 break;
@@ -319,10 +315,10 @@ impl<T: Send + 'static> Shared<T> {
             };
             g.waiters -= 1;
         }
-        if g.shutdown {
+        if g.q.is_closed() {
             return Err(libc::ESHUTDOWN);
         }
-        Ok(g.table.ready())
+        Ok(g.q.table.ready())
     }
 
     /// Releases, in a forked child, the child's copies of the descriptors the pool held:
@@ -332,9 +328,8 @@ impl<T: Send + 'static> Shared<T> {
         let mut fds = Vec::new();
         match self.inner.try_lock() {
             Ok(mut g) => {
-                g.shutdown = true;
-                g.table.shutdown(&mut fds);
-                g.notifier.close();
+                g.q.shutdown(&mut fds);
+                g.q.readiness_mut().close();
             }
             Err(_) => {
                 if self.readiness_fd.1 {
@@ -351,19 +346,18 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn shutdown(&self, linger: Duration) {
         let mut fds = Vec::new();
         let mut g = self.lock();
-        if g.shutdown {
+        if g.q.is_closed() {
             return;
         }
-        g.shutdown = true;
-        g.table.shutdown(&mut fds);
-        g.notifier.close();
+        g.q.shutdown(&mut fds);
+        g.q.readiness_mut().close();
         g.watchdog_wake = None;
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.threads + usize::from(g.watchdog_alive) > g.table.running() {
+        while g.threads + usize::from(g.watchdog_alive) > g.q.table.running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -1,0 +1,107 @@
+//! The completion queue: the request table and its readiness signal, kept in step.
+//!
+//! The readiness protocol lives here and only here: readiness is signalled when the ready
+//! queue goes from empty to non-empty (one eventfd write per transition, not per
+//! completion), reset when a delivery drains it, and re-armed after a delivery batch that
+//! leaves completions behind (a caller's eventfd may have been read meanwhile). Every method
+//! is called with the context lock held, so readiness always matches whether completions
+//! are ready; descriptors a transition leaves unreceivable are returned, to be closed after
+//! unlocking. `tests/loom.rs` model-checks this type under loom's mutex.
+
+use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Table};
+use std::time::Instant;
+
+/// Where readiness is signalled (the eventfd; a model in loom tests).
+pub trait Readiness {
+    /// Completions became ready.
+    fn signal(&self);
+    /// A delivery drained every ready completion.
+    fn clear(&self);
+    /// A delivery batch ended with completions still ready.
+    fn rearm(&self);
+}
+
+/// Requests and their readiness, under the context lock.
+pub struct Queue<T, R: Readiness> {
+    pub(crate) table: Table<T>,
+    readiness: R,
+    closed: bool,
+}
+
+impl<T, R: Readiness> Queue<T, R> {
+    pub fn new(table: Table<T>, readiness: R) -> Self {
+        Queue { table, readiness, closed: false }
+    }
+
+    /// The request table, for queries.
+    pub fn table(&self) -> &Table<T> {
+        &self.table
+    }
+
+    pub fn readiness(&self) -> &R {
+        &self.readiness
+    }
+
+    pub fn readiness_mut(&mut self) -> &mut R {
+        &mut self.readiness
+    }
+
+    /// Whether `shutdown` has run.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn apply(&mut self, e: Effect) -> Effect {
+        if e.became_ready && !self.closed {
+            self.readiness.signal();
+        }
+        e
+    }
+
+    /// See [`Table::submit`].
+    pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        self.table.submit(op, token, now)
+    }
+
+    /// See [`Table::take_work`].
+    pub fn take_work(&mut self) -> Option<(Id, Op)> {
+        self.table.take_work()
+    }
+
+    /// A worker's syscall returned: see [`Table::finish`]; signals readiness if needed.
+    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32) -> Effect {
+        let e = self.table.finish(id, kind, result);
+        self.apply(e)
+    }
+
+    /// See [`Table::cancel`]; signals readiness if needed.
+    pub fn cancel(&mut self, id: Id, errno: i32) -> Result<Effect, CancelError> {
+        let e = self.table.cancel(id, errno)?;
+        Ok(self.apply(e))
+    }
+
+    /// Times out what is due at `now` (descriptors to close go to `fds`); returns whether
+    /// completions became ready.
+    pub fn expire(&mut self, now: Instant, fds: &mut Vec<i32>) -> bool {
+        let became_ready = self.table.expire(now, fds);
+        self.apply(Effect { became_ready, close_fd: None }).became_ready
+    }
+
+    /// Delivers the oldest ready completion, keeping readiness in step: reset when this
+    /// drains the queue, re-armed when `last_of_batch` leaves completions behind.
+    pub fn pop(&mut self, last_of_batch: bool) -> Option<Completion<T>> {
+        let c = self.table.pop_ready()?;
+        if self.table.ready() == 0 {
+            self.readiness.clear();
+        } else if last_of_batch {
+            self.readiness.rearm();
+        }
+        Some(c)
+    }
+
+    /// Ends every request (see [`Table::shutdown`]); readiness is never signalled again.
+    pub fn shutdown(&mut self, fds: &mut Vec<i32>) {
+        self.closed = true;
+        self.table.shutdown(fds);
+    }
+}
