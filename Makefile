@@ -29,7 +29,7 @@ NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo y
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: check-valgrind check-asan check-tsan soak
+.PHONY: check-valgrind check-asan check-tsan check-loom soak
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python demo clean
 .DELETE_ON_ERROR:
@@ -65,6 +65,11 @@ check-symbols: $(LIB)
 # The whole C suite under valgrind memcheck: any error or definite leak fails the test.
 check-valgrind: $(TEST_BINS) $(SHIM)
 	SOAK_REQUESTS=4000 MISUSE_STEPS=10000 TEST_WRAPPER="$(VALGRIND)" TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+
+# loom model checks of the completion queue (tests/loom.rs): cancel, timeout and free
+# racing completion, and delivery racing the readiness signal.
+check-loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test --release --test loom --target-dir target/loom
 
 # The long soak: a million requests (make test runs the same program with 20000).
 soak: $(BUILD)/tests/soak $(SHIM)

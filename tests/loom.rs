@@ -1,0 +1,213 @@
+//! Model checks (loom) of the completion queue: the request state machine and the readiness
+//! protocol, exactly as the pool and context drive them (each transition under the context
+//! lock, descriptors closed after unlocking). Run with `make check-loom`.
+//!
+//! The eventfd and the process descriptor table are modelled, so every interleaving loom
+//! explores is checked for: each request delivered exactly once (at most once after a
+//! free), every descriptor closed exactly once, readiness readable iff completions are
+//! ready whenever the queue is quiescent, and no signal after the queue is closed.
+#![cfg(loom)]
+
+use aopen::queue::{Queue, Readiness};
+use aopen::request::{Completion, Id, Op, Table};
+use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+/// The eventfd: a counter, readable while non-zero (an own eventfd's semantics).
+#[derive(Default)]
+struct ModelFd {
+    count: AtomicUsize,
+    closed: AtomicBool,
+}
+
+struct Fd(Arc<ModelFd>);
+
+impl Readiness for Fd {
+    fn signal(&self) {
+        assert!(!self.0.closed.load(SeqCst), "signalled after the queue closed");
+        self.0.count.fetch_add(1, SeqCst);
+    }
+    fn clear(&self) {
+        self.0.count.store(0, SeqCst);
+    }
+    fn rearm(&self) {}
+}
+
+/// The process's descriptor table: which descriptors are open.
+#[derive(Default)]
+struct Fds {
+    next: AtomicI32,
+    open: Mutex<Vec<i32>>,
+}
+
+impl Fds {
+    /// What a worker's successful open returns.
+    fn open(&self) -> i32 {
+        let fd = 100 + self.next.fetch_add(1, SeqCst);
+        self.open.lock().unwrap().push(fd);
+        fd
+    }
+    fn close(&self, fd: i32) {
+        let mut open = self.open.lock().unwrap();
+        let at = open
+            .iter()
+            .position(|&f| f == fd)
+            .unwrap_or_else(|| panic!("fd {fd} closed twice or never opened"));
+        open.remove(at);
+    }
+    fn assert_none_open(&self) {
+        assert!(self.open.lock().unwrap().is_empty(), "descriptors leaked: {:?}", self.open.lock().unwrap());
+    }
+}
+
+type Q = Arc<Mutex<Queue<u32, Fd>>>;
+
+struct World {
+    q: Q,
+    fd: Arc<ModelFd>,
+    fds: Arc<Fds>,
+    ids: Vec<Id>,
+    t0: Instant,
+}
+
+fn world(requests: u32, timeout: Option<Duration>) -> World {
+    let fd = Arc::new(ModelFd::default());
+    let t0 = Instant::now();
+    let mut q = Queue::new(Table::new(8, timeout), Fd(fd.clone()));
+    let ids = (0..requests)
+        .map(|i| q.submit(Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap())
+        .collect();
+    World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 }
+}
+
+/// A worker: takes one request, "opens" a descriptor outside the lock, finishes it, and
+/// closes whatever the queue hands back (an abandoned open's descriptor).
+fn worker(q: &Q, fds: &Fds) {
+    let work = q.lock().unwrap().take_work();
+    if let Some((id, op)) = work {
+        let kind = op.kind();
+        let result = fds.open();
+        let e = q.lock().unwrap().finish(id, kind, result);
+        if let Some(fd) = e.close_fd {
+            fds.close(fd);
+        }
+    }
+}
+
+/// A delivering thread (reap, one at a time): the caller owns delivered descriptors.
+fn deliver(q: &Q, fds: &Fds, out: &mut Vec<Completion<u32>>) {
+    loop {
+        let c = q.lock().unwrap().pop(true);
+        let Some(c) = c else { break };
+        if c.result >= 0 {
+            fds.close(c.result);
+        }
+        out.push(c);
+    }
+}
+
+/// At a quiescent point: the eventfd is readable iff completions are ready.
+fn assert_readiness(w: &World) {
+    let ready = w.q.lock().unwrap().table().ready();
+    let readable = w.fd.count.load(SeqCst) > 0;
+    assert_eq!(readable, ready > 0, "readiness out of step: readable={readable}, ready={ready}");
+}
+
+/// Delivers what is left and checks each request arrived exactly once.
+fn drain_and_check(w: &World, mut seen: Vec<Completion<u32>>) -> Vec<Completion<u32>> {
+    deliver(&w.q, &w.fds, &mut seen);
+    assert_readiness(w);
+    let mut ids: Vec<Id> = seen.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, w.ids, "not every request delivered exactly once");
+    w.fds.assert_none_open();
+    seen
+}
+
+#[test]
+fn cancel_vs_complete() {
+    loom::model(|| {
+        let w = world(1, None);
+        let id = w.ids[0];
+        let (q, fds) = (w.q.clone(), w.fds.clone());
+        let worker_t = thread::spawn(move || worker(&q, &fds));
+        let e = w.q.lock().unwrap().cancel(id, libc::ECANCELED).expect("undelivered, so cancellable");
+        if let Some(fd) = e.close_fd {
+            w.fds.close(fd);
+        }
+        worker_t.join().unwrap();
+        assert_readiness(&w);
+        let seen = drain_and_check(&w, Vec::new());
+        assert_eq!(seen[0].result, -libc::ECANCELED);
+    });
+}
+
+#[test]
+fn timeout_vs_complete() {
+    loom::model(|| {
+        let w = world(1, Some(Duration::from_millis(1)));
+        let (q, fds) = (w.q.clone(), w.fds.clone());
+        let worker_t = thread::spawn(move || worker(&q, &fds));
+        // The watchdog, well past the deadline.
+        let mut owed = Vec::new();
+        w.q.lock().unwrap().expire(w.t0 + Duration::from_secs(3600), &mut owed);
+        owed.into_iter().for_each(|fd| w.fds.close(fd));
+        worker_t.join().unwrap();
+        assert_readiness(&w);
+        let seen = drain_and_check(&w, Vec::new());
+        // Either the open finished before the deadline was processed, or it timed out.
+        assert!(seen[0].result >= 0 || seen[0].result == -libc::ETIMEDOUT, "result {}", seen[0].result);
+    });
+}
+
+#[test]
+fn free_vs_complete() {
+    loom::model(|| {
+        let w = world(2, None);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, fds) = (w.q.clone(), w.fds.clone());
+                thread::spawn(move || worker(&q, &fds))
+            })
+            .collect();
+        // aopen_ctx_free: shut the queue, close the eventfd, close what is owed, unlocked.
+        let mut owed = Vec::new();
+        {
+            let mut g = w.q.lock().unwrap();
+            g.shutdown(&mut owed);
+            w.fd.closed.store(true, SeqCst);
+        }
+        owed.into_iter().for_each(|fd| w.fds.close(fd));
+        for t in workers {
+            t.join().unwrap();
+        }
+        // Nothing is delivered after a free, and nothing stays open.
+        assert!(w.q.lock().unwrap().pop(true).is_none());
+        w.fds.assert_none_open();
+    });
+}
+
+#[test]
+fn reap_vs_signal() {
+    loom::model(|| {
+        let w = world(2, None);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, fds) = (w.q.clone(), w.fds.clone());
+                thread::spawn(move || worker(&q, &fds))
+            })
+            .collect();
+        let mut seen = Vec::new();
+        deliver(&w.q, &w.fds, &mut seen);
+        deliver(&w.q, &w.fds, &mut seen);
+        for t in workers {
+            t.join().unwrap();
+        }
+        assert_readiness(&w);
+        drain_and_check(&w, seen);
+        assert_eq!(w.fd.count.load(SeqCst), 0, "readable after everything was delivered");
+    });
+}
