@@ -92,7 +92,12 @@ int main(void) {
     CHECK(now_ms() - t0 >= 495, "slow close was not slow");
     unsetenv("SLOW_CLOSE_MS");
 
-    /* Real EMFILE: lower RLIMIT_NOFILE to just above what is open. */
+    /* Real EMFILE: lower RLIMIT_NOFILE to just above what is open. (valgrind emulates
+     * setrlimit(RLIMIT_NOFILE) without enforcing a lower limit: skipped there.) */
+    if (under_valgrind()) {
+        printf("RLIMIT_NOFILE part skipped under valgrind\n");
+        goto threads;
+    }
     struct rlimit old, low;
     getrlimit(RLIMIT_NOFILE, &old);
     low = old;
@@ -118,6 +123,7 @@ int main(void) {
     /* The limit bounds descriptor numbers, so holes in the table let a few more through. */
     CHECK(ok >= 1 && emfile >= 1 && ok + emfile == 10, "ok=%d emfile=%d", ok, emfile);
     works(ctx);
+threads:
     aopen_ctx_free(ctx);
     CHECK_EQ(count_fds(), fds0);
 

@@ -38,6 +38,31 @@ int count_fds(void) { return count_dir("/proc/self/fd") - 1; }
 
 int count_threads(void) { return count_dir("/proc/self/task"); }
 
+int count_lib_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL, "opendir /proc/self/fd");
+    const char *dir = test_dir();
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char link[512], target[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strcmp(target, "anon_inode:[eventfd]") == 0 || strncmp(target, dir, strlen(dir)) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int under_valgrind(void) {
+    const char *v = getenv("AOPEN_UNDER_VALGRIND");
+    return v != NULL && *v == '1';
+}
+
 int readable(int fd) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);

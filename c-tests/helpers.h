@@ -40,6 +40,11 @@ double now_ms(void);
 void sleep_ms(long ms);
 /* Open descriptors of this process (entries of /proc/self/fd, less the one used to list). */
 int count_fds(void);
+/* Descriptors that could be the library's: eventfds and files under the test directory.
+ * Unlike count_fds, blind to descriptors a tool such as valgrind keeps for itself. */
+int count_lib_fds(void);
+/* Whether the test runs under valgrind (the check-valgrind target says so). */
+int under_valgrind(void);
 /* Threads of this process (entries of /proc/self/task). */
 int count_threads(void);
 /* Whether `fd` polls readable right now. */
