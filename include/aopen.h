@@ -39,7 +39,7 @@ typedef struct aopen_ctx aopen_ctx;
  */
 typedef struct aopen_options {
   /**
-   * Workers kept alive when idle; 0 = default (4 per CPU, at least 4, at most 64).
+   * Workers kept alive when idle; 0 = default (2 per CPU, at least 4, at most 64).
    */
   uint32_t threads;
   /**

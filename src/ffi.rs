@@ -24,7 +24,7 @@ pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct aopen_options {
-    /// Workers kept alive when idle; 0 = default (4 per CPU, at least 4, at most 64).
+    /// Workers kept alive when idle; 0 = default (2 per CPU, at least 4, at most 64).
     pub threads: u32,
     /// Cap the pool may grow to while workers are blocked in slow syscalls; 0 = default
     /// (128, or `threads` if larger). Must not be below a non-zero `threads`.
