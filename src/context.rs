@@ -151,6 +151,7 @@ impl<T: Send + 'static> Context<T> {
                     break;
                 }
                 let Some(c) = g.q.pop(n + 1 == limit) else { break };
+                self.shared.publish(&g);
                 c
             };
             n += 1;
@@ -169,6 +170,7 @@ impl<T: Send + 'static> Context<T> {
             out(c);
             n += 1;
         }
+        self.shared.publish(&g);
         Ok(n)
     }
 

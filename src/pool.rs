@@ -26,7 +26,7 @@ use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Queued work must have waited this long before the pool considers growing.
@@ -37,6 +37,13 @@ pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
 pub const GROW_TICK: Duration = Duration::from_millis(2);
 /// Workers above `threads` exit after idling this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle worker, or a `wait` caller, spins for new work or completions before
+/// sleeping: a request arriving within it is taken without a futex wake-up (about 20 us on
+/// an idle vCPU here), which is most of a round trip at low concurrency. Bounded, so an idle
+/// context parks everything and uses no CPU.
+pub const SPIN: Duration = Duration::from_micros(50);
+/// `wait` spins only while at most this many requests per worker are queued (see `wait`).
+const SPIN_MAX_BACKLOG_PER_WORKER: usize = 4;
 /// Stack size of library threads: they only make a syscall and bookkeeping.
 const STACK_SIZE: usize = 256 * 1024;
 
@@ -64,6 +71,9 @@ pub struct Shared<T> {
     exec: Box<Executor>,
     /// Time origin of the workers' syscall clocks.
     epoch: Instant,
+    /// Queued and ready counts, published under the lock for spinners to watch without it.
+    queued_hint: AtomicUsize,
+    ready_hint: AtomicUsize,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     readiness_fd: (i32, bool),
@@ -100,6 +110,9 @@ pub struct Inner<T> {
     /// Wake-ups sent to idle workers that they have not yet taken: an idle worker already
     /// claimed by a submit must not be counted on for the next one.
     pub(crate) notified: usize,
+    /// Workers spinning for work before parking, and how many of them submits have claimed.
+    pub(crate) spinning: usize,
+    pub(crate) spin_claims: usize,
     /// Threads blocked in `wait`.
     pub(crate) waiters: usize,
     /// Whether the watchdog thread is running.
@@ -125,6 +138,8 @@ impl<T: Send + 'static> Shared<T> {
                 threads: 0,
                 idle: 0,
                 notified: 0,
+                spinning: 0,
+                spin_claims: 0,
                 waiters: 0,
                 watchdog_alive: true,
                 watchdog_wake: Some(tx),
@@ -138,6 +153,8 @@ impl<T: Send + 'static> Shared<T> {
             cfg,
             exec,
             epoch: Instant::now(),
+            queued_hint: AtomicUsize::new(0),
+            ready_hint: AtomicUsize::new(0),
             readiness_fd,
         });
         let s = Arc::clone(&shared);
@@ -149,20 +166,33 @@ impl<T: Send + 'static> Shared<T> {
         lock(&self.inner)
     }
 
-    /// After a queue transition (lock held: `g`): wakes `wait` callers if completions
-    /// became ready (the queue has signalled the eventfd already). Returns the descriptor
-    /// the transition left for closing, to be closed after unlocking.
+    /// After a queue transition (lock held: `g`): publishes the counts for spinners and
+    /// wakes sleeping `wait` callers if completions became ready (the queue has signalled the
+    /// eventfd already). Returns the descriptor the transition left for closing, to be closed
+    /// after unlocking.
     pub(crate) fn woke(&self, g: &Inner<T>, e: Effect) -> Option<i32> {
+        self.publish(g);
         if e.became_ready && g.waiters > 0 {
             self.ready_cv.notify_all();
         }
         e.close_fd
     }
 
+    /// Publishes the queued and ready counts (lock held) for spinners.
+    pub(crate) fn publish(&self, g: &Inner<T>) {
+        self.queued_hint.store(g.q.table.queued(), Ordering::Relaxed);
+        self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
+    }
+
     /// After a submit: hands the work to an idle worker, or starts one while below
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
+        self.publish(g);
+        if g.spinning > g.spin_claims {
+            g.spin_claims += 1; // a spinning worker will take it, with no wake-up
+            return Ok(());
+        }
         if g.idle > g.notified {
             g.notified += 1;
             self.work_cv.notify_one();
@@ -208,8 +238,12 @@ impl<T: Send + 'static> Shared<T> {
     fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
         clock.tid.store(sys::gettid(), Ordering::Relaxed);
         let mut g = self.lock();
+        // Whether this worker has spun since it last had work (it spins once, then parks).
+        let mut spun_since_work = false;
         loop {
             if let Some((id, op)) = g.q.take_work() {
+                spun_since_work = false;
+                self.publish(&g);
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(Instant::now()), Ordering::Relaxed);
@@ -227,6 +261,22 @@ impl<T: Send + 'static> Shared<T> {
             }
             if g.q.is_closed() {
                 break;
+            }
+            if !spun_since_work && g.spinning == 0 {
+                // One worker at a time spins briefly before parking (more would only take
+                // CPU from the threads submitting and delivering); re-check under the lock
+                // either way, so a request a submit left to this spinner is never missed.
+                g.spinning += 1;
+                drop(g);
+                let until = Instant::now() + SPIN;
+                while self.queued_hint.load(Ordering::Relaxed) == 0 && Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                g = self.lock();
+                g.spinning -= 1;
+                g.spin_claims = g.spin_claims.saturating_sub(1).min(g.spinning);
+                spun_since_work = true;
+                continue;
             }
             g.idle += 1;
             let (g2, waited) = self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
@@ -301,7 +351,19 @@ impl<T: Send + 'static> Shared<T> {
     /// many are ready (0 on timeout); `Err(ESHUTDOWN)` once the pool shuts down, which wakes
     /// every waiter.
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
-        let until = timeout.map(|t| Instant::now() + t);
+        let start = Instant::now();
+        let until = timeout.map(|t| start + t);
+        // Spin briefly first, unless the pool is saturated: a completion within SPIN then
+        // costs no futex wake-up. With a backlog of many requests per worker, each wake-up
+        // delivers a large batch anyway, and a spinning caller would only take a CPU from
+        // the workers (measured at 256 in flight on 2 vCPUs: 295k pairs/s spinning, 540k not).
+        let backlog = self.queued_hint.load(Ordering::Relaxed);
+        let spin =
+            if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
+        let spin_until = start + timeout.map_or(spin, |t| t.min(spin));
+        while self.ready_hint.load(Ordering::Relaxed) == 0 && Instant::now() < spin_until {
+            std::hint::spin_loop();
+        }
         let mut g = self.lock();
         while g.q.table.ready() == 0 && !g.q.is_closed() {
             let left = until.map(|u| u.saturating_duration_since(Instant::now()));
