@@ -31,7 +31,7 @@ NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo y
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --child-silent-after-fork=yes
 
-.PHONY: check-valgrind check-asan check-tsan check-loom soak
+.PHONY: check-valgrind check-asan check-tsan check-loom soak bench
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python demo clean
 .DELETE_ON_ERROR:
@@ -118,6 +118,16 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libaopen.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaopen.so.$(MAJOR) \
 	  $(DESTDIR)$(LIBDIR)/libaopen.so $(DESTDIR)$(LIBDIR)/libaopen.a \
 	  $(DESTDIR)$(INCLUDEDIR)/aopen.h $(DESTDIR)$(PKGCONFIGDIR)/aopen.pc
+
+# make bench: libaopen side by side with synchronous calls and libuv (when pkg-config finds
+# it), in one run; results are appended to build/bench.csv.
+UV_FLAGS = $(shell pkg-config --exists libuv 2>/dev/null && echo -DHAVE_UV $$(pkg-config --cflags --libs libuv))
+$(BUILD)/bench: benches/bench.c include/aopen.h $(LIB)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g $(WARN) -Iinclude -o $@ $< $(LINK) $(UV_FLAGS)
+
+bench: $(BUILD)/bench $(SHIM)
+	benches/run.sh $(abspath $(SHIM))
 
 # Runs each event-loop example under the shim; skips (with a note) a loop whose library
 # pkg-config cannot find.

@@ -1,0 +1,448 @@
+/*
+ * make bench: open+close pairs of a small cached file, side by side in one run.
+ *
+ *   bench fast CSV   throughput and latency: synchronous calls (1 and 2 threads), libaopen
+ *                    with K = 1, 16, 256 requests in flight (delivery by reap and by
+ *                    dispatch), and libuv's threadpool with the same K (if built with it);
+ *                    variants alternate, each repeated; medians, min-max, ratios; eventfd
+ *                    writes per completion; idle CPU use. Appends rows to CSV.
+ *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
+ *                    time with default options vs libuv's default pool; resident memory
+ *                    per outstanding request.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aopen.h"
+#ifdef HAVE_UV
+#include <uv.h>
+#endif
+
+#define RUNS 5
+#define RUN_SECS 0.3
+#define MAX_LAT 2000000
+
+static char file_path[4096];
+static FILE *csv;
+static const char *run_label = "";
+
+/* One CSV row: run,metric,variant,k,repeat,value. */
+#define ROW(metric, variant, k, rep, value)                                                   \
+    fprintf(csv, "%s,%s,%s,%s,%s,%.4f\n", run_label, metric, variant, k, rep, (double)(value))
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, long rc) {
+    fprintf(stderr, "bench: %s: %ld (%s)\n", what, rc, rc < 0 ? strerror((int)-rc) : "");
+    exit(1);
+}
+
+/* ---- latency samples (K=1 only) ---- */
+static double *lat;
+static long nlat;
+static void lat_add(double s) {
+    if (lat && nlat < MAX_LAT)
+        lat[nlat++] = s;
+}
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- synchronous baselines ---- */
+struct sync_arg {
+    double until;
+    long pairs;
+};
+static void *sync_loop(void *p) {
+    struct sync_arg *a = p;
+    while (now_s() < a->until) {
+        int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            die("open", -errno);
+        close(fd);
+        a->pairs++;
+    }
+    return NULL;
+}
+static double run_sync(int threads) {
+    struct sync_arg a[2] = {{0, 0}, {0, 0}};
+    pthread_t t[2];
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        a[i].until = t0 + RUN_SECS;
+        pthread_create(&t[i], NULL, sync_loop, &a[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    return (a[0].pairs + a[1].pairs) / (now_s() - t0);
+}
+
+/* ---- libaopen: K pairs in flight ---- */
+struct ao {
+    aopen_ctx *ctx;
+    double until, started[256];
+    long pairs;
+    int inflight;
+};
+static struct ao ao;
+
+static void cb_pair(const aopen_completion *c);
+static void ao_completed(const aopen_completion *c, int with_cb) {
+    int slot = (int)(intptr_t)c->user_data;
+    if (c->result < 0)
+        die(c->op == AOPEN_OP_OPEN ? "open completion" : "close completion", c->result);
+    if (c->op == AOPEN_OP_OPEN) {
+        int64_t id = aclose_submit(ao.ctx, c->result, with_cb ? cb_pair : NULL, c->user_data);
+        if (id < 0)
+            die("aclose_submit", (long)id);
+        return;
+    }
+    ao.pairs++;
+    lat_add(now_s() - ao.started[slot]);
+    if (now_s() < ao.until) {
+        ao.started[slot] = now_s();
+        int64_t id = aopen_submit(ao.ctx, file_path, O_RDONLY, 0, with_cb ? cb_pair : NULL, c->user_data);
+        if (id < 0)
+            die("aopen_submit", (long)id);
+    } else {
+        ao.inflight--;
+    }
+}
+/* One callback for both ops: an open's completion submits the close, a close's the next open. */
+static void cb_pair(const aopen_completion *c) { ao_completed(c, 1); }
+
+static double run_aopen(aopen_ctx *ctx, int k, int dispatch) {
+    ao.ctx = ctx;
+    ao.pairs = 0;
+    ao.inflight = k;
+    double t0 = now_s();
+    ao.until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++) {
+        ao.started[i] = now_s();
+        int64_t id = aopen_submit(ctx, file_path, O_RDONLY, 0, dispatch ? cb_pair : NULL, (void *)(intptr_t)i);
+        if (id < 0)
+            die("aopen_submit", (long)id);
+    }
+    aopen_completion buf[512];
+    while (ao.inflight > 0) {
+        int w = aopen_wait(ctx, 5000);
+        if (w <= 0)
+            die("aopen_wait", w);
+        if (dispatch) {
+            aopen_dispatch(ctx, 0);
+        } else {
+            int n = aopen_reap(ctx, buf, 512);
+            for (int i = 0; i < n; i++)
+                ao_completed(&buf[i], 0);
+        }
+    }
+    return ao.pairs / (now_s() - t0);
+}
+
+/* ---- libuv: K pairs in flight through its threadpool ---- */
+#ifdef HAVE_UV
+struct uvslot {
+    uv_fs_t req;
+    double started;
+};
+static struct uvslot uvs[256];
+static double uv_until;
+static long uv_pairs;
+static void uv_on_open(uv_fs_t *req);
+static void uv_on_close(uv_fs_t *req) {
+    struct uvslot *s = (struct uvslot *)req;
+    if (req->result < 0)
+        die("uv close", (long)req->result);
+    uv_fs_req_cleanup(req);
+    uv_pairs++;
+    lat_add(now_s() - s->started);
+    if (now_s() < uv_until) {
+        s->started = now_s();
+        uv_fs_open(req->loop, req, file_path, O_RDONLY, 0, uv_on_open);
+    }
+}
+static void uv_on_open(uv_fs_t *req) {
+    if (req->result < 0)
+        die("uv open", (long)req->result);
+    uv_file fd = (uv_file)req->result;
+    uv_fs_req_cleanup(req);
+    uv_fs_close(req->loop, req, fd, uv_on_close);
+}
+static double run_uv(int k) {
+    uv_loop_t *loop = uv_default_loop();
+    uv_pairs = 0;
+    double t0 = now_s();
+    uv_until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++) {
+        uvs[i].started = now_s();
+        uv_fs_open(loop, &uvs[i].req, file_path, O_RDONLY, 0, uv_on_open);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    return uv_pairs / (now_s() - t0);
+}
+#endif
+
+/* ---- the fast run ---- */
+enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, NKINDS };
+static const char *kind_name[] = {"sync, 1 thread", "sync, 2 threads", "libaopen, reap", "libaopen, dispatch",
+                                  "libuv 4-thread pool"};
+struct variant {
+    int kind, k;
+    double runs[RUNS];
+};
+
+static void stats(const double *v, int n, double *med, double *lo, double *hi) {
+    double s[RUNS];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof s[0], cmp_d);
+    *med = s[n / 2];
+    *lo = s[0];
+    *hi = s[n - 1];
+}
+
+static void latency_line(const char *what, double (*fn)(void)) {
+    lat = malloc(sizeof(double) * MAX_LAT);
+    nlat = 0;
+    fn();
+    qsort(lat, (size_t)nlat, sizeof lat[0], cmp_d);
+    double med = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[(long)(nlat * 0.99)] : 0;
+    printf("  %-22s median %6.1f us   p99 %7.1f us   (%ld pairs)\n", what, med * 1e6, p99 * 1e6, nlat);
+    ROW("latency_k1_median_us", what, "1", "", med * 1e6);
+    ROW("latency_k1_p99_us", what, "1", "", p99 * 1e6);
+    free(lat);
+    lat = NULL;
+}
+static aopen_ctx *lat_ctx;
+static double lat_reap(void) { return run_aopen(lat_ctx, 1, 0); }
+static double lat_dispatch(void) { return run_aopen(lat_ctx, 1, 1); }
+#ifdef HAVE_UV
+static double lat_uv(void) { return run_uv(1); }
+#endif
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static void fast(void) {
+    struct variant vs[16];
+    int nv = 0;
+    vs[nv++] = (struct variant){SYNC1, 0, {0}};
+    vs[nv++] = (struct variant){SYNC2, 256, {0}};
+    int ks[] = {1, 16, 256};
+    for (int i = 0; i < 3; i++) {
+        vs[nv++] = (struct variant){AO_REAP, ks[i], {0}};
+        vs[nv++] = (struct variant){AO_DISPATCH, ks[i], {0}};
+#ifdef HAVE_UV
+        vs[nv++] = (struct variant){UV, ks[i], {0}};
+#endif
+    }
+    aopen_ctx *ctx;
+    int rc = aopen_ctx_new(NULL, &ctx);
+    if (rc)
+        die("aopen_ctx_new", rc);
+    /* Warm up every variant once (threads, caches, the fd table), then measure, alternating. */
+    for (int r = -1; r < RUNS; r++)
+        for (int i = 0; i < nv; i++) {
+            double v = 0;
+            switch (vs[i].kind) {
+            case SYNC1: v = run_sync(1); break;
+            case SYNC2: v = run_sync(2); break;
+            case AO_REAP: v = run_aopen(ctx, vs[i].k, 0); break;
+            case AO_DISPATCH: v = run_aopen(ctx, vs[i].k, 1); break;
+#ifdef HAVE_UV
+            case UV: v = run_uv(vs[i].k); break;
+#endif
+            }
+            if (r >= 0)
+                vs[i].runs[r] = v;
+        }
+    double sync1, lo, hi;
+    stats(vs[0].runs, RUNS, &sync1, &lo, &hi);
+    printf("open+close pairs of a cached file; %d alternating runs of %.1f s each; medians\n\n", RUNS, RUN_SECS);
+    printf("  %-22s %5s %14s %23s %9s %9s\n", "variant", "K", "pairs/s", "min - max", "x sync1", "x libuv");
+    for (int i = 0; i < nv; i++) {
+        double med;
+        stats(vs[i].runs, RUNS, &med, &lo, &hi);
+        double uvmed = 0;
+        for (int j = 0; j < nv; j++)
+            if (vs[j].kind == UV && vs[j].k == vs[i].k) {
+                double a, b;
+                stats(vs[j].runs, RUNS, &uvmed, &a, &b);
+            }
+        char ks_[8] = "-", uvr[16] = "";
+        if (vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
+            snprintf(ks_, sizeof ks_, "%d", vs[i].k);
+        if (uvmed > 0 && vs[i].kind != UV && vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
+            snprintf(uvr, sizeof uvr, "%8.2fx", med / uvmed);
+        printf("  %-22s %5s %14.0f %11.0f - %-11.0f %8.2fx %9s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
+               med / sync1, uvr);
+        for (int r = 0; r < RUNS; r++) {
+            char rep[8];
+            snprintf(rep, sizeof rep, "%d", r);
+            ROW("pairs_per_s", kind_name[vs[i].kind], ks_, rep, vs[i].runs[r]);
+        }
+    }
+#ifndef HAVE_UV
+    printf("\n  (libuv not built: pkg-config found no libuv; install libuv1-dev to compare)\n");
+#endif
+
+    printf("\nround trip at K=1 (open submitted to its close delivered):\n");
+    lat_ctx = ctx;
+    latency_line("libaopen, reap", lat_reap);
+    latency_line("libaopen, dispatch", lat_dispatch);
+#ifdef HAVE_UV
+    latency_line("libuv", lat_uv);
+#endif
+    aopen_ctx_free(ctx);
+
+    /* eventfd writes per completion at K=256: a caller's eventfd is written, never read, so
+     * its counter is the number of writes. */
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = AOPEN_OPT_EVENTFD;
+    o.eventfd = efd;
+    if ((rc = aopen_ctx_new(&o, &ctx)))
+        die("aopen_ctx_new", rc);
+    run_aopen(ctx, 256, 0);
+    uint64_t writes = 0;
+    if (read(efd, &writes, 8) != 8)
+        writes = 0;
+    double per = writes / (2.0 * (double)ao.pairs);
+    printf("\neventfd writes per completion at K=256 (reap): %.3f (%llu writes, %ld completions)\n", per,
+           (unsigned long long)writes, 2 * ao.pairs);
+    ROW("eventfd_writes_per_completion", "libaopen, reap", "256", "", per);
+
+    /* Idle CPU: a context that has done work, then sits for 2 s. */
+    sleep(1);
+    double c0 = cpu_s(), t0 = now_s();
+    sleep(2);
+    double idle = (cpu_s() - c0) / (now_s() - t0);
+    printf("idle context CPU use: %.4f%% of a core over 2 s\n", idle * 100);
+    ROW("idle_cpu_percent", "libaopen", "", "", idle * 100);
+    aopen_ctx_free(ctx);
+    close(efd);
+}
+
+/* ---- the slow run (shim preloaded) ---- */
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (!f || fscanf(f, "%ld %ld", &pages, &res) != 2)
+        die("statm", 0);
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#ifdef HAVE_UV
+static int uv_slow_done;
+static void uv_slow_close(uv_fs_t *req) {
+    uv_fs_req_cleanup(req);
+    uv_slow_done++;
+}
+static void uv_slow_open(uv_fs_t *req) {
+    uv_file fd = (uv_file)req->result;
+    uv_fs_req_cleanup(req);
+    uv_fs_close(req->loop, req, fd, uv_slow_close);
+}
+#endif
+
+static void slow(const char *slow_file) {
+    aopen_ctx *ctx;
+    int rc = aopen_ctx_new(NULL, &ctx);
+    if (rc)
+        die("aopen_ctx_new", rc);
+    double t0 = now_s();
+    for (int i = 0; i < 64; i++)
+        if (aopen_submit(ctx, slow_file, O_RDONLY, 0, NULL, NULL) <= 0)
+            die("submit", 0);
+    aopen_completion c[64];
+    int got = 0;
+    while (got < 64) {
+        aopen_wait(ctx, -1);
+        got += aopen_reap(ctx, c + got, (unsigned)(64 - got));
+    }
+    double ao_wall = now_s() - t0;
+    for (int i = 0; i < 64; i++)
+        close(c[i].result);
+    aopen_ctx_free(ctx);
+    printf("64 opens delayed 200 ms each:\n  libaopen, default options  %7.0f ms\n", ao_wall * 1e3);
+    ROW("slow64_wall_ms", "libaopen", "64", "", ao_wall * 1e3);
+#ifdef HAVE_UV
+    static uv_fs_t reqs[64];
+    uv_loop_t *loop = uv_default_loop();
+    t0 = now_s();
+    for (int i = 0; i < 64; i++)
+        uv_fs_open(loop, &reqs[i], slow_file, O_RDONLY, 0, uv_slow_open);
+    uv_run(loop, UV_RUN_DEFAULT);
+    double uv_wall = now_s() - t0;
+    printf("  libuv, default 4-thread pool %5.0f ms   (libaopen %.1fx faster)\n", uv_wall * 1e3, uv_wall / ao_wall);
+    ROW("slow64_wall_ms", "libuv", "64", "", uv_wall * 1e3);
+#endif
+
+    /* Memory per outstanding request: 100000 opens queued behind one blocked worker. */
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.threads = 1;
+    o.max_threads = 1;
+    o.queue_depth = 100001;
+    if ((rc = aopen_ctx_new(&o, &ctx)))
+        die("aopen_ctx_new", rc);
+    if (aopen_submit(ctx, slow_file, O_RDONLY, 0, NULL, NULL) <= 0) /* pins the only worker */
+        die("submit", 0);
+    usleep(50000);
+    long before = rss_kib();
+    for (int i = 0; i < 100000; i++)
+        if (aopen_submit(ctx, file_path, O_RDONLY, 0, NULL, NULL) <= 0)
+            die("submit", 0);
+    long after = rss_kib();
+    size_t plen = strlen(file_path) + 1;
+    double per = (after - before) * 1024.0 / 100000;
+    printf("resident memory per queued request: %.0f bytes, of which the path copy is %zu "
+           "(100000 queued: +%ld KiB)\n",
+           per, plen, after - before);
+    ROW("bytes_per_request", "libaopen", "100000", "", per);
+    ROW("bytes_per_request_beyond_path", "libaopen", "100000", "", per - (double)plen);
+    aopen_ctx_free(ctx); /* the pinned open returns later and is closed by its worker */
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench fast|slow CSV [FILE] [SLOW_FILE]\n");
+        return 2;
+    }
+    csv = fopen(argv[2], "a");
+    if (!csv)
+        die("open csv", -errno);
+    if (getenv("BENCH_RUN"))
+        run_label = getenv("BENCH_RUN");
+    snprintf(file_path, sizeof file_path, "%s", argc > 3 ? argv[3] : "/tmp/aopen-bench-file");
+    int fd = open(file_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die("create bench file", -errno);
+    if (write(fd, "x", 1) != 1)
+        die("write", -errno);
+    close(fd);
+    if (strcmp(argv[1], "fast") == 0)
+        fast();
+    else
+        slow(argc > 4 ? argv[4] : "/tmp/aopen-bench-slow/file");
+    fclose(csv);
+    return 0;
+}
