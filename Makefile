@@ -166,7 +166,7 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $$(pkg-config --cflags --libs $(PKG))
 
-test: check-header check-symbols test-rust test-install test-demo test-examples test-python test-c
+test: check-header check-symbols test-rust test-install test-demo test-examples test-python $(BUILD)/bench test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:

@@ -42,8 +42,24 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// an idle vCPU here), which is most of a round trip at low concurrency. Bounded, so an idle
 /// context parks everything and uses no CPU.
 pub const SPIN: Duration = Duration::from_micros(50);
-/// `wait` spins only while at most this many requests per worker are queued (see `wait`).
+/// Workers and `wait` spin only while at most this many requests per worker are queued or
+/// outstanding: past that the pool is saturated and spinning only takes a CPU from it.
 const SPIN_MAX_BACKLOG_PER_WORKER: usize = 4;
+
+/// Spins until `done()` or `deadline`, reading the clock only every 32 rounds.
+fn spin_until(deadline: Instant, done: impl Fn() -> bool) {
+    loop {
+        for _ in 0..32 {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+    }
+}
 /// Stack size of library threads: they only make a syscall and bookkeeping.
 const STACK_SIZE: usize = 256 * 1024;
 
@@ -262,16 +278,14 @@ impl<T: Send + 'static> Shared<T> {
             if g.q.is_closed() {
                 break;
             }
-            if !spun_since_work && g.spinning == 0 {
+            let unsaturated = g.q.table.outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
+            if !spun_since_work && g.spinning == 0 && unsaturated {
                 // One worker at a time spins briefly before parking (more would only take
                 // CPU from the threads submitting and delivering); re-check under the lock
                 // either way, so a request a submit left to this spinner is never missed.
                 g.spinning += 1;
                 drop(g);
-                let until = Instant::now() + SPIN;
-                while self.queued_hint.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-                    std::hint::spin_loop();
-                }
+                spin_until(Instant::now() + SPIN, || self.queued_hint.load(Ordering::Relaxed) > 0);
                 g = self.lock();
                 g.spinning -= 1;
                 g.spin_claims = g.spin_claims.saturating_sub(1).min(g.spinning);
@@ -360,10 +374,8 @@ impl<T: Send + 'static> Shared<T> {
         let backlog = self.queued_hint.load(Ordering::Relaxed);
         let spin =
             if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
-        let spin_until = start + timeout.map_or(spin, |t| t.min(spin));
-        while self.ready_hint.load(Ordering::Relaxed) == 0 && Instant::now() < spin_until {
-            std::hint::spin_loop();
-        }
+        let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));
+        spin_until(spin_deadline, || self.ready_hint.load(Ordering::Relaxed) > 0);
         let mut g = self.lock();
         while g.q.table.ready() == 0 && !g.q.is_closed() {
             let left = until.map(|u| u.saturating_duration_since(Instant::now()));
