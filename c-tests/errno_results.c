@@ -7,38 +7,30 @@
 
 #include "helpers.h"
 
-static int run1(aopen_ctx *ctx, int64_t id) {
-    CHECK(id > 0, "submit: %lld", (long long)id);
-    aopen_completion c;
-    CHECK_EQ(reap_n(ctx, &c, 1, 10000), 1);
-    CHECK_EQ(c.id, id);
-    return c.result;
-}
-
 int main(void) {
     require_shim();
     setenv("SLOW_OPEN_MS", "10", 1);
     make_file(slow_path("s"), "x");
     aopen_ctx *ctx = new_ctx(2, 2, 0, 0);
 
-    CHECK_EQ(run1(ctx, aopen_submit(ctx, fast_path("missing"), O_RDONLY, 0, NULL, NULL)), -ENOENT);
-    CHECK_EQ(run1(ctx, aopen_submit(ctx, test_dir(), O_WRONLY, 0, NULL, NULL)), -EISDIR);
-    CHECK_EQ(run1(ctx, aopen_submit(ctx, "", O_RDONLY, 0, NULL, NULL)), -ENOENT);
+    CHECK_EQ(result_of(ctx, aopen_submit(ctx, fast_path("missing"), O_RDONLY, 0, NULL, NULL)), -ENOENT);
+    CHECK_EQ(result_of(ctx, aopen_submit(ctx, test_dir(), O_WRONLY, 0, NULL, NULL)), -EISDIR);
+    CHECK_EQ(result_of(ctx, aopen_submit(ctx, "", O_RDONLY, 0, NULL, NULL)), -ENOENT);
     int closed = open(fast_path("x"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     close(closed);
-    CHECK_EQ(run1(ctx, aclose_submit(ctx, closed, NULL, NULL)), -EBADF);
+    CHECK_EQ(result_of(ctx, aclose_submit(ctx, closed, NULL, NULL)), -EBADF);
 
     const char *names[] = {"EACCES", "EMFILE", "ENOMEM", "EIO", "ESTALE"};
     const int codes[] = {EACCES, EMFILE, ENOMEM, EIO, ESTALE};
     for (int i = 0; i < 5; i++) {
         setenv("SLOW_OPEN_ERRNO", names[i], 1);
-        CHECK_EQ(run1(ctx, aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL)), -codes[i]);
+        CHECK_EQ(result_of(ctx, aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL)), -codes[i]);
     }
     unsetenv("SLOW_OPEN_ERRNO");
     /* The context keeps working after failures. */
-    int fd = run1(ctx, aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL));
+    int fd = result_of(ctx, aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL));
     CHECK(fd >= 0, "open after failures: %d", fd);
-    CHECK_EQ(run1(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
+    CHECK_EQ(result_of(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
     aopen_ctx_free(ctx);
     return 0;
 }

@@ -14,23 +14,14 @@
 
 static int faults;
 
-/* Submits one request and returns its completion's result. */
-static int run1(aopen_ctx *ctx, int64_t id) {
-    CHECK(id > 0, "submit: %lld", (long long)id);
-    aopen_completion c;
-    CHECK_EQ(reap_n(ctx, &c, 1, 10000), 1);
-    CHECK_EQ(c.id, id);
-    return c.result;
-}
-
 static int open1(aopen_ctx *ctx, const char *path) {
-    return run1(ctx, aopen_submit(ctx, path, O_RDONLY, 0, NULL, NULL));
+    return result_of(ctx, aopen_submit(ctx, path, O_RDONLY, 0, NULL, NULL));
 }
 
 static void works(aopen_ctx *ctx) {
     int fd = open1(ctx, fast_path("f"));
     CHECK(fd >= 0, "context broken after faults: %d", fd);
-    CHECK_EQ(run1(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
+    CHECK_EQ(result_of(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
 }
 
 int main(void) {
@@ -57,14 +48,14 @@ int main(void) {
     for (int k = 0; k < 25; k++, faults++) {
         int fd = open1(ctx, slow_path("s"));
         CHECK(fd >= 0, "open: %d", fd);
-        CHECK_EQ(run1(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
+        CHECK_EQ(result_of(ctx, aclose_submit(ctx, fd, NULL, NULL)), 0);
         CHECK(fcntl(fd, F_GETFD) < 0 || count_fds() == fds0 + 1, "EINTR close left the fd open");
     }
     setenv("SLOW_CLOSE_ERRNO", "EIO", 1);
     int left_open[25];
     for (int k = 0; k < 25; k++, faults++) {
         left_open[k] = open1(ctx, slow_path("s"));
-        CHECK_EQ(run1(ctx, aclose_submit(ctx, left_open[k], NULL, NULL)), -EIO);
+        CHECK_EQ(result_of(ctx, aclose_submit(ctx, left_open[k], NULL, NULL)), -EIO);
     }
     unsetenv("SLOW_CLOSE_ERRNO");
     for (int k = 0; k < 25; k++)

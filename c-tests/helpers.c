@@ -148,3 +148,11 @@ int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms) {
     }
     return got;
 }
+
+int result_of(aopen_ctx *ctx, int64_t id) {
+    CHECK(id > 0, "submit: %lld", (long long)id);
+    aopen_completion c;
+    CHECK_EQ(reap_n(ctx, &c, 1, 10000), 1);
+    CHECK_EQ(c.id, id);
+    return c.result;
+}

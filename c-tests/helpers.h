@@ -68,6 +68,10 @@ long require_shim(void);
 /* A context with the given sizes (0 = default) and timeout. */
 aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms);
 
+/* For a request just submitted as `id` (checked > 0): waits for its completion (the only
+ * one outstanding) and returns its result. */
+int result_of(aopen_ctx *ctx, int64_t id);
+
 /* Reaps into `out` until `n` completions arrived or `timeout_ms` passed; returns the count. */
 int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms);
 

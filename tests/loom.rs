@@ -97,6 +97,16 @@ fn worker(q: &Q, fds: &Fds) {
     }
 }
 
+/// Starts `n` workers (each takes one request).
+fn spawn_workers(w: &World, n: usize) -> Vec<thread::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let (q, fds) = (w.q.clone(), w.fds.clone());
+            thread::spawn(move || worker(&q, &fds))
+        })
+        .collect()
+}
+
 /// A delivering thread (reap, one at a time): the caller owns delivered descriptors.
 fn deliver(q: &Q, fds: &Fds, out: &mut Vec<Completion<u32>>) {
     loop {
@@ -167,12 +177,7 @@ fn timeout_vs_complete() {
 fn free_vs_complete() {
     loom::model(|| {
         let w = world(2, None);
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, fds) = (w.q.clone(), w.fds.clone());
-                thread::spawn(move || worker(&q, &fds))
-            })
-            .collect();
+        let workers = spawn_workers(&w, 2);
         // aopen_ctx_free: shut the queue, close the eventfd, close what is owed, unlocked.
         let mut owed = Vec::new();
         {
@@ -194,12 +199,7 @@ fn free_vs_complete() {
 fn reap_vs_signal() {
     loom::model(|| {
         let w = world(2, None);
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, fds) = (w.q.clone(), w.fds.clone());
-                thread::spawn(move || worker(&q, &fds))
-            })
-            .collect();
+        let workers = spawn_workers(&w, 2);
         let mut seen = Vec::new();
         deliver(&w.q, &w.fds, &mut seen);
         deliver(&w.q, &w.fds, &mut seen);
