@@ -219,7 +219,10 @@ int main(void) {
             fds_after_first = fds;
         } else {
             CHECK_EQ(fds, fds_after_first);
-            CHECK(rss - rss_after_first < 8192, "RSS grew by %ld KiB", rss - rss_after_first);
+            /* Under valgrind RSS is mostly valgrind's own (shadow memory, translations), and
+             * memcheck checks leaks directly; the RSS bound applies to native runs. */
+            if (!under_valgrind())
+                CHECK(rss - rss_after_first < 8192, "RSS grew by %ld KiB", rss - rss_after_first);
         }
     }
     stop = 1;
