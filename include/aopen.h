@@ -5,7 +5,9 @@
  *
  * Conventions: every int/int64_t return is >= 0 on success or a negative errno (errno is
  * never the channel); outputs are written only on success; every function but
- * aopen_ctx_free may be called from any thread at any time.
+ * aopen_ctx_free may be called from any thread at any time. After fork(), a context
+ * inherited by the child is dead there: every call returns -ESHUTDOWN without blocking, and
+ * aopen_ctx_free releases the child's copies of its descriptors.
  */
 
 #ifndef AOPEN_H
