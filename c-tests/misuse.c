@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,8 +171,11 @@ static void cb(const aopen_completion *c) {
     depth_in_callback--;
 }
 
+static atomic_int waiter_started;
+
 static void *blocked_waiter(void *arg) {
     int *rc = arg;
+    atomic_store(&waiter_started, 1);
     *rc = aopen_wait(ctx, -1);
     return NULL;
 }
@@ -194,8 +198,13 @@ int main(void) {
         ctx = new_ctx(2, 2, 0, 0);
         int rc = 1;
         pthread_t t;
+        atomic_store(&waiter_started, 0);
         CHECK(pthread_create(&t, NULL, blocked_waiter, &rc) == 0, "thread");
-        sleep_ms(i % 3 == 0 ? 0 : 20);
+        /* The defined case is a waiter already blocked in aopen_wait (a free racing the
+         * call's entry is a use during free, undefined as for free(3)): let it get there. */
+        while (!atomic_load(&waiter_started))
+            sleep_ms(1);
+        sleep_ms(20 + i % 3 * 10);
         double t0 = now_ms();
         aopen_ctx_free(ctx);
         pthread_join(t, NULL);
