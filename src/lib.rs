@@ -10,10 +10,12 @@ pub mod config;
 pub mod context;
 pub mod ffi;
 mod fork;
+pub mod mounts;
 pub mod notify;
 pub mod pool;
 pub mod queue;
 pub mod request;
+pub mod stats;
 mod sync;
 mod sys;
 

@@ -126,6 +126,79 @@ pub fn thread_is_blocked(tid: i32) -> Option<bool> {
     Some(matches!(state, b'S' | b'D'))
 }
 
+/// Whether `fd` reports `POLLPRI` (or `POLLERR`) right now, without waiting. For
+/// /proc/self/mountinfo this means "the mount table changed since the last poll", and the
+/// poll itself consumes the event.
+pub fn poll_pri_now(fd: i32) -> Result<bool, i32> {
+    let mut p = libc::pollfd { fd, events: libc::POLLPRI, revents: 0 };
+    // SAFETY: `p` is one live pollfd for the duration of the call; a zero timeout never blocks.
+    let rc = unsafe { libc::poll(&mut p, 1, 0) };
+    if rc < 0 {
+        return Err(errno());
+    }
+    Ok(p.revents & (libc::POLLPRI | libc::POLLERR) != 0)
+}
+
+/// The whole content of `fd` from offset 0 (for /proc files, which must be read from the
+/// start to be consistent).
+pub fn read_from_start(fd: i32) -> Result<Vec<u8>, i32> {
+    // SAFETY: lseek on an integer descriptor has no memory-safety preconditions.
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+        return Err(errno());
+    }
+    let mut out = Vec::with_capacity(8192);
+    let mut buf = [0u8; 8192];
+    loop {
+        // SAFETY: `buf` is writable for its whole length across the call.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return Ok(out),
+            n if n > 0 => out.extend_from_slice(&buf[..n as usize]),
+            _ if errno() == libc::EINTR => {}
+            _ => return Err(errno()),
+        }
+    }
+}
+
+/// The current working directory, as bytes.
+pub fn getcwd() -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: `buf` is writable for its whole length; getcwd NUL-terminates within it.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(errno());
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// The id of the mount that holds the open file `fd` (the first field of its line in
+/// /proc/self/mountinfo), from `statx(STATX_MNT_ID)` with `AT_STATX_DONT_SYNC`: only cached
+/// attributes are asked for, so this never waits for a (possibly dead) file server.
+/// `Err(ENOSYS)` on kernels before 5.8, which do not report it.
+pub fn mount_id_of_fd(fd: i32) -> Result<u64, i32> {
+    // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
+    // SAFETY: the path is a valid empty C string and `st` a live, writable statx.
+    let rc = unsafe { libc::statx(fd, b"\0".as_ptr().cast(), flags, libc::STATX_MNT_ID, &mut st) };
+    if rc < 0 {
+        return Err(errno());
+    }
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(libc::ENOSYS);
+    }
+    Ok(st.stx_mnt_id)
+}
+
+/// The path an open descriptor refers to, from /proc/self/fd (no filesystem access).
+pub fn fd_path(fd: i32) -> Result<Vec<u8>, i32> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|p| std::os::unix::ffi::OsStringExt::into_vec(p.into_os_string()))
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
