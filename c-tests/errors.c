@@ -45,11 +45,17 @@ int main(void) {
     o = zero;
     o.flags = 0x80;
     CHECK_EQ(opts_rc(o), -EINVAL);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 5; i++) {
         o = zero;
         o.reserved[i] = 1;
         CHECK_EQ(opts_rc(o), -EINVAL);
     }
+    o = zero;
+    o.max_threads = 8;
+    o.per_mount_threads = 9; /* a share larger than the pool */
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    o.per_mount_threads = 8;
+    CHECK_EQ(opts_rc(o), 0);
     o = zero;
     o.queue_depth = 0xffffffffu;
     CHECK_EQ(opts_rc(o), -EINVAL);

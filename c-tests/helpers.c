@@ -34,14 +34,10 @@ static int count_dir(const char *path) {
     return n;
 }
 
-int count_fds(void) { return count_dir("/proc/self/fd") - 1; }
-
-int count_threads(void) { return count_dir("/proc/self/task"); }
-
-int count_lib_fds(void) {
+/* Descriptors whose /proc/self/fd target satisfies `match`. */
+static int count_fds_where(int (*match)(const char *target, size_t len)) {
     DIR *d = opendir("/proc/self/fd");
     CHECK(d != NULL, "opendir /proc/self/fd");
-    const char *dir = test_dir();
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -51,12 +47,29 @@ int count_lib_fds(void) {
         if (len <= 0)
             continue;
         target[len] = '\0';
-        if (strcmp(target, "anon_inode:[eventfd]") == 0 || strncmp(target, dir, strlen(dir)) == 0)
-            n++;
+        n += match(target, (size_t)len);
     }
     closedir(d);
     return n;
 }
+
+static int is_mountinfo(const char *t, size_t len) {
+    size_t suffix = strlen("/mountinfo");
+    return strncmp(t, "/proc/", 6) == 0 && len > suffix && strcmp(t + len - suffix, "/mountinfo") == 0;
+}
+
+static int is_lib_fd(const char *t, size_t len) {
+    (void)len;
+    return strcmp(t, "anon_inode:[eventfd]") == 0 || strncmp(t, test_dir(), strlen(test_dir())) == 0;
+}
+
+int mount_watch_fds(void) { return count_fds_where(is_mountinfo); }
+
+int count_fds(void) { return count_dir("/proc/self/fd") - 1 - mount_watch_fds(); }
+
+int count_threads(void) { return count_dir("/proc/self/task"); }
+
+int count_lib_fds(void) { return count_fds_where(is_lib_fd); }
 
 int under_valgrind(void) {
     const char *v = getenv("AOPEN_UNDER_VALGRIND");
@@ -121,12 +134,18 @@ long require_shim(void) {
 }
 
 aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms) {
+    return new_ctx_share(threads, max_threads, queue_depth, timeout_ms, 0);
+}
+
+aopen_ctx *new_ctx_share(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms,
+                         uint32_t per_mount) {
     aopen_options o;
     memset(&o, 0, sizeof o);
     o.threads = threads;
     o.max_threads = max_threads;
     o.queue_depth = queue_depth;
     o.timeout_ms = timeout_ms;
+    o.per_mount_threads = per_mount;
     aopen_ctx *ctx = NULL;
     int rc = aopen_ctx_new(&o, &ctx);
     CHECK(rc == 0 && ctx != NULL, "aopen_ctx_new: %d", rc);

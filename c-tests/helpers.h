@@ -38,8 +38,12 @@
 double now_ms(void);
 /* Sleeps `ms` milliseconds. */
 void sleep_ms(long ms);
-/* Open descriptors of this process (entries of /proc/self/fd, less the one used to list). */
+/* Open descriptors of this process (entries of /proc/self/fd, less the one used to list and
+ * the library's one process-wide watch on /proc/self/mountinfo, see mount_watch_fds). */
 int count_fds(void);
+/* Open descriptors of this process on a mountinfo file (the library keeps exactly one once
+ * it has attributed a request to its mount). */
+int mount_watch_fds(void);
 /* Descriptors that could be the library's: eventfds and files under the test directory.
  * Unlike count_fds, blind to descriptors a tool such as valgrind keeps for itself. */
 int count_lib_fds(void);
@@ -67,6 +71,9 @@ long require_shim(void);
 
 /* A context with the given sizes (0 = default) and timeout. */
 aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms);
+/* As new_ctx, with a per-mount share (`per_mount_threads`; 0 = default). */
+aopen_ctx *new_ctx_share(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms,
+                         uint32_t per_mount);
 
 /* For a request just submitted as `id` (checked > 0): waits for its completion (the only
  * one outstanding) and returns its result. */

@@ -32,6 +32,17 @@
 #define AOPEN_OPT_EVENTFD 1u
 
 /**
+ * Default for [`abandoned_cap`].
+ */
+#define DEFAULT_MAX_ABANDONED 1024
+
+/**
+ * Buckets in each histogram: bucket 0 counts durations under 2 us, bucket `i` (1..=30)
+ * those in [2^i, 2^(i+1)) us, bucket 31 everything from 2^31 us (about 36 minutes) on.
+ */
+#define HIST_BUCKETS 32
+
+/**
  * An opaque context: one worker pool and one completion queue.
  */
 typedef struct aopen_ctx aopen_ctx;
@@ -69,9 +80,16 @@ typedef struct aopen_options {
    */
   int32_t eventfd;
   /**
+   * Most requests of one mount whose syscalls may run at once (abandoned ones included:
+   * see `aopen_stats`); 0 = default (half of `max_threads`, at least 1). Requests past it
+   * wait in that mount's own queue while other mounts' requests go ahead, so one hung
+   * mount can never hold more of the pool. Must not exceed `max_threads`.
+   */
+  uint32_t per_mount_threads;
+  /**
    * Must be zero.
    */
-  uint32_t reserved[6];
+  uint32_t reserved[5];
 } aopen_options;
 
 /**
@@ -103,6 +121,16 @@ typedef struct aopen_completion {
  * `aclose_submit`, `aopen_cancel` and `aopen_dispatch`, but not `aopen_ctx_free`.
  */
 typedef void (*aopen_cb)(const struct aopen_completion *completion);
+
+/**
+ * A mount's id: the first field of its line in /proc/self/mountinfo.
+ */
+typedef uint64_t MountId;
+
+/**
+ * Requests whose mount could not be determined (no /proc, an unreadable cwd) share this.
+ */
+#define UNKNOWN UINT64_MAX
 
 #ifdef __cplusplus
 extern "C" {

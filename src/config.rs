@@ -34,6 +34,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Signal this caller-owned eventfd instead of an own one.
     pub eventfd: Option<i32>,
+    /// Most syscalls of one mount in progress at once (0 = default: half of `max_threads`).
+    pub per_mount_threads: u32,
 }
 
 /// A configuration with every default filled in and every bound checked.
@@ -44,6 +46,13 @@ pub struct Resolved {
     pub queue_depth: usize,
     pub timeout: Option<Duration>,
     pub eventfd: Option<i32>,
+    pub per_mount_threads: usize,
+}
+
+/// The default per-mount share: half the pool's cap (at least 1), so that one dead mount
+/// leaves at least half of the workers to every other.
+pub fn default_per_mount(max_threads: usize) -> usize {
+    (max_threads / 2).max(1)
 }
 
 /// The default number of idle workers on this machine.
@@ -69,6 +78,9 @@ impl Config {
             0 => DEFAULT_MAX_THREADS.max(self.threads),
             m => m,
         };
+        if self.per_mount_threads > max_threads {
+            return Err(libc::EINVAL);
+        }
         // A defaulted thread count never exceeds an explicit, smaller cap.
         let threads = match self.threads {
             0 => default_threads().min(max_threads),
@@ -83,6 +95,10 @@ impl Config {
             },
             timeout: self.timeout,
             eventfd: self.eventfd,
+            per_mount_threads: match self.per_mount_threads {
+                0 => default_per_mount(max_threads as usize),
+                n => n as usize,
+            },
         })
     }
 }
@@ -97,6 +113,17 @@ mod tests {
         assert!(r.max_threads >= r.threads && r.max_threads >= DEFAULT_MAX_THREADS as usize);
         assert_eq!(r.queue_depth, DEFAULT_QUEUE_DEPTH as usize);
         assert_eq!(r.timeout, None);
+        assert_eq!(r.per_mount_threads, r.max_threads / 2);
+    }
+
+    #[test]
+    fn per_mount_share_within_the_cap() {
+        let c = Config { max_threads: 8, per_mount_threads: 9, ..Default::default() };
+        assert_eq!(c.validate(), Err(libc::EINVAL));
+        let r = Config { max_threads: 8, per_mount_threads: 8, ..Default::default() }.validate().unwrap();
+        assert_eq!(r.per_mount_threads, 8);
+        let r = Config { max_threads: 1, ..Default::default() }.validate().unwrap();
+        assert_eq!(r.per_mount_threads, 1, "never a share of zero");
     }
 
     #[test]

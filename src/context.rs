@@ -3,9 +3,10 @@
 
 use crate::config::Config;
 use crate::fork;
+use crate::mounts::{self, MountId};
 use crate::notify::Notifier;
-use crate::pool::{self, Executor, Shared};
-use crate::request::{Completion, Id, Op};
+use crate::pool::{self, Executor, Shared, Snapshot};
+use crate::request::{Completion, Id, MountReport, Op};
 use crate::sync::Arc;
 use crate::sys;
 use std::ffi::CString;
@@ -24,6 +25,19 @@ pub struct Context<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     /// The fork generation this context was made in.
     born: u64,
+    /// Which mount a request's file is on (see `mounts`).
+    attribute: Attributor,
+}
+
+/// Finds the mount a request's file is on; runs on the submitting thread, without locks.
+pub type Attributor = fn(&Op) -> MountId;
+
+/// The real attribution: an open by its path, a close by its descriptor (see `mounts`).
+pub fn attribute(op: &Op) -> MountId {
+    match op {
+        Op::Open { path, .. } => mounts::of_path(path),
+        Op::Close { fd } => mounts::of_fd(*fd),
+    }
 }
 
 /// A handle for blocking until completions are ready that stays valid if the context is
@@ -47,13 +61,18 @@ impl<T: Send + 'static> Context<T> {
 
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
     pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
+        Self::with_parts(cfg, exec, attribute)
+    }
+
+    /// A context with its own executor and mount attribution (for tests).
+    pub fn with_parts(cfg: &Config, exec: Box<Executor>, attribute: Attributor) -> Result<Self, i32> {
         let cfg = cfg.validate()?;
         let notifier = match cfg.eventfd {
             Some(fd) => Notifier::borrowed(fd)?,
             None => Notifier::own()?,
         };
         let born = fork::generation();
-        Ok(Context { shared: Shared::start(cfg, notifier, exec)?, born })
+        Ok(Context { shared: Shared::start(cfg, notifier, exec)?, born, attribute })
     }
 
     /// Whether this is a copy inherited by a forked child (then it is dead here).
@@ -103,12 +122,13 @@ impl<T: Send + 'static> Context<T> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
+        let mount = (self.attribute)(&op);
         let now = Instant::now();
         let mut g = self.shared.lock();
         if g.q.is_closed() {
             return Err((libc::ESHUTDOWN, token));
         }
-        let id = g.q.submit(op, token, now)?;
+        let id = g.q.submit(mount, op, token, now)?;
         if let Err(e) = self.shared.kick(&mut g) {
             let token = g.q.table.unsubmit(id).expect("the request was just queued");
             return Err((e, token));
@@ -185,6 +205,20 @@ impl<T: Send + 'static> Context<T> {
     pub fn threads(&self) -> (usize, usize) {
         let g = self.shared.lock();
         (g.threads, g.peak_threads)
+    }
+
+    /// Counters, histograms and the pool's state now. Takes the context lock once, briefly.
+    pub fn stats(&self) -> Result<Snapshot, i32> {
+        self.alive()?;
+        Ok(self.shared.snapshot())
+    }
+
+    /// The mounts with a request queued, or a syscall running, for at least `min_age`,
+    /// oldest first (abandoned syscalls included: they show a mount that is still stuck).
+    pub fn blocked_mounts(&self, min_age: Duration) -> Result<Vec<MountReport>, i32> {
+        self.alive()?;
+        let g = self.shared.lock();
+        Ok(g.q.table.blocked_mounts(Instant::now(), min_age))
     }
 
     /// Shuts down (also done on drop): no callbacks run, queued requests never run (a queued

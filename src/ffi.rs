@@ -40,8 +40,13 @@ pub struct aopen_options {
     /// With `AOPEN_OPT_EVENTFD`: the caller's eventfd, written (8 bytes) when completions
     /// become ready, never read or closed. Ignored without that flag.
     pub eventfd: i32,
+    /// Most requests of one mount whose syscalls may run at once (abandoned ones included:
+    /// see `aopen_stats`); 0 = default (half of `max_threads`, at least 1). Requests past it
+    /// wait in that mount's own queue while other mounts' requests go ahead, so one hung
+    /// mount can never hold more of the pool. Must not exceed `max_threads`.
+    pub per_mount_threads: u32,
     /// Must be zero.
-    pub reserved: [u32; 6],
+    pub reserved: [u32; 5],
 }
 
 /// One delivered request.
@@ -112,6 +117,7 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         queue_depth: opts.queue_depth,
         timeout: (opts.timeout_ms != 0).then(|| Duration::from_millis(opts.timeout_ms.into())),
         eventfd: (opts.flags & AOPEN_OPT_EVENTFD != 0).then_some(opts.eventfd),
+        per_mount_threads: opts.per_mount_threads,
     })
 }
 
@@ -459,12 +465,13 @@ mod tests {
             timeout_ms: 0,
             flags: 0,
             eventfd: 0,
-            reserved: [0; 6],
+            per_mount_threads: 0,
+            reserved: [0; 5],
         };
         assert_eq!(config_from(&zero).unwrap(), Config::default());
         assert_eq!(config_from(&aopen_options { flags: 2, ..zero }).unwrap_err(), libc::EINVAL);
         let mut r = zero;
-        r.reserved[5] = 1;
+        r.reserved[4] = 1;
         assert_eq!(config_from(&r).unwrap_err(), libc::EINVAL);
         let e = config_from(&aopen_options { flags: AOPEN_OPT_EVENTFD, eventfd: 7, ..zero }).unwrap();
         assert_eq!(e.eventfd, Some(7));

@@ -13,6 +13,14 @@
 //! 64 workers within a few waves); never past `max_threads` nor past the number of queued
 //! requests. Workers above `threads` exit after [`IDLE_TIMEOUT`] without work.
 //!
+//! Dead mounts. Only work that could start now counts as queued here: a request whose
+//! mount already has its share of syscalls running (see `request`) neither wakes a worker
+//! nor grows the pool. A worker whose request was cancelled, timed out or shut down while
+//! its syscall runs is *abandoned*: it no longer counts against `threads` or `max_threads`
+//! (only against its own mount's share), so a dead mount cannot use up the healthy mounts'
+//! budget. Abandoned workers of every context are counted process-wide; while that count
+//! is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//!
 //! Locking. One mutex guards [`Inner`]: the request table, the readiness fd and the pool
 //! counters. The readiness fd is only written or reset with that lock held, so it is
 //! readable exactly when the ready queue is non-empty. Syscalls, closes of abandoned
@@ -22,12 +30,46 @@ use crate::config::Resolved;
 use crate::notify::Notifier;
 use crate::queue::Queue;
 use crate::request::{Effect, Op, Table};
+use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Default for [`abandoned_cap`].
+pub const DEFAULT_MAX_ABANDONED: usize = 1024;
+
+/// Abandoned workers alive in this process, across every context.
+static ABANDONED: AtomicUsize = AtomicUsize::new(0);
+
+/// Abandoned workers in the process right now.
+pub fn abandoned_in_process() -> usize {
+    ABANDONED.load(Ordering::Relaxed)
+}
+
+/// The process-wide cap on abandoned workers: `AOPEN_MAX_ABANDONED` from the environment
+/// when the first context is made (a positive integer), else [`DEFAULT_MAX_ABANDONED`].
+/// Like libuv's `UV_THREADPOOL_SIZE`, it is an environment variable because it is a
+/// property of the process, not of one context.
+///
+/// At the cap, no context starts a new worker thread: requests wait in their queues for
+/// the workers that exist (and time out if a timeout is set); a submit to a context with
+/// no worker left at all fails with `EAGAIN`. Each abandoned syscall that returns lowers
+/// the count (its thread exits or rejoins its pool), and growth resumes below the cap.
+pub fn abandoned_cap() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| {
+        std::env::var("AOPEN_MAX_ABANDONED")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(DEFAULT_MAX_ABANDONED)
+    })
+}
 
 /// Queued work must have waited this long before the pool considers growing.
 pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
@@ -141,6 +183,32 @@ pub struct Inner<T> {
     pub(crate) peak_threads: usize,
     /// Every live worker's syscall clock.
     clocks: Vec<Arc<SyscallClock>>,
+    /// This context's abandoned workers as last added to [`ABANDONED`] (a `Cell` so that
+    /// `publish`, which has `&Inner`, can settle the difference; only touched under the lock).
+    abandoned_reported: Cell<usize>,
+}
+
+/// A context's pool and counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub counters: Counters,
+    /// Requests waiting for a worker, and how many of those wait only for their mount's share.
+    pub queued: usize,
+    pub held_by_share: usize,
+    /// Syscalls in progress (abandoned ones included).
+    pub running: usize,
+    /// Worker threads alive, idle (waiting for work), abandoned, and the most ever alive.
+    pub threads: usize,
+    pub idle: usize,
+    pub abandoned: usize,
+    pub peak_threads: usize,
+    /// Mounts with queued or running requests.
+    pub mounts: usize,
+    /// The per-mount share.
+    pub per_mount_threads: usize,
+    /// Abandoned workers in the whole process, and the cap on them.
+    pub process_abandoned: usize,
+    pub abandoned_cap: usize,
 }
 
 impl<T: Send + 'static> Shared<T> {
@@ -150,7 +218,10 @@ impl<T: Send + 'static> Shared<T> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                q: Queue::new(Table::new(cfg.queue_depth, cfg.timeout), notifier),
+                q: Queue::new(
+                    Table::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads),
+                    notifier,
+                ),
                 threads: 0,
                 idle: 0,
                 notified: 0,
@@ -162,6 +233,7 @@ impl<T: Send + 'static> Shared<T> {
                 watchdog_next: None,
                 peak_threads: 0,
                 clocks: Vec::new(),
+                abandoned_reported: Cell::new(0),
             }),
             work_cv: Condvar::new(),
             ready_cv: Condvar::new(),
@@ -194,10 +266,45 @@ impl<T: Send + 'static> Shared<T> {
         e.close_fd
     }
 
-    /// Publishes the queued and ready counts (lock held) for spinners.
+    /// Publishes the startable and ready counts (lock held) for spinners, and settles this
+    /// context's part of the process-wide abandoned count.
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        self.queued_hint.store(g.q.table.queued(), Ordering::Relaxed);
+        self.queued_hint.store(g.q.table.startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
+        let (now, was) = (g.q.table.abandoned(), g.abandoned_reported.get());
+        if now != was {
+            if now > was {
+                ABANDONED.fetch_add(now - was, Ordering::Relaxed);
+            } else {
+                ABANDONED.fetch_sub(was - now, Ordering::Relaxed);
+            }
+            g.abandoned_reported.set(now);
+        }
+    }
+
+    /// Workers that serve this context's budget: alive and not abandoned.
+    fn active(g: &Inner<T>) -> usize {
+        g.threads - g.q.table.abandoned().min(g.threads)
+    }
+
+    /// The pool and its counters now.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let g = self.lock();
+        let t = &g.q.table;
+        Snapshot {
+            counters: *t.counters(),
+            queued: t.queued(),
+            held_by_share: t.queued() - t.startable(),
+            running: t.running(),
+            threads: g.threads,
+            idle: g.idle + g.spinning,
+            abandoned: t.abandoned(),
+            peak_threads: g.peak_threads,
+            mounts: t.mounts(),
+            per_mount_threads: t.share(),
+            process_abandoned: abandoned_in_process(),
+            abandoned_cap: abandoned_cap(),
+        }
     }
 
     /// After a submit: hands the work to an idle worker, or starts one while below
@@ -205,6 +312,9 @@ impl<T: Send + 'static> Shared<T> {
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
         self.publish(g);
+        if g.q.table.startable() == 0 {
+            return Ok(()); // it waits for its mount's share, held by running workers
+        }
         if g.spinning > g.spin_claims {
             g.spin_claims += 1; // a spinning worker will take it, with no wake-up
             return Ok(());
@@ -214,7 +324,7 @@ impl<T: Send + 'static> Shared<T> {
             self.work_cv.notify_one();
             return Ok(());
         }
-        if g.threads < self.cfg.threads && self.spawn_worker(g).is_ok() {
+        if Self::active(g) < self.cfg.threads && self.spawn_worker(g).is_ok() {
             return Ok(());
         }
         if g.threads == 0 {
@@ -236,6 +346,9 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
+        if abandoned_in_process() >= abandoned_cap() {
+            return Err(());
+        }
         let s = Arc::clone(self);
         let clock = Arc::new(SyscallClock::default());
         let mine = Arc::clone(&clock);
@@ -257,16 +370,19 @@ impl<T: Send + 'static> Shared<T> {
         // Whether this worker has spun since it last had work (it spins once, then parks).
         let mut spun_since_work = false;
         loop {
-            if let Some((id, op)) = g.q.take_work() {
+            let start = Instant::now();
+            if let Some((id, op)) = g.q.take_work(start) {
                 spun_since_work = false;
                 self.publish(&g);
                 drop(g);
                 let kind = op.kind();
-                clock.started.store(self.since_epoch(Instant::now()), Ordering::Relaxed);
+                clock.started.store(self.since_epoch(start), Ordering::Relaxed);
                 let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&op))).unwrap_or(-libc::EIO);
                 clock.started.store(0, Ordering::Relaxed);
+                let service = start.elapsed();
                 drop(op);
                 g = self.lock();
+                g.q.table.counters_mut().service.record(service);
                 let e = g.q.finish(id, kind, result);
                 if let Some(fd) = self.woke(&g, e) {
                     drop(g);
@@ -300,7 +416,7 @@ impl<T: Send + 'static> Shared<T> {
                 g.notified = g.notified.saturating_sub(1);
             }
             g.notified = g.notified.min(g.idle); // a notify lost to a timeout claims nobody
-            if waited.timed_out() && g.q.table.queued() == 0 && g.threads > self.cfg.threads {
+            if waited.timed_out() && g.q.table.startable() == 0 && Self::active(&g) > self.cfg.threads {
                 break;
             }
         }
@@ -321,7 +437,7 @@ impl<T: Send + 'static> Shared<T> {
             self.woke(&g, Effect { became_ready, close_fd: None });
             self.grow(&mut g, now);
             let mut next = g.q.table.next_deadline();
-            if g.q.table.queued() > 0 && g.threads < self.cfg.max_threads {
+            if g.q.table.startable() > 0 && Self::active(&g) < self.cfg.max_threads {
                 next = Some(next.map_or(now + GROW_TICK, |d| d.min(now + GROW_TICK)));
             }
             g.watchdog_next = next;
@@ -342,19 +458,23 @@ impl<T: Send + 'static> Shared<T> {
 
     /// The growth policy (see the module docs).
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
-        let room = self.cfg.max_threads.saturating_sub(g.threads);
+        let active = Self::active(g);
+        let room = self.cfg.max_threads.saturating_sub(active);
         let unclaimed_idle = g.idle > g.notified;
-        if room == 0 || unclaimed_idle || g.q.table.oldest_wait(now).map_or(true, |w| w < WAIT_THRESHOLD) {
+        let waited = g.q.table.oldest_startable_wait(now);
+        if room == 0 || unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
+        // Abandoned workers are in syscalls too; they are not this budget's concern.
         let stuck = g.clocks.iter().filter(|c| c.blocked(since)).count();
-        let want = if stuck >= g.threads {
-            g.threads.max(self.cfg.threads)
+        let stuck = stuck.saturating_sub(g.q.table.abandoned()).min(active);
+        let want = if stuck >= active {
+            active.max(self.cfg.threads)
         } else {
-            self.cfg.threads.saturating_sub(g.threads - stuck)
+            self.cfg.threads.saturating_sub(active - stuck)
         };
-        for _ in 0..want.min(room).min(g.q.table.queued()) {
+        for _ in 0..want.min(room).min(g.q.table.startable()) {
             if self.spawn_worker(g).is_err() {
                 break;
             }
@@ -425,6 +545,7 @@ impl<T: Send + 'static> Shared<T> {
         }
         g.q.shutdown(&mut fds);
         g.q.readiness_mut().close();
+        self.publish(&g);
         g.watchdog_wake = None;
         self.work_cv.notify_all();
         self.ready_cv.notify_all();

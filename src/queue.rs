@@ -8,6 +8,7 @@
 //! are ready; descriptors a transition leaves unreceivable are returned, to be closed after
 //! unlocking. `tests/loom.rs` model-checks this type under loom's mutex.
 
+use crate::mounts::MountId;
 use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Table};
 use std::time::Instant;
 
@@ -58,14 +59,14 @@ impl<T, R: Readiness> Queue<T, R> {
         e
     }
 
-    /// See [`Table::submit`].
-    pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        self.table.submit(op, token, now)
+    /// See [`Table::submit_on`].
+    pub fn submit(&mut self, mount: MountId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        self.table.submit_on(mount, op, token, now)
     }
 
     /// See [`Table::take_work`].
-    pub fn take_work(&mut self) -> Option<(Id, Op)> {
-        self.table.take_work()
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+        self.table.take_work(now)
     }
 
     /// A worker's syscall returned: see [`Table::finish`]; signals readiness if needed.

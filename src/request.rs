@@ -15,8 +15,16 @@
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
+//!
+//! Per-mount fairness. Each request names the mount that holds its file. At most `share`
+//! requests of one mount run at once, abandoned ones included (a dead mount's stuck
+//! syscalls keep holding its share, so it cannot pile up threads); the rest wait in that
+//! mount's own queue while other mounts' requests go ahead. Workers take the oldest request
+//! among the mounts below their share.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use crate::mounts::MountId;
+use crate::stats::Counters;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
@@ -69,6 +77,7 @@ enum Phase {
 #[derive(Debug)]
 struct Req<T> {
     kind: OpKind,
+    mount: MountId,
     phase: Phase,
     /// Set once the result is final because of a cancel or timeout.
     cancelled: bool,
@@ -106,41 +115,129 @@ pub struct Effect {
     pub close_fd: Option<i32>,
 }
 
+/// One mount's requests that are queued or in a syscall.
+#[derive(Debug, Default)]
+struct MountQ {
+    /// Queued requests, oldest first.
+    pending: VecDeque<Id>,
+    /// Syscalls in progress, abandoned ones included.
+    running: usize,
+    /// Of those, the ones whose request was cancelled, timed out or shut down.
+    abandoned: usize,
+    /// Its key in `Table::runnable` (its oldest queued id) while it is there.
+    runnable_key: Option<Id>,
+    /// What it adds to `Table::startable`.
+    startable: usize,
+}
+
+/// A syscall in progress.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    mount: MountId,
+    started: Instant,
+    /// Its request is no longer waiting for it (cancelled, timed out, shut down).
+    abandoned: bool,
+}
+
+/// One mount's share of the table, for introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountReport {
+    pub mount: MountId,
+    /// Requests waiting for a worker.
+    pub queued: usize,
+    /// Syscalls in progress, abandoned ones included.
+    pub running: usize,
+    pub abandoned: usize,
+    /// Queued requests submitted, and syscalls started, at least the threshold ago.
+    pub blocked: usize,
+    /// How long the oldest of those has been waiting or running.
+    pub oldest: Duration,
+}
+
 /// Every undelivered request of one context.
 #[derive(Debug)]
 pub struct Table<T> {
     next_id: Id,
     depth: usize,
     timeout: Option<Duration>,
+    /// Most syscalls of one mount in progress at once.
+    share: usize,
     reqs: HashMap<Id, Req<T>>,
-    /// Queued requests, oldest first.
-    pending: VecDeque<Id>,
+    /// Mounts with queued or running requests.
+    mounts: HashMap<MountId, MountQ>,
+    /// The oldest queued request of each mount below its share, and its mount: the first
+    /// entry is the next request to run.
+    runnable: BTreeMap<Id, MountId>,
+    /// Queued requests, and how many of them could start now (within their mount's share).
+    queued: usize,
+    startable: usize,
     /// Ready requests, in completion order.
     ready: VecDeque<Id>,
     /// Requests a timeout may still hit (queued, or a running open). Ids grow with submit
     /// time and the timeout is fixed, so the first is always the next to expire.
     timed: BTreeSet<Id>,
-    /// Requests whose syscall is in progress (including abandoned ones).
-    running: HashSet<Id>,
+    /// Syscalls in progress (including abandoned ones).
+    running: HashMap<Id, Running>,
+    /// Abandoned syscalls in progress.
+    abandoned: usize,
+    counters: Counters,
 }
 
 impl<T> Table<T> {
-    /// A table admitting at most `depth` undelivered requests.
+    /// A table admitting at most `depth` undelivered requests, with no per-mount share.
     pub fn new(depth: usize, timeout: Option<Duration>) -> Self {
+        Self::with_share(depth, timeout, usize::MAX)
+    }
+
+    /// A table admitting at most `depth` undelivered requests, running at most `share` (at
+    /// least 1) syscalls of one mount at once.
+    pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize) -> Self {
         Table {
             next_id: 1,
             depth,
             timeout,
+            share: share.max(1),
             reqs: HashMap::new(),
-            pending: VecDeque::new(),
+            mounts: HashMap::new(),
+            runnable: BTreeMap::new(),
+            queued: 0,
+            startable: 0,
             ready: VecDeque::new(),
             timed: BTreeSet::new(),
-            running: HashSet::new(),
+            running: HashMap::new(),
+            abandoned: 0,
+            counters: Counters::default(),
         }
     }
 
-    /// Queues a request. `Err(EAGAIN)` when `depth` requests are undelivered already.
+    /// Re-files mount `m` after a change to its queue or running count: its place in
+    /// `runnable`, its part of `startable`; forgets it once it has nothing left.
+    fn refresh(&mut self, m: MountId) {
+        let Some(q) = self.mounts.get_mut(&m) else { return };
+        if let Some(k) = q.runnable_key.take() {
+            self.runnable.remove(&k);
+        }
+        self.startable -= q.startable;
+        q.startable = q.pending.len().min(self.share.saturating_sub(q.running));
+        self.startable += q.startable;
+        if q.startable > 0 {
+            let front = q.pending[0];
+            self.runnable.insert(front, m);
+            q.runnable_key = Some(front);
+        }
+        if q.pending.is_empty() && q.running == 0 {
+            self.mounts.remove(&m);
+        }
+    }
+
+    /// Queues a request on an anonymous mount (for tests and models; see [`Table::submit_on`]).
     pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        self.submit_on(crate::mounts::UNKNOWN, op, token, now)
+    }
+
+    /// Queues a request for a file on `mount`. `Err(EAGAIN)` when `depth` requests are
+    /// undelivered already.
+    pub fn submit_on(&mut self, mount: MountId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
         if self.reqs.len() >= self.depth {
             return Err((libc::EAGAIN, token));
         }
@@ -148,6 +245,7 @@ impl<T> Table<T> {
         self.next_id += 1;
         let req = Req {
             kind: op.kind(),
+            mount,
             phase: Phase::Queued,
             cancelled: false,
             result: 0,
@@ -156,26 +254,48 @@ impl<T> Table<T> {
             token,
         };
         self.reqs.insert(id, req);
-        self.pending.push_back(id);
+        self.mounts.entry(mount).or_default().pending.push_back(id);
+        self.queued += 1;
+        self.refresh(mount);
         if self.timeout.is_some() {
             self.timed.insert(id);
         }
+        self.counters.submitted += 1;
         Ok(id)
+    }
+
+    /// Takes queued request `id` (on `mount`) out of its mount's queue.
+    fn dequeue(&mut self, id: Id, mount: MountId) {
+        if let Some(q) = self.mounts.get_mut(&mount) {
+            if let Some(pos) = q.pending.iter().position(|&p| p == id) {
+                q.pending.remove(pos);
+                self.queued -= 1;
+            }
+        }
+        self.refresh(mount);
     }
 
     /// Takes back a request that was just submitted and never became visible to anyone else
     /// (used when no worker could be started for it).
     pub fn unsubmit(&mut self, id: Id) -> Option<T> {
         let req = self.reqs.remove(&id)?;
-        self.pending.retain(|&p| p != id);
+        self.dequeue(id, req.mount);
         self.timed.remove(&id);
+        self.counters.submitted -= 1;
         Some(req.token)
     }
 
-    /// The oldest queued request, moved to Running for a worker.
-    pub fn take_work(&mut self) -> Option<(Id, Op)> {
-        let id = self.pending.pop_front()?;
-        let req = self.reqs.get_mut(&id).expect("pending ids are always in the table");
+    /// The oldest queued request whose mount is below its share, moved to Running for a
+    /// worker at `now`.
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+        let (&id, &mount) = self.runnable.first_key_value()?;
+        let q = self.mounts.get_mut(&mount).expect("runnable mounts are always in the table");
+        debug_assert_eq!(q.pending.front(), Some(&id));
+        q.pending.pop_front();
+        q.running += 1;
+        self.queued -= 1;
+        self.refresh(mount);
+        let req = self.reqs.get_mut(&id).expect("queued ids are always in the table");
         debug_assert_eq!(req.phase, Phase::Queued);
         req.phase = Phase::Running;
         let op = req.op.take().expect("a queued request still has its op");
@@ -183,15 +303,35 @@ impl<T> Table<T> {
             // A running close cannot be cancelled, so no timeout can reach it.
             self.timed.remove(&id);
         }
-        self.running.insert(id);
+        self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
+        self.running.insert(id, Running { mount, started: now, abandoned: false });
         Some((id, op))
+    }
+
+    /// Marks a running syscall abandoned: nobody waits for it any more.
+    fn abandon(&mut self, id: Id) {
+        if let Some(r) = self.running.get_mut(&id).filter(|r| !r.abandoned) {
+            r.abandoned = true;
+            self.abandoned += 1;
+            if let Some(q) = self.mounts.get_mut(&r.mount) {
+                q.abandoned += 1;
+            }
+        }
     }
 
     /// A worker's `kind` syscall returned `result` (fd, 0, or -errno). If the request was
     /// cancelled meanwhile (or the table shut down), a descriptor it opened is returned for
     /// closing. The worker says which op it ran: after a shutdown the table no longer knows.
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32) -> Effect {
-        self.running.remove(&id);
+        if let Some(r) = self.running.remove(&id) {
+            let q = self.mounts.get_mut(&r.mount).expect("running mounts are always in the table");
+            q.running -= 1;
+            if r.abandoned {
+                q.abandoned -= 1;
+                self.abandoned -= 1;
+            }
+            self.refresh(r.mount);
+        }
         if let Some(req) = self.reqs.get_mut(&id) {
             if req.phase == Phase::Running {
                 req.result = result;
@@ -216,7 +356,7 @@ impl<T> Table<T> {
         if req.cancelled || (req.kind == OpKind::Close && req.phase != Phase::Queued) {
             return Err(CancelError::Already);
         }
-        let phase = req.phase;
+        let (phase, mount) = (req.phase, req.mount);
         let close_fd = match phase {
             Phase::Ready if req.result >= 0 => Some(req.result),
             _ => None,
@@ -226,14 +366,20 @@ impl<T> Table<T> {
         req.phase = Phase::Ready;
         req.op = None; // a queued close never runs: its fd stays the caller's
         self.timed.remove(&id);
+        if errno == libc::ETIMEDOUT {
+            self.counters.timed_out += 1;
+        } else {
+            self.counters.cancelled += 1;
+        }
         let became_ready = match phase {
             Phase::Queued => {
-                if let Some(pos) = self.pending.iter().position(|&p| p == id) {
-                    self.pending.remove(pos);
-                }
+                self.dequeue(id, mount);
                 self.push_ready(id)
             }
-            Phase::Running => self.push_ready(id),
+            Phase::Running => {
+                self.abandon(id);
+                self.push_ready(id)
+            }
             Phase::Ready => false, // keeps its place in the ready queue
         };
         Ok(Effect { became_ready, close_fd })
@@ -274,6 +420,7 @@ impl<T> Table<T> {
     pub fn pop_ready(&mut self) -> Option<Completion<T>> {
         let id = self.ready.pop_front()?;
         let req = self.reqs.remove(&id).expect("ready ids are always in the table");
+        self.counters.delivered += 1;
         Some(Completion { id, op: req.kind, result: req.result, token: req.token })
     }
 
@@ -288,7 +435,17 @@ impl<T> Table<T> {
                 _ => {}
             }
         }
-        self.pending.clear();
+        let running: Vec<Id> = self.running.keys().copied().collect();
+        running.into_iter().for_each(|id| self.abandon(id));
+        for q in self.mounts.values_mut() {
+            q.pending.clear();
+            q.runnable_key = None;
+            q.startable = 0;
+        }
+        self.mounts.retain(|_, q| q.running > 0);
+        self.runnable.clear();
+        self.queued = 0;
+        self.startable = 0;
         self.ready.clear();
         self.timed.clear();
     }
@@ -299,20 +456,79 @@ impl<T> Table<T> {
     }
     /// Requests waiting for a worker.
     pub fn queued(&self) -> usize {
-        self.pending.len()
+        self.queued
+    }
+    /// Queued requests that could start now: within their mount's share.
+    pub fn startable(&self) -> usize {
+        self.startable
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
         self.ready.len()
     }
-    /// How long the oldest queued request has waited.
-    pub fn oldest_wait(&self, now: Instant) -> Option<Duration> {
-        let id = self.pending.front()?;
+    /// How long the oldest request that could start now has waited.
+    pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
+        let (id, _) = self.runnable.first_key_value()?;
         self.reqs.get(id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
     pub fn running(&self) -> usize {
         self.running.len()
+    }
+    /// Abandoned syscalls in progress.
+    pub fn abandoned(&self) -> usize {
+        self.abandoned
+    }
+    /// The per-mount share.
+    pub fn share(&self) -> usize {
+        self.share
+    }
+    /// Mounts with queued or running requests.
+    pub fn mounts(&self) -> usize {
+        self.mounts.len()
+    }
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    /// The mounts that have a request queued, or a syscall running, for at least `min_age`
+    /// at `now`, oldest first. Costs a pass over running syscalls and blocked queues.
+    pub fn blocked_mounts(&self, now: Instant, min_age: Duration) -> Vec<MountReport> {
+        let mut out: HashMap<MountId, MountReport> = HashMap::new();
+        let mut note = |mount: MountId, age: Duration| {
+            let q = &self.mounts[&mount];
+            let r = out.entry(mount).or_insert(MountReport {
+                mount,
+                queued: q.pending.len(),
+                running: q.running,
+                abandoned: q.abandoned,
+                blocked: 0,
+                oldest: Duration::ZERO,
+            });
+            r.blocked += 1;
+            r.oldest = r.oldest.max(age);
+        };
+        for r in self.running.values() {
+            let age = now.saturating_duration_since(r.started);
+            if age >= min_age {
+                note(r.mount, age);
+            }
+        }
+        for (&mount, q) in &self.mounts {
+            for id in &q.pending {
+                let age = now.saturating_duration_since(self.reqs[id].submitted);
+                if age < min_age {
+                    break; // the rest are younger
+                }
+                note(mount, age);
+            }
+        }
+        let mut v: Vec<MountReport> = out.into_values().collect();
+        v.sort_by(|a, b| b.oldest.cmp(&a.oldest).then(a.mount.cmp(&b.mount)));
+        v
     }
 }
 
@@ -333,7 +549,7 @@ mod tests {
         let now = Instant::now();
         let ids = tokens.map(|tok| t.submit(open_op(), tok, now).unwrap());
         for _ in 0..N {
-            t.take_work().unwrap();
+            t.take_work(Instant::now()).unwrap();
         }
         ids
     }
@@ -357,7 +573,7 @@ mod tests {
         }
         assert_eq!(t.submit(open_op(), "b", now).unwrap_err(), (libc::EAGAIN, "b"));
         assert_eq!(t.queued(), 4);
-        let (id, _) = t.take_work().unwrap();
+        let (id, _) = t.take_work(Instant::now()).unwrap();
         // Finished but not delivered still counts against the depth.
         assert!(t.finish(id, OpKind::Open, 7).became_ready);
         assert!(t.submit(open_op(), "b", now).is_err());
@@ -384,7 +600,7 @@ mod tests {
         let a = t.submit(open_op(), "a", now).unwrap();
         let e = t.cancel(a, libc::ECANCELED).unwrap();
         assert_eq!(e, Effect { became_ready: true, close_fd: None });
-        assert!(t.take_work().is_none(), "a cancelled request must not run");
+        assert!(t.take_work(Instant::now()).is_none(), "a cancelled request must not run");
         let c = t.pop_ready().unwrap();
         assert_eq!(c.result, -libc::ECANCELED);
         assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::NotFound));
@@ -440,10 +656,10 @@ mod tests {
         let now = Instant::now();
         let a = t.submit(Op::Close { fd: 10 }, "a", now).unwrap();
         let b = t.submit(Op::Close { fd: 11 }, "b", now).unwrap();
-        t.take_work().unwrap();
+        t.take_work(Instant::now()).unwrap();
         assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::Already));
         assert!(t.cancel(b, libc::ECANCELED).is_ok(), "a queued close can be cancelled");
-        assert!(t.take_work().is_none());
+        assert!(t.take_work(Instant::now()).is_none());
         t.finish(a, OpKind::Close, 0);
         assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::Already));
         let c = t.pop_ready().unwrap();
@@ -460,11 +676,11 @@ mod tests {
         let c = t.submit(Op::Close { fd: 3 }, (), t0).unwrap();
         let late = t.submit(open_op(), (), t0 + Duration::from_millis(50)).unwrap();
         // r and c start running; q is cancelled-by-order below.
-        let (first, _) = t.take_work().unwrap();
+        let (first, _) = t.take_work(Instant::now()).unwrap();
         assert_eq!(first, q);
         t.finish(q, OpKind::Open, 20);
-        t.take_work().unwrap(); // r running
-        t.take_work().unwrap(); // c (close) running: no timeout can reach it
+        t.take_work(Instant::now()).unwrap(); // r running
+        t.take_work(Instant::now()).unwrap(); // c (close) running: no timeout can reach it
         assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(100)));
         let mut fds = vec![];
         assert!(!t.expire(t0 + Duration::from_millis(99), &mut fds));
@@ -488,7 +704,7 @@ mod tests {
         // complete, then deadline passes before delivery: the completion stands.
         let mut t: Table<()> = Table::new(8, to);
         let a = t.submit(open_op(), (), t0).unwrap();
-        t.take_work();
+        t.take_work(Instant::now());
         t.finish(a, OpKind::Open, 4);
         let mut fds = vec![];
         t.expire(t0 + Duration::from_secs(1), &mut fds);
@@ -515,15 +731,15 @@ mod tests {
         let running = t.submit(open_op(), (), now).unwrap();
         let _queued_open = t.submit(open_op(), (), now).unwrap();
         let _queued_close = t.submit(Op::Close { fd: 33 }, (), now).unwrap();
-        t.take_work();
-        t.take_work();
+        t.take_work(Instant::now());
+        t.take_work(Instant::now());
         t.finish(done, OpKind::Open, 30);
         let mut fds = vec![];
         t.shutdown(&mut fds);
         fds.sort();
         assert_eq!(fds, vec![30, 33]);
         assert_eq!(t.outstanding(), 0);
-        assert!(t.take_work().is_none());
+        assert!(t.take_work(Instant::now()).is_none());
         // The running open returns after shutdown: its fd is handed back for closing.
         assert_eq!(t.finish(running, OpKind::Open, 31).close_fd, Some(31));
     }
@@ -535,5 +751,70 @@ mod tests {
         let a = t.submit(open_op(), 1, now).unwrap();
         assert_eq!(t.unsubmit(a), Some(1));
         assert_eq!((t.outstanding(), t.queued(), t.next_deadline()), (0, 0, None));
+    }
+
+    #[test]
+    fn a_mount_at_its_share_waits_while_others_go_ahead() {
+        let mut t: Table<u32> = Table::with_share(64, None, 3);
+        let now = Instant::now();
+        let dead: Vec<Id> = (0..5).map(|i| t.submit_on(1, open_op(), i, now).unwrap()).collect();
+        let ok: Vec<Id> = (0..3).map(|i| t.submit_on(2, open_op(), 10 + i, now).unwrap()).collect();
+        assert_eq!((t.queued(), t.startable()), (8, 6), "mount 1 can start 3 of its 5");
+        let order: Vec<Id> = std::iter::from_fn(|| t.take_work(now).map(|(id, _)| id)).collect();
+        assert_eq!(
+            order,
+            vec![dead[0], dead[1], dead[2], ok[0], ok[1], ok[2]],
+            "oldest first, within shares"
+        );
+        assert_eq!((t.queued(), t.startable(), t.oldest_startable_wait(now)), (2, 0, None));
+        // One of mount 1's syscalls returns: its next request may start.
+        t.finish(dead[0], OpKind::Open, -libc::ENOENT);
+        assert_eq!(t.startable(), 1);
+        assert_eq!(t.take_work(now).unwrap().0, dead[3]);
+        // A cancelled queued request leaves its mount's queue.
+        t.cancel(dead[4], libc::ECANCELED).unwrap();
+        assert_eq!((t.queued(), t.startable(), t.mounts()), (0, 0, 2));
+        assert_eq!(t.counters().cancelled, 1);
+    }
+
+    #[test]
+    fn abandoned_syscalls_hold_their_mount_share_until_they_return() {
+        let mut t: Table<u32> = Table::with_share(64, Some(Duration::from_millis(10)), 1);
+        let t0 = Instant::now();
+        let a = t.submit_on(1, open_op(), 0, t0).unwrap();
+        let b = t.submit_on(1, open_op(), 1, t0 + Duration::from_millis(20)).unwrap();
+        assert_eq!(t.take_work(t0).unwrap().0, a);
+        let mut fds = vec![];
+        t.expire(t0 + Duration::from_millis(10), &mut fds);
+        assert_eq!((t.abandoned(), t.running(), t.counters().timed_out), (1, 1, 1));
+        assert_eq!(t.startable(), 0, "the abandoned syscall still holds mount 1's share");
+        let r = t.blocked_mounts(t0 + Duration::from_millis(25), Duration::from_millis(5));
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].mount, r[0].queued, r[0].running, r[0].abandoned, r[0].blocked), (1, 1, 1, 1, 2));
+        assert_eq!(r[0].oldest, Duration::from_millis(25));
+        assert!(t.blocked_mounts(t0 + Duration::from_millis(25), Duration::from_secs(1)).is_empty());
+        assert_eq!(t.finish(a, OpKind::Open, 40).close_fd, Some(40));
+        assert_eq!((t.abandoned(), t.startable()), (0, 1));
+        assert_eq!(t.take_work(t0).unwrap().0, b);
+        // Shutdown abandons what still runs, and it is counted until it returns.
+        t.shutdown(&mut fds);
+        assert_eq!((t.abandoned(), t.mounts()), (1, 1));
+        t.finish(b, OpKind::Open, -1);
+        assert_eq!((t.abandoned(), t.mounts(), t.running()), (0, 0, 0));
+    }
+
+    #[test]
+    fn counters_follow_each_request() {
+        let mut t: Table<()> = Table::new(8, None);
+        let t0 = Instant::now();
+        let a = t.submit(open_op(), (), t0).unwrap();
+        let b = t.submit(open_op(), (), t0).unwrap();
+        assert!(t.unsubmit(b).is_some());
+        t.take_work(t0 + Duration::from_micros(300)).unwrap();
+        t.finish(a, OpKind::Open, 3);
+        t.pop_ready().unwrap();
+        let c = t.counters();
+        assert_eq!((c.submitted, c.delivered, c.cancelled, c.timed_out), (1, 1, 0, 0));
+        assert_eq!(c.queue_wait.0[8], 1, "300 us lands in [256, 512)");
     }
 }

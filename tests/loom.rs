@@ -78,7 +78,9 @@ fn world(requests: u32, timeout: Option<Duration>) -> World {
     let t0 = Instant::now();
     let mut q = Queue::new(Table::new(8, timeout), Fd(fd.clone()));
     let ids = (0..requests)
-        .map(|i| q.submit(Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap())
+        .map(|i| {
+            q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
+        })
         .collect();
     World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 }
 }
@@ -86,7 +88,7 @@ fn world(requests: u32, timeout: Option<Duration>) -> World {
 /// A worker: takes one request, "opens" a descriptor outside the lock, finishes it, and
 /// closes whatever the queue hands back (an abandoned open's descriptor).
 fn worker(q: &Q, fds: &Fds) {
-    let work = q.lock().unwrap().take_work();
+    let work = q.lock().unwrap().take_work(Instant::now());
     if let Some((id, op)) = work {
         let kind = op.kind();
         let result = fds.open();

@@ -113,10 +113,13 @@ fn reap_n<T: Send + 'static>(ctx: &Context<T>, n: usize) -> Vec<Completion<T>> {
     out
 }
 
+/// One mount may use the whole pool here: these tests are about growth and races, and
+/// `mount_share_*` below about shares.
 fn cfg(threads: u32, max: u32, timeout_ms: u64) -> Config {
     Config {
         threads,
         max_threads: max,
+        per_mount_threads: max,
         timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
         ..Default::default()
     }
@@ -360,4 +363,88 @@ fn an_idle_worker_claimed_by_one_submit_is_not_counted_on_by_the_next() {
         // SAFETY: the descriptor is ours.
         unsafe { libc::close(c.result) };
     }
+}
+
+/// Paths under "dead/" are on mount 1, everything else on mount 2.
+fn two_mounts(op: &Op) -> aopen::mounts::MountId {
+    match op {
+        Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => 1,
+        _ => 2,
+    }
+}
+
+#[test]
+fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget() {
+    let _serial = serial();
+    let gate = Arc::new(Gate::default());
+    let opened = Arc::new(AtomicUsize::new(0));
+    let inner = gated(gate.clone(), opened.clone());
+    // Only the dead mount's opens wait at the gate; healthy ones open /dev/null at once.
+    let exec: Box<dyn Fn(&Op) -> i32 + Send + Sync> = Box::new(move |op| match op {
+        Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => inner(op),
+        // SAFETY: a constant NUL-terminated path.
+        _ => unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) },
+    });
+    let cfg =
+        Config { threads: 2, max_threads: 8, per_mount_threads: 4, queue_depth: 512, ..Default::default() };
+    let ctx: Context<u32> = Context::with_parts(&cfg, exec, two_mounts).unwrap();
+    let fds0 = count_fds();
+    let dead: Vec<_> = (0..50).map(|i| ctx.submit_open(path("dead/f"), 0, 0, i).unwrap()).collect();
+    gate.wait_entered(4);
+    for i in 0..200 {
+        ctx.submit_open(path("/ok"), 0, 0, 1000 + i).unwrap();
+    }
+    let healthy = reap_n(&ctx, 200);
+    assert!(healthy.iter().all(|c| c.token >= 1000 && c.result >= 0), "only healthy opens complete");
+    healthy.iter().for_each(|c| {
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    });
+    let s = ctx.stats().unwrap();
+    assert_eq!(gate.entered.load(Ordering::SeqCst), 4, "the dead mount never exceeds its share");
+    assert_eq!((s.queued, s.held_by_share, s.running), (46, 46, 4));
+    assert!(s.threads <= 8, "{s:?}");
+    let blocked = ctx.blocked_mounts(Duration::ZERO).unwrap();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!((blocked[0].mount, blocked[0].queued, blocked[0].running, blocked[0].blocked), (1, 46, 4, 50));
+
+    // Cancel the dead mount's requests: its 4 workers are abandoned, still hold its share,
+    // and no longer count against the pool's budget.
+    for id in &dead {
+        ctx.cancel(*id).unwrap();
+    }
+    assert!(reap_n(&ctx, 50).iter().all(|c| c.result == -libc::ECANCELED));
+    let s = ctx.stats().unwrap();
+    assert_eq!((s.abandoned, s.running, s.queued, s.counters.cancelled), (4, 4, 0, 50));
+    assert!(s.process_abandoned >= 4);
+    // A new dead-mount request waits for the share; healthy ones still run on new workers.
+    let late = ctx.submit_open(path("dead/g"), 0, 0, 7).unwrap();
+    for i in 0..20 {
+        ctx.submit_open(path("/ok"), 0, 0, 2000 + i).unwrap();
+    }
+    for c in reap_n(&ctx, 20) {
+        assert!(c.token >= 2000 && c.result >= 0);
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    }
+    assert_eq!(ctx.stats().unwrap().held_by_share, 1);
+
+    // The hang ends: the abandoned opens' descriptors are closed, the late request runs.
+    gate.release();
+    let c = reap_n(&ctx, 1);
+    assert_eq!((c[0].id, c[0].token), (late, 7));
+    // SAFETY: the descriptor is ours.
+    unsafe { libc::close(c[0].result) };
+    let until = Instant::now() + Duration::from_secs(10);
+    while ctx.stats().unwrap().running > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let s = ctx.stats().unwrap();
+    assert_eq!((s.abandoned, s.running, s.queued), (0, 0, 0));
+    assert_eq!(s.counters.submitted, 271);
+    assert_eq!(s.counters.delivered, 271);
+    assert_eq!(s.counters.queue_wait.count(), 225, "every request that started: 4 dead, 220 healthy, 1 late");
+    assert_eq!(s.counters.service.count(), 225, "every syscall that returned");
+    assert_eq!(count_fds(), fds0, "abandoned opens' descriptors were closed");
+    assert_eq!(opened.load(Ordering::SeqCst), 5);
 }
