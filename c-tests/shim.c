@@ -1,9 +1,11 @@
 /* The slow-open shim itself: every interposed entry point delays paths under the prefix,
  * passes the variadic mode through (O_CREAT), leaves other paths alone, and injects
- * SLOW_OPEN_ERRNO. The other tests' timing claims rest on this. */
+ * SLOW_OPEN_ERRNO, and ends a hang once the SLOW_OPEN_RELEASE file exists. The other
+ * tests' timing claims rest on this. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +20,12 @@ static void check_created(const char *path, double t0, long delay, int fd) {
     CHECK(fstat(fd, &st) == 0, "fstat");
     CHECK_EQ(st.st_mode & 0777, 0640);
     close(fd);
+}
+
+static void *release_later(void *path) {
+    sleep_ms(300);
+    make_file(path, "");
+    return NULL;
 }
 
 int main(void) {
@@ -49,5 +57,23 @@ int main(void) {
     CHECK(open(p[0], O_RDONLY | O_CLOEXEC) == -1 && errno == EACCES, "EACCES by name");
     setenv("SLOW_OPEN_ERRNO", "5", 1);
     CHECK(openat(AT_FDCWD, p[0], O_RDONLY | O_CLOEXEC) == -1 && errno == EIO, "EIO by number");
+    unsetenv("SLOW_OPEN_ERRNO");
+
+    /* A 60 s hang that another thread ends after 300 ms by creating the release file. */
+    const char *release = fast_path("release");
+    setenv("SLOW_OPEN_MS", "60000", 1);
+    setenv("SLOW_OPEN_RELEASE", release, 1);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, release_later, (void *)release) == 0, "pthread_create");
+    t0 = now_ms();
+    fd = open(p[0], O_RDONLY | O_CLOEXEC);
+    double took = now_ms() - t0;
+    CHECK(fd >= 0 && took >= 290 && took < 5000, "released hang took %.0f ms (fd %d)", took, fd);
+    close(fd);
+    pthread_join(t, NULL);
+    t0 = now_ms();
+    fd = open(p[0], O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0 && now_ms() - t0 < 1000, "the release file did not end the next hang at once");
+    close(fd);
     return 0;
 }

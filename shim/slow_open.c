@@ -8,6 +8,10 @@
  * such as ENOENT, EMFILE; unset = no failure) or calls the real function found through
  * dlsym(RTLD_NEXT). Other paths go straight through. The environment is read on each call.
  *
+ * A hang that a test can end: with SLOW_OPEN_RELEASE set to a path, every delay (open or
+ * close) also ends as soon as that file exists (checked every 10 ms), so a test can hang
+ * opens "forever" (a large SLOW_OPEN_MS) and then let them all return at a moment it picks.
+ *
  * Fault injection for the reliability tests:
  * - close(fd) of a descriptor whose path (from /proc/self/fd) starts with the prefix sleeps
  *   SLOW_CLOSE_MS, then fails with SLOW_CLOSE_ERRNO if set, after really closing it when
@@ -54,6 +58,17 @@ static void sleep_ms(long ms) {
         ;
 }
 
+/* Sleeps `ms` milliseconds, or until the SLOW_OPEN_RELEASE file exists. */
+static void delay_ms(long ms) {
+    const char *release = getenv("SLOW_OPEN_RELEASE");
+    if (release == NULL || *release == '\0') {
+        sleep_ms(ms);
+        return;
+    }
+    for (long left = ms; left > 0 && access(release, F_OK) != 0; left -= 10)
+        sleep_ms(left < 10 ? left : 10);
+}
+
 /* Delays (and maybe fails) an open of `path`: returns 0 to go on, or -1 with errno set. */
 static int slow_down(const char *path) {
     const char *prefix = getenv("SLOW_OPEN_PREFIX");
@@ -63,7 +78,7 @@ static int slow_down(const char *path) {
         return 0;
     const char *ms = getenv("SLOW_OPEN_MS");
     int saved = errno;
-    sleep_ms(ms != NULL ? atol(ms) : 3000);
+    delay_ms(ms != NULL ? atol(ms) : 3000);
     int fail = env_errno();
     if (fail != 0) {
         errno = fail;
@@ -144,7 +159,7 @@ int close(int fd) {
     if (strncmp(target, prefix, strlen(prefix)) != 0)
         return real_close(fd);
     if (ms != NULL)
-        sleep_ms(atol(ms));
+        delay_ms(atol(ms));
     if (fail == 0)
         return real_close(fd);
     if (fail == EINTR)
