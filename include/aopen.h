@@ -32,6 +32,12 @@
 #define AOPEN_OPT_EVENTFD 1u
 
 /**
+ * Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
+ * `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
+ */
+#define AOPEN_HIST_BUCKETS 32
+
+/**
  * Default for [`abandoned_cap`].
  */
 #define DEFAULT_MAX_ABANDONED 1024
@@ -121,6 +127,134 @@ typedef struct aopen_completion {
  * `aclose_submit`, `aopen_cancel` and `aopen_dispatch`, but not `aopen_ctx_free`.
  */
 typedef void (*aopen_cb)(const struct aopen_completion *completion);
+
+/**
+ * A context's counters and its pool's state at one moment (see `aopen_stats`). Named
+ * `_snapshot` because a C typedef cannot share the function's name.
+ */
+typedef struct aopen_stats_snapshot {
+  /**
+   * Requests accepted by `aopen_submit` and `aclose_submit`.
+   */
+  uint64_t submitted;
+  /**
+   * Completions handed over by `aopen_dispatch` or `aopen_reap`.
+   */
+  uint64_t delivered;
+  /**
+   * Requests completed with -ECANCELED by `aopen_cancel`.
+   */
+  uint64_t cancelled;
+  /**
+   * Requests completed with -ETIMEDOUT by the context's timeout.
+   */
+  uint64_t timed_out;
+  /**
+   * Requests waiting for a worker now...
+   */
+  uint32_t queued;
+  /**
+   * ...of which this many wait only because their mount has its share of syscalls running.
+   */
+  uint32_t queued_over_share;
+  /**
+   * Syscalls in progress now, abandoned ones included.
+   */
+  uint32_t running;
+  /**
+   * Worker threads alive now (idle, running or abandoned).
+   */
+  uint32_t threads;
+  /**
+   * Workers waiting for work now.
+   */
+  uint32_t idle_threads;
+  /**
+   * Workers stuck in a syscall whose request was cancelled, timed out or freed. They hold
+   * their mount's share until the syscall returns, but not the pool's `max_threads`.
+   */
+  uint32_t abandoned_threads;
+  /**
+   * Most worker threads alive at once so far.
+   */
+  uint32_t peak_threads;
+  /**
+   * Mounts with requests queued or running now.
+   */
+  uint32_t mounts;
+  /**
+   * The per-mount share in force (`aopen_options.per_mount_threads` or its default).
+   */
+  uint32_t per_mount_threads;
+  /**
+   * Abandoned workers of every context in the process now, and the cap on them (the
+   * `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
+   * starts a new thread until abandoned syscalls return.
+   */
+  uint32_t process_abandoned_threads;
+  uint32_t process_abandoned_cap;
+  /**
+   * Zero.
+   */
+  uint32_t reserved0;
+  /**
+   * How long requests waited between submit and a worker taking them, in log2
+   * microsecond buckets (see `AOPEN_HIST_BUCKETS`); one count per request started.
+   */
+  uint64_t queue_wait_us[AOPEN_HIST_BUCKETS];
+  /**
+   * How long their syscalls took, in the same buckets; one count per syscall returned.
+   */
+  uint64_t service_us[AOPEN_HIST_BUCKETS];
+  /**
+   * Zero; room for more counters without changing the struct's size.
+   */
+  uint64_t reserved[8];
+} aopen_stats_snapshot;
+
+/**
+ * One mount with blocked requests (see `aopen_stats_mounts`).
+ */
+typedef struct aopen_mount_stats {
+  /**
+   * Where it is mounted, as in /proc/self/mountinfo; "" if it is no longer mounted or
+   * could not be determined. Valid only during the callback.
+   */
+  const char *mount_point;
+  /**
+   * Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
+   */
+  const char *fstype;
+  /**
+   * Its mount id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
+   */
+  uint64_t mount_id;
+  /**
+   * How long the oldest of its blocked requests has been waiting or in its syscall.
+   */
+  uint64_t oldest_ms;
+  /**
+   * Its requests waiting for a worker.
+   */
+  uint32_t queued;
+  /**
+   * Its syscalls in progress, abandoned ones included.
+   */
+  uint32_t running;
+  /**
+   * Of those, the abandoned ones.
+   */
+  uint32_t abandoned;
+  /**
+   * Its queued requests submitted, and syscalls started, at least the threshold ago.
+   */
+  uint32_t blocked;
+} aopen_mount_stats;
+
+/**
+ * Receives one mount from `aopen_stats_mounts`; `m` is valid only during the call.
+ */
+typedef void (*aopen_mount_cb)(const struct aopen_mount_stats *m, void *user_data);
 
 /**
  * A mount's id: the first field of its line in /proc/self/mountinfo.
@@ -356,6 +490,57 @@ int aopen_cancel(struct aopen_ctx *ctx, uint64_t id);
  * Any thread, any time.
  */
 const char *aopen_version(void);
+
+/**
+ * Takes a snapshot of a context's counters and pool: cheap enough to call every second
+ * from an event loop (one brief lock, no syscall, no allocation).
+ *
+ * # Parameters
+ * - `ctx`: the context.
+ * - `out`: receives the snapshot on success; untouched on failure.
+ *
+ * # Returns
+ * 0, or -EINVAL (NULL `ctx` or `out`), -ESHUTDOWN (a context inherited across fork).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `out` is NULL or writable.
+ */
+int aopen_stats(const struct aopen_ctx *ctx, struct aopen_stats_snapshot *out);
+
+/**
+ * Lists the mounts that have requests blocked: queued, or in their syscall (abandoned
+ * ones included), for at least `min_blocked_ms`. A hung network mount shows up here with
+ * its queue and its stuck syscalls while every other mount's requests keep completing.
+ *
+ * # Parameters
+ * - `ctx`: the context.
+ * - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
+ * - `cb`: called once per such mount, oldest blocked first, on this thread, with no
+ *   library lock held; NULL only counts them.
+ * - `user_data`: passed to `cb` untouched.
+ *
+ * # Returns
+ * The number of mounts listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
+ * inherited across fork).
+ *
+ * # Memory and lifetimes
+ * Each `aopen_mount_stats` and its strings are valid only during its `cb` call.
+ *
+ * # Thread safety
+ * Any thread, any time, including from a completion callback. `cb` may call any function
+ * on the context except `aopen_ctx_free`.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `cb` is NULL or a function safe to call with these
+ * arguments.
+ */
+int aopen_stats_mounts(const struct aopen_ctx *ctx,
+                       uint32_t min_blocked_ms,
+                       aopen_mount_cb cb,
+                       void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

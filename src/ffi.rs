@@ -7,7 +7,8 @@
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::request::{Completion, OpKind};
+use crate::request::{Completion, MountReport, OpKind};
+use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,6 +20,11 @@ pub const AOPEN_OP_OPEN: u32 = 1u32;
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
 /// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
 pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
+
+/// Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
+/// `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
+pub const AOPEN_HIST_BUCKETS: usize = 32;
+const _: () = assert!(AOPEN_HIST_BUCKETS == HIST_BUCKETS);
 
 /// Context options. An all-zero struct means every default.
 #[repr(C)]
@@ -68,6 +74,80 @@ pub struct aopen_completion {
 /// worker; `completion` is valid only during the call. It may call `aopen_submit`,
 /// `aclose_submit`, `aopen_cancel` and `aopen_dispatch`, but not `aopen_ctx_free`.
 pub type aopen_cb = Option<unsafe extern "C" fn(completion: *const aopen_completion)>;
+
+/// A context's counters and its pool's state at one moment (see `aopen_stats`). Named
+/// `_snapshot` because a C typedef cannot share the function's name.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct aopen_stats_snapshot {
+    /// Requests accepted by `aopen_submit` and `aclose_submit`.
+    pub submitted: u64,
+    /// Completions handed over by `aopen_dispatch` or `aopen_reap`.
+    pub delivered: u64,
+    /// Requests completed with -ECANCELED by `aopen_cancel`.
+    pub cancelled: u64,
+    /// Requests completed with -ETIMEDOUT by the context's timeout.
+    pub timed_out: u64,
+    /// Requests waiting for a worker now...
+    pub queued: u32,
+    /// ...of which this many wait only because their mount has its share of syscalls running.
+    pub queued_over_share: u32,
+    /// Syscalls in progress now, abandoned ones included.
+    pub running: u32,
+    /// Worker threads alive now (idle, running or abandoned).
+    pub threads: u32,
+    /// Workers waiting for work now.
+    pub idle_threads: u32,
+    /// Workers stuck in a syscall whose request was cancelled, timed out or freed. They hold
+    /// their mount's share until the syscall returns, but not the pool's `max_threads`.
+    pub abandoned_threads: u32,
+    /// Most worker threads alive at once so far.
+    pub peak_threads: u32,
+    /// Mounts with requests queued or running now.
+    pub mounts: u32,
+    /// The per-mount share in force (`aopen_options.per_mount_threads` or its default).
+    pub per_mount_threads: u32,
+    /// Abandoned workers of every context in the process now, and the cap on them (the
+    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
+    /// starts a new thread until abandoned syscalls return.
+    pub process_abandoned_threads: u32,
+    pub process_abandoned_cap: u32,
+    /// Zero.
+    pub reserved0: u32,
+    /// How long requests waited between submit and a worker taking them, in log2
+    /// microsecond buckets (see `AOPEN_HIST_BUCKETS`); one count per request started.
+    pub queue_wait_us: [u64; AOPEN_HIST_BUCKETS],
+    /// How long their syscalls took, in the same buckets; one count per syscall returned.
+    pub service_us: [u64; AOPEN_HIST_BUCKETS],
+    /// Zero; room for more counters without changing the struct's size.
+    pub reserved: [u64; 8],
+}
+
+/// One mount with blocked requests (see `aopen_stats_mounts`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct aopen_mount_stats {
+    /// Where it is mounted, as in /proc/self/mountinfo; "" if it is no longer mounted or
+    /// could not be determined. Valid only during the callback.
+    pub mount_point: *const c_char,
+    /// Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
+    pub fstype: *const c_char,
+    /// Its mount id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
+    pub mount_id: u64,
+    /// How long the oldest of its blocked requests has been waiting or in its syscall.
+    pub oldest_ms: u64,
+    /// Its requests waiting for a worker.
+    pub queued: u32,
+    /// Its syscalls in progress, abandoned ones included.
+    pub running: u32,
+    /// Of those, the abandoned ones.
+    pub abandoned: u32,
+    /// Its queued requests submitted, and syscalls started, at least the threshold ago.
+    pub blocked: u32,
+}
+
+/// Receives one mount from `aopen_stats_mounts`; `m` is valid only during the call.
+pub type aopen_mount_cb = Option<unsafe extern "C" fn(m: *const aopen_mount_stats, user_data: *mut c_void)>;
 
 /// An opaque context: one worker pool and one completion queue.
 pub struct aopen_ctx {
@@ -442,6 +522,134 @@ pub unsafe extern "C" fn aopen_cancel(ctx: *mut aopen_ctx, id: u64) -> c_int {
 #[no_mangle]
 pub extern "C" fn aopen_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+fn u32_of(n: usize) -> u32 {
+    n.min(u32::MAX as usize) as u32
+}
+
+fn hist(h: &Histogram) -> [u64; AOPEN_HIST_BUCKETS] {
+    h.0
+}
+
+/// Takes a snapshot of a context's counters and pool: cheap enough to call every second
+/// from an event loop (one brief lock, no syscall, no allocation).
+///
+/// # Parameters
+/// - `ctx`: the context.
+/// - `out`: receives the snapshot on success; untouched on failure.
+///
+/// # Returns
+/// 0, or -EINVAL (NULL `ctx` or `out`), -ESHUTDOWN (a context inherited across fork).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stats_snapshot) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let s = ctx.stats()?;
+        let c = &s.counters;
+        let v = aopen_stats_snapshot {
+            submitted: c.submitted,
+            delivered: c.delivered,
+            cancelled: c.cancelled,
+            timed_out: c.timed_out,
+            queued: u32_of(s.queued),
+            queued_over_share: u32_of(s.held_by_share),
+            running: u32_of(s.running),
+            threads: u32_of(s.threads),
+            idle_threads: u32_of(s.idle),
+            abandoned_threads: u32_of(s.abandoned),
+            peak_threads: u32_of(s.peak_threads),
+            mounts: u32_of(s.mounts),
+            per_mount_threads: u32_of(s.per_mount_threads),
+            process_abandoned_threads: u32_of(s.process_abandoned),
+            process_abandoned_cap: u32_of(s.abandoned_cap),
+            reserved0: 0,
+            queue_wait_us: hist(&c.queue_wait),
+            service_us: hist(&c.service),
+            reserved: [0; 8],
+        };
+        // SAFETY: `out` is non-NULL and, per the contract, writable.
+        unsafe { out.write(v) };
+        Ok(0)
+    })
+}
+
+/// Lists the mounts that have requests blocked: queued, or in their syscall (abandoned
+/// ones included), for at least `min_blocked_ms`. A hung network mount shows up here with
+/// its queue and its stuck syscalls while every other mount's requests keep completing.
+///
+/// # Parameters
+/// - `ctx`: the context.
+/// - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
+/// - `cb`: called once per such mount, oldest blocked first, on this thread, with no
+///   library lock held; NULL only counts them.
+/// - `user_data`: passed to `cb` untouched.
+///
+/// # Returns
+/// The number of mounts listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
+/// inherited across fork).
+///
+/// # Memory and lifetimes
+/// Each `aopen_mount_stats` and its strings are valid only during its `cb` call.
+///
+/// # Thread safety
+/// Any thread, any time, including from a completion callback. `cb` may call any function
+/// on the context except `aopen_ctx_free`.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `cb` is NULL or a function safe to call with these
+/// arguments.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_stats_mounts(
+    ctx: *const aopen_ctx,
+    min_blocked_ms: u32,
+    cb: aopen_mount_cb,
+    user_data: *mut c_void,
+) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let mounts = ctx.blocked_mounts(Duration::from_millis(min_blocked_ms.into()))?;
+        if let Some(cb) = cb {
+            for m in &mounts {
+                report_mount(m, cb, user_data);
+            }
+        }
+        Ok(mounts.len().min(c_int::MAX as usize) as c_int)
+    })
+}
+
+fn report_mount(
+    m: &MountReport,
+    cb: unsafe extern "C" fn(*const aopen_mount_stats, *mut c_void),
+    user_data: *mut c_void,
+) {
+    let (point, fstype) = crate::mounts::describe(m.mount).unwrap_or_default();
+    let cstr = |b: Vec<u8>| std::ffi::CString::new(b).unwrap_or_default();
+    let (point, fstype) = (cstr(point), cstr(fstype.into_bytes()));
+    let v = aopen_mount_stats {
+        mount_point: point.as_ptr(),
+        fstype: fstype.as_ptr(),
+        mount_id: m.mount,
+        oldest_ms: m.oldest.as_millis().min(u64::MAX as u128) as u64,
+        queued: u32_of(m.queued),
+        running: u32_of(m.running),
+        abandoned: u32_of(m.abandoned),
+        blocked: u32_of(m.blocked),
+    };
+    // SAFETY: `v` and the strings it points to live across the call; the caller of
+    // aopen_stats_mounts vouched for `cb`.
+    unsafe { cb(&v, user_data) };
 }
 
 #[cfg(test)]

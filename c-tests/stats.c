@@ -1,0 +1,145 @@
+/* aopen_stats and aopen_stats_mounts: every counter follows the requests it counts (submitted,
+ * delivered, cancelled, timed out), the histograms put 50 ms syscalls and instant ones in
+ * the right log2 buckets, the gauges (queued, running, threads, idle) match a pool with
+ * known stuck work, bad arguments get -EINVAL, and a snapshot is cheap. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static aopen_stats_snapshot stats(aopen_ctx *ctx) {
+    aopen_stats_snapshot s;
+    CHECK_EQ(aopen_stats(ctx, &s), 0);
+    return s;
+}
+
+static uint64_t sum(const uint64_t *h, int from, int to) {
+    uint64_t n = 0;
+    for (int i = from; i < to; i++)
+        n += h[i];
+    return n;
+}
+
+struct seen {
+    int calls;
+    uint32_t queued, running;
+    char point[256];
+};
+
+static void on_mount(const aopen_mount_stats *m, void *user) {
+    struct seen *s = user;
+    s->calls++;
+    s->queued += m->queued;
+    s->running += m->running;
+    snprintf(s->point, sizeof s->point, "%s", m->mount_point);
+    CHECK(m->blocked <= m->queued + m->running, "blocked %u > queued %u + running %u", m->blocked,
+          m->queued, m->running);
+}
+
+int main(void) {
+    require_shim();
+    setenv("SLOW_OPEN_MS", "50", 1);
+    make_file(fast_path("f"), "x");
+    make_file(slow_path("s"), "x");
+
+    /* Bad arguments. */
+    aopen_stats_snapshot s;
+    CHECK_EQ(aopen_stats(NULL, &s), -EINVAL);
+    aopen_ctx *ctx = new_ctx_share(2, 8, 0, 0, 8);
+    CHECK_EQ(aopen_stats(ctx, NULL), -EINVAL);
+    CHECK_EQ(aopen_stats_mounts(NULL, 0, NULL, NULL), -EINVAL);
+
+    /* A fresh context: all zero but the configuration. */
+    s = stats(ctx);
+    CHECK(s.submitted == 0 && s.delivered == 0 && s.queued == 0 && s.running == 0, "fresh stats");
+    CHECK_EQ(s.per_mount_threads, 8);
+    CHECK(s.process_abandoned_cap >= 1, "cap %u", s.process_abandoned_cap);
+    CHECK_EQ(sum(s.queue_wait_us, 0, AOPEN_HIST_BUCKETS), 0);
+    CHECK_EQ(aopen_stats_mounts(ctx, 0, NULL, NULL), 0);
+
+    /* 20 instant opens and 6 slow (50 ms) ones, all delivered. */
+    for (int i = 0; i < 20; i++)
+        CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    for (int i = 0; i < 6; i++)
+        CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    aopen_completion c[26];
+    CHECK_EQ(reap_n(ctx, c, 26, 10000), 26);
+    for (int i = 0; i < 26; i++) {
+        CHECK(c[i].result >= 0, "open: %d", c[i].result);
+        close(c[i].result);
+    }
+    s = stats(ctx);
+    CHECK_EQ(s.submitted, 26);
+    CHECK_EQ(s.delivered, 26);
+    CHECK_EQ(s.cancelled + s.timed_out, 0);
+    CHECK_EQ(sum(s.queue_wait_us, 0, AOPEN_HIST_BUCKETS), 26);
+    CHECK_EQ(sum(s.service_us, 0, AOPEN_HIST_BUCKETS), 26);
+    /* 50 ms = 50000 us: bucket 15 ([32768, 65536) us), or later on a loaded machine. */
+    CHECK(sum(s.service_us, 15, AOPEN_HIST_BUCKETS) >= 6, "slow syscalls not in buckets >= 15");
+    /* An open of a local file takes well under 32 ms even on a loaded machine. */
+    CHECK(sum(s.service_us, 0, 15) >= 20, "fast syscalls not in buckets < 15");
+    CHECK(s.threads >= 1 && s.threads <= 8 && s.peak_threads >= s.threads, "threads %u peak %u", s.threads,
+          s.peak_threads);
+    CHECK_EQ(s.queued + s.running + s.abandoned_threads, 0);
+
+    /* Stuck work: 8 slow opens on an 8-thread pool with 4 more queued behind them. Two
+     * queued ones are cancelled; with the timeout context below, others time out. */
+    setenv("SLOW_OPEN_MS", "400", 1);
+    int64_t ids[12];
+    for (int i = 0; i < 12; i++)
+        CHECK((ids[i] = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL)) > 0, "submit");
+    double until = now_ms() + 5000;
+    while (stats(ctx).running < 8 && now_ms() < until)
+        sleep_ms(5);
+    s = stats(ctx);
+    CHECK_EQ(s.running, 8);
+    CHECK_EQ(s.queued, 4);
+    CHECK_EQ(s.queued_over_share, 4); /* the test directory's mount has its share of 8 */
+    CHECK_EQ(s.mounts, 1);
+    CHECK_EQ(s.idle_threads, 0);
+    CHECK_EQ(aopen_cancel(ctx, ids[10]), 0);
+    CHECK_EQ(aopen_cancel(ctx, ids[11]), 0);
+    struct seen seen = {0};
+    CHECK_EQ(aopen_stats_mounts(ctx, 0, on_mount, &seen), 1);
+    CHECK_EQ(seen.calls, 1);
+    CHECK_EQ(seen.running, 8);
+    CHECK_EQ(seen.queued, 2);
+    CHECK(strlen(seen.point) > 0 && strncmp(test_dir(), seen.point, strlen(seen.point)) == 0,
+          "mount point %s does not hold %s", seen.point, test_dir());
+    CHECK_EQ(aopen_stats_mounts(ctx, 60000, NULL, NULL), 0); /* nothing blocked a minute */
+    aopen_completion many[12];
+    CHECK_EQ(reap_n(ctx, many, 12, 10000), 12);
+    for (int i = 0; i < 12; i++)
+        if (many[i].result >= 0)
+            close(many[i].result);
+    s = stats(ctx);
+    CHECK_EQ(s.submitted, 38);
+    CHECK_EQ(s.delivered, 38);
+    CHECK_EQ(s.cancelled, 2);
+    CHECK_EQ(sum(s.queue_wait_us, 0, AOPEN_HIST_BUCKETS), 36);
+    /* The 2 queued after the first 8 waited ~400 ms: bucket 18 ([262144, 524288) us) or later. */
+    CHECK(sum(s.queue_wait_us, 18, AOPEN_HIST_BUCKETS) >= 2, "queue waits not recorded");
+    aopen_ctx_free(ctx);
+
+    /* Timeouts are counted apart from cancels. */
+    ctx = new_ctx(2, 8, 0, 100);
+    for (int i = 0; i < 3; i++)
+        CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    CHECK_EQ(reap_n(ctx, many, 3, 5000), 3);
+    s = stats(ctx);
+    CHECK_EQ(s.timed_out, 3);
+    CHECK_EQ(s.cancelled, 0);
+    CHECK_EQ(s.abandoned_threads, 3); /* their opens still sleep in the shim */
+
+    /* Cheap: a snapshot takes one brief lock. */
+    double t0 = now_ms();
+    for (int i = 0; i < 10000; i++)
+        stats(ctx);
+    printf("aopen_stats: %.2f us a call\n", (now_ms() - t0) * 1000 / 10000);
+    aopen_ctx_free(ctx);
+    return 0;
+}
