@@ -152,6 +152,12 @@ aopen_ctx *new_ctx_share(uint32_t threads, uint32_t max_threads, uint32_t queue_
     return ctx;
 }
 
+aopen_stats_snapshot stats_of(aopen_ctx *ctx) {
+    aopen_stats_snapshot s;
+    CHECK_EQ(aopen_stats(ctx, &s), 0);
+    return s;
+}
+
 int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms) {
     double end = now_ms() + timeout_ms;
     int got = 0;

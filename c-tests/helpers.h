@@ -71,6 +71,8 @@ long require_shim(void);
 
 /* A context with the given sizes (0 = default) and timeout. */
 aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms);
+/* aopen_stats of `ctx`, which must succeed. */
+aopen_stats_snapshot stats_of(aopen_ctx *ctx);
 /* As new_ctx, with a per-mount share (`per_mount_threads`; 0 = default). */
 aopen_ctx *new_ctx_share(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms,
                          uint32_t per_mount);

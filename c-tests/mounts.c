@@ -46,12 +46,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static aopen_stats_snapshot stats(aopen_ctx *ctx) {
-    aopen_stats_snapshot s;
-    CHECK_EQ(aopen_stats(ctx, &s), 0);
-    return s;
-}
-
 int main(void) {
     require_shim();
     if (geteuid() != 0)
@@ -77,7 +71,7 @@ int main(void) {
 
     int fds0 = count_fds();
     aopen_ctx *ctx = new_ctx(4, MAX_THREADS, HUNG + HEALTHY + CLOSES, 0);
-    CHECK_EQ(stats(ctx).per_mount_threads, SHARE); /* the default: half of max_threads */
+    CHECK_EQ(stats_of(ctx).per_mount_threads, SHARE); /* the default: half of max_threads */
 
     int64_t hung[HUNG];
     for (int i = 0; i < HUNG; i++)
@@ -123,7 +117,7 @@ int main(void) {
     CHECK(took < 10000, "healthy opens took %.0f ms", took);
 
     /* The hung mount holds exactly its share; the rest wait in its own queue. */
-    aopen_stats_snapshot s = stats(ctx);
+    aopen_stats_snapshot s = stats_of(ctx);
     CHECK_EQ(s.running, SHARE);
     CHECK_EQ(s.queued, HUNG - SHARE);
     CHECK_EQ(s.queued_over_share, HUNG - SHARE);
@@ -152,7 +146,7 @@ int main(void) {
         CHECK_EQ(aopen_cancel(ctx, hung[i]), 0);
     for (int i = HUNG - CANCEL_QUEUED; i < HUNG; i++)
         CHECK_EQ(aopen_cancel(ctx, hung[i]), 0);
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.abandoned_threads, CANCEL_RUNNING);
     CHECK_EQ(s.running, SHARE);
 
@@ -182,9 +176,9 @@ int main(void) {
     CHECK_EQ(opened, HUNG - CANCEL_RUNNING - CANCEL_QUEUED);
     CHECK_EQ(closes, CLOSES);
     double until = now_ms() + 10000;
-    while (stats(ctx).running > 0 && now_ms() < until)
+    while (stats_of(ctx).running > 0 && now_ms() < until)
         sleep_ms(10);
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.running + s.abandoned_threads + s.queued, 0);
     CHECK_EQ(count_fds(), fds0 + 1 /* the eventfd */);
     aopen_ctx_free(ctx);

@@ -11,12 +11,6 @@
 
 #include "helpers.h"
 
-static aopen_stats_snapshot stats(aopen_ctx *ctx) {
-    aopen_stats_snapshot s;
-    CHECK_EQ(aopen_stats(ctx, &s), 0);
-    return s;
-}
-
 static uint64_t sum(const uint64_t *h, int from, int to) {
     uint64_t n = 0;
     for (int i = from; i < to; i++)
@@ -54,7 +48,7 @@ int main(void) {
     CHECK_EQ(aopen_stats_mounts(NULL, 0, NULL, NULL), -EINVAL);
 
     /* A fresh context: all zero but the configuration. */
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK(s.submitted == 0 && s.delivered == 0 && s.queued == 0 && s.running == 0, "fresh stats");
     CHECK_EQ(s.per_mount_threads, 8);
     CHECK(s.process_abandoned_cap >= 1, "cap %u", s.process_abandoned_cap);
@@ -72,7 +66,7 @@ int main(void) {
         CHECK(c[i].result >= 0, "open: %d", c[i].result);
         close(c[i].result);
     }
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.submitted, 26);
     CHECK_EQ(s.delivered, 26);
     CHECK_EQ(s.cancelled + s.timed_out, 0);
@@ -93,9 +87,9 @@ int main(void) {
     for (int i = 0; i < 12; i++)
         CHECK((ids[i] = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL)) > 0, "submit");
     double until = now_ms() + 5000;
-    while (stats(ctx).running < 8 && now_ms() < until)
+    while (stats_of(ctx).running < 8 && now_ms() < until)
         sleep_ms(5);
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.running, 8);
     CHECK_EQ(s.queued, 4);
     CHECK_EQ(s.queued_over_share, 4); /* the test directory's mount has its share of 8 */
@@ -116,7 +110,7 @@ int main(void) {
     for (int i = 0; i < 12; i++)
         if (many[i].result >= 0)
             close(many[i].result);
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.submitted, 38);
     CHECK_EQ(s.delivered, 38);
     CHECK_EQ(s.cancelled, 2);
@@ -130,7 +124,7 @@ int main(void) {
     for (int i = 0; i < 3; i++)
         CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
     CHECK_EQ(reap_n(ctx, many, 3, 5000), 3);
-    s = stats(ctx);
+    s = stats_of(ctx);
     CHECK_EQ(s.timed_out, 3);
     CHECK_EQ(s.cancelled, 0);
     CHECK_EQ(s.abandoned_threads, 3); /* their opens still sleep in the shim */
@@ -138,7 +132,7 @@ int main(void) {
     /* Cheap: a snapshot takes one brief lock. */
     double t0 = now_ms();
     for (int i = 0; i < 10000; i++)
-        stats(ctx);
+        stats_of(ctx);
     printf("aopen_stats: %.2f us a call\n", (now_ms() - t0) * 1000 / 10000);
     aopen_ctx_free(ctx);
     return 0;

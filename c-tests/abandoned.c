@@ -1,0 +1,134 @@
+/* Abandoned workers: hundreds of workers stuck in hung opens whose requests were cancelled
+ * are counted (per context and process-wide), do not use up max_threads (healthy opens on
+ * another mount still get workers), are capped process-wide (AOPEN_MAX_ABANDONED: at the
+ * cap no new thread starts, so a new context's submit gets -EAGAIN), let aopen_ctx_free
+ * return promptly, and when the hang finally ends their descriptors are closed and the
+ * count drains back to zero: no descriptor leaks, and growth resumes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* Waits up to 30 s for `ctx` to have `n` syscalls running. */
+static void wait_running(aopen_ctx *ctx, uint32_t n) {
+    double until = now_ms() + 30000;
+    while (stats_of(ctx).running < n && now_ms() < until)
+        sleep_ms(5);
+    CHECK_EQ(stats_of(ctx).running, n);
+}
+
+/* Opens /dev/null (another mount than the hung test directory) `n` times through `ctx`. */
+static void healthy_opens(aopen_ctx *ctx, int n) {
+    for (int i = 0; i < n; i++) {
+        int fd = result_of(ctx, aopen_submit(ctx, "/dev/null", O_RDONLY, 0, NULL, NULL));
+        CHECK(fd >= 0, "healthy open beside abandoned workers: %d", fd);
+        close(fd);
+    }
+}
+
+int main(void) {
+    require_shim();
+    /* Hundreds natively; fewer under valgrind, which runs one thread at a time. */
+    const int n = under_valgrind() ? 40 : 300;
+    char cap[16];
+    snprintf(cap, sizeof cap, "%d", n);
+    setenv("AOPEN_MAX_ABANDONED", cap, 1); /* read when the first worker starts */
+    char *release = strdup(fast_path("release"));
+    char *hung = strdup(slow_path("f"));
+    make_file(hung, "x");
+    setenv("SLOW_OPEN_MS", "120000", 1);
+    setenv("SLOW_OPEN_RELEASE", release, 1);
+    int fds0 = count_fds(), threads0 = count_threads();
+
+    /* n hung opens, each with a worker (share = max_threads = n: one mount may use all). */
+    aopen_ctx *ctx = new_ctx_share(4, (uint32_t)n, (uint32_t)n + 64, 0, (uint32_t)n);
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    for (int i = 0; i < n; i++)
+        CHECK((ids[i] = aopen_submit(ctx, hung, O_RDONLY, 0, NULL, NULL)) > 0, "submit");
+    wait_running(ctx, (uint32_t)n);
+    aopen_stats_snapshot s = stats_of(ctx);
+    CHECK_EQ(s.threads, (uint32_t)n);
+    CHECK_EQ(s.abandoned_threads, 0);
+
+    /* Cancel them all: every worker is abandoned, and counted. */
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(aopen_cancel(ctx, ids[i]), 0);
+    aopen_completion *c = calloc((size_t)n, sizeof *c);
+    CHECK_EQ(aopen_reap(ctx, c, (unsigned)n), n);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(c[i].result, -ECANCELED);
+    s = stats_of(ctx);
+    CHECK_EQ(s.abandoned_threads, (uint32_t)n);
+    CHECK_EQ(s.process_abandoned_threads, (uint32_t)n);
+    CHECK_EQ(s.process_abandoned_cap, (uint32_t)n);
+    CHECK_EQ(s.running, (uint32_t)n);
+    CHECK_EQ(s.cancelled, (uint64_t)n);
+
+    /* At the cap no new thread starts anywhere: a new context, which has no worker yet,
+     * refuses a submit with -EAGAIN rather than queue work that nothing would run. */
+    aopen_ctx *other = new_ctx(4, 16, 0, 0);
+    CHECK_EQ(aopen_submit(other, "/dev/null", O_RDONLY, 0, NULL, NULL), -EAGAIN);
+    CHECK_EQ(stats_of(other).threads, 0);
+
+    /* Free with n abandoned workers returns promptly; their syscalls still run. */
+    double t0 = now_ms();
+    aopen_ctx_free(ctx);
+    double free_ms = now_ms() - t0;
+    printf("free with %d abandoned workers: %.2f ms\n", n, free_ms);
+    CHECK(free_ms < 1000, "free took %.0f ms", free_ms);
+    CHECK_EQ(stats_of(other).process_abandoned_threads, (uint32_t)n);
+
+    /* The hang ends: every late descriptor is closed, every abandoned thread leaves. */
+    make_file(release, "");
+    double until = now_ms() + 30000;
+    while (stats_of(other).process_abandoned_threads > 0 && now_ms() < until)
+        sleep_ms(10);
+    CHECK_EQ(stats_of(other).process_abandoned_threads, 0);
+    /* Below the cap again: the other context starts workers and serves opens. */
+    healthy_opens(other, 10);
+    aopen_ctx_free(other);
+    until = now_ms() + 10000;
+    while ((count_threads() > threads0 || count_fds() != fds0) && now_ms() < until)
+        sleep_ms(10);
+    CHECK_EQ(count_fds(), fds0);
+    CHECK_EQ(count_threads(), threads0);
+
+    /* Abandoned workers do not use up max_threads: with the budget (8) full of abandoned
+     * workers, healthy opens on another mount still get new ones. */
+    unlink(release);
+    ctx = new_ctx_share(2, 8, 64, 0, 8);
+    for (int i = 0; i < 8; i++)
+        CHECK((ids[i] = aopen_submit(ctx, hung, O_RDONLY, 0, NULL, NULL)) > 0, "submit");
+    wait_running(ctx, 8);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(aopen_cancel(ctx, ids[i]), 0);
+    CHECK_EQ(aopen_reap(ctx, c, 8), 8);
+    /* A new hung-mount request waits: the abandoned ones still hold that mount's share. */
+    CHECK(aopen_submit(ctx, hung, O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    healthy_opens(ctx, 20);
+    s = stats_of(ctx);
+    CHECK(s.threads > 8, "no worker beyond the 8 abandoned: %u threads", s.threads);
+    CHECK_EQ(s.abandoned_threads, 8);
+    CHECK_EQ(s.queued_over_share, 1);
+    make_file(release, "");
+    aopen_completion last;
+    CHECK_EQ(reap_n(ctx, &last, 1, 30000), 1);
+    CHECK(last.result >= 0, "late hung open: %d", last.result);
+    close(last.result);
+    until = now_ms() + 10000;
+    while (stats_of(ctx).abandoned_threads > 0 && now_ms() < until)
+        sleep_ms(10);
+    CHECK_EQ(stats_of(ctx).abandoned_threads, 0);
+    aopen_ctx_free(ctx);
+    CHECK_EQ(count_fds(), fds0);
+    free(ids);
+    free(c);
+    free(release);
+    free(hung);
+    return 0;
+}
