@@ -4,7 +4,8 @@
  * 1000 opens of a healthy local file: all 1000 complete promptly, the hung mount holds
  * exactly its share of workers with the rest in its own queue, closes of its descriptors
  * join that queue (attributed by descriptor), aopen_stats_mounts names it, and when the
- * hang ends every descriptor is delivered or closed: nothing leaks.
+ * hang ends every descriptor is delivered or closed: nothing leaks. The tmpfs is mounted
+ * after the library has read the mount table, so attribution relies on its refresh.
  * Needs root (for unshare and mount): skipped otherwise. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,9 +54,16 @@ int main(void) {
     if (unshare(CLONE_NEWNS) != 0)
         SKIP("unshare(CLONE_NEWNS): %s", strerror(errno));
     CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
+    /* The library reads the mount table now, before the tmpfs exists: it must notice the
+     * new mount (POLLPRI on /proc/self/mountinfo) to attribute the hung opens to it. */
+    aopen_ctx *probe = new_ctx(1, 1, 0, 0);
+    int probe_fd = result_of(probe, aopen_submit(probe, "/", O_RDONLY, 0, NULL, NULL));
+    CHECK(probe_fd >= 0, "probe open: %d", probe_fd);
+    close(probe_fd);
     char point[4096];
     snprintf(point, sizeof point, "%s/slow", test_dir());
     CHECK(mount("aopen-hung", point, "tmpfs", 0, "size=1m") == 0, "mount tmpfs: %s", strerror(errno));
+    sleep_ms(5); /* lookups poll for changes at most once a millisecond */
 
     /* (Copies: slow_path and fast_path reuse a few buffers.) */
     char *hung_file = strdup(slow_path("f")), *healthy_file = strdup(fast_path("f"));
@@ -69,6 +77,7 @@ int main(void) {
     setenv("SLOW_CLOSE_MS", "120000", 1);
     setenv("SLOW_OPEN_RELEASE", release, 1);
 
+    aopen_ctx_free(probe);
     int fds0 = count_fds();
     aopen_ctx *ctx = new_ctx(4, MAX_THREADS, HUNG + HEALTHY + CLOSES, 0);
     CHECK_EQ(stats_of(ctx).per_mount_threads, SHARE); /* the default: half of max_threads */

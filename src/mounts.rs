@@ -10,15 +10,19 @@
 //! kernels before 5.8 the path from /proc/self/fd.
 //!
 //! The table is parsed once per process and kept with /proc/self/mountinfo open (one
-//! close-on-exec descriptor for the life of the process); each lookup polls it for
-//! `POLLPRI`, which the kernel raises when the mount table changes, and re-reads it then.
+//! close-on-exec descriptor for the life of the process); lookups poll it for `POLLPRI`,
+//! which the kernel raises when the mount table changes, and re-read it then. A poll costs
+//! a syscall (~170 ns here), so lookups poll at most once per [`POLL_INTERVAL`]: a request
+//! submitted within that time of a mount or unmount may still be attributed by the old
+//! table, which affects only which mount's share it counts against.
 //! A process that changes mount namespace (unshare, setns) after its first request keeps
 //! seeing its first namespace's table. After fork the child reopens the file rather than
 //! share the parent's poll state.
 
 use crate::sys;
 use std::ffi::CStr;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// A mount's id: the first field of its line in /proc/self/mountinfo.
@@ -166,6 +170,15 @@ struct Watch {
 
 static WATCH: RwLock<Option<Watch>> = RwLock::new(None);
 const RETRY_OPEN: Duration = Duration::from_secs(1);
+/// Lookups poll for a changed mount table at most this often.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// When a lookup last polled (nanoseconds since `epoch()`, 0 = never).
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
 
 fn load(fd: i32) -> Option<Table> {
     sys::read_from_start(fd).ok().map(|t| Table::parse(&t))
@@ -177,6 +190,12 @@ pub fn current() -> Arc<Table> {
     {
         let w = WATCH.read().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = w.as_ref().filter(|w| w.generation == generation && w.fd >= 0) {
+            let now = epoch().elapsed().as_nanos() as u64 + 1;
+            let last = LAST_POLL.load(Ordering::Relaxed);
+            if last != 0 && now.saturating_sub(last) < POLL_INTERVAL.as_nanos() as u64 {
+                return Arc::clone(&w.table);
+            }
+            LAST_POLL.store(now, Ordering::Relaxed);
             if sys::poll_pri_now(w.fd) == Ok(false) {
                 return Arc::clone(&w.table);
             }
@@ -222,18 +241,35 @@ fn c_str(b: &'static [u8]) -> &'static CStr {
     CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
 }
 
+/// Whether an absolute path is already in [`normalize`]'s form (the common case, which then
+/// costs no copy).
+fn is_normal(p: &[u8]) -> bool {
+    p == b"/"
+        || (!p.ends_with(b"/")
+            && !p.windows(2).any(|w| w == b"//")
+            && !p.windows(3).any(|w| w == b"/./" || w == b"/..")
+            && !p.ends_with(b"/."))
+}
+
 /// The mount that holds `path` (see the module docs).
 pub fn of_path(path: &CStr) -> MountId {
     let p = path.to_bytes();
-    let abs = if p.starts_with(b"/") {
-        normalize(p, b"")
+    let owned;
+    let abs: &[u8] = if p.starts_with(b"/") && is_normal(p) {
+        p
+    } else if p.starts_with(b"/") {
+        owned = normalize(p, b"");
+        &owned
     } else {
         match sys::getcwd() {
-            Ok(cwd) => normalize(p, &cwd),
+            Ok(cwd) => {
+                owned = normalize(p, &cwd);
+                &owned
+            }
             Err(_) => return UNKNOWN,
         }
     };
-    current().lookup(&abs).map_or(UNKNOWN, |m| m.id)
+    current().lookup(abs).map_or(UNKNOWN, |m| m.id)
 }
 
 /// The mount that holds the open file `fd` (see the module docs). Descriptors that are not
@@ -302,6 +338,13 @@ garbage line
         assert_eq!(normalize(b"../../../x", b"/home/u"), b"/x");
         assert_eq!(normalize(b"/proc/../dev/shm", b"/"), b"/dev/shm");
         assert_eq!(normalize(b".", b"/"), b"/");
+        for p in ["/", "/a", "/a/b.c", "/a/.b", "/a..b/c"] {
+            assert!(is_normal(p.as_bytes()), "{p}");
+            assert_eq!(normalize(p.as_bytes(), b"/"), p.as_bytes(), "{p}");
+        }
+        for p in ["//a", "/a/", "/a/./b", "/a/../b", "/a/.", "/a/.."] {
+            assert!(!is_normal(p.as_bytes()), "{p}");
+        }
         let t = Table::parse(INFO);
         assert_eq!(at(&t, "/proc/../dev/shm/f"), 30);
         assert_eq!(at(&t, "../../proc/1"), 22);

@@ -24,12 +24,37 @@
 
 use crate::mounts::MountId;
 use crate::stats::Counters;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ffi::CString;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 /// A request id: positive and unique within one context.
 pub type Id = u64;
+
+/// Hashes the table's keys (request and mount ids: integers the library hands out or the
+/// kernel assigns, never chosen by an attacker) by one multiply, instead of SipHash: every
+/// request does several lookups under the context lock, whose hold time bounds throughput.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the high bits, which hashbrown uses, depend on every input bit.
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by ids, hashed with [`IdHasher`].
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// The work a request does.
 #[derive(Debug)]
@@ -197,14 +222,14 @@ impl<T> Table<T> {
             depth,
             timeout,
             share: share.max(1),
-            reqs: HashMap::new(),
-            mounts: HashMap::new(),
+            reqs: HashMap::default(),
+            mounts: HashMap::default(),
             runnable: BTreeMap::new(),
             queued: 0,
             startable: 0,
             ready: VecDeque::new(),
             timed: BTreeSet::new(),
-            running: HashMap::new(),
+            running: HashMap::default(),
             abandoned: 0,
             counters: Counters::default(),
         }
@@ -214,16 +239,18 @@ impl<T> Table<T> {
     /// `runnable`, its part of `startable`; forgets it once it has nothing left.
     fn refresh(&mut self, m: MountId) {
         let Some(q) = self.mounts.get_mut(&m) else { return };
-        if let Some(k) = q.runnable_key.take() {
-            self.runnable.remove(&k);
-        }
         self.startable -= q.startable;
         q.startable = q.pending.len().min(self.share.saturating_sub(q.running));
         self.startable += q.startable;
-        if q.startable > 0 {
-            let front = q.pending[0];
-            self.runnable.insert(front, m);
-            q.runnable_key = Some(front);
+        let key = (q.startable > 0).then(|| q.pending[0]);
+        if key != q.runnable_key {
+            if let Some(old) = q.runnable_key {
+                self.runnable.remove(&old);
+            }
+            if let Some(new) = key {
+                self.runnable.insert(new, m);
+            }
+            q.runnable_key = key;
         }
         if q.pending.is_empty() && q.running == 0 {
             self.mounts.remove(&m);
@@ -497,7 +524,7 @@ impl<T> Table<T> {
     /// The mounts that have a request queued, or a syscall running, for at least `min_age`
     /// at `now`, oldest first. Costs a pass over running syscalls and blocked queues.
     pub fn blocked_mounts(&self, now: Instant, min_age: Duration) -> Vec<MountReport> {
-        let mut out: HashMap<MountId, MountReport> = HashMap::new();
+        let mut out: HashMap<MountId, MountReport> = HashMap::default();
         let mut note = |mount: MountId, age: Duration| {
             let q = &self.mounts[&mount];
             let r = out.entry(mount).or_insert(MountReport {
