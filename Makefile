@@ -133,7 +133,7 @@ uninstall:
 UV_FLAGS = $(shell pkg-config --exists libuv 2>/dev/null && echo -DHAVE_UV $$(pkg-config --cflags --libs libuv))
 $(BUILD)/bench: benches/bench.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -g $(WARN) -Iinclude -o $@ $< $(LINK) $(UV_FLAGS)
+	$(CC) -O2 -g $(WARN) -Iinclude -o $@ $< $(LINK) $(UV_FLAGS) -ldl
 
 bench: $(BUILD)/bench $(SHIM)
 	benches/run.sh $(abspath $(SHIM))

@@ -6,11 +6,16 @@
  *                    dispatch), and libuv's threadpool with the same K (if built with it);
  *                    variants alternate, each repeated; medians, min-max, ratios; eventfd
  *                    writes per completion; idle CPU use. Appends rows to CSV.
+ *                    With BENCH_BASELINE set to another build of libaopen.so (make bench
+ *                    builds the last commit before per-mount shares and statistics), its
+ *                    reap variants run alternating with this build's, loaded by dlopen: the
+ *                    cost of mount attribution, shares and counters, measured side by side.
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -92,7 +97,44 @@ static double run_sync(int threads) {
 }
 
 /* ---- libaopen: K pairs in flight ---- */
+/* The entry points a run uses: this build's, or a baseline build's loaded with dlopen. */
+struct api {
+    __typeof__(aopen_ctx_new) *ctx_new;
+    __typeof__(aopen_ctx_free) *ctx_free;
+    __typeof__(aopen_submit) *submit;
+    __typeof__(aclose_submit) *close_submit;
+    __typeof__(aopen_wait) *wait;
+    __typeof__(aopen_reap) *reap;
+    __typeof__(aopen_dispatch) *dispatch;
+};
+static const struct api this_build = {aopen_ctx_new, aopen_ctx_free, aopen_submit, aclose_submit,
+                                      aopen_wait,    aopen_reap,     aopen_dispatch};
+static struct api baseline;
+static aopen_ctx *baseline_ctx;
+
+/* Loads BENCH_BASELINE's libaopen.so into `baseline`; 0 if unset or unusable. */
+static int load_baseline(void) {
+    const char *path = getenv("BENCH_BASELINE");
+    if (path == NULL || *path == '\0')
+        return 0;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (h == NULL) {
+        fprintf(stderr, "baseline %s: %s\n", path, dlerror());
+        return 0;
+    }
+    void **slots[] = {(void **)&baseline.ctx_new, (void **)&baseline.ctx_free, (void **)&baseline.submit,
+                      (void **)&baseline.close_submit, (void **)&baseline.wait, (void **)&baseline.reap,
+                      (void **)&baseline.dispatch};
+    const char *names[] = {"aopen_ctx_new", "aopen_ctx_free", "aopen_submit", "aclose_submit",
+                           "aopen_wait",    "aopen_reap",     "aopen_dispatch"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if ((*slots[i] = dlsym(h, names[i])) == NULL)
+            return 0;
+    return 1;
+}
+
 struct ao {
+    const struct api *api;
     aopen_ctx *ctx;
     double until, started[256];
     long pairs;
@@ -106,7 +148,7 @@ static void ao_completed(const aopen_completion *c, int with_cb) {
     if (c->result < 0)
         die(c->op == AOPEN_OP_OPEN ? "open completion" : "close completion", c->result);
     if (c->op == AOPEN_OP_OPEN) {
-        int64_t id = aclose_submit(ao.ctx, c->result, with_cb ? cb_pair : NULL, c->user_data);
+        int64_t id = ao.api->close_submit(ao.ctx, c->result, with_cb ? cb_pair : NULL, c->user_data);
         if (id < 0)
             die("aclose_submit", (long)id);
         return;
@@ -115,7 +157,7 @@ static void ao_completed(const aopen_completion *c, int with_cb) {
     lat_add(now_s() - ao.started[slot]);
     if (now_s() < ao.until) {
         ao.started[slot] = now_s();
-        int64_t id = aopen_submit(ao.ctx, file_path, O_RDONLY, 0, with_cb ? cb_pair : NULL, c->user_data);
+        int64_t id = ao.api->submit(ao.ctx, file_path, O_RDONLY, 0, with_cb ? cb_pair : NULL, c->user_data);
         if (id < 0)
             die("aopen_submit", (long)id);
     } else {
@@ -125,7 +167,8 @@ static void ao_completed(const aopen_completion *c, int with_cb) {
 /* One callback for both ops: an open's completion submits the close, a close's the next open. */
 static void cb_pair(const aopen_completion *c) { ao_completed(c, 1); }
 
-static double run_aopen(aopen_ctx *ctx, int k, int dispatch) {
+static double run_api(const struct api *api, aopen_ctx *ctx, int k, int dispatch) {
+    ao.api = api;
     ao.ctx = ctx;
     ao.pairs = 0;
     ao.inflight = k;
@@ -133,25 +176,27 @@ static double run_aopen(aopen_ctx *ctx, int k, int dispatch) {
     ao.until = t0 + RUN_SECS;
     for (int i = 0; i < k; i++) {
         ao.started[i] = now_s();
-        int64_t id = aopen_submit(ctx, file_path, O_RDONLY, 0, dispatch ? cb_pair : NULL, (void *)(intptr_t)i);
+        int64_t id = api->submit(ctx, file_path, O_RDONLY, 0, dispatch ? cb_pair : NULL, (void *)(intptr_t)i);
         if (id < 0)
             die("aopen_submit", (long)id);
     }
     aopen_completion buf[512];
     while (ao.inflight > 0) {
-        int w = aopen_wait(ctx, 5000);
+        int w = api->wait(ctx, 5000);
         if (w <= 0)
             die("aopen_wait", w);
         if (dispatch) {
-            aopen_dispatch(ctx, 0);
+            api->dispatch(ctx, 0);
         } else {
-            int n = aopen_reap(ctx, buf, 512);
+            int n = api->reap(ctx, buf, 512);
             for (int i = 0; i < n; i++)
                 ao_completed(&buf[i], 0);
         }
     }
     return ao.pairs / (now_s() - t0);
 }
+
+static double run_aopen(aopen_ctx *ctx, int k, int dispatch) { return run_api(&this_build, ctx, k, dispatch); }
 
 /* ---- libuv: K pairs in flight through its threadpool ---- */
 #ifdef HAVE_UV
@@ -197,9 +242,9 @@ static double run_uv(int k) {
 #endif
 
 /* ---- the fast run ---- */
-enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, NKINDS };
-static const char *kind_name[] = {"sync, 1 thread", "sync, 2 threads", "libaopen, reap", "libaopen, dispatch",
-                                  "libuv 4-thread pool"};
+enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, BASE_REAP, NKINDS };
+static const char *kind_name[] = {"sync, 1 thread",      "sync, 2 threads", "libaopen, reap", "libaopen, dispatch",
+                                  "libuv 4-thread pool", "baseline, reap"};
 struct variant {
     int kind, k;
     double runs[RUNS];
@@ -228,6 +273,7 @@ static void latency_line(const char *what, double (*fn)(void)) {
 }
 static aopen_ctx *lat_ctx;
 static double lat_reap(void) { return run_aopen(lat_ctx, 1, 0); }
+static double lat_base(void) { return run_api(&baseline, baseline_ctx, 1, 0); }
 static double lat_dispatch(void) { return run_aopen(lat_ctx, 1, 1); }
 #ifdef HAVE_UV
 static double lat_uv(void) { return run_uv(1); }
@@ -245,8 +291,11 @@ static void fast(void) {
     vs[nv++] = (struct variant){SYNC1, 0, {0}};
     vs[nv++] = (struct variant){SYNC2, 256, {0}};
     int ks[] = {1, 16, 256};
+    int with_base = load_baseline();
     for (int i = 0; i < 3; i++) {
         vs[nv++] = (struct variant){AO_REAP, ks[i], {0}};
+        if (with_base)
+            vs[nv++] = (struct variant){BASE_REAP, ks[i], {0}};
         vs[nv++] = (struct variant){AO_DISPATCH, ks[i], {0}};
 #ifdef HAVE_UV
         vs[nv++] = (struct variant){UV, ks[i], {0}};
@@ -256,6 +305,8 @@ static void fast(void) {
     int rc = aopen_ctx_new(NULL, &ctx);
     if (rc)
         die("aopen_ctx_new", rc);
+    if (with_base && (rc = baseline.ctx_new(NULL, &baseline_ctx)))
+        die("baseline aopen_ctx_new", rc);
     /* Warm up every variant once (threads, caches, the fd table), then measure, alternating. */
     for (int r = -1; r < RUNS; r++)
         for (int i = 0; i < nv; i++) {
@@ -265,6 +316,7 @@ static void fast(void) {
             case SYNC2: v = run_sync(2); break;
             case AO_REAP: v = run_aopen(ctx, vs[i].k, 0); break;
             case AO_DISPATCH: v = run_aopen(ctx, vs[i].k, 1); break;
+            case BASE_REAP: v = run_api(&baseline, baseline_ctx, vs[i].k, 0); break;
 #ifdef HAVE_UV
             case UV: v = run_uv(vs[i].k); break;
 #endif
@@ -275,29 +327,36 @@ static void fast(void) {
     double sync1, lo, hi;
     stats(vs[0].runs, RUNS, &sync1, &lo, &hi);
     printf("open+close pairs of a cached file; %d alternating runs of %.1f s each; medians\n\n", RUNS, RUN_SECS);
-    printf("  %-22s %5s %14s %23s %9s %9s\n", "variant", "K", "pairs/s", "min - max", "x sync1", "x libuv");
+    printf("  %-22s %5s %14s %23s %9s %9s %10s\n", "variant", "K", "pairs/s", "min - max", "x sync1", "x libuv",
+           with_base ? "x baseline" : "");
     for (int i = 0; i < nv; i++) {
         double med;
         stats(vs[i].runs, RUNS, &med, &lo, &hi);
-        double uvmed = 0;
-        for (int j = 0; j < nv; j++)
-            if (vs[j].kind == UV && vs[j].k == vs[i].k) {
-                double a, b;
+        double uvmed = 0, basemed = 0;
+        for (int j = 0; j < nv; j++) {
+            double a, b;
+            if (vs[j].kind == UV && vs[j].k == vs[i].k)
                 stats(vs[j].runs, RUNS, &uvmed, &a, &b);
-            }
-        char ks_[8] = "-", uvr[16] = "";
+            if (vs[j].kind == BASE_REAP && vs[j].k == vs[i].k)
+                stats(vs[j].runs, RUNS, &basemed, &a, &b);
+        }
+        char ks_[8] = "-", uvr[16] = "", baser[16] = "";
         if (vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
             snprintf(ks_, sizeof ks_, "%d", vs[i].k);
         if (uvmed > 0 && vs[i].kind != UV && vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
             snprintf(uvr, sizeof uvr, "%8.2fx", med / uvmed);
-        printf("  %-22s %5s %14.0f %11.0f - %-11.0f %8.2fx %9s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
-               med / sync1, uvr);
+        if (basemed > 0 && vs[i].kind == AO_REAP)
+            snprintf(baser, sizeof baser, "%9.2fx", med / basemed);
+        printf("  %-22s %5s %14.0f %11.0f - %-11.0f %8.2fx %9s %10s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
+               med / sync1, uvr, baser);
         for (int r = 0; r < RUNS; r++) {
             char rep[8];
             snprintf(rep, sizeof rep, "%d", r);
             ROW("pairs_per_s", kind_name[vs[i].kind], ks_, rep, vs[i].runs[r]);
         }
     }
+    if (!with_base)
+        printf("\n  (no baseline: set BENCH_BASELINE to another build's libaopen.so to compare)\n");
 #ifndef HAVE_UV
     printf("\n  (libuv not built: pkg-config found no libuv; install libuv1-dev to compare)\n");
 #endif
@@ -306,10 +365,14 @@ static void fast(void) {
     lat_ctx = ctx;
     latency_line("libaopen, reap", lat_reap);
     latency_line("libaopen, dispatch", lat_dispatch);
+    if (with_base)
+        latency_line("baseline, reap", lat_base);
 #ifdef HAVE_UV
     latency_line("libuv", lat_uv);
 #endif
     aopen_ctx_free(ctx);
+    if (with_base)
+        baseline.ctx_free(baseline_ctx);
 
     /* eventfd writes per completion at K=256: a caller's eventfd is written, never read, so
      * its counter is the number of writes. */

@@ -13,7 +13,24 @@ mkdir -p "$dir/slow"
 echo x > "$dir/slow/file"
 export BENCH_RUN="$(date -u +%Y-%m-%dT%H:%M:%SZ)/$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "libaopen bench, $BENCH_RUN, $(nproc) CPUs"
-build/bench fast "$csv" "$dir/file"
+# The baseline: the last commit before per-mount shares, abandoned-worker accounting and
+# statistics (issue 3), built from this clone's history, so the cost of those features on
+# the hot path is measured beside this build in one run. BENCH_BASELINE_REV= skips it.
+base_rev=${BENCH_BASELINE_REV-ed8081d}
+base_lib=
+if [ -n "$base_rev" ] && git rev-parse -q --verify "$base_rev^{commit}" >/dev/null 2>&1; then
+  base_src=build/baseline/src-$base_rev
+  if [ ! -f "$base_src/Cargo.toml" ]; then
+    rm -rf "$base_src" && mkdir -p "$base_src"
+    git archive "$base_rev" | tar -x -C "$base_src"
+  fi
+  echo "building the baseline ($base_rev) ..."
+  cargo build -q --release --lib --manifest-path "$base_src/Cargo.toml" --target-dir build/baseline/target
+  base_lib=$PWD/build/baseline/target/release/libaopen.so
+else
+  echo "(no baseline: revision '$base_rev' is not in this clone)"
+fi
+BENCH_BASELINE=$base_lib build/bench fast "$csv" "$dir/file"
 echo
 LD_PRELOAD=$shim SLOW_OPEN_PREFIX="$dir/slow/" SLOW_OPEN_MS=200 build/bench slow "$csv" "$dir/file" "$dir/slow/file"
 echo
