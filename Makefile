@@ -33,7 +33,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 
 .PHONY: check-valgrind check-asan check-tsan check-loom soak bench
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install test-examples test-python demo clean
+	test-demo test-install test-examples test-python demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -163,7 +163,7 @@ $(BUILD)/tests/%: c-tests/%.c $(BUILD)/helpers.o c-tests/helpers.h include/aopen
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(BUILD)/helpers.o $(LINK)
 
-$(BUILD)/heartbeat: examples/heartbeat.c include/aopen.h $(LIB)
+$(BUILD)/heartbeat $(BUILD)/hung: $(BUILD)/%: examples/%.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK)
 
@@ -175,7 +175,8 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB)
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $$(pkg-config --cflags --libs $(PKG))
 
-test: check-header check-symbols test-rust test-install test-demo test-examples test-python $(BUILD)/bench test-c
+test: check-header check-symbols test-rust test-install test-demo test-demo-hung test-examples test-python \
+	$(BUILD)/bench test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:
@@ -198,6 +199,19 @@ test-demo: $(BUILD)/heartbeat $(SHIM)
 	@$(DEMO_ENV) timeout 30 $(BUILD)/heartbeat > $(BUILD)/demo.log 2>&1 \
 	  && echo "PASS heartbeat demo: $$(tail -n1 $(BUILD)/demo.log)" \
 	  || { cat $(BUILD)/demo.log; echo "FAIL heartbeat demo"; exit 1; }
+
+# A dead mount beside a healthy one: healthy opens keep their latency (see examples/hung.c).
+demo-hung: $(BUILD)/hung $(SHIM)
+	LD_PRELOAD=$(abspath $(SHIM)) $(BUILD)/hung
+
+# The same, shorter, as a test: it exits 1 if a healthy open stalled, 77 without a mount.
+test-demo-hung: $(BUILD)/hung $(SHIM)
+	@LD_PRELOAD=$(abspath $(SHIM)) DEMO_SECONDS=6 timeout 60 $(BUILD)/hung > $(BUILD)/demo-hung.log 2>&1; \
+	  rc=$$?; case $$rc in \
+	    0) echo "PASS hung-mount demo: $$(grep '^healthy opens' $(BUILD)/demo-hung.log)" ;; \
+	    77) echo "SKIP hung-mount demo: $$(tail -n1 $(BUILD)/demo-hung.log)" ;; \
+	    *) cat $(BUILD)/demo-hung.log; echo "FAIL hung-mount demo"; exit 1 ;; \
+	  esac
 
 clean:
 	$(CARGO) clean
