@@ -10,6 +10,8 @@
  *                    builds the last commit before per-mount shares and statistics), its
  *                    reap variants run alternating with this build's, loaded by dlopen: the
  *                    cost of mount attribution, shares and counters, measured side by side.
+ *                    "libaopen, NO_MOUNTS" is this build without mount attribution (same
+ *                    queues and counters, no syscall in submit): it separates the two costs.
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
@@ -242,9 +244,10 @@ static double run_uv(int k) {
 #endif
 
 /* ---- the fast run ---- */
-enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, BASE_REAP, NKINDS };
-static const char *kind_name[] = {"sync, 1 thread",      "sync, 2 threads", "libaopen, reap", "libaopen, dispatch",
-                                  "libuv 4-thread pool", "baseline, reap"};
+enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, BASE_REAP, NOMNT_REAP, NKINDS };
+static const char *kind_name[] = {"sync, 1 thread",      "sync, 2 threads", "libaopen, reap",
+                                  "libaopen, dispatch",  "libuv 4-thread pool", "baseline, reap",
+                                  "libaopen, NO_MOUNTS"};
 struct variant {
     int kind, k;
     double runs[RUNS];
@@ -294,6 +297,7 @@ static void fast(void) {
     int with_base = load_baseline();
     for (int i = 0; i < 3; i++) {
         vs[nv++] = (struct variant){AO_REAP, ks[i], {0}};
+        vs[nv++] = (struct variant){NOMNT_REAP, ks[i], {0}};
         if (with_base)
             vs[nv++] = (struct variant){BASE_REAP, ks[i], {0}};
         vs[nv++] = (struct variant){AO_DISPATCH, ks[i], {0}};
@@ -307,6 +311,13 @@ static void fast(void) {
         die("aopen_ctx_new", rc);
     if (with_base && (rc = baseline.ctx_new(NULL, &baseline_ctx)))
         die("baseline aopen_ctx_new", rc);
+    /* Without mount attribution: the same counters and queues, no syscall in submit. */
+    aopen_options nomnt_opts;
+    memset(&nomnt_opts, 0, sizeof nomnt_opts);
+    nomnt_opts.flags = AOPEN_OPT_NO_MOUNTS;
+    aopen_ctx *nomnt;
+    if ((rc = aopen_ctx_new(&nomnt_opts, &nomnt)))
+        die("aopen_ctx_new NO_MOUNTS", rc);
     /* Warm up every variant once (threads, caches, the fd table), then measure, alternating. */
     for (int r = -1; r < RUNS; r++)
         for (int i = 0; i < nv; i++) {
@@ -317,6 +328,7 @@ static void fast(void) {
             case AO_REAP: v = run_aopen(ctx, vs[i].k, 0); break;
             case AO_DISPATCH: v = run_aopen(ctx, vs[i].k, 1); break;
             case BASE_REAP: v = run_api(&baseline, baseline_ctx, vs[i].k, 0); break;
+            case NOMNT_REAP: v = run_aopen(nomnt, vs[i].k, 0); break;
 #ifdef HAVE_UV
             case UV: v = run_uv(vs[i].k); break;
 #endif
@@ -345,7 +357,7 @@ static void fast(void) {
             snprintf(ks_, sizeof ks_, "%d", vs[i].k);
         if (uvmed > 0 && vs[i].kind != UV && vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
             snprintf(uvr, sizeof uvr, "%8.2fx", med / uvmed);
-        if (basemed > 0 && vs[i].kind == AO_REAP)
+        if (basemed > 0 && (vs[i].kind == AO_REAP || vs[i].kind == NOMNT_REAP))
             snprintf(baser, sizeof baser, "%9.2fx", med / basemed);
         printf("  %-22s %5s %14.0f %11.0f - %-11.0f %8.2fx %9s %10s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
                med / sync1, uvr, baser);
@@ -371,6 +383,7 @@ static void fast(void) {
     latency_line("libuv", lat_uv);
 #endif
     aopen_ctx_free(ctx);
+    aopen_ctx_free(nomnt);
     if (with_base)
         baseline.ctx_free(baseline_ctx);
 

@@ -21,6 +21,7 @@ static uint64_t sum(const uint64_t *h, int from, int to) {
 struct seen {
     int calls;
     uint32_t queued, running;
+    uint64_t id;
     char point[256];
 };
 
@@ -29,6 +30,7 @@ static void on_mount(const aopen_mount_stats *m, void *user) {
     s->calls++;
     s->queued += m->queued;
     s->running += m->running;
+    s->id = m->mount_id;
     snprintf(s->point, sizeof s->point, "%s", m->mount_point);
     CHECK(m->blocked <= m->queued + m->running, "blocked %u > queued %u + running %u", m->blocked,
           m->queued, m->running);
@@ -100,6 +102,7 @@ int main(void) {
     struct seen seen = {0};
     CHECK_EQ(aopen_stats_mounts(ctx, 0, on_mount, &seen), 1);
     CHECK_EQ(seen.calls, 1);
+    CHECK(seen.id != UINT64_MAX, "the test directory's mount is known");
     CHECK_EQ(seen.running, 8);
     CHECK_EQ(seen.queued, 2);
     CHECK(strlen(seen.point) > 0 && strncmp(test_dir(), seen.point, strlen(seen.point)) == 0,
@@ -134,6 +137,26 @@ int main(void) {
     for (int i = 0; i < 10000; i++)
         stats_of(ctx);
     printf("aopen_stats: %.2f us a call\n", (now_ms() - t0) * 1000 / 10000);
+    aopen_ctx_free(ctx);
+
+    /* Without mount attribution every request counts against one share, the whole pool. */
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.max_threads = 8;
+    o.flags = AOPEN_OPT_NO_MOUNTS;
+    CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+    CHECK_EQ(stats_of(ctx).per_mount_threads, 8);
+    CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    CHECK(aopen_submit(ctx, "/dev/null", O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    seen = (struct seen){0};
+    CHECK_EQ(aopen_stats_mounts(ctx, 0, on_mount, &seen), 1);
+    CHECK_EQ(seen.id, UINT64_MAX); /* the anonymous mount, not the test directory's */
+    CHECK_EQ(seen.point[0], '\0');
+    CHECK_EQ(reap_n(ctx, many, 2, 5000), 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK(many[i].result >= 0, "open: %d", many[i].result);
+        close(many[i].result);
+    }
     aopen_ctx_free(ctx);
     return 0;
 }

@@ -32,6 +32,14 @@
 #define AOPEN_OPT_EVENTFD 1u
 
 /**
+ * `aopen_options.flags`: do not attribute requests to mounts. Every request then counts
+ * against one share (`per_mount_threads`, default: all of `max_threads`), so a hung mount
+ * can again take the whole pool; in exchange submit makes no syscall (an `aclose_submit`
+ * otherwise makes one `statx`, about 0.35 us). For programs that only open local files.
+ */
+#define AOPEN_OPT_NO_MOUNTS 2u
+
+/**
  * Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
  * `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
  */
@@ -87,7 +95,8 @@ typedef struct aopen_options {
   int32_t eventfd;
   /**
    * Most requests of one mount whose syscalls may run at once (abandoned ones included:
-   * see `aopen_stats`); 0 = default (half of `max_threads`, at least 1). Requests past it
+   * see `aopen_stats`); 0 = default (half of `max_threads`, at least 1; all of it with
+   * `AOPEN_OPT_NO_MOUNTS`). Requests past it
    * wait in that mount's own queue while other mounts' requests go ahead, so one hung
    * mount can never hold more of the pool. Must not exceed `max_threads`.
    */

@@ -34,8 +34,11 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Signal this caller-owned eventfd instead of an own one.
     pub eventfd: Option<i32>,
-    /// Most syscalls of one mount in progress at once (0 = default: half of `max_threads`).
+    /// Most syscalls of one mount in progress at once (0 = default: half of `max_threads`,
+    /// or all of it without mount attribution).
     pub per_mount_threads: u32,
+    /// Do not attribute requests to mounts: they all count against one share.
+    pub no_mounts: bool,
 }
 
 /// A configuration with every default filled in and every bound checked.
@@ -47,6 +50,7 @@ pub struct Resolved {
     pub timeout: Option<Duration>,
     pub eventfd: Option<i32>,
     pub per_mount_threads: usize,
+    pub no_mounts: bool,
 }
 
 /// The default per-mount share: half the pool's cap (at least 1), so that one dead mount
@@ -96,9 +100,11 @@ impl Config {
             timeout: self.timeout,
             eventfd: self.eventfd,
             per_mount_threads: match self.per_mount_threads {
+                0 if self.no_mounts => max_threads as usize,
                 0 => default_per_mount(max_threads as usize),
                 n => n as usize,
             },
+            no_mounts: self.no_mounts,
         })
     }
 }
@@ -124,6 +130,8 @@ mod tests {
         assert_eq!(r.per_mount_threads, 8);
         let r = Config { max_threads: 1, ..Default::default() }.validate().unwrap();
         assert_eq!(r.per_mount_threads, 1, "never a share of zero");
+        let r = Config { max_threads: 8, no_mounts: true, ..Default::default() }.validate().unwrap();
+        assert_eq!(r.per_mount_threads, 8, "one share for everything: the whole pool");
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl<T: Send + 'static> Context<T> {
 
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
     pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
-        Self::with_parts(cfg, exec, attribute)
+        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| mounts::UNKNOWN } else { attribute })
     }
 
     /// A context with its own executor and mount attribution (for tests).

@@ -20,6 +20,11 @@ pub const AOPEN_OP_OPEN: u32 = 1u32;
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
 /// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
 pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
+/// `aopen_options.flags`: do not attribute requests to mounts. Every request then counts
+/// against one share (`per_mount_threads`, default: all of `max_threads`), so a hung mount
+/// can again take the whole pool; in exchange submit makes no syscall (an `aclose_submit`
+/// otherwise makes one `statx`, about 0.35 us). For programs that only open local files.
+pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 
 /// Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
 /// `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
@@ -47,7 +52,8 @@ pub struct aopen_options {
     /// become ready, never read or closed. Ignored without that flag.
     pub eventfd: i32,
     /// Most requests of one mount whose syscalls may run at once (abandoned ones included:
-    /// see `aopen_stats`); 0 = default (half of `max_threads`, at least 1). Requests past it
+    /// see `aopen_stats`); 0 = default (half of `max_threads`, at least 1; all of it with
+    /// `AOPEN_OPT_NO_MOUNTS`). Requests past it
     /// wait in that mount's own queue while other mounts' requests go ahead, so one hung
     /// mount can never hold more of the pool. Must not exceed `max_threads`.
     pub per_mount_threads: u32,
@@ -188,7 +194,7 @@ fn to_c(c: &Completion<Token>) -> aopen_completion {
 }
 
 fn config_from(opts: &aopen_options) -> Result<Config, i32> {
-    if opts.flags & !AOPEN_OPT_EVENTFD != 0 || opts.reserved.iter().any(|&r| r != 0) {
+    if opts.flags & !(AOPEN_OPT_EVENTFD | AOPEN_OPT_NO_MOUNTS) != 0 || opts.reserved.iter().any(|&r| r != 0) {
         return Err(libc::EINVAL);
     }
     Ok(Config {
@@ -198,6 +204,7 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         timeout: (opts.timeout_ms != 0).then(|| Duration::from_millis(opts.timeout_ms.into())),
         eventfd: (opts.flags & AOPEN_OPT_EVENTFD != 0).then_some(opts.eventfd),
         per_mount_threads: opts.per_mount_threads,
+        no_mounts: opts.flags & AOPEN_OPT_NO_MOUNTS != 0,
     })
 }
 
@@ -677,7 +684,8 @@ mod tests {
             reserved: [0; 5],
         };
         assert_eq!(config_from(&zero).unwrap(), Config::default());
-        assert_eq!(config_from(&aopen_options { flags: 2, ..zero }).unwrap_err(), libc::EINVAL);
+        assert_eq!(config_from(&aopen_options { flags: 4, ..zero }).unwrap_err(), libc::EINVAL);
+        assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_MOUNTS, ..zero }).unwrap().no_mounts);
         let mut r = zero;
         r.reserved[4] = 1;
         assert_eq!(config_from(&r).unwrap_err(), libc::EINVAL);
