@@ -53,7 +53,7 @@ int main(void) {
         SKIP("needs root to make a mount in a private mount namespace");
     if (unshare(CLONE_NEWNS) != 0)
         SKIP("unshare(CLONE_NEWNS): %s", strerror(errno));
-    CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
+    CHECK(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
     /* The library reads the mount table now, before the tmpfs exists: it must notice the
      * new mount (POLLPRI on /proc/self/mountinfo) to attribute the hung opens to it. */
     aopen_ctx *probe = new_ctx(1, 1, 0, 0);

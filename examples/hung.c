@@ -114,7 +114,7 @@ static void report(int second, uint32_t share) {
 
 /* Makes `dir` a hung mount of its own; returns 0, or -1 if no separate mount is possible. */
 static int make_hung_mount(char *dir, size_t len) {
-    if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) {
+    if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0) {
         snprintf(dir, len, "/tmp/aopen-hung-XXXXXX");
         if (mkdtemp(dir) != NULL && mount("aopen-hung", dir, "tmpfs", 0, "size=1m") == 0)
             return 0;
