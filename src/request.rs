@@ -24,7 +24,7 @@
 
 use crate::mounts::MountId;
 use crate::stats::Counters;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::ffi::CString;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
@@ -190,9 +190,11 @@ pub struct Table<T> {
     reqs: HashMap<Id, Req<T>>,
     /// Mounts with queued or running requests.
     mounts: HashMap<MountId, MountQ>,
-    /// The oldest queued request of each mount below its share, and its mount: the first
-    /// entry is the next request to run.
-    runnable: BTreeMap<Id, MountId>,
+    /// The oldest queued request of each mount below its share, and its mount, sorted: the
+    /// first entry is the next request to run. A sorted Vec rather than a BTreeMap: it
+    /// holds one entry per mount with startable work (a handful), and never frees its
+    /// buffer when it empties, which a BTreeMap does on every request at low concurrency.
+    runnable: Vec<(Id, MountId)>,
     /// Queued requests, and how many of them could start now (within their mount's share).
     queued: usize,
     startable: usize,
@@ -224,7 +226,7 @@ impl<T> Table<T> {
             share: share.max(1),
             reqs: HashMap::default(),
             mounts: HashMap::default(),
-            runnable: BTreeMap::new(),
+            runnable: Vec::new(),
             queued: 0,
             startable: 0,
             ready: VecDeque::new(),
@@ -236,24 +238,46 @@ impl<T> Table<T> {
     }
 
     /// Re-files mount `m` after a change to its queue or running count: its place in
-    /// `runnable`, its part of `startable`; forgets it once it has nothing left.
+    /// `runnable` and its part of `startable`. A mount left with nothing stays in `mounts`
+    /// (reusing its queue's buffer) until [`Table::prune`].
     fn refresh(&mut self, m: MountId) {
         let Some(q) = self.mounts.get_mut(&m) else { return };
-        self.startable -= q.startable;
-        q.startable = q.pending.len().min(self.share.saturating_sub(q.running));
-        self.startable += q.startable;
+        Self::refile(q, m, self.share, &mut self.runnable, &mut self.startable);
+    }
+
+    /// [`Table::refresh`] for a mount already looked up (the hot paths), as a function of
+    /// the fields it touches.
+    fn refile(
+        q: &mut MountQ,
+        m: MountId,
+        share: usize,
+        runnable: &mut Vec<(Id, MountId)>,
+        startable: &mut usize,
+    ) {
+        *startable -= q.startable;
+        q.startable = q.pending.len().min(share.saturating_sub(q.running));
+        *startable += q.startable;
         let key = (q.startable > 0).then(|| q.pending[0]);
         if key != q.runnable_key {
             if let Some(old) = q.runnable_key {
-                self.runnable.remove(&old);
+                if let Ok(i) = runnable.binary_search(&(old, m)) {
+                    runnable.remove(i);
+                }
             }
             if let Some(new) = key {
-                self.runnable.insert(new, m);
+                let i = runnable.binary_search(&(new, m)).unwrap_or_else(|i| i);
+                runnable.insert(i, (new, m));
             }
             q.runnable_key = key;
         }
-        if q.pending.is_empty() && q.running == 0 {
-            self.mounts.remove(&m);
+    }
+
+    /// Forgets mounts with nothing queued or running, once there are more than a few: mount
+    /// ids come and go (automounts), and each entry keeps a queue buffer.
+    fn prune(&mut self) {
+        const KEEP: usize = 64;
+        if self.mounts.len() > KEEP {
+            self.mounts.retain(|_, q| !q.pending.is_empty() || q.running > 0);
         }
     }
 
@@ -281,9 +305,13 @@ impl<T> Table<T> {
             token,
         };
         self.reqs.insert(id, req);
-        self.mounts.entry(mount).or_default().pending.push_back(id);
+        if !self.mounts.contains_key(&mount) {
+            self.prune();
+        }
+        let q = self.mounts.entry(mount).or_default();
+        q.pending.push_back(id);
         self.queued += 1;
-        self.refresh(mount);
+        Self::refile(q, mount, self.share, &mut self.runnable, &mut self.startable);
         if self.timeout.is_some() {
             self.timed.insert(id);
         }
@@ -315,13 +343,13 @@ impl<T> Table<T> {
     /// The oldest queued request whose mount is below its share, moved to Running for a
     /// worker at `now`.
     pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
-        let (&id, &mount) = self.runnable.first_key_value()?;
+        let &(id, mount) = self.runnable.first()?;
         let q = self.mounts.get_mut(&mount).expect("runnable mounts are always in the table");
         debug_assert_eq!(q.pending.front(), Some(&id));
         q.pending.pop_front();
         q.running += 1;
         self.queued -= 1;
-        self.refresh(mount);
+        Self::refile(q, mount, self.share, &mut self.runnable, &mut self.startable);
         let req = self.reqs.get_mut(&id).expect("queued ids are always in the table");
         debug_assert_eq!(req.phase, Phase::Queued);
         req.phase = Phase::Running;
@@ -357,7 +385,7 @@ impl<T> Table<T> {
                 q.abandoned -= 1;
                 self.abandoned -= 1;
             }
-            self.refresh(r.mount);
+            Self::refile(q, r.mount, self.share, &mut self.runnable, &mut self.startable);
         }
         if let Some(req) = self.reqs.get_mut(&id) {
             if req.phase == Phase::Running {
@@ -495,7 +523,7 @@ impl<T> Table<T> {
     }
     /// How long the oldest request that could start now has waited.
     pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
-        let (id, _) = self.runnable.first_key_value()?;
+        let (id, _) = self.runnable.first()?;
         self.reqs.get(id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
@@ -512,7 +540,7 @@ impl<T> Table<T> {
     }
     /// Mounts with queued or running requests.
     pub fn mounts(&self) -> usize {
-        self.mounts.len()
+        self.mounts.values().filter(|q| !q.pending.is_empty() || q.running > 0).count()
     }
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -843,5 +871,20 @@ mod tests {
         let c = t.counters();
         assert_eq!((c.submitted, c.delivered, c.cancelled, c.timed_out), (1, 1, 0, 0));
         assert_eq!(c.queue_wait.0[8], 1, "300 us lands in [256, 512)");
+    }
+
+    #[test]
+    fn finished_mounts_are_forgotten_past_a_few() {
+        let mut t: Table<()> = Table::with_share(1000, None, 2);
+        let now = Instant::now();
+        for m in 0..200 {
+            let id = t.submit_on(m, open_op(), (), now).unwrap();
+            assert_eq!(t.take_work(now).unwrap().0, id);
+            t.finish(id, OpKind::Open, -1);
+            t.pop_ready().unwrap();
+        }
+        assert_eq!(t.mounts(), 0, "none has work");
+        assert!(t.mounts.len() <= 65, "{} entries kept", t.mounts.len());
+        assert!(t.runnable.is_empty());
     }
 }
