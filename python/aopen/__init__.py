@@ -22,7 +22,7 @@ import os
 import weakref
 from pathlib import Path
 
-__all__ = ["aopen", "configure", "close", "AopenError"]
+__all__ = ["aopen", "configure", "close", "stats", "blocked_mounts", "AopenError"]
 
 _OP_OPEN = 1
 _OP_CLOSE = 2
@@ -37,8 +37,46 @@ class _Options(ctypes.Structure):
         ("timeout_ms", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
         ("eventfd", ctypes.c_int32),
-        ("reserved", ctypes.c_uint32 * 6),
+        ("per_mount_threads", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 5),
     ]
+
+
+_HIST_BUCKETS = 32
+_STATS_COUNTERS = ["submitted", "delivered", "cancelled", "timed_out"]
+_STATS_GAUGES = [
+    "queued", "queued_over_share", "running", "threads", "idle_threads", "abandoned_threads",
+    "peak_threads", "mounts", "per_mount_threads", "process_abandoned_threads",
+    "process_abandoned_cap", "reserved0",
+]
+
+
+class _Stats(ctypes.Structure):
+    _fields_ = (
+        [(n, ctypes.c_uint64) for n in _STATS_COUNTERS]
+        + [(n, ctypes.c_uint32) for n in _STATS_GAUGES]
+        + [
+            ("queue_wait_us", ctypes.c_uint64 * _HIST_BUCKETS),
+            ("service_us", ctypes.c_uint64 * _HIST_BUCKETS),
+            ("reserved", ctypes.c_uint64 * 8),
+        ]
+    )
+
+
+class _MountStats(ctypes.Structure):
+    _fields_ = [
+        ("mount_point", ctypes.c_char_p),
+        ("fstype", ctypes.c_char_p),
+        ("mount_id", ctypes.c_uint64),
+        ("oldest_ms", ctypes.c_uint64),
+        ("queued", ctypes.c_uint32),
+        ("running", ctypes.c_uint32),
+        ("abandoned", ctypes.c_uint32),
+        ("blocked", ctypes.c_uint32),
+    ]
+
+
+_MOUNT_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(_MountStats), ctypes.c_void_p)
 
 
 class _Completion(ctypes.Structure):
@@ -84,6 +122,10 @@ def _load():
     lib.aopen_reap.restype = ctypes.c_int
     lib.aopen_cancel.argtypes = [ctx_p, ctypes.c_uint64]
     lib.aopen_cancel.restype = ctypes.c_int
+    lib.aopen_stats.argtypes = [ctx_p, ctypes.POINTER(_Stats)]
+    lib.aopen_stats.restype = ctypes.c_int
+    lib.aopen_stats_mounts.argtypes = [ctx_p, ctypes.c_uint32, _MOUNT_CB, ctypes.c_void_p]
+    lib.aopen_stats_mounts.restype = ctypes.c_int
     lib.aopen_version.argtypes = []
     lib.aopen_version.restype = ctypes.c_char_p
     return lib
@@ -199,7 +241,7 @@ class _LoopContext:
 _contexts = weakref.WeakKeyDictionary()
 
 
-def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, loop=None):
+def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, loop=None):
     """Creates the running loop's libaopen context with these options (0 = default).
 
     Call it before the loop's first ``aopen``; a loop's context cannot be reconfigured.
@@ -207,7 +249,13 @@ def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, loop=Non
     loop = loop or asyncio.get_running_loop()
     if loop in _contexts:
         raise RuntimeError("this loop already has a libaopen context")
-    o = _Options(threads=threads, max_threads=max_threads, queue_depth=queue_depth, timeout_ms=timeout_ms)
+    o = _Options(
+        threads=threads,
+        max_threads=max_threads,
+        queue_depth=queue_depth,
+        timeout_ms=timeout_ms,
+        per_mount_threads=per_mount_threads,
+    )
     _contexts[loop] = ctx = _LoopContext(loop, o)
     return ctx
 
@@ -220,6 +268,47 @@ def close(loop=None):
     ctx = _contexts.pop(loop, None)
     if ctx is not None:
         ctx.close(loop)
+
+
+def stats(loop=None):
+    """The loop's context's ``aopen_stats`` as a dict: counters, gauges, and the two
+    histograms (``queue_wait_us``, ``service_us``) as lists of log2-microsecond buckets."""
+    ctx = _context_of(loop)
+    s = _Stats()
+    _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
+    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES if n != "reserved0"}
+    out["queue_wait_us"] = list(s.queue_wait_us)
+    out["service_us"] = list(s.service_us)
+    return out
+
+
+def blocked_mounts(min_blocked_ms=1000, loop=None):
+    """The mounts with requests queued or in a syscall for at least ``min_blocked_ms``,
+    oldest first, as dicts (``aopen_stats_mounts``)."""
+    ctx = _context_of(loop)
+    found = []
+
+    def one(m, _user):
+        m = m.contents
+        found.append({
+            "mount_point": (m.mount_point or b"").decode(errors="replace"),
+            "fstype": (m.fstype or b"").decode(errors="replace"),
+            "mount_id": m.mount_id,
+            "oldest_ms": m.oldest_ms,
+            "queued": m.queued,
+            "running": m.running,
+            "abandoned": m.abandoned,
+            "blocked": m.blocked,
+        })
+
+    _check(_lib.aopen_stats_mounts(ctx.ctx, min_blocked_ms, _MOUNT_CB(one), None), "aopen_stats_mounts")
+    return found
+
+
+def _context_of(loop):
+    loop = loop or asyncio.get_running_loop()
+    ctx = _contexts.get(loop)
+    return ctx if ctx is not None else configure(loop=loop)
 
 
 def _context():

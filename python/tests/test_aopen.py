@@ -161,6 +161,31 @@ class TestAopen(unittest.TestCase):
         time.sleep(DELAY + 0.2)  # the abandoned open returns and is closed by its worker
         self.assertEqual(count_fds(), base)
 
+    def test_stats_and_blocked_mounts(self):
+        """Four slow opens with a per-mount share of 2: two run, two wait for the share, and
+        the test directory's mount is listed as blocked; the counters follow."""
+
+        async def main():
+            aopen.configure(max_threads=4, per_mount_threads=2)
+            tasks = [asyncio.create_task(aopen_cm(slow(f"stats{i}.txt"), "w").__aenter__()) for i in range(4)]
+            await asyncio.sleep(DELAY / 2)
+            s = aopen.stats()
+            self.assertEqual((s["submitted"], s["running"], s["queued_over_share"]), (4, 2, 2))
+            self.assertEqual(s["per_mount_threads"], 2)
+            mounts = aopen.blocked_mounts(min_blocked_ms=int(DELAY * 1000 / 4))
+            self.assertEqual(len(mounts), 1)
+            self.assertTrue(DIR.startswith(mounts[0]["mount_point"]), mounts)
+            self.assertEqual((mounts[0]["running"], mounts[0]["queued"]), (2, 2))
+            for f in await asyncio.gather(*tasks):
+                f.close()
+            s = aopen.stats()
+            self.assertEqual((s["delivered"], s["running"], s["queued"]), (4, 0, 0))
+            self.assertEqual(sum(s["service_us"]), 4)
+            self.assertGreaterEqual(sum(s["service_us"][18:]), 4, "each open took about DELAY (>= 0.26 s)")
+            self.assertEqual(aopen.blocked_mounts(0), [])
+
+        asyncio.run(main())
+
 
 class TestLoading(unittest.TestCase):
     def test_version_and_invalid_mode_need_no_loop(self):
