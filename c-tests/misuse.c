@@ -3,7 +3,8 @@
  * callbacks that re-enter (submit, cancel, dispatch, reap). It checks each result against a
  * model of the outstanding requests: ids unique; each delivered exactly once; -EAGAIN
  * exactly when the model's queue is full; cancel answers consistent with each request's
- * state; no descriptor left open. Also: aopen_ctx_free while another thread is blocked in
+ * state; aopen_stats agreeing with the model (submitted, delivered, cancelled, and
+ * submitted - delivered = outstanding) at every step; no descriptor left open. Also: aopen_ctx_free while another thread is blocked in
  * aopen_wait (that wait returns -ESHUTDOWN). MISUSE_STEPS and MISUSE_SEED set the walk. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,18 @@ static unsigned rnd(unsigned n) { return (unsigned)(rand_r(&seed) % n); }
 static uint64_t last_id; /* the newest id: cancels aim near it, where requests are live */
 
 static void deliver(const aopen_completion *c);
+
+/* aopen_stats against the model. */
+static void check_stats(void) {
+    aopen_stats_snapshot s = stats_of(ctx);
+    CHECK_EQ(s.submitted, (uint64_t)submitted_n);
+    CHECK_EQ(s.delivered, (uint64_t)(delivered_n + dropped_n));
+    CHECK_EQ(s.submitted - s.delivered, (uint64_t)outstanding);
+    CHECK_EQ(s.cancelled, (uint64_t)cancel_ok_n);
+    CHECK_EQ(s.timed_out, 0);
+    CHECK(s.queued <= (uint32_t)outstanding, "queued %u > outstanding %d", s.queued, outstanding);
+    CHECK(s.threads <= 4 + s.abandoned_threads, "threads %u", s.threads);
+}
 static void cb(const aopen_completion *c);
 
 static int do_dispatch(unsigned max) {
@@ -251,9 +264,13 @@ int main(void) {
             CHECK_EQ(aopen_cancel(NULL, 1), -EINVAL);
             CHECK_EQ(aopen_wait(NULL, 0), -EINVAL);
             CHECK_EQ(aopen_submit(NULL, path_f, O_RDONLY, 0, NULL, NULL), -EINVAL);
+            CHECK_EQ(aopen_stats(NULL, NULL), -EINVAL);
+            CHECK_EQ(aopen_stats_mounts(NULL, 0, NULL, NULL), -EINVAL);
             break;
         default:
             CHECK(aopen_ctx_fd(ctx) >= 0, "ctx fd");
+            check_stats();
+            CHECK(aopen_stats_mounts(ctx, rnd(3), NULL, NULL) >= 0, "stats_mounts");
             break;
         }
     }
@@ -267,6 +284,7 @@ int main(void) {
     }
     CHECK_EQ(outstanding, 0);
     CHECK_EQ(delivered_n + dropped_n, submitted_n);
+    check_stats();
     CHECK(!readable(aopen_ctx_fd(ctx)), "readable with nothing ready");
     aopen_ctx_free(ctx);
     CHECK_EQ(count_fds(), fds0);
