@@ -1,11 +1,13 @@
-//! Model checks (loom) of the completion queue: the request state machine and the readiness
-//! protocol, exactly as the pool and context drive them (each transition under the context
-//! lock, descriptors closed after unlocking). Run with `make check-loom`.
+//! Model checks (loom) of the completion queue: the request state machine (with its per-mount
+//! shares) and the readiness protocol, exactly as the pool and context drive them (each
+//! transition under the context lock, descriptors closed after unlocking). Run with
+//! `make check-loom`.
 //!
 //! The eventfd and the process descriptor table are modelled, so every interleaving loom
 //! explores is checked for: each request delivered exactly once (at most once after a
 //! free), every descriptor closed exactly once, readiness readable iff completions are
-//! ready whenever the queue is quiescent, and no signal after the queue is closed.
+//! ready whenever the queue is quiescent, no signal after the queue is closed, and never
+//! more syscalls of one mount than its share, even while a cancelled one still runs.
 #![cfg(loom)]
 
 use aopen::queue::{Queue, Readiness};
@@ -211,5 +213,59 @@ fn reap_vs_signal() {
         assert_readiness(&w);
         drain_and_check(&w, seen);
         assert_eq!(w.fd.count.load(SeqCst), 0, "readable after everything was delivered");
+    });
+}
+
+/// A worker that counts its "syscall" in `in_syscall` and asserts the mount's share (1) is
+/// never exceeded.
+fn share_worker(q: &Q, fds: &Fds, in_syscall: &AtomicUsize) {
+    let work = q.lock().unwrap().take_work(Instant::now());
+    if let Some((id, op)) = work {
+        let kind = op.kind();
+        assert!(in_syscall.fetch_add(1, SeqCst) < 1, "two syscalls of one mount with a share of 1");
+        let result = fds.open();
+        in_syscall.fetch_sub(1, SeqCst);
+        let e = q.lock().unwrap().finish(id, kind, result);
+        if let Some(fd) = e.close_fd {
+            fds.close(fd);
+        }
+    }
+}
+
+#[test]
+fn share_holds_while_a_cancelled_syscall_runs() {
+    loom::model(|| {
+        let fd = Arc::new(ModelFd::default());
+        let t0 = Instant::now();
+        let mut q = Queue::new(Table::with_share(8, None, 1), Fd(fd.clone()));
+        let ids = (0..2)
+            .map(|i| {
+                q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
+            })
+            .collect();
+        let w = World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 };
+        let in_syscall = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, fds, n) = (w.q.clone(), w.fds.clone(), in_syscall.clone());
+                thread::spawn(move || share_worker(&q, &fds, &n))
+            })
+            .collect();
+        // Cancel the first request, racing its syscall: an abandoned syscall keeps the share.
+        let e = w.q.lock().unwrap().cancel(w.ids[0], libc::ECANCELED).expect("undelivered");
+        if let Some(fd) = e.close_fd {
+            w.fds.close(fd);
+        }
+        for t in workers {
+            t.join().unwrap();
+        }
+        // A worker that found the share held took nothing: the second request runs now.
+        share_worker(&w.q, &w.fds, &in_syscall);
+        {
+            let g = w.q.lock().unwrap();
+            assert_eq!((g.table().abandoned(), g.table().running(), g.table().queued()), (0, 0, 0));
+        }
+        let seen = drain_and_check(&w, Vec::new());
+        assert_eq!(seen.iter().filter(|c| c.result == -libc::ECANCELED).count(), 1);
     });
 }
