@@ -215,8 +215,9 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
 /// - `out`: receives the new context on success; untouched on failure.
 ///
 /// # Returns
-/// 0, or -EINVAL (NULL `out`; `max_threads` < `threads`; unknown `flags` bits; a non-zero
-/// `reserved` word; a value over its limit), -EBADF (`AOPEN_OPT_EVENTFD` with a descriptor
+/// 0, or -EINVAL (NULL `out`; `max_threads` < `threads`; `per_mount_threads` >
+/// `max_threads`; unknown `flags` bits; a non-zero `reserved` word; a value over its
+/// limit), -EBADF (`AOPEN_OPT_EVENTFD` with a descriptor
 /// that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN (no thread).
 ///
 /// # Memory and lifetimes
