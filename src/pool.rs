@@ -51,6 +51,11 @@ pub fn abandoned_in_process() -> usize {
     ABANDONED.load(Ordering::Relaxed)
 }
 
+/// Whether the process is at [`abandoned_cap`]: no thread may start.
+fn at_abandoned_cap() -> bool {
+    abandoned_in_process() >= abandoned_cap()
+}
+
 /// The process-wide cap on abandoned workers: `AOPEN_MAX_ABANDONED` from the environment
 /// when the first context is made (a positive integer), else [`DEFAULT_MAX_ABANDONED`].
 /// Like libuv's `UV_THREADPOOL_SIZE`, it is an environment variable because it is a
@@ -77,6 +82,8 @@ pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
 pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
 /// How often the watchdog re-checks growth while work is queued.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
+/// The same while the process is at the abandoned-worker cap (no thread can start then).
+const CAPPED_TICK: Duration = Duration::from_millis(20);
 /// Workers above `threads` exit after idling this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle worker, or a `wait` caller, spins for new work or completions before
@@ -346,7 +353,7 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
-        if abandoned_in_process() >= abandoned_cap() {
+        if at_abandoned_cap() {
             return Err(());
         }
         let s = Arc::clone(self);
@@ -438,7 +445,9 @@ impl<T: Send + 'static> Shared<T> {
             self.grow(&mut g, now);
             let mut next = g.q.table.next_deadline();
             if g.q.table.startable() > 0 && Self::active(&g) < self.cfg.max_threads {
-                next = Some(next.map_or(now + GROW_TICK, |d| d.min(now + GROW_TICK)));
+                // At the abandoned-worker cap no thread can start: look again less often.
+                let tick = if at_abandoned_cap() { CAPPED_TICK } else { GROW_TICK };
+                next = Some(next.map_or(now + tick, |d| d.min(now + tick)));
             }
             g.watchdog_next = next;
             drop(g);
@@ -462,7 +471,7 @@ impl<T: Send + 'static> Shared<T> {
         let room = self.cfg.max_threads.saturating_sub(active);
         let unclaimed_idle = g.idle > g.notified;
         let waited = g.q.table.oldest_startable_wait(now);
-        if room == 0 || unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) {
+        if room == 0 || unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) || at_abandoned_cap() {
             return;
         }
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
