@@ -147,8 +147,6 @@ struct MountQ {
     pending: VecDeque<Id>,
     /// Syscalls in progress, abandoned ones included.
     running: usize,
-    /// Of those, the ones whose request was cancelled, timed out or shut down.
-    abandoned: usize,
     /// Its key in `Table::runnable` (its oldest queued id) while it is there.
     runnable_key: Option<Id>,
     /// What it adds to `Table::startable`.
@@ -188,7 +186,7 @@ pub struct Table<T> {
     /// Most syscalls of one mount in progress at once.
     share: usize,
     reqs: HashMap<Id, Req<T>>,
-    /// Mounts with queued or running requests.
+    /// Mounts with queued or running requests, and (until `prune`) some that had them.
     mounts: HashMap<MountId, MountQ>,
     /// The oldest queued request of each mount below its share, and its mount, sorted: the
     /// first entry is the next request to run. A sorted Vec rather than a BTreeMap: it
@@ -368,9 +366,6 @@ impl<T> Table<T> {
         if let Some(r) = self.running.get_mut(&id).filter(|r| !r.abandoned) {
             r.abandoned = true;
             self.abandoned += 1;
-            if let Some(q) = self.mounts.get_mut(&r.mount) {
-                q.abandoned += 1;
-            }
         }
     }
 
@@ -382,7 +377,6 @@ impl<T> Table<T> {
             let q = self.mounts.get_mut(&r.mount).expect("running mounts are always in the table");
             q.running -= 1;
             if r.abandoned {
-                q.abandoned -= 1;
                 self.abandoned -= 1;
             }
             Self::refile(q, r.mount, self.share, &mut self.runnable, &mut self.startable);
@@ -559,7 +553,7 @@ impl<T> Table<T> {
                 mount,
                 queued: q.pending.len(),
                 running: q.running,
-                abandoned: q.abandoned,
+                abandoned: 0, // counted below
                 blocked: 0,
                 oldest: Duration::ZERO,
             });
@@ -579,6 +573,11 @@ impl<T> Table<T> {
                     break; // the rest are younger
                 }
                 note(mount, age);
+            }
+        }
+        for r in self.running.values().filter(|r| r.abandoned) {
+            if let Some(report) = out.get_mut(&r.mount) {
+                report.abandoned += 1;
             }
         }
         let mut v: Vec<MountReport> = out.into_values().collect();
