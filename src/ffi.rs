@@ -571,7 +571,7 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             cancelled: c.cancelled,
             timed_out: c.timed_out,
             queued: u32_of(s.queued),
-            queued_over_share: u32_of(s.held_by_share),
+            queued_over_share: u32_of(s.queued_over_share),
             running: u32_of(s.running),
             threads: u32_of(s.threads),
             idle_threads: u32_of(s.idle),

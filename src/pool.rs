@@ -201,7 +201,7 @@ pub struct Snapshot {
     pub counters: Counters,
     /// Requests waiting for a worker, and how many of those wait only for their mount's share.
     pub queued: usize,
-    pub held_by_share: usize,
+    pub queued_over_share: usize,
     /// Syscalls in progress (abandoned ones included).
     pub running: usize,
     /// Worker threads alive, idle (waiting for work), abandoned, and the most ever alive.
@@ -301,7 +301,7 @@ impl<T: Send + 'static> Shared<T> {
         Snapshot {
             counters: *t.counters(),
             queued: t.queued(),
-            held_by_share: t.queued() - t.startable(),
+            queued_over_share: t.queued() - t.startable(),
             running: t.running(),
             threads: g.threads,
             idle: g.idle + g.spinning,

@@ -402,7 +402,7 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     });
     let s = ctx.stats().unwrap();
     assert_eq!(gate.entered.load(Ordering::SeqCst), 4, "the dead mount never exceeds its share");
-    assert_eq!((s.queued, s.held_by_share, s.running), (46, 46, 4));
+    assert_eq!((s.queued, s.queued_over_share, s.running), (46, 46, 4));
     assert!(s.threads <= 8, "{s:?}");
     let blocked = ctx.blocked_mounts(Duration::ZERO).unwrap();
     assert_eq!(blocked.len(), 1);
@@ -427,7 +427,7 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
         // SAFETY: the descriptor is ours.
         unsafe { libc::close(c.result) };
     }
-    assert_eq!(ctx.stats().unwrap().held_by_share, 1);
+    assert_eq!(ctx.stats().unwrap().queued_over_share, 1);
 
     // The hang ends: the abandoned opens' descriptors are closed, the late request runs.
     gate.release();
