@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::request::{Completion, MountReport, OpKind};
 use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
-use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -629,8 +629,9 @@ pub unsafe extern "C" fn aopen_stats_mounts(
         let ctx = unsafe { ctx_ref(ctx) }?;
         let mounts = ctx.blocked_mounts(Duration::from_millis(min_blocked_ms.into()))?;
         if let Some(cb) = cb {
+            let table = crate::mounts::current(); // once for the whole listing
             for m in &mounts {
-                report_mount(m, cb, user_data);
+                report_mount(m, &table, cb, user_data);
             }
         }
         Ok(mounts.len().min(c_int::MAX as usize) as c_int)
@@ -639,12 +640,15 @@ pub unsafe extern "C" fn aopen_stats_mounts(
 
 fn report_mount(
     m: &MountReport,
+    table: &crate::mounts::Table,
     cb: unsafe extern "C" fn(*const aopen_mount_stats, *mut c_void),
     user_data: *mut c_void,
 ) {
-    let (point, fstype) = crate::mounts::describe(m.mount).unwrap_or_default();
-    let cstr = |b: Vec<u8>| std::ffi::CString::new(b).unwrap_or_default();
-    let (point, fstype) = (cstr(point), cstr(fstype.into_bytes()));
+    let cstr = |b: &[u8]| CString::new(b).unwrap_or_default();
+    let (point, fstype) = match table.get(m.mount) {
+        Some(mount) => (cstr(&mount.point), cstr(mount.fstype.as_bytes())),
+        None => (CString::default(), CString::default()),
+    };
     let v = aopen_mount_stats {
         mount_point: point.as_ptr(),
         fstype: fstype.as_ptr(),

@@ -285,11 +285,6 @@ pub fn of_fd(fd: i32) -> MountId {
     }
 }
 
-/// Where mount `id` is mounted and its filesystem type, if it is still in the table.
-pub fn describe(id: MountId) -> Option<(Vec<u8>, String)> {
-    current().get(id).map(|m| (m.point.clone(), m.fstype.clone()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +351,7 @@ garbage line
         assert!(!t.is_empty(), "/proc/self/mountinfo parsed");
         let root = of_path(c_str(b"/\0"));
         assert_ne!(root, UNKNOWN);
-        assert_eq!(describe(root).unwrap().0, b"/");
+        assert_eq!(t.get(root).unwrap().point, b"/");
         // A descriptor's mount agrees with its path's.
         let fd = sys::open(c_str(b"/proc/self/status\0"), libc::O_RDONLY, 0).unwrap();
         assert_eq!(of_fd(fd), of_path(c_str(b"/proc/self/status\0")));
