@@ -3,10 +3,16 @@
 #include "helpers.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,4 +186,213 @@ int result_of(aopen_ctx *ctx, int64_t id) {
     CHECK_EQ(reap_n(ctx, &c, 1, 10000), 1);
     CHECK_EQ(c.id, id);
     return c.result;
+}
+
+/* ---- hangfs ---- */
+
+static struct hangfs *mounted[16];
+static int n_mounted;
+
+static void kill_daemons(void) {
+    for (int i = 0; i < n_mounted; i++)
+        hangfs_kill(mounted[i]);
+}
+
+struct hangfs *hangfs_mount(const char *name) {
+    const char *daemon = getenv("AOPEN_HANGFS");
+    if (daemon == NULL || access(daemon, X_OK) != 0)
+        SKIP("no hangfs daemon (AOPEN_HANGFS): build it with libfuse3-dev installed");
+    if (geteuid() != 0)
+        SKIP("needs root to mount a FUSE filesystem");
+    if (access("/dev/fuse", R_OK | W_OK) != 0)
+        SKIP("no /dev/fuse");
+    static int in_private_ns;
+    if (!in_private_ns) {
+        if (unshare(CLONE_NEWNS) != 0)
+            SKIP("unshare(CLONE_NEWNS): %s", strerror(errno));
+        CHECK(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
+        in_private_ns = 1;
+        atexit(kill_daemons);
+    }
+    CHECK(n_mounted < 16, "too many hangfs mounts");
+    struct hangfs *h = calloc(1, sizeof *h);
+    CHECK(h != NULL, "calloc");
+    snprintf(h->mnt, sizeof h->mnt, "%s/%s", test_dir(), name);
+    snprintf(h->ctl, sizeof h->ctl, "%s/%s.ctl", test_dir(), name);
+    CHECK(mkdir(h->mnt, 0755) == 0 && mkdir(h->ctl, 0755) == 0, "mkdir %s: %s", h->mnt, strerror(errno));
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        execl(daemon, daemon, h->mnt, h->ctl, (char *)NULL);
+        _exit(127);
+    }
+    h->pid = pid;
+    mounted[n_mounted++] = h;
+    char ready[4200];
+    snprintf(ready, sizeof ready, "%s/ready", h->ctl);
+    double until = now_ms() + 10000;
+    while (access(ready, F_OK) != 0) {
+        int status;
+        CHECK(waitpid(pid, &status, WNOHANG) == 0, "hangfs exited before mounting %s", h->mnt);
+        CHECK(now_ms() < until, "hangfs did not mount %s", h->mnt);
+        sleep_ms(2);
+    }
+    snprintf(ready, sizeof ready, "%s/counts", h->ctl);
+    int fd = open(ready, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0, "open %s", ready);
+    h->counts = mmap(NULL, sizeof *h->counts, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(h->counts != MAP_FAILED, "mmap counts");
+    close(fd);
+    return h;
+}
+
+const char *hangfs_path(struct hangfs *h, const char *rel) {
+    static char bufs[8][8200];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", h->mnt, rel);
+    return b;
+}
+
+void hangfs_release(struct hangfs *h) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/release", h->ctl);
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    CHECK(fd >= 0, "create %s", p);
+    close(fd);
+}
+
+void hangfs_rehang(struct hangfs *h) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/release", h->ctl);
+    unlink(p);
+}
+
+long hangfs_done(struct hangfs *h, enum hangfs_op op) { return __atomic_load_n(&h->counts->done[op], __ATOMIC_SEQ_CST); }
+
+long hangfs_waiting(struct hangfs *h, enum hangfs_op op) {
+    return __atomic_load_n(&h->counts->waiting[op], __ATOMIC_SEQ_CST);
+}
+
+long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms) {
+    double until = now_ms() + timeout_ms;
+    while (hangfs_waiting(h, op) < waiting && now_ms() < until)
+        sleep_ms(2);
+    return hangfs_waiting(h, op);
+}
+
+long hangfs_wait_balanced(struct hangfs *h, int timeout_ms) {
+    double until = now_ms() + timeout_ms;
+    for (;;) {
+        long open = hangfs_done(h, HANGFS_OPEN), rel = hangfs_done(h, HANGFS_RELEASE);
+        long busy = hangfs_waiting(h, HANGFS_OPEN) + hangfs_waiting(h, HANGFS_FLUSH) + hangfs_waiting(h, HANGFS_RELEASE);
+        if ((open == rel && busy == 0) || now_ms() >= until)
+            return open - rel;
+        sleep_ms(5);
+    }
+}
+
+void hangfs_kill(struct hangfs *h) {
+    if (h->pid > 0) {
+        kill(h->pid, SIGKILL);
+        waitpid(h->pid, NULL, 0);
+        h->pid = 0;
+    }
+}
+
+/* ---- healthy load ---- */
+
+double longest_call_ms;
+
+static int cmp_ms(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static char load_tag;
+
+struct load healthy_load(aopen_ctx *ctx, const char *path, int n, int inflight, int budget_ms, struct others *others) {
+    struct load r = {0};
+    double *lat = calloc((size_t)n, sizeof *lat), *started = calloc((size_t)n + 1, sizeof *started);
+    CHECK(lat != NULL && started != NULL, "calloc");
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    CHECK(ids != NULL, "calloc");
+    int submitted = 0, outstanding = 0;
+    double t0 = now_ms(), end = t0 + budget_ms;
+    struct pollfd p = {.fd = aopen_ctx_fd(ctx), .events = POLLIN};
+    aopen_completion c[256];
+    while ((r.done + r.failed < n) && now_ms() < end) {
+        while (submitted < n && outstanding < inflight) {
+            int64_t id = TIMED(aopen_submit(ctx, path, O_RDONLY, 0, NULL, &load_tag));
+            if (id == -EAGAIN)
+                break;
+            CHECK(id > 0, "healthy submit: %lld", (long long)id);
+            ids[submitted] = id;
+            started[submitted++] = now_ms();
+            outstanding++;
+        }
+        int left = (int)(end - now_ms());
+        poll(&p, 1, left < 10 ? (left > 0 ? left : 0) : 10);
+        int got = TIMED(aopen_reap(ctx, c, 256));
+        CHECK(got >= 0, "reap: %d", got);
+        for (int i = 0; i < got; i++) {
+            if (c[i].user_data != &load_tag) {
+                CHECK(others != NULL && others->n < (int)(sizeof others->v / sizeof others->v[0]), "stray completion");
+                others->v[others->n++] = c[i];
+                continue;
+            }
+            outstanding--;
+            int k = 0;
+            while (k < submitted && ids[k] != (int64_t)c[i].id)
+                k++;
+            CHECK(k < submitted, "unknown id");
+            if (c[i].result >= 0) {
+                close(c[i].result);
+                lat[r.done++] = now_ms() - started[k];
+            } else {
+                r.failed++;
+            }
+        }
+    }
+    r.wall_ms = now_ms() - t0;
+    qsort(lat, (size_t)r.done, sizeof *lat, cmp_ms);
+    if (r.done > 0) {
+        r.p50_ms = lat[r.done / 2];
+        r.p99_ms = lat[(r.done * 99) / 100 < r.done ? (r.done * 99) / 100 : r.done - 1];
+    }
+    free(lat);
+    free(started);
+    free(ids);
+    return r;
+}
+
+int collect_tagged(aopen_ctx *ctx, const struct others *others, const void *tag, int n, int timeout_ms) {
+    int got = 0, fds = 0;
+    aopen_completion c[256];
+    int pending = others ? others->n : 0;
+    const aopen_completion *batch = others ? others->v : c;
+    double until = now_ms() + timeout_ms;
+    for (;;) {
+        for (int i = 0; i < pending; i++) {
+            const aopen_completion *x = &batch[i];
+            if (x->user_data != tag) {
+                if (x->op == AOPEN_OP_OPEN && x->result >= 0)
+                    close(x->result);
+                continue;
+            }
+            got++;
+            if (x->result >= 0) {
+                CHECK(aclose_submit(ctx, x->result, NULL, NULL) > 0, "aclose_submit");
+                fds++;
+            }
+        }
+        if (got >= n || now_ms() >= until)
+            break;
+        aopen_wait(ctx, 100);
+        pending = aopen_reap(ctx, c, 256);
+        CHECK(pending >= 0, "reap: %d", pending);
+        batch = c;
+    }
+    CHECK_EQ(got, n);
+    return fds;
 }

@@ -84,4 +84,67 @@ int result_of(aopen_ctx *ctx, int64_t id);
 /* Reaps into `out` until `n` completions arrived or `timeout_ms` passed; returns the count. */
 int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms);
 
+/* hangfs (c-tests/hangfs/hangfs.c): a FUSE filesystem whose calls hang until released. */
+#include "hangfs/hangfs.h"
+
+struct hangfs {
+    int pid;
+    char mnt[4096], ctl[4096];
+    struct hangfs_counts *counts;
+};
+/* Mounts a hangfs at "<test dir>/<name>", first entering a private mount namespace (once
+ * per process). Skips the test (77) without root, /dev/fuse or the daemon (AOPEN_HANGFS,
+ * which make builds where libfuse3 is installed). The daemon dies with the test. */
+struct hangfs *hangfs_mount(const char *name);
+/* "<mount>/<rel>" in a static buffer (one of 8 rotating). */
+const char *hangfs_path(struct hangfs *h, const char *rel);
+/* Ends every hang and delay of `h` (until hangfs_rehang). */
+void hangfs_release(struct hangfs *h);
+void hangfs_rehang(struct hangfs *h);
+/* Calls of `op` answered so far, and waiting in a hang or delay now. */
+long hangfs_done(struct hangfs *h, enum hangfs_op op);
+long hangfs_waiting(struct hangfs *h, enum hangfs_op op);
+/* Waits up to `timeout_ms` for `waiting` calls of `op` to hang; returns how many do. */
+long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms);
+/* Waits up to `timeout_ms` until every file opened on `h` was released (opens == releases
+ * and nothing waits); returns opens - releases. */
+long hangfs_wait_balanced(struct hangfs *h, int timeout_ms);
+/* Kills the daemon (the kernel then fails its pending calls). */
+void hangfs_kill(struct hangfs *h);
+
+/* The longest single library call a test made on its loop thread, in ms (see timed()). */
+extern double longest_call_ms;
+/* Times one library call made on the test's loop thread into longest_call_ms. */
+#define TIMED(call)                                                                         \
+    ({                                                                                      \
+        double t0_ = now_ms();                                                              \
+        __typeof__(call) r_ = (call);                                                       \
+        double d_ = now_ms() - t0_;                                                         \
+        if (d_ > longest_call_ms)                                                           \
+            longest_call_ms = d_;                                                           \
+        r_;                                                                                 \
+    })
+
+/* Completions a load run received that were not its own (for the test to account for). */
+struct others {
+    aopen_completion v[4096];
+    int n;
+};
+/* What a healthy load achieved. */
+struct load {
+    int done, failed;
+    double p50_ms, p99_ms, wall_ms;
+};
+/* Opens `path` (a healthy local file) `n` times through `ctx`, keeping at most `inflight`
+ * in flight, for at most `budget_ms`, driven as a loop would (poll on the ctx fd, reap);
+ * closes each descriptor itself. Completions of other requests go to `others`. Every
+ * library call is TIMED. */
+struct load healthy_load(aopen_ctx *ctx, const char *path, int n, int inflight, int budget_ms, struct others *others);
+
+/* Reaps until `n` completions tagged `tag` (user_data) arrived, `others` first, or
+ * `timeout_ms` passed: closes their descriptors through the library (aclose_submit), and
+ * closes any other open's descriptor itself (a healthy open that finished after a load run).
+ * Returns how many of the tagged completions carried a descriptor; CHECKs all `n` arrived. */
+int collect_tagged(aopen_ctx *ctx, const struct others *others, const void *tag, int n, int timeout_ms);
+
 #endif

@@ -1,0 +1,244 @@
+/*
+ * hangfs: a FUSE filesystem whose calls hang, for testing libaopen against a real kernel
+ * filesystem that stops answering (what the LD_PRELOAD shim cannot show: a flush on close,
+ * a lookup, a read inside the kernel).
+ *
+ * Usage: hangfs MOUNTPOINT CONTROL_DIR
+ *
+ * Every name at the root is a directory; every name inside one is a 4 KiB regular file. A
+ * directory's name says how calls on its files behave: '+'-separated op names out of open,
+ * flush, release, getattr (which is also the lookup) and read. A bare op name hangs that call
+ * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
+ * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
+ *
+ * Released: while CONTROL_DIR/release exists, no call hangs or waits (checked every 5 ms).
+ * Counters: CONTROL_DIR/counts holds a struct hangfs_counts (hangfs.h) that the test maps:
+ * calls answered and calls waiting now, per op, so a test proves no descriptor leaked
+ * (opens == releases) and waits on state instead of sleeping.
+ * Ready: CONTROL_DIR/ready is created once the filesystem is mounted.
+ *
+ * Entry, attribute and negative timeouts are 0 and every file is direct I/O, so every call
+ * reaches the daemon. The session loop runs up to 10000 threads (libfuse's fuse_main keeps
+ * 10, which would cap the calls that can hang at once). Needs root and /dev/fuse.
+ */
+#define FUSE_USE_VERSION 314
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hangfs.h"
+
+enum { FILE_SIZE = 4096, MAX_THREADS = 10000 };
+
+static const char *op_names[HANGFS_OPS] = {"open", "flush", "release", "getattr", "read"};
+static char release_path[4096];
+static struct hangfs_counts *counts;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int released(void) { return access(release_path, F_OK) == 0; }
+
+/* How `op` behaves in directory `dir` (a name at the root): -1 normal, 0 hang, > 0 delay. */
+static long behaviour(const char *dir, size_t len, enum hangfs_op op) {
+    const char *name = op_names[op];
+    size_t n = strlen(name);
+    const char *p = dir, *end = dir + len;
+    while (p < end) {
+        const char *tok_end = memchr(p, '+', (size_t)(end - p));
+        if (tok_end == NULL)
+            tok_end = end;
+        if ((size_t)(tok_end - p) >= n && memcmp(p, name, n) == 0) {
+            if (p + n == tok_end)
+                return 0;
+            if (p[n] == '-')
+                return strtol(p + n + 1, NULL, 10);
+        }
+        p = tok_end + 1;
+    }
+    return -1;
+}
+
+/* Splits "/dir/file": 0 root, 1 a directory, 2 a file (dir/dirlen set), -1 no such path. */
+static int classify(const char *path, const char **dir, size_t *dirlen) {
+    if (strcmp(path, "/") == 0)
+        return 0;
+    const char *d = path + 1, *slash = strchr(d, '/');
+    if (slash == NULL)
+        return d[0] == '.' ? -1 : 1;
+    if (strchr(slash + 1, '/') != NULL || slash[1] == '\0')
+        return -1;
+    *dir = d;
+    *dirlen = (size_t)(slash - d);
+    return 2;
+}
+
+/* Applies `op`'s behaviour for a file in `dir`, then counts the call as answered. */
+static void act(const char *dir, size_t dirlen, enum hangfs_op op) {
+    long ms = behaviour(dir, dirlen, op);
+    if (ms >= 0) {
+        __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+        double until = now_ms() + (double)ms;
+        while (!released() && (ms == 0 || now_ms() < until))
+            usleep(5000);
+        __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_fetch_add(&counts->done[op], 1, __ATOMIC_SEQ_CST);
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+    (void)fi;
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    memset(st, 0, sizeof *st);
+    switch (classify(path, &dir, &dirlen)) {
+    case 0:
+    case 1:
+        st->st_mode = S_IFDIR | 0755;
+        st->st_nlink = 2;
+        return 0;
+    case 2:
+        act(dir, dirlen, HANGFS_GETATTR);
+        st->st_mode = S_IFREG | 0644;
+        st->st_nlink = 1;
+        st->st_size = FILE_SIZE;
+        return 0;
+    default:
+        return -ENOENT;
+    }
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi) {
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) != 2)
+        return -EISDIR;
+    act(dir, dirlen, HANGFS_OPEN);
+    fi->direct_io = 1;
+    return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+    (void)fi;
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) != 2)
+        return -EISDIR;
+    act(dir, dirlen, HANGFS_READ);
+    if (off >= FILE_SIZE)
+        return 0;
+    size_t n = size < (size_t)(FILE_SIZE - off) ? size : (size_t)(FILE_SIZE - off);
+    memset(buf, 'x', n);
+    return (int)n;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+    (void)path, (void)buf, (void)off, (void)fi;
+    return (int)size;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
+    (void)path, (void)size, (void)fi;
+    return 0;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi) {
+    (void)fi;
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) == 2)
+        act(dir, dirlen, HANGFS_FLUSH);
+    return 0;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi) {
+    (void)fi;
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) == 2)
+        act(dir, dirlen, HANGFS_RELEASE);
+    return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
+                      enum fuse_readdir_flags flags) {
+    (void)path, (void)off, (void)fi, (void)flags;
+    fill(buf, ".", NULL, 0, 0);
+    fill(buf, "..", NULL, 0, 0);
+    return 0;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+    (void)conn;
+    cfg->entry_timeout = 0;
+    cfg->attr_timeout = 0;
+    cfg->negative_timeout = 0;
+    cfg->direct_io = 1;
+    return NULL;
+}
+
+static const struct fuse_operations ops = {
+    .getattr = fs_getattr,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .truncate = fs_truncate,
+    .flush = fs_flush,
+    .release = fs_release,
+    .readdir = fs_readdir,
+    .init = fs_init,
+};
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MOUNTPOINT CONTROL_DIR\n", argv[0]);
+        return 2;
+    }
+    /* Never outlive the test that started us: its hung threads end when we die. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    snprintf(release_path, sizeof release_path, "%s/release", argv[2]);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/counts", argv[2]);
+    int cfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (cfd < 0 || ftruncate(cfd, sizeof *counts) != 0) {
+        perror(path);
+        return 1;
+    }
+    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+    if (counts == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    char *fargv[] = {argv[0], NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+    struct fuse *f = fuse_new(&args, &ops, sizeof ops, NULL);
+    if (f == NULL || fuse_mount(f, argv[1]) != 0) {
+        fprintf(stderr, "hangfs: cannot mount %s\n", argv[1]);
+        return 1;
+    }
+    fuse_set_signal_handlers(fuse_get_session(f));
+    snprintf(path, sizeof path, "%s/ready", argv[2]);
+    close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, MAX_THREADS);
+    fuse_loop_cfg_set_idle_threads(cfg, 16);
+    int rc = fuse_loop_mt(f, cfg);
+    fuse_loop_cfg_destroy(cfg);
+    fuse_remove_signal_handlers(fuse_get_session(f));
+    fuse_unmount(f);
+    fuse_destroy(f);
+    return rc == 0 ? 0 : 1;
+}

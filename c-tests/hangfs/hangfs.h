@@ -1,0 +1,15 @@
+/* The counters hangfs shares with the tests: a file in the control directory that both map.
+ * Every field is updated with __atomic builtins. */
+#ifndef AOPEN_HANGFS_H
+#define AOPEN_HANGFS_H
+
+enum hangfs_op { HANGFS_OPEN, HANGFS_FLUSH, HANGFS_RELEASE, HANGFS_GETATTR, HANGFS_READ, HANGFS_OPS };
+
+struct hangfs_counts {
+    /* Calls answered, per op (files in behaviour directories only). */
+    long done[HANGFS_OPS];
+    /* Calls waiting right now in a delay or a hang, per op. */
+    long waiting[HANGFS_OPS];
+};
+
+#endif
