@@ -70,12 +70,14 @@ $(CURDIR)/$(BUILD)/tools/bin/cbindgen:
 header: $(CBINDGEN)
 	$(CBINDGEN) --config cbindgen.toml --crate aopen --quiet --output include/aopen.h
 
-# Fails when the committed header differs from what the source generates.
+# Fails when the committed header differs from what the source generates, or declares a
+# name outside aopen_/AOPEN_/aclose_.
 check-header: $(CBINDGEN)
 	@mkdir -p $(BUILD)
 	$(CBINDGEN) --config cbindgen.toml --crate aopen --quiet --output $(BUILD)/aopen.h
 	@diff -u include/aopen.h $(BUILD)/aopen.h || { echo "include/aopen.h is stale: run 'make header' and commit it"; exit 1; }
 	@echo "check-header: include/aopen.h is up to date"
+	@python3 .ci/header_names.py include/aopen.h
 
 # The exported symbols must be exactly the public API listed in aopen.symbols.
 check-symbols: $(LIB)

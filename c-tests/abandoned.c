@@ -83,7 +83,9 @@ int main(void) {
         CHECK((ids[i] = aopen_submit(ctx, hung, O_RDONLY, 0, NULL, NULL)) > 0, "submit");
     wait_running(ctx, (uint32_t)n);
     aopen_stats_snapshot s = stats_of(ctx);
-    CHECK_EQ(s.threads, (uint32_t)n);
+    /* One worker each; once their filesystem is marked blocked they are off the budget, so
+     * the pool may have topped up its base workers (4) for other work. */
+    CHECK(s.threads >= (uint32_t)n && s.threads <= (uint32_t)n + 4, "threads %u for %d hung opens", s.threads, n);
     CHECK_EQ(s.abandoned_threads, 0);
 
     /* Cancel them all: every worker is abandoned, and counted. */

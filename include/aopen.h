@@ -8,6 +8,14 @@
  * aopen_ctx_free may be called from any thread at any time. After fork(), a context
  * inherited by the child is dead there: every call returns -ESHUTDOWN without blocking, and
  * aopen_ctx_free releases the child's copies of its descriptors.
+ *
+ * No function makes a call that can wait on a filesystem on the caller's thread: not an
+ * open, and not a close, which can hang in a filesystem's flush. Every close the library
+ * owes (a cancelled or timed-out open's late descriptor, a dropped completion's, what
+ * aopen_ctx_free leaves) runs on a worker, counted in aopen_stats; aclose_detach hands one
+ * of the caller's descriptors over the same way. Attribution on submit uses only calls the
+ * kernel answers from its caches (openat2 with RESOLVE_CACHED, statx with
+ * AT_STATX_DONT_SYNC).
  */
 
 #ifndef AOPEN_H
@@ -44,17 +52,6 @@
  * `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
  */
 #define AOPEN_HIST_BUCKETS 32
-
-/**
- * Default for [`abandoned_cap`].
- */
-#define DEFAULT_MAX_ABANDONED 1024
-
-/**
- * Buckets in each histogram: bucket 0 counts durations under 2 us, bucket `i` (1..=30)
- * those in [2^i, 2^(i+1)) us, bucket 31 everything from 2^31 us (about 36 minutes) on.
- */
-#define HIST_BUCKETS 32
 
 /**
  * An opaque context: one worker pool and one completion queue.
@@ -94,11 +91,12 @@ typedef struct aopen_options {
    */
   int32_t eventfd;
   /**
-   * Most requests of one mount whose syscalls may run at once (abandoned ones included:
-   * see `aopen_stats`); 0 = default (half of `max_threads`, at least 1; all of it with
-   * `AOPEN_OPT_NO_MOUNTS`). Requests past it
-   * wait in that mount's own queue while other mounts' requests go ahead, so one hung
-   * mount can never hold more of the pool. Must not exceed `max_threads`.
+   * Most requests of one filesystem whose syscalls may run at once (abandoned ones and
+   * owed closes included: see `aopen_stats`); 0 = default (half of `max_threads`, at least
+   * 1; all of it with `AOPEN_OPT_NO_MOUNTS`). Requests past it wait in that filesystem's
+   * own queue while other filesystems' requests go ahead, so one hung filesystem can never
+   * hold more of the pool. A filesystem is its superblock (bind mounts share it) or, for
+   * network filesystems, its server (see README). Must not exceed `max_threads`.
    */
   uint32_t per_mount_threads;
   /**
@@ -203,9 +201,11 @@ typedef struct aopen_stats_snapshot {
   uint32_t process_abandoned_threads;
   uint32_t process_abandoned_cap;
   /**
-   * Zero.
+   * Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
+   * kernel for over 5 ms. They do not count against `max_threads`; together they may
+   * start only while fewer than `max_threads` of them run.
    */
-  uint32_t reserved0;
+  uint32_t blocked_running;
   /**
    * How long requests waited between submit and a worker taking them, in log2
    * microsecond buckets (see `AOPEN_HIST_BUCKETS`); one count per request started.
@@ -216,18 +216,26 @@ typedef struct aopen_stats_snapshot {
    */
   uint64_t service_us[AOPEN_HIST_BUCKETS];
   /**
+   * Closes the library queued on its own for descriptors nobody could receive any more
+   * (a cancelled or timed-out open's, a dropped completion's, what a free left, and
+   * `aclose_detach`'s). They run on workers, never on the caller's thread.
+   */
+  uint64_t owed_closes;
+  /**
    * Zero; room for more counters without changing the struct's size.
    */
-  uint64_t reserved[8];
+  uint64_t reserved[7];
 } aopen_stats_snapshot;
 
 /**
- * One mount with blocked requests (see `aopen_stats_mounts`).
+ * One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
+ * filesystems, not mounts: a bind mount is its filesystem, and the mounts of one network
+ * server (nfs, cifs, ceph, sshfs) are one entry. The entry is named by one mount of it.
  */
 typedef struct aopen_mount_stats {
   /**
-   * Where it is mounted, as in /proc/self/mountinfo; "" if it is no longer mounted or
-   * could not be determined. Valid only during the callback.
+   * Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
+   * mounted or could not be determined. Valid only during the callback.
    */
   const char *mount_point;
   /**
@@ -235,7 +243,7 @@ typedef struct aopen_mount_stats {
    */
   const char *fstype;
   /**
-   * Its mount id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
+   * That mount's id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
    */
   uint64_t mount_id;
   /**
@@ -264,16 +272,6 @@ typedef struct aopen_mount_stats {
  * Receives one mount from `aopen_stats_mounts`; `m` is valid only during the call.
  */
 typedef void (*aopen_mount_cb)(const struct aopen_mount_stats *m, void *user_data);
-
-/**
- * A mount's id: the first field of its line in /proc/self/mountinfo.
- */
-typedef uint64_t MountId;
-
-/**
- * Requests whose mount could not be determined (no /proc, an unreadable cwd) share this.
- */
-#define UNKNOWN UINT64_MAX
 
 #ifdef __cplusplus
 extern "C" {
@@ -311,11 +309,15 @@ int aopen_ctx_new(const struct aopen_options *opts, struct aopen_ctx **out);
  * - `ctx`: the context; invalid after the call.
  *
  * # Memory and lifetimes
- * Returns promptly, even with workers stuck in a hung syscall. No callback runs; queued
- * requests never run, except that the descriptor of a queued close is closed (the library
- * owns it); descriptors opened for requests not yet delivered are closed now, or by the
- * worker when its stuck syscall returns. The library's own eventfd is closed; a caller's
- * (`AOPEN_OPT_EVENTFD`) is left open and no longer written.
+ * Returns promptly, even with workers stuck in a hung syscall and closes hanging in a
+ * filesystem's flush: it closes nothing itself. No callback runs; queued requests never run,
+ * except that the descriptor of a queued close is closed (the library owns it);
+ * descriptors opened for requests not yet delivered are closed too, and those of opens still
+ * in a syscall when it returns. All of these closes run on the context's workers, which
+ * stay until they are done (so a close hung on a dead server keeps its worker until the
+ * server answers). The library's own eventfd is closed; a caller's (`AOPEN_OPT_EVENTFD`) is
+ * left open and no longer written. Once the last context is freed and its workers are
+ * done, the library holds no descriptor and no thread.
  *
  * # Thread safety
  * The one call that is not free-threaded: no other thread may be using `ctx`, and it must
@@ -407,9 +409,41 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
 int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_data);
 
 /**
+ * Hands a descriptor to the library to close on a worker, with no completion.
+ *
+ * For a descriptor the caller owes a close to but does not want to wait for: an open whose
+ * result nobody will use, an error path. close(2) can block for as long as the file's
+ * filesystem takes to flush (forever on a hung NFS or FUSE server), so an event loop should
+ * never call it itself on a file of a network filesystem. The close is charged to the
+ * descriptor's filesystem and counted in `aopen_stats` (`owed_closes`, and `running` /
+ * `abandoned_threads` while it runs) like the library's own owed closes, but it is never
+ * delivered and never refused for lack of queue room (each one holds a descriptor, so the
+ * process's descriptor limit bounds them).
+ *
+ * # Parameters
+ * - `ctx`: the context.
+ * - `fd`: the descriptor; the library owns it once this returns 0.
+ *
+ * # Returns
+ * 0, or -EINVAL (NULL `ctx`), -EBADF (`fd` < 0), -ESHUTDOWN (a context inherited across
+ * fork). On failure `fd` is still the caller's.
+ *
+ * # Memory and lifetimes
+ * If the context is freed before the close runs, the close still runs (see
+ * `aopen_ctx_free`).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+int aclose_detach(struct aopen_ctx *ctx, int fd);
+
+/**
  * Delivers ready completions by calling their callbacks on this thread, oldest first.
  * Non-blocking. A completion whose request had no callback is dropped, and a descriptor it
- * opened is closed by the library.
+ * opened is closed by the library, on a worker (as `aclose_detach`).
  *
  * # Parameters
  * - `max`: the most to deliver; 0 = every completion ready when the call starts.
@@ -521,19 +555,20 @@ const char *aopen_version(void);
 int aopen_stats(const struct aopen_ctx *ctx, struct aopen_stats_snapshot *out);
 
 /**
- * Lists the mounts that have requests blocked: queued, or in their syscall (abandoned
- * ones included), for at least `min_blocked_ms`. A hung network mount shows up here with
- * its queue and its stuck syscalls while every other mount's requests keep completing.
+ * Lists the filesystems that have requests blocked: queued, or in their syscall (abandoned
+ * ones and owed closes included), for at least `min_blocked_ms`. A hung network mount shows
+ * up here with its queue and its stuck syscalls while every other filesystem's requests
+ * keep completing.
  *
  * # Parameters
  * - `ctx`: the context.
  * - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
- * - `cb`: called once per such mount, oldest blocked first, on this thread, with no
+ * - `cb`: called once per such filesystem, oldest blocked first, on this thread, with no
  *   library lock held; NULL only counts them.
  * - `user_data`: passed to `cb` untouched.
  *
  * # Returns
- * The number of mounts listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
+ * The number of filesystems listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
  * inherited across fork).
  *
  * # Memory and lifetimes

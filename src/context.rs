@@ -3,13 +3,13 @@
 
 use crate::config::Config;
 use crate::fork;
-use crate::mounts::{self, MountId};
+use crate::mounts::{self, FsId};
 use crate::notify::Notifier;
 use crate::pool::{self, Executor, Shared, Snapshot};
 use crate::request::{Completion, Id, MountReport, Op};
 use crate::sync::Arc;
-use crate::sys;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long shutdown waits for idle threads to leave before returning anyway.
@@ -25,20 +25,24 @@ pub struct Context<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     /// The fork generation this context was made in.
     born: u64,
-    /// Which mount a request's file is on (see `mounts`).
+    /// Which filesystem a request's file is on (see `mounts`).
     attribute: Attributor,
 }
 
-/// Finds the mount a request's file is on; runs on the submitting thread, without locks.
-pub type Attributor = fn(&Op) -> MountId;
+/// Finds the filesystem a request's file is on; runs on the submitting thread, without
+/// locks, and never waits on a filesystem.
+pub type Attributor = fn(&Op) -> FsId;
 
 /// The real attribution: an open by its path, a close by its descriptor (see `mounts`).
-pub fn attribute(op: &Op) -> MountId {
+pub fn attribute(op: &Op) -> FsId {
     match op {
-        Op::Open { path, .. } => mounts::of_path(path),
-        Op::Close { fd } => mounts::of_fd(*fd),
+        Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
+        Op::Close { fd } => mounts::of_fd(*fd).unwrap_or(mounts::UNKNOWN),
     }
 }
+
+/// Contexts alive in this process: the last one to go releases the mount table's watch.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A handle for blocking until completions are ready that stays valid if the context is
 /// freed meanwhile: its waits then end with `ESHUTDOWN`.
@@ -72,7 +76,9 @@ impl<T: Send + 'static> Context<T> {
             None => Notifier::own()?,
         };
         let born = fork::generation();
-        Ok(Context { shared: Shared::start(cfg, notifier, exec)?, born, attribute })
+        let shared = Shared::start(cfg, notifier, exec)?;
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Ok(Context { shared, born, attribute })
     }
 
     /// Whether this is a copy inherited by a forked child (then it is dead here).
@@ -122,13 +128,13 @@ impl<T: Send + 'static> Context<T> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
-        let mount = (self.attribute)(&op);
+        let fs = (self.attribute)(&op);
         let now = Instant::now();
         let mut g = self.shared.lock();
         if g.q.is_closed() {
             return Err((libc::ESHUTDOWN, token));
         }
-        let id = g.q.submit(mount, op, token, now)?;
+        let id = g.q.submit(fs, op, token, now)?;
         if let Err(e) = self.shared.kick(&mut g) {
             let token = g.q.table.unsubmit(id).expect("the request was just queued");
             return Err((e, token));
@@ -145,12 +151,35 @@ impl<T: Send + 'static> Context<T> {
     pub fn cancel(&self, id: Id) -> Result<(), i32> {
         self.alive()?;
         let mut g = self.shared.lock();
-        let e = g.q.cancel(id, libc::ECANCELED).map_err(|e| e.errno())?;
-        let fd = self.shared.woke(&g, e);
-        drop(g);
-        if let Some(fd) = fd {
-            sys::close_quietly(fd);
+        let owed = g.q.table.owed();
+        let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
+        self.shared.woke(&g, e);
+        if g.q.table.owed() > owed {
+            // A finished open's descriptor is now owed a close: a worker runs it.
+            let _ = self.shared.kick(&mut g);
         }
+        Ok(())
+    }
+
+    /// Hands `fd` to the library to close on a worker, with no completion: for a descriptor
+    /// the caller owes a close to but cannot wait for (a dropped completion, an error path).
+    /// The close is charged to `fd`'s filesystem and shows in the stats like any other, but
+    /// is never delivered and never refused for lack of queue room. `Err(EBADF)` for a
+    /// negative `fd`, `Err(ESHUTDOWN)` after shutdown or in a forked child (the caller still
+    /// owns `fd` then).
+    pub fn close_detached(&self, fd: i32) -> Result<(), i32> {
+        self.alive()?;
+        if fd < 0 {
+            return Err(libc::EBADF);
+        }
+        let fs = (self.attribute)(&Op::Close { fd });
+        let mut g = self.shared.lock();
+        if g.q.is_closed() {
+            return Err(libc::ESHUTDOWN);
+        }
+        g.q.owe_close(fs, fd, Instant::now());
+        // With no thread and none startable, the watchdog's growth tick runs it later.
+        let _ = self.shared.kick(&mut g);
         Ok(())
     }
 
@@ -213,18 +242,20 @@ impl<T: Send + 'static> Context<T> {
         Ok(self.shared.snapshot())
     }
 
-    /// The mounts with a request queued, or a syscall running, for at least `min_age`,
-    /// oldest first (abandoned syscalls included: they show a mount that is still stuck).
+    /// The filesystems with a request queued, or a syscall running, for at least `min_age`,
+    /// oldest first (abandoned syscalls and owed closes included: they show a filesystem
+    /// that is still stuck).
     pub fn blocked_mounts(&self, min_age: Duration) -> Result<Vec<MountReport>, i32> {
         self.alive()?;
         let g = self.shared.lock();
         Ok(g.q.table.blocked_mounts(Instant::now(), min_age))
     }
 
-    /// Shuts down (also done on drop): no callbacks run, queued requests never run (a queued
-    /// close's descriptor is closed, since the library owns it), descriptors of undelivered
-    /// opens are closed now or, for opens still in a syscall, when it returns; an own eventfd
-    /// is closed, a caller's is not. Returns promptly even with workers stuck in syscalls.
+    /// Shuts down (also done on drop): no callbacks run, queued requests never run; the
+    /// descriptors the library holds (a queued close's, an undelivered open's, and a running
+    /// open's when it returns) are closed by the workers, which stay until those closes are
+    /// done; an own eventfd is closed, a caller's is not. Returns promptly even with workers
+    /// or closes stuck in syscalls.
     pub fn shutdown(&self) {
         self.shared.shutdown(SHUTDOWN_LINGER);
     }
@@ -240,5 +271,8 @@ impl<T: Send + 'static> Drop for Context<T> {
             return;
         }
         self.shutdown();
+        if LIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
+            mounts::release();
+        }
     }
 }

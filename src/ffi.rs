@@ -51,11 +51,12 @@ pub struct aopen_options {
     /// With `AOPEN_OPT_EVENTFD`: the caller's eventfd, written (8 bytes) when completions
     /// become ready, never read or closed. Ignored without that flag.
     pub eventfd: i32,
-    /// Most requests of one mount whose syscalls may run at once (abandoned ones included:
-    /// see `aopen_stats`); 0 = default (half of `max_threads`, at least 1; all of it with
-    /// `AOPEN_OPT_NO_MOUNTS`). Requests past it
-    /// wait in that mount's own queue while other mounts' requests go ahead, so one hung
-    /// mount can never hold more of the pool. Must not exceed `max_threads`.
+    /// Most requests of one filesystem whose syscalls may run at once (abandoned ones and
+    /// owed closes included: see `aopen_stats`); 0 = default (half of `max_threads`, at least
+    /// 1; all of it with `AOPEN_OPT_NO_MOUNTS`). Requests past it wait in that filesystem's
+    /// own queue while other filesystems' requests go ahead, so one hung filesystem can never
+    /// hold more of the pool. A filesystem is its superblock (bind mounts share it) or, for
+    /// network filesystems, its server (see README). Must not exceed `max_threads`.
     pub per_mount_threads: u32,
     /// Must be zero.
     pub reserved: [u32; 5],
@@ -118,27 +119,35 @@ pub struct aopen_stats_snapshot {
     /// starts a new thread until abandoned syscalls return.
     pub process_abandoned_threads: u32,
     pub process_abandoned_cap: u32,
-    /// Zero.
-    pub reserved0: u32,
+    /// Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
+    /// kernel for over 5 ms. They do not count against `max_threads`; together they may
+    /// start only while fewer than `max_threads` of them run.
+    pub blocked_running: u32,
     /// How long requests waited between submit and a worker taking them, in log2
     /// microsecond buckets (see `AOPEN_HIST_BUCKETS`); one count per request started.
     pub queue_wait_us: [u64; AOPEN_HIST_BUCKETS],
     /// How long their syscalls took, in the same buckets; one count per syscall returned.
     pub service_us: [u64; AOPEN_HIST_BUCKETS],
+    /// Closes the library queued on its own for descriptors nobody could receive any more
+    /// (a cancelled or timed-out open's, a dropped completion's, what a free left, and
+    /// `aclose_detach`'s). They run on workers, never on the caller's thread.
+    pub owed_closes: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 8],
+    pub reserved: [u64; 7],
 }
 
-/// One mount with blocked requests (see `aopen_stats_mounts`).
+/// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
+/// filesystems, not mounts: a bind mount is its filesystem, and the mounts of one network
+/// server (nfs, cifs, ceph, sshfs) are one entry. The entry is named by one mount of it.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct aopen_mount_stats {
-    /// Where it is mounted, as in /proc/self/mountinfo; "" if it is no longer mounted or
-    /// could not be determined. Valid only during the callback.
+    /// Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
+    /// mounted or could not be determined. Valid only during the callback.
     pub mount_point: *const c_char,
     /// Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
     pub fstype: *const c_char,
-    /// Its mount id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
+    /// That mount's id (the first field of /proc/self/mountinfo); UINT64_MAX if unknown.
     pub mount_id: u64,
     /// How long the oldest of its blocked requests has been waiting or in its syscall.
     pub oldest_ms: u64,
@@ -253,11 +262,15 @@ pub unsafe extern "C" fn aopen_ctx_new(opts: *const aopen_options, out: *mut *mu
 /// - `ctx`: the context; invalid after the call.
 ///
 /// # Memory and lifetimes
-/// Returns promptly, even with workers stuck in a hung syscall. No callback runs; queued
-/// requests never run, except that the descriptor of a queued close is closed (the library
-/// owns it); descriptors opened for requests not yet delivered are closed now, or by the
-/// worker when its stuck syscall returns. The library's own eventfd is closed; a caller's
-/// (`AOPEN_OPT_EVENTFD`) is left open and no longer written.
+/// Returns promptly, even with workers stuck in a hung syscall and closes hanging in a
+/// filesystem's flush: it closes nothing itself. No callback runs; queued requests never run,
+/// except that the descriptor of a queued close is closed (the library owns it);
+/// descriptors opened for requests not yet delivered are closed too, and those of opens still
+/// in a syscall when it returns. All of these closes run on the context's workers, which
+/// stay until they are done (so a close hung on a dead server keeps its worker until the
+/// server answers). The library's own eventfd is closed; a caller's (`AOPEN_OPT_EVENTFD`) is
+/// left open and no longer written. Once the last context is freed and its workers are
+/// done, the library holds no descriptor and no thread.
 ///
 /// # Thread safety
 /// The one call that is not free-threaded: no other thread may be using `ctx`, and it must
@@ -386,9 +399,46 @@ pub unsafe extern "C" fn aclose_submit(
     })
 }
 
+/// Hands a descriptor to the library to close on a worker, with no completion.
+///
+/// For a descriptor the caller owes a close to but does not want to wait for: an open whose
+/// result nobody will use, an error path. close(2) can block for as long as the file's
+/// filesystem takes to flush (forever on a hung NFS or FUSE server), so an event loop should
+/// never call it itself on a file of a network filesystem. The close is charged to the
+/// descriptor's filesystem and counted in `aopen_stats` (`owed_closes`, and `running` /
+/// `abandoned_threads` while it runs) like the library's own owed closes, but it is never
+/// delivered and never refused for lack of queue room (each one holds a descriptor, so the
+/// process's descriptor limit bounds them).
+///
+/// # Parameters
+/// - `ctx`: the context.
+/// - `fd`: the descriptor; the library owns it once this returns 0.
+///
+/// # Returns
+/// 0, or -EINVAL (NULL `ctx`), -EBADF (`fd` < 0), -ESHUTDOWN (a context inherited across
+/// fork). On failure `fd` is still the caller's.
+///
+/// # Memory and lifetimes
+/// If the context is freed before the close runs, the close still runs (see
+/// `aopen_ctx_free`).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aclose_detach(ctx: *mut aopen_ctx, fd: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.close_detached(fd)?;
+        Ok(0)
+    })
+}
+
 /// Delivers ready completions by calling their callbacks on this thread, oldest first.
 /// Non-blocking. A completion whose request had no callback is dropped, and a descriptor it
-/// opened is closed by the library.
+/// opened is closed by the library, on a worker (as `aclose_detach`).
 ///
 /// # Parameters
 /// - `max`: the most to deliver; 0 = every completion ready when the call starts.
@@ -414,7 +464,11 @@ pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_i
                 // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
                 unsafe { cb(&cc) }
             }
-            None if c.op == OpKind::Open && c.result >= 0 => sys::close_quietly(c.result),
+            // On a worker: a close can hang in the filesystem's flush. (Only a context that
+            // is gone refuses, and then nobody else can close it.)
+            None if c.op == OpKind::Open && c.result >= 0 && ctx.close_detached(c.result).is_err() => {
+                sys::close_quietly(c.result)
+            }
             None => {}
         })?;
         Ok(n.min(c_int::MAX as usize) as c_int)
@@ -581,10 +635,11 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             per_mount_threads: u32_of(s.per_mount_threads),
             process_abandoned_threads: u32_of(s.process_abandoned),
             process_abandoned_cap: u32_of(s.abandoned_cap),
-            reserved0: 0,
+            blocked_running: u32_of(s.blocked_running),
             queue_wait_us: hist(&c.queue_wait),
             service_us: hist(&c.service),
-            reserved: [0; 8],
+            owed_closes: c.owed_closes,
+            reserved: [0; 7],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };
@@ -592,19 +647,20 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
     })
 }
 
-/// Lists the mounts that have requests blocked: queued, or in their syscall (abandoned
-/// ones included), for at least `min_blocked_ms`. A hung network mount shows up here with
-/// its queue and its stuck syscalls while every other mount's requests keep completing.
+/// Lists the filesystems that have requests blocked: queued, or in their syscall (abandoned
+/// ones and owed closes included), for at least `min_blocked_ms`. A hung network mount shows
+/// up here with its queue and its stuck syscalls while every other filesystem's requests
+/// keep completing.
 ///
 /// # Parameters
 /// - `ctx`: the context.
 /// - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
-/// - `cb`: called once per such mount, oldest blocked first, on this thread, with no
+/// - `cb`: called once per such filesystem, oldest blocked first, on this thread, with no
 ///   library lock held; NULL only counts them.
 /// - `user_data`: passed to `cb` untouched.
 ///
 /// # Returns
-/// The number of mounts listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
+/// The number of filesystems listed (>= 0), or -EINVAL (NULL `ctx`), -ESHUTDOWN (a context
 /// inherited across fork).
 ///
 /// # Memory and lifetimes
@@ -645,14 +701,15 @@ fn report_mount(
     user_data: *mut c_void,
 ) {
     let cstr = |b: &[u8]| CString::new(b).unwrap_or_default();
-    let (point, fstype) = match table.get(m.mount) {
+    let mount = table.mount_of_fs(m.fs);
+    let (point, fstype) = match mount {
         Some(mount) => (cstr(&mount.point), cstr(mount.fstype.as_bytes())),
         None => (CString::default(), CString::default()),
     };
     let v = aopen_mount_stats {
         mount_point: point.as_ptr(),
         fstype: fstype.as_ptr(),
-        mount_id: m.mount,
+        mount_id: mount.map_or(u64::MAX, |m| m.id),
         oldest_ms: m.oldest.as_millis().min(u64::MAX as u128) as u64,
         queued: u32_of(m.queued),
         running: u32_of(m.running),

@@ -1,22 +1,37 @@
-//! Which mount holds a request's file, so that one dead mount cannot take the whole pool.
+//! Which filesystem holds a request's file, so that one dead filesystem cannot take the pool.
 //!
-//! An open is attributed by its path: the longest mount point from /proc/self/mountinfo
-//! that is a whole-component prefix of the path, made absolute through the current
-//! directory and normalised lexically (`.`, `..`, repeated `/`). Symbolic links are *not*
-//! followed: resolving them would touch the very filesystem that may be hung, so a path
-//! that reaches another mount through a symlink counts against the mount it is spelled in.
-//! A close is attributed by its descriptor: `statx(STATX_MNT_ID)` with
-//! `AT_STATX_DONT_SYNC` (cached attributes only, so never a wait on a file server), or on
-//! kernels before 5.8 the path from /proc/self/fd.
+//! Requests are charged to a *filesystem*, not a mount: its device number (the superblock:
+//! `st_dev`, mountinfo's major:minor), so a bind mount and the mount it shows are one
+//! filesystem with one share. Network filesystems (nfs, nfs4, cifs, smb3, ceph, sshfs) are
+//! grouped further, by *server* (from mountinfo's source, `server:/export` or
+//! `//server/share`): one dead server hangs every export it serves, so its mounts share one
+//! share instead of taking one each.
 //!
-//! The table is parsed once per process and kept with /proc/self/mountinfo open (one
-//! close-on-exec descriptor for the life of the process); lookups poll it for `POLLPRI`,
-//! which the kernel raises when the mount table changes, and re-read it then. A poll costs
-//! a syscall (~170 ns here), so lookups poll at most once per [`POLL_INTERVAL`]: a request
-//! submitted within that time of a mount or unmount may still be attributed by the old
-//! table, which affects only which mount's share it counts against.
-//! A process that changes mount namespace (unshare, setns) after its first request keeps
-//! seeing its first namespace's table. After fork the child reopens the file rather than
+//! An open is attributed by resolving its path the way the kernel will, as far as that is
+//! known without waiting on any filesystem:
+//! 1. `openat2(path, O_PATH, RESOLVE_CACHED)` (see `sys::open_path_cached`): the kernel
+//!    walks the path, through symlinks, `..` and the working directory, from its caches
+//!    alone, and never calls the filesystem's open; `statx` of that descriptor (cached
+//!    attributes only) names its filesystem.
+//! 2. Where the walk would have to ask a filesystem (EAGAIN), or the file does not exist,
+//!    the deepest directory the cached walk reaches is found by trying shorter prefixes: the
+//!    lookup that did not complete runs in that directory's filesystem. A symbolic link met
+//!    there is read only where its filesystem keeps links locally ([`is_local`]), and the
+//!    walk goes on from its target.
+//! 3. Without openat2 (Linux before 5.12), the path is attributed lexically: the longest
+//!    mount point from /proc/self/mountinfo that is a whole-component prefix of the path,
+//!    made absolute through the current directory and normalised (`.`, `..`, `//`).
+//!
+//! A close is attributed by its descriptor: `statx(STATX_MNT_ID)` with `AT_STATX_DONT_SYNC`.
+//!
+//! The table is parsed once and kept with /proc/self/mountinfo open (one close-on-exec
+//! descriptor while any context exists; [`release`] closes it with the last one); lookups
+//! poll it for `POLLPRI`, which the kernel raises when the mount table changes, and re-read
+//! it then. A poll costs a syscall (~170 ns here), so lookups poll at most once per
+//! [`POLL_INTERVAL`]: a request submitted within that time of a mount or unmount may still be
+//! grouped by the old table, which affects only which share it counts against.
+//! A process that changes mount namespace (unshare, setns) keeps seeing its first namespace's
+//! table until its last context is freed. After fork the child reopens the file rather than
 //! share the parent's poll state.
 
 use crate::sys;
@@ -28,18 +43,99 @@ use std::time::{Duration, Instant};
 /// A mount's id: the first field of its line in /proc/self/mountinfo.
 pub type MountId = u64;
 
-/// Requests whose mount could not be determined (no /proc, an unreadable cwd) share this.
-pub const UNKNOWN: MountId = u64::MAX;
+/// A filesystem, as requests are charged to it: its device number (`major << 32 | minor`),
+/// or for a network filesystem a hash of its server with the top bit set.
+pub type FsId = u64;
+
+/// Requests whose filesystem could not be determined share this.
+pub const UNKNOWN: FsId = u64::MAX;
+
+/// The id of the filesystem with this device number.
+pub fn fs_of_dev(major: u32, minor: u32) -> FsId {
+    (u64::from(major) << 32) | u64::from(minor)
+}
 
 /// One line of /proc/self/mountinfo, as much of it as the library uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     pub id: MountId,
     pub parent: MountId,
+    /// Its filesystem's device number (major, minor).
+    pub dev: (u32, u32),
     /// Where it is mounted (unescaped).
     pub point: Vec<u8>,
     /// Its filesystem type ("nfs4", "tmpfs", ...).
     pub fstype: String,
+    /// What is mounted ("srv:/export", "/dev/vda", "tmpfs", ...; unescaped).
+    pub source: Vec<u8>,
+    /// The filesystem requests on it are charged to (see the module docs).
+    pub fs: FsId,
+}
+
+/// Filesystem types whose calls never wait on a server: their open, close, lookup and
+/// readlink are served from memory or a local disk. (Never nfs*, fuse*, cifs/smb3, ceph,
+/// 9p or autofs.)
+pub fn is_local(fstype: &str) -> bool {
+    const LOCAL: &[&str] = &[
+        "ext2",
+        "ext3",
+        "ext4",
+        "xfs",
+        "btrfs",
+        "f2fs",
+        "tmpfs",
+        "ramfs",
+        "devtmpfs",
+        "proc",
+        "sysfs",
+        "vfat",
+        "exfat",
+        "ntfs3",
+        "squashfs",
+        "erofs",
+        "jfs",
+        "cgroup2",
+        "devpts",
+        "mqueue",
+        "hugetlbfs",
+    ];
+    LOCAL.contains(&fstype)
+}
+
+/// The server of a network mount, from its source, or None for a local one.
+fn server_of(fstype: &str, source: &[u8]) -> Option<Vec<u8>> {
+    let host = match fstype {
+        "nfs" | "nfs4" | "ceph" | "fuse.sshfs" => {
+            // "host:/export", "[v6addr]:/export", "user@host:/path", "mon1,mon2:/path".
+            let end = if source.starts_with(b"[") {
+                source.iter().position(|&c| c == b']').map(|i| i + 1)?
+            } else {
+                source.iter().position(|&c| c == b':')?
+            };
+            let host = &source[..end];
+            host.iter().rposition(|&c| c == b'@').map_or(host, |at| &host[at + 1..])
+        }
+        "cifs" | "smb3" | "smbfs" => {
+            let rest = source.strip_prefix(b"//")?;
+            &rest[..rest.iter().position(|&c| c == b'/').unwrap_or(rest.len())]
+        }
+        _ => return None,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The filesystem id of a mount (see the module docs).
+fn fs_of_mount(fstype: &str, source: &[u8], dev: (u32, u32)) -> FsId {
+    match server_of(fstype, source) {
+        Some(host) => {
+            // FNV-1a: stable within the process, which is all an id needs.
+            let h = host
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            (h | (1 << 63)) & !1 // never UNKNOWN
+        }
+        None => fs_of_dev(dev.0, dev.1),
+    }
 }
 
 /// A parsed mount table.
@@ -49,6 +145,8 @@ pub struct Table {
     visible: Vec<Mount>,
     /// Every mount, for describing an id.
     all: Vec<Mount>,
+    /// Index into `all` by mount id.
+    by_id: std::collections::HashMap<MountId, usize>,
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
@@ -78,12 +176,17 @@ fn parse_line(line: &[u8]) -> Option<Mount> {
     let num = |s: Option<&[u8]>| std::str::from_utf8(s?).ok()?.parse::<u64>().ok();
     let id = num(f.next())?;
     let parent = num(f.next())?;
-    let _dev = f.next()?;
+    let dev = f.next()?;
+    let colon = dev.iter().position(|&c| c == b':')?;
+    let dev = (num(Some(&dev[..colon]))? as u32, num(Some(&dev[colon + 1..]))? as u32);
     let _root = f.next()?;
     let point = unescape(f.next()?);
-    // Optional fields end at a lone "-"; the filesystem type follows it.
+    // Optional fields end at a lone "-"; the filesystem type and source follow it.
     let fstype = f.by_ref().skip_while(|s| *s != b"-").nth(1)?;
-    Some(Mount { id, parent, point, fstype: String::from_utf8_lossy(&unescape(fstype)).into_owned() })
+    let fstype = String::from_utf8_lossy(&unescape(fstype)).into_owned();
+    let source = unescape(f.next().unwrap_or_default());
+    let fs = fs_of_mount(&fstype, &source, dev);
+    Some(Mount { id, parent, dev, point, fstype, source, fs })
 }
 
 /// Whether `point` is `path` or a whole-component prefix of it.
@@ -108,7 +211,8 @@ impl Table {
         visible.reverse();
         visible.sort_by(|a, b| b.point.len().cmp(&a.point.len()).then_with(|| a.point.cmp(&b.point)));
         visible.dedup_by(|later, earlier| later.point == earlier.point);
-        Table { visible, all }
+        let by_id = all.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        Table { visible, all, by_id }
     }
 
     /// The mount that holds the absolute, normalised `path`.
@@ -118,7 +222,13 @@ impl Table {
 
     /// The mount with this id, visible or not.
     pub fn get(&self, id: MountId) -> Option<&Mount> {
-        self.all.iter().find(|m| m.id == id)
+        self.by_id.get(&id).map(|&i| &self.all[i])
+    }
+
+    /// A mount of filesystem `fs`, to name it: the first in mountinfo's order (the one
+    /// mounted first, ahead of its bind mounts).
+    pub fn mount_of_fs(&self, fs: FsId) -> Option<&Mount> {
+        self.all.iter().find(|m| m.fs == fs)
     }
 
     pub fn len(&self) -> usize {
@@ -237,6 +347,17 @@ pub fn current() -> Arc<Table> {
     }
 }
 
+/// Closes the watch on /proc/self/mountinfo and frees the table (the library calls it when
+/// its last context is freed; the next lookup reopens them).
+pub fn release() {
+    let mut w = WATCH.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = w.take() {
+        if old.fd >= 0 && old.generation == crate::fork::generation() {
+            sys::close_quietly(old.fd);
+        }
+    }
+}
+
 fn c_str(b: &'static [u8]) -> &'static CStr {
     CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
 }
@@ -251,38 +372,122 @@ fn is_normal(p: &[u8]) -> bool {
             && !p.ends_with(b"/."))
 }
 
-/// The mount that holds `path` (see the module docs).
-pub fn of_path(path: &CStr) -> MountId {
-    let p = path.to_bytes();
+/// The filesystem of `path` by its spelling alone (step 3 of the module docs).
+pub fn of_path_lexically(path: &[u8]) -> FsId {
     let owned;
-    let abs: &[u8] = if p.starts_with(b"/") && is_normal(p) {
-        p
-    } else if p.starts_with(b"/") {
-        owned = normalize(p, b"");
+    let abs: &[u8] = if path.starts_with(b"/") && is_normal(path) {
+        path
+    } else if path.starts_with(b"/") {
+        owned = normalize(path, b"");
         &owned
     } else {
         match sys::getcwd() {
             Ok(cwd) => {
-                owned = normalize(p, &cwd);
+                owned = normalize(path, &cwd);
                 &owned
             }
             Err(_) => return UNKNOWN,
         }
     };
-    current().lookup(abs).map_or(UNKNOWN, |m| m.id)
+    current().lookup(abs).map_or(UNKNOWN, |m| m.fs)
 }
 
-/// The mount that holds the open file `fd` (see the module docs). Descriptors that are not
-/// files of a listed mount (sockets, pipes) get their pseudo-filesystem's id, or `UNKNOWN`.
-pub fn of_fd(fd: i32) -> MountId {
-    match sys::mount_id_of_fd(fd) {
-        Ok(id) => id,
-        Err(libc::ENOSYS) | Err(libc::EINVAL) => match sys::fd_path(fd) {
-            Ok(p) if p.starts_with(b"/") => current().lookup(&p).map_or(UNKNOWN, |m| m.id),
-            _ => UNKNOWN,
-        },
-        Err(_) => UNKNOWN,
+/// The filesystem that holds `path`, as an open with `O_NOFOLLOW` (`follow` false) or
+/// without would reach it (see the module docs). Never waits on a filesystem.
+pub fn of_path(path: &CStr, follow: bool) -> FsId {
+    let mut hops = 0;
+    match resolve(libc::AT_FDCWD, path.to_bytes(), follow, &mut hops) {
+        Ok(fs) => fs,
+        Err(_) => of_path_lexically(path.to_bytes()),
     }
+}
+
+/// Symbolic links followed by hand while attributing one path (the kernel allows 40).
+const MAX_HOPS: u32 = 40;
+
+/// An `O_PATH` descriptor, closed on drop (closing one never reaches the filesystem).
+struct PathFd(i32);
+
+impl Drop for PathFd {
+    fn drop(&mut self) {
+        sys::close_path_fd(self.0);
+    }
+}
+
+/// Set once openat2 turned out to be missing (before Linux 5.12, a seccomp filter, or
+/// valgrind), so attribution goes straight to the lexical lookup from then on.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn open_cached(dirfd: i32, path: &[u8], follow: bool) -> Result<PathFd, i32> {
+    if NO_OPENAT2.load(Ordering::Relaxed) {
+        return Err(libc::ENOSYS);
+    }
+    let c = std::ffi::CString::new(path).map_err(|_| libc::EINVAL)?;
+    let r = sys::open_path_cached(dirfd, &c, follow).map(PathFd);
+    if r.as_ref().err() == Some(&libc::ENOSYS) {
+        NO_OPENAT2.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+/// Steps 1 and 2 of the module docs for `path` relative to `dirfd`. `Err` when openat2 is
+/// missing or nothing at all resolves (then the caller falls back to the spelling).
+fn resolve(dirfd: i32, path: &[u8], follow: bool, hops: &mut u32) -> Result<FsId, i32> {
+    match open_cached(dirfd, path, follow) {
+        Ok(fd) => return of_fd(fd.0).ok_or(libc::EBADF),
+        Err(libc::ENOSYS) => return Err(libc::ENOSYS),
+        Err(_) => {}
+    }
+    let abs = path.starts_with(b"/");
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    // The deepest prefix that resolves from the caches is where the walk stops.
+    for k in (0..comps.len()).rev() {
+        let mut prefix: Vec<u8> = if abs { b"/".to_vec() } else { b".".to_vec() };
+        for c in &comps[..k] {
+            if !prefix.ends_with(b"/") {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(c);
+        }
+        let Ok(dir) = open_cached(dirfd, &prefix, true) else { continue };
+        let last = k + 1 == comps.len();
+        let next = match open_cached(dir.0, comps[k], false) {
+            Ok(next) => next,
+            // The lookup of comps[k] would ask dir's filesystem.
+            Err(_) => return of_fd(dir.0).ok_or(libc::EBADF),
+        };
+        let info = sys::fd_info(next.0).map_err(|_| libc::EBADF)?;
+        let is_link = info.mode & libc::S_IFMT == libc::S_IFLNK;
+        if !is_link || (last && !follow) {
+            return of_fd(next.0).ok_or(libc::EBADF);
+        }
+        // A link whose target's walk is not cached: read it where that cannot wait, and go on
+        // from its target; else charge the filesystem that holds the link.
+        let readable = info.mount_id.and_then(|id| current().get(id).map(|m| is_local(&m.fstype)));
+        if *hops >= MAX_HOPS || readable != Some(true) {
+            return of_fd(next.0).ok_or(libc::EBADF);
+        }
+        let Ok(mut target) = sys::read_link_fd(next.0) else { return of_fd(next.0).ok_or(libc::EBADF) };
+        *hops += 1;
+        for c in &comps[k + 1..] {
+            target.push(b'/');
+            target.extend_from_slice(c);
+        }
+        return resolve(dir.0, &target, follow, hops);
+    }
+    Err(libc::ENOENT)
+}
+
+/// The filesystem that holds the open file (or `O_PATH` descriptor) `fd`, from cached
+/// attributes only; None if `fd` is not open.
+pub fn of_fd(fd: i32) -> Option<FsId> {
+    let info = sys::fd_info(fd).ok()?;
+    let table = current();
+    let mount = info.mount_id.and_then(|id| table.get(id));
+    Some(match mount {
+        Some(m) if m.fs >> 63 == 1 => m.fs, // a network server's group
+        _ => fs_of_dev(info.dev.0, info.dev.1),
+    })
 }
 
 #[cfg(test)]
@@ -301,7 +506,7 @@ garbage line
 ";
 
     fn at(t: &Table, p: &str) -> MountId {
-        t.lookup(&normalize(p.as_bytes(), b"/home/u")).map_or(UNKNOWN, |m| m.id)
+        t.lookup(&normalize(p.as_bytes(), b"/home/u")).map_or(u64::MAX, |m| m.id)
     }
 
     #[test]
@@ -346,16 +551,47 @@ garbage line
     }
 
     #[test]
-    fn this_process_mounts_are_found() {
-        let t = current();
-        assert!(!t.is_empty(), "/proc/self/mountinfo parsed");
-        let root = of_path(c_str(b"/\0"));
+    fn filesystems_group_bind_mounts_and_network_servers() {
+        let t = Table::parse(INFO);
+        assert_eq!(t.get(25).unwrap().fs, fs_of_dev(0, 23));
+        assert_eq!(t.get(40).unwrap().source, b"srv:/x");
+        let text = b"\
+50 27 0:50 / /a rw - nfs4 srv1:/export/a rw
+51 27 0:51 / /b rw - nfs4 SRV1:/export/b rw
+52 27 0:52 / /c rw - nfs [fe80::1]:/c rw
+53 27 0:53 / /d rw - cifs //srv1/share rw
+54 27 8:1 /sub /e rw - ext4 /dev/sda1 rw
+55 27 8:1 / /f rw - ext4 /dev/sda1 rw
+";
+        let t = Table::parse(text);
+        let fs = |id| t.get(id).unwrap().fs;
+        assert_eq!(fs(50), fs(51), "two exports of one server are one group");
+        assert_ne!(fs(50), fs(52));
+        assert_eq!(fs(53), fs(50), "cifs and nfs of one host: one server");
+        assert_eq!(fs(54), fs(55), "a bind mount is its filesystem");
+        assert_eq!(fs(54), fs_of_dev(8, 1));
+        assert!(fs(50) >> 63 == 1 && fs(50) != UNKNOWN);
+        assert_eq!(t.mount_of_fs(fs(55)).unwrap().id, 54, "named by its first mount");
+        assert!(is_local("ext4") && is_local("tmpfs") && !is_local("nfs4") && !is_local("fuse"));
+    }
+
+    #[test]
+    fn this_process_files_are_attributed_through_symlinks_and_dots() {
+        let root = of_path(c_str(b"/\0"), true);
         assert_ne!(root, UNKNOWN);
-        assert_eq!(t.get(root).unwrap().point, b"/");
-        // A descriptor's mount agrees with its path's.
+        // A descriptor's filesystem agrees with its path's.
         let fd = sys::open(c_str(b"/proc/self/status\0"), libc::O_RDONLY, 0).unwrap();
-        assert_eq!(of_fd(fd), of_path(c_str(b"/proc/self/status\0")));
+        assert_eq!(of_fd(fd), Some(of_path(c_str(b"/proc/self/status\0"), true)));
         sys::close_quietly(fd);
-        assert_eq!(of_fd(-1), UNKNOWN);
+        assert_eq!(of_fd(-1), None);
+        // /proc/self is a symlink on proc; through it and "..", and for a missing file, the
+        // filesystem is still proc's.
+        let proc_fs = of_path(c_str(b"/proc/self/status\0"), true);
+        assert_ne!(proc_fs, root);
+        assert_eq!(of_path(c_str(b"/proc/self/../self/nonexistent\0"), true), proc_fs);
+        assert_eq!(of_path(c_str(b"/dev/../proc/self/fd\0"), true), proc_fs);
+        assert!(!current().is_empty());
+        release();
+        assert_eq!(of_path(c_str(b"/proc/self/status\0"), true), proc_fs, "reopens after a release");
     }
 }

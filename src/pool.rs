@@ -13,23 +13,35 @@
 //! 64 workers within a few waves); never past `max_threads` nor past the number of queued
 //! requests. Workers above `threads` exit after [`IDLE_TIMEOUT`] without work.
 //!
-//! Dead mounts. Only work that could start now counts as queued here: a request whose
-//! mount already has its share of syscalls running (see `request`) neither wakes a worker
-//! nor grows the pool. A worker whose request was cancelled, timed out or shut down while
-//! its syscall runs is *abandoned*: it no longer counts against `threads` or `max_threads`
-//! (only against its own mount's share), so a dead mount cannot use up the healthy mounts'
-//! budget. Abandoned workers of every context are counted process-wide; while that count
-//! is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//! Dead filesystems. Only work that could start now counts as queued here: a request whose
+//! filesystem already has its share of syscalls running, or a blocked filesystem's request
+//! while the blocked budget is spent (see `request`), neither wakes a worker nor grows the
+//! pool. Two kinds of workers are *off budget*: they no longer count against `threads` or
+//! `max_threads`, so the pool grows past them for everyone else:
+//! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
+//!   runs, or they run an owed close (a descriptor nobody will receive; see `request`);
+//! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
+//!   [`BLOCKED_THRESHOLD`], as the watchdog finds on each growth tick.
+//!
+//! Off-budget workers still hold their filesystem's share. Blocked filesystems together start
+//! syscalls only while fewer than `max_threads` of theirs run (the blocked budget), so a
+//! context's threads stay below `max_threads` for healthy filesystems, plus `max_threads` for
+//! blocked ones, plus one share per filesystem that hung before the watchdog noticed, plus
+//! abandoned workers. Abandoned workers of every context are counted process-wide; while that
+//! count is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//!
+//! No thread of the pool, and no caller, ever closes a descriptor inline: every close goes
+//! through the table as a request, because a close can hang in the filesystem's flush.
 //!
 //! Locking. One mutex guards [`Inner`]: the request table, the readiness fd and the pool
 //! counters. The readiness fd is only written or reset with that lock held, so it is
-//! readable exactly when the ready queue is non-empty. Syscalls, closes of abandoned
-//! descriptors and callbacks never run under it.
+//! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
+//! under it.
 
 use crate::config::Resolved;
 use crate::notify::Notifier;
 use crate::queue::Queue;
-use crate::request::{Effect, Op, Table};
+use crate::request::{Effect, Id, Op, Table};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
@@ -80,6 +92,11 @@ pub fn abandoned_cap() -> usize {
 pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
 /// A worker whose current syscall has run this long counts as blocked.
 pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
+/// A filesystem with a syscall asleep this long is marked blocked (see `request`). Longer
+/// than [`STUCK_THRESHOLD`]: marking takes all of a filesystem's workers off the budget, so
+/// a fast open that sleeps a moment (a lock, the descriptor table growing, or under
+/// valgrind the big lock) must not do it; a dead server hangs for seconds.
+pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(50);
 /// How often the watchdog re-checks growth while work is queued.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
 /// The same while the process is at the abandoned-worker cap (no thread can start then).
@@ -144,10 +161,12 @@ pub struct Shared<T> {
     readiness_fd: (i32, bool),
 }
 
-/// One worker's syscall clock, written by its worker without the lock and read by the
-/// watchdog to tell blocked workers from busy ones.
+/// One worker's syscall clock, written by its worker and read by the watchdog to tell
+/// workers asleep in a syscall from busy ones.
 #[derive(Default)]
 struct SyscallClock {
+    /// The request whose syscall the worker runs (set under the lock when it takes it).
+    request: AtomicU64,
     /// Nanoseconds since `Shared::epoch` at which the current syscall started; 0 between.
     started: AtomicU64,
     /// The worker's kernel thread id (0 until it runs).
@@ -155,12 +174,16 @@ struct SyscallClock {
 }
 
 impl SyscallClock {
-    /// Whether the worker has been inside one syscall since before `since` (epoch nanos) and
-    /// the kernel has it asleep there (not merely waiting for a CPU). Without /proc, time
-    /// alone decides.
-    fn blocked(&self, since: u64) -> bool {
+    /// Whether the kernel has the worker asleep (not merely waiting for a CPU). Without
+    /// /proc, yes.
+    fn asleep(&self) -> bool {
+        sys::thread_is_blocked(self.tid.load(Ordering::Relaxed)).unwrap_or(true)
+    }
+
+    /// Whether the worker has been inside one syscall since before `since` (epoch nanos).
+    fn old(&self, since: u64) -> bool {
         let t = self.started.load(Ordering::Relaxed);
-        t != 0 && t <= since && sys::thread_is_blocked(self.tid.load(Ordering::Relaxed)).unwrap_or(true)
+        t != 0 && t <= since
     }
 }
 
@@ -216,6 +239,8 @@ pub struct Snapshot {
     /// Abandoned workers in the whole process, and the cap on them.
     pub process_abandoned: usize,
     pub abandoned_cap: usize,
+    /// Syscalls in progress on blocked filesystems.
+    pub blocked_running: usize,
 }
 
 impl<T: Send + 'static> Shared<T> {
@@ -226,7 +251,7 @@ impl<T: Send + 'static> Shared<T> {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 q: Queue::new(
-                    Table::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads),
+                    Table::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads, cfg.max_threads),
                     notifier,
                 ),
                 threads: 0,
@@ -263,14 +288,12 @@ impl<T: Send + 'static> Shared<T> {
 
     /// After a queue transition (lock held: `g`): publishes the counts for spinners and
     /// wakes sleeping `wait` callers if completions became ready (the queue has signalled the
-    /// eventfd already). Returns the descriptor the transition left for closing, to be closed
-    /// after unlocking.
-    pub(crate) fn woke(&self, g: &Inner<T>, e: Effect) -> Option<i32> {
+    /// eventfd already).
+    pub(crate) fn woke(&self, g: &Inner<T>, e: Effect) {
         self.publish(g);
         if e.became_ready && g.waiters > 0 {
             self.ready_cv.notify_all();
         }
-        e.close_fd
     }
 
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
@@ -289,9 +312,10 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
-    /// Workers that serve this context's budget: alive and not abandoned.
+    /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
+    /// a syscall of a blocked filesystem).
     fn active(g: &Inner<T>) -> usize {
-        g.threads - g.q.table.abandoned().min(g.threads)
+        g.threads - g.q.table.off_budget().min(g.threads)
     }
 
     /// The pool and its counters now.
@@ -311,6 +335,7 @@ impl<T: Send + 'static> Shared<T> {
             per_mount_threads: t.share(),
             process_abandoned: abandoned_in_process(),
             abandoned_cap: abandoned_cap(),
+            blocked_running: t.blocked_running(),
         }
     }
 
@@ -352,6 +377,11 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
+    fn since_epoch(&self, t: Instant) -> u64 {
+        // Never 0, which means "between syscalls".
+        t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
+    }
+
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
         if at_abandoned_cap() {
             return Err(());
@@ -366,11 +396,6 @@ impl<T: Send + 'static> Shared<T> {
         Ok(())
     }
 
-    fn since_epoch(&self, t: Instant) -> u64 {
-        // Never 0, which means "between syscalls".
-        t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
-    }
-
     fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
         clock.tid.store(sys::gettid(), Ordering::Relaxed);
         let mut g = self.lock();
@@ -380,21 +405,25 @@ impl<T: Send + 'static> Shared<T> {
             let start = Instant::now();
             if let Some((id, op)) = g.q.take_work(start) {
                 spun_since_work = false;
+                clock.request.store(id, Ordering::Relaxed);
                 self.publish(&g);
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(start), Ordering::Relaxed);
                 let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&op))).unwrap_or(-libc::EIO);
                 clock.started.store(0, Ordering::Relaxed);
-                let service = start.elapsed();
+                let end = Instant::now();
                 drop(op);
                 g = self.lock();
-                g.q.table.counters_mut().service.record(service);
-                let e = g.q.finish(id, kind, result);
-                if let Some(fd) = self.woke(&g, e) {
-                    drop(g);
-                    sys::close_quietly(fd);
-                    g = self.lock();
+                clock.request.store(0, Ordering::Relaxed);
+                g.q.table.counters_mut().service.record(end - start);
+                let e = g.q.finish(id, kind, result, end);
+                self.woke(&g, e);
+                if g.q.is_closed() {
+                    // After shutdown the watchdog only waits for owed closes: let it look.
+                    if let Some(tx) = &g.watchdog_wake {
+                        let _ = tx.try_send(());
+                    }
                 }
                 continue;
             }
@@ -433,15 +462,15 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     fn watchdog(self: Arc<Self>, rx: Receiver<()>) {
-        let mut fds = Vec::new();
         loop {
             let mut g = self.lock();
-            if g.q.is_closed() {
+            if g.q.is_closed() && g.q.table.queued() == 0 {
+                // Shut down, and no owed close waits: the workers finish what runs.
                 break;
             }
             let now = Instant::now();
-            let became_ready = g.q.expire(now, &mut fds);
-            self.woke(&g, Effect { became_ready, close_fd: None });
+            let became_ready = g.q.expire(now);
+            self.woke(&g, Effect { became_ready });
             self.grow(&mut g, now);
             let mut next = g.q.table.next_deadline();
             if g.q.table.startable() > 0 && Self::active(&g) < self.cfg.max_threads {
@@ -451,7 +480,6 @@ impl<T: Send + 'static> Shared<T> {
             }
             g.watchdog_next = next;
             drop(g);
-            fds.drain(..).for_each(sys::close_quietly);
             let r = match next {
                 Some(t) => rx.recv_deadline(t),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -465,19 +493,43 @@ impl<T: Send + 'static> Shared<T> {
         self.exit_cv.notify_all();
     }
 
+    /// Marks the filesystems whose syscalls are asleep in the kernel past
+    /// [`BLOCKED_THRESHOLD`] as blocked (see `request`): their workers go off budget.
+    fn mark_blocked(&self, g: &mut Inner<T>, now: Instant) {
+        let Some(since) = now.checked_sub(BLOCKED_THRESHOLD) else { return };
+        let clocks = &g.clocks;
+        let asleep = |id: Id| {
+            clocks.iter().find(|c| c.request.load(Ordering::Relaxed) == id).map_or(true, |c| c.asleep())
+        };
+        g.q.table.mark_blocked(since, asleep);
+    }
+
     /// The growth policy (see the module docs).
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
-        let active = Self::active(g);
-        let room = self.cfg.max_threads.saturating_sub(active);
         let unclaimed_idle = g.idle > g.notified;
         let waited = g.q.table.oldest_startable_wait(now);
-        if room == 0 || unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) || at_abandoned_cap() {
+        if unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) || at_abandoned_cap() {
             return;
         }
+        self.mark_blocked(g, now);
+        let active = Self::active(g);
+        let room = self.cfg.max_threads.saturating_sub(active);
+        if room == 0 {
+            return;
+        }
+        // Workers on the budget stuck past STUCK_THRESHOLD and asleep there: off-budget ones
+        // are not asked about (no /proc read for a dead filesystem's hundreds of workers).
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
-        // Abandoned workers are in syscalls too; they are not this budget's concern.
-        let stuck = g.clocks.iter().filter(|c| c.blocked(since)).count();
-        let stuck = stuck.saturating_sub(g.q.table.abandoned()).min(active);
+        let table = &g.q.table;
+        let stuck = g
+            .clocks
+            .iter()
+            .filter(|c| c.old(since) && !table.is_off_budget(c.request.load(Ordering::Relaxed)) && c.asleep())
+            .count()
+            .min(active);
+        // Every worker on the budget stuck: double; else top the unstuck ones up to
+        // `threads` (so 64 hung opens get 64 workers within a few waves, and busy workers
+        // alone never grow the pool).
         let want = if stuck >= active {
             active.max(self.cfg.threads)
         } else {
@@ -531,7 +583,8 @@ impl<T: Send + 'static> Shared<T> {
         let mut fds = Vec::new();
         match self.inner.try_lock() {
             Ok(mut g) => {
-                g.q.shutdown(&mut fds);
+                g.q.shutdown(Instant::now());
+                fds = g.q.table.take_queued_owed();
                 g.q.readiness_mut().close();
             }
             Err(_) => {
@@ -543,33 +596,39 @@ impl<T: Send + 'static> Shared<T> {
         fds.into_iter().for_each(sys::close_quietly);
     }
 
-    /// Ends the pool: nothing queued runs, undelivered descriptors are closed, the readiness
-    /// fd is released, idle threads leave. Returns promptly: workers stuck in a syscall are
-    /// abandoned and clean up after themselves when it returns (they hold their own `Arc`).
-    pub(crate) fn shutdown(&self, linger: Duration) {
-        let mut fds = Vec::new();
+    /// Ends the pool: nothing of the caller's queued runs, the descriptors held for the
+    /// caller become owed closes (run by the workers, which stay until none is left), the
+    /// readiness fd is released, idle threads leave. Returns promptly, even with closes or
+    /// other syscalls hung: workers stuck in a syscall are abandoned and finish after
+    /// themselves when it returns (they hold their own `Arc`).
+    pub(crate) fn shutdown(self: &Arc<Self>, linger: Duration) {
         let mut g = self.lock();
         if g.q.is_closed() {
             return;
         }
-        g.q.shutdown(&mut fds);
+        g.q.shutdown(Instant::now());
         g.q.readiness_mut().close();
         self.publish(&g);
-        g.watchdog_wake = None;
+        if let Some(tx) = &g.watchdog_wake {
+            let _ = tx.try_send(());
+        }
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
+        if g.q.table.queued() > 0 {
+            // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
+            let _ = self.kick(&mut g);
+            return;
+        }
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.threads + usize::from(g.watchdog_alive) > g.q.table.running() {
+        while g.q.table.queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table.running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
             g = self.exit_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
         }
-        drop(g);
-        fds.into_iter().for_each(sys::close_quietly);
     }
 }
 

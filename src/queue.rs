@@ -5,10 +5,11 @@
 //! completion), reset when a delivery drains it, and re-armed after a delivery batch that
 //! leaves completions behind (a caller's eventfd may have been read meanwhile). Every method
 //! is called with the context lock held, so readiness always matches whether completions
-//! are ready; descriptors a transition leaves unreceivable are returned, to be closed after
-//! unlocking. `tests/loom.rs` model-checks this type under loom's mutex.
+//! are ready. Descriptors a transition leaves unreceivable become owed closes in the table,
+//! run by workers: nothing here closes anything. `tests/loom.rs` model-checks this type
+//! under loom's mutex.
 
-use crate::mounts::MountId;
+use crate::mounts::FsId;
 use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Table};
 use std::time::Instant;
 
@@ -60,8 +61,13 @@ impl<T, R: Readiness> Queue<T, R> {
     }
 
     /// See [`Table::submit_on`].
-    pub fn submit(&mut self, mount: MountId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        self.table.submit_on(mount, op, token, now)
+    pub fn submit(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        self.table.submit_on(fs, op, token, now)
+    }
+
+    /// See [`Table::owe_close`].
+    pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
+        self.table.owe_close(fs, fd, now)
     }
 
     /// See [`Table::take_work`].
@@ -70,22 +76,21 @@ impl<T, R: Readiness> Queue<T, R> {
     }
 
     /// A worker's syscall returned: see [`Table::finish`]; signals readiness if needed.
-    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32) -> Effect {
-        let e = self.table.finish(id, kind, result);
+    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
+        let e = self.table.finish(id, kind, result, now);
         self.apply(e)
     }
 
     /// See [`Table::cancel`]; signals readiness if needed.
-    pub fn cancel(&mut self, id: Id, errno: i32) -> Result<Effect, CancelError> {
-        let e = self.table.cancel(id, errno)?;
+    pub fn cancel(&mut self, id: Id, errno: i32, now: Instant) -> Result<Effect, CancelError> {
+        let e = self.table.cancel(id, errno, now)?;
         Ok(self.apply(e))
     }
 
-    /// Times out what is due at `now` (descriptors to close go to `fds`); returns whether
-    /// completions became ready.
-    pub fn expire(&mut self, now: Instant, fds: &mut Vec<i32>) -> bool {
-        let became_ready = self.table.expire(now, fds);
-        self.apply(Effect { became_ready, close_fd: None }).became_ready
+    /// Times out what is due at `now`; returns whether completions became ready.
+    pub fn expire(&mut self, now: Instant) -> bool {
+        let became_ready = self.table.expire(now);
+        self.apply(Effect { became_ready }).became_ready
     }
 
     /// Delivers the oldest ready completion, keeping readiness in step: reset when this
@@ -100,9 +105,10 @@ impl<T, R: Readiness> Queue<T, R> {
         Some(c)
     }
 
-    /// Ends every request (see [`Table::shutdown`]); readiness is never signalled again.
-    pub fn shutdown(&mut self, fds: &mut Vec<i32>) {
+    /// Ends every caller's request (see [`Table::shutdown`]); readiness is never signalled
+    /// again. Owed closes still run.
+    pub fn shutdown(&mut self, now: Instant) {
         self.closed = true;
-        self.table.shutdown(fds);
+        self.table.shutdown(now);
     }
 }

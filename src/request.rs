@@ -9,20 +9,35 @@
 //!
 //! A cancelled (or timed-out) request becomes Ready at once with `-ECANCELED` (`-ETIMEDOUT`).
 //! If its open was running, the worker is *abandoned*: when its syscall returns, `finish`
-//! finds the request no longer running and hands the new descriptor back for closing. Every
-//! method that can leave the library holding a descriptor nobody will receive returns it, so
-//! the caller closes it outside the lock.
+//! finds the request no longer running.
+//!
+//! Owed closes. A descriptor the library holds that nobody can receive any more (the late fd
+//! of an abandoned open, the fd of a finished open that is cancelled or dropped, a queued
+//! close or an undelivered open at shutdown) becomes an *owed close*: a close request of the
+//! library's own, queued on the descriptor's filesystem like any other, run by a worker
+//! (never on the caller's thread: a close can hang in the filesystem's flush), counted in
+//! `running` and `abandoned` while it runs, and never delivered. Owed closes do not count
+//! against `depth`: each one stands for a descriptor, so they are bounded by the process's
+//! descriptor limit, and refusing one would leak it.
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
 //!
-//! Per-mount fairness. Each request names the mount that holds its file. At most `share`
-//! requests of one mount run at once, abandoned ones included (a dead mount's stuck
-//! syscalls keep holding its share, so it cannot pile up threads); the rest wait in that
-//! mount's own queue while other mounts' requests go ahead. Workers take the oldest request
-//! among the mounts below their share.
+//! Per-filesystem fairness. Each request names the filesystem that holds its file (see
+//! `mounts`). At most `share` requests of one filesystem run at once, abandoned ones and
+//! owed closes included (a dead filesystem's stuck syscalls keep holding its share, so it
+//! cannot pile up threads); the rest wait in that filesystem's own queue while others'
+//! requests go ahead. Workers take the oldest request among the filesystems below their share.
+//!
+//! Blocked filesystems. The pool marks a filesystem *blocked* while one of its syscalls has
+//! been asleep in the kernel for a while ([`Table::mark_blocked`]). Syscalls of blocked
+//! filesystems no longer count against the pool's `max_threads` (see `pool`), and together
+//! they may hold at most `budget` workers: requests of blocked filesystems start only while
+//! fewer than `budget` syscalls of blocked filesystems run. So any number of dead filesystems
+//! can never take the workers that healthy ones need. A filesystem stops being blocked when
+//! none of its syscalls is older than the threshold.
 
-use crate::mounts::MountId;
+use crate::mounts::FsId;
 use crate::stats::Counters;
 use std::collections::{BTreeSet, VecDeque};
 use std::ffi::CString;
@@ -102,7 +117,7 @@ enum Phase {
 #[derive(Debug)]
 struct Req<T> {
     kind: OpKind,
-    mount: MountId,
+    fs: FsId,
     phase: Phase,
     /// Set once the result is final because of a cancel or timeout.
     cancelled: bool,
@@ -110,7 +125,8 @@ struct Req<T> {
     submitted: Instant,
     /// The work, until a worker takes it.
     op: Option<Op>,
-    token: T,
+    /// The caller's token; `None` for an owed close, which is never delivered.
+    token: Option<T>,
 }
 
 /// Why `cancel` refused.
@@ -131,41 +147,44 @@ impl CancelError {
     }
 }
 
-/// What a state change did to the ready queue, and any descriptor now owed a close.
+/// What a state change did to the ready queue.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Effect {
     /// The ready queue went from empty to non-empty: readiness must be signalled.
     pub became_ready: bool,
-    /// A descriptor the library must close (an fd nobody can receive any more).
-    pub close_fd: Option<i32>,
 }
 
-/// One mount's requests that are queued or in a syscall.
+/// One filesystem's requests that are queued or in a syscall.
 #[derive(Debug, Default)]
-struct MountQ {
+struct FsQ {
     /// Queued requests, oldest first.
     pending: VecDeque<Id>,
     /// Syscalls in progress, abandoned ones included.
     running: usize,
+    /// Of those, the abandoned ones (owed closes included).
+    abandoned: usize,
+    /// Marked blocked by [`Table::mark_blocked`].
+    blocked: bool,
     /// Its key in `Table::runnable` (its oldest queued id) while it is there.
     runnable_key: Option<Id>,
-    /// What it adds to `Table::startable`.
+    /// What it adds to `Table::startable_free` (or `startable_blocked` while blocked).
     startable: usize,
 }
 
 /// A syscall in progress.
 #[derive(Debug, Clone, Copy)]
 struct Running {
-    mount: MountId,
+    fs: FsId,
     started: Instant,
-    /// Its request is no longer waiting for it (cancelled, timed out, shut down).
+    /// Its request is no longer waiting for it (cancelled, timed out, shut down, or an
+    /// owed close).
     abandoned: bool,
 }
 
-/// One mount's share of the table, for introspection.
+/// One filesystem's part of the table, for introspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MountReport {
-    pub mount: MountId,
+    pub fs: FsId,
     /// Requests waiting for a worker.
     pub queued: usize,
     /// Syscalls in progress, abandoned ones included.
@@ -177,25 +196,41 @@ pub struct MountReport {
     pub oldest: Duration,
 }
 
-/// Every undelivered request of one context.
+/// The sums the scheduler keeps in step with every filesystem's queue.
+#[derive(Debug, Default)]
+struct Sums {
+    /// Queued requests that could start now, of filesystems not blocked...
+    startable_free: usize,
+    /// ...and of blocked ones (before the budget).
+    startable_blocked: usize,
+    /// Syscalls running on blocked filesystems, and of those the abandoned ones.
+    blocked_running: usize,
+    blocked_abandoned: usize,
+}
+
+/// Every undelivered request of one context, and the owed closes.
 #[derive(Debug)]
 pub struct Table<T> {
     next_id: Id,
     depth: usize,
     timeout: Option<Duration>,
-    /// Most syscalls of one mount in progress at once.
+    /// Most syscalls of one filesystem in progress at once.
     share: usize,
+    /// Most syscalls of blocked filesystems, together, that may be started.
+    budget: usize,
     reqs: HashMap<Id, Req<T>>,
-    /// Mounts with queued or running requests, and (until `prune`) some that had them.
-    mounts: HashMap<MountId, MountQ>,
-    /// The oldest queued request of each mount below its share, and its mount, sorted: the
-    /// first entry is the next request to run. A sorted Vec rather than a BTreeMap: it
-    /// holds one entry per mount with startable work (a handful), and never frees its
-    /// buffer when it empties, which a BTreeMap does on every request at low concurrency.
-    runnable: Vec<(Id, MountId)>,
-    /// Queued requests, and how many of them could start now (within their mount's share).
+    /// Owed closes in `reqs` (not counted against `depth`).
+    owed: usize,
+    /// Filesystems with queued or running requests, and (until `prune`) some that had them.
+    fss: HashMap<FsId, FsQ>,
+    /// The oldest queued request of each filesystem below its share, and its filesystem,
+    /// sorted: the first startable entry is the next request to run. A sorted Vec rather than
+    /// a BTreeMap: it holds one entry per filesystem with startable work (a handful), and
+    /// never frees its buffer when it empties.
+    runnable: Vec<(Id, FsId)>,
+    sums: Sums,
+    /// Queued requests.
     queued: usize,
-    startable: usize,
     /// Ready requests, in completion order.
     ready: VecDeque<Id>,
     /// Requests a timeout may still hit (queued, or a running open). Ids grow with submit
@@ -209,24 +244,27 @@ pub struct Table<T> {
 }
 
 impl<T> Table<T> {
-    /// A table admitting at most `depth` undelivered requests, with no per-mount share.
+    /// A table admitting at most `depth` undelivered requests, with no per-filesystem share.
     pub fn new(depth: usize, timeout: Option<Duration>) -> Self {
-        Self::with_share(depth, timeout, usize::MAX)
+        Self::with_share(depth, timeout, usize::MAX, usize::MAX)
     }
 
     /// A table admitting at most `depth` undelivered requests, running at most `share` (at
-    /// least 1) syscalls of one mount at once.
-    pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize) -> Self {
+    /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
+    /// filesystems only while fewer than `budget` of them run.
+    pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
         Table {
             next_id: 1,
             depth,
             timeout,
             share: share.max(1),
+            budget,
             reqs: HashMap::default(),
-            mounts: HashMap::default(),
+            owed: 0,
+            fss: HashMap::default(),
             runnable: Vec::new(),
+            sums: Sums::default(),
             queued: 0,
-            startable: 0,
             ready: VecDeque::new(),
             timed: BTreeSet::new(),
             running: HashMap::default(),
@@ -235,66 +273,79 @@ impl<T> Table<T> {
         }
     }
 
-    /// Re-files mount `m` after a change to its queue or running count: its place in
-    /// `runnable` and its part of `startable`. A mount left with nothing stays in `mounts`
-    /// (reusing its queue's buffer) until [`Table::prune`].
-    fn refresh(&mut self, m: MountId) {
-        let Some(q) = self.mounts.get_mut(&m) else { return };
-        Self::refile(q, m, self.share, &mut self.runnable, &mut self.startable);
+    /// Re-files filesystem `f` after a change to its queue or running count: its place in
+    /// `runnable` and its part of the startable sums. A filesystem left with nothing stays
+    /// in `fss` (reusing its queue's buffer) until [`Table::prune`].
+    fn refresh(&mut self, f: FsId) {
+        let Some(q) = self.fss.get_mut(&f) else { return };
+        Self::refile(q, f, self.share, &mut self.runnable, &mut self.sums);
     }
 
-    /// [`Table::refresh`] for a mount already looked up (the hot paths), as a function of
-    /// the fields it touches.
-    fn refile(
-        q: &mut MountQ,
-        m: MountId,
-        share: usize,
-        runnable: &mut Vec<(Id, MountId)>,
-        startable: &mut usize,
-    ) {
-        *startable -= q.startable;
+    /// [`Table::refresh`] for a filesystem already looked up (the hot paths), as a function
+    /// of the fields it touches.
+    fn refile(q: &mut FsQ, f: FsId, share: usize, runnable: &mut Vec<(Id, FsId)>, sums: &mut Sums) {
+        let sum = if q.blocked { &mut sums.startable_blocked } else { &mut sums.startable_free };
+        *sum -= q.startable;
         q.startable = q.pending.len().min(share.saturating_sub(q.running));
-        *startable += q.startable;
+        *sum += q.startable;
         let key = (q.startable > 0).then(|| q.pending[0]);
         if key != q.runnable_key {
             if let Some(old) = q.runnable_key {
-                if let Ok(i) = runnable.binary_search(&(old, m)) {
+                if let Ok(i) = runnable.binary_search(&(old, f)) {
                     runnable.remove(i);
                 }
             }
             if let Some(new) = key {
-                let i = runnable.binary_search(&(new, m)).unwrap_or_else(|i| i);
-                runnable.insert(i, (new, m));
+                let i = runnable.binary_search(&(new, f)).unwrap_or_else(|i| i);
+                runnable.insert(i, (new, f));
             }
             q.runnable_key = key;
         }
     }
 
-    /// Forgets mounts with nothing queued or running, once there are more than a few: mount
-    /// ids come and go (automounts), and each entry keeps a queue buffer.
+    /// Forgets filesystems with nothing queued or running, once there are more than a few:
+    /// each entry keeps a queue buffer.
     fn prune(&mut self) {
         const KEEP: usize = 64;
-        if self.mounts.len() > KEEP {
-            self.mounts.retain(|_, q| !q.pending.is_empty() || q.running > 0);
+        if self.fss.len() > KEEP {
+            self.fss.retain(|_, q| !q.pending.is_empty() || q.running > 0);
         }
     }
 
-    /// Queues a request on an anonymous mount (for tests and models; see [`Table::submit_on`]).
+    /// Queues a request on an anonymous filesystem (for tests and models; see
+    /// [`Table::submit_on`]).
     pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
         self.submit_on(crate::mounts::UNKNOWN, op, token, now)
     }
 
-    /// Queues a request for a file on `mount`. `Err(EAGAIN)` when `depth` requests are
-    /// undelivered already.
-    pub fn submit_on(&mut self, mount: MountId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        if self.reqs.len() >= self.depth {
+    /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
+    /// are undelivered already.
+    pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        if self.reqs.len() - self.owed >= self.depth {
             return Err((libc::EAGAIN, token));
         }
+        let id = self.enqueue(fs, op, Some(token), now);
+        if self.timeout.is_some() {
+            self.timed.insert(id);
+        }
+        self.counters.submitted += 1;
+        Ok(id)
+    }
+
+    /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
+    /// owed close (see the module docs). Never refused.
+    pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
+        self.enqueue(fs, Op::Close { fd }, None, now);
+        self.owed += 1;
+        self.counters.owed_closes += 1;
+    }
+
+    fn enqueue(&mut self, fs: FsId, op: Op, token: Option<T>, now: Instant) -> Id {
         let id = self.next_id;
         self.next_id += 1;
         let req = Req {
             kind: op.kind(),
-            mount,
+            fs,
             phase: Phase::Queued,
             cancelled: false,
             result: 0,
@@ -303,53 +354,64 @@ impl<T> Table<T> {
             token,
         };
         self.reqs.insert(id, req);
-        if !self.mounts.contains_key(&mount) {
+        if !self.fss.contains_key(&fs) {
             self.prune();
         }
-        let q = self.mounts.entry(mount).or_default();
+        let q = self.fss.entry(fs).or_default();
         q.pending.push_back(id);
         self.queued += 1;
-        Self::refile(q, mount, self.share, &mut self.runnable, &mut self.startable);
-        if self.timeout.is_some() {
-            self.timed.insert(id);
-        }
-        self.counters.submitted += 1;
-        Ok(id)
+        Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
+        id
     }
 
-    /// Takes queued request `id` (on `mount`) out of its mount's queue.
-    fn dequeue(&mut self, id: Id, mount: MountId) {
-        if let Some(q) = self.mounts.get_mut(&mount) {
+    /// Takes queued request `id` (on `fs`) out of its filesystem's queue.
+    fn dequeue(&mut self, id: Id, fs: FsId) {
+        if let Some(q) = self.fss.get_mut(&fs) {
             if let Some(pos) = q.pending.iter().position(|&p| p == id) {
                 q.pending.remove(pos);
                 self.queued -= 1;
             }
         }
-        self.refresh(mount);
+        self.refresh(fs);
     }
 
     /// Takes back a request that was just submitted and never became visible to anyone else
     /// (used when no worker could be started for it).
     pub fn unsubmit(&mut self, id: Id) -> Option<T> {
         let req = self.reqs.remove(&id)?;
-        self.dequeue(id, req.mount);
+        self.dequeue(id, req.fs);
         self.timed.remove(&id);
         self.counters.submitted -= 1;
-        Some(req.token)
+        req.token
     }
 
-    /// The oldest queued request whose mount is below its share, moved to Running for a
-    /// worker at `now`.
+    /// Whether syscalls of blocked filesystems may start now.
+    fn budget_left(&self) -> usize {
+        self.budget.saturating_sub(self.sums.blocked_running)
+    }
+
+    /// The oldest queued request whose filesystem is below its share (and, for a blocked
+    /// filesystem, within the budget), moved to Running for a worker at `now`.
     pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
-        let &(id, mount) = self.runnable.first()?;
-        let q = self.mounts.get_mut(&mount).expect("runnable mounts are always in the table");
+        let budget_left = self.budget_left() > 0;
+        let fss = &self.fss;
+        let &(id, fs) = self.runnable.iter().find(|(_, f)| budget_left || !fss[f].blocked)?;
+        let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
         debug_assert_eq!(q.pending.front(), Some(&id));
         q.pending.pop_front();
         q.running += 1;
         self.queued -= 1;
-        Self::refile(q, mount, self.share, &mut self.runnable, &mut self.startable);
         let req = self.reqs.get_mut(&id).expect("queued ids are always in the table");
         debug_assert_eq!(req.phase, Phase::Queued);
+        let owed = req.token.is_none();
+        if owed {
+            q.abandoned += 1;
+        }
+        if q.blocked {
+            self.sums.blocked_running += 1;
+            self.sums.blocked_abandoned += usize::from(owed);
+        }
+        Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
         req.phase = Phase::Running;
         let op = req.op.take().expect("a queued request still has its op");
         if req.kind == OpKind::Close {
@@ -357,7 +419,8 @@ impl<T> Table<T> {
             self.timed.remove(&id);
         }
         self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
-        self.running.insert(id, Running { mount, started: now, abandoned: false });
+        self.abandoned += usize::from(owed);
+        self.running.insert(id, Running { fs, started: now, abandoned: owed });
         Some((id, op))
     }
 
@@ -366,32 +429,54 @@ impl<T> Table<T> {
         if let Some(r) = self.running.get_mut(&id).filter(|r| !r.abandoned) {
             r.abandoned = true;
             self.abandoned += 1;
+            if let Some(q) = self.fss.get_mut(&r.fs) {
+                q.abandoned += 1;
+                self.sums.blocked_abandoned += usize::from(q.blocked);
+            }
         }
     }
 
     /// A worker's `kind` syscall returned `result` (fd, 0, or -errno). If the request was
-    /// cancelled meanwhile (or the table shut down), a descriptor it opened is returned for
-    /// closing. The worker says which op it ran: after a shutdown the table no longer knows.
-    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32) -> Effect {
+    /// cancelled meanwhile (or the table shut down), a descriptor it opened becomes an owed
+    /// close on the same filesystem. The worker says which op it ran: after a shutdown the
+    /// table no longer knows.
+    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
+        let mut fs = None;
         if let Some(r) = self.running.remove(&id) {
-            let q = self.mounts.get_mut(&r.mount).expect("running mounts are always in the table");
+            let q = self.fss.get_mut(&r.fs).expect("running filesystems are always in the table");
             q.running -= 1;
             if r.abandoned {
                 self.abandoned -= 1;
+                q.abandoned -= 1;
             }
-            Self::refile(q, r.mount, self.share, &mut self.runnable, &mut self.startable);
+            if q.blocked {
+                self.sums.blocked_running -= 1;
+                self.sums.blocked_abandoned -= usize::from(r.abandoned);
+                if q.running == 0 {
+                    Self::set_blocked(q, false, &mut self.sums);
+                }
+            }
+            Self::refile(q, r.fs, self.share, &mut self.runnable, &mut self.sums);
+            fs = Some(r.fs);
         }
         if let Some(req) = self.reqs.get_mut(&id) {
+            if req.token.is_none() {
+                self.reqs.remove(&id);
+                self.owed -= 1;
+                return Effect::default();
+            }
             if req.phase == Phase::Running {
                 req.result = result;
                 req.phase = Phase::Ready;
                 self.timed.remove(&id);
-                return Effect { became_ready: self.push_ready(id), close_fd: None };
+                return Effect { became_ready: self.push_ready(id) };
             }
         }
         // Abandoned: delivered already (or queued for delivery) as cancelled or timed out.
-        let close_fd = (kind == OpKind::Open && result >= 0).then_some(result);
-        Effect { became_ready: false, close_fd }
+        if kind == OpKind::Open && result >= 0 {
+            self.owe_close(fs.unwrap_or(crate::mounts::UNKNOWN), result, now);
+        }
+        Effect::default()
     }
 
     fn push_ready(&mut self, id: Id) -> bool {
@@ -399,15 +484,18 @@ impl<T> Table<T> {
         self.ready.len() == 1
     }
 
-    /// Cancels with `-errno` (`ECANCELED`, or `ETIMEDOUT` for a timeout).
-    pub fn cancel(&mut self, id: Id, errno: i32) -> Result<Effect, CancelError> {
+    /// Cancels with `-errno` (`ECANCELED`, or `ETIMEDOUT` for a timeout) at `now`.
+    pub fn cancel(&mut self, id: Id, errno: i32, now: Instant) -> Result<Effect, CancelError> {
         let req = self.reqs.get_mut(&id).ok_or(CancelError::NotFound)?;
+        if req.token.is_none() {
+            return Err(CancelError::NotFound);
+        }
         if req.cancelled || (req.kind == OpKind::Close && req.phase != Phase::Queued) {
             return Err(CancelError::Already);
         }
-        let (phase, mount) = (req.phase, req.mount);
-        let close_fd = match phase {
-            Phase::Ready if req.result >= 0 => Some(req.result),
+        let (phase, fs) = (req.phase, req.fs);
+        let late_fd = match phase {
+            Phase::Ready if req.kind == OpKind::Open && req.result >= 0 => Some(req.result),
             _ => None,
         };
         req.cancelled = true;
@@ -420,9 +508,12 @@ impl<T> Table<T> {
         } else {
             self.counters.cancelled += 1;
         }
+        if let Some(fd) = late_fd {
+            self.owe_close(fs, fd, now);
+        }
         let became_ready = match phase {
             Phase::Queued => {
-                self.dequeue(id, mount);
+                self.dequeue(id, fs);
                 self.push_ready(id)
             }
             Phase::Running => {
@@ -431,12 +522,12 @@ impl<T> Table<T> {
             }
             Phase::Ready => false, // keeps its place in the ready queue
         };
-        Ok(Effect { became_ready, close_fd })
+        Ok(Effect { became_ready })
     }
 
-    /// Times out every request whose deadline is at or before `now`; returns what that did,
-    /// merged (descriptors to close are collected into `fds`).
-    pub fn expire(&mut self, now: Instant, fds: &mut Vec<i32>) -> bool {
+    /// Times out every request whose deadline is at or before `now`; returns whether
+    /// completions became ready.
+    pub fn expire(&mut self, now: Instant) -> bool {
         let Some(timeout) = self.timeout else { return false };
         let mut became_ready = false;
         while let Some(&id) = self.timed.first() {
@@ -444,9 +535,8 @@ impl<T> Table<T> {
             match due {
                 Some(due) if due > now => break,
                 Some(_) => {
-                    if let Ok(e) = self.cancel(id, libc::ETIMEDOUT) {
+                    if let Ok(e) = self.cancel(id, libc::ETIMEDOUT, now) {
                         became_ready |= e.became_ready;
-                        fds.extend(e.close_fd);
                     }
                     self.timed.remove(&id);
                 }
@@ -470,46 +560,127 @@ impl<T> Table<T> {
         let id = self.ready.pop_front()?;
         let req = self.reqs.remove(&id).expect("ready ids are always in the table");
         self.counters.delivered += 1;
-        Some(Completion { id, op: req.kind, result: req.result, token: req.token })
+        let token = req.token.expect("owed closes are never ready");
+        Some(Completion { id, op: req.kind, result: req.result, token })
     }
 
-    /// Ends every request: nothing queued will run (queued closes are returned, since the
-    /// library owns their descriptors), descriptors of undelivered opens are returned for
-    /// closing, and running syscalls become abandoned. Tokens are dropped undelivered.
-    pub fn shutdown(&mut self, fds: &mut Vec<i32>) {
-        for (_, req) in self.reqs.drain() {
+    /// Ends every caller's request: nothing of theirs queued will run; the descriptors the
+    /// library holds for them (queued closes, undelivered opens) become owed closes, which
+    /// still run; running syscalls become abandoned. Tokens are dropped undelivered.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<Id> = self.reqs.iter().filter(|(_, r)| r.token.is_some()).map(|(&id, _)| id).collect();
+        let mut owed = Vec::new();
+        for id in ids {
+            let req = self.reqs.remove(&id).expect("listed above");
             match (req.op, req.phase) {
-                (Some(Op::Close { fd }), Phase::Queued) => fds.push(fd),
-                (_, Phase::Ready) if req.kind == OpKind::Open && req.result >= 0 => fds.push(req.result),
+                (Some(Op::Close { fd }), Phase::Queued) => owed.push((req.fs, fd)),
+                (_, Phase::Ready) if req.kind == OpKind::Open && req.result >= 0 => {
+                    owed.push((req.fs, req.result))
+                }
                 _ => {}
             }
+            if req.phase == Phase::Queued {
+                if let Some(q) = self.fss.get_mut(&req.fs) {
+                    if let Some(pos) = q.pending.iter().position(|&p| p == id) {
+                        q.pending.remove(pos);
+                        self.queued -= 1;
+                    }
+                }
+            }
+            if req.phase == Phase::Running {
+                self.abandon(id);
+            }
         }
-        let running: Vec<Id> = self.running.keys().copied().collect();
-        running.into_iter().for_each(|id| self.abandon(id));
-        for q in self.mounts.values_mut() {
-            q.pending.clear();
-            q.runnable_key = None;
-            q.startable = 0;
-        }
-        self.mounts.retain(|_, q| q.running > 0);
-        self.runnable.clear();
-        self.queued = 0;
-        self.startable = 0;
+        let fss: Vec<FsId> = self.fss.keys().copied().collect();
+        fss.into_iter().for_each(|f| self.refresh(f));
         self.ready.clear();
         self.timed.clear();
+        for (fs, fd) in owed {
+            self.owe_close(fs, fd, now);
+        }
+    }
+
+    /// Removes the owed closes still queued and returns their descriptors: for a forked
+    /// child, where no worker exists to run them.
+    pub fn take_queued_owed(&mut self) -> Vec<i32> {
+        let mut fds = Vec::new();
+        let reqs = &mut self.reqs;
+        for q in self.fss.values_mut() {
+            q.pending.retain(|id| match reqs.get(id) {
+                Some(Req { token: None, op: Some(Op::Close { fd }), .. }) => {
+                    fds.push(*fd);
+                    reqs.remove(id);
+                    false
+                }
+                _ => true,
+            });
+        }
+        self.owed -= fds.len();
+        self.queued -= fds.len();
+        let fss: Vec<FsId> = self.fss.keys().copied().collect();
+        fss.into_iter().for_each(|f| self.refresh(f));
+        fds
+    }
+
+    fn set_blocked(q: &mut FsQ, blocked: bool, sums: &mut Sums) {
+        if q.blocked == blocked {
+            return;
+        }
+        let (running, abandoned, startable) = (q.running, q.abandoned, q.startable);
+        if blocked {
+            sums.blocked_running += running;
+            sums.blocked_abandoned += abandoned;
+            sums.startable_free -= startable;
+            sums.startable_blocked += startable;
+        } else {
+            sums.blocked_running -= running;
+            sums.blocked_abandoned -= abandoned;
+            sums.startable_blocked -= startable;
+            sums.startable_free += startable;
+        }
+        q.blocked = blocked;
+    }
+
+    /// Re-marks which filesystems are blocked: those with a syscall running since before
+    /// `since` for which `asleep(id)` holds (the pool asks the kernel whether the worker is
+    /// asleep, so that a syscall merely waiting for a CPU never counts). A filesystem already
+    /// blocked stays so while it has any syscall older than `since`, without asking again.
+    /// Returns how many filesystems are blocked.
+    pub fn mark_blocked(&mut self, since: Instant, mut asleep: impl FnMut(Id) -> bool) -> usize {
+        let mut old: Vec<(FsId, Id)> =
+            self.running.iter().filter(|(_, r)| r.started <= since).map(|(&id, r)| (r.fs, id)).collect();
+        old.sort_unstable();
+        let mut blocked: Vec<FsId> = Vec::new();
+        for (fs, id) in old {
+            if blocked.last() == Some(&fs) {
+                continue;
+            }
+            if self.fss.get(&fs).is_some_and(|q| q.blocked) || asleep(id) {
+                blocked.push(fs);
+            }
+        }
+        for (f, q) in self.fss.iter_mut() {
+            Self::set_blocked(q, blocked.binary_search(f).is_ok(), &mut self.sums);
+        }
+        blocked.len()
     }
 
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
-        self.reqs.len()
+        self.reqs.len() - self.owed
     }
-    /// Requests waiting for a worker.
+    /// Owed closes not yet done.
+    pub fn owed(&self) -> usize {
+        self.owed
+    }
+    /// Requests waiting for a worker (owed closes included).
     pub fn queued(&self) -> usize {
         self.queued
     }
-    /// Queued requests that could start now: within their mount's share.
+    /// Queued requests that could start now: within their filesystem's share, and for
+    /// blocked filesystems within the budget.
     pub fn startable(&self) -> usize {
-        self.startable
+        self.sums.startable_free + self.sums.startable_blocked.min(self.budget_left())
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
@@ -517,24 +688,43 @@ impl<T> Table<T> {
     }
     /// How long the oldest request that could start now has waited.
     pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
-        let (id, _) = self.runnable.first()?;
+        let budget_left = self.budget_left() > 0;
+        let (id, _) = self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked)?;
         self.reqs.get(id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
     pub fn running(&self) -> usize {
         self.running.len()
     }
-    /// Abandoned syscalls in progress.
+    /// Abandoned syscalls in progress (owed closes included).
     pub fn abandoned(&self) -> usize {
         self.abandoned
     }
-    /// The per-mount share.
+    /// Syscalls in progress that do not count against the pool's `max_threads`: abandoned
+    /// ones, and those of blocked filesystems.
+    pub fn off_budget(&self) -> usize {
+        self.abandoned + self.sums.blocked_running - self.sums.blocked_abandoned
+    }
+    /// Whether request `id` runs off budget: abandoned, an owed close, or on a blocked
+    /// filesystem.
+    pub fn is_off_budget(&self, id: Id) -> bool {
+        self.running.get(&id).is_some_and(|r| r.abandoned || self.fss.get(&r.fs).is_some_and(|q| q.blocked))
+    }
+    /// Syscalls in progress on blocked filesystems.
+    pub fn blocked_running(&self) -> usize {
+        self.sums.blocked_running
+    }
+    /// The per-filesystem share.
     pub fn share(&self) -> usize {
         self.share
     }
-    /// Mounts with queued or running requests.
+    /// The budget of blocked filesystems.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+    /// Filesystems with queued or running requests.
     pub fn mounts(&self) -> usize {
-        self.mounts.values().filter(|q| !q.pending.is_empty() || q.running > 0).count()
+        self.fss.values().filter(|q| !q.pending.is_empty() || q.running > 0).count()
     }
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -543,17 +733,17 @@ impl<T> Table<T> {
         &mut self.counters
     }
 
-    /// The mounts that have a request queued, or a syscall running, for at least `min_age`
-    /// at `now`, oldest first. Costs a pass over running syscalls and blocked queues.
+    /// The filesystems that have a request queued, or a syscall running, for at least
+    /// `min_age` at `now`, oldest first. Costs a pass over running syscalls and blocked queues.
     pub fn blocked_mounts(&self, now: Instant, min_age: Duration) -> Vec<MountReport> {
-        let mut out: HashMap<MountId, MountReport> = HashMap::default();
-        let mut note = |mount: MountId, age: Duration| {
-            let q = &self.mounts[&mount];
-            let r = out.entry(mount).or_insert(MountReport {
-                mount,
+        let mut out: HashMap<FsId, MountReport> = HashMap::default();
+        let mut note = |fs: FsId, age: Duration| {
+            let q = &self.fss[&fs];
+            let r = out.entry(fs).or_insert(MountReport {
+                fs,
                 queued: q.pending.len(),
                 running: q.running,
-                abandoned: 0, // counted below
+                abandoned: q.abandoned,
                 blocked: 0,
                 oldest: Duration::ZERO,
             });
@@ -563,25 +753,20 @@ impl<T> Table<T> {
         for r in self.running.values() {
             let age = now.saturating_duration_since(r.started);
             if age >= min_age {
-                note(r.mount, age);
+                note(r.fs, age);
             }
         }
-        for (&mount, q) in &self.mounts {
+        for (&fs, q) in &self.fss {
             for id in &q.pending {
                 let age = now.saturating_duration_since(self.reqs[id].submitted);
                 if age < min_age {
                     break; // the rest are younger
                 }
-                note(mount, age);
-            }
-        }
-        for r in self.running.values().filter(|r| r.abandoned) {
-            if let Some(report) = out.get_mut(&r.mount) {
-                report.abandoned += 1;
+                note(fs, age);
             }
         }
         let mut v: Vec<MountReport> = out.into_values().collect();
-        v.sort_by(|a, b| b.oldest.cmp(&a.oldest).then(a.mount.cmp(&b.mount)));
+        v.sort_by(|a, b| b.oldest.cmp(&a.oldest).then(a.fs.cmp(&b.fs)));
         v
     }
 }
@@ -629,7 +814,7 @@ mod tests {
         assert_eq!(t.queued(), 4);
         let (id, _) = t.take_work(Instant::now()).unwrap();
         // Finished but not delivered still counts against the depth.
-        assert!(t.finish(id, OpKind::Open, 7).became_ready);
+        assert!(t.finish(id, OpKind::Open, 7, Instant::now()).became_ready);
         assert!(t.submit(open_op(), "b", now).is_err());
         let c = t.pop_ready().unwrap();
         assert_eq!((c.id, c.result, c.op), (id, 7, OpKind::Open));
@@ -640,8 +825,11 @@ mod tests {
     fn completion_order_and_coalesced_readiness() {
         let mut t = table();
         let [a, b] = started(&mut t, ["a", "b"]);
-        assert!(t.finish(b, OpKind::Open, 4).became_ready);
-        assert!(!t.finish(a, OpKind::Open, 3).became_ready, "second completion must not signal again");
+        assert!(t.finish(b, OpKind::Open, 4, Instant::now()).became_ready);
+        assert!(
+            !t.finish(a, OpKind::Open, 3, Instant::now()).became_ready,
+            "second completion must not signal again"
+        );
         assert_eq!(t.pop_ready().unwrap().token, "b");
         assert_eq!(t.pop_ready().unwrap().token, "a");
         assert!(t.pop_ready().is_none());
@@ -652,23 +840,25 @@ mod tests {
         let mut t = table();
         let now = Instant::now();
         let a = t.submit(open_op(), "a", now).unwrap();
-        let e = t.cancel(a, libc::ECANCELED).unwrap();
-        assert_eq!(e, Effect { became_ready: true, close_fd: None });
+        let e = t.cancel(a, libc::ECANCELED, Instant::now()).unwrap();
+        assert_eq!(e, Effect { became_ready: true });
+        assert_eq!(t.owed(), 0);
         assert!(t.take_work(Instant::now()).is_none(), "a cancelled request must not run");
         let c = t.pop_ready().unwrap();
         assert_eq!(c.result, -libc::ECANCELED);
-        assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::NotFound));
+        assert_eq!(t.cancel(a, libc::ECANCELED, Instant::now()), Err(CancelError::NotFound));
     }
 
     #[test]
     fn cancel_running_open_then_complete_returns_fd_for_closing() {
         let mut t = table();
         let [a] = started(&mut t, ["a"]);
-        assert!(t.cancel(a, libc::ECANCELED).unwrap().became_ready);
+        assert!(t.cancel(a, libc::ECANCELED, Instant::now()).unwrap().became_ready);
         // Delivered before the syscall returns.
         assert_eq!(t.pop_ready().unwrap().result, -libc::ECANCELED);
         assert_eq!(t.running(), 1, "the abandoned syscall is still counted");
-        assert_eq!(t.finish(a, OpKind::Open, 9), Effect { became_ready: false, close_fd: Some(9) });
+        assert_eq!(t.finish(a, OpKind::Open, 9, Instant::now()), Effect { became_ready: false });
+        assert_eq!(t.take_queued_owed(), vec![9], "the late fd is owed a close");
         assert_eq!(t.running(), 0);
         assert!(t.pop_ready().is_none(), "delivered exactly once");
     }
@@ -677,9 +867,10 @@ mod tests {
     fn cancel_running_open_then_complete_before_delivery() {
         let mut t = table();
         let [a] = started(&mut t, ["a"]);
-        t.cancel(a, libc::ECANCELED).unwrap();
+        t.cancel(a, libc::ECANCELED, Instant::now()).unwrap();
         // The worker returns while the cancelled completion is still queued.
-        assert_eq!(t.finish(a, OpKind::Open, 9).close_fd, Some(9));
+        t.finish(a, OpKind::Open, 9, Instant::now());
+        assert_eq!(t.take_queued_owed(), vec![9]);
         assert_eq!(t.pop_ready().unwrap().result, -libc::ECANCELED);
         assert!(t.pop_ready().is_none());
     }
@@ -688,18 +879,19 @@ mod tests {
     fn cancel_running_open_that_fails_closes_nothing() {
         let mut t = table();
         let [a] = started(&mut t, ["a"]);
-        t.cancel(a, libc::ECANCELED).unwrap();
-        assert_eq!(t.finish(a, OpKind::Open, -libc::ENOENT), Effect::default());
+        t.cancel(a, libc::ECANCELED, Instant::now()).unwrap();
+        assert_eq!(t.finish(a, OpKind::Open, -libc::ENOENT, Instant::now()), Effect::default());
     }
 
     #[test]
     fn cancel_done_open_closes_fd_and_keeps_position() {
         let mut t = table();
         let [a, b] = started(&mut t, ["a", "b"]);
-        t.finish(a, OpKind::Open, 5);
-        t.finish(b, OpKind::Open, 6);
-        assert_eq!(t.cancel(b, libc::ECANCELED).unwrap(), Effect { became_ready: false, close_fd: Some(6) });
-        assert_eq!(t.cancel(b, libc::ECANCELED), Err(CancelError::Already));
+        t.finish(a, OpKind::Open, 5, Instant::now());
+        t.finish(b, OpKind::Open, 6, Instant::now());
+        assert_eq!(t.cancel(b, libc::ECANCELED, Instant::now()).unwrap(), Effect { became_ready: false });
+        assert_eq!(t.take_queued_owed(), vec![6]);
+        assert_eq!(t.cancel(b, libc::ECANCELED, Instant::now()), Err(CancelError::Already));
         assert_eq!(t.pop_ready().unwrap().result, 5);
         assert_eq!(t.pop_ready().unwrap().result, -libc::ECANCELED);
     }
@@ -711,11 +903,11 @@ mod tests {
         let a = t.submit(Op::Close { fd: 10 }, "a", now).unwrap();
         let b = t.submit(Op::Close { fd: 11 }, "b", now).unwrap();
         t.take_work(Instant::now()).unwrap();
-        assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::Already));
-        assert!(t.cancel(b, libc::ECANCELED).is_ok(), "a queued close can be cancelled");
+        assert_eq!(t.cancel(a, libc::ECANCELED, Instant::now()), Err(CancelError::Already));
+        assert!(t.cancel(b, libc::ECANCELED, Instant::now()).is_ok(), "a queued close can be cancelled");
         assert!(t.take_work(Instant::now()).is_none());
-        t.finish(a, OpKind::Close, 0);
-        assert_eq!(t.cancel(a, libc::ECANCELED), Err(CancelError::Already));
+        t.finish(a, OpKind::Close, 0, Instant::now());
+        assert_eq!(t.cancel(a, libc::ECANCELED, Instant::now()), Err(CancelError::Already));
         let c = t.pop_ready().unwrap();
         assert_eq!((c.id, c.result, c.op), (b, -libc::ECANCELED, OpKind::Close));
         assert_eq!(t.pop_ready().unwrap().result, 0);
@@ -732,20 +924,23 @@ mod tests {
         // r and c start running; q is cancelled-by-order below.
         let (first, _) = t.take_work(Instant::now()).unwrap();
         assert_eq!(first, q);
-        t.finish(q, OpKind::Open, 20);
+        t.finish(q, OpKind::Open, 20, Instant::now());
         t.take_work(Instant::now()).unwrap(); // r running
         t.take_work(Instant::now()).unwrap(); // c (close) running: no timeout can reach it
         assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(100)));
-        let mut fds = vec![];
-        assert!(!t.expire(t0 + Duration::from_millis(99), &mut fds));
-        t.expire(t0 + Duration::from_millis(100), &mut fds);
-        assert!(fds.is_empty());
+        assert!(!t.expire(t0 + Duration::from_millis(99)));
+        t.expire(t0 + Duration::from_millis(100));
+        assert_eq!(t.owed(), 0);
         assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(150)));
         let got: Vec<_> = std::iter::from_fn(|| t.pop_ready()).map(|c| (c.id, c.result)).collect();
         assert_eq!(got, vec![(q, 20), (r, -libc::ETIMEDOUT)]);
-        assert_eq!(t.finish(r, OpKind::Open, 21).close_fd, Some(21), "late fd of a timed-out open is closed");
-        assert!(t.finish(c, OpKind::Close, 0).became_ready, "the close still completes normally");
-        t.expire(t0 + Duration::from_millis(150), &mut fds);
+        t.finish(r, OpKind::Open, 21, Instant::now());
+        assert_eq!(t.take_queued_owed(), vec![21], "late fd of a timed-out open is owed a close");
+        assert!(
+            t.finish(c, OpKind::Close, 0, Instant::now()).became_ready,
+            "the close still completes normally"
+        );
+        t.expire(t0 + Duration::from_millis(150));
         let got: Vec<_> = std::iter::from_fn(|| t.pop_ready()).map(|c| (c.id, c.result)).collect();
         assert_eq!(got, vec![(c, 0), (late, -libc::ETIMEDOUT)]);
         assert_eq!(t.next_deadline(), None);
@@ -759,21 +954,20 @@ mod tests {
         let mut t: Table<()> = Table::new(8, to);
         let a = t.submit(open_op(), (), t0).unwrap();
         t.take_work(Instant::now());
-        t.finish(a, OpKind::Open, 4);
-        let mut fds = vec![];
-        t.expire(t0 + Duration::from_secs(1), &mut fds);
-        assert!(fds.is_empty());
+        t.finish(a, OpKind::Open, 4, Instant::now());
+        t.expire(t0 + Duration::from_secs(1));
+        assert_eq!(t.owed(), 0);
         assert_eq!(t.pop_ready().unwrap().result, 4);
         // cancel, then deadline: cancel stands, the timeout does nothing.
         let b = t.submit(open_op(), (), t0).unwrap();
-        t.cancel(b, libc::ECANCELED).unwrap();
-        t.expire(t0 + Duration::from_secs(1), &mut fds);
+        t.cancel(b, libc::ECANCELED, Instant::now()).unwrap();
+        t.expire(t0 + Duration::from_secs(1));
         assert_eq!(t.pop_ready().unwrap().result, -libc::ECANCELED);
         assert!(t.pop_ready().is_none());
         // deadline, then cancel: EALREADY.
         let c = t.submit(open_op(), (), t0).unwrap();
-        t.expire(t0 + Duration::from_secs(1), &mut fds);
-        assert_eq!(t.cancel(c, libc::ECANCELED), Err(CancelError::Already));
+        t.expire(t0 + Duration::from_secs(1));
+        assert_eq!(t.cancel(c, libc::ECANCELED, Instant::now()), Err(CancelError::Already));
         assert_eq!(t.pop_ready().unwrap().result, -libc::ETIMEDOUT);
     }
 
@@ -787,15 +981,23 @@ mod tests {
         let _queued_close = t.submit(Op::Close { fd: 33 }, (), now).unwrap();
         t.take_work(Instant::now());
         t.take_work(Instant::now());
-        t.finish(done, OpKind::Open, 30);
-        let mut fds = vec![];
-        t.shutdown(&mut fds);
-        fds.sort();
-        assert_eq!(fds, vec![30, 33]);
+        t.finish(done, OpKind::Open, 30, Instant::now());
+        t.shutdown(Instant::now());
         assert_eq!(t.outstanding(), 0);
-        assert!(t.take_work(Instant::now()).is_none());
-        // The running open returns after shutdown: its fd is handed back for closing.
-        assert_eq!(t.finish(running, OpKind::Open, 31).close_fd, Some(31));
+        // What the caller can no longer receive is owed a close, which still runs.
+        let mut closes = vec![];
+        while let Some((id, op)) = t.take_work(Instant::now()) {
+            let Op::Close { fd } = op else { panic!("only closes run after shutdown") };
+            closes.push(fd);
+            t.finish(id, OpKind::Close, 0, Instant::now());
+        }
+        closes.sort();
+        assert_eq!(closes, vec![30, 33]);
+        assert_eq!((t.owed(), t.abandoned(), t.running()), (0, 1, 1));
+        assert!(t.pop_ready().is_none(), "owed closes are never delivered");
+        // The running open returns after shutdown: its fd is owed a close.
+        t.finish(running, OpKind::Open, 31, Instant::now());
+        assert_eq!(t.take_queued_owed(), vec![31]);
     }
 
     #[test]
@@ -809,7 +1011,7 @@ mod tests {
 
     #[test]
     fn a_mount_at_its_share_waits_while_others_go_ahead() {
-        let mut t: Table<u32> = Table::with_share(64, None, 3);
+        let mut t: Table<u32> = Table::with_share(64, None, 3, usize::MAX);
         let now = Instant::now();
         let dead: Vec<Id> = (0..5).map(|i| t.submit_on(1, open_op(), i, now).unwrap()).collect();
         let ok: Vec<Id> = (0..3).map(|i| t.submit_on(2, open_op(), 10 + i, now).unwrap()).collect();
@@ -822,39 +1024,98 @@ mod tests {
         );
         assert_eq!((t.queued(), t.startable(), t.oldest_startable_wait(now)), (2, 0, None));
         // One of mount 1's syscalls returns: its next request may start.
-        t.finish(dead[0], OpKind::Open, -libc::ENOENT);
+        t.finish(dead[0], OpKind::Open, -libc::ENOENT, Instant::now());
         assert_eq!(t.startable(), 1);
         assert_eq!(t.take_work(now).unwrap().0, dead[3]);
         // A cancelled queued request leaves its mount's queue.
-        t.cancel(dead[4], libc::ECANCELED).unwrap();
+        t.cancel(dead[4], libc::ECANCELED, Instant::now()).unwrap();
         assert_eq!((t.queued(), t.startable(), t.mounts()), (0, 0, 2));
         assert_eq!(t.counters().cancelled, 1);
     }
 
     #[test]
     fn abandoned_syscalls_hold_their_mount_share_until_they_return() {
-        let mut t: Table<u32> = Table::with_share(64, Some(Duration::from_millis(10)), 1);
+        let mut t: Table<u32> = Table::with_share(64, Some(Duration::from_millis(10)), 1, usize::MAX);
         let t0 = Instant::now();
         let a = t.submit_on(1, open_op(), 0, t0).unwrap();
         let b = t.submit_on(1, open_op(), 1, t0 + Duration::from_millis(20)).unwrap();
         assert_eq!(t.take_work(t0).unwrap().0, a);
-        let mut fds = vec![];
-        t.expire(t0 + Duration::from_millis(10), &mut fds);
+        t.expire(t0 + Duration::from_millis(10));
         assert_eq!((t.abandoned(), t.running(), t.counters().timed_out), (1, 1, 1));
         assert_eq!(t.startable(), 0, "the abandoned syscall still holds mount 1's share");
         let r = t.blocked_mounts(t0 + Duration::from_millis(25), Duration::from_millis(5));
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].mount, r[0].queued, r[0].running, r[0].abandoned, r[0].blocked), (1, 1, 1, 1, 2));
+        assert_eq!((r[0].fs, r[0].queued, r[0].running, r[0].abandoned, r[0].blocked), (1, 1, 1, 1, 2));
         assert_eq!(r[0].oldest, Duration::from_millis(25));
         assert!(t.blocked_mounts(t0 + Duration::from_millis(25), Duration::from_secs(1)).is_empty());
-        assert_eq!(t.finish(a, OpKind::Open, 40).close_fd, Some(40));
-        assert_eq!((t.abandoned(), t.startable()), (0, 1));
-        assert_eq!(t.take_work(t0).unwrap().0, b);
+        assert!(!t.finish(a, OpKind::Open, 40, Instant::now()).became_ready);
+        assert_eq!((t.abandoned(), t.startable(), t.owed()), (0, 1, 1), "the late fd is owed a close");
+        assert_eq!(t.take_work(t0).unwrap().0, b, "oldest first: the owed close waits for the share");
+        assert_eq!(t.take_queued_owed(), vec![40]);
         // Shutdown abandons what still runs, and it is counted until it returns.
-        t.shutdown(&mut fds);
+        t.shutdown(Instant::now());
         assert_eq!((t.abandoned(), t.mounts()), (1, 1));
-        t.finish(b, OpKind::Open, -1);
+        t.finish(b, OpKind::Open, -1, Instant::now());
         assert_eq!((t.abandoned(), t.mounts(), t.running()), (0, 0, 0));
+    }
+
+    #[test]
+    fn blocked_filesystems_share_one_budget_and_leave_healthy_ones_startable() {
+        let mut t: Table<u32> = Table::with_share(64, None, 4, 6);
+        let t0 = Instant::now();
+        for fs in 1..=3 {
+            for i in 0..10 {
+                t.submit_on(fs, open_op(), i, t0).unwrap();
+            }
+        }
+        let running: Vec<Id> = (0..12).map(|_| t.take_work(t0).unwrap().0).collect();
+        assert_eq!(t.startable(), 0, "each filesystem holds its share");
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(t.mark_blocked(later, |_| true), 3);
+        assert_eq!((t.blocked_running(), t.off_budget()), (12, 12));
+        let healthy = t.submit_on(9, open_op(), 99, later).unwrap();
+        assert_eq!(t.startable(), 1, "a healthy filesystem still starts");
+        // A blocked syscall returns: its filesystem may start one more by its share, but the
+        // budget (6) is spent by the 11 still running.
+        t.finish(running[0], OpKind::Open, -libc::EIO, later);
+        assert_eq!((t.startable(), t.take_work(later).unwrap().0), (1, healthy));
+        assert!(t.take_work(later).is_none());
+        // A filesystem stays blocked while a syscall of it is older than the threshold, and
+        // is unmarked when none is: then its queue starts again, on the budget.
+        assert_eq!(t.mark_blocked(t0 - Duration::from_millis(1), |_| true), 0);
+        assert_eq!((t.blocked_running(), t.off_budget()), (0, 0));
+        assert_eq!(t.startable(), 1);
+        // Asked again with every syscall old and asleep: marked again.
+        assert_eq!(t.mark_blocked(later - Duration::from_millis(1), |_| true), 3);
+        assert_eq!(t.off_budget(), 11, "the healthy syscall is not off budget");
+    }
+
+    #[test]
+    fn owed_closes_run_but_are_never_delivered_nor_refused() {
+        let mut t: Table<u32> = Table::new(1, None);
+        let now = Instant::now();
+        let a = t.submit(open_op(), 1, now).unwrap();
+        assert!(t.submit(open_op(), 2, now).is_err(), "depth 1");
+        t.owe_close(7, 40, now);
+        t.owe_close(7, 41, now);
+        assert_eq!((t.owed(), t.outstanding(), t.queued()), (2, 1, 3));
+        assert_eq!(
+            t.cancel(a + 1, libc::ECANCELED, now),
+            Err(CancelError::NotFound),
+            "owed closes are not the caller's"
+        );
+        let mut ran = vec![];
+        while let Some((id, op)) = t.take_work(now) {
+            ran.push(id);
+            if let Op::Close { .. } = op {
+                assert_eq!(t.abandoned(), 1, "a running owed close is abandoned: nobody waits for it");
+            }
+            t.finish(id, op.kind(), 0, now);
+        }
+        assert_eq!(ran.len(), 3);
+        assert_eq!(t.pop_ready().unwrap().id, a);
+        assert!(t.pop_ready().is_none());
+        assert_eq!((t.owed(), t.counters().owed_closes, t.abandoned()), (0, 2, 0));
     }
 
     #[test]
@@ -865,7 +1126,7 @@ mod tests {
         let b = t.submit(open_op(), (), t0).unwrap();
         assert!(t.unsubmit(b).is_some());
         t.take_work(t0 + Duration::from_micros(300)).unwrap();
-        t.finish(a, OpKind::Open, 3);
+        t.finish(a, OpKind::Open, 3, Instant::now());
         t.pop_ready().unwrap();
         let c = t.counters();
         assert_eq!((c.submitted, c.delivered, c.cancelled, c.timed_out), (1, 1, 0, 0));
@@ -874,16 +1135,16 @@ mod tests {
 
     #[test]
     fn finished_mounts_are_forgotten_past_a_few() {
-        let mut t: Table<()> = Table::with_share(1000, None, 2);
+        let mut t: Table<()> = Table::with_share(1000, None, 2, usize::MAX);
         let now = Instant::now();
         for m in 0..200 {
             let id = t.submit_on(m, open_op(), (), now).unwrap();
             assert_eq!(t.take_work(now).unwrap().0, id);
-            t.finish(id, OpKind::Open, -1);
+            t.finish(id, OpKind::Open, -1, Instant::now());
             t.pop_ready().unwrap();
         }
         assert_eq!(t.mounts(), 0, "none has work");
-        assert!(t.mounts.len() <= 65, "{} entries kept", t.mounts.len());
+        assert!(t.fss.len() <= 65, "{} entries kept", t.fss.len());
         assert!(t.runnable.is_empty());
     }
 }

@@ -44,6 +44,10 @@ pub struct Counters {
     pub cancelled: u64,
     /// Requests completed with `ETIMEDOUT` by the timeout.
     pub timed_out: u64,
+    /// Closes the library queued for descriptors nobody could receive any more (see
+    /// `request`): late descriptors of abandoned opens, dropped completions, and what a
+    /// shutdown left.
+    pub owed_closes: u64,
     /// How long requests waited between submit and a worker taking them.
     pub queue_wait: Histogram,
     /// How long their syscalls ran.

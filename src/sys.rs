@@ -40,6 +40,14 @@ pub fn close(fd: i32) -> Result<(), i32> {
     }
 }
 
+/// Closes an `O_PATH` descriptor the library made for itself, straight through the syscall:
+/// it never reaches a filesystem's flush, and an LD_PRELOAD interposer of close(2) has no
+/// business with a descriptor the application never saw.
+pub fn close_path_fd(fd: i32) {
+    // SAFETY: closing a descriptor this library opened and still owns.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+}
+
 /// Closes a descriptor the library owns and nobody can receive any more; errors are moot.
 pub fn close_quietly(fd: i32) {
     let _ = close(fd);
@@ -173,30 +181,82 @@ pub fn getcwd() -> Result<Vec<u8>, i32> {
     Ok(buf)
 }
 
-/// The id of the mount that holds the open file `fd` (the first field of its line in
-/// /proc/self/mountinfo), from `statx(STATX_MNT_ID)` with `AT_STATX_DONT_SYNC`: only cached
-/// attributes are asked for, so this never waits for a (possibly dead) file server.
-/// `Err(ENOSYS)` on kernels before 5.8, which do not report it.
-pub fn mount_id_of_fd(fd: i32) -> Result<u64, i32> {
+/// What `statx` says of an open descriptor, from cached attributes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdInfo {
+    /// The id of its mount (the first field of its line in /proc/self/mountinfo), if the
+    /// kernel reports it (5.8 and later).
+    pub mount_id: Option<u64>,
+    /// Its filesystem's device number, as (major, minor).
+    pub dev: (u32, u32),
+    /// Its file type and mode bits.
+    pub mode: u32,
+}
+
+/// `statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_TYPE)`: only
+/// cached attributes are asked for, so this never waits for a (possibly dead) file server.
+/// Works on `O_PATH` descriptors.
+pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
     // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
+    let mask = libc::STATX_MNT_ID | libc::STATX_TYPE;
     // SAFETY: the path is a valid empty C string and `st` a live, writable statx.
-    let rc = unsafe { libc::statx(fd, b"\0".as_ptr().cast(), flags, libc::STATX_MNT_ID, &mut st) };
+    let rc = unsafe { libc::statx(fd, b"\0".as_ptr().cast(), flags, mask, &mut st) };
     if rc < 0 {
         return Err(errno());
     }
-    if st.stx_mask & libc::STATX_MNT_ID == 0 {
-        return Err(libc::ENOSYS);
-    }
-    Ok(st.stx_mnt_id)
+    Ok(FdInfo {
+        mount_id: (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
+        dev: (st.stx_dev_major, st.stx_dev_minor),
+        mode: u32::from(st.stx_mode),
+    })
 }
 
-/// The path an open descriptor refers to, from /proc/self/fd (no filesystem access).
-pub fn fd_path(fd: i32) -> Result<Vec<u8>, i32> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|p| std::os::unix::ffi::OsStringExt::into_vec(p.into_os_string()))
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+/// `openat2(dirfd, path, O_PATH | O_CLOEXEC [| O_NOFOLLOW], RESOLVE_CACHED)`: a descriptor
+/// naming the file without opening it (O_PATH never calls the filesystem's open), from a
+/// lookup the kernel finishes from its caches alone, or `Err(EAGAIN)` where the lookup would
+/// have to ask the filesystem. `Err(ENOSYS)` before Linux 5.12 (or under a seccomp filter
+/// that refuses openat2). Closing the descriptor never calls the filesystem's flush.
+pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i32> {
+    /// The kernel's `struct open_how` (libc's is non-exhaustive).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_CACHED,
+    };
+    let size = std::mem::size_of::<OpenHow>();
+    // SAFETY: `path` is NUL-terminated and `how` a live open_how of the size passed.
+    let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, size) };
+    if rc < 0 {
+        Err(errno())
+    } else {
+        Ok(rc as i32)
+    }
+}
+
+/// The target of the symbolic link `fd` (an `O_PATH | O_NOFOLLOW` descriptor of it).
+/// Reads the link's inode: call it only for filesystems that keep links in memory or on a
+/// local disk.
+pub fn read_link_fd(fd: i32) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is writable for its whole length across the call.
+    let n = unsafe { libc::readlinkat(fd, b"\0".as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(errno());
+    }
+    if n as usize >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 #[cfg(test)]

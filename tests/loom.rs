@@ -87,17 +87,34 @@ fn world(requests: u32, timeout: Option<Duration>) -> World {
     World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 }
 }
 
-/// A worker: takes one request, "opens" a descriptor outside the lock, finishes it, and
-/// closes whatever the queue hands back (an abandoned open's descriptor).
+/// A "syscall": an open makes a descriptor, a close (the library's owed closes) ends one.
+fn run(op: &Op, fds: &Fds) -> i32 {
+    match op {
+        Op::Open { .. } => fds.open(),
+        Op::Close { fd } => {
+            fds.close(*fd);
+            0
+        }
+    }
+}
+
+/// A worker: takes one request, runs it outside the lock and finishes it. A descriptor
+/// nobody will receive (an abandoned open's) becomes an owed close in the queue.
 fn worker(q: &Q, fds: &Fds) {
     let work = q.lock().unwrap().take_work(Instant::now());
     if let Some((id, op)) = work {
-        let kind = op.kind();
-        let result = fds.open();
-        let e = q.lock().unwrap().finish(id, kind, result);
-        if let Some(fd) = e.close_fd {
-            fds.close(fd);
-        }
+        let result = run(&op, fds);
+        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
+    }
+}
+
+/// The pool's workers after the race: they run what is left (owed closes) until nothing is.
+fn run_owed(q: &Q, fds: &Fds) {
+    loop {
+        let work = q.lock().unwrap().take_work(Instant::now());
+        let Some((id, op)) = work else { break };
+        let result = run(&op, fds);
+        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
     }
 }
 
@@ -132,6 +149,7 @@ fn assert_readiness(w: &World) {
 
 /// Delivers what is left and checks each request arrived exactly once.
 fn drain_and_check(w: &World, mut seen: Vec<Completion<u32>>) -> Vec<Completion<u32>> {
+    run_owed(&w.q, &w.fds);
     deliver(&w.q, &w.fds, &mut seen);
     assert_readiness(w);
     let mut ids: Vec<Id> = seen.iter().map(|c| c.id).collect();
@@ -148,10 +166,7 @@ fn cancel_vs_complete() {
         let id = w.ids[0];
         let (q, fds) = (w.q.clone(), w.fds.clone());
         let worker_t = thread::spawn(move || worker(&q, &fds));
-        let e = w.q.lock().unwrap().cancel(id, libc::ECANCELED).expect("undelivered, so cancellable");
-        if let Some(fd) = e.close_fd {
-            w.fds.close(fd);
-        }
+        w.q.lock().unwrap().cancel(id, libc::ECANCELED, Instant::now()).expect("undelivered, so cancellable");
         worker_t.join().unwrap();
         assert_readiness(&w);
         let seen = drain_and_check(&w, Vec::new());
@@ -166,9 +181,7 @@ fn timeout_vs_complete() {
         let (q, fds) = (w.q.clone(), w.fds.clone());
         let worker_t = thread::spawn(move || worker(&q, &fds));
         // The watchdog, well past the deadline.
-        let mut owed = Vec::new();
-        w.q.lock().unwrap().expire(w.t0 + Duration::from_secs(3600), &mut owed);
-        owed.into_iter().for_each(|fd| w.fds.close(fd));
+        w.q.lock().unwrap().expire(w.t0 + Duration::from_secs(3600));
         worker_t.join().unwrap();
         assert_readiness(&w);
         let seen = drain_and_check(&w, Vec::new());
@@ -182,17 +195,16 @@ fn free_vs_complete() {
     loom::model(|| {
         let w = world(2, None);
         let workers = spawn_workers(&w, 2);
-        // aopen_ctx_free: shut the queue, close the eventfd, close what is owed, unlocked.
-        let mut owed = Vec::new();
+        // aopen_ctx_free: shut the queue and close the eventfd; what is owed, the workers close.
         {
             let mut g = w.q.lock().unwrap();
-            g.shutdown(&mut owed);
+            g.shutdown(Instant::now());
             w.fd.closed.store(true, SeqCst);
         }
-        owed.into_iter().for_each(|fd| w.fds.close(fd));
         for t in workers {
             t.join().unwrap();
         }
+        run_owed(&w.q, &w.fds);
         // Nothing is delivered after a free, and nothing stays open.
         assert!(w.q.lock().unwrap().pop(true).is_none());
         w.fds.assert_none_open();
@@ -221,14 +233,10 @@ fn reap_vs_signal() {
 fn share_worker(q: &Q, fds: &Fds, in_syscall: &AtomicUsize) {
     let work = q.lock().unwrap().take_work(Instant::now());
     if let Some((id, op)) = work {
-        let kind = op.kind();
         assert!(in_syscall.fetch_add(1, SeqCst) < 1, "two syscalls of one mount with a share of 1");
-        let result = fds.open();
+        let result = run(&op, fds);
         in_syscall.fetch_sub(1, SeqCst);
-        let e = q.lock().unwrap().finish(id, kind, result);
-        if let Some(fd) = e.close_fd {
-            fds.close(fd);
-        }
+        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
     }
 }
 
@@ -237,7 +245,7 @@ fn share_holds_while_a_cancelled_syscall_runs() {
     loom::model(|| {
         let fd = Arc::new(ModelFd::default());
         let t0 = Instant::now();
-        let mut q = Queue::new(Table::with_share(8, None, 1), Fd(fd.clone()));
+        let mut q = Queue::new(Table::with_share(8, None, 1, usize::MAX), Fd(fd.clone()));
         let ids = (0..2)
             .map(|i| {
                 q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
@@ -252,14 +260,13 @@ fn share_holds_while_a_cancelled_syscall_runs() {
             })
             .collect();
         // Cancel the first request, racing its syscall: an abandoned syscall keeps the share.
-        let e = w.q.lock().unwrap().cancel(w.ids[0], libc::ECANCELED).expect("undelivered");
-        if let Some(fd) = e.close_fd {
-            w.fds.close(fd);
-        }
+        w.q.lock().unwrap().cancel(w.ids[0], libc::ECANCELED, Instant::now()).expect("undelivered");
         for t in workers {
             t.join().unwrap();
         }
-        // A worker that found the share held took nothing: the second request runs now.
+        // A worker that found the share held took nothing: the second request runs now, and
+        // so does the owed close of the cancelled open's late descriptor (within the share).
+        share_worker(&w.q, &w.fds, &in_syscall);
         share_worker(&w.q, &w.fds, &in_syscall);
         {
             let g = w.q.lock().unwrap();

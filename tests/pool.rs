@@ -366,7 +366,7 @@ fn an_idle_worker_claimed_by_one_submit_is_not_counted_on_by_the_next() {
 }
 
 /// Paths under "dead/" are on mount 1, everything else on mount 2.
-fn two_mounts(op: &Op) -> aopen::mounts::MountId {
+fn two_mounts(op: &Op) -> aopen::mounts::FsId {
     match op {
         Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => 1,
         _ => 2,
@@ -382,6 +382,8 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     // Only the dead mount's opens wait at the gate; healthy ones open /dev/null at once.
     let exec: Box<dyn Fn(&Op) -> i32 + Send + Sync> = Box::new(move |op| match op {
         Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => inner(op),
+        // SAFETY: the owed close of a descriptor this executor opened.
+        Op::Close { fd } => unsafe { libc::close(*fd) },
         // SAFETY: a constant NUL-terminated path.
         _ => unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) },
     });
@@ -406,7 +408,7 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     assert!(s.threads <= 8, "{s:?}");
     let blocked = ctx.blocked_mounts(Duration::ZERO).unwrap();
     assert_eq!(blocked.len(), 1);
-    assert_eq!((blocked[0].mount, blocked[0].queued, blocked[0].running, blocked[0].blocked), (1, 46, 4, 50));
+    assert_eq!((blocked[0].fs, blocked[0].queued, blocked[0].running, blocked[0].blocked), (1, 46, 4, 50));
 
     // Cancel the dead mount's requests: its 4 workers are abandoned, still hold its share,
     // and no longer count against the pool's budget.
@@ -443,8 +445,13 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     assert_eq!((s.abandoned, s.running, s.queued), (0, 0, 0));
     assert_eq!(s.counters.submitted, 271);
     assert_eq!(s.counters.delivered, 271);
-    assert_eq!(s.counters.queue_wait.count(), 225, "every request that started: 4 dead, 220 healthy, 1 late");
-    assert_eq!(s.counters.service.count(), 225, "every syscall that returned");
+    assert_eq!(s.counters.owed_closes, 4, "the abandoned opens' late descriptors");
+    assert_eq!(
+        s.counters.queue_wait.count(),
+        229,
+        "every request that started: 4 dead, 220 healthy, 1 late, and the 4 owed closes"
+    );
+    assert_eq!(s.counters.service.count(), 229, "every syscall that returned");
     assert_eq!(count_fds(), fds0, "abandoned opens' descriptors were closed");
     assert_eq!(opened.load(Ordering::SeqCst), 5);
 }

@@ -47,7 +47,7 @@ _STATS_COUNTERS = ["submitted", "delivered", "cancelled", "timed_out"]
 _STATS_GAUGES = [
     "queued", "queued_over_share", "running", "threads", "idle_threads", "abandoned_threads",
     "peak_threads", "mounts", "per_mount_threads", "process_abandoned_threads",
-    "process_abandoned_cap", "reserved0",
+    "process_abandoned_cap", "blocked_running",
 ]
 
 
@@ -58,7 +58,8 @@ class _Stats(ctypes.Structure):
         + [
             ("queue_wait_us", ctypes.c_uint64 * _HIST_BUCKETS),
             ("service_us", ctypes.c_uint64 * _HIST_BUCKETS),
-            ("reserved", ctypes.c_uint64 * 8),
+            ("owed_closes", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 7),
         ]
     )
 
@@ -118,6 +119,8 @@ def _load():
     lib.aopen_submit.restype = ctypes.c_int64
     lib.aclose_submit.argtypes = [ctx_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     lib.aclose_submit.restype = ctypes.c_int64
+    lib.aclose_detach.argtypes = [ctx_p, ctypes.c_int]
+    lib.aclose_detach.restype = ctypes.c_int
     lib.aopen_reap.argtypes = [ctx_p, ctypes.POINTER(_Completion), ctypes.c_uint]
     lib.aopen_reap.restype = ctypes.c_int
     lib.aopen_cancel.argtypes = [ctx_p, ctypes.c_uint64]
@@ -186,9 +189,16 @@ class _LoopContext:
         fut = self.waiting.pop(rid, None)
         if fut is None or fut.done():
             if op == _OP_OPEN and result >= 0:
-                os.close(result)  # nobody will receive it
+                self.close_detached(result)  # nobody will receive it
             return
         fut.set_result(result)
+
+    def close_detached(self, fd):
+        """Closes `fd` on a libaopen worker, never on the loop thread: close(2) can hang in
+        the filesystem's flush (NFS, FUSE) for as long as its server is gone."""
+        if self.ctx is not None and _lib.aclose_detach(self.ctx, fd) == 0:
+            return
+        os.close(fd)  # only once the context is gone, when no worker is left to do it
 
     async def _submit(self, call):
         """Submits, waiting for room while libaopen's queue is full (back pressure)."""
@@ -217,9 +227,9 @@ class _LoopContext:
 
     def _abandon(self, rid, fut):
         if fut.done() and not fut.cancelled():
-            # Completed, but the task was cancelled before it resumed: close the fd here.
+            # Completed, but the task was cancelled before it resumed: hand the fd back.
             if fut.result() >= 0:
-                os.close(fut.result())
+                self.close_detached(fut.result())
             return
         self.waiting.pop(rid, None)
         if self.ctx is None:
@@ -276,7 +286,7 @@ def stats(loop=None):
     ctx = _context_of(loop)
     s = _Stats()
     _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES if n != "reserved0"}
+    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes"]}
     out["queue_wait_us"] = list(s.queue_wait_us)
     out["service_us"] = list(s.service_us)
     return out
@@ -353,7 +363,7 @@ class aopen:
             # closefd=False: the descriptor is closed through libaopen in __aexit__.
             self._file = open(fd, *self._args, closefd=False)
         except BaseException:
-            os.close(fd)
+            ctx.close_detached(fd)
             raise
         self._fd = fd
         return self._file

@@ -121,6 +121,36 @@ class TestAopen(unittest.TestCase):
         asyncio.run(main())
         self.assertEqual(count_fds(), base)
 
+    def test_owed_closes_run_on_workers_not_the_loop(self):
+        async def main():
+            slow = os.path.join(DIR, "slow", "owed.txt")
+            fast = unslowed("owed-fast.txt")
+            for p in (unslowed("owed.txt"), fast):
+                with open(p, "w"):
+                    pass
+            before = aopen.stats()["owed_closes"]
+            # A task cancelled while its open runs: the late descriptor is owed a close,
+            # run by a libaopen worker when the open returns.
+            task = asyncio.create_task(aopen_cm(slow, "r").__aenter__())
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(DELAY + 0.3)
+            late = aopen.stats()["owed_closes"] - before
+            # The package's own owed closes (a descriptor nobody will receive) go the same
+            # way: to a worker, never os.close on the loop thread.
+            fd = os.open(fast, os.O_RDONLY)
+            aopen._context_of(None).close_detached(fd)
+            await asyncio.sleep(0.2)
+            return late, aopen.stats()["owed_closes"] - before
+
+        base = count_fds()
+        late, owed = asyncio.run(main())
+        self.assertEqual(late, 1, "the late descriptor went to a worker")
+        self.assertEqual(owed, 2, "the detached descriptor went to a worker")
+        self.assertEqual(count_fds(), base)
+
     def test_back_pressure_waits_instead_of_raising(self):
         n = 6
 

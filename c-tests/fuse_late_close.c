@@ -1,0 +1,83 @@
+/* Every worker in a syscall is accounted (real FUSE filesystem, hangfs): 64 opens with a
+ * 100 ms timeout of files that open in 300 ms and then hang in close. All time out; each
+ * late descriptor's close then hangs on a worker. Those closes must show in aopen_stats
+ * (running, abandoned) and aopen_stats_mounts, the pool must grow past them so that 2000
+ * healthy opens on the local filesystem complete, and timeouts must keep firing meanwhile.
+ * When the hang ends every late descriptor is closed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static struct others others;
+
+static void on_mount(const aopen_mount_stats *m, void *user) {
+    if (strcmp(m->fstype, "fuse") == 0)
+        *(uint32_t *)user = m->running;
+}
+
+int main(void) {
+    struct hangfs *fs = hangfs_mount("hang");
+    int late = under_valgrind() ? 16 : 64, healthy = under_valgrind() ? 200 : 2000;
+    make_file(fast_path("healthy"), "x");
+    int base_fds = count_fds();
+    aopen_ctx *ctx = new_ctx(0, 0, 4096, 100);
+    for (int i = 0; i < late; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "open-300+flush/f%d", i);
+        CHECK(aopen_submit(ctx, hangfs_path(fs, name), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    }
+    aopen_completion c[64];
+    int timed_out = 0;
+    double until = now_ms() + 10000;
+    while (timed_out < late && now_ms() < until) {
+        aopen_wait(ctx, 100);
+        int n = aopen_reap(ctx, c, 64);
+        for (int i = 0; i < n; i++) {
+            CHECK_EQ(c[i].result, -ETIMEDOUT);
+            timed_out++;
+        }
+    }
+    CHECK_EQ(timed_out, late);
+    long hung = hangfs_wait_waiting(fs, HANGFS_FLUSH, late, 10000);
+    aopen_stats_snapshot s = stats_of(ctx);
+    uint32_t fuse_running = 0;
+    aopen_stats_mounts(ctx, 0, on_mount, &fuse_running);
+    printf("late closes hung in the daemon: %ld; stats: threads %u running %u abandoned %u idle %u; "
+           "hangfs listed with %u running\n",
+           hung, s.threads, s.running, s.abandoned_threads, s.idle_threads, fuse_running);
+
+    /* Timeouts still fire while the late closes hang (the watchdog never closes). */
+    double t0 = now_ms();
+    int64_t id = aopen_submit(ctx, hangfs_path(fs, "open/probe"), O_RDONLY, 0, NULL, NULL);
+    int probe = result_of(ctx, id);
+    double probe_ms = now_ms() - t0;
+
+    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 5000, &others);
+    printf("healthy opens: %d of %d in %.0f ms, p50 %.2f ms, p99 %.2f ms; longest call %.2f ms; "
+           "timeout of a new open after %.0f ms\n",
+           r.done, healthy, r.wall_ms, r.p50_ms, r.p99_ms, longest_call_ms, probe_ms);
+
+    hangfs_release(fs);
+    long unbalanced = hangfs_wait_balanced(fs, 20000);
+    aopen_ctx_free(ctx);
+    until = now_ms() + 5000;
+    while (count_fds() > base_fds && now_ms() < until)
+        sleep_ms(5);
+    printf("daemon opens %ld releases %ld; fds %d -> %d\n", hangfs_done(fs, HANGFS_OPEN),
+           hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
+
+    CHECK_EQ(hung, late);
+    CHECK(s.running >= (uint32_t)late && s.abandoned_threads >= (uint32_t)late,
+          "late closes are counted: running %u abandoned %u", s.running, s.abandoned_threads);
+    CHECK(fuse_running >= (uint32_t)late, "aopen_stats_mounts shows the hung closes: %u", fuse_running);
+    CHECK_EQ(probe, -ETIMEDOUT);
+    CHECK(probe_ms < 2000, "a timeout fired %.0f ms late", probe_ms);
+    CHECK_EQ(r.done, healthy);
+    CHECK_EQ(unbalanced, 0);
+    CHECK_EQ(count_fds(), base_fds);
+    return 0;
+}
