@@ -119,6 +119,10 @@ static int test_free_with_owed_closes(void) {
 }
 
 int main(void) {
+    /* valgrind keeps its big lock across close(2) (it does not expect close to block), so
+     * one close hung in FUSE's flush would freeze every thread of the process. */
+    if (under_valgrind())
+        SKIP("closes hang in this test, and valgrind holds its lock across close(2)");
     fs = hangfs_mount("hang");
     base_fds = count_fds();
     test_cancel_done_open();

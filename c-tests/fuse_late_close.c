@@ -20,6 +20,10 @@ static void on_mount(const aopen_mount_stats *m, void *user) {
 }
 
 int main(void) {
+    /* valgrind keeps its big lock across close(2) (it does not expect close to block), so
+     * one close hung in FUSE's flush would freeze every thread of the process. */
+    if (under_valgrind())
+        SKIP("closes hang in this test, and valgrind holds its lock across close(2)");
     struct hangfs *fs = hangfs_mount("hang");
     int late = under_valgrind() ? 16 : 64, healthy = under_valgrind() ? 200 : 2000;
     make_file(fast_path("healthy"), "x");

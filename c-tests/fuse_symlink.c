@@ -31,7 +31,11 @@ static void on_mount(const aopen_mount_stats *m, void *user) {
 }
 
 int main(void) {
-    int hung = under_valgrind() ? 40 : 300, healthy = under_valgrind() ? 200 : 2000;
+    /* valgrind 3.19 does not know openat2 (it answers ENOSYS), so under it attribution
+     * falls back to the lexical lookup, which is what this test shows to be wrong. */
+    if (under_valgrind())
+        SKIP("valgrind has no openat2: attribution through symlinks needs it");
+    int hung = 300, healthy = 2000;
     struct hangfs *fs = hangfs_mount("hang");
     CHECK(symlink(hangfs_path(fs, "open"), fast_path("link")) == 0, "symlink: %s", strerror(errno));
     CHECK(mkdir(fast_path("sub"), 0755) == 0, "mkdir");

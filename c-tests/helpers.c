@@ -210,7 +210,7 @@ struct hangfs *hangfs_mount(const char *name) {
     if (!in_private_ns) {
         if (unshare(CLONE_NEWNS) != 0)
             SKIP("unshare(CLONE_NEWNS): %s", strerror(errno));
-        CHECK(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
+        CHECK(mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0, "make / private: %s", strerror(errno));
         in_private_ns = 1;
         atexit(kill_daemons);
     }

@@ -202,7 +202,7 @@ typedef struct aopen_stats_snapshot {
   uint32_t process_abandoned_cap;
   /**
    * Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
-   * kernel for over 5 ms. They do not count against `max_threads`; together they may
+   * kernel for over 200 ms. They do not count against `max_threads`; together they may
    * start only while fewer than `max_threads` of them run.
    */
   uint32_t blocked_running;

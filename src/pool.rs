@@ -92,11 +92,12 @@ pub fn abandoned_cap() -> usize {
 pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
 /// A worker whose current syscall has run this long counts as blocked.
 pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
-/// A filesystem with a syscall asleep this long is marked blocked (see `request`). Longer
-/// than [`STUCK_THRESHOLD`]: marking takes all of a filesystem's workers off the budget, so
-/// a fast open that sleeps a moment (a lock, the descriptor table growing, or under
-/// valgrind the big lock) must not do it; a dead server hangs for seconds.
-pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(50);
+/// A filesystem with a syscall asleep this long is marked blocked (see `request`). Far
+/// longer than [`STUCK_THRESHOLD`]: marking takes all of a filesystem's workers off the
+/// budget, so a fast open that sleeps a moment (a lock, the descriptor table growing, or
+/// under valgrind its big lock, seen to hold fast opens past 50 ms) must not do it; a dead
+/// server hangs for seconds.
+pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(200);
 /// How often the watchdog re-checks growth while work is queued.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
 /// The same while the process is at the abandoned-worker cap (no thread can start then).
