@@ -7,11 +7,13 @@
  *                    variants alternate, each repeated; medians, min-max, ratios; eventfd
  *                    writes per completion; idle CPU use. Appends rows to CSV.
  *                    With BENCH_BASELINE set to another build of libaopen.so (make bench
- *                    builds the last commit before per-mount shares and statistics), its
- *                    reap variants run alternating with this build's, loaded by dlopen: the
- *                    cost of mount attribution, shares and counters, measured side by side.
- *                    "libaopen, NO_MOUNTS" is this build without mount attribution (same
- *                    queues and counters, no syscall in submit): it separates the two costs.
+ *                    builds the last commit before attribution by filesystem: lexical
+ *                    mount lookup, closes on the caller's thread), its reap variants run
+ *                    alternating with this build's, loaded by dlopen, side by side.
+ *                    "libaopen, NO_MOUNTS" is this build without attribution (same queues
+ *                    and counters, no syscall in submit): it separates the two costs.
+ *                    Then the submit path alone: nanoseconds per aopen_submit and per
+ *                    aclose_submit call, for each of the three, where the attribution runs.
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
@@ -288,8 +290,86 @@ static double cpu_s(void) {
     return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* ---- the submit path alone ---- */
+enum { SUBMIT_BATCH = 256, SUBMIT_ROUNDS = 400 };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* SUBMIT_BATCH distinct files beside the bench file, for a run whose paths all differ. */
+static char distinct[SUBMIT_BATCH][4200];
+
+/* Median ns per aopen_submit and per aclose_submit over rounds of SUBMIT_BATCH back-to-back
+ * calls (timing the calls only; the completions are drained between rounds); of the one
+ * bench file, or of SUBMIT_BATCH distinct files (`spread`). */
+static void submit_cost(const struct api *api, aopen_ctx *ctx, int spread, double *open_ns, double *close_ns) {
+    static double o[SUBMIT_ROUNDS], c[SUBMIT_ROUNDS];
+    aopen_completion done[SUBMIT_BATCH];
+    int fds[SUBMIT_BATCH];
+    for (int r = 0; r < SUBMIT_ROUNDS; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < SUBMIT_BATCH; i++)
+            if (api->submit(ctx, spread ? distinct[i] : file_path, O_RDONLY, 0, NULL, NULL) <= 0)
+                die("submit", 0);
+        o[r] = (now_s() - t0) / SUBMIT_BATCH * 1e9;
+        int got = 0;
+        while (got < SUBMIT_BATCH) {
+            api->wait(ctx, -1);
+            got += api->reap(ctx, done + got, (unsigned)(SUBMIT_BATCH - got));
+        }
+        for (int i = 0; i < SUBMIT_BATCH; i++)
+            fds[i] = done[i].result;
+        t0 = now_s();
+        for (int i = 0; i < SUBMIT_BATCH; i++)
+            if (api->close_submit(ctx, fds[i], NULL, NULL) <= 0)
+                die("close submit", 0);
+        c[r] = (now_s() - t0) / SUBMIT_BATCH * 1e9;
+        for (got = 0; got < SUBMIT_BATCH;) {
+            api->wait(ctx, -1);
+            got += api->reap(ctx, done + got, (unsigned)(SUBMIT_BATCH - got));
+        }
+    }
+    qsort(o, SUBMIT_ROUNDS, sizeof o[0], cmp_double);
+    qsort(c, SUBMIT_ROUNDS, sizeof c[0], cmp_double);
+    *open_ns = o[SUBMIT_ROUNDS / 2];
+    *close_ns = c[SUBMIT_ROUNDS / 2];
+}
+
+static void submit_path(aopen_ctx *ctx, aopen_ctx *nomnt, int with_base) {
+    for (int i = 0; i < SUBMIT_BATCH; i++) {
+        snprintf(distinct[i], sizeof distinct[i], "%s.%d", file_path, i);
+        int fd = open(distinct[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            die("create", -errno);
+        close(fd);
+    }
+    printf("\nsubmit path alone (ns per call, median of %d rounds of %d):\n", SUBMIT_ROUNDS, SUBMIT_BATCH);
+    printf("  %-40s %12s %12s %12s\n", "", "aopen_submit", "aclose_submit", "256 paths");
+    struct {
+        const char *name;
+        const struct api *api;
+        aopen_ctx *ctx;
+    } rows[] = {{"libaopen (attribution by filesystem)", &this_build, ctx},
+                {"libaopen, NO_MOUNTS (no attribution)", &this_build, nomnt},
+                {"baseline (lexical mount lookup)", &baseline, baseline_ctx}};
+    for (int i = 0; i < (with_base ? 3 : 2); i++) {
+        double o, c, spread_o, spread_c;
+        submit_cost(rows[i].api, rows[i].ctx, 0, &o, &c);
+        submit_cost(rows[i].api, rows[i].ctx, 1, &spread_o, &spread_c);
+        printf("  %-40s %12.0f %12.0f %12.0f\n", rows[i].name, o, c, spread_o);
+        ROW("submit_ns", rows[i].name, "", "open", o);
+        ROW("submit_ns", rows[i].name, "", "close", c);
+        ROW("submit_ns", rows[i].name, "", "open_256_paths", spread_o);
+    }
+    printf("  (\"256 paths\": aopen_submit cycling through 256 files, more than the path cache holds)\n");
+    for (int i = 0; i < SUBMIT_BATCH; i++)
+        unlink(distinct[i]);
+}
+
 static void fast(void) {
-    struct variant vs[16];
+    struct variant vs[2 + 3 * 5]; /* sync 1 and 2, then per K: reap, NO_MOUNTS, baseline, dispatch, libuv */
     int nv = 0;
     vs[nv++] = (struct variant){SYNC1, 0, {0}};
     vs[nv++] = (struct variant){SYNC2, 256, {0}};
@@ -372,6 +452,8 @@ static void fast(void) {
 #ifndef HAVE_UV
     printf("\n  (libuv not built: pkg-config found no libuv; install libuv1-dev to compare)\n");
 #endif
+
+    submit_path(ctx, nomnt, with_base);
 
     printf("\nround trip at K=1 (open submitted to its close delivered):\n");
     lat_ctx = ctx;

@@ -13,10 +13,11 @@ mkdir -p "$dir/slow"
 echo x > "$dir/slow/file"
 export BENCH_RUN="$(date -u +%Y-%m-%dT%H:%M:%SZ)/$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "libaopen bench, $BENCH_RUN, $(nproc) CPUs"
-# The baseline: the last commit before per-mount shares, abandoned-worker accounting and
-# statistics (issue 3), built from this clone's history, so the cost of those features on
-# the hot path is measured beside this build in one run. BENCH_BASELINE_REV= skips it.
-base_rev=${BENCH_BASELINE_REV-ed8081d}
+# The baseline: the last commit before attribution by filesystem and owed closes (issue 10:
+# lexical mount lookup, closes on the caller's thread), built from this clone's history, so
+# the cost of the new attribution on the submit path is measured beside this build in one
+# run. BENCH_BASELINE_REV= skips it.
+base_rev=${BENCH_BASELINE_REV-66194bb}
 base_lib=
 if [ -n "$base_rev" ] && git rev-parse -q --verify "$base_rev^{commit}" >/dev/null 2>&1; then
   base_src=build/baseline/src-$base_rev
