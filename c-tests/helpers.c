@@ -73,6 +73,22 @@ int mount_watch_fds(void) { return count_fds_where(is_mountinfo); }
 
 int count_fds(void) { return count_dir("/proc/self/fd") - 1 - mount_watch_fds(); }
 
+void dump_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL, "opendir /proc/self/fd");
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char link[512], target[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+        }
+    }
+    closedir(d);
+}
+
 int count_threads(void) { return count_dir("/proc/self/task"); }
 
 int count_lib_fds(void) { return count_fds_where(is_lib_fd); }

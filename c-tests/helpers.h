@@ -49,6 +49,8 @@ int mount_watch_fds(void);
 int count_lib_fds(void);
 /* Whether the test runs under valgrind (the check-valgrind target says so). */
 int under_valgrind(void);
+/* Prints this process's descriptors and what they refer to (for a failing fd check). */
+void dump_fds(void);
 /* Threads of this process (entries of /proc/self/task). */
 int count_threads(void);
 /* Whether `fd` polls readable right now. */
