@@ -88,6 +88,9 @@ check-symbols: $(LIB)
 # The whole C suite under valgrind memcheck: any error or definite leak fails the test.
 check-valgrind: $(TEST_BINS) $(SHIM) $(FUSE_DEP)
 	$(RUN_ENV) AOPEN_UNDER_VALGRIND=1 SOAK_REQUESTS=4000 MISUSE_STEPS=10000 TEST_WRAPPER="$(VALGRIND)" TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(TEST_BINS)
+	@echo "hygiene again, failing on possibly-lost blocks too: nothing may remain after the last free"
+	AOPEN_UNDER_VALGRIND=1 TEST_WRAPPER="$(VALGRIND) --errors-for-leak-kinds=definite,possible --show-leak-kinds=definite,possible" \
+	  TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(BUILD)/tests/hygiene
 
 # loom model checks of the completion queue (tests/loom.rs): cancel, timeout and free
 # racing completion, and delivery racing the readiness signal.

@@ -45,7 +45,6 @@ use crate::request::{Effect, Id, Op, Table};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -150,6 +149,8 @@ pub struct Shared<T> {
     pub(crate) ready_cv: Condvar,
     /// Shutdown waits here for threads to leave.
     pub(crate) exit_cv: Condvar,
+    /// The watchdog sleeps here between its rounds.
+    watchdog_cv: Condvar,
     pub(crate) cfg: Resolved,
     exec: Box<Executor>,
     /// Time origin of the workers' syscall clocks.
@@ -206,8 +207,8 @@ pub struct Inner<T> {
     pub(crate) waiters: usize,
     /// Whether the watchdog thread is running.
     pub(crate) watchdog_alive: bool,
-    /// Wakes the watchdog; dropped at shutdown, which ends it.
-    pub(crate) watchdog_wake: Option<Sender<()>>,
+    /// Set (with `Shared::watchdog_cv` notified) to have the watchdog look again now.
+    pub(crate) watchdog_woken: bool,
     /// When the watchdog will next wake by itself (None: only when woken).
     pub(crate) watchdog_next: Option<Instant>,
     /// Most worker threads alive at once.
@@ -247,7 +248,6 @@ pub struct Snapshot {
 impl<T: Send + 'static> Shared<T> {
     /// A pool with no threads yet and the watchdog started.
     pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -262,7 +262,7 @@ impl<T: Send + 'static> Shared<T> {
                 spin_claims: 0,
                 waiters: 0,
                 watchdog_alive: true,
-                watchdog_wake: Some(tx),
+                watchdog_woken: false,
                 watchdog_next: None,
                 peak_threads: 0,
                 clocks: Vec::new(),
@@ -271,6 +271,7 @@ impl<T: Send + 'static> Shared<T> {
             work_cv: Condvar::new(),
             ready_cv: Condvar::new(),
             exit_cv: Condvar::new(),
+            watchdog_cv: Condvar::new(),
             cfg,
             exec,
             epoch: Instant::now(),
@@ -279,7 +280,7 @@ impl<T: Send + 'static> Shared<T> {
             readiness_fd,
         });
         let s = Arc::clone(&shared);
-        spawn_thread("aopen-watchdog", move || s.watchdog(rx)).map_err(|_| libc::EAGAIN)?;
+        spawn_thread("aopen-watchdog", move || s.watchdog()).map_err(|_| libc::EAGAIN)?;
         Ok(shared)
     }
 
@@ -372,9 +373,7 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn wake_watchdog_by(&self, g: &mut Inner<T>, by: Instant) {
         if g.watchdog_next.map_or(true, |next| next > by) {
             g.watchdog_next = Some(by);
-            if let Some(tx) = &g.watchdog_wake {
-                let _ = tx.try_send(());
-            }
+            self.wake_watchdog(g);
         }
     }
 
@@ -422,9 +421,7 @@ impl<T: Send + 'static> Shared<T> {
                 self.woke(&g, e);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.
-                    if let Some(tx) = &g.watchdog_wake {
-                        let _ = tx.try_send(());
-                    }
+                    self.wake_watchdog(&mut g);
                 }
                 continue;
             }
@@ -462,9 +459,15 @@ impl<T: Send + 'static> Shared<T> {
         self.exit_cv.notify_all();
     }
 
-    fn watchdog(self: Arc<Self>, rx: Receiver<()>) {
+    /// Has the watchdog look again now (lock held).
+    fn wake_watchdog(&self, g: &mut Inner<T>) {
+        g.watchdog_woken = true;
+        self.watchdog_cv.notify_one();
+    }
+
+    fn watchdog(self: Arc<Self>) {
+        let mut g = self.lock();
         loop {
-            let mut g = self.lock();
             if g.q.is_closed() && g.q.table.queued() == 0 {
                 // Shut down, and no owed close waits: the workers finish what runs.
                 break;
@@ -480,16 +483,21 @@ impl<T: Send + 'static> Shared<T> {
                 next = Some(next.map_or(now + tick, |d| d.min(now + tick)));
             }
             g.watchdog_next = next;
-            drop(g);
-            let r = match next {
-                Some(t) => rx.recv_deadline(t),
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            if r == Err(RecvTimeoutError::Disconnected) {
-                break;
+            g.watchdog_woken = false;
+            // Sleep, with the lock released, until woken or the next deadline.
+            while !g.watchdog_woken {
+                g = match next {
+                    None => self.watchdog_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                    Some(t) => {
+                        let left = t.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        self.watchdog_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0
+                    }
+                };
             }
         }
-        let mut g = self.lock();
         g.watchdog_alive = false;
         self.exit_cv.notify_all();
     }
@@ -610,9 +618,7 @@ impl<T: Send + 'static> Shared<T> {
         g.q.shutdown(Instant::now());
         g.q.readiness_mut().close();
         self.publish(&g);
-        if let Some(tx) = &g.watchdog_wake {
-            let _ = tx.try_send(());
-        }
+        self.wake_watchdog(&mut g);
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
         if g.q.table.queued() > 0 {
