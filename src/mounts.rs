@@ -356,7 +356,9 @@ pub fn current() -> Arc<Table> {
 /// Closes the watch on /proc/self/mountinfo and frees the table (the library calls it when
 /// its last context is freed; the next lookup reopens them).
 pub fn release() {
-    *lock_cache() = None;
+    if let Some(mut c) = try_lock_cache() {
+        *c = None;
+    }
     let mut w = WATCH.write().unwrap_or_else(|e| e.into_inner());
     if let Some(old) = w.take() {
         if old.fd >= 0 && old.generation == crate::fork::generation() {
@@ -412,7 +414,8 @@ pub fn of_path(path: &CStr, follow: bool) -> FsId {
     let cacheable = p.starts_with(b"/");
     let generation = if cacheable { current().generation } else { 0 };
     if cacheable {
-        if let Some(fs) = lock_cache().as_ref().and_then(|c| c.get(p, follow, generation)) {
+        if let Some(fs) = try_lock_cache().and_then(|c| c.as_ref().and_then(|c| c.get(p, follow, generation)))
+        {
             return fs;
         }
     }
@@ -422,7 +425,9 @@ pub fn of_path(path: &CStr, follow: bool) -> FsId {
         Err(_) => of_path_lexically(p),
     };
     if cacheable {
-        lock_cache().get_or_insert_with(PathCache::default).put(p, follow, generation, fs);
+        if let Some(mut c) = try_lock_cache() {
+            c.get_or_insert_with(PathCache::default).put(p, follow, generation, fs);
+        }
     }
     fs
 }
@@ -476,8 +481,15 @@ impl PathCache {
 /// The process's path cache (None until used, and again after [`release`]).
 static PATH_CACHE: std::sync::Mutex<Option<PathCache>> = std::sync::Mutex::new(None);
 
-fn lock_cache() -> std::sync::MutexGuard<'static, Option<PathCache>> {
-    PATH_CACHE.lock().unwrap_or_else(|e| e.into_inner())
+/// The cache, unless another thread holds it: submit (or release) then goes without it
+/// rather than wait, and a forked child, whose copy may be locked by a thread that does not
+/// exist there, never blocks on it.
+fn try_lock_cache() -> Option<std::sync::MutexGuard<'static, Option<PathCache>>> {
+    match PATH_CACHE.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 /// Symbolic links followed by hand while attributing one path (the kernel allows 40).
