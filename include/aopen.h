@@ -40,10 +40,12 @@
 #define AOPEN_OPT_EVENTFD 1u
 
 /**
- * `aopen_options.flags`: do not attribute requests to mounts. Every request then counts
- * against one share (`per_mount_threads`, default: all of `max_threads`), so a hung mount
- * can again take the whole pool; in exchange submit makes no syscall (an `aclose_submit`
- * otherwise makes one `statx`, about 0.35 us). For programs that only open local files.
+ * `aopen_options.flags`: do not attribute requests to filesystems. Every request then counts
+ * against one share (`per_mount_threads`, default: all of `max_threads`), so a hung
+ * filesystem can again take the whole pool; in exchange submit makes no syscall (otherwise
+ * an `aopen_submit` of a path not seen in the last second makes an `openat2`, a `statx` and
+ * a `close`, about 2 us, and an `aclose_submit` one `statx`, about 0.4 us). For programs that
+ * only open local files.
  */
 #define AOPEN_OPT_NO_MOUNTS 2u
 
@@ -161,7 +163,8 @@ typedef struct aopen_stats_snapshot {
    */
   uint32_t queued;
   /**
-   * ...of which this many wait only because their mount has its share of syscalls running.
+   * ...of which this many wait only because their filesystem has its share of syscalls
+   * running, or because it is blocked and the blocked budget is spent.
    */
   uint32_t queued_over_share;
   /**
@@ -177,8 +180,9 @@ typedef struct aopen_stats_snapshot {
    */
   uint32_t idle_threads;
   /**
-   * Workers stuck in a syscall whose request was cancelled, timed out or freed. They hold
-   * their mount's share until the syscall returns, but not the pool's `max_threads`.
+   * Workers stuck in a syscall whose request was cancelled, timed out or freed, or running
+   * an owed close (`owed_closes`). They hold their filesystem's share until the syscall
+   * returns, but not the pool's `max_threads`.
    */
   uint32_t abandoned_threads;
   /**
@@ -186,11 +190,11 @@ typedef struct aopen_stats_snapshot {
    */
   uint32_t peak_threads;
   /**
-   * Mounts with requests queued or running now.
+   * Filesystems with requests queued or running now.
    */
   uint32_t mounts;
   /**
-   * The per-mount share in force (`aopen_options.per_mount_threads` or its default).
+   * The per-filesystem share in force (`aopen_options.per_mount_threads` or its default).
    */
   uint32_t per_mount_threads;
   /**
@@ -562,7 +566,8 @@ int aopen_stats(const struct aopen_ctx *ctx, struct aopen_stats_snapshot *out);
  *
  * # Parameters
  * - `ctx`: the context.
- * - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
+ * - `min_blocked_ms`: the threshold; 0 lists every filesystem with a request queued or
+ *   running.
  * - `cb`: called once per such filesystem, oldest blocked first, on this thread, with no
  *   library lock held; NULL only counts them.
  * - `user_data`: passed to `cb` untouched.

@@ -34,10 +34,10 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Signal this caller-owned eventfd instead of an own one.
     pub eventfd: Option<i32>,
-    /// Most syscalls of one mount in progress at once (0 = default: half of `max_threads`,
-    /// or all of it without mount attribution).
+    /// Most syscalls of one filesystem in progress at once (0 = default: half of
+    /// `max_threads`, or all of it without attribution).
     pub per_mount_threads: u32,
-    /// Do not attribute requests to mounts: they all count against one share.
+    /// Do not attribute requests to filesystems: they all count against one share.
     pub no_mounts: bool,
 }
 
@@ -53,7 +53,7 @@ pub struct Resolved {
     pub no_mounts: bool,
 }
 
-/// The default per-mount share: half the pool's cap (at least 1), so that one dead mount
+/// The default per-filesystem share: half the pool's cap (at least 1), so that one dead one
 /// leaves at least half of the workers to every other.
 pub fn default_per_mount(max_threads: usize) -> usize {
     (max_threads / 2).max(1)

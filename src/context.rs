@@ -68,7 +68,7 @@ impl<T: Send + 'static> Context<T> {
         Self::with_parts(cfg, exec, if cfg.no_mounts { |_| mounts::UNKNOWN } else { attribute })
     }
 
-    /// A context with its own executor and mount attribution (for tests).
+    /// A context with its own executor and filesystem attribution (for tests).
     pub fn with_parts(cfg: &Config, exec: Box<Executor>, attribute: Attributor) -> Result<Self, i32> {
         let cfg = cfg.validate()?;
         let notifier = match cfg.eventfd {

@@ -20,10 +20,12 @@ pub const AOPEN_OP_OPEN: u32 = 1u32;
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
 /// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
 pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
-/// `aopen_options.flags`: do not attribute requests to mounts. Every request then counts
-/// against one share (`per_mount_threads`, default: all of `max_threads`), so a hung mount
-/// can again take the whole pool; in exchange submit makes no syscall (an `aclose_submit`
-/// otherwise makes one `statx`, about 0.35 us). For programs that only open local files.
+/// `aopen_options.flags`: do not attribute requests to filesystems. Every request then counts
+/// against one share (`per_mount_threads`, default: all of `max_threads`), so a hung
+/// filesystem can again take the whole pool; in exchange submit makes no syscall (otherwise
+/// an `aopen_submit` of a path not seen in the last second makes an `openat2`, a `statx` and
+/// a `close`, about 2 us, and an `aclose_submit` one `statx`, about 0.4 us). For programs that
+/// only open local files.
 pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 
 /// Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
@@ -97,7 +99,8 @@ pub struct aopen_stats_snapshot {
     pub timed_out: u64,
     /// Requests waiting for a worker now...
     pub queued: u32,
-    /// ...of which this many wait only because their mount has its share of syscalls running.
+    /// ...of which this many wait only because their filesystem has its share of syscalls
+    /// running, or because it is blocked and the blocked budget is spent.
     pub queued_over_share: u32,
     /// Syscalls in progress now, abandoned ones included.
     pub running: u32,
@@ -105,14 +108,15 @@ pub struct aopen_stats_snapshot {
     pub threads: u32,
     /// Workers waiting for work now.
     pub idle_threads: u32,
-    /// Workers stuck in a syscall whose request was cancelled, timed out or freed. They hold
-    /// their mount's share until the syscall returns, but not the pool's `max_threads`.
+    /// Workers stuck in a syscall whose request was cancelled, timed out or freed, or running
+    /// an owed close (`owed_closes`). They hold their filesystem's share until the syscall
+    /// returns, but not the pool's `max_threads`.
     pub abandoned_threads: u32,
     /// Most worker threads alive at once so far.
     pub peak_threads: u32,
-    /// Mounts with requests queued or running now.
+    /// Filesystems with requests queued or running now.
     pub mounts: u32,
-    /// The per-mount share in force (`aopen_options.per_mount_threads` or its default).
+    /// The per-filesystem share in force (`aopen_options.per_mount_threads` or its default).
     pub per_mount_threads: u32,
     /// Abandoned workers of every context in the process now, and the cap on them (the
     /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
@@ -654,7 +658,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
 ///
 /// # Parameters
 /// - `ctx`: the context.
-/// - `min_blocked_ms`: the threshold; 0 lists every mount with a request queued or running.
+/// - `min_blocked_ms`: the threshold; 0 lists every filesystem with a request queued or
+///   running.
 /// - `cb`: called once per such filesystem, oldest blocked first, on this thread, with no
 ///   library lock held; NULL only counts them.
 /// - `user_data`: passed to `cb` untouched.
