@@ -214,7 +214,9 @@ static void kill_daemons(void) {
         hangfs_kill(mounted[i]);
 }
 
-struct hangfs *hangfs_mount(const char *name) {
+struct hangfs *hangfs_mount(const char *name) { return hangfs_mount_as(name, NULL); }
+
+struct hangfs *hangfs_mount_as(const char *name, const char *source) {
     const char *daemon = getenv("AOPEN_HANGFS");
     if (daemon == NULL || access(daemon, X_OK) != 0)
         SKIP("no hangfs daemon (AOPEN_HANGFS): build it with libfuse3-dev installed");
@@ -239,7 +241,7 @@ struct hangfs *hangfs_mount(const char *name) {
     pid_t pid = fork();
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
-        execl(daemon, daemon, h->mnt, h->ctl, (char *)NULL);
+        execl(daemon, daemon, h->mnt, h->ctl, source, (char *)NULL);
         _exit(127);
     }
     h->pid = pid;

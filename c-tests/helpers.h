@@ -98,6 +98,8 @@ struct hangfs {
  * per process). Skips the test (77) without root, /dev/fuse or the daemon (AOPEN_HANGFS,
  * which make builds where libfuse3 is installed). The daemon dies with the test. */
 struct hangfs *hangfs_mount(const char *name);
+/* As hangfs_mount, shown in mountinfo as an sshfs mount of `source` ("server:/export"). */
+struct hangfs *hangfs_mount_as(const char *name, const char *source);
 /* "<mount>/<rel>" in a static buffer (one of 8 rotating). */
 const char *hangfs_path(struct hangfs *h, const char *rel);
 /* Ends every hang and delay of `h` (until hangfs_rehang). */

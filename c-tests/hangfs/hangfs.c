@@ -3,7 +3,11 @@
  * filesystem that stops answering (what the LD_PRELOAD shim cannot show: a flush on close,
  * a lookup, a read inside the kernel).
  *
- * Usage: hangfs MOUNTPOINT CONTROL_DIR
+ * Usage: hangfs MOUNTPOINT CONTROL_DIR [SOURCE]
+ *
+ * With SOURCE ("server:/export"), the mount shows in /proc/self/mountinfo as filesystem type
+ * fuse.sshfs with that source, as an sshfs mount of that server would: for tests of
+ * grouping network mounts by server.
  *
  * Every name at the root is a directory; every name inside one is a 4 KiB regular file. A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
@@ -203,8 +207,8 @@ static const struct fuse_operations ops = {
 };
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s MOUNTPOINT CONTROL_DIR\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s MOUNTPOINT CONTROL_DIR [SOURCE]\n", argv[0]);
         return 2;
     }
     /* Never outlive the test that started us: its hung threads end when we die. */
@@ -222,8 +226,10 @@ int main(int argc, char **argv) {
         perror("mmap");
         return 1;
     }
-    char *fargv[] = {argv[0], NULL};
-    struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
+    char opts[4200];
+    snprintf(opts, sizeof opts, "fsname=%s,subtype=sshfs", argc == 4 ? argv[3] : "");
+    char *fargv[] = {argv[0], "-o", opts, NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(argc == 4 ? 3 : 1, fargv);
     struct fuse *f = fuse_new(&args, &ops, sizeof ops, NULL);
     if (f == NULL || fuse_mount(f, argv[1]) != 0) {
         fprintf(stderr, "hangfs: cannot mount %s\n", argv[1]);
