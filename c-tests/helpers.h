@@ -38,8 +38,9 @@
 double now_ms(void);
 /* Sleeps `ms` milliseconds. */
 void sleep_ms(long ms);
-/* Open descriptors of this process (entries of /proc/self/fd, less the one used to list and
- * the library's one process-wide watch on /proc/self/mountinfo, see mount_watch_fds). */
+/* Open descriptors of this process (entries of /proc/self/fd, less the one used to list, the
+ * library's watch on /proc/self/mountinfo, see mount_watch_fds, and the watchdog's
+ * momentary reads of /proc/self/task/TID/stat). */
 int count_fds(void);
 /* Open descriptors of this process on a mountinfo file (the library keeps exactly one once
  * it has attributed a request to its mount). */
