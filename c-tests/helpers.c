@@ -3,6 +3,7 @@
 #include "helpers.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -158,6 +159,26 @@ void make_file(const char *path, const char *content) {
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int open_close_interposed(void) {
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc == NULL)
+        return 1;
+    const char *names[] = {"open", "open64", "openat", "openat64", "close"};
+    int differs = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        differs |= dlsym(RTLD_DEFAULT, names[i]) != dlsym(libc, names[i]);
+    dlclose(libc);
+    return differs;
+}
+
+void without_preload(char **argv) {
+    if (getenv("LD_PRELOAD") == NULL)
+        return;
+    unsetenv("LD_PRELOAD");
+    execv(argv[0], argv); /* not /proc/self/exe, which under valgrind is valgrind */
+    CHECK(0, "re-exec without LD_PRELOAD: %s", strerror(errno));
 }
 
 long require_shim(void) {

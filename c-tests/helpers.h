@@ -69,6 +69,12 @@ const char *slow_path(const char *name);
 void make_file(const char *path, const char *content);
 /* Whether `path` exists. */
 int file_exists(const char *path);
+/* Re-executes this test without LD_PRELOAD (once), for tests of what the library does when
+ * no interposer of open/close is loaded. */
+void without_preload(char **argv);
+/* Whether this process resolves open/open64/openat/openat64/close to anything but libc's own
+ * (an interposer: the shim, or a sanitizer's runtime), as the library checks. */
+int open_close_interposed(void);
 /* Milliseconds the shim delays slow opens (SLOW_OPEN_MS); skips unless the shim is loaded. */
 long require_shim(void);
 

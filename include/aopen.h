@@ -50,6 +50,12 @@
 #define AOPEN_OPT_NO_MOUNTS 2u
 
 /**
+ * `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`
+ * and `aopen_close_nowait` always return -EAGAIN.
+ */
+#define AOPEN_OPT_NO_INLINE 4u
+
+/**
  * Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
  * `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
  */
@@ -411,6 +417,59 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
  * `ctx` is NULL or a live context.
  */
 int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_data);
+
+/**
+ * Opens a file on this thread if the kernel can do it from its caches on a local
+ * filesystem, else returns -EAGAIN at once: the primitive for a loop that skips the queue
+ * in the common case and submits only what must wait.
+ *
+ * The rule is io_uring's. The directory is resolved with `openat2(O_PATH, RESOLVE_CACHED)`,
+ * which fails rather than ask a filesystem; its filesystem must be of a local type (ext4,
+ * xfs, btrfs, tmpfs, f2fs, vfat, ...; never nfs, fuse, cifs/smb3, ceph, 9p or autofs, whose
+ * open can wait on a server); the last component is then opened from it with
+ * `RESOLVE_CACHED | RESOLVE_NO_XDEV`, so a symlink or `..` that leaves that mount returns
+ * -EAGAIN instead of reaching another filesystem. `O_CLOEXEC` is always added.
+ *
+ * # Parameters
+ * - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
+ *   always get -EAGAIN (the kernel cannot do them from cache).
+ *
+ * # Returns
+ * A descriptor (>= 0, the caller's), or -EAGAIN when the open would have to wait or could
+ * reach a filesystem that might (submit it with `aopen_submit` instead), or another -errno
+ * for an open that completed with an error (-ENOENT from a cached negative lookup, -EACCES,
+ * ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+ * Always -EAGAIN with `AOPEN_OPT_NO_INLINE`, and while an LD_PRELOAD interposer of
+ * open/openat/close is loaded (it must keep seeing every call).
+ *
+ * # Thread safety
+ * Any thread, any time. Never waits on a filesystem.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+ */
+int aopen_open_nowait(struct aopen_ctx *ctx, const char *path, int flags, mode_t mode);
+
+/**
+ * Closes a descriptor on this thread if it is on a local filesystem (whose close never waits
+ * on a server), else returns -EAGAIN at once and leaves `fd` open.
+ *
+ * # Parameters
+ * - `fd`: the descriptor.
+ *
+ * # Returns
+ * 0 (closed), or -EAGAIN (not closed: `fd` is still the caller's; submit the close with
+ * `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
+ * (forked child), or the close's own -errno (the descriptor is released anyway). Always
+ * -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close.
+ *
+ * # Thread safety
+ * Any thread, any time. Never waits on a filesystem.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+int aopen_close_nowait(struct aopen_ctx *ctx, int fd);
 
 /**
  * Hands a descriptor to the library to close on a worker, with no completion.

@@ -39,6 +39,8 @@ pub struct Config {
     pub per_mount_threads: u32,
     /// Do not attribute requests to filesystems: they all count against one share.
     pub no_mounts: bool,
+    /// Never complete a call on the caller's thread (the `_nowait` calls always `EAGAIN`).
+    pub no_inline: bool,
 }
 
 /// A configuration with every default filled in and every bound checked.
@@ -51,6 +53,7 @@ pub struct Resolved {
     pub eventfd: Option<i32>,
     pub per_mount_threads: usize,
     pub no_mounts: bool,
+    pub no_inline: bool,
 }
 
 /// The default per-filesystem share: half the pool's cap (at least 1), so that one dead one
@@ -105,6 +108,7 @@ impl Config {
                 n => n as usize,
             },
             no_mounts: self.no_mounts,
+            no_inline: self.no_inline,
         })
     }
 }

@@ -145,6 +145,31 @@ impl<T: Send + 'static> Context<T> {
         Ok(id)
     }
 
+    /// Opens `path` on this thread if the kernel can finish it from its caches on a local
+    /// filesystem (see `inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
+    /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
+    /// forked child.
+    pub fn open_nowait(&self, path: &std::ffi::CStr, flags: i32, mode: u32) -> Result<i32, i32> {
+        self.alive()?;
+        if self.shared.cfg.no_inline {
+            return Err(libc::EAGAIN);
+        }
+        crate::inline::open_nowait(path, flags, mode)
+    }
+
+    /// Closes `fd` on this thread if it is on a local filesystem (see `inline`): `Ok(())`, or
+    /// `Err(EAGAIN)` with `fd` still the caller's (then submit the close).
+    pub fn close_nowait(&self, fd: i32) -> Result<(), i32> {
+        self.alive()?;
+        if fd < 0 {
+            return Err(libc::EBADF);
+        }
+        if self.shared.cfg.no_inline {
+            return Err(libc::EAGAIN);
+        }
+        crate::inline::close_nowait(fd)
+    }
+
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such
     /// undelivered request; `Err(EALREADY)`: a close already running or done, or a request
     /// already cancelled or timed out.

@@ -27,6 +27,9 @@ pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
 /// a `close`, about 2 us, and an `aclose_submit` one `statx`, about 0.4 us). For programs that
 /// only open local files.
 pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
+/// `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`
+/// and `aopen_close_nowait` always return -EAGAIN.
+pub const AOPEN_OPT_NO_INLINE: u32 = 4u32;
 
 /// Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
 /// `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
@@ -207,7 +210,9 @@ fn to_c(c: &Completion<Token>) -> aopen_completion {
 }
 
 fn config_from(opts: &aopen_options) -> Result<Config, i32> {
-    if opts.flags & !(AOPEN_OPT_EVENTFD | AOPEN_OPT_NO_MOUNTS) != 0 || opts.reserved.iter().any(|&r| r != 0) {
+    if opts.flags & !(AOPEN_OPT_EVENTFD | AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE) != 0
+        || opts.reserved.iter().any(|&r| r != 0)
+    {
         return Err(libc::EINVAL);
     }
     Ok(Config {
@@ -218,6 +223,7 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         eventfd: (opts.flags & AOPEN_OPT_EVENTFD != 0).then_some(opts.eventfd),
         per_mount_threads: opts.per_mount_threads,
         no_mounts: opts.flags & AOPEN_OPT_NO_MOUNTS != 0,
+        no_inline: opts.flags & AOPEN_OPT_NO_INLINE != 0,
     })
 }
 
@@ -353,16 +359,8 @@ pub unsafe extern "C" fn aopen_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if path.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let max = libc::PATH_MAX as usize;
-        // SAFETY: `path` is non-NULL and NUL-terminated; strnlen reads at most `max` bytes.
-        if unsafe { libc::strnlen(path, max) } >= max {
-            return Err(libc::ENAMETOOLONG);
-        }
-        // SAFETY: the string is NUL-terminated within `max` bytes (checked above).
-        let path = unsafe { CStr::from_ptr(path) }.to_owned();
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
         let id = ctx.submit_open(path, flags, mode, Token { cb, user_data }).map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
@@ -400,6 +398,93 @@ pub unsafe extern "C" fn aclose_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         let id = ctx.submit_close(fd, Token { cb, user_data }).map_err(|(e, _)| e)?;
         Ok(id as i64)
+    })
+}
+
+/// The path argument of an export: NUL-terminated and shorter than PATH_MAX.
+///
+/// # Safety
+/// `path` is NULL or a readable NUL-terminated string.
+unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> {
+    if path.is_null() {
+        return Err(libc::EINVAL);
+    }
+    let max = libc::PATH_MAX as usize;
+    // SAFETY: `path` is non-NULL and NUL-terminated; strnlen reads at most `max` bytes.
+    if unsafe { libc::strnlen(path, max) } >= max {
+        return Err(libc::ENAMETOOLONG);
+    }
+    // SAFETY: the string is NUL-terminated within `max` bytes (checked above).
+    Ok(unsafe { CStr::from_ptr(path) })
+}
+
+/// Opens a file on this thread if the kernel can do it from its caches on a local
+/// filesystem, else returns -EAGAIN at once: the primitive for a loop that skips the queue
+/// in the common case and submits only what must wait.
+///
+/// The rule is io_uring's. The directory is resolved with `openat2(O_PATH, RESOLVE_CACHED)`,
+/// which fails rather than ask a filesystem; its filesystem must be of a local type (ext4,
+/// xfs, btrfs, tmpfs, f2fs, vfat, ...; never nfs, fuse, cifs/smb3, ceph, 9p or autofs, whose
+/// open can wait on a server); the last component is then opened from it with
+/// `RESOLVE_CACHED | RESOLVE_NO_XDEV`, so a symlink or `..` that leaves that mount returns
+/// -EAGAIN instead of reaching another filesystem. `O_CLOEXEC` is always added.
+///
+/// # Parameters
+/// - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
+///   always get -EAGAIN (the kernel cannot do them from cache).
+///
+/// # Returns
+/// A descriptor (>= 0, the caller's), or -EAGAIN when the open would have to wait or could
+/// reach a filesystem that might (submit it with `aopen_submit` instead), or another -errno
+/// for an open that completed with an error (-ENOENT from a cached negative lookup, -EACCES,
+/// ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+/// Always -EAGAIN with `AOPEN_OPT_NO_INLINE`, and while an LD_PRELOAD interposer of
+/// open/openat/close is loaded (it must keep seeing every call).
+///
+/// # Thread safety
+/// Any thread, any time. Never waits on a filesystem.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_open_nowait(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    mode: libc::mode_t,
+) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?;
+        ctx.open_nowait(path, flags, mode)
+    })
+}
+
+/// Closes a descriptor on this thread if it is on a local filesystem (whose close never waits
+/// on a server), else returns -EAGAIN at once and leaves `fd` open.
+///
+/// # Parameters
+/// - `fd`: the descriptor.
+///
+/// # Returns
+/// 0 (closed), or -EAGAIN (not closed: `fd` is still the caller's; submit the close with
+/// `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
+/// (forked child), or the close's own -errno (the descriptor is released anyway). Always
+/// -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close.
+///
+/// # Thread safety
+/// Any thread, any time. Never waits on a filesystem.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_close_nowait(ctx: *mut aopen_ctx, fd: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.close_nowait(fd)?;
+        Ok(0)
     })
 }
 
@@ -751,7 +836,8 @@ mod tests {
             reserved: [0; 5],
         };
         assert_eq!(config_from(&zero).unwrap(), Config::default());
-        assert_eq!(config_from(&aopen_options { flags: 4, ..zero }).unwrap_err(), libc::EINVAL);
+        assert_eq!(config_from(&aopen_options { flags: 8, ..zero }).unwrap_err(), libc::EINVAL);
+        assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_INLINE, ..zero }).unwrap().no_inline);
         assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_MOUNTS, ..zero }).unwrap().no_mounts);
         let mut r = zero;
         r.reserved[4] = 1;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod ffi;
 mod fork;
+pub mod inline;
 pub mod mounts;
 pub mod notify;
 pub mod pool;

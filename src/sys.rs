@@ -213,12 +213,10 @@ pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
     })
 }
 
-/// `openat2(dirfd, path, O_PATH | O_CLOEXEC [| O_NOFOLLOW], RESOLVE_CACHED)`: a descriptor
-/// naming the file without opening it (O_PATH never calls the filesystem's open), from a
-/// lookup the kernel finishes from its caches alone, or `Err(EAGAIN)` where the lookup would
-/// have to ask the filesystem. `Err(ENOSYS)` before Linux 5.12 (or under a seccomp filter
-/// that refuses openat2). Closing the descriptor never calls the filesystem's flush.
-pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i32> {
+/// `openat2(dirfd, path, {flags, mode, resolve})`: `Ok(fd)` or `Err(errno)`; `Err(ENOSYS)`
+/// before Linux 5.12 (or under a seccomp filter, or valgrind, that refuses openat2). Straight
+/// through the syscall: libc has no wrapper an interposer could see.
+pub fn openat2(dirfd: i32, path: &CStr, flags: i32, mode: u32, resolve: u64) -> Result<i32, i32> {
     /// The kernel's `struct open_how` (libc's is non-exhaustive).
     #[repr(C)]
     struct OpenHow {
@@ -226,12 +224,9 @@ pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i3
         mode: u64,
         resolve: u64,
     }
-    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC | nofollow) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_CACHED,
-    };
+    let needs_mode = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+    let how =
+        OpenHow { flags: flags as u32 as u64, mode: if needs_mode { u64::from(mode) } else { 0 }, resolve };
     let size = std::mem::size_of::<OpenHow>();
     // SAFETY: `path` is NUL-terminated and `how` a live open_how of the size passed.
     let rc = unsafe { libc::syscall(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, size) };
@@ -240,6 +235,16 @@ pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i3
     } else {
         Ok(rc as i32)
     }
+}
+
+/// `openat2(dirfd, path, O_PATH | O_CLOEXEC [| O_NOFOLLOW], RESOLVE_CACHED)`: a descriptor
+/// naming the file without opening it (O_PATH never calls the filesystem's open), from a
+/// lookup the kernel finishes from its caches alone, or `Err(EAGAIN)` where the lookup would
+/// have to ask the filesystem. `Err(ENOSYS)` without openat2 (see [`openat2`]). Closing the
+/// descriptor never calls the filesystem's flush.
+pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i32> {
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    openat2(dirfd, path, libc::O_PATH | libc::O_CLOEXEC | nofollow, 0, libc::RESOLVE_CACHED)
 }
 
 /// The target of the symbolic link `fd` (an `O_PATH | O_NOFOLLOW` descriptor of it).

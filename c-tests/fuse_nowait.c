@@ -1,0 +1,47 @@
+/* The fast path never runs on a real hung FUSE mount (hangfs): aopen_open_nowait of a file
+ * whose open hangs, reached directly or through a symlink from the local test directory,
+ * returns -EAGAIN at once and the daemon sees no open; aopen_close_nowait of a FUSE
+ * descriptor returns -EAGAIN and leaves it open (its close would flush). Runs without the
+ * slow-open shim, which would turn the fast path off. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+int main(int argc, char **argv) {
+    (void)argc;
+    without_preload(argv);
+    struct hangfs *fs = hangfs_mount("hang");
+    aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
+    CHECK(symlink(hangfs_path(fs, "open/f"), fast_path("link")) == 0, "symlink: %s", strerror(errno));
+    double t0 = now_ms();
+    int direct = aopen_open_nowait(ctx, hangfs_path(fs, "open/f"), O_RDONLY, 0);
+    int via_link = aopen_open_nowait(ctx, fast_path("link"), O_RDONLY, 0);
+    int healthy = aopen_open_nowait(ctx, hangfs_path(fs, "ok/f"), O_RDONLY, 0);
+    /* The mount's root is in the cache (reached by crossing into the mount): refused by
+     * its filesystem type, before any lookup in it. */
+    int root_entry = aopen_open_nowait(ctx, hangfs_path(fs, "ok"), O_RDONLY | O_DIRECTORY, 0);
+    double took = now_ms() - t0;
+    long opens = hangfs_done(fs, HANGFS_OPEN) + hangfs_waiting(fs, HANGFS_OPEN);
+    /* A FUSE descriptor: opened for real, then refused by close_nowait. */
+    int fd = open(hangfs_path(fs, "ok/g"), O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open on hangfs");
+    int closed = aopen_close_nowait(ctx, fd);
+    printf("open_nowait on FUSE: %d (direct), %d (through a symlink), %d (not hung) in %.2f ms; daemon opens "
+           "%ld; close_nowait of a FUSE fd: %d\n",
+           direct, via_link, healthy, took, opens, closed);
+    CHECK_EQ(direct, -EAGAIN);
+    CHECK_EQ(via_link, -EAGAIN);
+    CHECK_EQ(healthy, -EAGAIN);
+    CHECK_EQ(root_entry, -EAGAIN);
+    CHECK_EQ(opens, 0);
+    CHECK_EQ(closed, -EAGAIN);
+    CHECK(fcntl(fd, F_GETFD) >= 0, "the refused close left the descriptor open");
+    close(fd);
+    CHECK(took < 100, "the fast path waited %.1f ms", took);
+    aopen_ctx_free(ctx);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/* aopen_open_nowait and aopen_close_nowait: an open or close the kernel can finish from its
+ * caches on a local filesystem completes on the caller's thread; everything else returns
+ * -EAGAIN at once (and a close leaves the descriptor open). Under an LD_PRELOAD interposer
+ * of open/close (the slow-open shim) nothing goes inline: the test checks that first, then
+ * re-executes itself without the shim for the rest. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static aopen_ctx *ctx;
+
+static int test_interposed_never_inline(void) {
+    int fd = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open");
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("f"), O_RDONLY, 0), -EAGAIN);
+    CHECK_EQ(aopen_close_nowait(ctx, fd), -EAGAIN);
+    CHECK(fcntl(fd, F_GETFD) >= 0, "a refused close leaves the descriptor open");
+    close(fd);
+    return 0;
+}
+
+static int test_local_file_inline(void) {
+    int fds0 = count_fds();
+    int fd = aopen_open_nowait(ctx, fast_path("f"), O_RDONLY, 0);
+    CHECK(fd >= 0, "open_nowait of a cached local file: %d", fd);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "O_CLOEXEC added");
+    char c = 0;
+    CHECK(read(fd, &c, 1) == 1 && c == 'x', "it is the file");
+    CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
+    CHECK_EQ(count_fds(), fds0);
+    /* Relative to the working directory. */
+    CHECK(chdir(test_dir()) == 0, "chdir");
+    fd = aopen_open_nowait(ctx, "f", O_RDONLY, 0);
+    CHECK(fd >= 0, "relative: %d", fd);
+    CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
+    /* A name never looked up is not in the cache: the lookup would ask the filesystem. Once
+     * a lookup has cached its absence, the open completes: the file is not there. */
+    int first = aopen_open_nowait(ctx, fast_path("missing"), O_RDONLY, 0);
+    CHECK(first == -EAGAIN || first == -ENOENT, "uncached missing file: %d", first);
+    CHECK(!file_exists(fast_path("missing")), "stat");
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("missing"), O_RDONLY, 0), -ENOENT);
+    /* Nothing was queued: no completion, no request counted. */
+    CHECK_EQ(aopen_wait(ctx, 0), 0);
+    CHECK_EQ(stats_of(ctx).submitted, 0);
+    return 0;
+}
+
+static int test_what_must_wait(void) {
+    /* The kernel cannot create or truncate from its caches. */
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("new"), O_WRONLY | O_CREAT, 0600), -EAGAIN);
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("f"), O_WRONLY | O_TRUNC, 0), -EAGAIN);
+    CHECK_EQ(aopen_open_nowait(ctx, test_dir(), O_TMPFILE | O_RDWR, 0600), -EAGAIN);
+    CHECK(!file_exists(fast_path("new")), "a punted O_CREAT created nothing");
+    /* A symlink out of the directory's mount (to /proc): EXDEV inside, -EAGAIN out. */
+    CHECK(symlink("/proc/self/status", fast_path("out")) == 0, "symlink");
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("out"), O_RDONLY, 0), -EAGAIN);
+    /* A descriptor that is not a local file (a pipe) is not closed inline. */
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    CHECK_EQ(aopen_close_nowait(ctx, p[0]), -EAGAIN);
+    CHECK(fcntl(p[0], F_GETFD) >= 0, "still open");
+    close(p[0]);
+    close(p[1]);
+    CHECK_EQ(aopen_close_nowait(ctx, -1), -EBADF);
+    CHECK_EQ(aopen_close_nowait(ctx, 1000000), -EBADF);
+    CHECK_EQ(aopen_open_nowait(NULL, fast_path("f"), O_RDONLY, 0), -EINVAL);
+    CHECK_EQ(aopen_open_nowait(ctx, NULL, O_RDONLY, 0), -EINVAL);
+    return 0;
+}
+
+static int test_no_inline_option(void) {
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = AOPEN_OPT_NO_INLINE;
+    aopen_ctx *pool_only = NULL;
+    CHECK_EQ(aopen_ctx_new(&o, &pool_only), 0);
+    CHECK_EQ(aopen_open_nowait(pool_only, fast_path("f"), O_RDONLY, 0), -EAGAIN);
+    int fd = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(aopen_close_nowait(pool_only, fd), -EAGAIN);
+    close(fd);
+    aopen_ctx_free(pool_only);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    make_file(fast_path("f"), "x");
+    ctx = new_ctx(0, 0, 0, 0);
+    if (getenv("LD_PRELOAD") != NULL) {
+        test_interposed_never_inline();
+        aopen_ctx_free(ctx);
+        without_preload(argv);
+    }
+    if (open_close_interposed())
+        SKIP("open or close is interposed even without LD_PRELOAD (a sanitizer runtime?): "
+             "the library rightly never goes inline");
+    /* The test directory is under /tmp, on a local filesystem. */
+    test_local_file_inline();
+    test_what_must_wait();
+    test_no_inline_option();
+    aopen_ctx_free(ctx);
+    return 0;
+}

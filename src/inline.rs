@@ -1,0 +1,132 @@
+//! The fast path: an open or close the kernel can finish from cached state, on a filesystem
+//! whose open and close never wait on a server, made on the caller's thread. Everything
+//! else is `EAGAIN`, and goes to the pool.
+//!
+//! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
+//! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
+//!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
+//!   [`mounts::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
+//!   can block, a FUSE_OPEN round trip or an NFSv4 OPEN RPC), then opens the last component
+//!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
+//!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
+//!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`; they are refused here first.
+//! - A close blocks only in the filesystem's flush, so only a descriptor on a local filesystem
+//!   is closed inline.
+//! - An LD_PRELOAD interposer of open or close (the slow-open shim, a tracer) must keep seeing
+//!   every call: where the process resolves `open`, `open64`, `openat`, `openat64` or `close`
+//!   to anything but libc's own, nothing goes inline.
+
+use crate::mounts;
+use crate::sys;
+use std::ffi::CStr;
+use std::sync::OnceLock;
+
+/// Whether the process's `open`, `open64`, `openat`, `openat64` or `close` is not libc's
+/// (an LD_PRELOAD interposer), or that cannot be told. Decided once.
+pub fn interposed() -> bool {
+    static INTERPOSED: OnceLock<bool> = OnceLock::new();
+    *INTERPOSED.get_or_init(|| {
+        // SAFETY: dlopen with RTLD_NOLOAD only looks up the already loaded libc; the name is a
+        // NUL-terminated literal.
+        let libc_handle =
+            unsafe { libc::dlopen(c_str(b"libc.so.6\0").as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+        if libc_handle.is_null() {
+            return true;
+        }
+        let names: [&[u8]; 5] = [b"open\0", b"open64\0", b"openat\0", b"openat64\0", b"close\0"];
+        let differs = names.iter().any(|name| {
+            let name = c_str(name).as_ptr();
+            // SAFETY: both handles are valid (RTLD_DEFAULT, and a handle from dlopen above) and
+            // `name` is NUL-terminated; dlsym only looks symbols up.
+            let (seen, own) =
+                unsafe { (libc::dlsym(libc::RTLD_DEFAULT, name), libc::dlsym(libc_handle, name)) };
+            seen.is_null() || seen != own
+        });
+        // SAFETY: balances the dlopen above; libc stays loaded (RTLD_NOLOAD took a reference
+        // to an object the process already holds).
+        unsafe { libc::dlclose(libc_handle) };
+        differs
+    })
+}
+
+fn c_str(b: &'static [u8]) -> &'static CStr {
+    CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
+}
+
+/// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.
+fn on_local_fs(fd: i32) -> bool {
+    let Ok(info) = sys::fd_info(fd) else { return false };
+    let Some(id) = info.mount_id else { return false };
+    mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype))
+}
+
+/// `open(path, flags | O_CLOEXEC, mode)` on the caller's thread if the kernel can do it from
+/// its caches on a local filesystem (see the module docs): `Ok(fd)`, or `Err(errno)` when the
+/// open completed with an error (`ENOENT` from a cached negative lookup, `EACCES`, ...), or
+/// `Err(EAGAIN)` when it would have to wait, or could reach a filesystem that might.
+pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> Result<i32, i32> {
+    if flags & (libc::O_CREAT | libc::O_TRUNC) != 0
+        || flags & libc::O_TMPFILE == libc::O_TMPFILE
+        || interposed()
+    {
+        return Err(libc::EAGAIN);
+    }
+    let p = path.to_bytes();
+    let (dir, name): (&[u8], &[u8]) = match p.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (b".", p),
+    };
+    if name.is_empty() {
+        return Err(libc::EAGAIN); // "dir/": let the pool say what it is
+    }
+    let dir = std::ffi::CString::new(dir).map_err(|_| libc::EINVAL)?;
+    let dirfd = sys::open_path_cached(libc::AT_FDCWD, &dir, true).map_err(|_| libc::EAGAIN)?;
+    let result = if on_local_fs(dirfd) {
+        let name = std::ffi::CString::new(name).map_err(|_| libc::EINVAL)?;
+        match sys::openat2(
+            dirfd,
+            &name,
+            flags | libc::O_CLOEXEC,
+            mode,
+            libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV,
+        ) {
+            Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
+            r => r,
+        }
+    } else {
+        Err(libc::EAGAIN)
+    };
+    sys::close_path_fd(dirfd);
+    result
+}
+
+/// `close(fd)` on the caller's thread if `fd` is on a local filesystem: `Ok(())` (or the
+/// close's error; the descriptor is released either way), or `Err(EAGAIN)` with `fd` still
+/// open and the caller's.
+pub fn close_nowait(fd: i32) -> Result<(), i32> {
+    if fd < 0 {
+        return Err(libc::EBADF);
+    }
+    if interposed() {
+        return Err(libc::EAGAIN);
+    }
+    match sys::fd_info(fd) {
+        Err(e) => Err(e),
+        Ok(_) if !on_local_fs(fd) => Err(libc::EAGAIN),
+        Ok(_) => sys::close(fd),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creating_and_truncating_opens_always_wait() {
+        for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY, libc::O_TMPFILE | libc::O_RDWR] {
+            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600), Err(libc::EAGAIN));
+        }
+        assert_eq!(close_nowait(-1), Err(libc::EBADF));
+    }
+}
