@@ -119,6 +119,10 @@ def _load():
     lib.aopen_submit.restype = ctypes.c_int64
     lib.aclose_submit.argtypes = [ctx_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     lib.aclose_submit.restype = ctypes.c_int64
+    lib.aopen_open_nowait.argtypes = [ctx_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
+    lib.aopen_open_nowait.restype = ctypes.c_int
+    lib.aopen_close_nowait.argtypes = [ctx_p, ctypes.c_int]
+    lib.aopen_close_nowait.restype = ctypes.c_int
     lib.aclose_detach.argtypes = [ctx_p, ctypes.c_int]
     lib.aclose_detach.restype = ctypes.c_int
     lib.aopen_reap.argtypes = [ctx_p, ctypes.POINTER(_Completion), ctypes.c_uint]
@@ -213,6 +217,14 @@ class _LoopContext:
             await room
 
     async def open_fd(self, path, flags, mode):
+        # The fast path first: a cached open on a local filesystem completes right here and
+        # never suspends; anything that could wait goes to the pool.
+        if self.ctx is not None:
+            fd = _lib.aopen_open_nowait(self.ctx, path, flags, mode)
+            if fd >= 0:
+                return fd
+            if fd != -errno.EAGAIN:
+                raise OSError(-fd, os.strerror(-fd), os.fsdecode(path))
         rid = await self._submit(lambda: _lib.aopen_submit(self.ctx, path, flags, mode, None, None))
         fut = asyncio.get_running_loop().create_future()
         self.waiting[rid] = fut
@@ -239,6 +251,12 @@ class _LoopContext:
         _lib.aopen_cancel(self.ctx, rid)
 
     async def close_fd(self, fd):
+        if self.ctx is not None:
+            rc = _lib.aopen_close_nowait(self.ctx, fd)
+            if rc != -errno.EAGAIN:  # closed here (a local file), or the close's own error
+                if rc < 0:
+                    raise OSError(-rc, os.strerror(-rc))
+                return
         rid = await self._submit(lambda: _lib.aclose_submit(self.ctx, fd, None, None))
         fut = asyncio.get_running_loop().create_future()
         self.waiting[rid] = fut

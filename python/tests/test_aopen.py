@@ -8,6 +8,7 @@ without the delay, which the tests use to check contents quickly).
 import asyncio
 import gc
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -215,6 +216,27 @@ class TestAopen(unittest.TestCase):
             self.assertEqual(aopen.blocked_mounts(0), [])
 
         asyncio.run(main())
+
+    def test_fast_path_without_an_interposer(self):
+        """Without the shim, a cached local file opens and closes on the loop thread itself
+        (aopen_open_nowait / aopen_close_nowait): nothing is submitted to the pool."""
+        path = unslowed("fast.txt")
+        with open(path, "w") as f:
+            f.write("hello")
+        os.stat(path)
+        script = (
+            "import asyncio, sys, aopen\n"
+            "async def main():\n"
+            "    async with aopen.aopen(sys.argv[1]) as f:\n"
+            "        data = f.read()\n"
+            "    print(data, aopen.stats()['submitted'])\n"
+            "asyncio.run(main())\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        out = subprocess.run([sys.executable, "-c", script, path], env=env, capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.split(), ["hello", "0"])
 
 
 class TestLoading(unittest.TestCase):
