@@ -29,10 +29,22 @@ static int test_local_file_inline(void) {
     int fd = aopen_open_nowait(ctx, fast_path("f"), O_RDONLY, 0);
     CHECK(fd >= 0, "open_nowait of a cached local file: %d", fd);
     CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "O_CLOEXEC added");
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "O_NONBLOCK (used to probe) cleared");
     char c = 0;
     CHECK(read(fd, &c, 1) == 1 && c == 'x', "it is the file");
     CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
     CHECK_EQ(count_fds(), fds0);
+    /* A file on another local mount (tmpfs), if the machine has one at /dev/shm. */
+    int shm = open("/dev/shm/aopen-nowait", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (shm >= 0) {
+        close(shm);
+        CHECK(file_exists("/dev/shm/aopen-nowait"), "stat");
+        fd = aopen_open_nowait(ctx, "/dev/shm/aopen-nowait", O_RDONLY, 0);
+        unlink("/dev/shm/aopen-nowait");
+        CHECK(fd >= 0, "a cached file on tmpfs: %d", fd);
+        CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "O_NONBLOCK cleared");
+        CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
+    }
     /* Relative to the working directory. */
     CHECK(chdir(test_dir()) == 0, "chdir");
     fd = aopen_open_nowait(ctx, "f", O_RDONLY, 0);
@@ -66,6 +78,25 @@ static int test_what_must_wait(void) {
     CHECK(fcntl(p[0], F_GETFD) >= 0, "still open");
     close(p[0]);
     close(p[1]);
+    /* Only regular files and directories: a FIFO's open would wait for a writer, a device's
+     * open and close run its driver. Neither blocks here; the device's descriptor, opened
+     * without blocking to find out what it is, is closed by a worker. */
+    CHECK(mkfifo(fast_path("fifo"), 0600) == 0, "mkfifo");
+    CHECK(!file_exists(fast_path("nothing")) && file_exists(fast_path("fifo")), "stat");
+    int fds0 = count_fds();
+    uint64_t owed0 = stats_of(ctx).owed_closes;
+    double t0 = now_ms();
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("fifo"), O_RDONLY, 0), -EAGAIN);
+    CHECK_EQ(aopen_open_nowait(ctx, "/dev/null", O_RDONLY, 0), -EAGAIN);
+    CHECK(now_ms() - t0 < 100, "the fast path blocked %.0f ms", now_ms() - t0);
+    double until = now_ms() + 5000;
+    while (count_fds() > fds0 && now_ms() < until)
+        sleep_ms(2);
+    CHECK_EQ(count_fds(), fds0);
+    CHECK(stats_of(ctx).owed_closes >= owed0 + 1, "the probe descriptors were closed on a worker");
+    int dev = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(aopen_close_nowait(ctx, dev), -EAGAIN);
+    close(dev);
     CHECK_EQ(aopen_close_nowait(ctx, -1), -EBADF);
     CHECK_EQ(aopen_close_nowait(ctx, 1000000), -EBADF);
     CHECK_EQ(aopen_open_nowait(NULL, fast_path("f"), O_RDONLY, 0), -EINVAL);

@@ -154,7 +154,19 @@ impl<T: Send + 'static> Context<T> {
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        crate::inline::open_nowait(path, flags, mode)
+        match crate::inline::open_nowait(path, flags, mode) {
+            crate::inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
+            crate::inline::OpenNowait::Done(r) => Err(-r),
+            crate::inline::OpenNowait::Wait => Err(libc::EAGAIN),
+            crate::inline::OpenNowait::WaitAndClose(fd) => {
+                // Not a plain file: its close may block (a device's driver), so a worker
+                // closes it, and the caller submits the open.
+                if self.close_detached(fd).is_err() {
+                    crate::sys::close_quietly(fd);
+                }
+                Err(libc::EAGAIN)
+            }
+        }
     }
 
     /// Closes `fd` on this thread if it is on a local filesystem (see `inline`): `Ok(())`, or

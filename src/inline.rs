@@ -3,6 +3,9 @@
 //! else is `EAGAIN`, and goes to the pool.
 //!
 //! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
+//! - An absolute path, when the root mount is local, is first opened in one call from "/"
+//!   with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: the walk may not leave the root mount, so the
+//!   file can only be on it (`EXDEV` otherwise, and then the general way below).
 //! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
 //!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
 //!   [`mounts::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
@@ -10,6 +13,10 @@
 //!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
 //!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
 //!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`; they are refused here first.
+//! - Only regular files and directories are opened or closed inline: the open is made with
+//!   `O_NONBLOCK` (cleared afterwards unless asked for), so a FIFO never blocks it, and
+//!   anything that is not a plain file is handed back (its open is resubmitted, and this
+//!   descriptor closed on a worker: a device's close runs its driver).
 //! - A close blocks only in the filesystem's flush, so only a descriptor on a local filesystem
 //!   is closed inline.
 //! - An LD_PRELOAD interposer of open or close (the slow-open shim, a tracer) must keep seeing
@@ -60,50 +67,92 @@ fn on_local_fs(fd: i32) -> bool {
     mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype))
 }
 
+/// What [`open_nowait`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpenNowait {
+    /// The open completed: a descriptor, or `-errno` (`ENOENT` from a cached negative
+    /// lookup, `EACCES`, ...).
+    Done(i32),
+    /// It would have to wait, or could reach a filesystem that might: submit it.
+    Wait,
+    /// It reached something that is not a regular file or directory (a FIFO, a device),
+    /// opened without blocking; its open and close may block, so submit the open, and close
+    /// this descriptor on a worker.
+    WaitAndClose(i32),
+}
+
+/// Whether `mode` is a regular file's or a directory's: the only files whose open and
+/// close the fast path makes (a FIFO's open waits for its peer; a device's open and close
+/// run its driver, a tty's close may wait to drain).
+fn plain(mode: u32) -> bool {
+    matches!(mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR)
+}
+
+/// Finishes an inline open that returned `fd`: a regular file or directory is the caller's
+/// (with `O_NONBLOCK` cleared unless asked for); anything else is handed back to close.
+fn settle(fd: i32, flags: i32) -> OpenNowait {
+    match sys::fd_info(fd) {
+        Ok(info) if plain(info.mode) => {
+            if flags & libc::O_NONBLOCK == 0 && sys::clear_nonblock(fd).is_err() {
+                return OpenNowait::WaitAndClose(fd);
+            }
+            OpenNowait::Done(fd)
+        }
+        _ => OpenNowait::WaitAndClose(fd),
+    }
+}
+
 /// `open(path, flags | O_CLOEXEC, mode)` on the caller's thread if the kernel can do it from
-/// its caches on a local filesystem (see the module docs): `Ok(fd)`, or `Err(errno)` when the
-/// open completed with an error (`ENOENT` from a cached negative lookup, `EACCES`, ...), or
-/// `Err(EAGAIN)` when it would have to wait, or could reach a filesystem that might.
-pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> Result<i32, i32> {
+/// its caches on a local filesystem and it is a regular file or directory (see the module
+/// docs). The open is made with `O_NONBLOCK`, so a FIFO met on the way never blocks it.
+pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     if flags & (libc::O_CREAT | libc::O_TRUNC) != 0
         || flags & libc::O_TMPFILE == libc::O_TMPFILE
         || interposed()
     {
-        return Err(libc::EAGAIN);
+        return OpenNowait::Wait;
     }
+    let how = flags | libc::O_CLOEXEC | libc::O_NONBLOCK;
     let p = path.to_bytes();
+    let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
+    if p.starts_with(b"/") && mounts::current().root_is_local() {
+        match sys::openat2(libc::AT_FDCWD, path, how, mode, resolve) {
+            Ok(fd) => return settle(fd, flags),
+            // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
+            // cached: the general way tells.
+            Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
+            Err(libc::ENOSYS) => return OpenNowait::Wait,
+            Err(e) => return OpenNowait::Done(-e),
+        }
+    }
     let (dir, name): (&[u8], &[u8]) = match p.iter().rposition(|&b| b == b'/') {
         Some(0) => (b"/", &p[1..]),
         Some(i) => (&p[..i], &p[i + 1..]),
         None => (b".", p),
     };
-    if name.is_empty() {
-        return Err(libc::EAGAIN); // "dir/": let the pool say what it is
+    let (Ok(dir), Ok(name)) = (std::ffi::CString::new(dir), std::ffi::CString::new(name)) else {
+        return OpenNowait::Wait;
+    };
+    if name.as_bytes().is_empty() {
+        return OpenNowait::Wait; // "dir/": let the pool say what it is
     }
-    let dir = std::ffi::CString::new(dir).map_err(|_| libc::EINVAL)?;
-    let dirfd = sys::open_path_cached(libc::AT_FDCWD, &dir, true).map_err(|_| libc::EAGAIN)?;
+    let Ok(dirfd) = sys::open_path_cached(libc::AT_FDCWD, &dir, true) else { return OpenNowait::Wait };
     let result = if on_local_fs(dirfd) {
-        let name = std::ffi::CString::new(name).map_err(|_| libc::EINVAL)?;
-        match sys::openat2(
-            dirfd,
-            &name,
-            flags | libc::O_CLOEXEC,
-            mode,
-            libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV,
-        ) {
-            Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
-            r => r,
+        match sys::openat2(dirfd, &name, how, mode, resolve) {
+            Ok(fd) => settle(fd, flags),
+            Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) => OpenNowait::Wait,
+            Err(e) => OpenNowait::Done(-e),
         }
     } else {
-        Err(libc::EAGAIN)
+        OpenNowait::Wait
     };
     sys::close_path_fd(dirfd);
     result
 }
 
-/// `close(fd)` on the caller's thread if `fd` is on a local filesystem: `Ok(())` (or the
-/// close's error; the descriptor is released either way), or `Err(EAGAIN)` with `fd` still
-/// open and the caller's.
+/// `close(fd)` on the caller's thread if `fd` is a regular file or directory on a local
+/// filesystem: `Ok(())` (or the close's error; the descriptor is released either way), or
+/// `Err(EAGAIN)` with `fd` still open and the caller's.
 pub fn close_nowait(fd: i32) -> Result<(), i32> {
     if fd < 0 {
         return Err(libc::EBADF);
@@ -113,7 +162,7 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
     }
     match sys::fd_info(fd) {
         Err(e) => Err(e),
-        Ok(_) if !on_local_fs(fd) => Err(libc::EAGAIN),
+        Ok(info) if !plain(info.mode) || !on_local_fs(fd) => Err(libc::EAGAIN),
         Ok(_) => sys::close(fd),
     }
 }
@@ -125,7 +174,7 @@ mod tests {
     #[test]
     fn creating_and_truncating_opens_always_wait() {
         for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY, libc::O_TMPFILE | libc::O_RDWR] {
-            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600), Err(libc::EAGAIN));
+            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600), OpenNowait::Wait);
         }
         assert_eq!(close_nowait(-1), Err(libc::EBADF));
     }

@@ -152,6 +152,8 @@ pub struct Table {
     /// Which parse of the process's table this is (each re-read gets a new one), so that
     /// what was learned from an older table is not reused.
     generation: u64,
+    /// Whether the mount at "/" is of a local filesystem type (see [`is_local`]).
+    root_is_local: bool,
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
@@ -218,12 +220,18 @@ impl Table {
         visible.dedup_by(|later, earlier| later.point == earlier.point);
         let by_id = all.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
         static PARSES: AtomicU64 = AtomicU64::new(1);
-        Table { visible, all, by_id, generation: PARSES.fetch_add(1, Ordering::Relaxed) }
+        let root_is_local = visible.iter().find(|m| m.point == b"/").is_some_and(|m| is_local(&m.fstype));
+        Table { visible, all, by_id, generation: PARSES.fetch_add(1, Ordering::Relaxed), root_is_local }
     }
 
     /// The mount that holds the absolute, normalised `path`.
     pub fn lookup(&self, path: &[u8]) -> Option<&Mount> {
         self.visible.iter().find(|m| covers(&m.point, path))
+    }
+
+    /// Whether the mount at "/" is of a local filesystem type.
+    pub fn root_is_local(&self) -> bool {
+        self.root_is_local
     }
 
     /// The mount with this id, visible or not.

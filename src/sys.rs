@@ -53,6 +53,17 @@ pub fn close_quietly(fd: i32) {
     let _ = close(fd);
 }
 
+/// Clears `O_NONBLOCK` on `fd`'s open file.
+pub fn clear_nonblock(fd: i32) -> Result<(), i32> {
+    // SAFETY: F_GETFL/F_SETFL on an integer descriptor only read and set its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
 /// Whether `fd` is an open descriptor.
 pub fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD on any integer is harmless; it only reads the descriptor flags.
