@@ -390,12 +390,17 @@ impl<T> Table<T> {
         self.budget.saturating_sub(self.sums.blocked_running)
     }
 
-    /// The oldest queued request whose filesystem is below its share (and, for a blocked
-    /// filesystem, within the budget), moved to Running for a worker at `now`.
-    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+    /// The oldest queued request that could start now, and its filesystem: below its share
+    /// and, for a blocked filesystem, within the budget.
+    fn first_startable(&self) -> Option<(Id, FsId)> {
         let budget_left = self.budget_left() > 0;
-        let fss = &self.fss;
-        let &(id, fs) = self.runnable.iter().find(|(_, f)| budget_left || !fss[f].blocked)?;
+        self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).copied()
+    }
+
+    /// The oldest queued request that could start now (see [`Table::first_startable`]),
+    /// moved to Running for a worker at `now`.
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+        let (id, fs) = self.first_startable()?;
         let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
         debug_assert_eq!(q.pending.front(), Some(&id));
         q.pending.pop_front();
@@ -579,17 +584,17 @@ impl<T> Table<T> {
                 }
                 _ => {}
             }
-            if req.phase == Phase::Queued {
-                if let Some(q) = self.fss.get_mut(&req.fs) {
-                    if let Some(pos) = q.pending.iter().position(|&p| p == id) {
-                        q.pending.remove(pos);
-                        self.queued -= 1;
-                    }
-                }
-            }
             if req.phase == Phase::Running {
                 self.abandon(id);
             }
+        }
+        // The caller's queued requests are gone from `reqs`; drop them from their queues in
+        // one pass (the owed closes stay).
+        let reqs = &self.reqs;
+        for q in self.fss.values_mut() {
+            let before = q.pending.len();
+            q.pending.retain(|id| reqs.contains_key(id));
+            self.queued -= before - q.pending.len();
         }
         let fss: Vec<FsId> = self.fss.keys().copied().collect();
         fss.into_iter().for_each(|f| self.refresh(f));
@@ -688,9 +693,8 @@ impl<T> Table<T> {
     }
     /// How long the oldest request that could start now has waited.
     pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
-        let budget_left = self.budget_left() > 0;
-        let (id, _) = self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked)?;
-        self.reqs.get(id).map(|r| now.saturating_duration_since(r.submitted))
+        let (id, _) = self.first_startable()?;
+        self.reqs.get(&id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
     pub fn running(&self) -> usize {
@@ -717,10 +721,6 @@ impl<T> Table<T> {
     /// The per-filesystem share.
     pub fn share(&self) -> usize {
         self.share
-    }
-    /// The budget of blocked filesystems.
-    pub fn budget(&self) -> usize {
-        self.budget
     }
     /// Filesystems with queued or running requests.
     pub fn mounts(&self) -> usize {
