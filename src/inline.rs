@@ -24,7 +24,7 @@
 //!   to anything but libc's own, nothing goes inline.
 
 use crate::mounts;
-use crate::sys;
+use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
@@ -54,10 +54,6 @@ pub fn interposed() -> bool {
         unsafe { libc::dlclose(libc_handle) };
         differs
     })
-}
-
-fn c_str(b: &'static [u8]) -> &'static CStr {
-    CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
 }
 
 /// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.
@@ -130,24 +126,19 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
         Some(i) => (&p[..i], &p[i + 1..]),
         None => (b".", p),
     };
-    let (Ok(dir), Ok(name)) = (std::ffi::CString::new(dir), std::ffi::CString::new(name)) else {
-        return OpenNowait::Wait;
-    };
+    let Ok(name) = std::ffi::CString::new(name) else { return OpenNowait::Wait };
     if name.as_bytes().is_empty() {
         return OpenNowait::Wait; // "dir/": let the pool say what it is
     }
-    let Ok(dirfd) = sys::open_path_cached(libc::AT_FDCWD, &dir, true) else { return OpenNowait::Wait };
-    let result = if on_local_fs(dirfd) {
-        match sys::openat2(dirfd, &name, how, mode, resolve) {
-            Ok(fd) => settle(fd, flags),
-            Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) => OpenNowait::Wait,
-            Err(e) => OpenNowait::Done(-e),
-        }
-    } else {
-        OpenNowait::Wait
-    };
-    sys::close_path_fd(dirfd);
-    result
+    let Ok(dirfd) = mounts::open_cached(libc::AT_FDCWD, dir, true) else { return OpenNowait::Wait };
+    if !on_local_fs(dirfd.0) {
+        return OpenNowait::Wait;
+    }
+    match sys::openat2(dirfd.0, &name, how, mode, resolve) {
+        Ok(fd) => settle(fd, flags),
+        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) => OpenNowait::Wait,
+        Err(e) => OpenNowait::Done(-e),
+    }
 }
 
 /// `close(fd)` on the caller's thread if `fd` is a regular file or directory on a local

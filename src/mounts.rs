@@ -36,7 +36,7 @@
 //! table until its last context is freed. After fork the child reopens the file rather than
 //! share the parent's poll state.
 
-use crate::sys;
+use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -126,16 +126,15 @@ fn server_of(fstype: &str, source: &[u8]) -> Option<Vec<u8>> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
+/// FNV-1a of `bytes`: a hash stable within the process, which is all its uses need.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
 /// The filesystem id of a mount (see the module docs).
 fn fs_of_mount(fstype: &str, source: &[u8], dev: (u32, u32)) -> FsId {
     match server_of(fstype, source) {
-        Some(host) => {
-            // FNV-1a: stable within the process, which is all an id needs.
-            let h = host
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-            (h | (1 << 63)) & !1 // never UNKNOWN
-        }
+        Some(host) => (fnv1a(&host) | (1 << 63)) & !1, // never UNKNOWN
         None => fs_of_dev(dev.0, dev.1),
     }
 }
@@ -375,10 +374,6 @@ pub fn release() {
     }
 }
 
-fn c_str(b: &'static [u8]) -> &'static CStr {
-    CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
-}
-
 /// Whether an absolute path is already in [`normalize`]'s form (the common case, which then
 /// costs no copy).
 fn is_normal(p: &[u8]) -> bool {
@@ -413,8 +408,9 @@ pub fn of_path_lexically(path: &[u8]) -> FsId {
 /// without would reach it (see the module docs). Never waits on a filesystem.
 ///
 /// An absolute path's answer is reused for [`PATH_CACHE_TTL`], while the mount table is
-/// unchanged (a small cache, emptied with the last context): the cached walk costs about 2 us (openat2, statx and close),
-/// as much as the open it attributes, and loops reopen the same files. A symlink retargeted
+/// unchanged (a small cache, emptied with the last context): the cached walk costs about
+/// 2 us (openat2, statx and close), as much as the open it attributes, and loops reopen the
+/// same files. A symlink retargeted
 /// meanwhile is seen when the entry expires; that affects only which share an open counts
 /// against.
 pub fn of_path(path: &CStr, follow: bool) -> FsId {
@@ -440,7 +436,7 @@ pub fn of_path(path: &CStr, follow: bool) -> FsId {
     fs
 }
 
-/// How long a thread reuses an absolute path's attribution (see [`of_path`]).
+/// How long an absolute path's attribution is reused (see [`of_path`]).
 pub const PATH_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// A small direct-mapped cache of path attributions.
@@ -459,10 +455,7 @@ struct CachedPath {
 
 impl PathCache {
     fn slot(path: &[u8], follow: bool) -> usize {
-        let h = path
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        ((h ^ u64::from(follow)) % 32) as usize
+        ((fnv1a(path) ^ u64::from(follow)) % 32) as usize
     }
 
     fn get(&self, path: &[u8], follow: bool, generation: u64) -> Option<FsId> {
@@ -504,7 +497,7 @@ fn try_lock_cache() -> Option<std::sync::MutexGuard<'static, Option<PathCache>>>
 const MAX_HOPS: u32 = 40;
 
 /// An `O_PATH` descriptor, closed on drop (closing one never reaches the filesystem).
-struct PathFd(i32);
+pub(crate) struct PathFd(pub(crate) i32);
 
 impl Drop for PathFd {
     fn drop(&mut self) {
@@ -516,7 +509,9 @@ impl Drop for PathFd {
 /// valgrind), so attribution goes straight to the lexical lookup from then on.
 static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn open_cached(dirfd: i32, path: &[u8], follow: bool) -> Result<PathFd, i32> {
+/// `sys::open_path_cached` of `path` (bytes), as an owned [`PathFd`]; `Err(ENOSYS)` at once
+/// once openat2 is known to be missing.
+pub(crate) fn open_cached(dirfd: i32, path: &[u8], follow: bool) -> Result<PathFd, i32> {
     if NO_OPENAT2.load(Ordering::Relaxed) {
         return Err(libc::ENOSYS);
     }

@@ -6,6 +6,11 @@
 use std::ffi::CStr;
 use std::os::raw::c_int;
 
+/// A NUL-terminated byte literal as a `CStr` (for the library's own fixed paths and names).
+pub fn c_str(b: &'static [u8]) -> &'static CStr {
+    CStr::from_bytes_with_nul(b).expect("a NUL-terminated literal")
+}
+
 /// The calling thread's errno after a failed libc call.
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
