@@ -52,9 +52,7 @@ int main(void) {
      * hang in a filesystem's flush): the done opens' and the queued close's, which wait for
      * their filesystem's share (held by the stuck opens), and the stuck opens' own when
      * they return. */
-    double until = now_ms() + delay + 3000;
-    while (count_fds() > fds0 && now_ms() < until)
-        sleep_ms(2);
+    wait_fds(fds0, (int)delay + 3000);
     printf("every descriptor closed %.0f ms after free\n", now_ms() - t0);
     if (count_fds() != fds0)
         dump_fds();

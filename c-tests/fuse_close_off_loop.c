@@ -42,9 +42,7 @@ static void settle(const char *what) {
     generation++;
     hangfs_release(fs);
     long unbalanced = hangfs_wait_balanced(fs, 10000);
-    double until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
+    wait_fds(base_fds, 5000);
     printf("%s: longest call %.2f ms; daemon opens %ld releases %ld; fds %d -> %d\n", what, longest_call_ms,
            hangfs_done(fs, HANGFS_OPEN), hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
     CHECK(longest_call_ms < CALL_BOUND_MS, "%s: a call blocked the loop thread %.1f ms", what, longest_call_ms);

@@ -148,9 +148,6 @@ int main(void) {
     test_free_with_300_stuck();
     test_lazy_unmount();
     test_daemon_killed();
-    double until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
-    CHECK_EQ(count_fds(), base_fds);
+    CHECK_EQ(wait_fds(base_fds, 5000), base_fds);
     return 0;
 }

@@ -68,9 +68,7 @@ int main(void) {
     hangfs_release(fs);
     long unbalanced = hangfs_wait_balanced(fs, 20000);
     aopen_ctx_free(ctx);
-    until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
+    wait_fds(base_fds, 5000);
     printf("daemon opens %ld releases %ld; fds %d -> %d\n", hangfs_done(fs, HANGFS_OPEN),
            hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
 

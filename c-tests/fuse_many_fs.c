@@ -82,9 +82,7 @@ int main(void) {
     for (int f = 0; f < FS; f++)
         unbalanced += hangfs_wait_balanced(fs[f], 20000);
     aopen_ctx_free(ctx);
-    until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
+    wait_fds(base_fds, 5000);
     printf("after release: %d of %d hung opens delivered a descriptor; daemon opens %ld releases %ld; fds %d -> %d\n",
            fds, FS * hung, hangfs_done(fs[0], HANGFS_OPEN) + hangfs_done(fs[1], HANGFS_OPEN) + hangfs_done(fs[2], HANGFS_OPEN),
            hangfs_done(fs[0], HANGFS_RELEASE) + hangfs_done(fs[1], HANGFS_RELEASE) + hangfs_done(fs[2], HANGFS_RELEASE),

@@ -47,9 +47,7 @@ int main(void) {
     int fds = collect_tagged(ctx, NULL, &tag, 3 * HUNG, 30000);
     long unbalanced = hangfs_wait_balanced(a, 10000) + hangfs_wait_balanced(b, 10000) + hangfs_wait_balanced(c, 10000);
     aopen_ctx_free(ctx);
-    double until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
+    wait_fds(base_fds, 5000);
     CHECK_EQ(on_a + on_b, SHARE);
     CHECK_EQ(on_c, SHARE);
     CHECK_EQ(listed, 2);

@@ -64,9 +64,7 @@ int main(void) {
     int fds = collect_tagged(ctx, &others, &hung_tag, hung, 30000);
     long unbalanced = hangfs_wait_balanced(fs, 20000);
     aopen_ctx_free(ctx);
-    double until = now_ms() + 5000;
-    while (count_fds() > base_fds && now_ms() < until)
-        sleep_ms(5);
+    wait_fds(base_fds, 5000);
     printf("after release: %d of %d hung opens delivered a descriptor; daemon opens %ld releases %ld; fds %d -> %d\n",
            fds, hung, hangfs_done(fs, HANGFS_OPEN), hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
     CHECK_EQ(r.done, healthy);

@@ -87,6 +87,13 @@ static int is_counted(const char *t, size_t len) {
 /* Counted by readlink, so a descriptor closed while the directory is listed is not counted. */
 int count_fds(void) { return count_fds_where(is_counted); }
 
+int wait_fds(int n, int timeout_ms) {
+    double until = now_ms() + timeout_ms;
+    while (count_fds() > n && now_ms() < until)
+        sleep_ms(2);
+    return count_fds();
+}
+
 void dump_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     CHECK(d != NULL, "opendir /proc/self/fd");

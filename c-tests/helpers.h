@@ -50,6 +50,9 @@ int mount_watch_fds(void);
 int count_lib_fds(void);
 /* Whether the test runs under valgrind (the check-valgrind target says so). */
 int under_valgrind(void);
+/* Waits up to `timeout_ms` for count_fds() to fall to `n` (descriptors the library closes
+ * on a worker go a moment later); returns count_fds(). */
+int wait_fds(int n, int timeout_ms);
 /* Prints this process's descriptors and what they refer to (for a failing fd check). */
 void dump_fds(void);
 /* Threads of this process (entries of /proc/self/task). */

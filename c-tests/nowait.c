@@ -89,10 +89,7 @@ static int test_what_must_wait(void) {
     CHECK_EQ(aopen_open_nowait(ctx, fast_path("fifo"), O_RDONLY, 0), -EAGAIN);
     CHECK_EQ(aopen_open_nowait(ctx, "/dev/null", O_RDONLY, 0), -EAGAIN);
     CHECK(now_ms() - t0 < 100, "the fast path blocked %.0f ms", now_ms() - t0);
-    double until = now_ms() + 5000;
-    while (count_fds() > fds0 && now_ms() < until)
-        sleep_ms(2);
-    CHECK_EQ(count_fds(), fds0);
+    CHECK_EQ(wait_fds(fds0, 5000), fds0);
     CHECK(stats_of(ctx).owed_closes >= owed0 + 1, "the probe descriptors were closed on a worker");
     int dev = open("/dev/null", O_RDONLY | O_CLOEXEC);
     CHECK_EQ(aopen_close_nowait(ctx, dev), -EAGAIN);

@@ -159,22 +159,23 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) 
     return 0;
 }
 
-static int fs_flush(const char *path, struct fuse_file_info *fi) {
-    (void)fi;
+/* flush and release: act on files in behaviour directories, always succeed. */
+static int on_file(const char *path, enum hangfs_op op) {
     const char *dir = NULL;
     size_t dirlen = 0;
     if (classify(path, &dir, &dirlen) == 2)
-        act(dir, dirlen, HANGFS_FLUSH);
+        act(dir, dirlen, op);
     return 0;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi) {
+    (void)fi;
+    return on_file(path, HANGFS_FLUSH);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi) {
     (void)fi;
-    const char *dir = NULL;
-    size_t dirlen = 0;
-    if (classify(path, &dir, &dirlen) == 2)
-        act(dir, dirlen, HANGFS_RELEASE);
-    return 0;
+    return on_file(path, HANGFS_RELEASE);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
