@@ -1,19 +1,19 @@
 /*
  * make bench: open+close pairs of a small cached file, side by side in one run.
  *
- *   bench fast CSV   throughput and latency: synchronous calls (1 and 2 threads), libaopen
- *                    with K = 1, 16, 256 requests in flight (delivery by reap and by
- *                    dispatch), and libuv's threadpool with the same K (if built with it);
- *                    variants alternate, each repeated; medians, min-max, ratios; eventfd
- *                    writes per completion; idle CPU use. Appends rows to CSV.
- *                    With BENCH_BASELINE set to another build of libaopen.so (make bench
- *                    builds the last commit before attribution by filesystem: lexical
- *                    mount lookup, closes on the caller's thread), its reap variants run
- *                    alternating with this build's, loaded by dlopen, side by side.
- *                    "libaopen, NO_MOUNTS" is this build without attribution (same queues
- *                    and counters, no syscall in submit): it separates the two costs.
+ *   bench fast CSV   throughput, driving-thread CPU and latency, with K = 1, 16, 256 pairs
+ *                    in flight: synchronous calls (1 and 2 threads); libaopen driven as an
+ *                    event loop drives it (epoll on aopen_ctx_fd, reap, submit), with default
+ *                    options, with the nowait calls tried first, with AOPEN_OPT_NO_INLINE
+ *                    (the pool path alone) and with NO_INLINE+NO_MOUNTS (the pool path
+ *                    without attribution, to price it); libaopen driven by aopen_wait (reap
+ *                    and dispatch); libuv's threadpool (if built with it). Variants
+ *                    alternate, each repeated; medians, min-max, ratios. Then eventfd writes
+ *                    per completion and idle CPU use. Appends rows to CSV.
+ *                    With BENCH_BASELINE set to another build of libaopen.so, its wait+reap
+ *                    variant runs alternating with this build's, loaded by dlopen.
  *                    Then the submit path alone: nanoseconds per aopen_submit and per
- *                    aclose_submit call, for each of the three, where the attribution runs.
+ *                    aclose_submit call on the pool path, with and without attribution.
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -91,6 +92,11 @@ static double run_sync(int threads) {
     struct sync_arg a[2] = {{0, 0}, {0, 0}};
     pthread_t t[2];
     double t0 = now_s();
+    if (threads == 1) { /* on the calling thread, so its CPU is the driving thread's */
+        a[0].until = t0 + RUN_SECS;
+        sync_loop(&a[0]);
+        return a[0].pairs / (now_s() - t0);
+    }
     for (int i = 0; i < threads; i++) {
         a[i].until = t0 + RUN_SECS;
         pthread_create(&t[i], NULL, sync_loop, &a[i]);
@@ -202,6 +208,97 @@ static double run_api(const struct api *api, aopen_ctx *ctx, int k, int dispatch
 
 static double run_aopen(aopen_ctx *ctx, int k, int dispatch) { return run_api(&this_build, ctx, k, dispatch); }
 
+/* ---- libaopen driven as an event loop drives it: epoll on the ctx fd, then reap ----
+ * Each of K slots runs open+close pairs back to back. With `nowait` the loop first tries
+ * aopen_open_nowait / aopen_close_nowait and submits only what returns -EAGAIN. A slot whose
+ * pair completed inline is queued to start its next pair on the next loop turn (after
+ * epoll_wait(0) and a reap), so inline pairs never starve delivered ones. */
+struct ep {
+    aopen_ctx *ctx;
+    int nowait, inflight, todo[256], ntodo;
+    long pairs;
+    double until, started[256];
+};
+static struct ep ep;
+
+static void ep_pair_done(int slot) {
+    ep.pairs++;
+    lat_add(now_s() - ep.started[slot]);
+    if (now_s() < ep.until)
+        ep.todo[ep.ntodo++] = slot;
+    else
+        ep.inflight--;
+}
+static void ep_close(int slot, int fd) {
+    if (ep.nowait && aopen_close_nowait(ep.ctx, fd) == 0) {
+        ep_pair_done(slot);
+        return;
+    }
+    int64_t id = aclose_submit(ep.ctx, fd, NULL, (void *)(intptr_t)slot);
+    if (id < 0)
+        die("aclose_submit", (long)id);
+}
+static void ep_start(int slot) {
+    ep.started[slot] = now_s();
+    if (ep.nowait) {
+        int fd = aopen_open_nowait(ep.ctx, file_path, O_RDONLY, 0);
+        if (fd >= 0) {
+            ep_close(slot, fd);
+            return;
+        }
+        if (fd != -EAGAIN)
+            die("aopen_open_nowait", fd);
+    }
+    int64_t id = aopen_submit(ep.ctx, file_path, O_RDONLY, 0, NULL, (void *)(intptr_t)slot);
+    if (id < 0)
+        die("aopen_submit", (long)id);
+}
+static double run_epoll(aopen_ctx *ctx, int k, int nowait) {
+    int efd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (efd < 0 || epoll_ctl(efd, EPOLL_CTL_ADD, aopen_ctx_fd(ctx), &ev) != 0)
+        die("epoll", -errno);
+    ep.ctx = ctx;
+    ep.nowait = nowait;
+    ep.pairs = 0;
+    ep.inflight = k;
+    ep.ntodo = 0;
+    double t0 = now_s();
+    ep.until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++)
+        ep_start(i);
+    aopen_completion buf[512];
+    int todo[256];
+    while (ep.inflight > 0) {
+        /* Start the pairs of slots whose last pair completed inline, as one loop turn. */
+        int n = ep.ntodo;
+        memcpy(todo, ep.todo, sizeof(int) * (size_t)n);
+        ep.ntodo = 0;
+        for (int i = 0; i < n; i++)
+            ep_start(todo[i]);
+        if (ep.inflight == 0)
+            break;
+        struct epoll_event out;
+        int r = epoll_wait(efd, &out, 1, ep.ntodo ? 0 : 5000);
+        if (r < 0 && errno != EINTR)
+            die("epoll_wait", -errno);
+        if (r == 0 && ep.ntodo == 0)
+            die("epoll_wait timed out", 0);
+        int got = aopen_reap(ctx, buf, 512);
+        for (int i = 0; i < got; i++) {
+            int slot = (int)(intptr_t)buf[i].user_data;
+            if (buf[i].result < 0)
+                die(buf[i].op == AOPEN_OP_OPEN ? "open completion" : "close completion", buf[i].result);
+            if (buf[i].op == AOPEN_OP_OPEN)
+                ep_close(slot, buf[i].result);
+            else
+                ep_pair_done(slot);
+        }
+    }
+    close(efd);
+    return ep.pairs / (now_s() - t0);
+}
+
 /* ---- libuv: K pairs in flight through its threadpool ---- */
 #ifdef HAVE_UV
 struct uvslot {
@@ -246,14 +343,34 @@ static double run_uv(int k) {
 #endif
 
 /* ---- the fast run ---- */
-enum { SYNC1, SYNC2, AO_REAP, AO_DISPATCH, UV, BASE_REAP, NOMNT_REAP, NKINDS };
-static const char *kind_name[] = {"sync, 1 thread",      "sync, 2 threads", "libaopen, reap",
-                                  "libaopen, dispatch",  "libuv 4-thread pool", "baseline, reap",
-                                  "libaopen, NO_MOUNTS"};
+enum {
+    SYNC1,
+    SYNC2,
+    AO_EPOLL,
+    AO_EPOLL_NOWAIT,
+    AO_EPOLL_NOINLINE,
+    AO_EPOLL_NOMNT,
+    AO_REAP,
+    AO_DISPATCH,
+    BASE_REAP,
+    UV,
+    NKINDS
+};
+static const char *kind_name[] = {"sync, 1 thread",        "sync, 2 threads",        "epoll",
+                                  "epoll, nowait first",   "epoll, NO_INLINE",       "epoll, NO_INL+NO_MNT",
+                                  "wait+reap",             "wait+dispatch",          "baseline, wait+reap",
+                                  "libuv 4-thread pool"};
 struct variant {
     int kind, k;
     double runs[RUNS];
+    double cpu_us[RUNS]; /* the driving thread's CPU per pair (RUSAGE_THREAD) */
 };
+
+static double thread_cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 static void stats(const double *v, int n, double *med, double *lo, double *hi) {
     double s[RUNS];
@@ -280,6 +397,8 @@ static aopen_ctx *lat_ctx;
 static double lat_reap(void) { return run_aopen(lat_ctx, 1, 0); }
 static double lat_base(void) { return run_api(&baseline, baseline_ctx, 1, 0); }
 static double lat_dispatch(void) { return run_aopen(lat_ctx, 1, 1); }
+static double lat_epoll(void) { return run_epoll(lat_ctx, 1, 0); }
+static double lat_epoll_nowait(void) { return run_epoll(lat_ctx, 1, 1); }
 #ifdef HAVE_UV
 static double lat_uv(void) { return run_uv(1); }
 #endif
@@ -351,8 +470,8 @@ static void submit_path(aopen_ctx *ctx, aopen_ctx *nomnt, int with_base) {
         const char *name;
         const struct api *api;
         aopen_ctx *ctx;
-    } rows[] = {{"libaopen (attribution by filesystem)", &this_build, ctx},
-                {"libaopen, NO_MOUNTS (no attribution)", &this_build, nomnt},
+    } rows[] = {{"libaopen, NO_INLINE (attribution)", &this_build, ctx},
+                {"libaopen, NO_INLINE+NO_MOUNTS", &this_build, nomnt},
                 {"baseline (lexical mount lookup)", &baseline, baseline_ctx}};
     for (int i = 0; i < (with_base ? 3 : 2); i++) {
         double o, c, spread_o, spread_c;
@@ -368,95 +487,140 @@ static void submit_path(aopen_ctx *ctx, aopen_ctx *nomnt, int with_base) {
         unlink(distinct[i]);
 }
 
-static void fast(void) {
-    struct variant vs[2 + 3 * 5]; /* sync 1 and 2, then per K: reap, NO_MOUNTS, baseline, dispatch, libuv */
-    int nv = 0;
-    vs[nv++] = (struct variant){SYNC1, 0, {0}};
-    vs[nv++] = (struct variant){SYNC2, 256, {0}};
-    int ks[] = {1, 16, 256};
-    int with_base = load_baseline();
-    for (int i = 0; i < 3; i++) {
-        vs[nv++] = (struct variant){AO_REAP, ks[i], {0}};
-        vs[nv++] = (struct variant){NOMNT_REAP, ks[i], {0}};
-        if (with_base)
-            vs[nv++] = (struct variant){BASE_REAP, ks[i], {0}};
-        vs[nv++] = (struct variant){AO_DISPATCH, ks[i], {0}};
-#ifdef HAVE_UV
-        vs[nv++] = (struct variant){UV, ks[i], {0}};
-#endif
-    }
+static aopen_ctx *ctx_with(unsigned flags) {
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = flags;
     aopen_ctx *ctx;
-    int rc = aopen_ctx_new(NULL, &ctx);
+    int rc = aopen_ctx_new(flags ? &o : NULL, &ctx);
     if (rc)
         die("aopen_ctx_new", rc);
+    return ctx;
+}
+
+/* Pairs per second of one variant, and the driving thread's CPU per pair. */
+static double run_variant(const struct variant *v, aopen_ctx *ctx, aopen_ctx *noinline, aopen_ctx *nomnt,
+                          double *cpu_us) {
+    double c0 = thread_cpu_s(), rate = 0, t0 = now_s();
+    switch (v->kind) {
+    case SYNC1: rate = run_sync(1); break;
+    case SYNC2: rate = run_sync(2); break;
+    case AO_EPOLL: rate = run_epoll(ctx, v->k, 0); break;
+    case AO_EPOLL_NOWAIT: rate = run_epoll(ctx, v->k, 1); break;
+    case AO_EPOLL_NOINLINE: rate = run_epoll(noinline, v->k, 0); break;
+    case AO_EPOLL_NOMNT: rate = run_epoll(nomnt, v->k, 0); break;
+    case AO_REAP: rate = run_aopen(ctx, v->k, 0); break;
+    case AO_DISPATCH: rate = run_aopen(ctx, v->k, 1); break;
+    case BASE_REAP: rate = run_api(&baseline, baseline_ctx, v->k, 0); break;
+#ifdef HAVE_UV
+    case UV: rate = run_uv(v->k); break;
+#endif
+    }
+    double pairs = rate * (now_s() - t0);
+    *cpu_us = pairs > 0 && v->kind != SYNC2 ? (thread_cpu_s() - c0) / pairs * 1e6 : 0;
+    return rate;
+}
+
+static double median_of(const struct variant *vs, int nv, int kind, int k) {
+    for (int j = 0; j < nv; j++)
+        if (vs[j].kind == kind && vs[j].k == k) {
+            double m, a, b;
+            stats(vs[j].runs, RUNS, &m, &a, &b);
+            return m;
+        }
+    return 0;
+}
+
+static void fast(void) {
+    struct variant vs[2 + 3 * (NKINDS - 2)];
+    int nv = 0;
+    vs[nv++] = (struct variant){SYNC1, 0, {0}, {0}};
+    vs[nv++] = (struct variant){SYNC2, 0, {0}, {0}};
+    int ks[] = {1, 16, 256};
+    int with_base = load_baseline();
+    for (int i = 0; i < 3; i++)
+        for (int kind = AO_EPOLL; kind < NKINDS; kind++) {
+            if (kind == BASE_REAP && !with_base)
+                continue;
+#ifndef HAVE_UV
+            if (kind == UV)
+                continue;
+#endif
+            vs[nv++] = (struct variant){kind, ks[i], {0}, {0}};
+        }
+    aopen_ctx *ctx = ctx_with(0);
+    aopen_ctx *noinline = ctx_with(AOPEN_OPT_NO_INLINE);
+    /* Without attribution: the same counters and queues, no syscall in submit. */
+    aopen_ctx *nomnt = ctx_with(AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE);
+    int rc;
     if (with_base && (rc = baseline.ctx_new(NULL, &baseline_ctx)))
         die("baseline aopen_ctx_new", rc);
-    /* Without mount attribution: the same counters and queues, no syscall in submit. */
-    aopen_options nomnt_opts;
-    memset(&nomnt_opts, 0, sizeof nomnt_opts);
-    nomnt_opts.flags = AOPEN_OPT_NO_MOUNTS;
-    aopen_ctx *nomnt;
-    if ((rc = aopen_ctx_new(&nomnt_opts, &nomnt)))
-        die("aopen_ctx_new NO_MOUNTS", rc);
     /* Warm up every variant once (threads, caches, the fd table), then measure, alternating. */
     for (int r = -1; r < RUNS; r++)
         for (int i = 0; i < nv; i++) {
-            double v = 0;
-            switch (vs[i].kind) {
-            case SYNC1: v = run_sync(1); break;
-            case SYNC2: v = run_sync(2); break;
-            case AO_REAP: v = run_aopen(ctx, vs[i].k, 0); break;
-            case AO_DISPATCH: v = run_aopen(ctx, vs[i].k, 1); break;
-            case BASE_REAP: v = run_api(&baseline, baseline_ctx, vs[i].k, 0); break;
-            case NOMNT_REAP: v = run_aopen(nomnt, vs[i].k, 0); break;
-#ifdef HAVE_UV
-            case UV: v = run_uv(vs[i].k); break;
-#endif
-            }
-            if (r >= 0)
+            double cpu;
+            double v = run_variant(&vs[i], ctx, noinline, nomnt, &cpu);
+            if (r >= 0) {
                 vs[i].runs[r] = v;
+                vs[i].cpu_us[r] = cpu;
+            }
         }
     double sync1, lo, hi;
     stats(vs[0].runs, RUNS, &sync1, &lo, &hi);
-    printf("open+close pairs of a cached file; %d alternating runs of %.1f s each; medians\n\n", RUNS, RUN_SECS);
-    printf("  %-22s %5s %14s %23s %9s %9s %10s\n", "variant", "K", "pairs/s", "min - max", "x sync1", "x libuv",
-           with_base ? "x baseline" : "");
+    printf("open+close pairs of a cached file; %d alternating runs of %.1f s each; medians.\n"
+           "epoll: the loop polls aopen_ctx_fd with epoll_wait, reaps, submits the close (default options);\n"
+           "wait+reap / wait+dispatch: the loop blocks in aopen_wait; loop CPU: the driving thread's\n"
+           "CPU time per pair (RUSAGE_THREAD)\n\n",
+           RUNS, RUN_SECS);
+    printf("  %-22s %4s %10s %21s %8s %8s %9s %9s\n", "variant", "K", "pairs/s", "min - max", "x sync1", "x libuv",
+           with_base ? "x basel." : "", "loop CPU");
     for (int i = 0; i < nv; i++) {
-        double med;
+        double med, cpu, a, b;
         stats(vs[i].runs, RUNS, &med, &lo, &hi);
-        double uvmed = 0, basemed = 0;
-        for (int j = 0; j < nv; j++) {
-            double a, b;
-            if (vs[j].kind == UV && vs[j].k == vs[i].k)
-                stats(vs[j].runs, RUNS, &uvmed, &a, &b);
-            if (vs[j].kind == BASE_REAP && vs[j].k == vs[i].k)
-                stats(vs[j].runs, RUNS, &basemed, &a, &b);
-        }
-        char ks_[8] = "-", uvr[16] = "", baser[16] = "";
-        if (vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
+        stats(vs[i].cpu_us, RUNS, &cpu, &a, &b);
+        int own = vs[i].kind != SYNC1 && vs[i].kind != SYNC2;
+        double uvmed = median_of(vs, nv, UV, vs[i].k), basemed = median_of(vs, nv, BASE_REAP, vs[i].k);
+        char ks_[8] = "-", uvr[16] = "", baser[16] = "", cpus[16] = "";
+        if (own)
             snprintf(ks_, sizeof ks_, "%d", vs[i].k);
-        if (uvmed > 0 && vs[i].kind != UV && vs[i].kind != SYNC1 && vs[i].kind != SYNC2)
-            snprintf(uvr, sizeof uvr, "%8.2fx", med / uvmed);
-        if (basemed > 0 && (vs[i].kind == AO_REAP || vs[i].kind == NOMNT_REAP))
-            snprintf(baser, sizeof baser, "%9.2fx", med / basemed);
-        printf("  %-22s %5s %14.0f %11.0f - %-11.0f %8.2fx %9s %10s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
-               med / sync1, uvr, baser);
+        if (uvmed > 0 && own && vs[i].kind != UV)
+            snprintf(uvr, sizeof uvr, "%7.2fx", med / uvmed);
+        if (basemed > 0 && vs[i].kind == AO_REAP)
+            snprintf(baser, sizeof baser, "%8.2fx", med / basemed);
+        if (cpu > 0)
+            snprintf(cpus, sizeof cpus, "%6.2f us", cpu);
+        printf("  %-22s %4s %10.0f %10.0f - %-9.0f %7.2fx %8s %9s %9s\n", kind_name[vs[i].kind], ks_, med, lo, hi,
+               med / sync1, uvr, baser, cpus);
         for (int r = 0; r < RUNS; r++) {
             char rep[8];
             snprintf(rep, sizeof rep, "%d", r);
             ROW("pairs_per_s", kind_name[vs[i].kind], ks_, rep, vs[i].runs[r]);
+            ROW("loop_cpu_us_per_pair", kind_name[vs[i].kind], ks_, rep, vs[i].cpu_us[r]);
         }
     }
+    /* The pool path with and without attribution: what attribution costs. */
+    printf("\n  attribution cost on the pool path (epoll, NO_INLINE vs NO_INLINE+NO_MOUNTS):");
+    for (int i = 0; i < 3; i++) {
+        double with = median_of(vs, nv, AO_EPOLL_NOINLINE, ks[i]), without = median_of(vs, nv, AO_EPOLL_NOMNT, ks[i]);
+        double cost = with > 0 ? (1 - with / without) * 100 : 0;
+        char kk[8];
+        snprintf(kk, sizeof kk, "%d", ks[i]);
+        printf("  K=%d %.1f%%", ks[i], cost);
+        ROW("attribution_cost_percent", "epoll, NO_INLINE", kk, "", cost);
+    }
+    printf("\n");
     if (!with_base)
         printf("\n  (no baseline: set BENCH_BASELINE to another build's libaopen.so to compare)\n");
 #ifndef HAVE_UV
     printf("\n  (libuv not built: pkg-config found no libuv; install libuv1-dev to compare)\n");
 #endif
 
-    submit_path(ctx, nomnt, with_base);
+    submit_path(noinline, nomnt, with_base);
 
     printf("\nround trip at K=1 (open submitted to its close delivered):\n");
     lat_ctx = ctx;
+    latency_line("libaopen, epoll", lat_epoll);
+    latency_line("libaopen, epoll nowait", lat_epoll_nowait);
     latency_line("libaopen, reap", lat_reap);
     latency_line("libaopen, dispatch", lat_dispatch);
     if (with_base)
@@ -465,6 +629,7 @@ static void fast(void) {
     latency_line("libuv", lat_uv);
 #endif
     aopen_ctx_free(ctx);
+    aopen_ctx_free(noinline);
     aopen_ctx_free(nomnt);
     if (with_base)
         baseline.ctx_free(baseline_ctx);

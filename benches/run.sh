@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: the fast run (no shim), then the slow run with the slow-open shim preloaded.
+# make bench: the fast run (no shim), the Python asyncio run, then the slow run with the
+# slow-open shim preloaded.
 # Results are appended to build/bench.csv (run,metric,variant,k,repeat,value).
 # Usage: benches/run.sh SHIM.so
 set -eu
@@ -32,6 +33,8 @@ else
   echo "(no baseline: revision '$base_rev' is not in this clone)"
 fi
 BENCH_BASELINE=$base_lib build/bench fast "$csv" "$dir/file"
+echo
+python3 benches/py_bench.py "$dir/file" "$csv"
 echo
 LD_PRELOAD=$shim SLOW_OPEN_PREFIX="$dir/slow/" SLOW_OPEN_MS=200 build/bench slow "$csv" "$dir/file" "$dir/slow/file"
 echo
