@@ -37,7 +37,7 @@ pub type Attributor = fn(&Op) -> FsId;
 pub fn attribute(op: &Op) -> FsId {
     match op {
         Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
-        Op::Close { fd } => mounts::of_fd(*fd).unwrap_or(mounts::UNKNOWN),
+        Op::Close { fd } => mounts::of_closing_fd(*fd),
     }
 }
 

@@ -56,11 +56,14 @@ pub fn interposed() -> bool {
     })
 }
 
+/// Whether the mount `id` (from statx) is of a filesystem type on the local list.
+fn mount_is_local(id: Option<mounts::MountId>) -> bool {
+    id.is_some_and(|id| mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype)))
+}
+
 /// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.
 fn on_local_fs(fd: i32) -> bool {
-    let Ok(info) = sys::fd_info(fd) else { return false };
-    let Some(id) = info.mount_id else { return false };
-    mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype))
+    sys::fd_info(fd).is_ok_and(|info| mount_is_local(info.mount_id))
 }
 
 /// What [`open_nowait`] did.
@@ -89,7 +92,10 @@ fn plain(mode: u32) -> bool {
 fn settle(fd: i32, flags: i32) -> OpenNowait {
     match sys::fd_info(fd) {
         Ok(info) if plain(info.mode) => {
-            if flags & libc::O_NONBLOCK == 0 && sys::clear_nonblock(fd).is_err() {
+            // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
+            // gets here: see open_nowait).
+            let status = flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME | libc::O_NONBLOCK);
+            if flags & libc::O_NONBLOCK == 0 && sys::set_status_flags(fd, status).is_err() {
                 return OpenNowait::WaitAndClose(fd);
             }
             OpenNowait::Done(fd)
@@ -102,7 +108,9 @@ fn settle(fd: i32, flags: i32) -> OpenNowait {
 /// its caches on a local filesystem and it is a regular file or directory (see the module
 /// docs). The open is made with `O_NONBLOCK`, so a FIFO met on the way never blocks it.
 pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
-    if flags & (libc::O_CREAT | libc::O_TRUNC) != 0
+    // O_ASYNC: open records it without arming it, and F_SETFL (which clears the added
+    // O_NONBLOCK) would arm it: leave that to the pool's plain open.
+    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC) != 0
         || flags & libc::O_TMPFILE == libc::O_TMPFILE
         || interposed()
     {
@@ -151,11 +159,12 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
     if interposed() {
         return Err(libc::EAGAIN);
     }
-    match sys::fd_info(fd) {
-        Err(e) => Err(e),
-        Ok(info) if !plain(info.mode) || !on_local_fs(fd) => Err(libc::EAGAIN),
-        Ok(_) => sys::close(fd),
+    let info = sys::fd_info(fd)?;
+    if !plain(info.mode) || !mount_is_local(info.mount_id) {
+        return Err(libc::EAGAIN);
     }
+    mounts::forget_opened(fd);
+    sys::close(fd)
 }
 
 #[cfg(test)]

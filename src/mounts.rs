@@ -571,6 +571,49 @@ fn resolve(dirfd: i32, path: &[u8], follow: bool, hops: &mut u32) -> Result<FsId
     Err(libc::ENOENT)
 }
 
+/// Descriptors the library opened, and the filesystem each open was charged to, so that
+/// their close is charged without a statx: fd `n` is slot `n % CHUNK` of chunk `n / CHUNK`,
+/// allocated on first use (0: nothing remembered). Process-wide, lock-free.
+const CHUNK: usize = 4096;
+static OPENED: [OnceLock<Box<[AtomicU64]>>; 256] = [const { OnceLock::new() }; 256];
+
+fn opened_slot(fd: i32, create: bool) -> Option<&'static AtomicU64> {
+    let fd = usize::try_from(fd).ok()?;
+    let chunk = OPENED.get(fd / CHUNK)?;
+    let slots = match chunk.get() {
+        Some(s) => s,
+        None if create => chunk.get_or_init(|| (0..CHUNK).map(|_| AtomicU64::new(0)).collect()),
+        None => return None,
+    };
+    Some(&slots[fd % CHUNK])
+}
+
+/// Remembers that the library's open of a file on `fs` returned `fd` (see [`of_closing_fd`]).
+pub fn remember_opened(fd: i32, fs: FsId) {
+    if let Some(slot) = opened_slot(fd, true) {
+        slot.store(fs.wrapping_add(1), Ordering::Relaxed);
+    }
+}
+
+/// Forgets what [`remember_opened`] said of `fd` (it is being closed).
+pub fn forget_opened(fd: i32) {
+    if let Some(slot) = opened_slot(fd, false) {
+        slot.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The filesystem a close of `fd` is charged to: the one its open was charged to if the
+/// library opened it (no syscall), else [`of_fd`]'s answer. Either way the memory of `fd`
+/// is dropped. A caller that closed a descriptor of the library's by other means and got the
+/// number back from another open sees that close charged to the old file's filesystem: this
+/// decides only which share the close counts against.
+pub fn of_closing_fd(fd: i32) -> FsId {
+    match opened_slot(fd, false).map(|s| s.swap(0, Ordering::Relaxed)) {
+        Some(v) if v != 0 => v.wrapping_sub(1),
+        _ => of_fd(fd).unwrap_or(UNKNOWN),
+    }
+}
+
 /// The filesystem that holds the open file (or `O_PATH` descriptor) `fd`, from cached
 /// attributes only; None if `fd` is not open.
 pub fn of_fd(fd: i32) -> Option<FsId> {
@@ -685,6 +728,23 @@ garbage line
         assert_eq!((c.get(b"/a/b", true, 7), c.get(&other, true, 7)), (None, Some(9)));
         c.slots[PathCache::slot(&other, true)].as_mut().unwrap().at -= PATH_CACHE_TTL;
         assert_eq!(c.get(&other, true, 7), None, "expired");
+    }
+
+    #[test]
+    fn a_close_is_charged_where_its_open_was_once() {
+        let fd = sys::open(c_str(b"/proc/self/status\0"), libc::O_RDONLY, 0).unwrap();
+        let proc_fs = of_fd(fd).unwrap();
+        remember_opened(fd, 77);
+        assert_eq!(of_closing_fd(fd), 77, "the open's filesystem, with no statx");
+        assert_eq!(of_closing_fd(fd), proc_fs, "remembered once: then asked of the kernel");
+        remember_opened(fd, 0);
+        forget_opened(fd);
+        assert_eq!(of_closing_fd(fd), proc_fs);
+        sys::close_quietly(fd);
+        assert_eq!(of_closing_fd(fd), UNKNOWN, "closed: unknown");
+        assert_eq!(of_closing_fd(-1), UNKNOWN);
+        remember_opened(i32::MAX, 5); // past the chunks: ignored
+        assert_eq!(of_closing_fd(i32::MAX), UNKNOWN);
     }
 
     #[test]

@@ -39,9 +39,10 @@
 //! under it.
 
 use crate::config::Resolved;
+use crate::mounts;
 use crate::notify::Notifier;
 use crate::queue::Queue;
-use crate::request::{Effect, Id, Op, Table};
+use crate::request::{Effect, Id, Op, OpKind, Table};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
@@ -403,7 +404,7 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         loop {
             let start = Instant::now();
-            if let Some((id, op)) = g.q.take_work(start) {
+            if let Some((id, op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
                 self.publish(&g);
@@ -413,6 +414,10 @@ impl<T: Send + 'static> Shared<T> {
                 let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&op))).unwrap_or(-libc::EIO);
                 clock.started.store(0, Ordering::Relaxed);
                 let end = Instant::now();
+                if kind == OpKind::Open && result >= 0 && !self.cfg.no_mounts {
+                    // Its close is charged to the same filesystem, without a statx.
+                    mounts::remember_opened(result, fs);
+                }
                 drop(op);
                 g = self.lock();
                 clock.request.store(0, Ordering::Relaxed);

@@ -71,7 +71,7 @@ impl<T, R: Readiness> Queue<T, R> {
     }
 
     /// See [`Table::take_work`].
-    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
         self.table.take_work(now)
     }
 

@@ -398,8 +398,8 @@ impl<T> Table<T> {
     }
 
     /// The oldest queued request that could start now (see [`Table::first_startable`]),
-    /// moved to Running for a worker at `now`.
-    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op)> {
+    /// moved to Running for a worker at `now`, with the filesystem it is charged to.
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
         let (id, fs) = self.first_startable()?;
         let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
         debug_assert_eq!(q.pending.front(), Some(&id));
@@ -426,7 +426,7 @@ impl<T> Table<T> {
         self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
         self.abandoned += usize::from(owed);
         self.running.insert(id, Running { fs, started: now, abandoned: owed });
-        Some((id, op))
+        Some((id, op, fs))
     }
 
     /// Marks a running syscall abandoned: nobody waits for it any more.
@@ -812,7 +812,7 @@ mod tests {
         }
         assert_eq!(t.submit(open_op(), "b", now).unwrap_err(), (libc::EAGAIN, "b"));
         assert_eq!(t.queued(), 4);
-        let (id, _) = t.take_work(Instant::now()).unwrap();
+        let (id, _, _) = t.take_work(Instant::now()).unwrap();
         // Finished but not delivered still counts against the depth.
         assert!(t.finish(id, OpKind::Open, 7, Instant::now()).became_ready);
         assert!(t.submit(open_op(), "b", now).is_err());
@@ -922,7 +922,7 @@ mod tests {
         let c = t.submit(Op::Close { fd: 3 }, (), t0).unwrap();
         let late = t.submit(open_op(), (), t0 + Duration::from_millis(50)).unwrap();
         // r and c start running; q is cancelled-by-order below.
-        let (first, _) = t.take_work(Instant::now()).unwrap();
+        let (first, _, _) = t.take_work(Instant::now()).unwrap();
         assert_eq!(first, q);
         t.finish(q, OpKind::Open, 20, Instant::now());
         t.take_work(Instant::now()).unwrap(); // r running
@@ -986,7 +986,7 @@ mod tests {
         assert_eq!(t.outstanding(), 0);
         // What the caller can no longer receive is owed a close, which still runs.
         let mut closes = vec![];
-        while let Some((id, op)) = t.take_work(Instant::now()) {
+        while let Some((id, op, _)) = t.take_work(Instant::now()) {
             let Op::Close { fd } = op else { panic!("only closes run after shutdown") };
             closes.push(fd);
             t.finish(id, OpKind::Close, 0, Instant::now());
@@ -1016,7 +1016,7 @@ mod tests {
         let dead: Vec<Id> = (0..5).map(|i| t.submit_on(1, open_op(), i, now).unwrap()).collect();
         let ok: Vec<Id> = (0..3).map(|i| t.submit_on(2, open_op(), 10 + i, now).unwrap()).collect();
         assert_eq!((t.queued(), t.startable()), (8, 6), "mount 1 can start 3 of its 5");
-        let order: Vec<Id> = std::iter::from_fn(|| t.take_work(now).map(|(id, _)| id)).collect();
+        let order: Vec<Id> = std::iter::from_fn(|| t.take_work(now).map(|(id, _, _)| id)).collect();
         assert_eq!(
             order,
             vec![dead[0], dead[1], dead[2], ok[0], ok[1], ok[2]],
@@ -1105,7 +1105,7 @@ mod tests {
             "owed closes are not the caller's"
         );
         let mut ran = vec![];
-        while let Some((id, op)) = t.take_work(now) {
+        while let Some((id, op, _)) = t.take_work(now) {
             ran.push(id);
             if let Op::Close { .. } = op {
                 assert_eq!(t.abandoned(), 1, "a running owed close is abandoned: nobody waits for it");

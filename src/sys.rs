@@ -58,12 +58,11 @@ pub fn close_quietly(fd: i32) {
     let _ = close(fd);
 }
 
-/// Clears `O_NONBLOCK` on `fd`'s open file.
-pub fn clear_nonblock(fd: i32) -> Result<(), i32> {
-    // SAFETY: F_GETFL/F_SETFL on an integer descriptor only read and set its status flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+/// Sets `fd`'s status flags to `flags` (`F_SETFL`: only `O_APPEND`, `O_ASYNC`, `O_DIRECT`,
+/// `O_NOATIME` and `O_NONBLOCK` are changed), without reading them first.
+pub fn set_status_flags(fd: i32, flags: i32) -> Result<(), i32> {
+    // SAFETY: F_SETFL on an integer descriptor only sets its status flags.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
         return Err(errno());
     }
     Ok(())

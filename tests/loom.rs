@@ -102,7 +102,7 @@ fn run(op: &Op, fds: &Fds) -> i32 {
 /// nobody will receive (an abandoned open's) becomes an owed close in the queue.
 fn worker(q: &Q, fds: &Fds) {
     let work = q.lock().unwrap().take_work(Instant::now());
-    if let Some((id, op)) = work {
+    if let Some((id, op, _)) = work {
         let result = run(&op, fds);
         q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
     }
@@ -112,7 +112,7 @@ fn worker(q: &Q, fds: &Fds) {
 fn run_owed(q: &Q, fds: &Fds) {
     loop {
         let work = q.lock().unwrap().take_work(Instant::now());
-        let Some((id, op)) = work else { break };
+        let Some((id, op, _)) = work else { break };
         let result = run(&op, fds);
         q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
     }
@@ -232,7 +232,7 @@ fn reap_vs_signal() {
 /// never exceeded.
 fn share_worker(q: &Q, fds: &Fds, in_syscall: &AtomicUsize) {
     let work = q.lock().unwrap().take_work(Instant::now());
-    if let Some((id, op)) = work {
+    if let Some((id, op, _)) = work {
         assert!(in_syscall.fetch_add(1, SeqCst) < 1, "two syscalls of one mount with a share of 1");
         let result = run(&op, fds);
         in_syscall.fetch_sub(1, SeqCst);
