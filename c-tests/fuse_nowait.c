@@ -1,7 +1,8 @@
 /* The fast path never runs on a real hung FUSE mount (hangfs): aopen_open_nowait of a file
  * whose open hangs, reached directly or through a symlink from the local test directory,
  * returns -EAGAIN at once and the daemon sees no open; aopen_close_nowait of a FUSE
- * descriptor returns -EAGAIN and leaves it open (its close would flush). Runs without the
+ * descriptor returns -EAGAIN and leaves it open (its close would flush). aopen_submit of the
+ * hung open returns at once and the open waits on a worker, never inline. Runs without the
  * slow-open shim, which would turn the fast path off. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +16,7 @@ int main(int argc, char **argv) {
     (void)argc;
     without_preload(argv);
     struct hangfs *fs = hangfs_mount("hang");
+    make_file(fast_path("local"), "x");
     aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
     CHECK(symlink(hangfs_path(fs, "open/f"), fast_path("link")) == 0, "symlink: %s", strerror(errno));
     double t0 = now_ms();
@@ -42,6 +44,30 @@ int main(int argc, char **argv) {
     CHECK(fcntl(fd, F_GETFD) >= 0, "the refused close left the descriptor open");
     close(fd);
     CHECK(took < 100, "the fast path waited %.1f ms", took);
+
+    /* aopen_submit takes the fast path only where aopen_open_nowait would: a hung FUSE open
+     * returns at once and goes to a worker, where the daemon sees it wait. */
+    t0 = now_ms();
+    int64_t hung = aopen_submit(ctx, hangfs_path(fs, "open/f"), O_RDONLY, 0, NULL, NULL);
+    took = now_ms() - t0;
+    CHECK(hung > 0, "submit");
+    CHECK(took < 100, "aopen_submit of a hung FUSE open took %.1f ms", took);
+    CHECK_EQ(hangfs_wait_waiting(fs, HANGFS_OPEN, 1, 5000), 1);
+    CHECK_EQ(stats_of(ctx).inline_completions, 0);
+    /* While it hangs the context is not quiet: a local cached file goes to the pool too
+     * (the workers are the faster way with work in flight), and completes. */
+    CHECK(aopen_submit(ctx, fast_path("local"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    aopen_completion c;
+    CHECK(aopen_wait(ctx, 5000) == 1 && aopen_reap(ctx, &c, 1) == 1, "the local open completes");
+    CHECK(c.result >= 0, "local open: %d", c.result);
+    close(c.result);
+    CHECK_EQ(stats_of(ctx).inline_completions, 0);
+    hangfs_release(fs);
+    CHECK(aopen_wait(ctx, 5000) == 1 && aopen_reap(ctx, &c, 1) == 1, "the FUSE open completes once released");
+    CHECK(c.result >= 0, "FUSE open: %d", c.result);
+    CHECK(aclose_submit(ctx, c.result, NULL, NULL) > 0, "aclose_submit");
+    CHECK(aopen_wait(ctx, 5000) == 1 && aopen_reap(ctx, &c, 1) == 1 && c.result == 0, "its close");
+    CHECK_EQ(stats_of(ctx).inline_completions, 0);
     aopen_ctx_free(ctx);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* aopen_open_nowait and aopen_close_nowait: an open or close the kernel can finish from its
  * caches on a local filesystem completes on the caller's thread; everything else returns
- * -EAGAIN at once (and a close leaves the descriptor open). Under an LD_PRELOAD interposer
+ * -EAGAIN at once (and a close leaves the descriptor open). aopen_submit and aclose_submit
+ * on a quiet context take the same fast path, and deliver its result like any other. Under an LD_PRELOAD interposer
  * of open/close (the slow-open shim) nothing goes inline: the test checks that first, then
  * re-executes itself without the shim for the rest. */
 #define _GNU_SOURCE
@@ -14,13 +15,31 @@
 
 static aopen_ctx *ctx;
 
+/* One completion of `ctx`, waited for up to 5 s. */
+static aopen_completion one_completion(aopen_ctx *c) {
+    aopen_completion done;
+    memset(&done, 0, sizeof done);
+    done.result = -ETIME;
+    if (aopen_wait(c, 5000) > 0)
+        aopen_reap(c, &done, 1);
+    return done;
+}
+
 static int test_interposed_never_inline(void) {
     int fd = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
     CHECK(fd >= 0, "open");
     CHECK_EQ(aopen_open_nowait(ctx, fast_path("f"), O_RDONLY, 0), -EAGAIN);
     CHECK_EQ(aopen_close_nowait(ctx, fd), -EAGAIN);
     CHECK(fcntl(fd, F_GETFD) >= 0, "a refused close leaves the descriptor open");
-    close(fd);
+    CHECK(aclose_submit(ctx, fd, NULL, NULL) > 0, "aclose_submit");
+    CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    for (int i = 0; i < 2; i++) {
+        aopen_completion c = one_completion(ctx);
+        CHECK(c.result >= 0, "completed on a worker: %d", c.result);
+        if (c.op == AOPEN_OP_OPEN)
+            close(c.result);
+    }
+    CHECK_EQ(stats_of(ctx).inline_completions, 0);
     return 0;
 }
 
@@ -101,6 +120,46 @@ static int test_what_must_wait(void) {
     return 0;
 }
 
+static int called;
+static void count_call(const aopen_completion *c) {
+    (void)c;
+    called++;
+}
+
+/* aopen_submit / aclose_submit on a quiet context take the fast path: the call completes in
+ * submit, and is delivered like any other (eventfd, then dispatch or reap), never inside
+ * submit. What the fast path must not do goes to the pool and still completes. */
+static int test_submit_inline(void) {
+    uint64_t inline0 = stats_of(ctx).inline_completions;
+    called = 0;
+    CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, count_call, NULL) > 0, "submit");
+    CHECK_EQ(called, 0);
+    CHECK_EQ(stats_of(ctx).inline_completions, inline0 + 1);
+    CHECK_EQ(aopen_wait(ctx, 0), 1);
+    CHECK_EQ(aopen_dispatch(ctx, 0), 1);
+    CHECK_EQ(called, 1);
+    CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    aopen_completion c = one_completion(ctx);
+    CHECK(c.op == AOPEN_OP_OPEN && c.result >= 0, "inline open delivered: %d", c.result);
+    CHECK(!(fcntl(c.result, F_GETFL) & O_NONBLOCK), "O_NONBLOCK cleared");
+    CHECK(aclose_submit(ctx, c.result, NULL, NULL) > 0, "aclose_submit");
+    c = one_completion(ctx);
+    CHECK(c.op == AOPEN_OP_CLOSE && c.result == 0, "inline close delivered: %d", c.result);
+    CHECK_EQ(stats_of(ctx).inline_completions, inline0 + 3);
+    /* Punted: creating, truncating, and a symlink out of the mount (EXDEV) go to the pool. */
+    const char *punted[] = {fast_path("created"), fast_path("f"), fast_path("out")};
+    int flags[] = {O_WRONLY | O_CREAT, O_WRONLY | O_TRUNC, O_RDONLY};
+    for (int i = 0; i < 3; i++) {
+        CHECK(aopen_submit(ctx, punted[i], flags[i], 0600, NULL, NULL) > 0, "submit %s", punted[i]);
+        c = one_completion(ctx);
+        CHECK(c.result >= 0, "%s completes on a worker: %d", punted[i], c.result);
+        close(c.result);
+        CHECK_EQ(stats_of(ctx).inline_completions, inline0 + 3);
+    }
+    make_file(fast_path("f"), "x");
+    return 0;
+}
+
 static int test_no_inline_option(void) {
     aopen_options o;
     memset(&o, 0, sizeof o);
@@ -111,6 +170,11 @@ static int test_no_inline_option(void) {
     int fd = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
     CHECK_EQ(aopen_close_nowait(pool_only, fd), -EAGAIN);
     close(fd);
+    CHECK(aopen_submit(pool_only, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
+    aopen_completion c = one_completion(pool_only);
+    CHECK(c.result >= 0, "open on a worker: %d", c.result);
+    close(c.result);
+    CHECK_EQ(stats_of(pool_only).inline_completions, 0);
     aopen_ctx_free(pool_only);
     return 0;
 }
@@ -130,6 +194,7 @@ int main(int argc, char **argv) {
     /* The test directory is under /tmp, on a local filesystem. */
     test_local_file_inline();
     test_what_must_wait();
+    test_submit_inline();
     test_no_inline_option();
     aopen_ctx_free(ctx);
     return 0;

@@ -232,9 +232,15 @@ typedef struct aopen_stats_snapshot {
    */
   uint64_t owed_closes;
   /**
+   * Of `submitted`, the requests that completed inside `aopen_submit` / `aclose_submit`
+   * on the fast path (a cached open or a close on a local filesystem; see
+   * `aopen_open_nowait`). They are delivered like any other.
+   */
+  uint64_t inline_completions;
+  /**
    * Zero; room for more counters without changing the struct's size.
    */
-  uint64_t reserved[7];
+  uint64_t reserved[6];
 } aopen_stats_snapshot;
 
 /**
@@ -366,6 +372,13 @@ int aopen_ctx_fd(const struct aopen_ctx *ctx);
  * and exec; clear it with fcntl if a descriptor must be inherited. A relative path is
  * resolved against the working directory when the worker runs.
  *
+ * The fast path: while nothing of the context is queued or running, an open that
+ * `aopen_open_nowait` could make (cached, on a local filesystem, a regular file or
+ * directory, no interposer, no `AOPEN_OPT_NO_INLINE`) is made inside this call instead, and
+ * its completion queued at once (`aopen_stats.inline_completions`). It is delivered like any
+ * other: the callback never runs inside submit. With work in flight, the workers are the
+ * faster way and everything goes to them.
+ *
  * # Parameters
  * - `path`: NUL-terminated; copied before this returns.
  * - `flags`, `mode`: as for open(2).
@@ -401,6 +414,10 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
  * is cancelled or times out before it runs (completion -ECANCELED / -ETIMEDOUT), the close
  * did not happen and `fd` is the caller's again. A close that is running cannot be
  * cancelled. `EINTR` from close(2) counts as success: Linux releases the descriptor anyway.
+ *
+ * As with `aopen_submit`, on a quiet context a close that `aopen_close_nowait` could make (a
+ * regular file or directory on a local filesystem) is made inside this call, and its
+ * completion queued at once.
  *
  * # Parameters
  * - `fd`: the descriptor to close; the library owns it once this returns an id.

@@ -3,10 +3,11 @@
 
 use crate::config::Config;
 use crate::fork;
+use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::notify::Notifier;
 use crate::pool::{self, Executor, Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op};
+use crate::request::{Completion, Effect, Id, MountReport, Op, OpKind};
 use crate::sync::Arc;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,9 @@ pub struct Context<T: Send + 'static> {
     born: u64,
     /// Which filesystem a request's file is on (see `mounts`).
     attribute: Attributor,
+    /// Whether submit may complete a request on the caller's thread (the fast path: see
+    /// `inline`): with real syscalls and without `no_inline`.
+    inline: bool,
 }
 
 /// Finds the filesystem a request's file is on; runs on the submitting thread, without
@@ -60,7 +64,9 @@ impl<T: Send + 'static> Waiter<T> {
 impl<T: Send + 'static> Context<T> {
     /// A context running real syscalls.
     pub fn new(cfg: &Config) -> Result<Self, i32> {
-        Self::with_executor(cfg, Box::new(pool::run_syscall))
+        let mut ctx = Self::with_executor(cfg, Box::new(pool::run_syscall))?;
+        ctx.inline = !cfg.no_inline;
+        Ok(ctx)
     }
 
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
@@ -78,7 +84,7 @@ impl<T: Send + 'static> Context<T> {
         let born = fork::generation();
         let shared = Shared::start(cfg, notifier, exec)?;
         LIVE.fetch_add(1, Ordering::SeqCst);
-        Ok(Context { shared, born, attribute })
+        Ok(Context { shared, born, attribute, inline: false })
     }
 
     /// Whether this is a copy inherited by a forked child (then it is dead here).
@@ -128,6 +134,11 @@ impl<T: Send + 'static> Context<T> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
+        if self.inline && self.shared.is_quiet() {
+            if let Some(result) = self.run_inline(&op) {
+                return self.submit_completed(op.kind(), result, token);
+            }
+        }
         let fs = (self.attribute)(&op);
         let now = Instant::now();
         let mut g = self.shared.lock();
@@ -145,6 +156,47 @@ impl<T: Send + 'static> Context<T> {
         Ok(id)
     }
 
+    /// Runs `op` on this thread if the fast path can (see `inline`): its result, or None
+    /// when it must go to the pool.
+    fn run_inline(&self, op: &Op) -> Option<i32> {
+        match op {
+            Op::Open { path, flags, mode } => match self.open_nowait(path, *flags, *mode) {
+                Ok(fd) => Some(fd),
+                Err(libc::EAGAIN) => None,
+                Err(e) => Some(-e),
+            },
+            Op::Close { fd } => match inline::close_nowait(*fd) {
+                Ok(()) => Some(0),
+                Err(libc::EAGAIN) => None,
+                Err(e) => Some(-e),
+            },
+        }
+    }
+
+    /// Queues the completion of a request the fast path ran in submit. If it cannot be
+    /// queued (the queue is full, or the context shut down meanwhile), an open's descriptor
+    /// is closed again (inline: it is a plain file on a local filesystem) and the caller gets
+    /// the error.
+    fn submit_completed(&self, kind: OpKind, result: i32, token: T) -> Result<Id, (i32, T)> {
+        let mut g = self.shared.lock();
+        let r = if g.q.is_closed() {
+            Err((libc::ESHUTDOWN, token))
+        } else {
+            g.q.submit_completed(kind, result, token, Instant::now())
+        };
+        match &r {
+            Ok(_) => self.shared.woke(&g, Effect { became_ready: true }),
+            Err(_) if kind == OpKind::Open && result >= 0 => {
+                if inline::close_nowait(result) == Err(libc::EAGAIN) {
+                    g.q.owe_close(mounts::UNKNOWN, result, Instant::now());
+                    let _ = self.shared.kick(&mut g);
+                }
+            }
+            Err(_) => {}
+        }
+        r
+    }
+
     /// Opens `path` on this thread if the kernel can finish it from its caches on a local
     /// filesystem (see `inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
     /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
@@ -154,11 +206,11 @@ impl<T: Send + 'static> Context<T> {
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        match crate::inline::open_nowait(path, flags, mode) {
-            crate::inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
-            crate::inline::OpenNowait::Done(r) => Err(-r),
-            crate::inline::OpenNowait::Wait => Err(libc::EAGAIN),
-            crate::inline::OpenNowait::WaitAndClose(fd) => {
+        match inline::open_nowait(path, flags, mode) {
+            inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
+            inline::OpenNowait::Done(r) => Err(-r),
+            inline::OpenNowait::Wait => Err(libc::EAGAIN),
+            inline::OpenNowait::WaitAndClose(fd) => {
                 // Not a plain file: its close may block (a device's driver), so a worker
                 // closes it, and the caller submits the open.
                 if self.close_detached(fd).is_err() {
@@ -179,7 +231,7 @@ impl<T: Send + 'static> Context<T> {
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        crate::inline::close_nowait(fd)
+        inline::close_nowait(fd)
     }
 
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such

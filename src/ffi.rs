@@ -139,8 +139,12 @@ pub struct aopen_stats_snapshot {
     /// (a cancelled or timed-out open's, a dropped completion's, what a free left, and
     /// `aclose_detach`'s). They run on workers, never on the caller's thread.
     pub owed_closes: u64,
+    /// Of `submitted`, the requests that completed inside `aopen_submit` / `aclose_submit`
+    /// on the fast path (a cached open or a close on a local filesystem; see
+    /// `aopen_open_nowait`). They are delivered like any other.
+    pub inline_completions: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 7],
+    pub reserved: [u64; 6],
 }
 
 /// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
@@ -327,6 +331,13 @@ pub unsafe extern "C" fn aopen_ctx_fd(ctx: *const aopen_ctx) -> c_int {
 /// and exec; clear it with fcntl if a descriptor must be inherited. A relative path is
 /// resolved against the working directory when the worker runs.
 ///
+/// The fast path: while nothing of the context is queued or running, an open that
+/// `aopen_open_nowait` could make (cached, on a local filesystem, a regular file or
+/// directory, no interposer, no `AOPEN_OPT_NO_INLINE`) is made inside this call instead, and
+/// its completion queued at once (`aopen_stats.inline_completions`). It is delivered like any
+/// other: the callback never runs inside submit. With work in flight, the workers are the
+/// faster way and everything goes to them.
+///
 /// # Parameters
 /// - `path`: NUL-terminated; copied before this returns.
 /// - `flags`, `mode`: as for open(2).
@@ -372,6 +383,10 @@ pub unsafe extern "C" fn aopen_submit(
 /// is cancelled or times out before it runs (completion -ECANCELED / -ETIMEDOUT), the close
 /// did not happen and `fd` is the caller's again. A close that is running cannot be
 /// cancelled. `EINTR` from close(2) counts as success: Linux releases the descriptor anyway.
+///
+/// As with `aopen_submit`, on a quiet context a close that `aopen_close_nowait` could make (a
+/// regular file or directory on a local filesystem) is made inside this call, and its
+/// completion queued at once.
 ///
 /// # Parameters
 /// - `fd`: the descriptor to close; the library owns it once this returns an id.
@@ -728,7 +743,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             queue_wait_us: hist(&c.queue_wait),
             service_us: hist(&c.service),
             owed_closes: c.owed_closes,
-            reserved: [0; 7],
+            inline_completions: c.inline,
+            reserved: [0; 6],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };

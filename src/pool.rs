@@ -159,6 +159,9 @@ pub struct Shared<T> {
     /// Queued and ready counts, published under the lock for spinners to watch without it.
     queued_hint: AtomicUsize,
     ready_hint: AtomicUsize,
+    /// Requests queued or in a syscall that someone waits for (not abandoned), published
+    /// likewise: the fast path runs in submit only while this is 0.
+    active_hint: AtomicUsize,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     readiness_fd: (i32, bool),
@@ -278,6 +281,7 @@ impl<T: Send + 'static> Shared<T> {
             epoch: Instant::now(),
             queued_hint: AtomicUsize::new(0),
             ready_hint: AtomicUsize::new(0),
+            active_hint: AtomicUsize::new(0),
             readiness_fd,
         });
         let s = Arc::clone(&shared);
@@ -304,6 +308,8 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn publish(&self, g: &Inner<T>) {
         self.queued_hint.store(g.q.table.startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
+        let t = &g.q.table;
+        self.active_hint.store(t.queued() + t.running() - t.abandoned(), Ordering::Relaxed);
         let (now, was) = (g.q.table.abandoned(), g.abandoned_reported.get());
         if now != was {
             if now > was {
@@ -313,6 +319,13 @@ impl<T: Send + 'static> Shared<T> {
             }
             g.abandoned_reported.set(now);
         }
+    }
+
+    /// Whether no request is queued or running for anyone (a hint, read without the lock):
+    /// then a request the kernel can finish from its caches costs less done at once than a
+    /// worker's wake-up; with work in flight, the pool's threads are the faster way.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.active_hint.load(Ordering::Relaxed) == 0
     }
 
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in

@@ -65,6 +65,19 @@ impl<T, R: Readiness> Queue<T, R> {
         self.table.submit_on(fs, op, token, now)
     }
 
+    /// See [`Table::submit_completed`]; signals readiness if needed.
+    pub fn submit_completed(
+        &mut self,
+        kind: OpKind,
+        result: i32,
+        token: T,
+        now: Instant,
+    ) -> Result<Id, (i32, T)> {
+        let (id, e) = self.table.submit_completed(kind, result, token, now)?;
+        self.apply(e);
+        Ok(id)
+    }
+
     /// See [`Table::owe_close`].
     pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
         self.table.owe_close(fs, fd, now)

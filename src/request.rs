@@ -332,6 +332,37 @@ impl<T> Table<T> {
         Ok(id)
     }
 
+    /// Records a request that already completed on the submitting thread (the fast path)
+    /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
+    /// `depth` requests are undelivered already.
+    pub fn submit_completed(
+        &mut self,
+        kind: OpKind,
+        result: i32,
+        token: T,
+        now: Instant,
+    ) -> Result<(Id, Effect), (i32, T)> {
+        if self.reqs.len() - self.owed >= self.depth {
+            return Err((libc::EAGAIN, token));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let req = Req {
+            kind,
+            fs: crate::mounts::UNKNOWN,
+            phase: Phase::Ready,
+            cancelled: false,
+            result,
+            submitted: now,
+            op: None,
+            token: Some(token),
+        };
+        self.reqs.insert(id, req);
+        self.counters.submitted += 1;
+        self.counters.inline += 1;
+        Ok((id, Effect { became_ready: self.push_ready(id) }))
+    }
+
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
     /// owed close (see the module docs). Never refused.
     pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {

@@ -48,6 +48,8 @@ pub struct Counters {
     /// `request`): late descriptors of abandoned opens, dropped completions, and what a
     /// shutdown left.
     pub owed_closes: u64,
+    /// Requests that completed on the submitting thread (the fast path; see `inline`).
+    pub inline: u64,
     /// How long requests waited between submit and a worker taking them.
     pub queue_wait: Histogram,
     /// How long their syscalls ran.

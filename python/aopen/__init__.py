@@ -59,7 +59,8 @@ class _Stats(ctypes.Structure):
             ("queue_wait_us", ctypes.c_uint64 * _HIST_BUCKETS),
             ("service_us", ctypes.c_uint64 * _HIST_BUCKETS),
             ("owed_closes", ctypes.c_uint64),
-            ("reserved", ctypes.c_uint64 * 7),
+            ("inline_completions", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 6),
         ]
     )
 
@@ -304,7 +305,7 @@ def stats(loop=None):
     ctx = _context_of(loop)
     s = _Stats()
     _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes"]}
+    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes", "inline_completions"]}
     out["queue_wait_us"] = list(s.queue_wait_us)
     out["service_us"] = list(s.service_us)
     return out
