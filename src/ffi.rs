@@ -331,7 +331,7 @@ pub unsafe extern "C" fn aopen_ctx_fd(ctx: *const aopen_ctx) -> c_int {
 /// and exec; clear it with fcntl if a descriptor must be inherited. A relative path is
 /// resolved against the working directory when the worker runs.
 ///
-/// The fast path: while nothing of the context is queued or running, an open that
+/// The fast path: while the context has no undelivered request, an open that
 /// `aopen_open_nowait` could make (cached, on a local filesystem, a regular file or
 /// directory, no interposer, no `AOPEN_OPT_NO_INLINE`) is made inside this call instead, and
 /// its completion queued at once (`aopen_stats.inline_completions`). It is delivered like any

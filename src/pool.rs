@@ -159,8 +159,10 @@ pub struct Shared<T> {
     /// Queued and ready counts, published under the lock for spinners to watch without it.
     queued_hint: AtomicUsize,
     ready_hint: AtomicUsize,
-    /// Requests queued or in a syscall that someone waits for (not abandoned), published
-    /// likewise: the fast path runs in submit only while this is 0.
+    /// Undelivered requests (queued, running or ready; not owed closes, nor abandoned
+    /// syscalls whose request was delivered), published likewise: the fast path runs in
+    /// submit only while this is 0, so that after a batch of completions one inline
+    /// completion sends the rest of the batch's submits to the pool.
     active_hint: AtomicUsize,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
@@ -308,8 +310,7 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn publish(&self, g: &Inner<T>) {
         self.queued_hint.store(g.q.table.startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
-        let t = &g.q.table;
-        self.active_hint.store(t.queued() + t.running() - t.abandoned(), Ordering::Relaxed);
+        self.active_hint.store(g.q.table.outstanding(), Ordering::Relaxed);
         let (now, was) = (g.q.table.abandoned(), g.abandoned_reported.get());
         if now != was {
             if now > was {
@@ -321,7 +322,7 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
-    /// Whether no request is queued or running for anyone (a hint, read without the lock):
+    /// Whether no request is undelivered (a hint, read without the lock):
     /// then a request the kernel can finish from its caches costs less done at once than a
     /// worker's wake-up; with work in flight, the pool's threads are the faster way.
     pub(crate) fn is_quiet(&self) -> bool {
