@@ -6,9 +6,10 @@ use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::notify::Notifier;
-use crate::pool::{self, Executor, Shared, Snapshot};
+use crate::pool::{Shared, Snapshot};
 use crate::request::{Completion, Effect, Id, MountReport, Op, OpKind};
 use crate::sync::Arc;
+use crate::syscall::{self, Executor};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -64,7 +65,7 @@ impl<T: Send + 'static> Waiter<T> {
 impl<T: Send + 'static> Context<T> {
     /// A context running real syscalls.
     pub fn new(cfg: &Config) -> Result<Self, i32> {
-        let mut ctx = Self::with_executor(cfg, Box::new(pool::run_syscall))?;
+        let mut ctx = Self::with_executor(cfg, Box::new(syscall::run_syscall))?;
         ctx.inline = !cfg.no_inline;
         Ok(ctx)
     }

@@ -6,8 +6,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod abandoned;
 pub mod config;
 pub mod context;
+mod deadlines;
 pub mod ffi;
 mod fork;
 pub mod inline;
@@ -19,6 +21,7 @@ pub mod request;
 pub mod stats;
 mod sync;
 mod sys;
+pub mod syscall;
 
 pub use config::Config;
 pub use context::Context;

@@ -38,55 +38,19 @@
 //! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
 //! under it.
 
+use crate::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
 use crate::config::Resolved;
 use crate::mounts;
 use crate::notify::Notifier;
 use crate::queue::Queue;
-use crate::request::{Effect, Id, Op, OpKind, Table};
+use crate::request::{Effect, Id, OpKind, Table};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
-use std::cell::Cell;
+use crate::syscall::Executor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Default for [`abandoned_cap`].
-pub const DEFAULT_MAX_ABANDONED: usize = 1024;
-
-/// Abandoned workers alive in this process, across every context.
-static ABANDONED: AtomicUsize = AtomicUsize::new(0);
-
-/// Abandoned workers in the process right now.
-pub fn abandoned_in_process() -> usize {
-    ABANDONED.load(Ordering::Relaxed)
-}
-
-/// Whether the process is at [`abandoned_cap`]: no thread may start.
-fn at_abandoned_cap() -> bool {
-    abandoned_in_process() >= abandoned_cap()
-}
-
-/// The process-wide cap on abandoned workers: `AOPEN_MAX_ABANDONED` from the environment
-/// when the first context is made (a positive integer), else [`DEFAULT_MAX_ABANDONED`].
-/// Like libuv's `UV_THREADPOOL_SIZE`, it is an environment variable because it is a
-/// property of the process, not of one context.
-///
-/// At the cap, no context starts a new worker thread: requests wait in their queues for
-/// the workers that exist (and time out if a timeout is set); a submit to a context with
-/// no worker left at all fails with `EAGAIN`. Each abandoned syscall that returns lowers
-/// the count (its thread exits or rejoins its pool), and growth resumes below the cap.
-pub fn abandoned_cap() -> usize {
-    static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| {
-        std::env::var("AOPEN_MAX_ABANDONED")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_MAX_ABANDONED)
-    })
-}
 
 /// Queued work must have waited this long before the pool considers growing.
 pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
@@ -129,17 +93,6 @@ fn spin_until(deadline: Instant, done: impl Fn() -> bool) {
 }
 /// Stack size of library threads: they only make a syscall and bookkeeping.
 const STACK_SIZE: usize = 256 * 1024;
-
-/// Runs one request's syscall; returns an fd, 0, or -errno.
-pub type Executor = dyn Fn(&Op) -> i32 + Send + Sync;
-
-/// The real syscalls, through libc's entry points.
-pub fn run_syscall(op: &Op) -> i32 {
-    match op {
-        Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
-        Op::Close { fd } => sys::close(*fd).map_or_else(|e| -e, |()| 0),
-    }
-}
 
 /// State shared by the context handle, its workers and its watchdog.
 pub struct Shared<T> {
@@ -221,9 +174,8 @@ pub struct Inner<T> {
     pub(crate) peak_threads: usize,
     /// Every live worker's syscall clock.
     clocks: Vec<Arc<SyscallClock>>,
-    /// This context's abandoned workers as last added to [`ABANDONED`] (a `Cell` so that
-    /// `publish`, which has `&Inner`, can settle the difference; only touched under the lock).
-    abandoned_reported: Cell<usize>,
+    /// This context's part of the process-wide abandoned count.
+    abandoned_reported: abandoned::Reported,
 }
 
 /// A context's pool and counters at one moment.
@@ -272,7 +224,7 @@ impl<T: Send + 'static> Shared<T> {
                 watchdog_next: None,
                 peak_threads: 0,
                 clocks: Vec::new(),
-                abandoned_reported: Cell::new(0),
+                abandoned_reported: abandoned::Reported::default(),
             }),
             work_cv: Condvar::new(),
             ready_cv: Condvar::new(),
@@ -311,15 +263,7 @@ impl<T: Send + 'static> Shared<T> {
         self.queued_hint.store(g.q.table.startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
         self.active_hint.store(g.q.table.outstanding(), Ordering::Relaxed);
-        let (now, was) = (g.q.table.abandoned(), g.abandoned_reported.get());
-        if now != was {
-            if now > was {
-                ABANDONED.fetch_add(now - was, Ordering::Relaxed);
-            } else {
-                ABANDONED.fetch_sub(was - now, Ordering::Relaxed);
-            }
-            g.abandoned_reported.set(now);
-        }
+        g.abandoned_reported.settle(g.q.table.abandoned());
     }
 
     /// Whether no request is undelivered (a hint, read without the lock):

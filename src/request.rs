@@ -37,9 +37,10 @@
 //! can never take the workers that healthy ones need. A filesystem stops being blocked when
 //! none of its syscalls is older than the threshold.
 
+use crate::deadlines::Deadlines;
 use crate::mounts::FsId;
 use crate::stats::Counters;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::CString;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
@@ -213,7 +214,6 @@ struct Sums {
 pub struct Table<T> {
     next_id: Id,
     depth: usize,
-    timeout: Option<Duration>,
     /// Most syscalls of one filesystem in progress at once.
     share: usize,
     /// Most syscalls of blocked filesystems, together, that may be started.
@@ -233,9 +233,8 @@ pub struct Table<T> {
     queued: usize,
     /// Ready requests, in completion order.
     ready: VecDeque<Id>,
-    /// Requests a timeout may still hit (queued, or a running open). Ids grow with submit
-    /// time and the timeout is fixed, so the first is always the next to expire.
-    timed: BTreeSet<Id>,
+    /// Requests a timeout may still hit (queued, or a running open).
+    deadlines: Deadlines,
     /// Syscalls in progress (including abandoned ones).
     running: HashMap<Id, Running>,
     /// Abandoned syscalls in progress.
@@ -256,7 +255,6 @@ impl<T> Table<T> {
         Table {
             next_id: 1,
             depth,
-            timeout,
             share: share.max(1),
             budget,
             reqs: HashMap::default(),
@@ -266,7 +264,7 @@ impl<T> Table<T> {
             sums: Sums::default(),
             queued: 0,
             ready: VecDeque::new(),
-            timed: BTreeSet::new(),
+            deadlines: Deadlines::new(timeout),
             running: HashMap::default(),
             abandoned: 0,
             counters: Counters::default(),
@@ -325,9 +323,7 @@ impl<T> Table<T> {
             return Err((libc::EAGAIN, token));
         }
         let id = self.enqueue(fs, op, Some(token), now);
-        if self.timeout.is_some() {
-            self.timed.insert(id);
-        }
+        self.deadlines.track(id, now);
         self.counters.submitted += 1;
         Ok(id)
     }
@@ -411,7 +407,7 @@ impl<T> Table<T> {
     pub fn unsubmit(&mut self, id: Id) -> Option<T> {
         let req = self.reqs.remove(&id)?;
         self.dequeue(id, req.fs);
-        self.timed.remove(&id);
+        self.deadlines.untrack(id);
         self.counters.submitted -= 1;
         req.token
     }
@@ -452,7 +448,7 @@ impl<T> Table<T> {
         let op = req.op.take().expect("a queued request still has its op");
         if req.kind == OpKind::Close {
             // A running close cannot be cancelled, so no timeout can reach it.
-            self.timed.remove(&id);
+            self.deadlines.untrack(id);
         }
         self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
         self.abandoned += usize::from(owed);
@@ -504,7 +500,7 @@ impl<T> Table<T> {
             if req.phase == Phase::Running {
                 req.result = result;
                 req.phase = Phase::Ready;
-                self.timed.remove(&id);
+                self.deadlines.untrack(id);
                 return Effect { became_ready: self.push_ready(id) };
             }
         }
@@ -538,7 +534,7 @@ impl<T> Table<T> {
         req.result = -errno;
         req.phase = Phase::Ready;
         req.op = None; // a queued close never runs: its fd stays the caller's
-        self.timed.remove(&id);
+        self.deadlines.untrack(id);
         if errno == libc::ETIMEDOUT {
             self.counters.timed_out += 1;
         } else {
@@ -564,21 +560,10 @@ impl<T> Table<T> {
     /// Times out every request whose deadline is at or before `now`; returns whether
     /// completions became ready.
     pub fn expire(&mut self, now: Instant) -> bool {
-        let Some(timeout) = self.timeout else { return false };
         let mut became_ready = false;
-        while let Some(&id) = self.timed.first() {
-            let due = self.reqs.get(&id).map(|r| r.submitted + timeout);
-            match due {
-                Some(due) if due > now => break,
-                Some(_) => {
-                    if let Ok(e) = self.cancel(id, libc::ETIMEDOUT, now) {
-                        became_ready |= e.became_ready;
-                    }
-                    self.timed.remove(&id);
-                }
-                None => {
-                    self.timed.remove(&id);
-                }
+        while let Some(id) = self.deadlines.pop_due(now) {
+            if let Ok(e) = self.cancel(id, libc::ETIMEDOUT, now) {
+                became_ready |= e.became_ready;
             }
         }
         became_ready
@@ -586,9 +571,7 @@ impl<T> Table<T> {
 
     /// When the next timeout falls due, if any request can still time out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let timeout = self.timeout?;
-        let id = self.timed.first()?;
-        self.reqs.get(id).map(|r| r.submitted + timeout)
+        self.deadlines.next()
     }
 
     /// Delivers the oldest ready request.
@@ -630,7 +613,7 @@ impl<T> Table<T> {
         let fss: Vec<FsId> = self.fss.keys().copied().collect();
         fss.into_iter().for_each(|f| self.refresh(f));
         self.ready.clear();
-        self.timed.clear();
+        self.deadlines.clear();
         for (fs, fd) in owed {
             self.owe_close(fs, fd, now);
         }
@@ -830,7 +813,7 @@ mod tests {
         let now = Instant::now();
         let ids: Vec<_> = (0..50).map(|_| t.submit(open_op(), (), now).unwrap()).collect();
         assert!(ids.iter().all(|&i| i > 0));
-        let set: BTreeSet<_> = ids.iter().collect();
+        let set: std::collections::BTreeSet<_> = ids.iter().collect();
         assert_eq!(set.len(), ids.len());
     }
 
