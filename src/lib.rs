@@ -18,6 +18,7 @@ pub mod notify;
 pub mod pool;
 pub mod queue;
 pub mod request;
+mod scheduler;
 pub mod stats;
 mod sync;
 mod sys;

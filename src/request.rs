@@ -23,22 +23,14 @@
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
 //!
-//! Per-filesystem fairness. Each request names the filesystem that holds its file (see
-//! `mounts`). At most `share` requests of one filesystem run at once, abandoned ones and
-//! owed closes included (a dead filesystem's stuck syscalls keep holding its share, so it
-//! cannot pile up threads); the rest wait in that filesystem's own queue while others'
-//! requests go ahead. Workers take the oldest request among the filesystems below their share.
-//!
-//! Blocked filesystems. The pool marks a filesystem *blocked* while one of its syscalls has
-//! been asleep in the kernel for a while ([`Table::mark_blocked`]). Syscalls of blocked
-//! filesystems no longer count against the pool's `max_threads` (see `pool`), and together
-//! they may hold at most `budget` workers: requests of blocked filesystems start only while
-//! fewer than `budget` syscalls of blocked filesystems run. So any number of dead filesystems
-//! can never take the workers that healthy ones need. A filesystem stops being blocked when
-//! none of its syscalls is older than the threshold.
+//! Per-filesystem fairness and blocked filesystems are the scheduler's (see `scheduler`):
+//! the table tells it what is queued, started, abandoned and ended; it says what runs next.
+//! The table marks filesystems blocked from the ages of their running syscalls
+//! ([`Table::mark_blocked`]).
 
 use crate::deadlines::Deadlines;
 use crate::mounts::FsId;
+use crate::scheduler::Scheduler;
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -155,23 +147,6 @@ pub struct Effect {
     pub became_ready: bool,
 }
 
-/// One filesystem's requests that are queued or in a syscall.
-#[derive(Debug, Default)]
-struct FsQ {
-    /// Queued requests, oldest first.
-    pending: VecDeque<Id>,
-    /// Syscalls in progress, abandoned ones included.
-    running: usize,
-    /// Of those, the abandoned ones (owed closes included).
-    abandoned: usize,
-    /// Marked blocked by [`Table::mark_blocked`].
-    blocked: bool,
-    /// Its key in `Table::runnable` (its oldest queued id) while it is there.
-    runnable_key: Option<Id>,
-    /// What it adds to `Table::startable_free` (or `startable_blocked` while blocked).
-    startable: usize,
-}
-
 /// A syscall in progress.
 #[derive(Debug, Clone, Copy)]
 struct Running {
@@ -197,40 +172,16 @@ pub struct MountReport {
     pub oldest: Duration,
 }
 
-/// The sums the scheduler keeps in step with every filesystem's queue.
-#[derive(Debug, Default)]
-struct Sums {
-    /// Queued requests that could start now, of filesystems not blocked...
-    startable_free: usize,
-    /// ...and of blocked ones (before the budget).
-    startable_blocked: usize,
-    /// Syscalls running on blocked filesystems, and of those the abandoned ones.
-    blocked_running: usize,
-    blocked_abandoned: usize,
-}
-
 /// Every undelivered request of one context, and the owed closes.
 #[derive(Debug)]
 pub struct Table<T> {
     next_id: Id,
     depth: usize,
-    /// Most syscalls of one filesystem in progress at once.
-    share: usize,
-    /// Most syscalls of blocked filesystems, together, that may be started.
-    budget: usize,
     reqs: HashMap<Id, Req<T>>,
     /// Owed closes in `reqs` (not counted against `depth`).
     owed: usize,
-    /// Filesystems with queued or running requests, and (until `prune`) some that had them.
-    fss: HashMap<FsId, FsQ>,
-    /// The oldest queued request of each filesystem below its share, and its filesystem,
-    /// sorted: the first startable entry is the next request to run. A sorted Vec rather than
-    /// a BTreeMap: it holds one entry per filesystem with startable work (a handful), and
-    /// never frees its buffer when it empties.
-    runnable: Vec<(Id, FsId)>,
-    sums: Sums,
-    /// Queued requests.
-    queued: usize,
+    /// The per-filesystem queues: which queued request runs next.
+    sched: Scheduler,
     /// Ready requests, in completion order.
     ready: VecDeque<Id>,
     /// Requests a timeout may still hit (queued, or a running open).
@@ -255,58 +206,14 @@ impl<T> Table<T> {
         Table {
             next_id: 1,
             depth,
-            share: share.max(1),
-            budget,
             reqs: HashMap::default(),
             owed: 0,
-            fss: HashMap::default(),
-            runnable: Vec::new(),
-            sums: Sums::default(),
-            queued: 0,
+            sched: Scheduler::new(share, budget),
             ready: VecDeque::new(),
             deadlines: Deadlines::new(timeout),
             running: HashMap::default(),
             abandoned: 0,
             counters: Counters::default(),
-        }
-    }
-
-    /// Re-files filesystem `f` after a change to its queue or running count: its place in
-    /// `runnable` and its part of the startable sums. A filesystem left with nothing stays
-    /// in `fss` (reusing its queue's buffer) until [`Table::prune`].
-    fn refresh(&mut self, f: FsId) {
-        let Some(q) = self.fss.get_mut(&f) else { return };
-        Self::refile(q, f, self.share, &mut self.runnable, &mut self.sums);
-    }
-
-    /// [`Table::refresh`] for a filesystem already looked up (the hot paths), as a function
-    /// of the fields it touches.
-    fn refile(q: &mut FsQ, f: FsId, share: usize, runnable: &mut Vec<(Id, FsId)>, sums: &mut Sums) {
-        let sum = if q.blocked { &mut sums.startable_blocked } else { &mut sums.startable_free };
-        *sum -= q.startable;
-        q.startable = q.pending.len().min(share.saturating_sub(q.running));
-        *sum += q.startable;
-        let key = (q.startable > 0).then(|| q.pending[0]);
-        if key != q.runnable_key {
-            if let Some(old) = q.runnable_key {
-                if let Ok(i) = runnable.binary_search(&(old, f)) {
-                    runnable.remove(i);
-                }
-            }
-            if let Some(new) = key {
-                let i = runnable.binary_search(&(new, f)).unwrap_or_else(|i| i);
-                runnable.insert(i, (new, f));
-            }
-            q.runnable_key = key;
-        }
-    }
-
-    /// Forgets filesystems with nothing queued or running, once there are more than a few:
-    /// each entry keeps a queue buffer.
-    fn prune(&mut self) {
-        const KEEP: usize = 64;
-        if self.fss.len() > KEEP {
-            self.fss.retain(|_, q| !q.pending.is_empty() || q.running > 0);
         }
     }
 
@@ -381,69 +288,28 @@ impl<T> Table<T> {
             token,
         };
         self.reqs.insert(id, req);
-        if !self.fss.contains_key(&fs) {
-            self.prune();
-        }
-        let q = self.fss.entry(fs).or_default();
-        q.pending.push_back(id);
-        self.queued += 1;
-        Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
+        self.sched.push(fs, id);
         id
-    }
-
-    /// Takes queued request `id` (on `fs`) out of its filesystem's queue.
-    fn dequeue(&mut self, id: Id, fs: FsId) {
-        if let Some(q) = self.fss.get_mut(&fs) {
-            if let Some(pos) = q.pending.iter().position(|&p| p == id) {
-                q.pending.remove(pos);
-                self.queued -= 1;
-            }
-        }
-        self.refresh(fs);
     }
 
     /// Takes back a request that was just submitted and never became visible to anyone else
     /// (used when no worker could be started for it).
     pub fn unsubmit(&mut self, id: Id) -> Option<T> {
         let req = self.reqs.remove(&id)?;
-        self.dequeue(id, req.fs);
+        self.sched.remove(req.fs, id);
         self.deadlines.untrack(id);
         self.counters.submitted -= 1;
         req.token
     }
 
-    /// Whether syscalls of blocked filesystems may start now.
-    fn budget_left(&self) -> usize {
-        self.budget.saturating_sub(self.sums.blocked_running)
-    }
-
-    /// The oldest queued request that could start now, and its filesystem: below its share
-    /// and, for a blocked filesystem, within the budget.
-    fn first_startable(&self) -> Option<(Id, FsId)> {
-        let budget_left = self.budget_left() > 0;
-        self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).copied()
-    }
-
-    /// The oldest queued request that could start now (see [`Table::first_startable`]),
-    /// moved to Running for a worker at `now`, with the filesystem it is charged to.
+    /// The oldest queued request that could start now (see [`Scheduler::next`]), moved to
+    /// Running for a worker at `now`, with the filesystem it is charged to.
     pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
-        let (id, fs) = self.first_startable()?;
-        let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
-        debug_assert_eq!(q.pending.front(), Some(&id));
-        q.pending.pop_front();
-        q.running += 1;
-        self.queued -= 1;
+        let (id, fs) = self.sched.next()?;
         let req = self.reqs.get_mut(&id).expect("queued ids are always in the table");
         debug_assert_eq!(req.phase, Phase::Queued);
         let owed = req.token.is_none();
-        if owed {
-            q.abandoned += 1;
-        }
-        if q.blocked {
-            self.sums.blocked_running += 1;
-            self.sums.blocked_abandoned += usize::from(owed);
-        }
-        Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
+        self.sched.start(fs, id, owed);
         req.phase = Phase::Running;
         let op = req.op.take().expect("a queued request still has its op");
         if req.kind == OpKind::Close {
@@ -461,10 +327,7 @@ impl<T> Table<T> {
         if let Some(r) = self.running.get_mut(&id).filter(|r| !r.abandoned) {
             r.abandoned = true;
             self.abandoned += 1;
-            if let Some(q) = self.fss.get_mut(&r.fs) {
-                q.abandoned += 1;
-                self.sums.blocked_abandoned += usize::from(q.blocked);
-            }
+            self.sched.abandon(r.fs);
         }
     }
 
@@ -475,20 +338,8 @@ impl<T> Table<T> {
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
         let mut fs = None;
         if let Some(r) = self.running.remove(&id) {
-            let q = self.fss.get_mut(&r.fs).expect("running filesystems are always in the table");
-            q.running -= 1;
-            if r.abandoned {
-                self.abandoned -= 1;
-                q.abandoned -= 1;
-            }
-            if q.blocked {
-                self.sums.blocked_running -= 1;
-                self.sums.blocked_abandoned -= usize::from(r.abandoned);
-                if q.running == 0 {
-                    Self::set_blocked(q, false, &mut self.sums);
-                }
-            }
-            Self::refile(q, r.fs, self.share, &mut self.runnable, &mut self.sums);
+            self.abandoned -= usize::from(r.abandoned);
+            self.sched.end(r.fs, r.abandoned);
             fs = Some(r.fs);
         }
         if let Some(req) = self.reqs.get_mut(&id) {
@@ -545,7 +396,7 @@ impl<T> Table<T> {
         }
         let became_ready = match phase {
             Phase::Queued => {
-                self.dequeue(id, fs);
+                self.sched.remove(fs, id);
                 self.push_ready(id)
             }
             Phase::Running => {
@@ -605,13 +456,7 @@ impl<T> Table<T> {
         // The caller's queued requests are gone from `reqs`; drop them from their queues in
         // one pass (the owed closes stay).
         let reqs = &self.reqs;
-        for q in self.fss.values_mut() {
-            let before = q.pending.len();
-            q.pending.retain(|id| reqs.contains_key(id));
-            self.queued -= before - q.pending.len();
-        }
-        let fss: Vec<FsId> = self.fss.keys().copied().collect();
-        fss.into_iter().for_each(|f| self.refresh(f));
+        self.sched.retain(|id| reqs.contains_key(&id));
         self.ready.clear();
         self.deadlines.clear();
         for (fs, fd) in owed {
@@ -624,40 +469,16 @@ impl<T> Table<T> {
     pub fn take_queued_owed(&mut self) -> Vec<i32> {
         let mut fds = Vec::new();
         let reqs = &mut self.reqs;
-        for q in self.fss.values_mut() {
-            q.pending.retain(|id| match reqs.get(id) {
-                Some(Req { token: None, op: Some(Op::Close { fd }), .. }) => {
-                    fds.push(*fd);
-                    reqs.remove(id);
-                    false
-                }
-                _ => true,
-            });
-        }
+        self.sched.retain(|id| match reqs.get(&id) {
+            Some(Req { token: None, op: Some(Op::Close { fd }), .. }) => {
+                fds.push(*fd);
+                reqs.remove(&id);
+                false
+            }
+            _ => true,
+        });
         self.owed -= fds.len();
-        self.queued -= fds.len();
-        let fss: Vec<FsId> = self.fss.keys().copied().collect();
-        fss.into_iter().for_each(|f| self.refresh(f));
         fds
-    }
-
-    fn set_blocked(q: &mut FsQ, blocked: bool, sums: &mut Sums) {
-        if q.blocked == blocked {
-            return;
-        }
-        let (running, abandoned, startable) = (q.running, q.abandoned, q.startable);
-        if blocked {
-            sums.blocked_running += running;
-            sums.blocked_abandoned += abandoned;
-            sums.startable_free -= startable;
-            sums.startable_blocked += startable;
-        } else {
-            sums.blocked_running -= running;
-            sums.blocked_abandoned -= abandoned;
-            sums.startable_blocked -= startable;
-            sums.startable_free += startable;
-        }
-        q.blocked = blocked;
     }
 
     /// Re-marks which filesystems are blocked: those with a syscall running since before
@@ -674,13 +495,11 @@ impl<T> Table<T> {
             if blocked.last() == Some(&fs) {
                 continue;
             }
-            if self.fss.get(&fs).is_some_and(|q| q.blocked) || asleep(id) {
+            if self.sched.is_blocked(fs) || asleep(id) {
                 blocked.push(fs);
             }
         }
-        for (f, q) in self.fss.iter_mut() {
-            Self::set_blocked(q, blocked.binary_search(f).is_ok(), &mut self.sums);
-        }
+        self.sched.set_blocked(&blocked);
         blocked.len()
     }
 
@@ -694,12 +513,12 @@ impl<T> Table<T> {
     }
     /// Requests waiting for a worker (owed closes included).
     pub fn queued(&self) -> usize {
-        self.queued
+        self.sched.queued()
     }
     /// Queued requests that could start now: within their filesystem's share, and for
     /// blocked filesystems within the budget.
     pub fn startable(&self) -> usize {
-        self.sums.startable_free + self.sums.startable_blocked.min(self.budget_left())
+        self.sched.startable()
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
@@ -707,7 +526,7 @@ impl<T> Table<T> {
     }
     /// How long the oldest request that could start now has waited.
     pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
-        let (id, _) = self.first_startable()?;
+        let (id, _) = self.sched.next()?;
         self.reqs.get(&id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
@@ -721,24 +540,24 @@ impl<T> Table<T> {
     /// Syscalls in progress that do not count against the pool's `max_threads`: abandoned
     /// ones, and those of blocked filesystems.
     pub fn off_budget(&self) -> usize {
-        self.abandoned + self.sums.blocked_running - self.sums.blocked_abandoned
+        self.abandoned + self.sched.blocked_unabandoned()
     }
     /// Whether request `id` runs off budget: abandoned, an owed close, or on a blocked
     /// filesystem.
     pub fn is_off_budget(&self, id: Id) -> bool {
-        self.running.get(&id).is_some_and(|r| r.abandoned || self.fss.get(&r.fs).is_some_and(|q| q.blocked))
+        self.running.get(&id).is_some_and(|r| r.abandoned || self.sched.is_blocked(r.fs))
     }
     /// Syscalls in progress on blocked filesystems.
     pub fn blocked_running(&self) -> usize {
-        self.sums.blocked_running
+        self.sched.blocked_running()
     }
     /// The per-filesystem share.
     pub fn share(&self) -> usize {
-        self.share
+        self.sched.share()
     }
     /// Filesystems with queued or running requests.
     pub fn mounts(&self) -> usize {
-        self.fss.values().filter(|q| !q.pending.is_empty() || q.running > 0).count()
+        self.sched.busy()
     }
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -752,10 +571,10 @@ impl<T> Table<T> {
     pub fn blocked_mounts(&self, now: Instant, min_age: Duration) -> Vec<MountReport> {
         let mut out: HashMap<FsId, MountReport> = HashMap::default();
         let mut note = |fs: FsId, age: Duration| {
-            let q = &self.fss[&fs];
+            let q = self.sched.counts(fs);
             let r = out.entry(fs).or_insert(MountReport {
                 fs,
-                queued: q.pending.len(),
+                queued: q.queued,
                 running: q.running,
                 abandoned: q.abandoned,
                 blocked: 0,
@@ -770,8 +589,8 @@ impl<T> Table<T> {
                 note(r.fs, age);
             }
         }
-        for (&fs, q) in &self.fss {
-            for id in &q.pending {
+        for (fs, pending) in self.sched.queues() {
+            for id in pending {
                 let age = now.saturating_duration_since(self.reqs[id].submitted);
                 if age < min_age {
                     break; // the rest are younger
@@ -1158,7 +977,7 @@ mod tests {
             t.pop_ready().unwrap();
         }
         assert_eq!(t.mounts(), 0, "none has work");
-        assert!(t.fss.len() <= 65, "{} entries kept", t.fss.len());
-        assert!(t.runnable.is_empty());
+        assert!(t.sched.kept() <= 65, "{} entries kept", t.sched.kept());
+        assert!(!t.sched.has_runnable());
     }
 }
