@@ -1,11 +1,11 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 
+use crate::completion::Notifier;
 use crate::config::Config;
 use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
-use crate::notify::Notifier;
 use crate::pool::{Shared, Snapshot};
 use crate::request::{Completion, Effect, Id, MountReport, Op, OpKind};
 use crate::sync::Arc;

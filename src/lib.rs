@@ -7,6 +7,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod abandoned;
+pub mod completion;
 pub mod config;
 pub mod context;
 mod deadlines;
@@ -14,9 +15,7 @@ pub mod ffi;
 mod fork;
 pub mod inline;
 pub mod mounts;
-pub mod notify;
 pub mod pool;
-pub mod queue;
 pub mod request;
 mod scheduler;
 pub mod stats;

@@ -39,11 +39,11 @@
 //! under it.
 
 use crate::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
+use crate::completion::Completions;
+use crate::completion::Notifier;
 use crate::config::Resolved;
 use crate::mounts;
-use crate::notify::Notifier;
-use crate::queue::Queue;
-use crate::request::{Effect, Id, OpKind, Table};
+use crate::request::{Effect, Id, OpKind, Requests};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
@@ -110,7 +110,7 @@ pub struct Shared<T> {
     /// Time origin of the workers' syscall clocks.
     epoch: Instant,
     /// Queued and ready counts, published under the lock for spinners to watch without it.
-    queued_hint: AtomicUsize,
+    startable_hint: AtomicUsize,
     ready_hint: AtomicUsize,
     /// Undelivered requests (queued, running or ready; not owed closes, nor abandoned
     /// syscalls whose request was delivered), published likewise: the fast path runs in
@@ -151,7 +151,7 @@ impl SyscallClock {
 /// Everything guarded by `Shared::inner`.
 pub struct Inner<T> {
     /// The requests and the readiness eventfd (closed once the pool shuts down).
-    pub(crate) q: Queue<T, Notifier>,
+    pub(crate) q: Completions<T, Notifier>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
     /// Workers waiting on `work_cv`.
@@ -209,8 +209,13 @@ impl<T: Send + 'static> Shared<T> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                q: Queue::new(
-                    Table::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads, cfg.max_threads),
+                q: Completions::new(
+                    Requests::with_share(
+                        cfg.queue_depth,
+                        cfg.timeout,
+                        cfg.per_mount_threads,
+                        cfg.max_threads,
+                    ),
                     notifier,
                 ),
                 threads: 0,
@@ -233,7 +238,7 @@ impl<T: Send + 'static> Shared<T> {
             cfg,
             exec,
             epoch: Instant::now(),
-            queued_hint: AtomicUsize::new(0),
+            startable_hint: AtomicUsize::new(0),
             ready_hint: AtomicUsize::new(0),
             active_hint: AtomicUsize::new(0),
             readiness_fd,
@@ -260,7 +265,7 @@ impl<T: Send + 'static> Shared<T> {
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
     /// context's part of the process-wide abandoned count.
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        self.queued_hint.store(g.q.table.startable(), Ordering::Relaxed);
+        self.startable_hint.store(g.q.table.startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
         self.active_hint.store(g.q.table.outstanding(), Ordering::Relaxed);
         g.abandoned_reported.settle(g.q.table.abandoned());
@@ -398,7 +403,7 @@ impl<T: Send + 'static> Shared<T> {
                 // either way, so a request a submit left to this spinner is never missed.
                 g.spinning += 1;
                 drop(g);
-                spin_until(Instant::now() + SPIN, || self.queued_hint.load(Ordering::Relaxed) > 0);
+                spin_until(Instant::now() + SPIN, || self.startable_hint.load(Ordering::Relaxed) > 0);
                 g = self.lock();
                 g.spinning -= 1;
                 g.spin_claims = g.spin_claims.saturating_sub(1).min(g.spinning);
@@ -524,7 +529,7 @@ impl<T: Send + 'static> Shared<T> {
         // costs no futex wake-up. With a backlog of many requests per worker, each wake-up
         // delivers a large batch anyway, and a spinning caller would only take a CPU from
         // the workers (measured at 256 in flight on 2 vCPUs: 295k pairs/s spinning, 540k not).
-        let backlog = self.queued_hint.load(Ordering::Relaxed);
+        let backlog = self.startable_hint.load(Ordering::Relaxed);
         let spin =
             if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
         let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));

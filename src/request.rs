@@ -26,7 +26,7 @@
 //! Per-filesystem fairness and blocked filesystems are the scheduler's (see `scheduler`):
 //! the table tells it what is queued, started, abandoned and ended; it says what runs next.
 //! The table marks filesystems blocked from the ages of their running syscalls
-//! ([`Table::mark_blocked`]).
+//! ([`Requests::mark_blocked`]).
 
 use crate::deadlines::Deadlines;
 use crate::mounts::FsId;
@@ -174,7 +174,7 @@ pub struct MountReport {
 
 /// Every undelivered request of one context, and the owed closes.
 #[derive(Debug)]
-pub struct Table<T> {
+pub struct Requests<T> {
     next_id: Id,
     depth: usize,
     reqs: HashMap<Id, Req<T>>,
@@ -193,7 +193,7 @@ pub struct Table<T> {
     counters: Counters,
 }
 
-impl<T> Table<T> {
+impl<T> Requests<T> {
     /// A table admitting at most `depth` undelivered requests, with no per-filesystem share.
     pub fn new(depth: usize, timeout: Option<Duration>) -> Self {
         Self::with_share(depth, timeout, usize::MAX, usize::MAX)
@@ -203,7 +203,7 @@ impl<T> Table<T> {
     /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
     /// filesystems only while fewer than `budget` of them run.
     pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
-        Table {
+        Requests {
             next_id: 1,
             depth,
             reqs: HashMap::default(),
@@ -218,7 +218,7 @@ impl<T> Table<T> {
     }
 
     /// Queues a request on an anonymous filesystem (for tests and models; see
-    /// [`Table::submit_on`]).
+    /// [`Requests::submit_on`]).
     pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
         self.submit_on(crate::mounts::UNKNOWN, op, token, now)
     }
@@ -612,12 +612,12 @@ mod tests {
         Op::Open { path: CString::new("/x").unwrap(), flags: 0, mode: 0 }
     }
 
-    fn table() -> Table<&'static str> {
-        Table::new(4, None)
+    fn table() -> Requests<&'static str> {
+        Requests::new(4, None)
     }
 
     /// Submits one open per token and lets workers take them all: they are Running.
-    fn started<const N: usize>(t: &mut Table<&'static str>, tokens: [&'static str; N]) -> [Id; N] {
+    fn started<const N: usize>(t: &mut Requests<&'static str>, tokens: [&'static str; N]) -> [Id; N] {
         let now = Instant::now();
         let ids = tokens.map(|tok| t.submit(open_op(), tok, now).unwrap());
         for _ in 0..N {
@@ -628,7 +628,7 @@ mod tests {
 
     #[test]
     fn ids_are_positive_and_unique() {
-        let mut t = Table::new(100, None);
+        let mut t = Requests::new(100, None);
         let now = Instant::now();
         let ids: Vec<_> = (0..50).map(|_| t.submit(open_op(), (), now).unwrap()).collect();
         assert!(ids.iter().all(|&i| i > 0));
@@ -748,7 +748,7 @@ mod tests {
 
     #[test]
     fn timeout_is_a_cancel_at_the_deadline() {
-        let mut t: Table<()> = Table::new(16, Some(Duration::from_millis(100)));
+        let mut t: Requests<()> = Requests::new(16, Some(Duration::from_millis(100)));
         let t0 = Instant::now();
         let q = t.submit(open_op(), (), t0).unwrap();
         let r = t.submit(open_op(), (), t0).unwrap();
@@ -784,7 +784,7 @@ mod tests {
         let t0 = Instant::now();
         let to = Some(Duration::from_millis(10));
         // complete, then deadline passes before delivery: the completion stands.
-        let mut t: Table<()> = Table::new(8, to);
+        let mut t: Requests<()> = Requests::new(8, to);
         let a = t.submit(open_op(), (), t0).unwrap();
         t.take_work(Instant::now());
         t.finish(a, OpKind::Open, 4, Instant::now());
@@ -806,7 +806,7 @@ mod tests {
 
     #[test]
     fn shutdown_returns_every_owned_descriptor() {
-        let mut t = Table::new(16, None);
+        let mut t = Requests::new(16, None);
         let now = Instant::now();
         let done = t.submit(open_op(), (), now).unwrap();
         let running = t.submit(open_op(), (), now).unwrap();
@@ -835,7 +835,7 @@ mod tests {
 
     #[test]
     fn unsubmit_removes_all_trace() {
-        let mut t: Table<u8> = Table::new(2, Some(Duration::from_secs(1)));
+        let mut t: Requests<u8> = Requests::new(2, Some(Duration::from_secs(1)));
         let now = Instant::now();
         let a = t.submit(open_op(), 1, now).unwrap();
         assert_eq!(t.unsubmit(a), Some(1));
@@ -844,7 +844,7 @@ mod tests {
 
     #[test]
     fn a_mount_at_its_share_waits_while_others_go_ahead() {
-        let mut t: Table<u32> = Table::with_share(64, None, 3, usize::MAX);
+        let mut t: Requests<u32> = Requests::with_share(64, None, 3, usize::MAX);
         let now = Instant::now();
         let dead: Vec<Id> = (0..5).map(|i| t.submit_on(1, open_op(), i, now).unwrap()).collect();
         let ok: Vec<Id> = (0..3).map(|i| t.submit_on(2, open_op(), 10 + i, now).unwrap()).collect();
@@ -868,7 +868,7 @@ mod tests {
 
     #[test]
     fn abandoned_syscalls_hold_their_mount_share_until_they_return() {
-        let mut t: Table<u32> = Table::with_share(64, Some(Duration::from_millis(10)), 1, usize::MAX);
+        let mut t: Requests<u32> = Requests::with_share(64, Some(Duration::from_millis(10)), 1, usize::MAX);
         let t0 = Instant::now();
         let a = t.submit_on(1, open_op(), 0, t0).unwrap();
         let b = t.submit_on(1, open_op(), 1, t0 + Duration::from_millis(20)).unwrap();
@@ -894,7 +894,7 @@ mod tests {
 
     #[test]
     fn blocked_filesystems_share_one_budget_and_leave_healthy_ones_startable() {
-        let mut t: Table<u32> = Table::with_share(64, None, 4, 6);
+        let mut t: Requests<u32> = Requests::with_share(64, None, 4, 6);
         let t0 = Instant::now();
         for fs in 1..=3 {
             for i in 0..10 {
@@ -925,7 +925,7 @@ mod tests {
 
     #[test]
     fn owed_closes_run_but_are_never_delivered_nor_refused() {
-        let mut t: Table<u32> = Table::new(1, None);
+        let mut t: Requests<u32> = Requests::new(1, None);
         let now = Instant::now();
         let a = t.submit(open_op(), 1, now).unwrap();
         assert!(t.submit(open_op(), 2, now).is_err(), "depth 1");
@@ -953,7 +953,7 @@ mod tests {
 
     #[test]
     fn counters_follow_each_request() {
-        let mut t: Table<()> = Table::new(8, None);
+        let mut t: Requests<()> = Requests::new(8, None);
         let t0 = Instant::now();
         let a = t.submit(open_op(), (), t0).unwrap();
         let b = t.submit(open_op(), (), t0).unwrap();
@@ -968,7 +968,7 @@ mod tests {
 
     #[test]
     fn finished_mounts_are_forgotten_past_a_few() {
-        let mut t: Table<()> = Table::with_share(1000, None, 2, usize::MAX);
+        let mut t: Requests<()> = Requests::with_share(1000, None, 2, usize::MAX);
         let now = Instant::now();
         for m in 0..200 {
             let id = t.submit_on(m, open_op(), (), now).unwrap();

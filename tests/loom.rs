@@ -10,8 +10,8 @@
 //! more syscalls of one mount than its share, even while a cancelled one still runs.
 #![cfg(loom)]
 
-use aopen::queue::{Queue, Readiness};
-use aopen::request::{Completion, Id, Op, Table};
+use aopen::completion::{Completions, Readiness};
+use aopen::request::{Completion, Id, Op, Requests};
 use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -65,7 +65,7 @@ impl Fds {
     }
 }
 
-type Q = Arc<Mutex<Queue<u32, Fd>>>;
+type Q = Arc<Mutex<Completions<u32, Fd>>>;
 
 struct World {
     q: Q,
@@ -78,7 +78,7 @@ struct World {
 fn world(requests: u32, timeout: Option<Duration>) -> World {
     let fd = Arc::new(ModelFd::default());
     let t0 = Instant::now();
-    let mut q = Queue::new(Table::new(8, timeout), Fd(fd.clone()));
+    let mut q = Completions::new(Requests::new(8, timeout), Fd(fd.clone()));
     let ids = (0..requests)
         .map(|i| {
             q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
@@ -245,7 +245,7 @@ fn share_holds_while_a_cancelled_syscall_runs() {
     loom::model(|| {
         let fd = Arc::new(ModelFd::default());
         let t0 = Instant::now();
-        let mut q = Queue::new(Table::with_share(8, None, 1, usize::MAX), Fd(fd.clone()));
+        let mut q = Completions::new(Requests::with_share(8, None, 1, usize::MAX), Fd(fd.clone()));
         let ids = (0..2)
             .map(|i| {
                 q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
