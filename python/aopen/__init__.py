@@ -18,6 +18,7 @@ else the build tree's ``target/release/libaopen.so``.
 import asyncio
 import ctypes
 import errno
+import functools
 import os
 import weakref
 from pathlib import Path
@@ -348,7 +349,16 @@ def _context():
 
 def _flags(mode):
     """open(2) flags for a Python open() mode string; ValueError for an invalid one."""
-    if not isinstance(mode, str) or set(mode) - set("rwxabt+") or len(set(mode)) != len(mode):
+    if not isinstance(mode, str):
+        raise ValueError(f"invalid mode: {mode!r}")
+    return _flags_of(mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _flags_of(mode):
+    """_flags of a string. Cached: a program uses a handful of modes, and aopen() is on its
+    hot path."""
+    if set(mode) - set("rwxabt+") or len(set(mode)) != len(mode):
         raise ValueError(f"invalid mode: {mode!r}")
     kinds = [c for c in mode if c in "rwxa"]
     if len(kinds) != 1 or ("b" in mode and "t" in mode):
@@ -374,9 +384,10 @@ class aopen:
         self._args = (mode, buffering, encoding, errors, newline)
         self._file = None
         self._fd = -1
+        self._ctx = None
 
     async def __aenter__(self):
-        ctx = _context()
+        ctx = self._ctx = _context()
         fd = await ctx.open_fd(self._path, self._flags, 0o666)
         try:
             # closefd=False: the descriptor is closed through libaopen in __aexit__.
@@ -392,5 +403,7 @@ class aopen:
         try:
             self._file.close()  # flushes; leaves the descriptor open
         finally:
-            await _context().close_fd(fd)
+            # The context the file was opened through, unless it was closed meanwhile.
+            ctx = self._ctx if self._ctx.ctx is not None else _context()
+            await ctx.close_fd(fd)
         return False
