@@ -78,10 +78,9 @@ impl<T, R: Readiness> Completions<T, R> {
         result: i32,
         token: T,
         now: Instant,
-    ) -> Result<Id, (i32, T)> {
+    ) -> Result<(Id, Effect), (i32, T)> {
         let (id, e) = self.table.submit_completed(kind, result, token, now)?;
-        self.apply(e);
-        Ok(id)
+        Ok((id, self.apply(e)))
     }
 
     /// See [`Requests::owe_close`].

@@ -7,7 +7,7 @@ use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Effect, Id, MountReport, Op, OpKind};
+use crate::request::{Completion, Id, MountReport, Op, OpKind};
 use crate::sync::Arc;
 use crate::syscall::{self, Executor};
 use std::ffi::CString;
@@ -186,7 +186,7 @@ impl<T: Send + 'static> Context<T> {
             g.q.submit_completed(kind, result, token, Instant::now())
         };
         match &r {
-            Ok(_) => self.shared.woke(&g, Effect { became_ready: true }),
+            Ok((_, e)) => self.shared.woke(&g, *e),
             Err(_) if kind == OpKind::Open && result >= 0 => {
                 if inline::close_nowait(result) == Err(libc::EAGAIN) {
                     g.q.owe_close(mounts::UNKNOWN, result, Instant::now());
@@ -195,7 +195,7 @@ impl<T: Send + 'static> Context<T> {
             }
             Err(_) => {}
         }
-        r
+        r.map(|(id, _)| id)
     }
 
     /// Opens `path` on this thread if the kernel can finish it from its caches on a local

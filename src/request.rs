@@ -226,7 +226,7 @@ impl<T> Requests<T> {
     /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
     /// are undelivered already.
     pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        if self.reqs.len() - self.owed >= self.depth {
+        if self.outstanding() >= self.depth {
             return Err((libc::EAGAIN, token));
         }
         let id = self.enqueue(fs, op, Some(token), now);
@@ -245,12 +245,10 @@ impl<T> Requests<T> {
         token: T,
         now: Instant,
     ) -> Result<(Id, Effect), (i32, T)> {
-        if self.reqs.len() - self.owed >= self.depth {
+        if self.outstanding() >= self.depth {
             return Err((libc::EAGAIN, token));
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let req = Req {
+        let id = self.insert(Req {
             kind,
             fs: crate::mounts::UNKNOWN,
             phase: Phase::Ready,
@@ -259,8 +257,7 @@ impl<T> Requests<T> {
             submitted: now,
             op: None,
             token: Some(token),
-        };
-        self.reqs.insert(id, req);
+        });
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
@@ -274,10 +271,16 @@ impl<T> Requests<T> {
         self.counters.owed_closes += 1;
     }
 
-    fn enqueue(&mut self, fs: FsId, op: Op, token: Option<T>, now: Instant) -> Id {
+    /// Gives `req` the next id and keeps it.
+    fn insert(&mut self, req: Req<T>) -> Id {
         let id = self.next_id;
         self.next_id += 1;
-        let req = Req {
+        self.reqs.insert(id, req);
+        id
+    }
+
+    fn enqueue(&mut self, fs: FsId, op: Op, token: Option<T>, now: Instant) -> Id {
+        let id = self.insert(Req {
             kind: op.kind(),
             fs,
             phase: Phase::Queued,
@@ -286,8 +289,7 @@ impl<T> Requests<T> {
             submitted: now,
             op: Some(op),
             token,
-        };
-        self.reqs.insert(id, req);
+        });
         self.sched.push(fs, id);
         id
     }
