@@ -139,6 +139,16 @@ extern double longest_call_ms;
         r_;                                                                                 \
     })
 
+/* Request ids are opaque numbers. These number them 1, 2, ... in the order first seen, for
+ * per-request arrays (at most ID_INDEXES - 1 of them). Not thread-safe. */
+#define ID_INDEXES (1 << 20)
+/* Gives `id` the next index; CHECKs that it had none (an id is never handed out twice). */
+int id_add(uint64_t id);
+/* The index of `id`, or 0 if it never had one. */
+int id_index(uint64_t id);
+/* The id of index `i` (0 if none). */
+uint64_t id_at(int i);
+
 /* Completions a load run received that were not its own (for the test to account for). */
 struct others {
     aopen_completion v[4096];

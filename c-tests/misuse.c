@@ -18,11 +18,11 @@
 #include "helpers.h"
 
 #define DEPTH 16
-#define MAXIDS 400000
+#define MAXIDS ID_INDEXES
 
 enum state { NONE, OUT, DELIVERED };
-static unsigned char st[MAXIDS];       /* by id */
-static unsigned char is_close[MAXIDS]; /* by id */
+static unsigned char st[MAXIDS];       /* by id_index */
+static unsigned char is_close[MAXIDS]; /* by id_index */
 static unsigned char cancelled[MAXIDS];
 static unsigned char no_cb[MAXIDS]; /* submitted without a callback: dispatch drops it unseen */
 static aopen_ctx *ctx;
@@ -36,7 +36,7 @@ static unsigned seed;
 static char path_f[4096], path_missing[4096], path_long[8192];
 
 static unsigned rnd(unsigned n) { return (unsigned)(rand_r(&seed) % n); }
-static uint64_t last_id; /* the newest id: cancels aim near it, where requests are live */
+static int last_k; /* the newest id's index: cancels aim near it, where requests are live */
 
 static void deliver(const aopen_completion *c);
 
@@ -99,54 +99,56 @@ static void submit_random(void) {
         eagain_n++;
         return;
     }
-    CHECK(id > 0 && id < MAXIDS, "submit: %lld", (long long)id);
+    CHECK(id > 0, "submit: %lld", (long long)id);
     CHECK(level > 0 || outstanding < DEPTH, "submit accepted past the depth");
-    CHECK_EQ(st[id], NONE); /* ids are never reused */
-    st[id] = OUT;
-    last_id = (uint64_t)id;
-    is_close[id] = (unsigned char)close_op;
-    no_cb[id] = f == NULL;
+    int k = id_add((uint64_t)id); /* CHECKs that ids are never reused */
+    st[k] = OUT;
+    last_k = k;
+    is_close[k] = (unsigned char)close_op;
+    no_cb[k] = f == NULL;
     outstanding++;
     submitted_n++;
 }
 
 static void cancel_random(void) {
     unsigned how = rnd(4);
-    uint64_t id = how == 0   ? (uint64_t)rnd(1u << 30) + MAXIDS              /* unknown */
-                  : how == 1 ? (uint64_t)rnd((unsigned)last_id + 2)         /* anything */
-                             : last_id - (last_id > 20 ? rnd(20) : 0);       /* recent */
+    uint64_t id = how == 0   ? (uint64_t)rnd(1u << 30) << 31 | rnd(1u << 30) /* unknown */
+                  : how == 1 ? id_at((int)rnd((unsigned)last_k + 2))       /* anything, or 0 */
+                             : id_at(last_k - (last_k > 20 ? (int)rnd(20) : 0)); /* recent */
     int rc = aopen_cancel(ctx, id);
-    if (id == 0 || id >= MAXIDS || st[id] != OUT) {
+    int k = id_index(id);
+    if (k == 0 || st[k] != OUT) {
         CHECK_EQ(rc, -ENOENT); /* unknown or already delivered */
         return;
     }
-    if (rc == -ENOENT && no_cb[id]) { /* dropped unseen by a dispatch: now we know */
-        st[id] = DELIVERED;
+    if (rc == -ENOENT && no_cb[k]) { /* dropped unseen by a dispatch: now we know */
+        st[k] = DELIVERED;
         return;
     }
     if (rc == 0) {
-        CHECK(!cancelled[id], "id %llu cancelled twice", (unsigned long long)id);
-        cancelled[id] = 1;
+        CHECK(!cancelled[k], "id %llu cancelled twice", (unsigned long long)id);
+        cancelled[k] = 1;
         cancel_ok_n++;
     } else {
         CHECK(rc == -EALREADY, "cancel: %d", rc);
-        CHECK(is_close[id] || cancelled[id], "EALREADY for an open that was not cancelled");
+        CHECK(is_close[k] || cancelled[k], "EALREADY for an open that was not cancelled");
     }
 }
 
 static void deliver(const aopen_completion *c) {
-    CHECK(c->id > 0 && c->id < MAXIDS, "id %llu", (unsigned long long)c->id);
-    CHECK_EQ(st[c->id], OUT);
-    st[c->id] = DELIVERED;
+    int k = id_index(c->id);
+    CHECK(k > 0, "id %llu never handed out", (unsigned long long)c->id);
+    CHECK_EQ(st[k], OUT);
+    st[k] = DELIVERED;
     outstanding--;
     delivered_n++;
     int r = c->result;
-    if (cancelled[c->id] && !is_close[c->id])
+    if (cancelled[k] && !is_close[k])
         CHECK_EQ(r, -ECANCELED);
     if (c->op == AOPEN_OP_CLOSE) {
         CHECK(r == -EBADF || r == -ECANCELED, "close of a bad fd: %d", r);
     } else if (r >= 0) {
-        CHECK(!cancelled[c->id], "a cancelled open delivered an fd");
+        CHECK(!cancelled[k], "a cancelled open delivered an fd");
         close(r);
     } else {
         CHECK(r == -ENOENT || r == -ENOTDIR || r == -ECANCELED, "open: %d", r);

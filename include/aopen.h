@@ -387,9 +387,10 @@ int aopen_ctx_fd(const struct aopen_ctx *ctx);
  * - `user_data`: handed back untouched in the completion.
  *
  * # Returns
- * A request id > 0, unique in the context, or -EINVAL (NULL `ctx` or `path`),
- * -ENAMETOOLONG (path of PATH_MAX bytes or more), -EAGAIN (`queue_depth` requests are
- * undelivered, or no worker thread could be started; nothing was queued).
+ * A request id > 0 (not reused before 2^37 later requests of the context), or -EINVAL
+ * (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX bytes or more), -EAGAIN
+ * (`queue_depth` requests are undelivered, or no worker thread could be started;
+ * nothing was queued).
  *
  * # Memory and lifetimes
  * The descriptor in a successful completion belongs to the caller.

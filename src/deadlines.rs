@@ -1,17 +1,18 @@
 //! Timeouts: which requests a timeout may still hit, and when the next one falls due.
 //!
-//! Every request has the same timeout, and ids grow with submit time, so the deadlines are
-//! in id order: the first tracked id is always the next to expire.
+//! Every request has the same timeout, so the deadlines are in submit order: kept by the
+//! request's submit sequence number, the first one tracked is always the next to expire.
 
 use crate::request::Id;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// The requests a timeout may still hit (queued ones, and running opens), by id.
+/// The requests a timeout may still hit (queued ones, and running opens), by submit
+/// sequence number.
 #[derive(Debug)]
 pub struct Deadlines {
     timeout: Option<Duration>,
-    due: BTreeMap<Id, Instant>,
+    due: BTreeMap<u64, (Id, Instant)>,
 }
 
 impl Deadlines {
@@ -20,18 +21,18 @@ impl Deadlines {
         Deadlines { timeout, due: BTreeMap::new() }
     }
 
-    /// Starts the clock of request `id`, submitted at `submitted`.
-    pub fn track(&mut self, id: Id, submitted: Instant) {
+    /// Starts the clock of request `id`, the `seq`th submitted, at `submitted`.
+    pub fn track(&mut self, seq: u64, id: Id, submitted: Instant) {
         if let Some(t) = self.timeout {
-            self.due.insert(id, submitted + t);
+            self.due.insert(seq, (id, submitted + t));
         }
     }
 
-    /// Request `id` can no longer time out (it completed, was cancelled, or is a running
-    /// close).
-    pub fn untrack(&mut self, id: Id) {
+    /// The `seq`th request can no longer time out (it completed, was cancelled, or is a
+    /// running close).
+    pub fn untrack(&mut self, seq: u64) {
         if self.timeout.is_some() {
-            self.due.remove(&id);
+            self.due.remove(&seq);
         }
     }
 
@@ -42,16 +43,16 @@ impl Deadlines {
 
     /// When the next timeout falls due, if any request can still time out.
     pub fn next(&self) -> Option<Instant> {
-        self.due.first_key_value().map(|(_, &at)| at)
+        self.due.first_key_value().map(|(_, &(_, at))| at)
     }
 
     /// The next request whose deadline is at or before `now`, no longer tracked.
     pub fn pop_due(&mut self, now: Instant) -> Option<Id> {
-        let (&id, &at) = self.due.first_key_value()?;
+        let (&seq, &(id, at)) = self.due.first_key_value()?;
         if at > now {
             return None;
         }
-        self.due.remove(&id);
+        self.due.remove(&seq);
         Some(id)
     }
 }
@@ -65,17 +66,17 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let mut d = Deadlines::new(Some(ms(10)));
-        d.track(1, t0);
-        d.track(2, t0 + ms(5));
-        d.track(3, t0 + ms(6));
+        d.track(1, 30, t0);
+        d.track(2, 20, t0 + ms(5));
+        d.track(3, 10, t0 + ms(6));
         d.untrack(2);
         assert_eq!(d.next(), Some(t0 + ms(10)));
         assert_eq!(d.pop_due(t0 + ms(9)), None);
-        assert_eq!(d.pop_due(t0 + ms(20)), Some(1));
-        assert_eq!(d.pop_due(t0 + ms(20)), Some(3));
+        assert_eq!(d.pop_due(t0 + ms(20)), Some(30));
+        assert_eq!(d.pop_due(t0 + ms(20)), Some(10));
         assert_eq!((d.pop_due(t0 + ms(20)), d.next()), (None, None));
         let mut never = Deadlines::new(None);
-        never.track(1, t0);
+        never.track(1, 1, t0);
         assert_eq!(never.next(), None);
     }
 }

@@ -18,6 +18,7 @@ pub mod mounts;
 pub mod pool;
 pub mod request;
 mod scheduler;
+mod slab;
 pub mod stats;
 mod sync;
 mod sys;

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! A cancelled (or timed-out) request becomes Ready at once with `-ECANCELED` (`-ETIMEDOUT`).
-//! If its open was running, the worker is *abandoned*: when its syscall returns, `finish`
-//! finds the request no longer running.
+//! If its open was running, the worker is *abandoned*: the request keeps its slot, and when
+//! the syscall returns, `finish` finds nobody waiting for it.
 //!
 //! Owed closes. A descriptor the library holds that nobody can receive any more (the late fd
 //! of an abandoned open, the fd of a finished open that is cancelled or dropped, a queued
@@ -19,6 +19,10 @@
 //! `running` and `abandoned` while it runs, and never delivered. Owed closes do not count
 //! against `depth`: each one stands for a descriptor, so they are bounded by the process's
 //! descriptor limit, and refusing one would leak it.
+//!
+//! Requests live in a [`Slab`]: an id names its slot, so every lookup is an index, and a
+//! stale id (of a delivered request) finds nothing. Ids say nothing of age; each request
+//! also has a submit sequence number, which orders the scheduler's queues and the deadlines.
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
@@ -31,18 +35,20 @@
 use crate::deadlines::Deadlines;
 use crate::mounts::FsId;
 use crate::scheduler::Scheduler;
+use crate::slab::Slab;
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
-/// A request id: positive and unique within one context.
+/// A request id: positive, and not reused before at least 2^37 later requests of the same
+/// context (see `slab`).
 pub type Id = u64;
 
-/// Hashes the table's keys (request and mount ids: integers the library hands out or the
-/// kernel assigns, never chosen by an attacker) by one multiply, instead of SipHash: every
-/// request does several lookups under the context lock, whose hold time bounds throughput.
+/// Hashes mount ids (integers the kernel assigns, never chosen by an attacker) by one
+/// multiply, instead of SipHash: the scheduler looks one up for each request, under the
+/// context lock, whose hold time bounds throughput.
 #[derive(Default)]
 pub struct IdHasher(u64);
 
@@ -100,26 +106,38 @@ pub struct Completion<T> {
     pub token: T,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Queued,
-    Running,
-    Ready,
+/// Where a request is, with what it holds there.
+#[derive(Debug)]
+enum State<T> {
+    /// In its filesystem's queue, waiting for a worker. `token` is None for an owed close.
+    Queued { op: Op, token: Option<T> },
+    /// Its syscall runs on a worker, for the caller.
+    Running { token: T },
+    /// In the ready queue, waiting for delivery. `cancelled`: the result is final because
+    /// of a cancel or timeout (a syscall of its that still runs is abandoned).
+    Ready { result: i32, cancelled: bool, token: T },
+    /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
+    /// request delivered or shut down before its syscall returned.
+    Abandoned { owed: bool },
 }
 
 #[derive(Debug)]
 struct Req<T> {
+    /// Submit sequence number: orders requests by age.
+    seq: u64,
     kind: OpKind,
     fs: FsId,
-    phase: Phase,
-    /// Set once the result is final because of a cancel or timeout.
-    cancelled: bool,
-    result: i32,
     submitted: Instant,
-    /// The work, until a worker takes it.
-    op: Option<Op>,
-    /// The caller's token; `None` for an owed close, which is never delivered.
-    token: Option<T>,
+    /// When its syscall started, while one runs (abandoned or not).
+    syscall: Option<Instant>,
+    state: State<T>,
+}
+
+impl<T> Req<T> {
+    /// Whether a syscall of it runs that nobody waits for.
+    fn runs_abandoned(&self) -> bool {
+        self.syscall.is_some() && !matches!(self.state, State::Running { .. })
+    }
 }
 
 /// Why `cancel` refused.
@@ -147,16 +165,6 @@ pub struct Effect {
     pub became_ready: bool,
 }
 
-/// A syscall in progress.
-#[derive(Debug, Clone, Copy)]
-struct Running {
-    fs: FsId,
-    started: Instant,
-    /// Its request is no longer waiting for it (cancelled, timed out, shut down, or an
-    /// owed close).
-    abandoned: bool,
-}
-
 /// One filesystem's part of the table, for introspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MountReport {
@@ -175,20 +183,25 @@ pub struct MountReport {
 /// Every undelivered request of one context, and the owed closes.
 #[derive(Debug)]
 pub struct Requests<T> {
-    next_id: Id,
     depth: usize,
-    reqs: HashMap<Id, Req<T>>,
-    /// Owed closes in `reqs` (not counted against `depth`).
+    /// Every request with a state (see [`State`]).
+    reqs: Slab<Req<T>>,
+    /// The next submit sequence number.
+    next_seq: u64,
+    /// The caller's requests not yet delivered (queued, running or ready): what `depth` bounds.
+    outstanding: usize,
+    /// Owed closes queued or running (not counted against `depth`).
     owed: usize,
+    /// Owed closes that found the slab full, queued as soon as a slot frees.
+    owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
     sched: Scheduler,
     /// Ready requests, in completion order.
     ready: VecDeque<Id>,
     /// Requests a timeout may still hit (queued, or a running open).
     deadlines: Deadlines,
-    /// Syscalls in progress (including abandoned ones).
-    running: HashMap<Id, Running>,
-    /// Abandoned syscalls in progress.
+    /// Syscalls in progress (including abandoned ones), and of those the abandoned ones.
+    running: usize,
     abandoned: usize,
     counters: Counters,
 }
@@ -203,15 +216,33 @@ impl<T> Requests<T> {
     /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
     /// filesystems only while fewer than `budget` of them run.
     pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
+        Self::with_slab(Slab::new(), depth, timeout, share, budget)
+    }
+
+    /// A table of at most `slots` requests (owed closes included), for tests.
+    #[cfg(test)]
+    fn with_slots(slots: usize, depth: usize) -> Self {
+        Self::with_slab(Slab::with_limit(slots), depth, None, usize::MAX, usize::MAX)
+    }
+
+    fn with_slab(
+        reqs: Slab<Req<T>>,
+        depth: usize,
+        timeout: Option<Duration>,
+        share: usize,
+        budget: usize,
+    ) -> Self {
         Requests {
-            next_id: 1,
             depth,
-            reqs: HashMap::default(),
+            reqs,
+            next_seq: 1,
+            outstanding: 0,
             owed: 0,
+            owed_spill: Vec::new(),
             sched: Scheduler::new(share, budget),
             ready: VecDeque::new(),
             deadlines: Deadlines::new(timeout),
-            running: HashMap::default(),
+            running: 0,
             abandoned: 0,
             counters: Counters::default(),
         }
@@ -226,11 +257,19 @@ impl<T> Requests<T> {
     /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
     /// are undelivered already.
     pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        if self.outstanding() >= self.depth {
+        if self.outstanding >= self.depth {
             return Err((libc::EAGAIN, token));
         }
-        let id = self.enqueue(fs, op, Some(token), now);
-        self.deadlines.track(id, now);
+        let kind = op.kind();
+        let (id, seq) = self.insert(kind, fs, now, State::Queued { op, token: Some(token) }).map_err(
+            |state| match state {
+                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
+                _ => unreachable!("given back as it was given"),
+            },
+        )?;
+        self.sched.push(fs, seq, id);
+        self.deadlines.track(seq, id, now);
+        self.outstanding += 1;
         self.counters.submitted += 1;
         Ok(id)
     }
@@ -245,121 +284,137 @@ impl<T> Requests<T> {
         token: T,
         now: Instant,
     ) -> Result<(Id, Effect), (i32, T)> {
-        if self.outstanding() >= self.depth {
+        if self.outstanding >= self.depth {
             return Err((libc::EAGAIN, token));
         }
-        let id = self.insert(Req {
-            kind,
-            fs: crate::mounts::UNKNOWN,
-            phase: Phase::Ready,
-            cancelled: false,
-            result,
-            submitted: now,
-            op: None,
-            token: Some(token),
-        });
+        let state = State::Ready { result, cancelled: false, token };
+        let (id, _) = self.insert(kind, crate::mounts::UNKNOWN, now, state).map_err(|state| match state {
+            State::Ready { token, .. } => (libc::EAGAIN, token),
+            _ => unreachable!("given back as it was given"),
+        })?;
+        self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
     }
 
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
-    /// owed close (see the module docs). Never refused.
+    /// owed close (see the module docs). Never refused: with every slot taken, it waits for
+    /// the next one to free.
     pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
-        self.enqueue(fs, Op::Close { fd }, None, now);
+        let state = State::Queued { op: Op::Close { fd }, token: None };
+        match self.insert(OpKind::Close, fs, now, state) {
+            Ok((id, seq)) => self.sched.push(fs, seq, id),
+            Err(_) => self.owed_spill.push((fs, fd)),
+        }
         self.owed += 1;
         self.counters.owed_closes += 1;
     }
 
-    /// Gives `req` the next id and keeps it.
-    fn insert(&mut self, req: Req<T>) -> Id {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.reqs.insert(id, req);
-        id
+    /// Gives a new request the next id and sequence number and keeps it; gives its state
+    /// back when the slab is full.
+    fn insert(
+        &mut self,
+        kind: OpKind,
+        fs: FsId,
+        now: Instant,
+        state: State<T>,
+    ) -> Result<(Id, u64), State<T>> {
+        let seq = self.next_seq;
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state };
+        let id = self.reqs.insert(req).map_err(|r| r.state)?;
+        self.next_seq += 1;
+        Ok((id, seq))
     }
 
-    fn enqueue(&mut self, fs: FsId, op: Op, token: Option<T>, now: Instant) -> Id {
-        let id = self.insert(Req {
-            kind: op.kind(),
-            fs,
-            phase: Phase::Queued,
-            cancelled: false,
-            result: 0,
-            submitted: now,
-            op: Some(op),
-            token,
-        });
-        self.sched.push(fs, id);
-        id
+    /// Frees request `id`'s slot, and queues an owed close that was waiting for one.
+    fn remove(&mut self, id: Id) -> Option<Req<T>> {
+        let req = self.reqs.remove(id)?;
+        if let Some((fs, fd)) = self.owed_spill.pop() {
+            let state = State::Queued { op: Op::Close { fd }, token: None };
+            match self.insert(OpKind::Close, fs, Instant::now(), state) {
+                Ok((id, seq)) => self.sched.push(fs, seq, id),
+                Err(_) => self.owed_spill.push((fs, fd)),
+            }
+        }
+        Some(req)
     }
 
     /// Takes back a request that was just submitted and never became visible to anyone else
     /// (used when no worker could be started for it).
     pub fn unsubmit(&mut self, id: Id) -> Option<T> {
-        let req = self.reqs.remove(&id)?;
+        let Some(Req { state: State::Queued { token: Some(_), .. }, .. }) = self.reqs.get(id) else {
+            return None;
+        };
+        let req = self.remove(id)?;
         self.sched.remove(req.fs, id);
-        self.deadlines.untrack(id);
+        self.deadlines.untrack(req.seq);
+        self.outstanding -= 1;
         self.counters.submitted -= 1;
-        req.token
+        match req.state {
+            State::Queued { token, .. } => token,
+            _ => None,
+        }
     }
 
     /// The oldest queued request that could start now (see [`Scheduler::next`]), moved to
     /// Running for a worker at `now`, with the filesystem it is charged to.
     pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
         let (id, fs) = self.sched.next()?;
-        let req = self.reqs.get_mut(&id).expect("queued ids are always in the table");
-        debug_assert_eq!(req.phase, Phase::Queued);
-        let owed = req.token.is_none();
-        self.sched.start(fs, id, owed);
-        req.phase = Phase::Running;
-        let op = req.op.take().expect("a queued request still has its op");
+        let req = self.reqs.get_mut(id).expect("queued ids are always in the table");
+        let (op, state) = match std::mem::replace(&mut req.state, State::Abandoned { owed: true }) {
+            State::Queued { op, token: Some(token) } => (op, State::Running { token }),
+            State::Queued { op, token: None } => (op, State::Abandoned { owed: true }),
+            _ => unreachable!("the scheduler holds queued requests only"),
+        };
+        let owed = matches!(state, State::Abandoned { .. });
+        req.state = state;
+        req.syscall = Some(now);
+        self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
         if req.kind == OpKind::Close {
             // A running close cannot be cancelled, so no timeout can reach it.
-            self.deadlines.untrack(id);
+            self.deadlines.untrack(req.seq);
         }
-        self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
+        self.sched.start(fs, id, owed);
+        self.running += 1;
         self.abandoned += usize::from(owed);
-        self.running.insert(id, Running { fs, started: now, abandoned: owed });
         Some((id, op, fs))
     }
 
-    /// Marks a running syscall abandoned: nobody waits for it any more.
-    fn abandon(&mut self, id: Id) {
-        if let Some(r) = self.running.get_mut(&id).filter(|r| !r.abandoned) {
-            r.abandoned = true;
-            self.abandoned += 1;
-            self.sched.abandon(r.fs);
-        }
-    }
-
-    /// A worker's `kind` syscall returned `result` (fd, 0, or -errno). If the request was
-    /// cancelled meanwhile (or the table shut down), a descriptor it opened becomes an owed
-    /// close on the same filesystem. The worker says which op it ran: after a shutdown the
-    /// table no longer knows.
+    /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno). If
+    /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
+    /// becomes an owed close on the same filesystem.
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
-        let mut fs = None;
-        if let Some(r) = self.running.remove(&id) {
-            self.abandoned -= usize::from(r.abandoned);
-            self.sched.end(r.fs, r.abandoned);
-            fs = Some(r.fs);
-        }
-        if let Some(req) = self.reqs.get_mut(&id) {
-            if req.token.is_none() {
-                self.reqs.remove(&id);
-                self.owed -= 1;
-                return Effect::default();
-            }
-            if req.phase == Phase::Running {
-                req.result = result;
-                req.phase = Phase::Ready;
-                self.deadlines.untrack(id);
+        let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
+            debug_assert!(false, "a running request keeps its slot until its syscall returns");
+            return Effect::default();
+        };
+        let abandoned = req.runs_abandoned();
+        req.syscall = None;
+        let (fs, seq) = (req.fs, req.seq);
+        self.running -= 1;
+        self.abandoned -= usize::from(abandoned);
+        self.sched.end(fs, abandoned);
+        let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
+        match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
+            State::Running { token } => {
+                req.state = State::Ready { result, cancelled: false, token };
+                self.deadlines.untrack(seq);
                 return Effect { became_ready: self.push_ready(id) };
             }
+            // Cancelled or timed out, and not yet delivered: delivery frees the slot.
+            ready @ State::Ready { .. } => req.state = ready,
+            State::Abandoned { owed } => {
+                self.remove(id);
+                self.owed -= usize::from(owed);
+                if owed {
+                    return Effect::default(); // its result is nobody's
+                }
+            }
+            State::Queued { .. } => unreachable!("a queued request has no syscall"),
         }
-        // Abandoned: delivered already (or queued for delivery) as cancelled or timed out.
-        if kind == OpKind::Open && result >= 0 {
-            self.owe_close(fs.unwrap_or(crate::mounts::UNKNOWN), result, now);
+        if let Some(fd) = late_fd {
+            self.owe_close(fs, fd, now);
         }
         Effect::default()
     }
@@ -371,23 +426,39 @@ impl<T> Requests<T> {
 
     /// Cancels with `-errno` (`ECANCELED`, or `ETIMEDOUT` for a timeout) at `now`.
     pub fn cancel(&mut self, id: Id, errno: i32, now: Instant) -> Result<Effect, CancelError> {
-        let req = self.reqs.get_mut(&id).ok_or(CancelError::NotFound)?;
-        if req.token.is_none() {
-            return Err(CancelError::NotFound);
-        }
-        if req.cancelled || (req.kind == OpKind::Close && req.phase != Phase::Queued) {
-            return Err(CancelError::Already);
-        }
-        let (phase, fs) = (req.phase, req.fs);
-        let late_fd = match phase {
-            Phase::Ready if req.kind == OpKind::Open && req.result >= 0 => Some(req.result),
-            _ => None,
-        };
-        req.cancelled = true;
-        req.result = -errno;
-        req.phase = Phase::Ready;
-        req.op = None; // a queued close never runs: its fd stays the caller's
-        self.deadlines.untrack(id);
+        let req = self.reqs.get_mut(id).ok_or(CancelError::NotFound)?;
+        let close = req.kind == OpKind::Close;
+        let (fs, seq) = (req.fs, req.seq);
+        let cancelled = |token| State::Ready { result: -errno, cancelled: true, token };
+        let (became_ready, late_fd) =
+            match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
+                State::Queued { op: _, token: Some(token) } => {
+                    // A queued close never runs: its fd stays the caller's.
+                    req.state = cancelled(token);
+                    self.sched.remove(fs, id);
+                    (self.push_ready(id), None)
+                }
+                State::Running { token } if !close => {
+                    req.state = cancelled(token);
+                    self.abandoned += 1;
+                    self.sched.abandon(fs);
+                    (self.push_ready(id), None)
+                }
+                State::Ready { result, cancelled: false, token } if !close => {
+                    req.state = cancelled(token);
+                    // Keeps its place in the ready queue; the fd it opened is nobody's now.
+                    (false, (result >= 0).then_some(result))
+                }
+                other => {
+                    let err = match other {
+                        State::Queued { token: None, .. } | State::Abandoned { .. } => CancelError::NotFound,
+                        _ => CancelError::Already,
+                    };
+                    req.state = other;
+                    return Err(err);
+                }
+            };
+        self.deadlines.untrack(seq);
         if errno == libc::ETIMEDOUT {
             self.counters.timed_out += 1;
         } else {
@@ -396,17 +467,6 @@ impl<T> Requests<T> {
         if let Some(fd) = late_fd {
             self.owe_close(fs, fd, now);
         }
-        let became_ready = match phase {
-            Phase::Queued => {
-                self.sched.remove(fs, id);
-                self.push_ready(id)
-            }
-            Phase::Running => {
-                self.abandon(id);
-                self.push_ready(id)
-            }
-            Phase::Ready => false, // keeps its place in the ready queue
-        };
         Ok(Effect { became_ready })
     }
 
@@ -430,55 +490,82 @@ impl<T> Requests<T> {
     /// Delivers the oldest ready request.
     pub fn pop_ready(&mut self) -> Option<Completion<T>> {
         let id = self.ready.pop_front()?;
-        let req = self.reqs.remove(&id).expect("ready ids are always in the table");
+        let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
+        let State::Ready { result, token, .. } =
+            std::mem::replace(&mut req.state, State::Abandoned { owed: false })
+        else {
+            unreachable!("the ready queue holds ready requests only")
+        };
+        let kind = req.kind;
+        if req.syscall.is_none() {
+            self.remove(id);
+        } // else its abandoned syscall still runs: `finish` frees the slot
+        self.outstanding -= 1;
         self.counters.delivered += 1;
-        let token = req.token.expect("owed closes are never ready");
-        Some(Completion { id, op: req.kind, result: req.result, token })
+        Some(Completion { id, op: kind, result, token })
     }
 
     /// Ends every caller's request: nothing of theirs queued will run; the descriptors the
     /// library holds for them (queued closes, undelivered opens) become owed closes, which
     /// still run; running syscalls become abandoned. Tokens are dropped undelivered.
     pub fn shutdown(&mut self, now: Instant) {
-        let ids: Vec<Id> = self.reqs.iter().filter(|(_, r)| r.token.is_some()).map(|(&id, _)| id).collect();
+        let callers = self.reqs.ids_where(|r| {
+            matches!(
+                r.state,
+                State::Queued { token: Some(_), .. } | State::Running { .. } | State::Ready { .. }
+            )
+        });
         let mut owed = Vec::new();
-        for id in ids {
-            let req = self.reqs.remove(&id).expect("listed above");
-            match (req.op, req.phase) {
-                (Some(Op::Close { fd }), Phase::Queued) => owed.push((req.fs, fd)),
-                (_, Phase::Ready) if req.kind == OpKind::Open && req.result >= 0 => {
-                    owed.push((req.fs, req.result))
+        for id in callers {
+            let req = self.reqs.get_mut(id).expect("listed above");
+            let fs = req.fs;
+            match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
+                State::Queued { op, .. } => {
+                    if let Op::Close { fd } = op {
+                        owed.push((fs, fd));
+                    }
+                    self.remove(id);
                 }
-                _ => {}
-            }
-            if req.phase == Phase::Running {
-                self.abandon(id);
+                State::Running { .. } => {
+                    self.abandoned += 1;
+                    self.sched.abandon(fs);
+                }
+                State::Ready { result, .. } => {
+                    if req.kind == OpKind::Open && result >= 0 {
+                        owed.push((fs, result));
+                    }
+                    if req.syscall.is_none() {
+                        self.remove(id);
+                    }
+                }
+                State::Abandoned { .. } => unreachable!("not listed"),
             }
         }
         // The caller's queued requests are gone from `reqs`; drop them from their queues in
         // one pass (the owed closes stay).
         let reqs = &self.reqs;
-        self.sched.retain(|id| reqs.contains_key(&id));
+        self.sched.retain(|id| reqs.get(id).is_some());
         self.ready.clear();
         self.deadlines.clear();
+        self.outstanding = 0;
         for (fs, fd) in owed {
             self.owe_close(fs, fd, now);
         }
     }
 
-    /// Removes the owed closes still queued and returns their descriptors: for a forked
-    /// child, where no worker exists to run them.
+    /// Removes the owed closes still queued (or waiting for a slot) and returns their
+    /// descriptors: for a forked child, where no worker exists to run them.
     pub fn take_queued_owed(&mut self) -> Vec<i32> {
-        let mut fds = Vec::new();
-        let reqs = &mut self.reqs;
-        self.sched.retain(|id| match reqs.get(&id) {
-            Some(Req { token: None, op: Some(Op::Close { fd }), .. }) => {
-                fds.push(*fd);
-                reqs.remove(&id);
-                false
+        let mut fds: Vec<i32> = self.owed_spill.drain(..).map(|(_, fd)| fd).collect();
+        let queued = self.reqs.ids_where(|r| matches!(r.state, State::Queued { token: None, .. }));
+        for id in queued {
+            if let Some(Req { state: State::Queued { op: Op::Close { fd }, .. }, fs, .. }) =
+                self.reqs.remove(id)
+            {
+                self.sched.remove(fs, id);
+                fds.push(fd);
             }
-            _ => true,
-        });
+        }
         self.owed -= fds.len();
         fds
     }
@@ -489,8 +576,12 @@ impl<T> Requests<T> {
     /// blocked stays so while it has any syscall older than `since`, without asking again.
     /// Returns how many filesystems are blocked.
     pub fn mark_blocked(&mut self, since: Instant, mut asleep: impl FnMut(Id) -> bool) -> usize {
-        let mut old: Vec<(FsId, Id)> =
-            self.running.iter().filter(|(_, r)| r.started <= since).map(|(&id, r)| (r.fs, id)).collect();
+        let mut old: Vec<(FsId, Id)> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.syscall.is_some_and(|started| started <= since))
+            .map(|(id, r)| (r.fs, id))
+            .collect();
         old.sort_unstable();
         let mut blocked: Vec<FsId> = Vec::new();
         for (fs, id) in old {
@@ -507,7 +598,7 @@ impl<T> Requests<T> {
 
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
-        self.reqs.len() - self.owed
+        self.outstanding
     }
     /// Owed closes not yet done.
     pub fn owed(&self) -> usize {
@@ -515,7 +606,7 @@ impl<T> Requests<T> {
     }
     /// Requests waiting for a worker (owed closes included).
     pub fn queued(&self) -> usize {
-        self.sched.queued()
+        self.sched.queued() + self.owed_spill.len()
     }
     /// Queued requests that could start now: within their filesystem's share, and for
     /// blocked filesystems within the budget.
@@ -529,11 +620,11 @@ impl<T> Requests<T> {
     /// How long the oldest request that could start now has waited.
     pub fn oldest_startable_wait(&self, now: Instant) -> Option<Duration> {
         let (id, _) = self.sched.next()?;
-        self.reqs.get(&id).map(|r| now.saturating_duration_since(r.submitted))
+        self.reqs.get(id).map(|r| now.saturating_duration_since(r.submitted))
     }
     /// Syscalls in progress (including abandoned ones).
     pub fn running(&self) -> usize {
-        self.running.len()
+        self.running
     }
     /// Abandoned syscalls in progress (owed closes included).
     pub fn abandoned(&self) -> usize {
@@ -547,7 +638,9 @@ impl<T> Requests<T> {
     /// Whether request `id` runs off budget: abandoned, an owed close, or on a blocked
     /// filesystem.
     pub fn is_off_budget(&self, id: Id) -> bool {
-        self.running.get(&id).is_some_and(|r| r.abandoned || self.sched.is_blocked(r.fs))
+        self.reqs
+            .get(id)
+            .is_some_and(|r| r.runs_abandoned() || (r.syscall.is_some() && self.sched.is_blocked(r.fs)))
     }
     /// Syscalls in progress on blocked filesystems.
     pub fn blocked_running(&self) -> usize {
@@ -569,7 +662,7 @@ impl<T> Requests<T> {
     }
 
     /// The filesystems that have a request queued, or a syscall running, for at least
-    /// `min_age` at `now`, oldest first. Costs a pass over running syscalls and blocked queues.
+    /// `min_age` at `now`, oldest first. Costs a pass over the requests.
     pub fn blocked_mounts(&self, now: Instant, min_age: Duration) -> Vec<MountReport> {
         let mut out: HashMap<FsId, MountReport> = HashMap::default();
         let mut note = |fs: FsId, age: Duration| {
@@ -585,15 +678,18 @@ impl<T> Requests<T> {
             r.blocked += 1;
             r.oldest = r.oldest.max(age);
         };
-        for r in self.running.values() {
-            let age = now.saturating_duration_since(r.started);
-            if age >= min_age {
-                note(r.fs, age);
+        for (_, r) in self.reqs.iter() {
+            if let Some(started) = r.syscall {
+                let age = now.saturating_duration_since(started);
+                if age >= min_age {
+                    note(r.fs, age);
+                }
             }
         }
         for (fs, pending) in self.sched.queues() {
             for id in pending {
-                let age = now.saturating_duration_since(self.reqs[id].submitted);
+                let Some(r) = self.reqs.get(id) else { continue };
+                let age = now.saturating_duration_since(r.submitted);
                 if age < min_age {
                     break; // the rest are younger
                 }
@@ -626,6 +722,24 @@ mod tests {
             t.take_work(Instant::now()).unwrap();
         }
         ids
+    }
+
+    #[test]
+    fn an_owed_close_that_finds_every_slot_taken_waits_for_the_next_free_one() {
+        let mut t: Requests<&str> = Requests::with_slots(2, 10);
+        let now = Instant::now();
+        let a = t.submit(open_op(), "a", now).unwrap();
+        t.take_work(now).unwrap();
+        t.submit(open_op(), "b", now).unwrap();
+        assert_eq!(t.submit(open_op(), "c", now).unwrap_err(), (libc::EAGAIN, "c"), "no slot left");
+        t.cancel(a, libc::ECANCELED, now).unwrap();
+        // a's late fd is owed a close, but a (undelivered) and b hold both slots.
+        t.finish(a, OpKind::Open, 7, now);
+        assert_eq!((t.owed(), t.queued()), (1, 2));
+        assert_eq!(t.pop_ready().unwrap().token, "a");
+        assert_eq!(t.queued(), 2, "a's slot went to the owed close");
+        assert_eq!(t.take_queued_owed(), vec![7]);
+        assert_eq!((t.owed(), t.queued(), t.outstanding()), (0, 1, 1));
     }
 
     #[test]

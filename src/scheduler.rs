@@ -4,7 +4,8 @@
 //! requests of one filesystem run at once, abandoned ones and owed closes included (a dead
 //! filesystem's stuck syscalls keep holding its share, so it cannot pile up threads); the
 //! rest wait in that filesystem's own queue while others' requests go ahead. The next
-//! request to run is the oldest (lowest id) among the filesystems below their share.
+//! request to run is the oldest (lowest submit sequence number) among the filesystems below
+//! their share.
 //!
 //! Blocked filesystems. The pool marks a filesystem *blocked* while one of its syscalls has
 //! been asleep in the kernel for a while ([`Scheduler::set_blocked`]). Together, blocked
@@ -19,19 +20,22 @@ use crate::request::{Id, IdHasher};
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
+/// A queued request: its submit sequence number (which orders requests by age) and its id.
+pub type Ticket = (u64, Id);
+
 /// One filesystem's requests that are queued or in a syscall.
 #[derive(Debug, Default)]
 struct FsQ {
     /// Queued requests, oldest first.
-    pending: VecDeque<Id>,
+    pending: VecDeque<Ticket>,
     /// Syscalls in progress, abandoned ones included.
     running: usize,
     /// Of those, the abandoned ones (owed closes included).
     abandoned: usize,
     /// Marked blocked by [`Scheduler::set_blocked`].
     blocked: bool,
-    /// Its key in `Scheduler::runnable` (its oldest queued id) while it is there.
-    runnable_key: Option<Id>,
+    /// Its key in `Scheduler::runnable` (its oldest queued request) while it is there.
+    runnable_key: Option<Ticket>,
     /// What it adds to `Sums::startable_free` (or `startable_blocked` while blocked).
     startable: usize,
 }
@@ -69,7 +73,7 @@ pub struct Scheduler {
     /// sorted: the first startable entry is the next request to run. A sorted Vec rather than
     /// a BTreeMap: it holds one entry per filesystem with startable work (a handful), and
     /// never frees its buffer when it empties.
-    runnable: Vec<(Id, FsId)>,
+    runnable: Vec<(Ticket, FsId)>,
     sums: Sums,
     /// Queued requests, every filesystem together.
     queued: usize,
@@ -99,7 +103,7 @@ impl Scheduler {
 
     /// [`Scheduler::refresh`] for a filesystem already looked up (the hot paths), as a
     /// function of the fields it touches.
-    fn refile(q: &mut FsQ, f: FsId, share: usize, runnable: &mut Vec<(Id, FsId)>, sums: &mut Sums) {
+    fn refile(q: &mut FsQ, f: FsId, share: usize, runnable: &mut Vec<(Ticket, FsId)>, sums: &mut Sums) {
         let sum = if q.blocked { &mut sums.startable_blocked } else { &mut sums.startable_free };
         *sum -= q.startable;
         q.startable = q.pending.len().min(share.saturating_sub(q.running));
@@ -128,13 +132,14 @@ impl Scheduler {
         }
     }
 
-    /// Queues request `id` (the newest yet) on filesystem `fs`.
-    pub fn push(&mut self, fs: FsId, id: Id) {
+    /// Queues request `id`, the newest yet (`seq` above every other), on filesystem `fs`.
+    pub fn push(&mut self, fs: FsId, seq: u64, id: Id) {
         if !self.fss.contains_key(&fs) {
             self.prune();
         }
         let q = self.fss.entry(fs).or_default();
-        q.pending.push_back(id);
+        debug_assert!(q.pending.back().map_or(true, |&(s, _)| s < seq));
+        q.pending.push_back((seq, id));
         self.queued += 1;
         Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
     }
@@ -142,7 +147,7 @@ impl Scheduler {
     /// Takes queued request `id` out of `fs`'s queue (cancelled, or taken back).
     pub fn remove(&mut self, fs: FsId, id: Id) {
         if let Some(q) = self.fss.get_mut(&fs) {
-            if let Some(pos) = q.pending.iter().position(|&p| p == id) {
+            if let Some(pos) = q.pending.iter().position(|&(_, p)| p == id) {
                 q.pending.remove(pos);
                 self.queued -= 1;
             }
@@ -156,7 +161,7 @@ impl Scheduler {
         let mut dropped = 0;
         for q in self.fss.values_mut() {
             let before = q.pending.len();
-            q.pending.retain(|&id| keep(id));
+            q.pending.retain(|&(_, id)| keep(id));
             dropped += before - q.pending.len();
         }
         self.queued -= dropped;
@@ -173,14 +178,14 @@ impl Scheduler {
     /// and, for a blocked filesystem, within the budget.
     pub fn next(&self) -> Option<(Id, FsId)> {
         let budget_left = self.budget_left() > 0;
-        self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).copied()
+        self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).map(|&((_, id), f)| (id, f))
     }
 
     /// Starts `id`, which [`Scheduler::next`] just returned, on `fs`; `abandoned` for an owed
     /// close (nobody waits for it).
     pub fn start(&mut self, fs: FsId, id: Id, abandoned: bool) {
         let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
-        debug_assert_eq!(q.pending.front(), Some(&id));
+        debug_assert_eq!(q.pending.front().map(|t| t.1), Some(id));
         q.pending.pop_front();
         q.running += 1;
         self.queued -= 1;
@@ -287,8 +292,8 @@ impl Scheduler {
         let q = &self.fss[&fs];
         FsCounts { queued: q.pending.len(), running: q.running, abandoned: q.abandoned }
     }
-    /// Every filesystem's queue, oldest first.
-    pub fn queues(&self) -> impl Iterator<Item = (FsId, &VecDeque<Id>)> {
-        self.fss.iter().map(|(&f, q)| (f, &q.pending))
+    /// Every filesystem's queued ids, oldest first.
+    pub fn queues(&self) -> impl Iterator<Item = (FsId, impl Iterator<Item = Id> + '_)> {
+        self.fss.iter().map(|(&f, q)| (f, q.pending.iter().map(|t| t.1)))
     }
 }
