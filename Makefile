@@ -92,10 +92,10 @@ check-valgrind: $(TEST_BINS) $(SHIM) $(FUSE_DEP)
 	AOPEN_UNDER_VALGRIND=1 TEST_WRAPPER="$(VALGRIND) --errors-for-leak-kinds=definite,possible --show-leak-kinds=definite,possible" \
 	  TEST_TIMEOUT=300 c-tests/run.sh $(abspath $(SHIM)) $(BUILD)/tests/hygiene
 
-# loom model checks of the completion queue (tests/loom.rs): cancel, timeout and free
-# racing completion, and delivery racing the readiness signal.
+# loom model checks (tests/loom.rs): the completion queue (cancel, timeout and free
+# racing completion, delivery racing the readiness signal) and the hand-off to idle workers.
 check-loom:
-	RUSTFLAGS="--cfg loom" $(CARGO) test --release --test loom --target-dir target/loom
+	RUSTFLAGS="--cfg loom -C debug-assertions" $(CARGO) test --release --test loom --target-dir target/loom
 
 # The long soak: a million requests (make test runs the same program with 20000).
 soak: $(BUILD)/tests/soak $(SHIM)

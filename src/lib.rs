@@ -15,6 +15,7 @@ pub mod ffi;
 mod fork;
 pub mod inline;
 pub mod mounts;
+pub mod parking;
 pub mod pool;
 pub mod request;
 mod scheduler;

@@ -43,6 +43,7 @@ use crate::completion::Completions;
 use crate::completion::Notifier;
 use crate::config::Resolved;
 use crate::mounts;
+use crate::parking::{Claim, Parking, Unpark};
 use crate::request::{Effect, Id, OpKind, Requests};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
@@ -154,14 +155,8 @@ pub struct Inner<T> {
     pub(crate) q: Completions<T, Notifier>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
-    /// Workers waiting on `work_cv`.
-    pub(crate) idle: usize,
-    /// Wake-ups sent to idle workers that they have not yet taken: an idle worker already
-    /// claimed by a submit must not be counted on for the next one.
-    pub(crate) notified: usize,
-    /// Workers spinning for work before parking, and how many of them submits have claimed.
-    pub(crate) spinning: usize,
-    pub(crate) spin_claims: usize,
+    /// Idle workers (parked on `work_cv`, or spinning) and which of them submits claimed.
+    parking: Parking,
     /// Threads blocked in `wait`.
     pub(crate) waiters: usize,
     /// Whether the watchdog thread is running.
@@ -219,10 +214,7 @@ impl<T: Send + 'static> Shared<T> {
                     notifier,
                 ),
                 threads: 0,
-                idle: 0,
-                notified: 0,
-                spinning: 0,
-                spin_claims: 0,
+                parking: Parking::default(),
                 waiters: 0,
                 watchdog_alive: true,
                 watchdog_woken: false,
@@ -294,7 +286,7 @@ impl<T: Send + 'static> Shared<T> {
             queued_over_share: t.queued() - t.startable(),
             running: t.running(),
             threads: g.threads,
-            idle: g.idle + g.spinning,
+            idle: g.parking.idle(),
             abandoned: t.abandoned(),
             peak_threads: g.peak_threads,
             mounts: t.mounts(),
@@ -313,14 +305,13 @@ impl<T: Send + 'static> Shared<T> {
         if g.q.table.startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
         }
-        if g.spinning > g.spin_claims {
-            g.spin_claims += 1; // a spinning worker will take it, with no wake-up
-            return Ok(());
-        }
-        if g.idle > g.notified {
-            g.notified += 1;
-            self.work_cv.notify_one();
-            return Ok(());
+        match g.parking.claim() {
+            Claim::Spinner => return Ok(()), // it takes the work when its spin ends
+            Claim::Parked => {
+                self.work_cv.notify_one();
+                return Ok(());
+            }
+            Claim::Nobody => {}
         }
         if Self::active(g) < self.cfg.threads && self.spawn_worker(g).is_ok() {
             return Ok(());
@@ -397,28 +388,30 @@ impl<T: Send + 'static> Shared<T> {
                 break;
             }
             let unsaturated = g.q.table.outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
-            if !spun_since_work && g.spinning == 0 && unsaturated {
+            if !spun_since_work && unsaturated && g.parking.start_spin() {
                 // One worker at a time spins briefly before parking (more would only take
                 // CPU from the threads submitting and delivering); re-check under the lock
                 // either way, so a request a submit left to this spinner is never missed.
-                g.spinning += 1;
                 drop(g);
                 spin_until(Instant::now() + SPIN, || self.startable_hint.load(Ordering::Relaxed) > 0);
                 g = self.lock();
-                g.spinning -= 1;
-                g.spin_claims = g.spin_claims.saturating_sub(1).min(g.spinning);
+                g.parking.end_spin();
                 spun_since_work = true;
                 continue;
             }
-            g.idle += 1;
-            let (g2, waited) = self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
-            g = g2;
-            g.idle -= 1;
-            if !waited.timed_out() {
-                g.notified = g.notified.saturating_sub(1);
-            }
-            g.notified = g.notified.min(g.idle); // a notify lost to a timeout claims nobody
-            if waited.timed_out() && g.q.table.startable() == 0 && Self::active(&g) > self.cfg.threads {
+            g.parking.park();
+            let timed_out = loop {
+                let (g2, waited) =
+                    self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
+                g = g2;
+                let leave = waited.timed_out() || g.q.is_closed();
+                match g.parking.unpark(leave) {
+                    Unpark::Stay => continue,
+                    Unpark::Claimed => break false,
+                    Unpark::Left => break waited.timed_out(),
+                }
+            };
+            if timed_out && g.q.table.startable() == 0 && Self::active(&g) > self.cfg.threads {
                 break;
             }
         }
@@ -483,9 +476,19 @@ impl<T: Send + 'static> Shared<T> {
 
     /// The growth policy (see the module docs).
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
-        let unclaimed_idle = g.idle > g.notified;
         let waited = g.q.table.oldest_startable_wait(now);
-        if unclaimed_idle || waited.map_or(true, |w| w < WAIT_THRESHOLD) || at_abandoned_cap() {
+        if waited.map_or(true, |w| w < WAIT_THRESHOLD) {
+            return;
+        }
+        if g.parking.unclaimed() > 0 {
+            // Work waits while a worker idles: every path that makes work startable hands
+            // it to a worker, so this is a safety net, not a way work is meant to start.
+            if g.parking.claim() == Claim::Parked {
+                self.work_cv.notify_one();
+            }
+            return;
+        }
+        if at_abandoned_cap() {
             return;
         }
         self.mark_blocked(g, now);

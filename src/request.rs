@@ -377,7 +377,9 @@ impl<T> Requests<T> {
         }
         self.sched.start(fs, id, owed);
         self.running += 1;
-        self.abandoned += usize::from(owed);
+        if owed {
+            self.abandoned += 1;
+        }
         Some((id, op, fs))
     }
 
@@ -393,7 +395,9 @@ impl<T> Requests<T> {
         req.syscall = None;
         let (fs, seq) = (req.fs, req.seq);
         self.running -= 1;
-        self.abandoned -= usize::from(abandoned);
+        if abandoned {
+            self.abandoned -= 1;
+        }
         self.sched.end(fs, abandoned);
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
@@ -406,8 +410,8 @@ impl<T> Requests<T> {
             ready @ State::Ready { .. } => req.state = ready,
             State::Abandoned { owed } => {
                 self.remove(id);
-                self.owed -= usize::from(owed);
                 if owed {
+                    self.owed -= 1;
                     return Effect::default(); // its result is nobody's
                 }
             }

@@ -189,10 +189,14 @@ impl Scheduler {
         q.pending.pop_front();
         q.running += 1;
         self.queued -= 1;
-        q.abandoned += usize::from(abandoned);
+        if abandoned {
+            q.abandoned += 1;
+        }
         if q.blocked {
             self.sums.blocked_running += 1;
-            self.sums.blocked_abandoned += usize::from(abandoned);
+            if abandoned {
+                self.sums.blocked_abandoned += 1;
+            }
         }
         Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
     }
@@ -201,7 +205,9 @@ impl Scheduler {
     pub fn abandon(&mut self, fs: FsId) {
         if let Some(q) = self.fss.get_mut(&fs) {
             q.abandoned += 1;
-            self.sums.blocked_abandoned += usize::from(q.blocked);
+            if q.blocked {
+                self.sums.blocked_abandoned += 1;
+            }
         }
     }
 
@@ -211,10 +217,14 @@ impl Scheduler {
         let q = self.fss.get_mut(&fs).expect("running filesystems are always in the table");
         debug_assert!(q.running > 0 && q.abandoned >= usize::from(abandoned));
         q.running -= 1;
-        q.abandoned -= usize::from(abandoned);
+        if abandoned {
+            q.abandoned -= 1;
+        }
         if q.blocked {
             self.sums.blocked_running -= 1;
-            self.sums.blocked_abandoned -= usize::from(abandoned);
+            if abandoned {
+                self.sums.blocked_abandoned -= 1;
+            }
             if q.running == 0 {
                 Self::mark(q, false, &mut self.sums);
             }

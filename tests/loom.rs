@@ -276,3 +276,131 @@ fn share_holds_while_a_cancelled_syscall_runs() {
         assert_eq!(seen.iter().filter(|c| c.result == -libc::ECANCELED).count(), 1);
     });
 }
+
+// The hand-off of work to idle workers (`parking`), in the shape of the pool's worker loop
+// and `kick`: a worker takes work, else spins once (one spinner at a time), else parks until
+// a claim or shutdown; a submit queues work and claims the spinner or a parked worker. The
+// checks: no work is ever left with every worker parked (loom reports the deadlock), and
+// the claim counts stay exact (Parking's debug_asserts; `make check-loom` builds with
+// debug assertions).
+
+use aopen::parking::{Claim, Parking, Unpark};
+use loom::sync::Condvar;
+
+#[derive(Default)]
+struct Pool {
+    work: usize,
+    done: usize,
+    closed: bool,
+    parking: Parking,
+}
+
+#[derive(Default)]
+struct PoolShared {
+    m: Mutex<Pool>,
+    work_cv: Condvar,
+    done_cv: Condvar,
+    /// The startable hint a spinner watches without the lock.
+    hint: AtomicUsize,
+}
+
+fn pool_worker(s: &PoolShared) {
+    let mut g = s.m.lock().unwrap();
+    let mut spun = false;
+    loop {
+        if g.work > 0 {
+            g.work -= 1;
+            s.hint.store(g.work, SeqCst);
+            spun = false;
+            drop(g); // the syscall
+            g = s.m.lock().unwrap();
+            g.done += 1;
+            s.done_cv.notify_all();
+            continue;
+        }
+        if g.closed {
+            break;
+        }
+        if !spun && g.parking.start_spin() {
+            drop(g);
+            if s.hint.load(SeqCst) == 0 {
+                thread::yield_now();
+            }
+            g = s.m.lock().unwrap();
+            g.parking.end_spin();
+            spun = true;
+            continue;
+        }
+        g.parking.park();
+        loop {
+            g = s.work_cv.wait(g).unwrap();
+            let closed = g.closed;
+            if g.parking.unpark(closed) != Unpark::Stay {
+                break;
+            }
+        }
+    }
+}
+
+fn pool_submit(s: &PoolShared) {
+    let mut g = s.m.lock().unwrap();
+    g.work += 1;
+    s.hint.store(g.work, SeqCst);
+    if g.parking.claim() == Claim::Parked {
+        s.work_cv.notify_one();
+    }
+}
+
+/// Runs `workers` workers; the model's main thread submits `submits` times, while another
+/// thread (if `stray`) wakes every parked worker claiming nothing, as a spurious wake-up
+/// would; waits for all work to be done, then shuts the pool down.
+fn hand_off(workers: usize, submits: usize, stray: bool) {
+    // Bounded preemptions, as tokio's pool models do: lost wake-ups show within a few.
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(move || {
+        let s = Arc::new(PoolShared::default());
+        let ws: Vec<_> = (0..workers)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || pool_worker(&s))
+            })
+            .collect();
+        let stray = stray.then(|| {
+            let s = s.clone();
+            thread::spawn(move || {
+                let _g = s.m.lock().unwrap();
+                s.work_cv.notify_all();
+            })
+        });
+        for _ in 0..submits {
+            pool_submit(&s);
+        }
+        stray.into_iter().for_each(|t| t.join().unwrap());
+        let mut g = s.m.lock().unwrap();
+        while g.done < submits {
+            g = s.done_cv.wait(g).unwrap();
+        }
+        g.closed = true;
+        s.work_cv.notify_all();
+        drop(g);
+        ws.into_iter().for_each(|t| t.join().unwrap());
+        let g = s.m.lock().unwrap();
+        assert_eq!((g.work, g.parking.idle(), g.parking.unclaimed()), (0, 0, 0));
+    });
+}
+
+#[test]
+fn hand_off_two_submits_two_workers() {
+    hand_off(2, 2, false);
+}
+
+#[test]
+fn hand_off_one_submit_two_workers() {
+    hand_off(2, 1, false);
+}
+
+#[test]
+fn hand_off_with_a_stray_wake_up() {
+    hand_off(1, 1, true);
+}
