@@ -487,6 +487,44 @@ static void submit_path(aopen_ctx *ctx, aopen_ctx *nomnt, int with_base) {
         unlink(distinct[i]);
 }
 
+/* The pool path (epoll, NO_INLINE) with `threads` workers, to re-check the default. */
+static void thread_sweep(double sync1) {
+    static const uint32_t counts[] = {2, 4, 8, 16};
+    static const int ks[] = {16, 256};
+    enum { N = sizeof counts / sizeof counts[0] };
+    aopen_ctx *ctxs[N];
+    double runs[2][N][RUNS];
+    for (int t = 0; t < N; t++) {
+        aopen_options o;
+        memset(&o, 0, sizeof o);
+        o.flags = AOPEN_OPT_NO_INLINE;
+        o.threads = counts[t];
+        int rc = aopen_ctx_new(&o, &ctxs[t]);
+        if (rc)
+            die("aopen_ctx_new", rc);
+    }
+    for (int r = 0; r < RUNS; r++) /* alternating, as above */
+        for (int ki = 0; ki < 2; ki++)
+            for (int t = 0; t < N; t++)
+                runs[ki][t][r] = run_epoll(ctxs[t], ks[ki], 0);
+    printf("\nworkers on the pool path (epoll, NO_INLINE, x sync1; the default is 2 per CPU, at least 4):\n");
+    for (int ki = 0; ki < 2; ki++) {
+        printf("  K=%-4d", ks[ki]);
+        for (int t = 0; t < N; t++) {
+            double med, lo, hi;
+            stats(runs[ki][t], RUNS, &med, &lo, &hi);
+            printf("   %2u threads %5.2fx", counts[t], med / sync1);
+            char kk[8], tt[8];
+            snprintf(kk, sizeof kk, "%d", ks[ki]);
+            snprintf(tt, sizeof tt, "%u", counts[t]);
+            ROW("pairs_per_s_by_threads", tt, kk, "", med);
+        }
+        printf("\n");
+    }
+    for (int t = 0; t < N; t++)
+        aopen_ctx_free(ctxs[t]);
+}
+
 static aopen_ctx *ctx_with(unsigned flags) {
     aopen_options o;
     memset(&o, 0, sizeof o);
@@ -609,6 +647,7 @@ static void fast(void) {
         ROW("attribution_cost_percent", "epoll, NO_INLINE", kk, "", cost);
     }
     printf("\n");
+    thread_sweep(sync1);
     if (!with_base)
         printf("\n  (no baseline: set BENCH_BASELINE to another build's libaopen.so to compare)\n");
 #ifndef HAVE_UV

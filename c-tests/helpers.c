@@ -221,6 +221,31 @@ aopen_stats_snapshot stats_of(aopen_ctx *ctx) {
     return s;
 }
 
+int wait_stats(aopen_ctx *ctx, uint32_t running, uint32_t queued, int timeout_ms) {
+    double until = now_ms() + timeout_ms;
+    for (;;) {
+        aopen_stats_snapshot st = stats_of(ctx);
+        if (st.running == running && st.queued == queued)
+            return 1;
+        if (now_ms() >= until)
+            return 0;
+        sleep_ms(1);
+    }
+}
+
+int wait_ready(aopen_ctx *ctx, int n, int timeout_ms) {
+    double until = now_ms() + timeout_ms;
+    for (;;) {
+        int ready = aopen_wait(ctx, 0);
+        if (ready < 0 || ready >= n || now_ms() >= until)
+            return ready;
+        if (ready == 0)
+            aopen_wait(ctx, (int)(until - now_ms()) + 1); /* sleeps until the first */
+        else
+            sleep_ms(1); /* aopen_wait returns at once while any is ready */
+    }
+}
+
 int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms) {
     double end = now_ms() + timeout_ms;
     int got = 0;

@@ -139,6 +139,14 @@ extern double longest_call_ms;
         r_;                                                                                 \
     })
 
+/* Polls aopen_stats until exactly `running` syscalls are in progress (abandoned ones
+ * included) and `queued` requests wait for a worker, or `timeout_ms` passes. Returns 1 if
+ * that state was seen. */
+int wait_stats(aopen_ctx *ctx, uint32_t running, uint32_t queued, int timeout_ms);
+/* Waits (aopen_wait, nothing delivered) until `n` completions are ready or `timeout_ms`
+ * passes; returns how many are ready. */
+int wait_ready(aopen_ctx *ctx, int n, int timeout_ms);
+
 /* Request ids are opaque numbers. These number them 1, 2, ... in the order first seen, for
  * per-request arrays (at most ID_INDEXES - 1 of them). Not thread-safe. */
 #define ID_INDEXES (1 << 20)

@@ -11,11 +11,8 @@
 
 #define N 50
 
-static void wait_ready(aopen_ctx *ctx, int n) {
-    double end = now_ms() + 10000;
-    while (aopen_wait(ctx, 0) < n && now_ms() < end)
-        sleep_ms(5);
-    CHECK_EQ(aopen_wait(ctx, 0), n);
+static void all_ready(aopen_ctx *ctx, int n) {
+    CHECK_EQ(wait_ready(ctx, n, 10000), n);
 }
 
 static void submit_n(aopen_ctx *ctx, int n) {
@@ -39,7 +36,7 @@ int main(void) {
     CHECK(fd >= 0, "ctx fd");
     CHECK(!readable(fd), "readable with nothing submitted");
     submit_n(ctx, N);
-    wait_ready(ctx, N);
+    all_ready(ctx, N);
     CHECK(readable(fd), "not readable with completions ready");
     CHECK_EQ(eventfd_count(fd), 1); /* N completions, one write */
     reap_close(ctx, 10);
@@ -51,7 +48,7 @@ int main(void) {
     CHECK_EQ(aopen_wait(ctx, 0), 0);
     /* Another round: readiness comes back, again with one write. */
     submit_n(ctx, N);
-    wait_ready(ctx, N);
+    all_ready(ctx, N);
     CHECK(readable(fd), "not readable on the second round");
     CHECK_EQ(eventfd_count(fd), 1);
     CHECK_EQ(aopen_dispatch(ctx, 0), N);
@@ -70,7 +67,7 @@ int main(void) {
     CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
     CHECK_EQ(aopen_ctx_fd(ctx), efd);
     submit_n(ctx, N);
-    wait_ready(ctx, N);
+    all_ready(ctx, N);
     CHECK_EQ(eventfd_count(efd), 1);
     uint64_t v;
     CHECK(read(efd, &v, 8) == 8 && v == 1, "read caller eventfd");
