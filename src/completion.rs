@@ -31,7 +31,7 @@ pub trait Readiness {
 
 /// A context's requests and their readiness, under the context lock.
 pub struct Completions<T, R: Readiness> {
-    pub(crate) table: Requests<T>,
+    table: Requests<T>,
     readiness: R,
     closed: bool,
 }
@@ -44,6 +44,17 @@ impl<T, R: Readiness> Completions<T, R> {
     /// The request table, for queries.
     pub fn table(&self) -> &Requests<T> {
         &self.table
+    }
+
+    /// The table, for changes that cannot make a completion ready (counters, blocked
+    /// marks, a forked child's owed closes).
+    pub fn table_mut(&mut self) -> &mut Requests<T> {
+        &mut self.table
+    }
+
+    /// Takes back request `id`, just submitted and seen by nobody else, and returns its token.
+    pub fn unsubmit(&mut self, id: Id) -> Option<T> {
+        self.table.unsubmit(id)
     }
 
     pub fn readiness(&self) -> &R {

@@ -7,12 +7,12 @@ use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op, OpKind};
+use crate::request::{Completion, Id, MountReport, Op};
 use crate::sync::Arc;
 use crate::syscall::{self, Executor};
 use std::ffi::CString;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long shutdown waits for idle threads to leave before returning anyway.
 const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);
@@ -110,7 +110,7 @@ impl<T: Send + 'static> Context<T> {
     /// The descriptor that polls readable while a completion is ready.
     pub fn fd(&self) -> Result<i32, i32> {
         self.alive()?;
-        Ok(self.shared.lock().q.readiness().fd())
+        Ok(self.shared.readiness_fd())
     }
 
     /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
@@ -137,24 +137,11 @@ impl<T: Send + 'static> Context<T> {
         }
         if self.inline && self.shared.is_quiet() {
             if let Some(result) = self.run_inline(&op) {
-                return self.submit_completed(op.kind(), result, token);
+                return self.shared.submit_completed(op.kind(), result, token);
             }
         }
         let fs = (self.attribute)(&op);
-        let now = Instant::now();
-        let mut g = self.shared.lock();
-        if g.q.is_closed() {
-            return Err((libc::ESHUTDOWN, token));
-        }
-        let id = g.q.submit(fs, op, token, now)?;
-        if let Err(e) = self.shared.kick(&mut g) {
-            let token = g.q.table.unsubmit(id).expect("the request was just queued");
-            return Err((e, token));
-        }
-        if let Some(deadline) = g.q.table.next_deadline() {
-            self.shared.wake_watchdog_by(&mut g, deadline);
-        }
-        Ok(id)
+        self.shared.submit(fs, op, token)
     }
 
     /// Runs `op` on this thread if the fast path can (see `inline`): its result, or None
@@ -172,30 +159,6 @@ impl<T: Send + 'static> Context<T> {
                 Err(e) => Some(-e),
             },
         }
-    }
-
-    /// Queues the completion of a request the fast path ran in submit. If it cannot be
-    /// queued (the queue is full, or the context shut down meanwhile), an open's descriptor
-    /// is closed again (inline: it is a plain file on a local filesystem) and the caller gets
-    /// the error.
-    fn submit_completed(&self, kind: OpKind, result: i32, token: T) -> Result<Id, (i32, T)> {
-        let mut g = self.shared.lock();
-        let r = if g.q.is_closed() {
-            Err((libc::ESHUTDOWN, token))
-        } else {
-            g.q.submit_completed(kind, result, token, Instant::now())
-        };
-        match &r {
-            Ok((_, e)) => self.shared.woke(&g, *e),
-            Err(_) if kind == OpKind::Open && result >= 0 => {
-                if inline::close_nowait(result) == Err(libc::EAGAIN) {
-                    g.q.owe_close(mounts::UNKNOWN, result, Instant::now());
-                    let _ = self.shared.kick(&mut g);
-                }
-            }
-            Err(_) => {}
-        }
-        r.map(|(id, _)| id)
     }
 
     /// Opens `path` on this thread if the kernel can finish it from its caches on a local
@@ -240,15 +203,7 @@ impl<T: Send + 'static> Context<T> {
     /// already cancelled or timed out.
     pub fn cancel(&self, id: Id) -> Result<(), i32> {
         self.alive()?;
-        let mut g = self.shared.lock();
-        let owed = g.q.table.owed();
-        let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.shared.woke(&g, e);
-        if g.q.table.owed() > owed {
-            // A finished open's descriptor is now owed a close: a worker runs it.
-            let _ = self.shared.kick(&mut g);
-        }
-        Ok(())
+        self.shared.cancel(id)
     }
 
     /// Hands `fd` to the library to close on a worker, with no completion: for a descriptor
@@ -263,14 +218,7 @@ impl<T: Send + 'static> Context<T> {
             return Err(libc::EBADF);
         }
         let fs = (self.attribute)(&Op::Close { fd });
-        let mut g = self.shared.lock();
-        if g.q.is_closed() {
-            return Err(libc::ESHUTDOWN);
-        }
-        g.q.owe_close(fs, fd, Instant::now());
-        // With no thread and none startable, the watchdog's growth tick runs it later.
-        let _ = self.shared.kick(&mut g);
-        Ok(())
+        self.shared.close_detached(fs, fd)
     }
 
     /// Delivers up to `max` ready completions (0: every one ready now), oldest first, one at
@@ -278,21 +226,11 @@ impl<T: Send + 'static> Context<T> {
     /// context. Returns how many were delivered.
     pub fn dispatch(&self, max: usize, mut f: impl FnMut(Completion<T>)) -> Result<usize, i32> {
         self.alive()?;
+        // One completion per lock: `f` runs unlocked and may dispatch again itself, and
+        // completions must still come out in order.
         let mut limit = max;
         let mut n = 0;
-        loop {
-            let c = {
-                let mut g = self.shared.lock();
-                if n == 0 && max == 0 {
-                    limit = g.q.table.ready();
-                }
-                if n >= limit {
-                    break;
-                }
-                let Some(c) = g.q.pop(n + 1 == limit) else { break };
-                self.shared.publish(&g);
-                c
-            };
+        while let Some(c) = self.shared.pop_for_dispatch(n, &mut limit) {
             n += 1;
             f(c);
         }
@@ -300,17 +238,9 @@ impl<T: Send + 'static> Context<T> {
     }
 
     /// Moves up to `max` ready completions into `out` (no callbacks). Returns how many.
-    pub fn reap(&self, max: usize, mut out: impl FnMut(Completion<T>)) -> Result<usize, i32> {
+    pub fn reap(&self, max: usize, out: impl FnMut(Completion<T>)) -> Result<usize, i32> {
         self.alive()?;
-        let mut g = self.shared.lock();
-        let mut n = 0;
-        while n < max {
-            let Some(c) = g.q.pop(n + 1 == max) else { break };
-            out(c);
-            n += 1;
-        }
-        self.shared.publish(&g);
-        Ok(n)
+        Ok(self.shared.reap(max, out))
     }
 
     /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
@@ -322,8 +252,7 @@ impl<T: Send + 'static> Context<T> {
 
     /// A snapshot of the pool's size, for tests and introspection.
     pub fn threads(&self) -> (usize, usize) {
-        let g = self.shared.lock();
-        (g.threads, g.peak_threads)
+        self.shared.threads()
     }
 
     /// Counters, histograms and the pool's state now. Takes the context lock once, briefly.
@@ -337,8 +266,7 @@ impl<T: Send + 'static> Context<T> {
     /// that is still stuck).
     pub fn blocked_mounts(&self, min_age: Duration) -> Result<Vec<MountReport>, i32> {
         self.alive()?;
-        let g = self.shared.lock();
-        Ok(g.q.table.blocked_mounts(Instant::now(), min_age))
+        Ok(self.shared.blocked_mounts(min_age))
     }
 
     /// Shuts down (also done on drop): no callbacks run, queued requests never run; the

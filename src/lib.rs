@@ -14,6 +14,7 @@ mod deadlines;
 pub mod ffi;
 mod fork;
 pub mod inline;
+mod locked;
 pub mod mounts;
 pub mod parking;
 pub mod pool;

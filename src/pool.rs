@@ -257,10 +257,10 @@ impl<T: Send + 'static> Shared<T> {
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
     /// context's part of the process-wide abandoned count.
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        self.startable_hint.store(g.q.table.startable(), Ordering::Relaxed);
-        self.ready_hint.store(g.q.table.ready(), Ordering::Relaxed);
-        self.active_hint.store(g.q.table.outstanding(), Ordering::Relaxed);
-        g.abandoned_reported.settle(g.q.table.abandoned());
+        self.startable_hint.store(g.q.table().startable(), Ordering::Relaxed);
+        self.ready_hint.store(g.q.table().ready(), Ordering::Relaxed);
+        self.active_hint.store(g.q.table().outstanding(), Ordering::Relaxed);
+        g.abandoned_reported.settle(g.q.table().abandoned());
     }
 
     /// Whether no request is undelivered (a hint, read without the lock):
@@ -273,13 +273,13 @@ impl<T: Send + 'static> Shared<T> {
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
     /// a syscall of a blocked filesystem).
     fn active(g: &Inner<T>) -> usize {
-        g.threads - g.q.table.off_budget().min(g.threads)
+        g.threads - g.q.table().off_budget().min(g.threads)
     }
 
     /// The pool and its counters now.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let g = self.lock();
-        let t = &g.q.table;
+        let t = g.q.table();
         Snapshot {
             counters: *t.counters(),
             queued: t.queued(),
@@ -302,7 +302,7 @@ impl<T: Send + 'static> Shared<T> {
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
         self.publish(g);
-        if g.q.table.startable() == 0 {
+        if g.q.table().startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
         }
         match g.parking.claim() {
@@ -375,7 +375,7 @@ impl<T: Send + 'static> Shared<T> {
                 drop(op);
                 g = self.lock();
                 clock.request.store(0, Ordering::Relaxed);
-                g.q.table.counters_mut().service.record(end - start);
+                g.q.table_mut().counters_mut().service.record(end - start);
                 let e = g.q.finish(id, kind, result, end);
                 self.woke(&g, e);
                 if g.q.is_closed() {
@@ -387,7 +387,7 @@ impl<T: Send + 'static> Shared<T> {
             if g.q.is_closed() {
                 break;
             }
-            let unsaturated = g.q.table.outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
+            let unsaturated = g.q.table().outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
             if !spun_since_work && unsaturated && g.parking.start_spin() {
                 // One worker at a time spins briefly before parking (more would only take
                 // CPU from the threads submitting and delivering); re-check under the lock
@@ -411,7 +411,7 @@ impl<T: Send + 'static> Shared<T> {
                     Unpark::Left => break waited.timed_out(),
                 }
             };
-            if timed_out && g.q.table.startable() == 0 && Self::active(&g) > self.cfg.threads {
+            if timed_out && g.q.table().startable() == 0 && Self::active(&g) > self.cfg.threads {
                 break;
             }
         }
@@ -429,7 +429,7 @@ impl<T: Send + 'static> Shared<T> {
     fn watchdog(self: Arc<Self>) {
         let mut g = self.lock();
         loop {
-            if g.q.is_closed() && g.q.table.queued() == 0 {
+            if g.q.is_closed() && g.q.table().queued() == 0 {
                 // Shut down, and no owed close waits: the workers finish what runs.
                 break;
             }
@@ -437,8 +437,8 @@ impl<T: Send + 'static> Shared<T> {
             let became_ready = g.q.expire(now);
             self.woke(&g, Effect { became_ready });
             self.grow(&mut g, now);
-            let mut next = g.q.table.next_deadline();
-            if g.q.table.startable() > 0 && Self::active(&g) < self.cfg.max_threads {
+            let mut next = g.q.table().next_deadline();
+            if g.q.table().startable() > 0 && Self::active(&g) < self.cfg.max_threads {
                 // At the abandoned-worker cap no thread can start: look again less often.
                 let tick = if at_abandoned_cap() { CAPPED_TICK } else { GROW_TICK };
                 next = Some(next.map_or(now + tick, |d| d.min(now + tick)));
@@ -471,12 +471,12 @@ impl<T: Send + 'static> Shared<T> {
         let asleep = |id: Id| {
             clocks.iter().find(|c| c.request.load(Ordering::Relaxed) == id).map_or(true, |c| c.asleep())
         };
-        g.q.table.mark_blocked(since, asleep);
+        g.q.table_mut().mark_blocked(since, asleep);
     }
 
     /// The growth policy (see the module docs).
     fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
-        let waited = g.q.table.oldest_startable_wait(now);
+        let waited = g.q.table().oldest_startable_wait(now);
         if waited.map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
@@ -500,7 +500,7 @@ impl<T: Send + 'static> Shared<T> {
         // Workers on the budget stuck past STUCK_THRESHOLD and asleep there: off-budget ones
         // are not asked about (no /proc read for a dead filesystem's hundreds of workers).
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
-        let table = &g.q.table;
+        let table = g.q.table();
         let stuck = g
             .clocks
             .iter()
@@ -515,7 +515,7 @@ impl<T: Send + 'static> Shared<T> {
         } else {
             self.cfg.threads.saturating_sub(active - stuck)
         };
-        for _ in 0..want.min(room).min(g.q.table.startable()) {
+        for _ in 0..want.min(room).min(g.q.table().startable()) {
             if self.spawn_worker(g).is_err() {
                 break;
             }
@@ -538,7 +538,7 @@ impl<T: Send + 'static> Shared<T> {
         let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));
         spin_until(spin_deadline, || self.ready_hint.load(Ordering::Relaxed) > 0);
         let mut g = self.lock();
-        while g.q.table.ready() == 0 && !g.q.is_closed() {
+        while g.q.table().ready() == 0 && !g.q.is_closed() {
             let left = until.map(|u| u.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
                 break;
@@ -553,7 +553,7 @@ impl<T: Send + 'static> Shared<T> {
         if g.q.is_closed() {
             return Err(libc::ESHUTDOWN);
         }
-        Ok(g.q.table.ready())
+        Ok(g.q.table().ready())
     }
 
     /// Releases, in a forked child, the child's copies of the descriptors the pool held:
@@ -564,7 +564,7 @@ impl<T: Send + 'static> Shared<T> {
         match self.inner.try_lock() {
             Ok(mut g) => {
                 g.q.shutdown(Instant::now());
-                fds = g.q.table.take_queued_owed();
+                fds = g.q.table_mut().take_queued_owed();
                 g.q.readiness_mut().close();
             }
             Err(_) => {
@@ -592,7 +592,7 @@ impl<T: Send + 'static> Shared<T> {
         self.wake_watchdog(&mut g);
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
-        if g.q.table.queued() > 0 {
+        if g.q.table().queued() > 0 {
             // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
             let _ = self.kick(&mut g);
             return;
@@ -600,7 +600,7 @@ impl<T: Send + 'static> Shared<T> {
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.q.table.queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table.running() {
+        while g.q.table().queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table().running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
