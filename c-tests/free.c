@@ -16,21 +16,24 @@ static void cb(const aopen_completion *c) {
     callbacks++;
 }
 
-int main(void) {
-    long delay = require_shim();
-    make_file(slow_path("s"), "x");
-    make_file(fast_path("f"), "x");
-    int fds0 = count_fds();
+static long delay; /* the shim's slow-open delay, ms */
 
+/* Polls aopen_stats until at least `n` syscalls run. */
+static void wait_running(aopen_ctx *ctx, uint32_t n) {
+    double end = now_ms() + 5000;
+    while (stats_of(ctx).running < n && now_ms() < end)
+        sleep_ms(1);
+    CHECK(stats_of(ctx).running >= n, "only %u syscalls running, want %u", stats_of(ctx).running, n);
+}
+
+static int test_free_with_stuck_workers(void) {
+    int fds0 = count_fds();
     /* Own eventfd: 4 stuck opens, 2 completed-undelivered opens, queued opens that would
      * create files, and a queued close of a descriptor we hand over. */
     aopen_ctx *ctx = new_ctx(4, 6, 0, 0);
     for (int i = 0; i < 2; i++)
         CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, cb, NULL) > 0, "submit");
-    double end = now_ms() + 5000;
-    while (aopen_wait(ctx, 0) < 2 && now_ms() < end)
-        sleep_ms(5);
-    CHECK_EQ(aopen_wait(ctx, 0), 2);
+    CHECK_EQ(wait_ready(ctx, 2, 5000), 2);
     for (int i = 0; i < 6; i++)
         CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, cb, NULL) > 0, "submit");
     char name[32];
@@ -40,12 +43,13 @@ int main(void) {
     }
     int handed = open(fast_path("f"), O_RDONLY | O_CLOEXEC);
     CHECK(aclose_submit(ctx, handed, cb, NULL) > 0, "close submit");
-    sleep_ms(30); /* 6 workers are inside the 6 slow opens (the pool grows to max 6) */
+    /* The slow opens' filesystem gets its share, half of max_threads: 3 workers stuck. */
+    wait_running(ctx, 3);
     CHECK(count_fds() >= fds0 + 1 + 2 + 1, "fds before free");
     double t0 = now_ms();
     aopen_ctx_free(ctx);
     double took = now_ms() - t0;
-    printf("free with 6 workers stuck in %ld ms opens: %.2f ms\n", delay, took);
+    printf("free with 3 workers stuck in %ld ms opens: %.2f ms\n", delay, took);
     CHECK(took < 100, "free took %.1f ms", took);
     CHECK_EQ(callbacks, 0);
     /* Every descriptor is closed by a worker, never by aopen_ctx_free itself (a close can
@@ -64,42 +68,59 @@ int main(void) {
         snprintf(name, sizeof name, "never%d", i);
         CHECK(!file_exists(slow_path(name)), "a queued open ran after free");
     }
+    return 0;
+}
 
-    /* A caller's eventfd stays open and is not written after free. */
+/* A caller's eventfd stays open and is not written after free, even when stuck opens
+ * return later. */
+static int test_caller_eventfd_untouched(void) {
+    int fds0 = count_fds();
     int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     aopen_options o;
     memset(&o, 0, sizeof o);
     o.flags = AOPEN_OPT_EVENTFD;
     o.eventfd = efd;
-    ctx = NULL;
+    aopen_ctx *ctx = NULL;
     CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
     for (int i = 0; i < 3; i++)
         CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, cb, NULL) > 0, "submit");
-    sleep_ms(30);
-    t0 = now_ms();
+    wait_running(ctx, 3);
+    double t0 = now_ms();
     aopen_ctx_free(ctx);
     CHECK(now_ms() - t0 < 100, "free took %.1f ms", now_ms() - t0);
-    sleep_ms(delay + 500);
+    /* The stuck opens return and their descriptors are closed: nothing may signal then. */
+    sleep_ms(delay);
+    CHECK_EQ(wait_fds(fds0 + 1, 3000), fds0 + 1);
     CHECK(fcntl(efd, F_GETFD) >= 0, "caller eventfd closed");
     CHECK_EQ(eventfd_count(efd), 0);
     close(efd);
     CHECK_EQ(count_fds(), fds0);
     CHECK_EQ(callbacks, 0);
+    return 0;
+}
 
-    /* Freeing an idle context leaves no library thread behind. */
+/* Freeing an idle context leaves no library thread behind. */
+static int test_idle_free_leaves_no_thread(void) {
+    int fds0 = count_fds();
     int threads0 = count_threads();
-    ctx = new_ctx(4, 4, 0, 0);
+    aopen_ctx *ctx = new_ctx(4, 4, 0, 0);
     for (int i = 0; i < 8; i++)
         CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
     CHECK(aopen_wait(ctx, 5000) > 0, "wait");
-    sleep_ms(50);
     CHECK(count_threads() > threads0, "no threads started");
     aopen_ctx_free(ctx);
     /* A thread that has left the pool may take a moment to leave /proc/self/task. */
-    end = now_ms() + 1000;
+    double end = now_ms() + 1000;
     while (count_threads() > threads0 && now_ms() < end)
         sleep_ms(5);
     CHECK_EQ(count_threads(), threads0);
     CHECK_EQ(count_fds(), fds0);
     return 0;
+}
+
+int main(void) {
+    delay = require_shim();
+    make_file(slow_path("s"), "x");
+    make_file(fast_path("f"), "x");
+    return test_free_with_stuck_workers() || test_caller_eventfd_untouched() || test_idle_free_leaves_no_thread();
 }
