@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-/// Workers kept per CPU by default. Measured on 2 vCPUs with open+close pairs at 256 in
-/// flight: 4 workers 662k pairs/s, 8 workers 565k, 16 workers 211k. Past a couple per core the
-/// workers only contend for the context lock; the pool grows past *blocked* workers anyway, so
-/// the base count matters only for fast work.
+/// Workers kept per CPU by default. Past a couple per core the workers only contend for the
+/// context lock (`make bench` sweeps 2 to 16 workers on the pool path); the pool grows past
+/// *blocked* workers anyway, so the base count matters only for fast work.
 pub const DEFAULT_THREADS_PER_CPU: u32 = 2;
 /// Bounds on the default idle worker count (the default is 2 per CPU, clamped to these).
 pub const DEFAULT_THREADS_MIN: u32 = 4;
