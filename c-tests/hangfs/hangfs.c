@@ -9,9 +9,11 @@
  * fuse.sshfs with that source, as an sshfs mount of that server would: for tests of
  * grouping network mounts by server.
  *
- * Every name at the root is a directory; every name inside one is a 4 KiB regular file. A
+ * Every name at the root is a directory; every name inside one is a 4 KiB regular file,
+ * except names starting with "new", which do not exist (for mkdir and rename targets). A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
- * flush, release, getattr (which is also the lookup) and read. A bare op name hangs that call
+ * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
+ * (by the source's directory) and truncate; unlink, mkdir and rename pretend to succeed. A bare op name hangs that call
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
  *
@@ -44,7 +46,8 @@
 
 enum { FILE_SIZE = 4096, MAX_THREADS = 10000 };
 
-static const char *op_names[HANGFS_OPS] = {"open", "flush", "release", "getattr", "read"};
+static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
+                                           "fsync", "unlink", "mkdir",   "rename",  "truncate"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
 
@@ -115,6 +118,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         st->st_nlink = 2;
         return 0;
     case 2:
+        if (strncmp(dir + dirlen + 1, "new", 3) == 0)
+            return -ENOENT;
         act(dir, dirlen, HANGFS_GETATTR);
         st->st_mode = S_IFREG | 0644;
         st->st_nlink = 1;
@@ -149,23 +154,40 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     return (int)n;
 }
 
-static int fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-    (void)path, (void)buf, (void)off, (void)fi;
-    return (int)size;
-}
-
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
-    (void)path, (void)size, (void)fi;
-    return 0;
-}
-
-/* flush and release: act on files in behaviour directories, always succeed. */
+/* Calls that only act: on files in behaviour directories, then succeed. */
 static int on_file(const char *path, enum hangfs_op op) {
     const char *dir = NULL;
     size_t dirlen = 0;
     if (classify(path, &dir, &dirlen) == 2)
         act(dir, dirlen, op);
     return 0;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+    (void)path, (void)buf, (void)off, (void)fi;
+    return (int)size;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
+    (void)size, (void)fi;
+    return on_file(path, HANGFS_TRUNCATE);
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi) {
+    (void)datasync, (void)fi;
+    return on_file(path, HANGFS_FSYNC);
+}
+
+static int fs_unlink(const char *path) { return on_file(path, HANGFS_UNLINK); }
+
+static int fs_mkdir(const char *path, mode_t mode) {
+    (void)mode;
+    return on_file(path, HANGFS_MKDIR);
+}
+
+static int fs_rename(const char *from, const char *to, unsigned int flags) {
+    (void)to, (void)flags;
+    return on_file(from, HANGFS_RENAME);
 }
 
 static int fs_flush(const char *path, struct fuse_file_info *fi) {
@@ -201,6 +223,10 @@ static const struct fuse_operations ops = {
     .read = fs_read,
     .write = fs_write,
     .truncate = fs_truncate,
+    .fsync = fs_fsync,
+    .unlink = fs_unlink,
+    .mkdir = fs_mkdir,
+    .rename = fs_rename,
     .flush = fs_flush,
     .release = fs_release,
     .readdir = fs_readdir,

@@ -3,7 +3,19 @@
 #ifndef AOPEN_HANGFS_H
 #define AOPEN_HANGFS_H
 
-enum hangfs_op { HANGFS_OPEN, HANGFS_FLUSH, HANGFS_RELEASE, HANGFS_GETATTR, HANGFS_READ, HANGFS_OPS };
+enum hangfs_op {
+    HANGFS_OPEN,
+    HANGFS_FLUSH,
+    HANGFS_RELEASE,
+    HANGFS_GETATTR,
+    HANGFS_READ,
+    HANGFS_FSYNC,
+    HANGFS_UNLINK,
+    HANGFS_MKDIR,
+    HANGFS_RENAME,
+    HANGFS_TRUNCATE,
+    HANGFS_OPS
+};
 
 struct hangfs_counts {
     /* Calls answered, per op (files in behaviour directories only). */
