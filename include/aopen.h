@@ -35,6 +35,36 @@
 #define AOPEN_OP_CLOSE 2u
 
 /**
+ * Completion of an `aopen_fsync_submit` request.
+ */
+#define AOPEN_OP_FSYNC 5u
+
+/**
+ * Completion of an `aopen_unlink_submit` request.
+ */
+#define AOPEN_OP_UNLINK 7u
+
+/**
+ * Completion of an `aopen_mkdir_submit` request.
+ */
+#define AOPEN_OP_MKDIR 8u
+
+/**
+ * Completion of an `aopen_rename_submit` request.
+ */
+#define AOPEN_OP_RENAME 9u
+
+/**
+ * Completion of an `aopen_ftruncate_submit` request.
+ */
+#define AOPEN_OP_FTRUNCATE 10u
+
+/**
+ * `aopen_fsync_submit` flags: `fdatasync(2)` instead of `fsync(2)`.
+ */
+#define AOPEN_FSYNC_DATASYNC 1u
+
+/**
  * `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
  */
 #define AOPEN_OPT_EVENTFD 1u
@@ -131,7 +161,7 @@ typedef struct aopen_completion {
    */
   int32_t result;
   /**
-   * `AOPEN_OP_OPEN` or `AOPEN_OP_CLOSE`.
+   * Which call: an `AOPEN_OP_*` value.
    */
   uint32_t op;
 } aopen_completion;
@@ -437,6 +467,152 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
 int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_data);
 
 /**
+ * Submits an asynchronous `fsync(fd)` (or `fdatasync(fd)`) and returns at once.
+ *
+ * The call always runs on a worker: no kernel interface syncs without waiting. `fd` stays
+ * the caller's; keep it open until the completion is delivered (closing it meanwhile makes
+ * the sync fail with -EBADF, or sync whatever file reuses the number). A cancel or timeout
+ * is delivered at once, but a sync already running still completes in the kernel.
+ *
+ * # Parameters
+ * - `fd`: an open descriptor.
+ * - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`.
+ * - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno, and its
+ *   `op` is `AOPEN_OP_FSYNC`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, unknown `flags`), -EBADF (`fd` < 0), -EAGAIN
+ * (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
+                           int fd,
+                           unsigned int flags,
+                           aopen_cb cb,
+                           void *user_data);
+
+/**
+ * Submits an asynchronous `unlinkat(AT_FDCWD, path, flags)` and returns at once.
+ *
+ * Runs on a worker (io_uring too hands unlinks to its workers). A cancel or timeout is
+ * delivered at once; an unlink already running may still take effect when its syscall
+ * returns, as with io_uring and libuv.
+ *
+ * # Parameters
+ * - `path`: copied before this returns; relative paths resolve against the current
+ *   directory when the worker runs the call.
+ * - `flags`: 0 (a file), or `AT_REMOVEDIR` (an empty directory).
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_UNLINK`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx` or `path`, other `flags`), -ENAMETOOLONG (path
+ * of PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+ */
+int64_t aopen_unlink_submit(struct aopen_ctx *ctx,
+                            const char *path,
+                            int flags,
+                            aopen_cb cb,
+                            void *user_data);
+
+/**
+ * Submits an asynchronous `mkdirat(AT_FDCWD, path, mode)` and returns at once.
+ *
+ * Runs on a worker. A cancel or timeout is delivered at once; a mkdir already running may
+ * still take effect when its syscall returns.
+ *
+ * # Parameters
+ * - `path`: copied before this returns.
+ * - `mode`: the new directory's permissions (before the umask).
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_MKDIR`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX
+ * bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+ */
+int64_t aopen_mkdir_submit(struct aopen_ctx *ctx,
+                           const char *path,
+                           mode_t mode,
+                           aopen_cb cb,
+                           void *user_data);
+
+/**
+ * Submits an asynchronous `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` and returns at
+ * once.
+ *
+ * Runs on a worker, charged to `from`'s filesystem. A cancel or timeout is delivered at
+ * once; a rename already running may still take effect when its syscall returns.
+ *
+ * # Parameters
+ * - `from`, `to`: copied before this returns.
+ * - `flags`: renameat2's (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`, ...; 0 for rename(2)); the
+ *   kernel checks them, and reports what it refuses in the completion.
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_RENAME`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, `from` or `to`), -ENAMETOOLONG (a path of
+ * PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `from` and `to` are NULL or readable NUL-terminated
+ * strings.
+ */
+int64_t aopen_rename_submit(struct aopen_ctx *ctx,
+                            const char *from,
+                            const char *to,
+                            unsigned int flags,
+                            aopen_cb cb,
+                            void *user_data);
+
+/**
+ * Submits an asynchronous `ftruncate(fd, length)` and returns at once.
+ *
+ * Runs on a worker. `fd` stays the caller's; keep it open until the completion is
+ * delivered. A cancel or timeout is delivered at once; a truncate already running may
+ * still take effect when its syscall returns.
+ *
+ * # Parameters
+ * - `fd`: a descriptor open for writing.
+ * - `length`: the new size in bytes, >= 0.
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op`
+ *   `AOPEN_OP_FTRUNCATE`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, negative `length`), -EBADF (`fd` < 0), -EAGAIN
+ * (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+int64_t aopen_ftruncate_submit(struct aopen_ctx *ctx,
+                               int fd,
+                               int64_t length,
+                               aopen_cb cb,
+                               void *user_data);
+
+/**
  * Opens a file on this thread if the kernel can do it from its caches on a local
  * filesystem, else returns -EAGAIN at once: the primitive for a loop that skips the queue
  * in the common case and submits only what must wait.
@@ -587,13 +763,16 @@ int aopen_wait(struct aopen_ctx *ctx, int timeout_ms);
  * Cancels a request.
  *
  * # Parameters
- * - `id`: an id returned by `aopen_submit` or `aclose_submit` on this context.
+ * - `id`: an id returned by a submit call on this context.
  *
  * # Returns
  * - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
  *   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
  *   closed by the library when its syscall returns. A cancelled close did not close its fd.
- * - -EALREADY: a close already running or done, or a request already cancelled/timed out.
+ *   Any other running call (fsync, unlink, mkdir, rename, ftruncate) is delivered at once
+ *   too, but may still take effect when its syscall returns, as with io_uring and libuv.
+ * - -EALREADY: a close already running, a call other than an open already done (it took
+ *   effect), or a request already cancelled/timed out.
  * - -ENOENT: no such undelivered request.
  * - -EINVAL: NULL `ctx`.
  *

@@ -38,11 +38,15 @@ pub struct Context<T: Send + 'static> {
 /// locks, and never waits on a filesystem.
 pub type Attributor = fn(&Op) -> FsId;
 
-/// The real attribution: an open by its path, a close by its descriptor (see `mounts`).
+/// The real attribution (see `mounts`): a path call by its path (a rename by `from`), a
+/// descriptor call by its descriptor.
 pub fn attribute(op: &Op) -> FsId {
     match op {
         Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
         Op::Close { fd } => mounts::of_closing_fd(*fd),
+        Op::Fsync { fd, .. } | Op::Ftruncate { fd, .. } => mounts::of_open_fd(*fd),
+        Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
+        Op::Rename { from, .. } => mounts::of_path(from, false),
     }
 }
 
@@ -131,6 +135,45 @@ impl<T: Send + 'static> Context<T> {
         self.submit(Op::Close { fd }, token)
     }
 
+    /// Queues `fsync(fd)`, or `fdatasync(fd)` with `datasync`. `Err(EBADF)` for `fd` < 0.
+    pub fn submit_fsync(&self, fd: i32, datasync: bool, token: T) -> Result<Id, (i32, T)> {
+        if fd < 0 {
+            return Err((libc::EBADF, token));
+        }
+        self.submit(Op::Fsync { fd, datasync }, token)
+    }
+
+    /// Queues `unlinkat(AT_FDCWD, path, flags)`; `flags` is 0 or `AT_REMOVEDIR` (else
+    /// `Err(EINVAL)`).
+    pub fn submit_unlink(&self, path: CString, flags: i32, token: T) -> Result<Id, (i32, T)> {
+        if flags & !libc::AT_REMOVEDIR != 0 {
+            return Err((libc::EINVAL, token));
+        }
+        self.submit(Op::Unlink { path, flags }, token)
+    }
+
+    /// Queues `mkdirat(AT_FDCWD, path, mode)`.
+    pub fn submit_mkdir(&self, path: CString, mode: u32, token: T) -> Result<Id, (i32, T)> {
+        self.submit(Op::Mkdir { path, mode }, token)
+    }
+
+    /// Queues `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` (the kernel checks `flags`).
+    pub fn submit_rename(&self, from: CString, to: CString, flags: u32, token: T) -> Result<Id, (i32, T)> {
+        self.submit(Op::Rename { from, to, flags }, token)
+    }
+
+    /// Queues `ftruncate(fd, length)`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for a
+    /// negative `length`.
+    pub fn submit_ftruncate(&self, fd: i32, length: i64, token: T) -> Result<Id, (i32, T)> {
+        if fd < 0 {
+            return Err((libc::EBADF, token));
+        }
+        if length < 0 {
+            return Err((libc::EINVAL, token));
+        }
+        self.submit(Op::Ftruncate { fd, length }, token)
+    }
+
     fn submit(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = self.alive() {
             return Err((e, token));
@@ -158,6 +201,8 @@ impl<T: Send + 'static> Context<T> {
                 Err(libc::EAGAIN) => None,
                 Err(e) => Some(-e),
             },
+            // No non-blocking form in the kernel (io_uring hands these to its workers too).
+            _ => None,
         }
     }
 

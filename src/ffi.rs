@@ -18,6 +18,18 @@ use std::time::Duration;
 pub const AOPEN_OP_OPEN: u32 = 1u32;
 /// Completion of an `aclose_submit` request.
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
+/// Completion of an `aopen_fsync_submit` request.
+pub const AOPEN_OP_FSYNC: u32 = 5u32;
+/// Completion of an `aopen_unlink_submit` request.
+pub const AOPEN_OP_UNLINK: u32 = 7u32;
+/// Completion of an `aopen_mkdir_submit` request.
+pub const AOPEN_OP_MKDIR: u32 = 8u32;
+/// Completion of an `aopen_rename_submit` request.
+pub const AOPEN_OP_RENAME: u32 = 9u32;
+/// Completion of an `aopen_ftruncate_submit` request.
+pub const AOPEN_OP_FTRUNCATE: u32 = 10u32;
+/// `aopen_fsync_submit` flags: `fdatasync(2)` instead of `fsync(2)`.
+pub const AOPEN_FSYNC_DATASYNC: u32 = 1u32;
 /// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
 pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
 /// `aopen_options.flags`: do not attribute requests to filesystems. Every request then counts
@@ -78,7 +90,7 @@ pub struct aopen_completion {
     /// open: the new descriptor (>= 0, owned by the caller); close: 0; failure: -errno
     /// (-ECANCELED after `aopen_cancel`, -ETIMEDOUT after a timeout).
     pub result: i32,
-    /// `AOPEN_OP_OPEN` or `AOPEN_OP_CLOSE`.
+    /// Which call: an `AOPEN_OP_*` value.
     pub op: u32,
 }
 
@@ -417,6 +429,202 @@ pub unsafe extern "C" fn aclose_submit(
     })
 }
 
+/// Submits an asynchronous `fsync(fd)` (or `fdatasync(fd)`) and returns at once.
+///
+/// The call always runs on a worker: no kernel interface syncs without waiting. `fd` stays
+/// the caller's; keep it open until the completion is delivered (closing it meanwhile makes
+/// the sync fail with -EBADF, or sync whatever file reuses the number). A cancel or timeout
+/// is delivered at once, but a sync already running still completes in the kernel.
+///
+/// # Parameters
+/// - `fd`: an open descriptor.
+/// - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`.
+/// - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno, and its
+///   `op` is `AOPEN_OP_FSYNC`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, unknown `flags`), -EBADF (`fd` < 0), -EAGAIN
+/// (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_fsync_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    flags: c_uint,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if flags & !AOPEN_FSYNC_DATASYNC != 0 {
+            return Err(libc::EINVAL);
+        }
+        let datasync = flags & AOPEN_FSYNC_DATASYNC != 0;
+        let id = ctx.submit_fsync(fd, datasync, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `unlinkat(AT_FDCWD, path, flags)` and returns at once.
+///
+/// Runs on a worker (io_uring too hands unlinks to its workers). A cancel or timeout is
+/// delivered at once; an unlink already running may still take effect when its syscall
+/// returns, as with io_uring and libuv.
+///
+/// # Parameters
+/// - `path`: copied before this returns; relative paths resolve against the current
+///   directory when the worker runs the call.
+/// - `flags`: 0 (a file), or `AT_REMOVEDIR` (an empty directory).
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_UNLINK`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `path`, other `flags`), -ENAMETOOLONG (path
+/// of PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_unlink_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        let id = ctx.submit_unlink(path, flags, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `mkdirat(AT_FDCWD, path, mode)` and returns at once.
+///
+/// Runs on a worker. A cancel or timeout is delivered at once; a mkdir already running may
+/// still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `path`: copied before this returns.
+/// - `mode`: the new directory's permissions (before the umask).
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_MKDIR`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX
+/// bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_mkdir_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    mode: libc::mode_t,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        let id = ctx.submit_mkdir(path, mode, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` and returns at
+/// once.
+///
+/// Runs on a worker, charged to `from`'s filesystem. A cancel or timeout is delivered at
+/// once; a rename already running may still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `from`, `to`: copied before this returns.
+/// - `flags`: renameat2's (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`, ...; 0 for rename(2)); the
+///   kernel checks them, and reports what it refuses in the completion.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_RENAME`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, `from` or `to`), -ENAMETOOLONG (a path of
+/// PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `from` and `to` are NULL or readable NUL-terminated
+/// strings.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_rename_submit(
+    ctx: *mut aopen_ctx,
+    from: *const c_char,
+    to: *const c_char,
+    flags: c_uint,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `from` and `to` are NULL or NUL-terminated.
+        let (from, to) = unsafe { (path_arg(from)?.to_owned(), path_arg(to)?.to_owned()) };
+        let id = ctx.submit_rename(from, to, flags, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `ftruncate(fd, length)` and returns at once.
+///
+/// Runs on a worker. `fd` stays the caller's; keep it open until the completion is
+/// delivered. A cancel or timeout is delivered at once; a truncate already running may
+/// still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for writing.
+/// - `length`: the new size in bytes, >= 0.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op`
+///   `AOPEN_OP_FTRUNCATE`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, negative `length`), -EBADF (`fd` < 0), -EAGAIN
+/// (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_ftruncate_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    length: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let id = ctx.submit_ftruncate(fd, length, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
 /// The path argument of an export: NUL-terminated and shorter than PATH_MAX.
 ///
 /// # Safety
@@ -655,13 +863,16 @@ pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c
 /// Cancels a request.
 ///
 /// # Parameters
-/// - `id`: an id returned by `aopen_submit` or `aclose_submit` on this context.
+/// - `id`: an id returned by a submit call on this context.
 ///
 /// # Returns
 /// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
 ///   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
 ///   closed by the library when its syscall returns. A cancelled close did not close its fd.
-/// - -EALREADY: a close already running or done, or a request already cancelled/timed out.
+///   Any other running call (fsync, unlink, mkdir, rename, ftruncate) is delivered at once
+///   too, but may still take effect when its syscall returns, as with io_uring and libuv.
+/// - -EALREADY: a close already running, a call other than an open already done (it took
+///   effect), or a request already cancelled/timed out.
 /// - -ENOENT: no such undelivered request.
 /// - -EINVAL: NULL `ctx`.
 ///

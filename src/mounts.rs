@@ -614,6 +614,15 @@ pub fn of_closing_fd(fd: i32) -> FsId {
     }
 }
 
+/// The filesystem a call on the open descriptor `fd` is charged to: the one its open was
+/// charged to if the library opened it (no syscall), else [`of_fd`]'s answer.
+pub fn of_open_fd(fd: i32) -> FsId {
+    match opened_slot(fd, false).map(|s| s.load(Ordering::Relaxed)) {
+        Some(v) if v != 0 => v.wrapping_sub(1),
+        _ => of_fd(fd).unwrap_or(UNKNOWN),
+    }
+}
+
 /// The filesystem that holds the open file (or `O_PATH` descriptor) `fd`, from cached
 /// attributes only; None if `fd` is not open.
 pub fn of_fd(fd: i32) -> Option<FsId> {

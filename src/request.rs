@@ -77,6 +77,16 @@ pub enum Op {
     Open { path: CString, flags: i32, mode: u32 },
     /// `close(fd)`: the library owns `fd` from submit on.
     Close { fd: i32 },
+    /// `fsync(fd)`, or `fdatasync(fd)` with `datasync`.
+    Fsync { fd: i32, datasync: bool },
+    /// `unlinkat(AT_FDCWD, path, flags)` (`flags`: 0 or `AT_REMOVEDIR`).
+    Unlink { path: CString, flags: i32 },
+    /// `mkdirat(AT_FDCWD, path, mode)`.
+    Mkdir { path: CString, mode: u32 },
+    /// `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)`.
+    Rename { from: CString, to: CString, flags: u32 },
+    /// `ftruncate(fd, length)`.
+    Ftruncate { fd: i32, length: i64 },
 }
 
 /// Which operation a completion reports (the C `AOPEN_OP_*` values).
@@ -85,6 +95,11 @@ pub enum Op {
 pub enum OpKind {
     Open = 1,
     Close = 2,
+    Fsync = 5,
+    Unlink = 7,
+    Mkdir = 8,
+    Rename = 9,
+    Ftruncate = 10,
 }
 
 impl Op {
@@ -92,6 +107,11 @@ impl Op {
         match self {
             Op::Open { .. } => OpKind::Open,
             Op::Close { .. } => OpKind::Close,
+            Op::Fsync { .. } => OpKind::Fsync,
+            Op::Unlink { .. } => OpKind::Unlink,
+            Op::Mkdir { .. } => OpKind::Mkdir,
+            Op::Rename { .. } => OpKind::Rename,
+            Op::Ftruncate { .. } => OpKind::Ftruncate,
         }
     }
 }
@@ -145,7 +165,8 @@ impl<T> Req<T> {
 pub enum CancelError {
     /// No such undelivered request (`ENOENT`).
     NotFound,
-    /// A close already running or done, or a request already cancelled (`EALREADY`).
+    /// A close already running, a request other than an open already done, or a request
+    /// already cancelled (`EALREADY`).
     Already,
 }
 
@@ -448,7 +469,7 @@ impl<T> Requests<T> {
                     self.sched.abandon(fs);
                     (self.push_ready(id), None)
                 }
-                State::Ready { result, cancelled: false, token } if !close => {
+                State::Ready { result, cancelled: false, token } if req.kind == OpKind::Open => {
                     req.state = cancelled(token);
                     // Keeps its place in the ready queue; the fd it opened is nobody's now.
                     (false, (result >= 0).then_some(result))
@@ -744,6 +765,29 @@ mod tests {
         assert_eq!(t.queued(), 2, "a's slot went to the owed close");
         assert_eq!(t.take_queued_owed(), vec![7]);
         assert_eq!((t.owed(), t.queued(), t.outstanding()), (0, 1, 1));
+    }
+
+    #[test]
+    fn a_running_call_other_than_open_is_cancelled_at_once_and_a_done_one_is_not() {
+        let mut t: Requests<&str> = Requests::new(4, None);
+        let now = Instant::now();
+        let sync = t.submit(Op::Fsync { fd: 3, datasync: false }, "sync", now).unwrap();
+        let (id, op, _) = t.take_work(now).unwrap();
+        assert_eq!((id, op.kind()), (sync, OpKind::Fsync));
+        assert!(t.cancel(sync, libc::ECANCELED, now).unwrap().became_ready);
+        assert_eq!(t.abandoned(), 1);
+        let c = t.pop_ready().unwrap();
+        assert_eq!((c.op, c.result), (OpKind::Fsync, -libc::ECANCELED));
+        // Its syscall returns later: nothing is owed (it opened nothing), nothing delivered.
+        t.finish(sync, OpKind::Fsync, 0, now);
+        assert_eq!((t.owed(), t.running(), t.abandoned(), t.ready()), (0, 0, 0, 0));
+
+        let path = CString::new("/x").unwrap();
+        let unlink = t.submit(Op::Unlink { path, flags: 0 }, "unlink", now).unwrap();
+        t.take_work(now).unwrap();
+        t.finish(unlink, OpKind::Unlink, 0, now);
+        assert_eq!(t.cancel(unlink, libc::ECANCELED, now), Err(CancelError::Already), "it took effect");
+        assert_eq!(t.pop_ready().unwrap().result, 0);
     }
 
     #[test]

@@ -29,6 +29,67 @@ pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<i32, i32> {
     }
 }
 
+/// 0 from a libc call that returns 0 or -1 with errno, as `Ok`, else `Err(errno)`.
+fn zero_or_errno(rc: i32) -> Result<(), i32> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// `fsync(fd)`, or `fdatasync(fd)` with `datasync`.
+pub fn fsync(fd: i32, datasync: bool) -> Result<(), i32> {
+    // SAFETY: syncing an integer descriptor has no memory-safety preconditions.
+    zero_or_errno(unsafe {
+        if datasync {
+            libc::fdatasync(fd)
+        } else {
+            libc::fsync(fd)
+        }
+    })
+}
+
+/// `unlinkat(AT_FDCWD, path, flags)`.
+pub fn unlink(path: &CStr, flags: i32) -> Result<(), i32> {
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    zero_or_errno(unsafe { libc::unlinkat(libc::AT_FDCWD, path.as_ptr(), flags) })
+}
+
+/// `mkdirat(AT_FDCWD, path, mode)`.
+pub fn mkdir(path: &CStr, mode: u32) -> Result<(), i32> {
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    zero_or_errno(unsafe { libc::mkdirat(libc::AT_FDCWD, path.as_ptr(), mode as libc::mode_t) })
+}
+
+/// `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)`: through libc's `renameat` when `flags`
+/// is 0 (so an interposer sees it), else the raw syscall.
+pub fn rename(from: &CStr, to: &CStr, flags: u32) -> Result<(), i32> {
+    let rc = if flags == 0 {
+        // SAFETY: both paths are NUL-terminated strings that outlive the call.
+        unsafe { libc::renameat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr()) }
+    } else {
+        // SAFETY: as above; renameat2 takes two (dirfd, path) pairs and an unsigned flags word.
+        unsafe {
+            libc::syscall(
+                libc::SYS_renameat2,
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                flags,
+            ) as i32
+        }
+    };
+    zero_or_errno(rc)
+}
+
+/// `ftruncate(fd, length)`.
+pub fn ftruncate(fd: i32, length: i64) -> Result<(), i32> {
+    // SAFETY: truncating an integer descriptor has no memory-safety preconditions.
+    zero_or_errno(unsafe { libc::ftruncate(fd, length as libc::off_t) })
+}
+
 /// `close(2)`. On Linux the descriptor is released even when close reports `EINTR` or
 /// `EINPROGRESS`, so those count as success (as libuv does); retrying would close a
 /// descriptor that another thread may already have been handed.

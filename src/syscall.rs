@@ -11,5 +11,15 @@ pub fn run_syscall(op: &Op) -> i32 {
     match op {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
         Op::Close { fd } => sys::close(*fd).map_or_else(|e| -e, |()| 0),
+        Op::Fsync { fd, datasync } => status(sys::fsync(*fd, *datasync)),
+        Op::Unlink { path, flags } => status(sys::unlink(path, *flags)),
+        Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
+        Op::Rename { from, to, flags } => status(sys::rename(from, to, *flags)),
+        Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
     }
+}
+
+/// 0 or -errno.
+fn status(r: Result<(), i32>) -> i32 {
+    r.map_or_else(|e| -e, |()| 0)
 }

@@ -95,6 +95,7 @@ fn run(op: &Op, fds: &Fds) -> i32 {
             fds.close(*fd);
             0
         }
+        _ => 0,
     }
 }
 

@@ -56,6 +56,7 @@ fn gated(gate: Arc<Gate>, opened: Arc<AtomicUsize>) -> Box<dyn Fn(&Op) -> i32 + 
             }
             // SAFETY: closing a descriptor the test handed over.
             Op::Close { fd } => unsafe { libc::close(*fd) },
+            _ => 0, // the other calls touch no descriptor the test counts
         }
     })
 }

@@ -1,0 +1,146 @@
+/* The calls beyond open and close that take no buffer: aopen_fsync_submit,
+ * aopen_unlink_submit, aopen_mkdir_submit, aopen_rename_submit and aopen_ftruncate_submit.
+ * Each runs its syscall on a worker and completes with 0 or -errno and its own AOPEN_OP_*;
+ * bad input is refused at submit; a queued one that is cancelled never runs; one already
+ * done cannot be cancelled (-EALREADY: it took effect). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+/* Reaps request `id`'s completion, checks its op, and returns its result. */
+static int done(aopen_ctx *ctx, int64_t id, uint32_t op) {
+    CHECK(id > 0, "submit: %lld", (long long)id);
+    aopen_completion c;
+    CHECK_EQ(reap_n(ctx, &c, 1, 10000), 1);
+    CHECK_EQ(c.id, (uint64_t)id);
+    CHECK_EQ(c.op, op);
+    return c.result;
+}
+
+static int test_each_call_does_what_it_says(void) {
+    int fds0 = count_fds();
+    aopen_ctx *ctx = new_ctx(2, 2, 0, 0);
+    const char *dir = fast_path("ops.d"), *a = fast_path("ops.d/a"), *b = fast_path("ops.d/b");
+    rmdir(dir);
+    CHECK_EQ(done(ctx, aopen_mkdir_submit(ctx, dir, 0750, NULL, NULL), AOPEN_OP_MKDIR), 0);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0750, /* umask 022 */
+          "mkdir made no 0750 directory");
+    CHECK_EQ(done(ctx, aopen_mkdir_submit(ctx, dir, 0750, NULL, NULL), AOPEN_OP_MKDIR), -EEXIST);
+
+    int fd = open(a, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(write(fd, "hello", 5) == 5, "write");
+    CHECK_EQ(done(ctx, aopen_ftruncate_submit(ctx, fd, 2, NULL, NULL), AOPEN_OP_FTRUNCATE), 0);
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 2, "ftruncate left %lld bytes", (long long)st.st_size);
+    CHECK_EQ(done(ctx, aopen_fsync_submit(ctx, fd, 0, NULL, NULL), AOPEN_OP_FSYNC), 0);
+    CHECK_EQ(done(ctx, aopen_fsync_submit(ctx, fd, AOPEN_FSYNC_DATASYNC, NULL, NULL), AOPEN_OP_FSYNC), 0);
+    close(fd);
+    /* The descriptor's number is the caller's business: a closed one fails in the syscall. */
+    CHECK_EQ(done(ctx, aopen_fsync_submit(ctx, fd, 0, NULL, NULL), AOPEN_OP_FSYNC), -EBADF);
+    int ro = open(a, O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(done(ctx, aopen_ftruncate_submit(ctx, ro, 0, NULL, NULL), AOPEN_OP_FTRUNCATE), -EINVAL);
+    close(ro);
+
+    CHECK_EQ(done(ctx, aopen_rename_submit(ctx, a, b, 0, NULL, NULL), AOPEN_OP_RENAME), 0);
+    CHECK(!file_exists(a) && file_exists(b), "rename did not move a to b");
+    make_file(a, "x");
+    CHECK_EQ(done(ctx, aopen_rename_submit(ctx, a, b, RENAME_NOREPLACE, NULL, NULL), AOPEN_OP_RENAME), -EEXIST);
+    CHECK_EQ(done(ctx, aopen_unlink_submit(ctx, a, 0, NULL, NULL), AOPEN_OP_UNLINK), 0);
+    CHECK_EQ(done(ctx, aopen_unlink_submit(ctx, b, 0, NULL, NULL), AOPEN_OP_UNLINK), 0);
+    CHECK_EQ(done(ctx, aopen_unlink_submit(ctx, b, 0, NULL, NULL), AOPEN_OP_UNLINK), -ENOENT);
+    CHECK_EQ(done(ctx, aopen_unlink_submit(ctx, dir, 0, NULL, NULL), AOPEN_OP_UNLINK), -EISDIR);
+    CHECK_EQ(done(ctx, aopen_unlink_submit(ctx, dir, AT_REMOVEDIR, NULL, NULL), AOPEN_OP_UNLINK), 0);
+    CHECK(!file_exists(dir), "rmdir left the directory");
+    aopen_stats_snapshot s = stats_of(ctx);
+    CHECK_EQ(s.submitted, 14);
+    CHECK_EQ(s.inline_completions, 0); /* none of these has a non-blocking form */
+    aopen_ctx_free(ctx);
+    CHECK_EQ(count_fds(), fds0);
+    return 0;
+}
+
+static int test_bad_input_is_refused_at_submit(void) {
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    char long_path[PATH_MAX + 8];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = '\0';
+    CHECK_EQ(aopen_fsync_submit(NULL, 0, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_fsync_submit(ctx, -1, 0, NULL, NULL), -EBADF);
+    CHECK_EQ(aopen_fsync_submit(ctx, 0, 2, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_unlink_submit(ctx, NULL, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_unlink_submit(ctx, "x", 1, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_unlink_submit(ctx, long_path, 0, NULL, NULL), -ENAMETOOLONG);
+    CHECK_EQ(aopen_mkdir_submit(ctx, NULL, 0700, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_mkdir_submit(ctx, long_path, 0700, NULL, NULL), -ENAMETOOLONG);
+    CHECK_EQ(aopen_rename_submit(ctx, "x", NULL, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_rename_submit(ctx, NULL, "x", 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_rename_submit(ctx, long_path, "x", 0, NULL, NULL), -ENAMETOOLONG);
+    CHECK_EQ(aopen_ftruncate_submit(ctx, -1, 0, NULL, NULL), -EBADF);
+    CHECK_EQ(aopen_ftruncate_submit(ctx, 0, -1, NULL, NULL), -EINVAL);
+    CHECK_EQ(stats_of(ctx).submitted, 0);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
+/* One worker, pinned by a slow open: the calls queue behind it, are cancelled, and never
+ * run. A call already done is delivered with its result (-EALREADY to the cancel). */
+static int test_cancelled_queued_calls_never_run(void) {
+    long delay = require_shim();
+    int fds0 = count_fds();
+    make_file(slow_path("s"), "x");
+    make_file(fast_path("keep"), "x");
+    unlink(fast_path("never.d"));
+    rmdir(fast_path("never.d"));
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    int64_t pin = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL);
+    CHECK(wait_stats(ctx, 1, 0, 5000), "the slow open never started");
+    int fd = open(fast_path("keep"), O_RDWR | O_CLOEXEC);
+    int64_t ids[5] = {
+        aopen_mkdir_submit(ctx, fast_path("never.d"), 0700, NULL, NULL),
+        aopen_unlink_submit(ctx, fast_path("keep"), 0, NULL, NULL),
+        aopen_rename_submit(ctx, fast_path("keep"), fast_path("moved"), 0, NULL, NULL),
+        aopen_ftruncate_submit(ctx, fd, 0, NULL, NULL),
+        aopen_fsync_submit(ctx, fd, 0, NULL, NULL),
+    };
+    for (int i = 0; i < 5; i++) {
+        CHECK(ids[i] > 0, "submit %d: %lld", i, (long long)ids[i]);
+        CHECK_EQ(aopen_cancel(ctx, (uint64_t)ids[i]), 0);
+    }
+    aopen_completion c[5];
+    CHECK_EQ(reap_n(ctx, c, 5, 1000), 5);
+    for (int i = 0; i < 5; i++)
+        CHECK(c[i].id == (uint64_t)ids[i] && c[i].result == -ECANCELED, "call %d: %d", i, c[i].result);
+    int r = result_of(ctx, pin);
+    CHECK(r >= 0, "slow open: %d", r);
+    close(r);
+    CHECK(wait_stats(ctx, 0, 0, (int)delay + 5000), "the pool never went idle");
+    CHECK(!file_exists(fast_path("never.d")) && !file_exists(fast_path("moved")), "a cancelled call ran");
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 1 && file_exists(fast_path("keep")), "a cancelled call ran");
+
+    int64_t sync = aopen_fsync_submit(ctx, fd, 0, NULL, NULL);
+    CHECK_EQ(wait_ready(ctx, 1, 5000), 1);
+    CHECK_EQ(aopen_cancel(ctx, (uint64_t)sync), -EALREADY);
+    CHECK_EQ(done(ctx, sync, AOPEN_OP_FSYNC), 0);
+    close(fd);
+    aopen_ctx_free(ctx);
+    CHECK_EQ(count_fds(), fds0);
+    return 0;
+}
+
+int main(void) {
+    umask(022);
+    return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
+           test_cancelled_queued_calls_never_run();
+}
