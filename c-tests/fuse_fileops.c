@@ -1,12 +1,14 @@
-/* fsync, unlink, mkdir, rename and ftruncate on a real FUSE filesystem whose calls hang
- * (hangfs): for each call, the submit returns at once and the loop stays live while the
+/* fsync, unlink, mkdir, rename, ftruncate and stat on a real FUSE filesystem whose calls
+ * hang (hangfs): for each call, the submit returns at once and the loop stays live while the
  * call hangs in the daemon; a cancel and a timeout are delivered at once; 20 hung calls do
  * not starve opens on the local filesystem; and once the daemon answers, every abandoned
  * worker returns and nothing is left open. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -78,6 +80,41 @@ static int test_cancel_while_hung(void) {
     return 0;
 }
 
+static const unsigned char CANARY = 0x5A;
+static struct statx kept;  /* checked after the daemon answers */
+static struct statx *freed; /* freed at once: valgrind or ASan would see a late write */
+
+static int intact(const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i] != CANARY)
+            return 0;
+    return 1;
+}
+
+/* A stat hung in the daemon's lookup is cancelled at once; its buffers are never written,
+ * not even when the daemon answers later. (Two directories: lookups in one are serialized.) */
+static int test_cancelled_hung_stat_never_writes(void) {
+    aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
+    memset(&kept, CANARY, sizeof kept);
+    freed = malloc(sizeof *freed);
+    memset(freed, CANARY, sizeof *freed);
+    long before = hangfs_waiting(fs, HANGFS_GETATTR);
+    int64_t a = TIMED(aopen_stat_submit(ctx, hangfs_path(fs, "getattr/f0"), 0, STATX_BASIC_STATS, &kept, NULL, NULL));
+    int64_t b = TIMED(aopen_stat_submit(ctx, hangfs_path(fs, "getattr+b/f1"), 0, STATX_BASIC_STATS, freed, NULL, NULL));
+    CHECK(a > 0 && b > 0, "stat submit");
+    CHECK_EQ(hangfs_wait_waiting(fs, HANGFS_GETATTR, before + 2, 5000), before + 2);
+    double t0 = now_ms();
+    CHECK_EQ(aopen_cancel(ctx, (uint64_t)a), 0);
+    CHECK_EQ(aopen_cancel(ctx, (uint64_t)b), 0);
+    CHECK_EQ(result_of(ctx, a), -ECANCELED);
+    CHECK_EQ(result_of(ctx, b), -ECANCELED);
+    printf("stat     hung in the daemon; cancel delivered in %.2f ms\n", now_ms() - t0);
+    CHECK(intact(&kept, sizeof kept) && intact(freed, sizeof *freed), "a cancelled stat wrote its buffer");
+    free(freed);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 /* With a 100 ms timeout each hung call is delivered -ETIMEDOUT. */
 static int test_timeout_while_hung(void) {
     aopen_ctx *ctx = new_ctx(0, 0, 0, 100);
@@ -123,12 +160,16 @@ int main(void) {
     fs = hangfs_mount("hang");
     make_file(fast_path("healthy"), "x");
     int fds0 = count_fds(), threads0 = count_threads();
-    int failed = test_cancel_while_hung() || test_timeout_while_hung() ||
+    int failed = test_cancel_while_hung() || test_cancelled_hung_stat_never_writes() || test_timeout_while_hung() ||
                  test_hung_calls_do_not_starve_another_filesystem();
     if (failed)
         return failed;
     /* The daemon answers: every abandoned worker returns and leaves. */
     hangfs_release(fs);
+    double until_stat = now_ms() + 10000;
+    while (hangfs_waiting(fs, HANGFS_GETATTR) > 0 && now_ms() < until_stat)
+        sleep_ms(5);
+    CHECK_EQ(hangfs_waiting(fs, HANGFS_GETATTR), 0);
     for (int k = 0; k < NCALLS; k++) {
         double until = now_ms() + 10000;
         while (hangfs_waiting(fs, calls[k].op) > 0 && now_ms() < until)
@@ -144,6 +185,8 @@ int main(void) {
     while (count_threads() > threads0 && now_ms() < end)
         sleep_ms(5);
     CHECK_EQ(count_threads(), threads0);
+    /* Every worker has returned, the hung stats' included: the kept buffer is still intact. */
+    CHECK(intact(&kept, sizeof kept), "a cancelled stat wrote its buffer after the daemon answered");
     /* No library call on the loop thread waited for the hung filesystem. */
     CHECK(longest_call_ms < 500, "a library call took %.0f ms", longest_call_ms);
     printf("after release: fds %d, threads %d, daemon calls still waiting 0\n", count_fds(), count_threads());

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct statx;
+
 /**
  * Completion of an `aopen_submit` request.
  */
@@ -38,6 +40,11 @@
  * Completion of an `aopen_fsync_submit` request.
  */
 #define AOPEN_OP_FSYNC 5u
+
+/**
+ * Completion of an `aopen_stat_submit` or `aopen_fstat_submit` request.
+ */
+#define AOPEN_OP_STAT 6u
 
 /**
  * Completion of an `aopen_unlink_submit` request.
@@ -493,6 +500,72 @@ int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_dat
 int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
                            int fd,
                            unsigned int flags,
+                           aopen_cb cb,
+                           void *user_data);
+
+/**
+ * Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
+ *
+ * Runs on a worker (io_uring too hands a stat by path to its workers), into library
+ * memory. The result is copied into `*out` by the `aopen_dispatch` or `aopen_reap` call that
+ * delivers the completion, on its thread, before the callback runs; only a successful stat
+ * writes it. Before that, and after a cancel or timeout is delivered, the library never
+ * touches `*out`: free it as soon as such a completion is delivered.
+ *
+ * # Parameters
+ * - `path`: copied before this returns.
+ * - `flags`: statx's (`AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT`, `AT_STATX_*`); the kernel
+ *   checks them.
+ * - `mask`: the `STATX_*` fields wanted.
+ * - `out`: where the result goes, writable until the completion is delivered.
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, `path` or `out`), -ENAMETOOLONG (path of
+ * PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+ * `out` is NULL or writable until the completion is delivered.
+ */
+int64_t aopen_stat_submit(struct aopen_ctx *ctx,
+                          const char *path,
+                          int flags,
+                          unsigned int mask,
+                          struct statx *out,
+                          aopen_cb cb,
+                          void *user_data);
+
+/**
+ * Submits an asynchronous `statx(fd, "", AT_EMPTY_PATH, mask, out)` and returns at once.
+ *
+ * As `aopen_stat_submit`, on an open descriptor, which stays the caller's: keep it open
+ * until the completion is delivered. Runs on a worker.
+ *
+ * # Parameters
+ * - `fd`: an open descriptor.
+ * - `mask`: the `STATX_*` fields wanted.
+ * - `out`: where the result goes, writable until the completion is delivered.
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx` or `out`), -EBADF (`fd` < 0), -EAGAIN (queue
+ * full or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `out` is NULL or writable until the completion is
+ * delivered.
+ */
+int64_t aopen_fstat_submit(struct aopen_ctx *ctx,
+                           int fd,
+                           unsigned int mask,
+                           struct statx *out,
                            aopen_cb cb,
                            void *user_data);
 

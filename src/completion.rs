@@ -15,7 +15,7 @@
 //! (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
 
 use crate::mounts::FsId;
-use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Requests};
+use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Requests, StatxBuf};
 use crate::sys;
 use std::time::Instant;
 
@@ -106,7 +106,19 @@ impl<T, R: Readiness> Completions<T, R> {
 
     /// A worker's syscall returned: see [`Requests::finish`]; signals readiness if needed.
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
-        let e = self.table.finish(id, kind, result, now);
+        self.finish_with(id, kind, result, None, now)
+    }
+
+    /// [`Completions::finish`] with what the call wrote into library memory.
+    pub fn finish_with(
+        &mut self,
+        id: Id,
+        kind: OpKind,
+        result: i32,
+        out: Option<StatxBuf>,
+        now: Instant,
+    ) -> Effect {
+        let e = self.table.finish_with(id, kind, result, out, now);
         self.apply(e)
     }
 

@@ -7,7 +7,7 @@ use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op};
+use crate::request::{Completion, Id, MountReport, Op, StatxBuf};
 use crate::sync::Arc;
 use crate::syscall::{self, Executor};
 use std::ffi::CString;
@@ -47,6 +47,8 @@ pub fn attribute(op: &Op) -> FsId {
         Op::Fsync { fd, .. } | Op::Ftruncate { fd, .. } => mounts::of_open_fd(*fd),
         Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
         Op::Rename { from, .. } => mounts::of_path(from, false),
+        Op::Stat { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
+        Op::Fstat { fd, .. } => mounts::of_open_fd(*fd),
     }
 }
 
@@ -172,6 +174,21 @@ impl<T: Send + 'static> Context<T> {
             return Err((libc::EINVAL, token));
         }
         self.submit(Op::Ftruncate { fd, length }, token)
+    }
+
+    /// Queues `statx(AT_FDCWD, path, flags, mask)` into a library buffer, delivered in the
+    /// completion's `out` (see [`Completion`]): the kernel checks `flags` and `mask`.
+    pub fn submit_stat(&self, path: CString, flags: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
+        self.submit(Op::Stat { path, flags, mask, out: StatxBuf::new() }, token)
+    }
+
+    /// Queues `statx(fd, "", AT_EMPTY_PATH, mask)` like [`Context::submit_stat`].
+    /// `Err(EBADF)` for `fd` < 0.
+    pub fn submit_fstat(&self, fd: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
+        if fd < 0 {
+            return Err((libc::EBADF, token));
+        }
+        self.submit(Op::Fstat { fd, mask, out: StatxBuf::new() }, token)
     }
 
     fn submit(&self, op: Op, token: T) -> Result<Id, (i32, T)> {

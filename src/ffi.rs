@@ -20,6 +20,8 @@ pub const AOPEN_OP_OPEN: u32 = 1u32;
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
 /// Completion of an `aopen_fsync_submit` request.
 pub const AOPEN_OP_FSYNC: u32 = 5u32;
+/// Completion of an `aopen_stat_submit` or `aopen_fstat_submit` request.
+pub const AOPEN_OP_STAT: u32 = 6u32;
 /// Completion of an `aopen_unlink_submit` request.
 pub const AOPEN_OP_UNLINK: u32 = 7u32;
 /// Completion of an `aopen_mkdir_submit` request.
@@ -196,10 +198,14 @@ pub struct aopen_ctx {
 struct Token {
     cb: aopen_cb,
     user_data: *mut c_void,
+    /// A stat's destination in the caller's memory, written only by the call that delivers
+    /// its completion; NULL for other calls.
+    stat_out: *mut libc::statx,
 }
 
-// SAFETY: the library never dereferences `user_data` and calls `cb` only on the thread that
-// dispatches; moving the pair between threads is what the C API promises its caller.
+// SAFETY: the library never dereferences `user_data`, calls `cb` only on the thread that
+// dispatches, and writes `stat_out` only on the thread that delivers; moving the pointers
+// between threads is what the C API promises its caller.
 unsafe impl Send for Token {}
 
 /// Runs an export's body, turning a panic into `on_panic` so it never unwinds into C.
@@ -219,6 +225,18 @@ fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
 unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
     // SAFETY: per this function's contract, a non-NULL `ctx` points to a live aopen_ctx.
     unsafe { ctx.as_ref() }.map(|c| &c.ctx).ok_or(libc::EINVAL)
+}
+
+/// Copies a successful stat's result into the caller's buffer: done by the call that
+/// delivers the completion, on its thread, and by nothing else.
+fn deliver_output(c: &mut Completion<Token>) {
+    if let Some(buf) = c.out.take() {
+        if !c.token.stat_out.is_null() {
+            // SAFETY: the caller promised (aopen_stat_submit) that `stat_out` is writable
+            // until the completion is delivered, which is now.
+            unsafe { c.token.stat_out.write(*buf.0) };
+        }
+    }
 }
 
 fn to_c(c: &Completion<Token>) -> aopen_completion {
@@ -385,7 +403,9 @@ pub unsafe extern "C" fn aopen_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx.submit_open(path, flags, mode, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_open(path, flags, mode, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -424,7 +444,9 @@ pub unsafe extern "C" fn aclose_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let id = ctx.submit_close(fd, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_close(fd, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -466,7 +488,101 @@ pub unsafe extern "C" fn aopen_fsync_submit(
             return Err(libc::EINVAL);
         }
         let datasync = flags & AOPEN_FSYNC_DATASYNC != 0;
-        let id = ctx.submit_fsync(fd, datasync, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_fsync(fd, datasync, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
+///
+/// Runs on a worker (io_uring too hands a stat by path to its workers), into library
+/// memory. The result is copied into `*out` by the `aopen_dispatch` or `aopen_reap` call that
+/// delivers the completion, on its thread, before the callback runs; only a successful stat
+/// writes it. Before that, and after a cancel or timeout is delivered, the library never
+/// touches `*out`: free it as soon as such a completion is delivered.
+///
+/// # Parameters
+/// - `path`: copied before this returns.
+/// - `flags`: statx's (`AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT`, `AT_STATX_*`); the kernel
+///   checks them.
+/// - `mask`: the `STATX_*` fields wanted.
+/// - `out`: where the result goes, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, `path` or `out`), -ENAMETOOLONG (path of
+/// PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+/// `out` is NULL or writable until the completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_stat_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    mask: c_uint,
+    out: *mut libc::statx,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let token = Token { cb, user_data, stat_out: out };
+        let id = ctx.submit_stat(path, flags, mask, token).map_err(|(e, _)| e)?;
+        Ok(id as i64)
+    })
+}
+
+/// Submits an asynchronous `statx(fd, "", AT_EMPTY_PATH, mask, out)` and returns at once.
+///
+/// As `aopen_stat_submit`, on an open descriptor, which stays the caller's: keep it open
+/// until the completion is delivered. Runs on a worker.
+///
+/// # Parameters
+/// - `fd`: an open descriptor.
+/// - `mask`: the `STATX_*` fields wanted.
+/// - `out`: where the result goes, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `out`), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `out` is NULL or writable until the completion is
+/// delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_fstat_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    mask: c_uint,
+    out: *mut libc::statx,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let token = Token { cb, user_data, stat_out: out };
+        let id = ctx.submit_fstat(fd, mask, token).map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -505,7 +621,9 @@ pub unsafe extern "C" fn aopen_unlink_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx.submit_unlink(path, flags, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_unlink(path, flags, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -542,7 +660,9 @@ pub unsafe extern "C" fn aopen_mkdir_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx.submit_mkdir(path, mode, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_mkdir(path, mode, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -583,7 +703,9 @@ pub unsafe extern "C" fn aopen_rename_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `from` and `to` are NULL or NUL-terminated.
         let (from, to) = unsafe { (path_arg(from)?.to_owned(), path_arg(to)?.to_owned()) };
-        let id = ctx.submit_rename(from, to, flags, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_rename(from, to, flags, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -620,7 +742,9 @@ pub unsafe extern "C" fn aopen_ftruncate_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let id = ctx.submit_ftruncate(fd, length, Token { cb, user_data }).map_err(|(e, _)| e)?;
+        let id = ctx
+            .submit_ftruncate(fd, length, Token { cb, user_data, stat_out: std::ptr::null_mut() })
+            .map_err(|(e, _)| e)?;
         Ok(id as i64)
     })
 }
@@ -771,8 +895,9 @@ pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_i
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let n = ctx.dispatch(max as usize, |c| match c.token.cb {
+        let n = ctx.dispatch(max as usize, |mut c| match c.token.cb {
             Some(cb) => {
+                deliver_output(&mut c);
                 let cc = to_c(&c);
                 // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
                 unsafe { cb(&cc) }
@@ -814,7 +939,8 @@ pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_complet
             return Err(libc::EINVAL);
         }
         let mut i = 0usize;
-        let n = ctx.reap(max as usize, |c| {
+        let n = ctx.reap(max as usize, |mut c| {
+            deliver_output(&mut c);
             // SAFETY: `i` < `max` (reap yields at most `max` items) and `out` has room for
             // `max` completions per the caller's contract.
             unsafe { out.add(i).write(to_c(&c)) };

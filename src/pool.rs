@@ -358,25 +358,27 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         loop {
             let start = Instant::now();
-            if let Some((id, op, fs)) = g.q.take_work(start) {
+            if let Some((id, mut op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
                 self.publish(&g);
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(start), Ordering::Relaxed);
-                let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&op))).unwrap_or(-libc::EIO);
+                let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&mut op))).unwrap_or(-libc::EIO);
                 clock.started.store(0, Ordering::Relaxed);
                 let end = Instant::now();
                 if kind == OpKind::Open && result >= 0 && !self.cfg.no_mounts {
                     // Its close is charged to the same filesystem, without a statx.
                     mounts::remember_opened(result, fs);
                 }
-                drop(op);
+                // What the call wrote into library memory (a stat's result), for delivery;
+                // the rest of the op (a path copy) is freed here, outside the lock.
+                let out = op.into_output();
                 g = self.lock();
                 clock.request.store(0, Ordering::Relaxed);
                 g.q.table_mut().counters_mut().service.record(end - start);
-                let e = g.q.finish(id, kind, result, end);
+                let e = g.q.finish_with(id, kind, result, out, end);
                 self.woke(&g, e);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.

@@ -70,6 +70,29 @@ impl Hasher for IdHasher {
 /// A map keyed by ids, hashed with [`IdHasher`].
 type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
+/// A `statx` result in library memory: filled on a worker, copied to the caller's buffer
+/// only by the call that delivers it.
+pub struct StatxBuf(pub Box<libc::statx>);
+
+impl StatxBuf {
+    pub fn new() -> Self {
+        // SAFETY: statx is plain integers; all-zero is a valid value.
+        StatxBuf(Box::new(unsafe { std::mem::zeroed() }))
+    }
+}
+
+impl Default for StatxBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for StatxBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatxBuf")
+    }
+}
+
 /// The work a request does.
 #[derive(Debug)]
 pub enum Op {
@@ -87,6 +110,10 @@ pub enum Op {
     Rename { from: CString, to: CString, flags: u32 },
     /// `ftruncate(fd, length)`.
     Ftruncate { fd: i32, length: i64 },
+    /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
+    Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
+    /// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out`.
+    Fstat { fd: i32, mask: u32, out: StatxBuf },
 }
 
 /// Which operation a completion reports (the C `AOPEN_OP_*` values).
@@ -96,6 +123,8 @@ pub enum OpKind {
     Open = 1,
     Close = 2,
     Fsync = 5,
+    /// `Op::Stat` and `Op::Fstat`.
+    Stat = 6,
     Unlink = 7,
     Mkdir = 8,
     Rename = 9,
@@ -112,6 +141,15 @@ impl Op {
             Op::Mkdir { .. } => OpKind::Mkdir,
             Op::Rename { .. } => OpKind::Rename,
             Op::Ftruncate { .. } => OpKind::Ftruncate,
+            Op::Stat { .. } | Op::Fstat { .. } => OpKind::Stat,
+        }
+    }
+
+    /// What the call wrote into library memory, for delivery.
+    pub fn into_output(self) -> Option<StatxBuf> {
+        match self {
+            Op::Stat { out, .. } | Op::Fstat { out, .. } => Some(out),
+            _ => None,
         }
     }
 }
@@ -121,9 +159,11 @@ impl Op {
 pub struct Completion<T> {
     pub id: Id,
     pub op: OpKind,
-    /// open: the new fd; close: 0; failure: -errno.
+    /// open: the new fd; other calls: 0; failure: -errno.
     pub result: i32,
     pub token: T,
+    /// A successful stat's result, for the delivering call to copy to the caller.
+    pub out: Option<StatxBuf>,
 }
 
 /// Where a request is, with what it holds there.
@@ -135,7 +175,7 @@ enum State<T> {
     Running { token: T },
     /// In the ready queue, waiting for delivery. `cancelled`: the result is final because
     /// of a cancel or timeout (a syscall of its that still runs is abandoned).
-    Ready { result: i32, cancelled: bool, token: T },
+    Ready { result: i32, cancelled: bool, token: T, out: Option<StatxBuf> },
     /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
     /// request delivered or shut down before its syscall returned.
     Abandoned { owed: bool },
@@ -308,7 +348,7 @@ impl<T> Requests<T> {
         if self.outstanding >= self.depth {
             return Err((libc::EAGAIN, token));
         }
-        let state = State::Ready { result, cancelled: false, token };
+        let state = State::Ready { result, cancelled: false, token, out: None };
         let (id, _) = self.insert(kind, crate::mounts::UNKNOWN, now, state).map_err(|state| match state {
             State::Ready { token, .. } => (libc::EAGAIN, token),
             _ => unreachable!("given back as it was given"),
@@ -408,6 +448,19 @@ impl<T> Requests<T> {
     /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
     /// becomes an owed close on the same filesystem.
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
+        self.finish_with(id, kind, result, None, now)
+    }
+
+    /// [`Requests::finish`] for a call that wrote into library memory (`out`): kept for
+    /// delivery if the request still waits and succeeded, else dropped.
+    pub fn finish_with(
+        &mut self,
+        id: Id,
+        kind: OpKind,
+        result: i32,
+        out: Option<StatxBuf>,
+        now: Instant,
+    ) -> Effect {
         let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
             debug_assert!(false, "a running request keeps its slot until its syscall returns");
             return Effect::default();
@@ -423,7 +476,8 @@ impl<T> Requests<T> {
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
             State::Running { token } => {
-                req.state = State::Ready { result, cancelled: false, token };
+                let out = out.filter(|_| result >= 0);
+                req.state = State::Ready { result, cancelled: false, token, out };
                 self.deadlines.untrack(seq);
                 return Effect { became_ready: self.push_ready(id) };
             }
@@ -454,7 +508,7 @@ impl<T> Requests<T> {
         let req = self.reqs.get_mut(id).ok_or(CancelError::NotFound)?;
         let close = req.kind == OpKind::Close;
         let (fs, seq) = (req.fs, req.seq);
-        let cancelled = |token| State::Ready { result: -errno, cancelled: true, token };
+        let cancelled = |token| State::Ready { result: -errno, cancelled: true, token, out: None };
         let (became_ready, late_fd) =
             match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
                 State::Queued { op: _, token: Some(token) } => {
@@ -469,7 +523,7 @@ impl<T> Requests<T> {
                     self.sched.abandon(fs);
                     (self.push_ready(id), None)
                 }
-                State::Ready { result, cancelled: false, token } if req.kind == OpKind::Open => {
+                State::Ready { result, cancelled: false, token, .. } if req.kind == OpKind::Open => {
                     req.state = cancelled(token);
                     // Keeps its place in the ready queue; the fd it opened is nobody's now.
                     (false, (result >= 0).then_some(result))
@@ -516,7 +570,7 @@ impl<T> Requests<T> {
     pub fn pop_ready(&mut self) -> Option<Completion<T>> {
         let id = self.ready.pop_front()?;
         let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
-        let State::Ready { result, token, .. } =
+        let State::Ready { result, token, out, .. } =
             std::mem::replace(&mut req.state, State::Abandoned { owed: false })
         else {
             unreachable!("the ready queue holds ready requests only")
@@ -527,7 +581,7 @@ impl<T> Requests<T> {
         } // else its abandoned syscall still runs: `finish` frees the slot
         self.outstanding -= 1;
         self.counters.delivered += 1;
-        Some(Completion { id, op: kind, result, token })
+        Some(Completion { id, op: kind, result, token, out })
     }
 
     /// Ends every caller's request: nothing of theirs queued will run; the descriptors the
@@ -788,6 +842,30 @@ mod tests {
         t.finish(unlink, OpKind::Unlink, 0, now);
         assert_eq!(t.cancel(unlink, libc::ECANCELED, now), Err(CancelError::Already), "it took effect");
         assert_eq!(t.pop_ready().unwrap().result, 0);
+    }
+
+    #[test]
+    fn a_stat_result_is_kept_for_delivery_only_while_someone_waits_for_it() {
+        let mut t: Requests<&str> = Requests::new(4, None);
+        let now = Instant::now();
+        let stat = |t: &mut Requests<&str>, tok| {
+            let op = Op::Stat { path: CString::new("/x").unwrap(), flags: 0, mask: 0, out: StatxBuf::new() };
+            let id = t.submit(op, tok, now).unwrap();
+            let (_, op, _) = t.take_work(now).unwrap();
+            (id, op.into_output())
+        };
+        let (ok, out) = stat(&mut t, "ok");
+        t.finish_with(ok, OpKind::Stat, 0, out, now);
+        let c = t.pop_ready().unwrap();
+        assert!(c.out.is_some() && c.op == OpKind::Stat);
+        let (failed, out) = stat(&mut t, "failed");
+        t.finish_with(failed, OpKind::Stat, -libc::ENOENT, out, now);
+        assert!(t.pop_ready().unwrap().out.is_none(), "a failed stat has nothing to copy");
+        let (cancelled, out) = stat(&mut t, "cancelled");
+        t.cancel(cancelled, libc::ECANCELED, now).unwrap();
+        assert!(t.pop_ready().unwrap().out.is_none());
+        t.finish_with(cancelled, OpKind::Stat, 0, out, now); // the late result is dropped
+        assert_eq!((t.running(), t.ready(), t.outstanding()), (0, 0, 0));
     }
 
     #[test]

@@ -84,6 +84,12 @@ pub fn rename(from: &CStr, to: &CStr, flags: u32) -> Result<(), i32> {
     zero_or_errno(rc)
 }
 
+/// `statx(dirfd, path, flags, mask, out)`, through libc (so an interposer sees it).
+pub fn statx(dirfd: i32, path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated and `out` a live, writable statx, both for the call.
+    zero_or_errno(unsafe { libc::statx(dirfd, path.as_ptr(), flags, mask, out) })
+}
+
 /// `ftruncate(fd, length)`.
 pub fn ftruncate(fd: i32, length: i64) -> Result<(), i32> {
     // SAFETY: truncating an integer descriptor has no memory-safety preconditions.

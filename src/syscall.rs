@@ -3,11 +3,12 @@
 use crate::request::Op;
 use crate::sys;
 
-/// Runs one request's syscall; returns an fd, 0, or -errno.
-pub type Executor = dyn Fn(&Op) -> i32 + Send + Sync;
+/// Runs one request's syscall; returns an fd, 0, or -errno. A stat writes into the op's own
+/// buffer (library memory), never the caller's.
+pub type Executor = dyn Fn(&mut Op) -> i32 + Send + Sync;
 
 /// The real syscalls, through libc's entry points (so LD_PRELOAD interposers see them).
-pub fn run_syscall(op: &Op) -> i32 {
+pub fn run_syscall(op: &mut Op) -> i32 {
     match op {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
         Op::Close { fd } => sys::close(*fd).map_or_else(|e| -e, |()| 0),
@@ -16,6 +17,12 @@ pub fn run_syscall(op: &Op) -> i32 {
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
         Op::Rename { from, to, flags } => status(sys::rename(from, to, *flags)),
         Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
+        Op::Stat { path, flags, mask, out } => {
+            status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
+        }
+        Op::Fstat { fd, mask, out } => {
+            status(sys::statx(*fd, crate::sys::c_str(b"\0"), libc::AT_EMPTY_PATH, *mask, &mut out.0))
+        }
     }
 }
 

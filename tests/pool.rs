@@ -43,7 +43,7 @@ impl Gate {
 
 /// An executor whose opens wait at the gate, then "open" a real descriptor (/dev/null) so
 /// leaks are visible, and count how many descriptors it handed out.
-fn gated(gate: Arc<Gate>, opened: Arc<AtomicUsize>) -> Box<dyn Fn(&Op) -> i32 + Send + Sync> {
+fn gated(gate: Arc<Gate>, opened: Arc<AtomicUsize>) -> Box<dyn Fn(&mut Op) -> i32 + Send + Sync> {
     Box::new(move |op| {
         gate.pass();
         match op {
@@ -381,7 +381,7 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     let opened = Arc::new(AtomicUsize::new(0));
     let inner = gated(gate.clone(), opened.clone());
     // Only the dead mount's opens wait at the gate; healthy ones open /dev/null at once.
-    let exec: Box<dyn Fn(&Op) -> i32 + Send + Sync> = Box::new(move |op| match op {
+    let exec: Box<dyn Fn(&mut Op) -> i32 + Send + Sync> = Box::new(move |op| match op {
         Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => inner(op),
         // SAFETY: the owed close of a descriptor this executor opened.
         Op::Close { fd } => unsafe { libc::close(*fd) },
