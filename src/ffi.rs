@@ -203,6 +203,13 @@ struct Token {
     stat_out: *mut libc::statx,
 }
 
+impl Token {
+    /// The token of a call that writes no caller memory.
+    fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
+        Token { cb, user_data, stat_out: std::ptr::null_mut() }
+    }
+}
+
 // SAFETY: the library never dereferences `user_data`, calls `cb` only on the thread that
 // dispatches, and writes `stat_out` only on the thread that delivers; moving the pointers
 // between threads is what the C API promises its caller.
@@ -237,6 +244,11 @@ fn deliver_output(c: &mut Completion<Token>) {
             unsafe { c.token.stat_out.write(*buf.0) };
         }
     }
+}
+
+/// A submit's return: the request id, or -errno (the token is dropped).
+fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
+    r.map(|id| id as i64).map_err(|(e, _)| e)
 }
 
 fn to_c(c: &Completion<Token>) -> aopen_completion {
@@ -403,10 +415,7 @@ pub unsafe extern "C" fn aopen_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx
-            .submit_open(path, flags, mode, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_open(path, flags, mode, Token::new(cb, user_data)))
     })
 }
 
@@ -444,10 +453,7 @@ pub unsafe extern "C" fn aclose_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let id = ctx
-            .submit_close(fd, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_close(fd, Token::new(cb, user_data)))
     })
 }
 
@@ -488,10 +494,7 @@ pub unsafe extern "C" fn aopen_fsync_submit(
             return Err(libc::EINVAL);
         }
         let datasync = flags & AOPEN_FSYNC_DATASYNC != 0;
-        let id = ctx
-            .submit_fsync(fd, datasync, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_fsync(fd, datasync, Token::new(cb, user_data)))
     })
 }
 
@@ -540,8 +543,7 @@ pub unsafe extern "C" fn aopen_stat_submit(
             return Err(libc::EINVAL);
         }
         let token = Token { cb, user_data, stat_out: out };
-        let id = ctx.submit_stat(path, flags, mask, token).map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_stat(path, flags, mask, token))
     })
 }
 
@@ -582,8 +584,7 @@ pub unsafe extern "C" fn aopen_fstat_submit(
             return Err(libc::EINVAL);
         }
         let token = Token { cb, user_data, stat_out: out };
-        let id = ctx.submit_fstat(fd, mask, token).map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_fstat(fd, mask, token))
     })
 }
 
@@ -621,10 +622,7 @@ pub unsafe extern "C" fn aopen_unlink_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx
-            .submit_unlink(path, flags, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_unlink(path, flags, Token::new(cb, user_data)))
     })
 }
 
@@ -660,10 +658,7 @@ pub unsafe extern "C" fn aopen_mkdir_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        let id = ctx
-            .submit_mkdir(path, mode, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_mkdir(path, mode, Token::new(cb, user_data)))
     })
 }
 
@@ -703,10 +698,7 @@ pub unsafe extern "C" fn aopen_rename_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `from` and `to` are NULL or NUL-terminated.
         let (from, to) = unsafe { (path_arg(from)?.to_owned(), path_arg(to)?.to_owned()) };
-        let id = ctx
-            .submit_rename(from, to, flags, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_rename(from, to, flags, Token::new(cb, user_data)))
     })
 }
 
@@ -742,10 +734,7 @@ pub unsafe extern "C" fn aopen_ftruncate_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let id = ctx
-            .submit_ftruncate(fd, length, Token { cb, user_data, stat_out: std::ptr::null_mut() })
-            .map_err(|(e, _)| e)?;
-        Ok(id as i64)
+        submitted(ctx.submit_ftruncate(fd, length, Token::new(cb, user_data)))
     })
 }
 
