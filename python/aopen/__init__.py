@@ -11,6 +11,9 @@ one libaopen context per event loop. When libaopen's queue is full, ``aopen`` wa
 instead of raising. Cancelling the task that awaits an open cancels the request, and no
 descriptor is leaked whichever way the race with its completion goes.
 
+``aopen.os`` has the file-system calls of ``aiofiles.os`` (stat, unlink, mkdir, rename, ...),
+each one libaopen request.
+
 The library is loaded from ``$AOPEN_LIBRARY`` if set, else the installed ``libaopen.so.0``,
 else the build tree's ``target/release/libaopen.so``.
 """
@@ -19,7 +22,7 @@ import asyncio
 import ctypes
 import errno
 import functools
-import os
+import os as _os  # as _os: the submodule aopen.os becomes this package's `os` attribute
 import weakref
 from pathlib import Path
 
@@ -97,8 +100,8 @@ class AopenError(OSError):
 
 def _load():
     candidates = []
-    if os.environ.get("AOPEN_LIBRARY"):
-        candidates.append(os.environ["AOPEN_LIBRARY"])
+    if _os.environ.get("AOPEN_LIBRARY"):
+        candidates.append(_os.environ["AOPEN_LIBRARY"])
     candidates.append("libaopen.so.0")
     candidates.append(str(Path(__file__).resolve().parents[2] / "target" / "release" / "libaopen.so"))
     errors = []
@@ -135,6 +138,17 @@ def _load():
     lib.aopen_stats.restype = ctypes.c_int
     lib.aopen_stats_mounts.argtypes = [ctx_p, ctypes.c_uint32, _MOUNT_CB, ctypes.c_void_p]
     lib.aopen_stats_mounts.restype = ctypes.c_int
+    for name, args in [
+        ("aopen_unlink_submit", [ctypes.c_char_p, ctypes.c_int]),
+        ("aopen_mkdir_submit", [ctypes.c_char_p, ctypes.c_uint32]),
+        ("aopen_rename_submit", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]),
+        ("aopen_stat_submit", [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]),
+        ("aopen_fsync_submit", [ctypes.c_int, ctypes.c_uint]),
+        ("aopen_ftruncate_submit", [ctypes.c_int, ctypes.c_int64]),
+    ]:
+        fn = getattr(lib, name)
+        fn.argtypes = [ctx_p] + args + [ctypes.c_void_p, ctypes.c_void_p]
+        fn.restype = ctypes.c_int64
     lib.aopen_version.argtypes = []
     lib.aopen_version.restype = ctypes.c_char_p
     return lib
@@ -146,7 +160,7 @@ __version__ = _lib.aopen_version().decode()
 
 def _check(rc, what):
     if rc < 0:
-        raise AopenError(-rc, f"{what}: {os.strerror(-rc)}")
+        raise AopenError(-rc, f"{what}: {_os.strerror(-rc)}")
     return rc
 
 
@@ -161,6 +175,9 @@ class _LoopContext:
         self.ctx = ctx
         self.fd = _lib.aopen_ctx_fd(ctx)
         self.waiting = {}  # request id -> future for its completion; absent: nobody awaits it
+        # request id -> memory libaopen writes when it delivers that completion (a stat's
+        # buffer): kept alive until then, even if its awaiter was cancelled.
+        self.kept = {}
         # Submitters waiting for room in a full queue. Plain futures, dropped once resolved:
         # an asyncio.Event would bind itself to the loop and keep it (and us) alive.
         self.room_waiters = []
@@ -175,6 +192,7 @@ class _LoopContext:
         self._finalizer()  # aopen_ctx_free: closes every undelivered descriptor
         self.ctx = None  # from here on nothing may call into the freed context
         waiting, self.waiting = self.waiting, {}
+        self.kept = {}  # aopen_ctx_free delivers nothing more, so writes nothing more
         for fut in list(waiting.values()) + self.room_waiters:
             fut.cancel()
         self.room_waiters = []
@@ -192,6 +210,7 @@ class _LoopContext:
                     w.set_result(None)
 
     def _deliver(self, rid, op, result):
+        self.kept.pop(rid, None)  # aopen_reap has copied into it already
         fut = self.waiting.pop(rid, None)
         if fut is None or fut.done():
             if op == _OP_OPEN and result >= 0:
@@ -204,7 +223,7 @@ class _LoopContext:
         the filesystem's flush (NFS, FUSE) for as long as its server is gone."""
         if self.ctx is not None and _lib.aclose_detach(self.ctx, fd) == 0:
             return
-        os.close(fd)  # only once the context is gone, when no worker is left to do it
+        _os.close(fd)  # only once the context is gone, when no worker is left to do it
 
     async def _submit(self, call):
         """Submits, waiting for room while libaopen's queue is full (back pressure)."""
@@ -226,7 +245,7 @@ class _LoopContext:
             if fd >= 0:
                 return fd
             if fd != -errno.EAGAIN:
-                raise OSError(-fd, os.strerror(-fd), os.fsdecode(path))
+                raise OSError(-fd, _os.strerror(-fd), _os.fsdecode(path))
         rid = await self._submit(lambda: _lib.aopen_submit(self.ctx, path, flags, mode, None, None))
         fut = asyncio.get_running_loop().create_future()
         self.waiting[rid] = fut
@@ -236,7 +255,29 @@ class _LoopContext:
             self._abandon(rid, fut)
             raise
         if result < 0:
-            raise OSError(-result, os.strerror(-result), os.fsdecode(path))
+            raise OSError(-result, _os.strerror(-result), _os.fsdecode(path))
+        return result
+
+    async def call(self, submit, path=None, keep=None):
+        """Submits a call that opens nothing (`submit()` returns its id) and returns its
+        result; raises OSError for -errno. `keep` is memory libaopen writes on delivery."""
+        rid = await self._submit(submit)
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = fut
+        if keep is not None:
+            self.kept[rid] = keep
+        try:
+            result = await fut
+        except asyncio.CancelledError:
+            # The task's cancel cancels `fut` too; a `fut` with a result was delivered already.
+            completed = fut.done() and not fut.cancelled()
+            if not completed and self.waiting.pop(rid, None) is not None and self.ctx is not None:
+                # Delivered later as -ECANCELED (or with its result, if it was done): either
+                # way _deliver finds no awaiter, and `keep` lives until then.
+                _lib.aopen_cancel(self.ctx, rid)
+            raise
+        if result < 0:
+            raise OSError(-result, _os.strerror(-result), *([_os.fsdecode(path)] if path is not None else []))
         return result
 
     def _abandon(self, rid, fut):
@@ -257,7 +298,7 @@ class _LoopContext:
             rc = _lib.aopen_close_nowait(self.ctx, fd)
             if rc != -errno.EAGAIN:  # closed here (a local file), or the close's own error
                 if rc < 0:
-                    raise OSError(-rc, os.strerror(-rc))
+                    raise OSError(-rc, _os.strerror(-rc))
                 return
         rid = await self._submit(lambda: _lib.aclose_submit(self.ctx, fd, None, None))
         fut = asyncio.get_running_loop().create_future()
@@ -265,7 +306,7 @@ class _LoopContext:
         # The close goes ahead even if this task is cancelled: the fd is no longer ours.
         result = await asyncio.shield(fut)
         if result < 0:
-            raise OSError(-result, os.strerror(-result))
+            raise OSError(-result, _os.strerror(-result))
 
 
 _contexts = weakref.WeakKeyDictionary()
@@ -364,13 +405,13 @@ def _flags_of(mode):
     if len(kinds) != 1 or ("b" in mode and "t" in mode):
         raise ValueError(f"invalid mode: {mode!r}")
     base = {
-        "r": os.O_RDONLY,
-        "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-        "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-        "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+        "r": _os.O_RDONLY,
+        "w": _os.O_WRONLY | _os.O_CREAT | _os.O_TRUNC,
+        "a": _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND,
+        "x": _os.O_WRONLY | _os.O_CREAT | _os.O_EXCL,
     }[kinds[0]]
     if "+" in mode:
-        base = (base & ~os.O_WRONLY) | os.O_RDWR
+        base = (base & ~_os.O_WRONLY) | _os.O_RDWR
     return base
 
 
@@ -379,7 +420,7 @@ class aopen:
     asynchronously through libaopen. Arguments are those of the built-in ``open``."""
 
     def __init__(self, file, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
-        self._path = os.fsencode(file)
+        self._path = _os.fsencode(file)
         self._flags = _flags(mode)
         self._args = (mode, buffering, encoding, errors, newline)
         self._file = None

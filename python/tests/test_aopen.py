@@ -15,6 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import aopen  # noqa: E402
+import aopen.os  # noqa: E402
 from aopen import aopen as aopen_cm  # noqa: E402
 
 DIR = os.environ.get("AOPEN_TEST_DIR", "")
@@ -237,6 +238,79 @@ class TestAopen(unittest.TestCase):
                              timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout.split(), ["hello", "0"])
+
+
+@unittest.skipUnless(DIR, "needs AOPEN_TEST_DIR")
+class TestOs(unittest.TestCase):
+    def test_calls_match_the_os_module(self):
+        async def main():
+            d = os.path.join(DIR, "os.d")
+            if os.path.isdir(d):
+                for n in os.listdir(d):
+                    os.unlink(os.path.join(d, n))
+                os.rmdir(d)
+            await aopen.os.mkdir(d, 0o750)
+            self.assertEqual(os.stat(d).st_mode & 0o777, 0o750 & ~current_umask())
+            a, b, link = os.path.join(d, "a"), os.path.join(d, "b"), os.path.join(d, "link")
+            with open(a, "w") as f:
+                f.write("hello")
+            os.symlink(a, link)
+            want, got = os.stat(a), await aopen.os.stat(a)
+            for field in ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_size", "st_mtime_ns", "st_blocks"):
+                self.assertEqual(getattr(got, field), getattr(want, field), field)
+            self.assertEqual((await aopen.os.stat(link)).st_ino, want.st_ino)
+            self.assertEqual((await aopen.os.lstat(link)).st_ino, os.lstat(link).st_ino)
+            self.assertTrue(await aopen.os.exists(a))
+            self.assertTrue(await aopen.os.isfile(a))
+            self.assertFalse(await aopen.os.isdir(a))
+            self.assertTrue(await aopen.os.isdir(d))
+            self.assertEqual(await aopen.os.getsize(a), 5)
+            await aopen.os.rename(a, b)
+            self.assertFalse(await aopen.os.exists(a))
+            with open(a, "w"):
+                pass
+            await aopen.os.replace(a, b)
+            self.assertEqual(os.path.getsize(b), 0)
+            with self.assertRaises(FileNotFoundError) as e:
+                await aopen.os.stat(a)
+            self.assertEqual(e.exception.filename, a)
+            with self.assertRaises(FileExistsError):
+                await aopen.os.mkdir(d)
+            with self.assertRaises(OSError):
+                await aopen.os.rmdir(d)  # not empty
+            await aopen.os.remove(b)
+            await aopen.os.unlink(link)
+            await aopen.os.rmdir(d)
+            self.assertFalse(os.path.exists(d))
+
+        asyncio.run(main())
+
+    @unittest.skipUnless(SHIM and DELAY >= 0.5, "needs the slow_open shim")
+    def test_cancelling_a_call_cancels_the_request(self):
+        async def main():
+            aopen.configure(threads=1, max_threads=1, per_mount_threads=1)
+            with open(unslowed("pin"), "w"):
+                pass
+            pin = asyncio.create_task(aopen_cm(slow("pin")).__aenter__())  # holds the one worker
+            await asyncio.sleep(0.1)
+            target = os.path.join(DIR, "never.d")
+            task = asyncio.create_task(aopen.os.mkdir(target))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            f = await pin
+            f.close()
+            await asyncio.sleep(0.2)
+            self.assertFalse(os.path.exists(target), "a cancelled queued mkdir ran")
+
+        asyncio.run(main())
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class TestLoading(unittest.TestCase):
