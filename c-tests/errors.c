@@ -45,7 +45,7 @@ int main(void) {
     o = zero;
     o.flags = 0x80;
     CHECK_EQ(opts_rc(o), -EINVAL);
-    for (int i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof o.reserved / sizeof o.reserved[0]; i++) {
         o = zero;
         o.reserved[i] = 1;
         CHECK_EQ(opts_rc(o), -EINVAL);

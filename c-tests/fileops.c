@@ -1,9 +1,10 @@
-/* The calls beyond open and close: aopen_fsync_submit, aopen_unlink_submit,
+/* The calls beyond open and close: aopen_read_submit, aopen_write_submit, aopen_fsync_submit, aopen_unlink_submit,
  * aopen_mkdir_submit, aopen_rename_submit, aopen_ftruncate_submit, aopen_stat_submit and
  * aopen_fstat_submit. Each runs its syscall on a worker and completes with 0 or -errno and
  * its own AOPEN_OP_*; bad input is refused at submit; a queued one that is cancelled never
- * runs; one already done cannot be cancelled (-EALREADY: it took effect). A stat's result
- * reaches the caller's buffer only in the call that delivers it. */
+ * runs; one already done cannot be cancelled (-EALREADY: it took effect). A stat's or
+ * read's result reaches the caller's buffer only in the call that delivers it; a write's
+ * data is copied at submit; the bytes held stay within the context's budget. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -212,8 +213,103 @@ static int test_cancelled_stat_never_writes(void) {
     return 0;
 }
 
+static int test_read_and_write(void) {
+    aopen_ctx *ctx = new_ctx(2, 2, 0, 0);
+    const char *f = fast_path("rw.f");
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char data[] = "hello world";
+    int64_t w = aopen_write_submit(ctx, fd, data, 11, 0, NULL, NULL);
+    memset(data, 'X', sizeof data); /* the library has its own copy */
+    CHECK_EQ(done(ctx, w, AOPEN_OP_WRITE), 11);
+
+    /* The bytes appear only when the completion is delivered. */
+    unsigned char buf[64];
+    memset(buf, CANARY, sizeof buf);
+    int64_t r = aopen_read_submit(ctx, fd, buf, 5, 6, NULL, NULL);
+    CHECK_EQ(wait_ready(ctx, 1, 5000), 1);
+    CHECK(buf[0] == CANARY, "the read wrote the caller's buffer before delivery");
+    CHECK_EQ(stats_of(ctx).buffer_bytes, 5);
+    CHECK_EQ(done(ctx, r, AOPEN_OP_READ), 5);
+    CHECK(memcmp(buf, "world", 5) == 0 && buf[5] == CANARY, "read: %.5s", buf);
+    CHECK_EQ(stats_of(ctx).buffer_bytes, 0);
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, buf, sizeof buf, 11, NULL, NULL), AOPEN_OP_READ), 0); /* EOF */
+
+    /* Offset -1 reads and writes at the file position and moves it. */
+    CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, buf, 6, -1, NULL, NULL), AOPEN_OP_READ), 6);
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, buf + 6, 5, -1, NULL, NULL), AOPEN_OP_READ), 5);
+    CHECK(memcmp(buf, "hello world", 11) == 0, "positional reads: %.11s", buf);
+    CHECK_EQ(done(ctx, aopen_write_submit(ctx, fd, "!", 1, -1, NULL, NULL), AOPEN_OP_WRITE), 1);
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), 12);
+    CHECK_EQ(done(ctx, aopen_write_submit(ctx, fd, NULL, 0, 0, NULL, NULL), AOPEN_OP_WRITE), 0);
+
+    /* Bad input. */
+    CHECK_EQ(aopen_read_submit(ctx, -1, buf, 1, 0, NULL, NULL), -EBADF);
+    CHECK_EQ(aopen_read_submit(ctx, fd, buf, 1, -2, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_read_submit(ctx, fd, NULL, 1, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_write_submit(ctx, fd, NULL, 1, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_write_submit(ctx, -1, "x", 1, 0, NULL, NULL), -EBADF);
+    CHECK_EQ(aopen_read_submit(ctx, fd, buf, (size_t)INT_MAX + 1, 0, NULL, NULL), -EINVAL);
+    int ro = open(f, O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(done(ctx, aopen_write_submit(ctx, ro, "x", 1, 0, NULL, NULL), AOPEN_OP_WRITE), -EBADF);
+    close(ro);
+    close(fd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
+/* Bytes held in library memory (undelivered read buffers and write copies) stay under the
+ * context's budget: -EAGAIN past it, -EINVAL for one request larger than all of it. */
+static int test_buffer_budget(void) {
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.buffer_budget_kib = 1;
+    aopen_ctx *ctx;
+    CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+    int fd = open(fast_path("rw.f"), O_RDWR | O_CLOEXEC);
+    static char big[2048];
+    CHECK_EQ(aopen_read_submit(ctx, fd, big, 1025, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_write_submit(ctx, fd, big, 1025, 0, NULL, NULL), -EINVAL);
+    int64_t a = aopen_read_submit(ctx, fd, big, 800, 0, NULL, NULL);
+    CHECK(a > 0, "read: %lld", (long long)a);
+    CHECK_EQ(aopen_write_submit(ctx, fd, big, 300, 4096, NULL, NULL), -EAGAIN); /* 800 held */
+    CHECK_EQ(wait_ready(ctx, 1, 5000), 1);
+    CHECK_EQ(stats_of(ctx).buffer_bytes, 800); /* done, not yet delivered: still held */
+    CHECK(done(ctx, a, AOPEN_OP_READ) >= 0, "read");
+    CHECK_EQ(stats_of(ctx).buffer_bytes, 0);
+    CHECK_EQ(done(ctx, aopen_write_submit(ctx, fd, big, 1024, 4096, NULL, NULL), AOPEN_OP_WRITE), 1024);
+    close(fd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
+/* A cancelled read never touches its buffer, which the caller frees at once. */
+static int test_cancelled_read_never_writes(void) {
+    long delay = require_shim();
+    make_file(slow_path("s"), "x");
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    int64_t pin = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL);
+    CHECK(wait_stats(ctx, 1, 0, 5000), "the slow open never started");
+    int fd = open(fast_path("rw.f"), O_RDONLY | O_CLOEXEC);
+    unsigned char *buf = malloc(64);
+    memset(buf, CANARY, 64);
+    int64_t id = aopen_read_submit(ctx, fd, buf, 64, 0, NULL, NULL);
+    CHECK_EQ(aopen_cancel(ctx, (uint64_t)id), 0);
+    CHECK_EQ(done(ctx, id, AOPEN_OP_READ), -ECANCELED);
+    for (int i = 0; i < 64; i++)
+        CHECK(buf[i] == CANARY, "a cancelled read wrote byte %d", i);
+    free(buf);
+    CHECK_EQ(stats_of(ctx).buffer_bytes, 0);
+    close(result_of(ctx, pin));
+    CHECK(wait_stats(ctx, 0, 0, (int)delay + 5000), "the pool never went idle");
+    close(fd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 int main(void) {
     umask(022);
     return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
-           test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes();
+           test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes() || test_read_and_write() ||
+           test_buffer_budget() || test_cancelled_read_never_writes();
 }

@@ -1,5 +1,5 @@
-/* fsync, unlink, mkdir, rename, ftruncate and stat on a real FUSE filesystem whose calls
- * hang (hangfs): for each call, the submit returns at once and the loop stays live while the
+/* read, write, fsync, unlink, mkdir, rename, ftruncate and stat on a real FUSE filesystem
+ * whose calls hang (hangfs): for each call, the submit returns at once and the loop stays live while the
  * call hangs in the daemon; a cancel and a timeout are delivered at once; 20 hung calls do
  * not starve opens on the local filesystem; and once the daemon answers, every abandoned
  * worker returns and nothing is left open. */
@@ -22,9 +22,14 @@ struct call {
 };
 
 static const struct call calls[] = {
-    {"fsync", HANGFS_FSYNC},   {"unlink", HANGFS_UNLINK}, {"mkdir", HANGFS_MKDIR},
-    {"rename", HANGFS_RENAME}, {"truncate", HANGFS_TRUNCATE},
+    {"fsync", HANGFS_FSYNC},       {"unlink", HANGFS_UNLINK}, {"mkdir", HANGFS_MKDIR}, {"rename", HANGFS_RENAME},
+    {"truncate", HANGFS_TRUNCATE}, {"read", HANGFS_READ},     {"write", HANGFS_WRITE},
 };
+
+static const unsigned char CANARY = 0x5A;
+/* The hung reads' buffers: checked after the daemon answers (never written: cancelled and
+ * timed out). */
+static unsigned char read_bufs[2][4096];
 enum { NCALLS = sizeof calls / sizeof calls[0] };
 
 /* Descriptors the fd calls use, one per file, opened on hangfs (opens there do not hang). */
@@ -37,11 +42,20 @@ static int64_t submit(aopen_ctx *ctx, int k, int i) {
     snprintf(rel, sizeof rel, "%s/f%d", calls[k].name, i);
     switch (calls[k].op) {
     case HANGFS_FSYNC:
-    case HANGFS_TRUNCATE: {
+    case HANGFS_TRUNCATE:
+    case HANGFS_READ:
+    case HANGFS_WRITE: {
         int fd = open(hangfs_path(fs, rel), O_RDWR | O_CLOEXEC);
         CHECK(fd >= 0, "open %s: %s", rel, strerror(errno));
         CHECK(nfds < 64, "too many fds");
         fds[nfds++] = fd;
+        if (calls[k].op == HANGFS_READ) {
+            CHECK(i < 2, "one read buffer per case");
+            memset(read_bufs[i], CANARY, sizeof read_bufs[i]);
+            return TIMED(aopen_read_submit(ctx, fd, read_bufs[i], sizeof read_bufs[i], 0, NULL, NULL));
+        }
+        if (calls[k].op == HANGFS_WRITE)
+            return TIMED(aopen_write_submit(ctx, fd, "data", 4, 0, NULL, NULL));
         return calls[k].op == HANGFS_FSYNC ? TIMED(aopen_fsync_submit(ctx, fd, 0, NULL, NULL))
                                            : TIMED(aopen_ftruncate_submit(ctx, fd, 0, NULL, NULL));
     }
@@ -80,7 +94,6 @@ static int test_cancel_while_hung(void) {
     return 0;
 }
 
-static const unsigned char CANARY = 0x5A;
 static struct statx kept;  /* checked after the daemon answers */
 static struct statx *freed; /* freed at once: valgrind or ASan would see a late write */
 
@@ -187,6 +200,7 @@ int main(void) {
     CHECK_EQ(count_threads(), threads0);
     /* Every worker has returned, the hung stats' included: the kept buffer is still intact. */
     CHECK(intact(&kept, sizeof kept), "a cancelled stat wrote its buffer after the daemon answered");
+    CHECK(intact(read_bufs, sizeof read_bufs), "a cancelled or timed-out read wrote its buffer");
     /* No library call on the loop thread waited for the hung filesystem. */
     CHECK(longest_call_ms < 500, "a library call took %.0f ms", longest_call_ms);
     printf("after release: fds %d, threads %d, daemon calls still waiting 0\n", count_fds(), count_threads());

@@ -37,6 +37,16 @@ struct statx;
 #define AOPEN_OP_CLOSE 2u
 
 /**
+ * Completion of an `aopen_read_submit` request.
+ */
+#define AOPEN_OP_READ 3u
+
+/**
+ * Completion of an `aopen_write_submit` request.
+ */
+#define AOPEN_OP_WRITE 4u
+
+/**
  * Completion of an `aopen_fsync_submit` request.
  */
 #define AOPEN_OP_FSYNC 5u
@@ -145,9 +155,16 @@ typedef struct aopen_options {
    */
   uint32_t per_mount_threads;
   /**
+   * Most KiB of caller data the context holds in library memory at once: read buffers
+   * until their completion is delivered, write copies until then; 0 = default (65536, that
+   * is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
+   * completions to make room); one larger than the whole budget gets -EINVAL.
+   */
+  uint32_t buffer_budget_kib;
+  /**
    * Must be zero.
    */
-  uint32_t reserved[5];
+  uint32_t reserved[4];
 } aopen_options;
 
 /**
@@ -275,9 +292,13 @@ typedef struct aopen_stats_snapshot {
    */
   uint64_t inline_completions;
   /**
+   * Bytes of caller data held in library memory now (see `buffer_budget_kib`).
+   */
+  uint64_t buffer_bytes;
+  /**
    * Zero; room for more counters without changing the struct's size.
    */
-  uint64_t reserved[6];
+  uint64_t reserved[5];
 } aopen_stats_snapshot;
 
 /**
@@ -500,6 +521,83 @@ int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_dat
 int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
                            int fd,
                            unsigned int flags,
+                           aopen_cb cb,
+                           void *user_data);
+
+/**
+ * Submits an asynchronous `pread(fd, buf, len, offset)` and returns at once.
+ *
+ * The read runs on a worker into library memory. The bytes are copied into `buf` by the
+ * `aopen_dispatch` or `aopen_reap` call that delivers the completion, on its thread, before
+ * the callback runs. Before that, and after a cancel or timeout is delivered, the library
+ * never touches `buf`: free it as soon as such a completion is delivered, even while the
+ * read still hangs on a worker. The library's buffer counts against `buffer_budget_kib`
+ * until delivery. `fd` stays the caller's; keep it open until the completion is delivered.
+ *
+ * # Parameters
+ * - `fd`: a descriptor open for reading.
+ * - `buf`, `len`: where the bytes go, writable until the completion is delivered (`buf`
+ *   may be NULL only when `len` is 0). `len` is at most `INT_MAX`.
+ * - `offset`: the file offset, or -1 to read at the file position and advance it, as
+ *   read(2) does. Concurrent such requests on one descriptor run in no set order.
+ * - `cb`, `user_data`: as for `aopen_submit` (result: the bytes read, 0 at end of file, or
+ *   -errno; `op` `AOPEN_OP_READ`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+ * `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+ * full, the buffer budget would be passed, or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+ * completion is delivered.
+ */
+int64_t aopen_read_submit(struct aopen_ctx *ctx,
+                          int fd,
+                          void *buf,
+                          size_t len,
+                          int64_t offset,
+                          aopen_cb cb,
+                          void *user_data);
+
+/**
+ * Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
+ *
+ * The data is copied before this returns: `buf` is free for reuse at once. The copy counts
+ * against `buffer_budget_kib` until the completion is delivered. `fd` stays the caller's;
+ * keep it open until the completion is delivered. A cancel or timeout is delivered at once,
+ * but a write already running may still take effect when its syscall returns.
+ *
+ * # Parameters
+ * - `fd`: a descriptor open for writing.
+ * - `buf`, `len`: the data (`buf` may be NULL only when `len` is 0); `len` at most
+ *   `INT_MAX`.
+ * - `offset`: the file offset, or -1 to write at the file position (or the end, with
+ *   `O_APPEND`) and advance it, as write(2) does. Concurrent such requests on one descriptor
+ *   run in no set order.
+ * - `cb`, `user_data`: as for `aopen_submit` (result: the bytes written, which may be fewer
+ *   than `len`, or -errno; `op` `AOPEN_OP_WRITE`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+ * `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+ * full, the buffer budget would be passed, or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `buf` is NULL or readable for `len` bytes during the
+ * call.
+ */
+int64_t aopen_write_submit(struct aopen_ctx *ctx,
+                           int fd,
+                           const void *buf,
+                           size_t len,
+                           int64_t offset,
                            aopen_cb cb,
                            void *user_data);
 

@@ -15,7 +15,7 @@
 //! (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
 
 use crate::mounts::FsId;
-use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Requests, StatxBuf};
+use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Output, Requests};
 use crate::sys;
 use std::time::Instant;
 
@@ -115,7 +115,7 @@ impl<T, R: Readiness> Completions<T, R> {
         id: Id,
         kind: OpKind,
         result: i32,
-        out: Option<StatxBuf>,
+        out: Option<Output>,
         now: Instant,
     ) -> Effect {
         let e = self.table.finish_with(id, kind, result, out, now);

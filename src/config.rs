@@ -14,6 +14,9 @@ pub const DEFAULT_THREADS_MAX: u32 = 64;
 pub const DEFAULT_MAX_THREADS: u32 = 128;
 /// Default bound on requests submitted and not yet delivered.
 pub const DEFAULT_QUEUE_DEPTH: u32 = 1024;
+/// Default budget of bytes of caller data (read buffers, write copies) held in library
+/// memory at once, per context.
+pub const DEFAULT_BUFFER_BUDGET_KIB: u32 = 64 * 1024;
 /// Largest accepted `threads` / `max_threads`.
 pub const LIMIT_THREADS: u32 = 4096;
 /// Largest accepted `queue_depth`.
@@ -40,6 +43,8 @@ pub struct Config {
     pub no_mounts: bool,
     /// Never complete a call on the caller's thread (the `_nowait` calls always `EAGAIN`).
     pub no_inline: bool,
+    /// Most KiB of caller data held in library memory at once (0 = default).
+    pub buffer_budget_kib: u32,
 }
 
 /// A configuration with every default filled in and every bound checked.
@@ -53,6 +58,8 @@ pub struct Resolved {
     pub per_mount_threads: usize,
     pub no_mounts: bool,
     pub no_inline: bool,
+    /// Bytes.
+    pub buffer_budget: usize,
 }
 
 /// The default per-filesystem share: half the pool's cap (at least 1), so that one dead one
@@ -108,6 +115,10 @@ impl Config {
             },
             no_mounts: self.no_mounts,
             no_inline: self.no_inline,
+            buffer_budget: match self.buffer_budget_kib {
+                0 => DEFAULT_BUFFER_BUDGET_KIB as usize,
+                k => k as usize,
+            } * 1024,
         })
     }
 }

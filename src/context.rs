@@ -44,12 +44,25 @@ pub fn attribute(op: &Op) -> FsId {
     match op {
         Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
         Op::Close { fd } => mounts::of_closing_fd(*fd),
-        Op::Fsync { fd, .. } | Op::Ftruncate { fd, .. } => mounts::of_open_fd(*fd),
+        Op::Fsync { fd, .. } | Op::Ftruncate { fd, .. } | Op::Read { fd, .. } | Op::Write { fd, .. } => {
+            mounts::of_open_fd(*fd)
+        }
         Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
         Op::Rename { from, .. } => mounts::of_path(from, false),
         Op::Stat { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
         Op::Fstat { fd, .. } => mounts::of_open_fd(*fd),
     }
+}
+
+/// The checks common to reads and writes.
+fn check_io(fd: i32, len: usize, offset: i64) -> Result<(), i32> {
+    if fd < 0 {
+        return Err(libc::EBADF);
+    }
+    if offset < -1 || len > i32::MAX as usize {
+        return Err(libc::EINVAL);
+    }
+    Ok(())
 }
 
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
@@ -174,6 +187,33 @@ impl<T: Send + 'static> Context<T> {
             return Err((libc::EINVAL, token));
         }
         self.submit(Op::Ftruncate { fd, length }, token)
+    }
+
+    /// Queues a read of `len` bytes at `offset` (-1: at the file position) into a library
+    /// buffer, delivered in the completion's `out`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)`
+    /// for `offset` < -1 or `len` over `i32::MAX`, or a buffer over the whole budget.
+    pub fn submit_read(&self, fd: i32, len: usize, offset: i64, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = check_io(fd, len, offset) {
+            return Err((e, token));
+        }
+        if len > self.buffer_budget() {
+            return Err((libc::EINVAL, token)); // before allocating it
+        }
+        self.submit(Op::Read { fd, offset, buf: vec![0; len] }, token)
+    }
+
+    /// The context's buffer budget in bytes.
+    pub fn buffer_budget(&self) -> usize {
+        self.shared.cfg.buffer_budget
+    }
+
+    /// Queues a write of `data` (the library's copy) at `offset` (-1: at the file position),
+    /// with the checks of [`Context::submit_read`].
+    pub fn submit_write(&self, fd: i32, data: Vec<u8>, offset: i64, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = check_io(fd, data.len(), offset) {
+            return Err((e, token));
+        }
+        self.submit(Op::Write { fd, offset, data }, token)
     }
 
     /// Queues `statx(AT_FDCWD, path, flags, mask)` into a library buffer, delivered in the

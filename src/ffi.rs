@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::request::{Completion, MountReport, OpKind};
+use crate::request::{Completion, MountReport, OpKind, Output};
 use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -18,6 +18,10 @@ use std::time::Duration;
 pub const AOPEN_OP_OPEN: u32 = 1u32;
 /// Completion of an `aclose_submit` request.
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
+/// Completion of an `aopen_read_submit` request.
+pub const AOPEN_OP_READ: u32 = 3u32;
+/// Completion of an `aopen_write_submit` request.
+pub const AOPEN_OP_WRITE: u32 = 4u32;
 /// Completion of an `aopen_fsync_submit` request.
 pub const AOPEN_OP_FSYNC: u32 = 5u32;
 /// Completion of an `aopen_stat_submit` or `aopen_fstat_submit` request.
@@ -77,8 +81,13 @@ pub struct aopen_options {
     /// hold more of the pool. A filesystem is its superblock (bind mounts share it) or, for
     /// network filesystems, its server (see README). Must not exceed `max_threads`.
     pub per_mount_threads: u32,
+    /// Most KiB of caller data the context holds in library memory at once: read buffers
+    /// until their completion is delivered, write copies until then; 0 = default (65536, that
+    /// is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
+    /// completions to make room); one larger than the whole budget gets -EINVAL.
+    pub buffer_budget_kib: u32,
     /// Must be zero.
-    pub reserved: [u32; 5],
+    pub reserved: [u32; 4],
 }
 
 /// One delivered request.
@@ -157,8 +166,10 @@ pub struct aopen_stats_snapshot {
     /// on the fast path (a cached open or a close on a local filesystem; see
     /// `aopen_open_nowait`). They are delivered like any other.
     pub inline_completions: u64,
+    /// Bytes of caller data held in library memory now (see `buffer_budget_kib`).
+    pub buffer_bytes: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 6],
+    pub reserved: [u64; 5],
 }
 
 /// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
@@ -198,20 +209,26 @@ pub struct aopen_ctx {
 struct Token {
     cb: aopen_cb,
     user_data: *mut c_void,
-    /// A stat's destination in the caller's memory, written only by the call that delivers
-    /// its completion; NULL for other calls.
-    stat_out: *mut libc::statx,
+    /// A stat's or read's destination in the caller's memory and its size, written only by
+    /// the call that delivers the completion; NULL for other calls.
+    out: *mut u8,
+    out_len: usize,
 }
 
 impl Token {
     /// The token of a call that writes no caller memory.
     fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
-        Token { cb, user_data, stat_out: std::ptr::null_mut() }
+        Token { cb, user_data, out: std::ptr::null_mut(), out_len: 0 }
+    }
+
+    /// The token of a call whose result the delivering call copies into `out` (`len` bytes).
+    fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
+        Token { cb, user_data, out, out_len: len }
     }
 }
 
 // SAFETY: the library never dereferences `user_data`, calls `cb` only on the thread that
-// dispatches, and writes `stat_out` only on the thread that delivers; moving the pointers
+// dispatches, and writes `out` only on the thread that delivers; moving the pointers
 // between threads is what the C API promises its caller.
 unsafe impl Send for Token {}
 
@@ -237,13 +254,27 @@ unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> 
 /// Copies a successful stat's result into the caller's buffer: done by the call that
 /// delivers the completion, on its thread, and by nothing else.
 fn deliver_output(c: &mut Completion<Token>) {
-    if let Some(buf) = c.out.take() {
-        if !c.token.stat_out.is_null() {
-            // SAFETY: the caller promised (aopen_stat_submit) that `stat_out` is writable
-            // until the completion is delivered, which is now.
-            unsafe { c.token.stat_out.write(*buf.0) };
-        }
+    let (dst, room) = (c.token.out, c.token.out_len);
+    if dst.is_null() {
+        return;
     }
+    let src: &[u8] = match &c.out {
+        // SAFETY: statx is plain data; its bytes are readable for its size.
+        Some(Output::Statx(b)) => unsafe {
+            std::slice::from_raw_parts(
+                (&*b.0 as *const libc::statx).cast(),
+                std::mem::size_of::<libc::statx>(),
+            )
+        },
+        Some(Output::Bytes(b)) => b,
+        None => return,
+    };
+    let n = src.len().min(room);
+    // SAFETY: the caller promised (aopen_stat_submit, aopen_read_submit) that `dst` is
+    // writable for `room` bytes until the completion is delivered, which is now; `src` is
+    // library memory, so the two never overlap.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
+    c.out = None;
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
@@ -270,6 +301,7 @@ fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         per_mount_threads: opts.per_mount_threads,
         no_mounts: opts.flags & AOPEN_OPT_NO_MOUNTS != 0,
         no_inline: opts.flags & AOPEN_OPT_NO_INLINE != 0,
+        buffer_budget_kib: opts.buffer_budget_kib,
     })
 }
 
@@ -498,6 +530,113 @@ pub unsafe extern "C" fn aopen_fsync_submit(
     })
 }
 
+/// Submits an asynchronous `pread(fd, buf, len, offset)` and returns at once.
+///
+/// The read runs on a worker into library memory. The bytes are copied into `buf` by the
+/// `aopen_dispatch` or `aopen_reap` call that delivers the completion, on its thread, before
+/// the callback runs. Before that, and after a cancel or timeout is delivered, the library
+/// never touches `buf`: free it as soon as such a completion is delivered, even while the
+/// read still hangs on a worker. The library's buffer counts against `buffer_budget_kib`
+/// until delivery. `fd` stays the caller's; keep it open until the completion is delivered.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for reading.
+/// - `buf`, `len`: where the bytes go, writable until the completion is delivered (`buf`
+///   may be NULL only when `len` is 0). `len` is at most `INT_MAX`.
+/// - `offset`: the file offset, or -1 to read at the file position and advance it, as
+///   read(2) does. Concurrent such requests on one descriptor run in no set order.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: the bytes read, 0 at end of file, or
+///   -errno; `op` `AOPEN_OP_READ`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+/// `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full, the buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+/// completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_read_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    offset: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if buf.is_null() && len > 0 {
+            return Err(libc::EINVAL);
+        }
+        let token = Token::with_output(cb, user_data, buf.cast(), len);
+        submitted(ctx.submit_read(fd, len, offset, token))
+    })
+}
+
+/// Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
+///
+/// The data is copied before this returns: `buf` is free for reuse at once. The copy counts
+/// against `buffer_budget_kib` until the completion is delivered. `fd` stays the caller's;
+/// keep it open until the completion is delivered. A cancel or timeout is delivered at once,
+/// but a write already running may still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for writing.
+/// - `buf`, `len`: the data (`buf` may be NULL only when `len` is 0); `len` at most
+///   `INT_MAX`.
+/// - `offset`: the file offset, or -1 to write at the file position (or the end, with
+///   `O_APPEND`) and advance it, as write(2) does. Concurrent such requests on one descriptor
+///   run in no set order.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: the bytes written, which may be fewer
+///   than `len`, or -errno; `op` `AOPEN_OP_WRITE`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+/// `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full, the buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or readable for `len` bytes during the
+/// call.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_write_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *const c_void,
+    len: usize,
+    offset: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if buf.is_null() && len > 0 {
+            return Err(libc::EINVAL);
+        }
+        if len > i32::MAX as usize || len > ctx.buffer_budget() {
+            return Err(libc::EINVAL); // before copying it
+        }
+        let data = if len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: `buf` is non-NULL and readable for `len` bytes, per the contract.
+            unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec()
+        };
+        submitted(ctx.submit_write(fd, data, offset, Token::new(cb, user_data)))
+    })
+}
+
 /// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
 ///
 /// Runs on a worker (io_uring too hands a stat by path to its workers), into library
@@ -542,7 +681,7 @@ pub unsafe extern "C" fn aopen_stat_submit(
         if out.is_null() {
             return Err(libc::EINVAL);
         }
-        let token = Token { cb, user_data, stat_out: out };
+        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
         submitted(ctx.submit_stat(path, flags, mask, token))
     })
 }
@@ -583,7 +722,7 @@ pub unsafe extern "C" fn aopen_fstat_submit(
         if out.is_null() {
             return Err(libc::EINVAL);
         }
-        let token = Token { cb, user_data, stat_out: out };
+        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
         submitted(ctx.submit_fstat(fd, mask, token))
     })
 }
@@ -1071,7 +1210,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             service_us: hist(&c.service),
             owed_closes: c.owed_closes,
             inline_completions: c.inline,
-            reserved: [0; 6],
+            buffer_bytes: s.buffer_bytes as u64,
+            reserved: [0; 5],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };
@@ -1176,14 +1316,15 @@ mod tests {
             flags: 0,
             eventfd: 0,
             per_mount_threads: 0,
-            reserved: [0; 5],
+            buffer_budget_kib: 0,
+            reserved: [0; 4],
         };
         assert_eq!(config_from(&zero).unwrap(), Config::default());
         assert_eq!(config_from(&aopen_options { flags: 8, ..zero }).unwrap_err(), libc::EINVAL);
         assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_INLINE, ..zero }).unwrap().no_inline);
         assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_MOUNTS, ..zero }).unwrap().no_mounts);
         let mut r = zero;
-        r.reserved[4] = 1;
+        r.reserved[3] = 1;
         assert_eq!(config_from(&r).unwrap_err(), libc::EINVAL);
         let e = config_from(&aopen_options { flags: AOPEN_OPT_EVENTFD, eventfd: 7, ..zero }).unwrap();
         assert_eq!(e.eventfd, Some(7));

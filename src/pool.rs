@@ -196,6 +196,8 @@ pub struct Snapshot {
     pub abandoned_cap: usize,
     /// Syscalls in progress on blocked filesystems.
     pub blocked_running: usize,
+    /// Bytes of caller data held in library memory.
+    pub buffer_bytes: usize,
 }
 
 impl<T: Send + 'static> Shared<T> {
@@ -210,7 +212,8 @@ impl<T: Send + 'static> Shared<T> {
                         cfg.timeout,
                         cfg.per_mount_threads,
                         cfg.max_threads,
-                    ),
+                    )
+                    .with_byte_budget(cfg.buffer_budget),
                     notifier,
                 ),
                 threads: 0,
@@ -294,6 +297,7 @@ impl<T: Send + 'static> Shared<T> {
             process_abandoned: abandoned_in_process(),
             abandoned_cap: abandoned_cap(),
             blocked_running: t.blocked_running(),
+            buffer_bytes: t.held_bytes(),
         }
     }
 

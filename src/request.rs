@@ -93,6 +93,14 @@ impl std::fmt::Debug for StatxBuf {
     }
 }
 
+/// What a call wrote into library memory, for the delivering call to copy to the caller.
+#[derive(Debug)]
+pub enum Output {
+    Statx(StatxBuf),
+    /// The bytes a read returned.
+    Bytes(Vec<u8>),
+}
+
 /// The work a request does.
 #[derive(Debug)]
 pub enum Op {
@@ -110,6 +118,12 @@ pub enum Op {
     Rename { from: CString, to: CString, flags: u32 },
     /// `ftruncate(fd, length)`.
     Ftruncate { fd: i32, length: i64 },
+    /// `pread(fd, buf, buf.len(), offset)` into `buf` (library memory), or `read` at the
+    /// file position when `offset` is -1.
+    Read { fd: i32, offset: i64, buf: Vec<u8> },
+    /// `pwrite(fd, data, data.len(), offset)` of a copy of the caller's data, or `write` at
+    /// the file position when `offset` is -1.
+    Write { fd: i32, offset: i64, data: Vec<u8> },
     /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
     /// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out`.
@@ -122,6 +136,8 @@ pub enum Op {
 pub enum OpKind {
     Open = 1,
     Close = 2,
+    Read = 3,
+    Write = 4,
     Fsync = 5,
     /// `Op::Stat` and `Op::Fstat`.
     Stat = 6,
@@ -142,13 +158,26 @@ impl Op {
             Op::Rename { .. } => OpKind::Rename,
             Op::Ftruncate { .. } => OpKind::Ftruncate,
             Op::Stat { .. } | Op::Fstat { .. } => OpKind::Stat,
+            Op::Read { .. } => OpKind::Read,
+            Op::Write { .. } => OpKind::Write,
+        }
+    }
+
+    /// Bytes of library memory the request holds for the caller's data (counted against
+    /// the context's buffer budget).
+    pub fn buffer_bytes(&self) -> usize {
+        match self {
+            Op::Read { buf, .. } => buf.len(),
+            Op::Write { data, .. } => data.len(),
+            _ => 0,
         }
     }
 
     /// What the call wrote into library memory, for delivery.
-    pub fn into_output(self) -> Option<StatxBuf> {
+    pub fn into_output(self) -> Option<Output> {
         match self {
-            Op::Stat { out, .. } | Op::Fstat { out, .. } => Some(out),
+            Op::Stat { out, .. } | Op::Fstat { out, .. } => Some(Output::Statx(out)),
+            Op::Read { buf, .. } => Some(Output::Bytes(buf)),
             _ => None,
         }
     }
@@ -162,8 +191,8 @@ pub struct Completion<T> {
     /// open: the new fd; other calls: 0; failure: -errno.
     pub result: i32,
     pub token: T,
-    /// A successful stat's result, for the delivering call to copy to the caller.
-    pub out: Option<StatxBuf>,
+    /// A successful stat's or read's result, for the delivering call to copy to the caller.
+    pub out: Option<Output>,
 }
 
 /// Where a request is, with what it holds there.
@@ -175,7 +204,7 @@ enum State<T> {
     Running { token: T },
     /// In the ready queue, waiting for delivery. `cancelled`: the result is final because
     /// of a cancel or timeout (a syscall of its that still runs is abandoned).
-    Ready { result: i32, cancelled: bool, token: T, out: Option<StatxBuf> },
+    Ready { result: i32, cancelled: bool, token: T, out: Option<Output> },
     /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
     /// request delivered or shut down before its syscall returned.
     Abandoned { owed: bool },
@@ -191,6 +220,8 @@ struct Req<T> {
     /// When its syscall started, while one runs (abandoned or not).
     syscall: Option<Instant>,
     state: State<T>,
+    /// Bytes of caller data it holds in library memory, released with its slot.
+    bytes: usize,
 }
 
 impl<T> Req<T> {
@@ -253,6 +284,10 @@ pub struct Requests<T> {
     outstanding: usize,
     /// Owed closes queued or running (not counted against `depth`).
     owed: usize,
+    /// Most bytes of caller data the requests may hold in library memory, and how many
+    /// they hold now.
+    byte_budget: usize,
+    held_bytes: usize,
     /// Owed closes that found the slab full, queued as soon as a slot frees.
     owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
@@ -298,6 +333,8 @@ impl<T> Requests<T> {
             reqs,
             next_seq: 1,
             outstanding: 0,
+            byte_budget: usize::MAX,
+            held_bytes: 0,
             owed: 0,
             owed_spill: Vec::new(),
             sched: Scheduler::new(share, budget),
@@ -309,6 +346,12 @@ impl<T> Requests<T> {
         }
     }
 
+    /// Bounds the bytes of caller data requests may hold in library memory.
+    pub fn with_byte_budget(mut self, bytes: usize) -> Self {
+        self.byte_budget = bytes;
+        self
+    }
+
     /// Queues a request on an anonymous filesystem (for tests and models; see
     /// [`Requests::submit_on`]).
     pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
@@ -316,9 +359,14 @@ impl<T> Requests<T> {
     }
 
     /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
-    /// are undelivered already.
+    /// are undelivered already, or its buffer would take the bytes held past the budget;
+    /// `Err(EINVAL)` for a buffer larger than the whole budget.
     pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        if self.outstanding >= self.depth {
+        let bytes = op.buffer_bytes();
+        if bytes > self.byte_budget {
+            return Err((libc::EINVAL, token));
+        }
+        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
         let kind = op.kind();
@@ -382,15 +430,22 @@ impl<T> Requests<T> {
         state: State<T>,
     ) -> Result<(Id, u64), State<T>> {
         let seq = self.next_seq;
-        let req = Req { seq, kind, fs, submitted: now, syscall: None, state };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes: 0 };
+        let bytes = match &req.state {
+            State::Queued { op, .. } => op.buffer_bytes(),
+            _ => 0,
+        };
         let id = self.reqs.insert(req).map_err(|r| r.state)?;
         self.next_seq += 1;
+        self.held_bytes += bytes;
+        self.reqs.get_mut(id).expect("just inserted").bytes = bytes;
         Ok((id, seq))
     }
 
     /// Frees request `id`'s slot, and queues an owed close that was waiting for one.
     fn remove(&mut self, id: Id) -> Option<Req<T>> {
         let req = self.reqs.remove(id)?;
+        self.held_bytes -= req.bytes;
         if let Some((fs, fd)) = self.owed_spill.pop() {
             let state = State::Queued { op: Op::Close { fd }, token: None };
             match self.insert(OpKind::Close, fs, Instant::now(), state) {
@@ -458,7 +513,7 @@ impl<T> Requests<T> {
         id: Id,
         kind: OpKind,
         result: i32,
-        out: Option<StatxBuf>,
+        out: Option<Output>,
         now: Instant,
     ) -> Effect {
         let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
@@ -476,7 +531,14 @@ impl<T> Requests<T> {
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
             State::Running { token } => {
-                let out = out.filter(|_| result >= 0);
+                let out = match out {
+                    _ if result < 0 => None,
+                    Some(Output::Bytes(mut b)) => {
+                        b.truncate(result as usize);
+                        Some(Output::Bytes(b))
+                    }
+                    out => out,
+                };
                 req.state = State::Ready { result, cancelled: false, token, out };
                 self.deadlines.untrack(seq);
                 return Effect { became_ready: self.push_ready(id) };
@@ -678,6 +740,11 @@ impl<T> Requests<T> {
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
         self.outstanding
+    }
+    /// Bytes of caller data held in library memory (read buffers until delivered, write
+    /// copies until delivered).
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
     /// Owed closes not yet done.
     pub fn owed(&self) -> usize {

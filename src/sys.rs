@@ -90,6 +90,53 @@ pub fn statx(dirfd: i32, path: &CStr, flags: i32, mask: u32, out: &mut libc::sta
     zero_or_errno(unsafe { libc::statx(dirfd, path.as_ptr(), flags, mask, out) })
 }
 
+/// Runs `call` (a read or write returning a count or -1 with errno) until it is not
+/// interrupted: the count, or `Err(errno)`.
+fn count_retrying(mut call: impl FnMut() -> isize) -> Result<usize, i32> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// `pread(fd, buf, offset)`, or `read(fd, buf)` at the file position when `offset` is -1:
+/// the bytes read, or `Err(errno)`.
+pub fn read_at(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    count_retrying(|| {
+        // SAFETY: `buf` is writable for `len` bytes for the call.
+        unsafe {
+            if offset < 0 {
+                libc::read(fd, ptr, len)
+            } else {
+                libc::pread(fd, ptr, len, offset as libc::off_t)
+            }
+        }
+    })
+}
+
+/// `pwrite(fd, data, offset)`, or `write(fd, data)` at the file position when `offset` is
+/// -1: the bytes written (possibly fewer than `data.len()`), or `Err(errno)`.
+pub fn write_at(fd: i32, data: &[u8], offset: i64) -> Result<usize, i32> {
+    let (ptr, len) = (data.as_ptr().cast(), data.len());
+    count_retrying(|| {
+        // SAFETY: `data` is readable for `len` bytes for the call.
+        unsafe {
+            if offset < 0 {
+                libc::write(fd, ptr, len)
+            } else {
+                libc::pwrite(fd, ptr, len, offset as libc::off_t)
+            }
+        }
+    })
+}
+
 /// `ftruncate(fd, length)`.
 pub fn ftruncate(fd: i32, length: i64) -> Result<(), i32> {
     // SAFETY: truncating an integer descriptor has no memory-safety preconditions.

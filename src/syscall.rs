@@ -17,6 +17,8 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
         Op::Rename { from, to, flags } => status(sys::rename(from, to, *flags)),
         Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
+        Op::Read { fd, offset, buf } => count(sys::read_at(*fd, buf, *offset)),
+        Op::Write { fd, offset, data } => count(sys::write_at(*fd, data, *offset)),
         Op::Stat { path, flags, mask, out } => {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
@@ -24,6 +26,11 @@ pub fn run_syscall(op: &mut Op) -> i32 {
             status(sys::statx(*fd, crate::sys::c_str(b"\0"), libc::AT_EMPTY_PATH, *mask, &mut out.0))
         }
     }
+}
+
+/// Bytes moved (the C API's `int` result; requests are at most `i32::MAX` bytes), or -errno.
+fn count(r: Result<usize, i32>) -> i32 {
+    r.map_or_else(|e| -e, |n| n.min(i32::MAX as usize) as i32)
 }
 
 /// 0 or -errno.

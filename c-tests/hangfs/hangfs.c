@@ -13,7 +13,8 @@
  * except names starting with "new", which do not exist (for mkdir and rename targets). A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
  * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
- * (by the source's directory) and truncate; unlink, mkdir and rename pretend to succeed. A bare op name hangs that call
+ * (by the source's directory), truncate and write; unlink, mkdir, rename and write pretend
+ * to succeed. A bare op name hangs that call
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
  *
@@ -47,7 +48,7 @@
 enum { FILE_SIZE = 4096, MAX_THREADS = 10000 };
 
 static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
-                                           "fsync", "unlink", "mkdir",   "rename",  "truncate"};
+                                           "fsync", "unlink", "mkdir",   "rename",  "truncate", "write"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
 
@@ -164,7 +165,8 @@ static int on_file(const char *path, enum hangfs_op op) {
 }
 
 static int fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-    (void)path, (void)buf, (void)off, (void)fi;
+    (void)buf, (void)off, (void)fi;
+    on_file(path, HANGFS_WRITE);
     return (int)size;
 }
 

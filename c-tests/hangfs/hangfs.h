@@ -14,6 +14,7 @@ enum hangfs_op {
     HANGFS_MKDIR,
     HANGFS_RENAME,
     HANGFS_TRUNCATE,
+    HANGFS_WRITE,
     HANGFS_OPS
 };
 

@@ -42,7 +42,8 @@ class _Options(ctypes.Structure):
         ("flags", ctypes.c_uint32),
         ("eventfd", ctypes.c_int32),
         ("per_mount_threads", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32 * 5),
+        ("buffer_budget_kib", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 4),
     ]
 
 
@@ -64,7 +65,8 @@ class _Stats(ctypes.Structure):
             ("service_us", ctypes.c_uint64 * _HIST_BUCKETS),
             ("owed_closes", ctypes.c_uint64),
             ("inline_completions", ctypes.c_uint64),
-            ("reserved", ctypes.c_uint64 * 6),
+            ("buffer_bytes", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 5),
         ]
     )
 
@@ -347,7 +349,7 @@ def stats(loop=None):
     ctx = _context_of(loop)
     s = _Stats()
     _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes", "inline_completions"]}
+    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes"]}
     out["queue_wait_us"] = list(s.queue_wait_us)
     out["service_us"] = list(s.service_us)
     return out
