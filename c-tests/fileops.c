@@ -1,4 +1,5 @@
-/* The calls beyond open and close: aopen_read_submit, aopen_write_submit, aopen_fsync_submit, aopen_unlink_submit,
+/* The calls beyond open and close: aopen_read_submit (and aopen_read_nowait),
+ * aopen_write_submit, aopen_getdents_submit, aopen_fsync_submit, aopen_unlink_submit,
  * aopen_mkdir_submit, aopen_rename_submit, aopen_ftruncate_submit, aopen_stat_submit and
  * aopen_fstat_submit. Each runs its syscall on a worker and completes with 0 or -errno and
  * its own AOPEN_OP_*; bad input is refused at submit; a queued one that is cancelled never
@@ -307,9 +308,85 @@ static int test_cancelled_read_never_writes(void) {
     return 0;
 }
 
+/* The names in `len` bytes of linux_dirent64 records, counted into `seen` (a, b, c). */
+static void count_names(const unsigned char *buf, int len, int seen[3]) {
+    for (int off = 0; off < len;) {
+        unsigned short reclen;
+        memcpy(&reclen, buf + off + 16, sizeof reclen); /* d_ino(8) d_off(8) d_reclen(2) */
+        const char *name = (const char *)buf + off + 19;  /* after d_type(1) */
+        if (strlen(name) == 1 && name[0] >= 'a' && name[0] <= 'c')
+            seen[name[0] - 'a']++;
+        off += reclen;
+    }
+}
+
+static int test_getdents(void) {
+    aopen_ctx *ctx = new_ctx(2, 2, 0, 0);
+    const char *d = fast_path("dents.d");
+    mkdir(d, 0700);
+    make_file(fast_path("dents.d/a"), "");
+    make_file(fast_path("dents.d/b"), "");
+    make_file(fast_path("dents.d/c"), "");
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    unsigned char buf[64]; /* small: the listing takes more than one call */
+    int seen[3] = {0}, calls = 0, n;
+    do {
+        memset(buf, CANARY, sizeof buf);
+        n = done(ctx, aopen_getdents_submit(ctx, dfd, buf, sizeof buf, NULL, NULL), AOPEN_OP_GETDENTS);
+        CHECK(n >= 0, "getdents: %d", n);
+        count_names(buf, n, seen);
+        calls++;
+    } while (n > 0 && calls < 100);
+    CHECK(seen[0] == 1 && seen[1] == 1 && seen[2] == 1, "names seen %d %d %d", seen[0], seen[1], seen[2]);
+    CHECK(calls >= 3, "a 64-byte buffer listed 5 entries in %d calls", calls);
+    CHECK_EQ(aopen_getdents_submit(ctx, -1, buf, sizeof buf, NULL, NULL), -EBADF);
+    CHECK_EQ(aopen_getdents_submit(ctx, dfd, NULL, 8, NULL, NULL), -EINVAL);
+    int f = open(fast_path("dents.d/a"), O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(done(ctx, aopen_getdents_submit(ctx, f, buf, sizeof buf, NULL, NULL), AOPEN_OP_GETDENTS), -ENOTDIR);
+    close(f);
+    close(dfd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
+/* aopen_read_nowait reads a cached local file on this thread, and says -EAGAIN for what is
+ * not a local regular file. */
+static int test_read_nowait(void) {
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    const char *f = fast_path("nowait.f");
+    make_file(f, "cached bytes");
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+    char buf[32] = {0};
+    int n = aopen_read_nowait(ctx, fd, buf, sizeof buf, 0);
+    CHECK_EQ(n, 12);
+    CHECK(memcmp(buf, "cached bytes", 12) == 0, "read_nowait: %s", buf);
+    CHECK_EQ(aopen_read_nowait(ctx, fd, buf, 6, -1), 6); /* the file position */
+    CHECK_EQ(aopen_read_nowait(ctx, fd, buf, 6, -1), 6);
+    CHECK(memcmp(buf, " bytes", 6) == 0, "positional read_nowait");
+    CHECK_EQ(aopen_read_nowait(ctx, fd, buf, sizeof buf, 100), 0); /* EOF */
+    int p[2];
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    CHECK_EQ(aopen_read_nowait(ctx, p[0], buf, sizeof buf, -1), -EAGAIN);
+    close(p[0]);
+    close(p[1]);
+    CHECK_EQ(aopen_read_nowait(ctx, -1, buf, 1, 0), -EBADF);
+    CHECK_EQ(aopen_read_nowait(ctx, fd, NULL, 1, 0), -EINVAL);
+    CHECK_EQ(aopen_read_nowait(ctx, fd, buf, 1, -2), -EINVAL);
+    CHECK_EQ(stats_of(ctx).submitted, 0);
+    aopen_ctx_free(ctx);
+    aopen_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = AOPEN_OPT_NO_INLINE;
+    CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+    CHECK_EQ(aopen_read_nowait(ctx, fd, buf, sizeof buf, 0), -EAGAIN);
+    aopen_ctx_free(ctx);
+    close(fd);
+    return 0;
+}
+
 int main(void) {
     umask(022);
     return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
            test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes() || test_read_and_write() ||
-           test_buffer_budget() || test_cancelled_read_never_writes();
+           test_buffer_budget() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
 }

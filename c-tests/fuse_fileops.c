@@ -1,5 +1,5 @@
-/* read, write, fsync, unlink, mkdir, rename, ftruncate and stat on a real FUSE filesystem
- * whose calls hang (hangfs): for each call, the submit returns at once and the loop stays live while the
+/* read, write, fsync, unlink, mkdir, rename, ftruncate, getdents and stat on a real FUSE
+ * filesystem whose calls hang (hangfs): for each call, the submit returns at once and the loop stays live while the
  * call hangs in the daemon; a cancel and a timeout are delivered at once; 20 hung calls do
  * not starve opens on the local filesystem; and once the daemon answers, every abandoned
  * worker returns and nothing is left open. */
@@ -23,13 +23,13 @@ struct call {
 
 static const struct call calls[] = {
     {"fsync", HANGFS_FSYNC},       {"unlink", HANGFS_UNLINK}, {"mkdir", HANGFS_MKDIR}, {"rename", HANGFS_RENAME},
-    {"truncate", HANGFS_TRUNCATE}, {"read", HANGFS_READ},     {"write", HANGFS_WRITE},
+    {"truncate", HANGFS_TRUNCATE}, {"read", HANGFS_READ},     {"write", HANGFS_WRITE}, {"readdir", HANGFS_READDIR},
 };
 
 static const unsigned char CANARY = 0x5A;
 /* The hung reads' buffers: checked after the daemon answers (never written: cancelled and
  * timed out). */
-static unsigned char read_bufs[2][4096];
+static unsigned char read_bufs[2][4096], dirent_bufs[2][4096];
 enum { NCALLS = sizeof calls / sizeof calls[0] };
 
 /* Descriptors the fd calls use, one per file, opened on hangfs (opens there do not hang). */
@@ -61,6 +61,16 @@ static int64_t submit(aopen_ctx *ctx, int k, int i) {
     }
     case HANGFS_UNLINK:
         return TIMED(aopen_unlink_submit(ctx, hangfs_path(fs, rel), 0, NULL, NULL));
+    case HANGFS_READDIR: {
+        /* One directory per case: a hung listing holds its directory's lock. */
+        snprintf(rel, sizeof rel, "readdir+%d", i);
+        int fd = open(hangfs_path(fs, rel), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(fd >= 0, "open %s: %s", rel, strerror(errno));
+        fds[nfds++] = fd;
+        CHECK(i < 2, "one listing buffer per case");
+        memset(dirent_bufs[i], CANARY, sizeof dirent_bufs[i]);
+        return TIMED(aopen_getdents_submit(ctx, fd, dirent_bufs[i], sizeof dirent_bufs[i], NULL, NULL));
+    }
     case HANGFS_MKDIR:
         snprintf(rel, sizeof rel, "mkdir/new%d", i);
         return TIMED(aopen_mkdir_submit(ctx, hangfs_path(fs, rel), 0700, NULL, NULL));
@@ -128,6 +138,20 @@ static int test_cancelled_hung_stat_never_writes(void) {
     return 0;
 }
 
+/* aopen_read_nowait never reads from FUSE, even a file whose reads answer at once. */
+static int test_read_nowait_refuses_fuse(void) {
+    aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
+    int fd = open(hangfs_path(fs, "plain/f"), O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open plain/f");
+    char b[16];
+    long reads = hangfs_done(fs, HANGFS_READ);
+    CHECK_EQ(TIMED(aopen_read_nowait(ctx, fd, b, sizeof b, 0)), -EAGAIN);
+    CHECK_EQ(hangfs_done(fs, HANGFS_READ), reads);
+    close(fd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 /* With a 100 ms timeout each hung call is delivered -ETIMEDOUT. */
 static int test_timeout_while_hung(void) {
     aopen_ctx *ctx = new_ctx(0, 0, 0, 100);
@@ -173,7 +197,7 @@ int main(void) {
     fs = hangfs_mount("hang");
     make_file(fast_path("healthy"), "x");
     int fds0 = count_fds(), threads0 = count_threads();
-    int failed = test_cancel_while_hung() || test_cancelled_hung_stat_never_writes() || test_timeout_while_hung() ||
+    int failed = test_read_nowait_refuses_fuse() || test_cancel_while_hung() || test_cancelled_hung_stat_never_writes() || test_timeout_while_hung() ||
                  test_hung_calls_do_not_starve_another_filesystem();
     if (failed)
         return failed;
@@ -201,6 +225,7 @@ int main(void) {
     /* Every worker has returned, the hung stats' included: the kept buffer is still intact. */
     CHECK(intact(&kept, sizeof kept), "a cancelled stat wrote its buffer after the daemon answered");
     CHECK(intact(read_bufs, sizeof read_bufs), "a cancelled or timed-out read wrote its buffer");
+    CHECK(intact(dirent_bufs, sizeof dirent_bufs), "a cancelled or timed-out getdents wrote its buffer");
     /* No library call on the loop thread waited for the hung filesystem. */
     CHECK(longest_call_ms < 500, "a library call took %.0f ms", longest_call_ms);
     printf("after release: fds %d, threads %d, daemon calls still waiting 0\n", count_fds(), count_threads());

@@ -37,6 +37,11 @@ struct statx;
 #define AOPEN_OP_CLOSE 2u
 
 /**
+ * Completion of an `aopen_getdents_submit` request.
+ */
+#define AOPEN_OP_GETDENTS 11u
+
+/**
  * Completion of an `aopen_read_submit` request.
  */
 #define AOPEN_OP_READ 3u
@@ -562,6 +567,67 @@ int64_t aopen_read_submit(struct aopen_ctx *ctx,
                           int64_t offset,
                           aopen_cb cb,
                           void *user_data);
+
+/**
+ * Reads on the calling thread if the kernel can from its page cache: `fd` is a regular
+ * file on a local filesystem and `preadv2(RWF_NOWAIT)` finds the data cached. Otherwise
+ * returns -EAGAIN at once, having waited for nothing: then use `aopen_read_submit`.
+ *
+ * This is the fast path `aopen_read_submit` itself does not take (its completion always
+ * comes through the queue). A filesystem whose files refuse `RWF_NOWAIT` is remembered and
+ * not asked again. Under `AOPEN_OPT_NO_INLINE` it always returns -EAGAIN.
+ *
+ * # Parameters
+ * - `fd`: a descriptor open for reading.
+ * - `buf`, `len`: where the bytes go (`buf` may be NULL only when `len` is 0); `len` at
+ *   most `INT_MAX`.
+ * - `offset`: the file offset, or -1 for the file position (advanced by what is read).
+ *
+ * # Returns
+ * The bytes read (possibly fewer than `len` where only part is cached; 0 at end of file),
+ * -EAGAIN (it would wait, or not a local regular file), or -EINVAL (NULL `ctx`, NULL `buf`
+ * with `len` > 0, `offset` < -1, `len` over `INT_MAX`), -EBADF, or the read's own -errno.
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes.
+ */
+int aopen_read_nowait(struct aopen_ctx *ctx, int fd, void *buf, size_t len, int64_t offset);
+
+/**
+ * Submits an asynchronous `getdents64(dirfd, buf, len)` and returns at once.
+ *
+ * Reads `linux_dirent64` records from the directory's current position on a worker into
+ * library memory; they are copied into `buf` by the call that delivers the completion, as
+ * for `aopen_read_submit` (same buffer rules and budget). Concurrent requests on one
+ * descriptor run in no set order.
+ *
+ * # Parameters
+ * - `dirfd`: a directory opened for reading (`O_RDONLY | O_DIRECTORY`).
+ * - `buf`, `len`: where the records go, writable until the completion is delivered.
+ * - `cb`, `user_data`: as for `aopen_submit` (result: bytes of records, 0 at the end, or
+ *   -errno; `op` `AOPEN_OP_GETDENTS`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `len` over
+ * `INT_MAX` or the whole buffer budget), -EBADF (`dirfd` < 0), -EAGAIN (queue full, the
+ * buffer budget would be passed, or no worker thread; nothing queued).
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+ * completion is delivered.
+ */
+int64_t aopen_getdents_submit(struct aopen_ctx *ctx,
+                              int dirfd,
+                              void *buf,
+                              size_t len,
+                              aopen_cb cb,
+                              void *user_data);
 
 /**
  * Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.

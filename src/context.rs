@@ -44,9 +44,11 @@ pub fn attribute(op: &Op) -> FsId {
     match op {
         Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
         Op::Close { fd } => mounts::of_closing_fd(*fd),
-        Op::Fsync { fd, .. } | Op::Ftruncate { fd, .. } | Op::Read { fd, .. } | Op::Write { fd, .. } => {
-            mounts::of_open_fd(*fd)
-        }
+        Op::Fsync { fd, .. }
+        | Op::Ftruncate { fd, .. }
+        | Op::Read { fd, .. }
+        | Op::Write { fd, .. }
+        | Op::Getdents { fd, .. } => mounts::of_open_fd(*fd),
         Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
         Op::Rename { from, .. } => mounts::of_path(from, false),
         Op::Stat { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
@@ -200,6 +202,29 @@ impl<T: Send + 'static> Context<T> {
             return Err((libc::EINVAL, token)); // before allocating it
         }
         self.submit(Op::Read { fd, offset, buf: vec![0; len] }, token)
+    }
+
+    /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
+    /// delivered like a read's. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for `len` over
+    /// `i32::MAX` or the whole budget.
+    pub fn submit_getdents(&self, fd: i32, len: usize, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = check_io(fd, len, 0) {
+            return Err((e, token));
+        }
+        if len > self.buffer_budget() {
+            return Err((libc::EINVAL, token));
+        }
+        self.submit(Op::Getdents { fd, buf: vec![0; len] }, token)
+    }
+
+    /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
+    /// cached (see `inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
+    pub fn read_nowait(&self, fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+        self.alive()?;
+        if self.shared.cfg.no_inline {
+            return Err(libc::EAGAIN);
+        }
+        inline::read_nowait(fd, buf, offset)
     }
 
     /// The context's buffer budget in bytes.

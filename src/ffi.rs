@@ -18,6 +18,8 @@ use std::time::Duration;
 pub const AOPEN_OP_OPEN: u32 = 1u32;
 /// Completion of an `aclose_submit` request.
 pub const AOPEN_OP_CLOSE: u32 = 2u32;
+/// Completion of an `aopen_getdents_submit` request.
+pub const AOPEN_OP_GETDENTS: u32 = 11u32;
 /// Completion of an `aopen_read_submit` request.
 pub const AOPEN_OP_READ: u32 = 3u32;
 /// Completion of an `aopen_write_submit` request.
@@ -577,6 +579,99 @@ pub unsafe extern "C" fn aopen_read_submit(
         }
         let token = Token::with_output(cb, user_data, buf.cast(), len);
         submitted(ctx.submit_read(fd, len, offset, token))
+    })
+}
+
+/// Reads on the calling thread if the kernel can from its page cache: `fd` is a regular
+/// file on a local filesystem and `preadv2(RWF_NOWAIT)` finds the data cached. Otherwise
+/// returns -EAGAIN at once, having waited for nothing: then use `aopen_read_submit`.
+///
+/// This is the fast path `aopen_read_submit` itself does not take (its completion always
+/// comes through the queue). A filesystem whose files refuse `RWF_NOWAIT` is remembered and
+/// not asked again. Under `AOPEN_OPT_NO_INLINE` it always returns -EAGAIN.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for reading.
+/// - `buf`, `len`: where the bytes go (`buf` may be NULL only when `len` is 0); `len` at
+///   most `INT_MAX`.
+/// - `offset`: the file offset, or -1 for the file position (advanced by what is read).
+///
+/// # Returns
+/// The bytes read (possibly fewer than `len` where only part is cached; 0 at end of file),
+/// -EAGAIN (it would wait, or not a local regular file), or -EINVAL (NULL `ctx`, NULL `buf`
+/// with `len` > 0, `offset` < -1, `len` over `INT_MAX`), -EBADF, or the read's own -errno.
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_read_nowait(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    offset: i64,
+) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if (buf.is_null() && len > 0) || len > i32::MAX as usize {
+            return Err(libc::EINVAL);
+        }
+        let mut empty = [0u8; 0];
+        let dst: &mut [u8] = if len == 0 {
+            &mut empty
+        } else {
+            // SAFETY: `buf` is non-NULL and writable for `len` bytes, per the contract.
+            unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) }
+        };
+        Ok(ctx.read_nowait(fd, dst, offset)? as c_int)
+    })
+}
+
+/// Submits an asynchronous `getdents64(dirfd, buf, len)` and returns at once.
+///
+/// Reads `linux_dirent64` records from the directory's current position on a worker into
+/// library memory; they are copied into `buf` by the call that delivers the completion, as
+/// for `aopen_read_submit` (same buffer rules and budget). Concurrent requests on one
+/// descriptor run in no set order.
+///
+/// # Parameters
+/// - `dirfd`: a directory opened for reading (`O_RDONLY | O_DIRECTORY`).
+/// - `buf`, `len`: where the records go, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: bytes of records, 0 at the end, or
+///   -errno; `op` `AOPEN_OP_GETDENTS`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `len` over
+/// `INT_MAX` or the whole buffer budget), -EBADF (`dirfd` < 0), -EAGAIN (queue full, the
+/// buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+/// completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_getdents_submit(
+    ctx: *mut aopen_ctx,
+    dirfd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if buf.is_null() && len > 0 {
+            return Err(libc::EINVAL);
+        }
+        let token = Token::with_output(cb, user_data, buf.cast(), len);
+        submitted(ctx.submit_getdents(dirfd, len, token))
     })
 }
 

@@ -167,6 +167,42 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
     sys::close(fd)
 }
 
+/// Filesystems (by mount id) whose files refused `RWF_NOWAIT` (no `FMODE_NOWAIT`): their
+/// reads always go to the pool, without asking again.
+static NOWAIT_UNSUPPORTED: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// `pread(fd, buf, offset)` (offset -1: at the file position) on the caller's thread if `fd`
+/// is a regular file on a local filesystem and the data is in the page cache
+/// (`preadv2(RWF_NOWAIT)`): the bytes read (possibly fewer than asked, where only part is
+/// cached), or `Err(EAGAIN)` when it would wait (then submit it).
+pub fn read_nowait(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+    if fd < 0 {
+        return Err(libc::EBADF);
+    }
+    if offset < -1 {
+        return Err(libc::EINVAL);
+    }
+    let info = sys::fd_info(fd)?;
+    if info.mode & libc::S_IFMT != libc::S_IFREG || !mount_is_local(info.mount_id) {
+        return Err(libc::EAGAIN);
+    }
+    let unsupported = |m: &Option<u64>| {
+        m.is_some_and(|m| NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).contains(&m))
+    };
+    if unsupported(&info.mount_id) {
+        return Err(libc::EAGAIN);
+    }
+    match sys::pread_nowait(fd, buf, offset) {
+        Err(libc::EOPNOTSUPP) => {
+            if let Some(m) = info.mount_id {
+                NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+            }
+            Err(libc::EAGAIN)
+        }
+        r => r,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

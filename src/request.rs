@@ -124,6 +124,8 @@ pub enum Op {
     /// `pwrite(fd, data, data.len(), offset)` of a copy of the caller's data, or `write` at
     /// the file position when `offset` is -1.
     Write { fd: i32, offset: i64, data: Vec<u8> },
+    /// `getdents64(fd, buf)` into `buf` (library memory).
+    Getdents { fd: i32, buf: Vec<u8> },
     /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
     /// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out`.
@@ -145,6 +147,7 @@ pub enum OpKind {
     Mkdir = 8,
     Rename = 9,
     Ftruncate = 10,
+    Getdents = 11,
 }
 
 impl Op {
@@ -160,6 +163,7 @@ impl Op {
             Op::Stat { .. } | Op::Fstat { .. } => OpKind::Stat,
             Op::Read { .. } => OpKind::Read,
             Op::Write { .. } => OpKind::Write,
+            Op::Getdents { .. } => OpKind::Getdents,
         }
     }
 
@@ -167,7 +171,7 @@ impl Op {
     /// the context's buffer budget).
     pub fn buffer_bytes(&self) -> usize {
         match self {
-            Op::Read { buf, .. } => buf.len(),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.len(),
             Op::Write { data, .. } => data.len(),
             _ => 0,
         }
@@ -177,7 +181,7 @@ impl Op {
     pub fn into_output(self) -> Option<Output> {
         match self {
             Op::Stat { out, .. } | Op::Fstat { out, .. } => Some(Output::Statx(out)),
-            Op::Read { buf, .. } => Some(Output::Bytes(buf)),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } => Some(Output::Bytes(buf)),
             _ => None,
         }
     }

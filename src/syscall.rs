@@ -19,6 +19,7 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
         Op::Read { fd, offset, buf } => count(sys::read_at(*fd, buf, *offset)),
         Op::Write { fd, offset, data } => count(sys::write_at(*fd, data, *offset)),
+        Op::Getdents { fd, buf } => count(sys::getdents(*fd, buf)),
         Op::Stat { path, flags, mask, out } => {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }

@@ -13,8 +13,8 @@
  * except names starting with "new", which do not exist (for mkdir and rename targets). A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
  * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
- * (by the source's directory), truncate and write; unlink, mkdir, rename and write pretend
- * to succeed. A bare op name hangs that call
+ * (by the source's directory), truncate, write and readdir (of the behaviour directory
+ * itself); unlink, mkdir, rename and write pretend to succeed. A bare op name hangs that call
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
  *
@@ -48,7 +48,7 @@
 enum { FILE_SIZE = 4096, MAX_THREADS = 10000 };
 
 static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
-                                           "fsync", "unlink", "mkdir",   "rename",  "truncate", "write"};
+                                           "fsync", "unlink", "mkdir",   "rename",  "truncate", "write", "readdir"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
 
@@ -204,7 +204,11 @@ static int fs_release(const char *path, struct fuse_file_info *fi) {
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
                       enum fuse_readdir_flags flags) {
-    (void)path, (void)off, (void)fi, (void)flags;
+    (void)off, (void)fi, (void)flags;
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) == 1)
+        act(path + 1, strlen(path + 1), HANGFS_READDIR);
     fill(buf, ".", NULL, 0, 0);
     fill(buf, "..", NULL, 0, 0);
     return 0;

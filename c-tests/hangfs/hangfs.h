@@ -15,6 +15,7 @@ enum hangfs_op {
     HANGFS_RENAME,
     HANGFS_TRUNCATE,
     HANGFS_WRITE,
+    HANGFS_READDIR,
     HANGFS_OPS
 };
 
