@@ -156,7 +156,7 @@ bench: $(BUILD)/bench $(SHIM)
 # Runs each event-loop example under the shim; skips (with a note) a loop whose library
 # pkg-config cannot find.
 test-examples: $(SHIM) $(LIB) $(SONAME_LINK)
-	c-tests/examples_test.sh $(abspath $(SHIM)) libuv:libuv libevent:libevent glib:glib-2.0
+	c-tests/examples_test.sh $(abspath $(SHIM)) copy: libuv:libuv libevent:libevent glib:glib-2.0
 
 # The asyncio integration (python/aopen), with the shim preloaded into python3.
 test-python: $(SHIM) $(LIB) $(SONAME_LINK)
@@ -191,9 +191,10 @@ $(BUILD)/heartbeat $(BUILD)/hung: $(BUILD)/%: examples/%.c include/aopen.h $(LIB
 $(BUILD)/examples/libuv: PKG := libuv
 $(BUILD)/examples/libevent: PKG := libevent
 $(BUILD)/examples/glib: PKG := glib-2.0
+$(BUILD)/examples/copy: PKG :=
 $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB) $(SONAME_LINK)
 	@mkdir -p $(BUILD)/examples
-	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $$(pkg-config --cflags --libs $(PKG))
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $(if $(PKG),$$(pkg-config --cflags --libs $(PKG)))
 
 test: check-header check-symbols test-rust test-install test-demo test-demo-hung test-examples test-python \
 	$(BUILD)/bench test-c
