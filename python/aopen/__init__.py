@@ -11,22 +11,27 @@ one libaopen context per event loop. When libaopen's queue is full, ``aopen`` wa
 instead of raising. Cancelling the task that awaits an open cancels the request, and no
 descriptor is leaked whichever way the race with its completion goes.
 
-``aopen.os`` has the file-system calls of ``aiofiles.os`` (stat, unlink, mkdir, rename, ...),
-each one libaopen request.
+``aopen.aiofile(path, mode)`` yields a file whose reads and writes are libaopen requests too,
+and ``aopen.os`` has the file-system calls of ``aiofiles.os`` (stat, unlink, mkdir, rename,
+...), each one libaopen request.
 
 The library is loaded from ``$AOPEN_LIBRARY`` if set, else the installed ``libaopen.so.0``,
 else the build tree's ``target/release/libaopen.so``.
 """
 
 import asyncio
+import codecs
 import ctypes
 import errno
 import functools
+import io
+import locale
+import re
 import os as _os  # as _os: the submodule aopen.os becomes this package's `os` attribute
 import weakref
 from pathlib import Path
 
-__all__ = ["aopen", "configure", "close", "stats", "blocked_mounts", "AopenError"]
+__all__ = ["aopen", "aiofile", "configure", "close", "stats", "blocked_mounts", "AopenError"]
 
 _OP_OPEN = 1
 _OP_CLOSE = 2
@@ -145,6 +150,9 @@ def _load():
         ("aopen_mkdir_submit", [ctypes.c_char_p, ctypes.c_uint32]),
         ("aopen_rename_submit", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]),
         ("aopen_stat_submit", [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]),
+        ("aopen_fstat_submit", [ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]),
+        ("aopen_read_submit", [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64]),
+        ("aopen_write_submit", [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int64]),
         ("aopen_fsync_submit", [ctypes.c_int, ctypes.c_uint]),
         ("aopen_ftruncate_submit", [ctypes.c_int, ctypes.c_int64]),
     ]:
@@ -450,3 +458,216 @@ class aopen:
             ctx = self._ctx if self._ctx.ctx is not None else _context()
             await ctx.close_fd(fd)
         return False
+
+
+_LINE_END = re.compile("\r\n|\r|\n")
+
+
+class aiofile:
+    """``async with aiofile(path, mode="r", ...) as f``: a file whose I/O goes through libaopen.
+
+    ``await f.read(n)``, ``readline``, ``async for line in f``, ``await f.write(data)``,
+    ``writelines``, ``flush``, ``fsync``, ``truncate``, ``stat`` and ``close``: each read,
+    write, fsync, truncate and stat is a libaopen request, so none blocks the loop, and
+    cancelling the awaiting task cancels it. Text and binary modes behave as ``open()``'s, with
+    ``encoding``, ``errors`` and ``newline`` (``newline`` None or "" on reads: universal
+    newlines, translated or not; writes write "\n" as given). ``seek`` and ``tell`` do no
+    I/O, so ``seek`` takes whence 0 or 1 only; in text mode they count bytes and are exact
+    only where nothing is read ahead (at the start, or after a write or seek).
+    """
+
+    _CHUNK = 64 * 1024
+
+    def __init__(self, file, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
+        self._path = _os.fsencode(file)
+        self._flags = _flags(mode)
+        self._binary = "b" in mode
+        self._append = "a" in mode
+        self._readable = "r" in mode or "+" in mode
+        self._writable = not ("r" in mode and "+" not in mode)
+        if self._binary and (encoding or errors or newline is not None):
+            raise ValueError("binary mode takes no encoding, errors or newline")
+        self._encoding = encoding or locale.getpreferredencoding(False)
+        self._errors = errors or "strict"
+        self._newline = newline
+        self.closed = True
+        self._fd = -1
+
+    async def __aenter__(self):
+        self._ctx = _context()
+        self._fd = await self._ctx.open_fd(self._path, self._flags, 0o666)
+        self.closed = False
+        self._pos = 0  # file offset of the next byte read or written (ahead of any buffer)
+        self._rbuf = b"" if self._binary else ""  # read ahead, not yet returned
+        self._eof = False
+        if not self._binary:
+            dec = codecs.getincrementaldecoder(self._encoding)(self._errors)
+            if self._newline is None or self._newline == "":
+                dec = io.IncrementalNewlineDecoder(dec, translate=self._newline is None)
+            self._decoder = dec
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.close()
+        return False
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    async def _pread(self, n):
+        """Up to n bytes at the file position (a libaopen read into library memory, copied
+        into this buffer on delivery)."""
+        buf = ctypes.create_string_buffer(n)
+        ctx, fd, off = self._ctx, self._fd, self._pos
+        got = await ctx.call(lambda: _lib.aopen_read_submit(ctx.ctx, fd, buf, n, off, None, None), self._path, keep=buf)
+        self._pos += got
+        return buf.raw[:got]
+
+    async def _fill(self):
+        """Reads one more chunk into the read-ahead; False at end of file."""
+        data = await self._pread(self._CHUNK)
+        if self._binary:
+            self._rbuf += data
+        else:
+            self._rbuf += self._decoder.decode(data, final=not data)
+        if not data:
+            self._eof = True
+        return bool(data)
+
+    async def read(self, n=-1):
+        self._check_open()
+        if not self._readable:
+            raise io.UnsupportedOperation("not readable")
+        while (n is None or n < 0 or len(self._rbuf) < n) and not self._eof:
+            await self._fill()
+        if n is None or n < 0:
+            out, self._rbuf = self._rbuf, self._rbuf[:0]
+        else:
+            out, self._rbuf = self._rbuf[:n], self._rbuf[n:]
+        return out
+
+    def _line_end(self):
+        """Where the first line in the read-ahead ends, or -1 if that needs more data."""
+        buf = self._rbuf
+        if self._binary or self._newline is None:  # None: "\r" and "\r\n" were translated
+            i = buf.find(b"\n" if self._binary else "\n")
+            return i + 1 if i >= 0 else -1
+        if self._newline == "":  # any of "\r\n", "\r", "\n" ends a line, kept as is
+            m = _LINE_END.search(buf)
+            if m is None or (m.group() == "\r" and m.end() == len(buf) and not self._eof):
+                return -1
+            return m.end()
+        i = buf.find(self._newline)
+        return i + len(self._newline) if i >= 0 else -1
+
+    async def readline(self):
+        self._check_open()
+        while True:
+            end = self._line_end()
+            if end >= 0:
+                out, self._rbuf = self._rbuf[:end], self._rbuf[end:]
+                return out
+            if self._eof or not await self._fill():
+                end = self._line_end()
+                end = len(self._rbuf) if end < 0 else end
+                out, self._rbuf = self._rbuf[:end], self._rbuf[end:]
+                return out
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    async def write(self, data):
+        self._check_open()
+        if not self._writable:
+            raise io.UnsupportedOperation("not writable")
+        raw = data if self._binary else data.encode(self._encoding, self._errors)
+        if not self._binary and self._newline not in (None, "", "\n"):
+            raw = data.replace("\n", self._newline).encode(self._encoding, self._errors)
+        self._drop_readahead()
+        ctx, fd, done = self._ctx, self._fd, 0
+        while done < len(raw):
+            chunk = bytes(raw[done:])
+            off = -1 if self._append else self._pos
+            n = await ctx.call(lambda: _lib.aopen_write_submit(ctx.ctx, fd, chunk, len(chunk), off, None, None), self._path)
+            if n == 0:
+                raise OSError(errno.EIO, "write wrote nothing", _os.fsdecode(self._path))
+            done += n
+            if not self._append:
+                self._pos += n
+        return len(data)
+
+    async def writelines(self, lines):
+        for line in lines:
+            await self.write(line)
+
+    async def flush(self):
+        """Nothing is buffered for writing: every write is a request of its own."""
+        self._check_open()
+
+    async def fsync(self):
+        self._check_open()
+        ctx, fd = self._ctx, self._fd
+        await ctx.call(lambda: _lib.aopen_fsync_submit(ctx.ctx, fd, 0, None, None), self._path)
+
+    async def truncate(self, size=None):
+        self._check_open()
+        size = self.tell() if size is None else size
+        ctx, fd = self._ctx, self._fd
+        await ctx.call(lambda: _lib.aopen_ftruncate_submit(ctx.ctx, fd, size, None, None), self._path)
+        return size
+
+    async def stat(self):
+        from .os import _Statx, _STATX_BASIC_STATS, _stat_result
+
+        self._check_open()
+        ctx, fd, buf = self._ctx, self._fd, _Statx()
+        await ctx.call(
+            lambda: _lib.aopen_fstat_submit(ctx.ctx, fd, _STATX_BASIC_STATS, ctypes.byref(buf), None, None),
+            self._path,
+            keep=buf,
+        )
+        return _stat_result(buf)
+
+    def _drop_readahead(self):
+        if self._rbuf:
+            if self._binary:
+                self._pos -= len(self._rbuf)
+            else:
+                self._pos -= len(self._rbuf.encode(self._encoding, self._errors))
+            self._rbuf = self._rbuf[:0]
+        self._eof = False
+        if not self._binary:
+            self._decoder.reset()
+
+    def tell(self):
+        self._check_open()
+        if self._binary:
+            return self._pos - len(self._rbuf)
+        return self._pos - len(self._rbuf.encode(self._encoding, self._errors))
+
+    def seek(self, offset, whence=0):
+        self._check_open()
+        if whence == 1:
+            offset += self.tell()
+        elif whence != 0:
+            raise io.UnsupportedOperation("seek does no I/O: whence must be 0 or 1")
+        self._rbuf = self._rbuf[:0]
+        self._eof = False
+        if not self._binary:
+            self._decoder.reset()
+        self._pos = offset
+        return offset
+
+    async def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        ctx = self._ctx if self._ctx.ctx is not None else _context()
+        await ctx.close_fd(self._fd)

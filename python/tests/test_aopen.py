@@ -307,6 +307,75 @@ class TestOs(unittest.TestCase):
         asyncio.run(main())
 
 
+@unittest.skipUnless(DIR, "needs AOPEN_TEST_DIR")
+class TestAiofile(unittest.TestCase):
+    def test_text_and_binary_io_match_open(self):
+        path = os.path.join(DIR, "aiofile.txt")
+
+        async def main():
+            async with aopen.aiofile(path, "w", encoding="utf-8") as f:
+                self.assertEqual(await f.write("héllo\n"), 6)
+                await f.writelines(["two\n", "three"])
+                await f.flush()
+                await f.fsync()
+                self.assertEqual(f.tell(), len("héllo\ntwo\nthree".encode()))
+            with open(path, encoding="utf-8") as g:
+                self.assertEqual(g.read(), "héllo\ntwo\nthree")
+            async with aopen.aiofile(path, encoding="utf-8") as f:
+                self.assertEqual(await f.readline(), "héllo\n")
+                self.assertEqual([line async for line in f], ["two\n", "three"])
+                self.assertEqual(await f.readline(), "")
+                f.seek(0)
+                self.assertEqual(await f.read(3), "hél")
+                self.assertEqual(await f.read(), "lo\ntwo\nthree")
+                self.assertEqual((await f.stat()).st_size, os.path.getsize(path))
+            async with aopen.aiofile(path, "a") as f:
+                await f.write("!\n")
+            async with aopen.aiofile(path, "rb") as f:
+                data = await f.read()
+                self.assertEqual(data, "héllo\ntwo\nthree!\n".encode())
+                f.seek(1)
+                self.assertEqual(f.tell(), 1)
+                self.assertEqual(await f.read(2), "é".encode())
+            async with aopen.aiofile(path, "r+b") as f:
+                f.seek(0)
+                await f.write(b"H")
+                self.assertEqual(await f.truncate(5), 5)
+            with open(path, "rb") as g:
+                self.assertEqual(g.read(), "Héll".encode())  # 5 bytes
+            with open(path, "wb") as g:
+                g.write(b"a\r\nb\rc\n")
+            async with aopen.aiofile(path) as f:  # universal newlines, as open()
+                self.assertEqual(await f.read(), "a\nb\nc\n")
+            with open(path, newline="") as g:
+                want = list(g)
+            async with aopen.aiofile(path, newline="") as f:
+                self.assertEqual([line async for line in f], want)  # ["a\r\n", "b\r", "c\n"]
+            with self.assertRaises(FileNotFoundError):
+                async with aopen.aiofile(os.path.join(DIR, "missing")):
+                    pass
+            async with aopen.aiofile(path, "rb") as f:
+                with self.assertRaises(OSError):
+                    await f.write(b"x")  # opened read-only
+            self.assertEqual(aopen.stats()["buffer_bytes"], 0)
+
+        asyncio.run(main())
+
+    def test_large_read_spans_chunks(self):
+        path = os.path.join(DIR, "aiofile.bin")
+        blob = os.urandom(300_000)
+        with open(path, "wb") as g:
+            g.write(blob)
+
+        async def main():
+            async with aopen.aiofile(path, "rb") as f:
+                self.assertEqual(await f.read(), blob)
+                f.seek(100_000)
+                self.assertEqual(await f.read(10), blob[100_000:100_010])
+
+        asyncio.run(main())
+
+
 def current_umask():
     mask = os.umask(0)
     os.umask(mask)
