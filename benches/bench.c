@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -569,6 +570,8 @@ static double median_of(const struct variant *vs, int nv, int kind, int k) {
     return 0;
 }
 
+static void file_calls(void);
+
 static void fast(void) {
     struct variant vs[2 + 3 * (NKINDS - 2)];
     int nv = 0;
@@ -648,6 +651,7 @@ static void fast(void) {
     }
     printf("\n");
     thread_sweep(sync1);
+    file_calls();
     if (!with_base)
         printf("\n  (no baseline: set BENCH_BASELINE to another build's libaopen.so to compare)\n");
 #ifndef HAVE_UV
@@ -700,6 +704,163 @@ static void fast(void) {
     ROW("idle_cpu_percent", "libaopen", "", "", idle * 100);
     aopen_ctx_free(ctx);
     close(efd);
+}
+
+
+/* ---- the file calls beyond open/close: cached pread and stat by path, epoll-driven ---- */
+enum fcall { FC_PREAD, FC_STAT };
+struct fc {
+    aopen_ctx *ctx;
+    int call, fd, inflight;
+    size_t size;
+    long done;
+    double until;
+    unsigned char *bufs;
+    struct statx *stx;
+};
+static struct fc fc;
+static char big_path[4200];
+
+static void fc_submit(int slot) {
+    if (now_s() >= fc.until) {
+        fc.inflight--;
+        return;
+    }
+    int64_t id = fc.call == FC_PREAD
+                     ? aopen_read_submit(fc.ctx, fc.fd, fc.bufs + (size_t)slot * fc.size, fc.size, 0, NULL,
+                                         (void *)(intptr_t)slot)
+                     : aopen_stat_submit(fc.ctx, big_path, 0, STATX_BASIC_STATS, &fc.stx[slot], NULL,
+                                         (void *)(intptr_t)slot);
+    if (id < 0)
+        die("file call submit", (long)id);
+}
+
+/* Calls per second with `k` in flight, driven as a loop would (epoll on the ctx fd, reap). */
+static double run_fc(aopen_ctx *ctx, int call, int k, size_t size) {
+    int efd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (efd < 0 || epoll_ctl(efd, EPOLL_CTL_ADD, aopen_ctx_fd(ctx), &ev) != 0)
+        die("epoll", -errno);
+    fc.ctx = ctx, fc.call = call, fc.size = size, fc.done = 0, fc.inflight = k;
+    double t0 = now_s();
+    fc.until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++)
+        fc_submit(i);
+    aopen_completion buf[256];
+    while (fc.inflight > 0) {
+        if (epoll_wait(efd, &ev, 1, 5000) <= 0)
+            die("epoll_wait", -errno);
+        int n = aopen_reap(ctx, buf, 256);
+        for (int i = 0; i < n; i++) {
+            long want = call == FC_PREAD ? (long)size : 0;
+            if (buf[i].result != want)
+                die("file call", buf[i].result);
+            fc.done++;
+            fc_submit((int)(intptr_t)buf[i].user_data);
+        }
+    }
+    close(efd);
+    return fc.done / (now_s() - t0);
+}
+
+static double run_fc_sync(int call, size_t size) {
+    double t0 = now_s(), until = t0 + RUN_SECS;
+    long n = 0;
+    struct statx st;
+    while (now_s() < until)
+        for (int i = 0; i < 64; i++, n++) {
+            long r = call == FC_PREAD ? (long)pread(fc.fd, fc.bufs, size, 0) : statx(AT_FDCWD, big_path, 0, STATX_BASIC_STATS, &st);
+            if (r != (call == FC_PREAD ? (long)size : 0))
+                die("sync file call", -errno);
+        }
+    return n / (now_s() - t0);
+}
+
+#ifdef HAVE_UV
+static uv_fs_t uv_fc[256];
+static uv_buf_t uv_fc_buf[256];
+static long uv_fc_done;
+static int uv_fc_call;
+static void uv_fc_next(uv_fs_t *req);
+static void uv_fc_cb(uv_fs_t *req) {
+    if (req->result < 0)
+        die("uv file call", (long)req->result);
+    uv_fs_req_cleanup(req);
+    uv_fc_done++;
+    if (now_s() < uv_until)
+        uv_fc_next(req);
+}
+static void uv_fc_next(uv_fs_t *req) {
+    int i = (int)(req - uv_fc);
+    if (uv_fc_call == FC_PREAD)
+        uv_fs_read(uv_default_loop(), req, fc.fd, &uv_fc_buf[i], 1, 0, uv_fc_cb);
+    else
+        uv_fs_stat(uv_default_loop(), req, big_path, uv_fc_cb);
+}
+static double run_fc_uv(int call, int k, size_t size) {
+    uv_fc_call = call;
+    uv_fc_done = 0;
+    double t0 = now_s();
+    uv_until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++) {
+        uv_fc_buf[i] = uv_buf_init((char *)fc.bufs + (size_t)i * size, (unsigned)size);
+        uv_fc_next(&uv_fc[i]);
+    }
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    return uv_fc_done / (now_s() - t0);
+}
+#endif
+
+static void file_calls(void) {
+    snprintf(big_path, sizeof big_path, "%s.big", file_path);
+    size_t big = 1 << 20;
+    fc.bufs = malloc(16 * big > 256 * 4096 ? 16 * big : 256 * 4096);
+    fc.stx = calloc(256, sizeof *fc.stx);
+    memset(fc.bufs, 'x', big);
+    int w = open(big_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w < 0 || write(w, fc.bufs, big) != (ssize_t)big)
+        die("write big file", -errno);
+    close(w);
+    fc.fd = open(big_path, O_RDONLY | O_CLOEXEC);
+    aopen_ctx *ctx = ctx_with(0);
+    static const struct {
+        const char *name;
+        int call, k;
+        size_t size;
+    } rows[] = {
+        {"pread 4 KiB", FC_PREAD, 1, 4096},  {"pread 4 KiB", FC_PREAD, 16, 4096}, {"pread 4 KiB", FC_PREAD, 256, 4096},
+        {"pread 1 MiB", FC_PREAD, 1, 1 << 20}, {"pread 1 MiB", FC_PREAD, 16, 1 << 20},
+        {"stat by path", FC_STAT, 1, 0},     {"stat by path", FC_STAT, 16, 0},
+    };
+    enum { NR = sizeof rows / sizeof rows[0] };
+    printf("\nfile calls on a cached file, epoll-driven, default options; %d alternating runs, medians:\n", RUNS);
+    printf("  call            K        calls/s   x sync   x libuv\n");
+    for (int r = 0; r < NR; r++) {
+        double a[RUNS], sy[RUNS], uv[RUNS], med, lo, hi, ms, mu = 0;
+        for (int i = 0; i < RUNS; i++) {
+            a[i] = run_fc(ctx, rows[r].call, rows[r].k, rows[r].size);
+            sy[i] = run_fc_sync(rows[r].call, rows[r].size);
+#ifdef HAVE_UV
+            uv[i] = run_fc_uv(rows[r].call, rows[r].k, rows[r].size);
+#else
+            uv[i] = 0;
+#endif
+        }
+        stats(a, RUNS, &med, &lo, &hi);
+        stats(sy, RUNS, &ms, &lo, &hi);
+        stats(uv, RUNS, &mu, &lo, &hi);
+        printf("  %-14s %4d %12.0f %7.2fx %8.2fx\n", rows[r].name, rows[r].k, med, med / ms, mu > 0 ? med / mu : 0);
+        char kk[8];
+        snprintf(kk, sizeof kk, "%d", rows[r].k);
+        ROW("calls_per_s", rows[r].name, kk, "libaopen", med);
+        ROW("calls_per_s", rows[r].name, kk, "sync", ms);
+        ROW("calls_per_s", rows[r].name, kk, "libuv", mu);
+    }
+    aopen_ctx_free(ctx);
+    close(fc.fd);
+    unlink(big_path);
+    free(fc.bufs);
+    free(fc.stx);
 }
 
 /* ---- the slow run (shim preloaded) ---- */

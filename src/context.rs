@@ -201,7 +201,7 @@ impl<T: Send + 'static> Context<T> {
         if len > self.buffer_budget() {
             return Err((libc::EINVAL, token)); // before allocating it
         }
-        self.submit(Op::Read { fd, offset, buf: vec![0; len] }, token)
+        self.submit(Op::Read { fd, offset, buf: Vec::with_capacity(len) }, token)
     }
 
     /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
@@ -214,7 +214,7 @@ impl<T: Send + 'static> Context<T> {
         if len > self.buffer_budget() {
             return Err((libc::EINVAL, token));
         }
-        self.submit(Op::Getdents { fd, buf: vec![0; len] }, token)
+        self.submit(Op::Getdents { fd, buf: Vec::with_capacity(len) }, token)
     }
 
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is

@@ -118,13 +118,13 @@ pub enum Op {
     Rename { from: CString, to: CString, flags: u32 },
     /// `ftruncate(fd, length)`.
     Ftruncate { fd: i32, length: i64 },
-    /// `pread(fd, buf, buf.len(), offset)` into `buf` (library memory), or `read` at the
-    /// file position when `offset` is -1.
+    /// `pread(fd, buf, buf.capacity(), offset)` into `buf` (library memory, empty until the
+    /// read fills it), or `read` at the file position when `offset` is -1.
     Read { fd: i32, offset: i64, buf: Vec<u8> },
     /// `pwrite(fd, data, data.len(), offset)` of a copy of the caller's data, or `write` at
     /// the file position when `offset` is -1.
     Write { fd: i32, offset: i64, data: Vec<u8> },
-    /// `getdents64(fd, buf)` into `buf` (library memory).
+    /// `getdents64(fd, buf)` into `buf`'s capacity (library memory).
     Getdents { fd: i32, buf: Vec<u8> },
     /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
@@ -171,7 +171,7 @@ impl Op {
     /// the context's buffer budget).
     pub fn buffer_bytes(&self) -> usize {
         match self {
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.len(),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.capacity(),
             Op::Write { data, .. } => data.len(),
             _ => 0,
         }

@@ -105,9 +105,10 @@ fn count_retrying(mut call: impl FnMut() -> isize) -> Result<usize, i32> {
     }
 }
 
-/// `pread(fd, buf, offset)`, or `read(fd, buf)` at the file position when `offset` is -1:
-/// the bytes read, or `Err(errno)`.
-pub fn read_at(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+/// `pread(fd, buf, offset)`, or `read(fd, buf)` at the file position when `offset` is -1,
+/// into memory that need not be initialized: the bytes read (initialized from the start of
+/// `buf`), or `Err(errno)`.
+pub fn read_at(fd: i32, buf: &mut [std::mem::MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
     let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
     count_retrying(|| {
         // SAFETY: `buf` is writable for `len` bytes for the call.
@@ -147,7 +148,7 @@ pub fn pread_nowait(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> 
 }
 
 /// `getdents64(fd, buf)`: the bytes of `linux_dirent64` records read, 0 at the end.
-pub fn getdents(fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+pub fn getdents(fd: i32, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize, i32> {
     let (ptr, len) = (buf.as_mut_ptr(), buf.len());
     // SAFETY: `buf` is writable for `len` bytes for the call.
     count_retrying(|| unsafe { libc::syscall(libc::SYS_getdents64, fd, ptr, len) as isize })

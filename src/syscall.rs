@@ -17,9 +17,9 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
         Op::Rename { from, to, flags } => status(sys::rename(from, to, *flags)),
         Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
-        Op::Read { fd, offset, buf } => count(sys::read_at(*fd, buf, *offset)),
+        Op::Read { fd, offset, buf } => filled(buf, |spare| sys::read_at(*fd, spare, *offset)),
         Op::Write { fd, offset, data } => count(sys::write_at(*fd, data, *offset)),
-        Op::Getdents { fd, buf } => count(sys::getdents(*fd, buf)),
+        Op::Getdents { fd, buf } => filled(buf, |spare| sys::getdents(*fd, spare)),
         Op::Stat { path, flags, mask, out } => {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
@@ -32,6 +32,22 @@ pub fn run_syscall(op: &mut Op) -> i32 {
 /// Bytes moved (the C API's `int` result; requests are at most `i32::MAX` bytes), or -errno.
 fn count(r: Result<usize, i32>) -> i32 {
     r.map_or_else(|e| -e, |n| n.min(i32::MAX as usize) as i32)
+}
+
+/// Reads into `buf`'s spare capacity (left uninitialized at submit: zeroing a large buffer
+/// would cost as much as the read) and sets its length to what `read` filled.
+fn filled(
+    buf: &mut Vec<u8>,
+    read: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> Result<usize, i32>,
+) -> i32 {
+    buf.clear();
+    let r = read(buf.spare_capacity_mut());
+    if let Ok(n) = r {
+        // SAFETY: the kernel initialized the first `n` bytes of the spare capacity, and `n`
+        // is at most its length.
+        unsafe { buf.set_len(n.min(buf.capacity())) };
+    }
+    count(r)
 }
 
 /// 0 or -errno.
