@@ -434,15 +434,14 @@ impl<T> Requests<T> {
         state: State<T>,
     ) -> Result<(Id, u64), State<T>> {
         let seq = self.next_seq;
-        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes: 0 };
-        let bytes = match &req.state {
+        let bytes = match &state {
             State::Queued { op, .. } => op.buffer_bytes(),
             _ => 0,
         };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes };
         let id = self.reqs.insert(req).map_err(|r| r.state)?;
         self.next_seq += 1;
         self.held_bytes += bytes;
-        self.reqs.get_mut(id).expect("just inserted").bytes = bytes;
         Ok((id, seq))
     }
 
