@@ -1,6 +1,7 @@
 /* Every worker in a syscall is accounted (real FUSE filesystem, hangfs): 64 opens with a
  * 100 ms timeout of files that open in 300 ms and then hang in close. All time out; each
- * late descriptor's close then hangs on a worker. Those closes must show in aopen_stats
+ * open that reached the daemon before its timeout (on a loaded machine a few are still queued
+ * then, and never run) leaves a late descriptor whose close then hangs on a worker. Those closes must show in aopen_stats
  * (running, abandoned) and aopen_stats_mounts, the pool must grow past them so that 2000
  * healthy opens on the local filesystem complete, and timeouts must keep firing meanwhile.
  * When the hang ends every late descriptor is closed. */
@@ -46,13 +47,22 @@ int main(void) {
         }
     }
     CHECK_EQ(timed_out, late);
-    long hung = hangfs_wait_waiting(fs, HANGFS_FLUSH, late, 10000);
+    /* Settled: no open still in the daemon, and a hung close for every open that finished. */
+    long started = -1, hung = -1;
+    until = now_ms() + 10000;
+    while (now_ms() < until) {
+        started = hangfs_done(fs, HANGFS_OPEN);
+        hung = hangfs_waiting(fs, HANGFS_FLUSH);
+        if (hangfs_waiting(fs, HANGFS_OPEN) == 0 && hung == started && stats_of(ctx).queued == 0)
+            break;
+        sleep_ms(5);
+    }
     aopen_stats_snapshot s = stats_of(ctx);
     uint32_t fuse_running = 0;
     aopen_stats_mounts(ctx, 0, on_mount, &fuse_running);
-    printf("late closes hung in the daemon: %ld; stats: threads %u running %u abandoned %u idle %u; "
+    printf("opens that reached the daemon: %ld of %d; late closes hung in it: %ld; stats: threads %u running %u abandoned %u idle %u; "
            "hangfs listed with %u running\n",
-           hung, s.threads, s.running, s.abandoned_threads, s.idle_threads, fuse_running);
+           started, late, hung, s.threads, s.running, s.abandoned_threads, s.idle_threads, fuse_running);
 
     /* Timeouts still fire while the late closes hang (the watchdog never closes). */
     double t0 = now_ms();
@@ -72,10 +82,12 @@ int main(void) {
     printf("daemon opens %ld releases %ld; fds %d -> %d\n", hangfs_done(fs, HANGFS_OPEN),
            hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
 
-    CHECK_EQ(hung, late);
-    CHECK(s.running >= (uint32_t)late && s.abandoned_threads >= (uint32_t)late,
+    /* The pool grew far past its 4 workers: at least half the opens started in 100 ms. */
+    CHECK(started >= late / 2, "only %ld of %d opens started before their timeout", started, late);
+    CHECK_EQ(hung, started);
+    CHECK(s.running >= (uint32_t)hung && s.abandoned_threads >= (uint32_t)hung,
           "late closes are counted: running %u abandoned %u", s.running, s.abandoned_threads);
-    CHECK(fuse_running >= (uint32_t)late, "aopen_stats_mounts shows the hung closes: %u", fuse_running);
+    CHECK(fuse_running >= (uint32_t)hung, "aopen_stats_mounts shows the hung closes: %u", fuse_running);
     CHECK_EQ(probe, -ETIMEDOUT);
     CHECK(probe_ms < 2000, "a timeout fired %.0f ms late", probe_ms);
     CHECK_EQ(r.done, healthy);
