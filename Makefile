@@ -158,9 +158,10 @@ bench: $(BUILD)/bench $(SHIM)
 test-examples: $(SHIM) $(LIB) $(SONAME_LINK)
 	c-tests/examples_test.sh $(abspath $(SHIM)) copy: libuv:libuv libevent:libevent glib:glib-2.0
 
-# The asyncio integration (python/aopen), with the shim preloaded into python3.
-test-python: $(SHIM) $(LIB) $(SONAME_LINK)
-	python/run_tests.sh $(abspath $(SHIM))
+# The asyncio integration (python/aopen), with the shim preloaded into python3, and against
+# hangfs where FUSE is available.
+test-python: $(SHIM) $(LIB) $(SONAME_LINK) $(FUSE_DEP)
+	$(RUN_ENV) python/run_tests.sh $(abspath $(SHIM))
 
 # Installs into a scratch DESTDIR and builds and runs programs there with pkg-config alone.
 test-install: $(LIB) $(SONAME_LINK)

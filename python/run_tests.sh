@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the asyncio integration's tests with the slow-open shim preloaded into python3.
+# Runs the asyncio integration's tests with the slow-open shim preloaded into python3, then
+# (as root, with /dev/fuse and AOPEN_HANGFS set) the tests against hangfs, the hung FUSE
+# filesystem, in a private mount namespace so that no mount outlives them.
 # Usage: python/run_tests.sh SHIM.so
 set -eu
 cd "$(dirname "$0")/.."
@@ -10,3 +12,12 @@ mkdir "$dir/slow"
 AOPEN_TEST_DIR=$dir SLOW_OPEN_PREFIX=$dir/slow/ SLOW_OPEN_MS=500 LD_PRELOAD=$shim \
   AOPEN_LIBRARY=$PWD/target/release/libaopen.so PYTHONPATH=python \
   timeout 120 python3 -m unittest -v python/tests/test_aopen.py
+
+if [ -n "${AOPEN_HANGFS:-}" ] && [ "$(id -u)" = 0 ] && [ -w /dev/fuse ]; then
+  mkdir "$dir/fuse"
+  AOPEN_TEST_DIR=$dir/fuse AOPEN_PRIVATE_MOUNTS=1 AOPEN_LIBRARY=$PWD/target/release/libaopen.so \
+    PYTHONPATH=python timeout 120 unshare --mount --propagation private \
+    python3 -m unittest -v python/tests/test_fuse.py
+else
+  echo "SKIP python/tests/test_fuse.py: needs root, /dev/fuse and AOPEN_HANGFS (libfuse3-dev)"
+fi

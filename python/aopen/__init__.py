@@ -155,6 +155,7 @@ def _load():
         ("aopen_write_submit", [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int64]),
         ("aopen_fsync_submit", [ctypes.c_int, ctypes.c_uint]),
         ("aopen_ftruncate_submit", [ctypes.c_int, ctypes.c_int64]),
+        ("aopen_getdents_submit", [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]),
     ]:
         fn = getattr(lib, name)
         fn.argtypes = [ctx_p] + args + [ctypes.c_void_p, ctypes.c_void_p]

@@ -12,15 +12,17 @@ libuv); a stat's result reaches Python memory only when it is delivered. Errors 
 ``OSError`` with the errno and the path, as from the ``os`` module.
 """
 
+import asyncio
 import ctypes
 import os as _os
 import stat as _statmod
+import struct
 
 from . import _context, _lib
 
 __all__ = [
     "stat", "lstat", "unlink", "remove", "rmdir", "mkdir", "rename", "replace",
-    "exists", "isfile", "isdir", "getsize",
+    "exists", "isfile", "isdir", "getsize", "listdir", "scandir", "DirEntry",
 ]
 
 _AT_SYMLINK_NOFOLLOW = 0x100
@@ -158,3 +160,137 @@ async def isdir(path):
 async def getsize(path):
     """``os.path.getsize(path)``."""
     return (await stat(path)).st_size
+
+
+_O_DIRECTORY = 0o200000
+_DIRENT_BUF = 64 * 1024
+_DIRENT_HEAD = struct.Struct("<QqHB")  # linux_dirent64: d_ino, d_off, d_reclen, d_type
+_DT_TO_MODE = {1: _statmod.S_IFIFO, 2: _statmod.S_IFCHR, 4: _statmod.S_IFDIR, 6: _statmod.S_IFBLK,
+               8: _statmod.S_IFREG, 10: _statmod.S_IFLNK, 12: _statmod.S_IFSOCK}
+
+
+async def _entries(path):
+    """(name, inode, mode type or 0) of each entry of directory `path`, less . and ..: the
+    directory is opened, read with getdents64 and closed by libaopen requests."""
+    ctx, p = _context(), _os.fsencode(path)
+    fd = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
+    out = []
+    try:
+        buf = ctypes.create_string_buffer(_DIRENT_BUF)
+        while True:
+            submit = lambda: _lib.aopen_getdents_submit(ctx.ctx, fd, buf, _DIRENT_BUF, None, None)
+            n = await ctx.call(submit, p, keep=buf)
+            if n == 0:
+                break
+            data, off = buf.raw[:n], 0
+            while off < n:
+                ino, _, reclen, dtype = _DIRENT_HEAD.unpack_from(data, off)
+                name = data[off + _DIRENT_HEAD.size:off + reclen].split(b"\0", 1)[0]
+                off += reclen
+                if name not in (b".", b".."):
+                    out.append((name, ino, _DT_TO_MODE.get(dtype, 0)))
+    except BaseException:
+        ctx.close_detached(fd)  # on a worker: this task may be cancelled, or the loop closing
+        raise
+    await ctx.close_fd(fd)
+    return out
+
+
+async def listdir(path="."):
+    """``os.listdir(path)``: the names in directory `path`, as ``str`` unless `path` is
+    ``bytes``, in directory order, without ``.`` and ``..``."""
+    want_bytes = isinstance(path, bytes)
+    return [n if want_bytes else _os.fsdecode(n) for n, _, _ in await _entries(path)]
+
+
+class DirEntry:
+    """An entry ``scandir`` found, like ``os.DirEntry``: ``name``, ``path``, ``inode()``,
+    ``is_dir()``, ``is_file()`` and ``is_symlink()`` answer from what scandir read and never
+    do I/O. Unlike ``os.DirEntry.stat()``, which can block, ``stat()`` here is a coroutine
+    (a libaopen stat): ``st = await entry.stat()``."""
+
+    __slots__ = ("name", "path", "_ino", "_type", "_target")
+
+    def __init__(self, name, path, ino, mode_type, target):
+        self.name, self.path, self._ino = name, path, ino
+        self._type = mode_type  # the entry's own file type (S_IFMT bits)
+        self._target = target  # a symlink's target's type; None if dangling
+
+    def inode(self):
+        return self._ino
+
+    def _mode(self, follow_symlinks):
+        return self._target if follow_symlinks and self._type == _statmod.S_IFLNK else self._type
+
+    def is_dir(self, *, follow_symlinks=True):
+        return self._mode(follow_symlinks) == _statmod.S_IFDIR
+
+    def is_file(self, *, follow_symlinks=True):
+        return self._mode(follow_symlinks) == _statmod.S_IFREG
+
+    def is_symlink(self):
+        return self._type == _statmod.S_IFLNK
+
+    async def stat(self, *, follow_symlinks=True):
+        return await (stat if follow_symlinks else lstat)(self.path)
+
+    def __fspath__(self):
+        return self.path
+
+    def __repr__(self):
+        return f"<aopen.os.DirEntry {self.name!r}>"
+
+
+class _ScandirIterator:
+    """What ``os.scandir`` returns: iterable once, and a context manager."""
+
+    def __init__(self, entries):
+        self._it = iter(entries)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._it)
+
+    def close(self):
+        self._it = iter(())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+async def _type_of(path, follow):
+    try:
+        return _statmod.S_IFMT((await (stat if follow else lstat)(path)).st_mode)
+    except (OSError, ValueError):
+        return None
+
+
+async def scandir(path="."):
+    """``os.scandir(path)``: ``for entry in await aopen.os.scandir(p)``, or ``with``. The
+    types ``is_dir`` and friends report come from the directory itself where the filesystem
+    records them; symlinks, and entries of filesystems that do not, are stat'ed by libaopen
+    requests here, before it returns."""
+    want_bytes = isinstance(path, bytes)
+    base = _os.fsencode(path)
+    raw = await _entries(path)
+    paths = [_os.path.join(base, n) for n, _, _ in raw]  # as os.scandir: "./name" for "."
+    if not want_bytes:
+        paths = [_os.fsdecode(p) for p in paths]
+    unknown = [i for i, (_, _, t) in enumerate(raw) if t in (0, _statmod.S_IFLNK)]
+    own = await asyncio.gather(*(_type_of(paths[i], False) for i in unknown))
+    types = [t for _, _, t in raw]
+    for i, t in zip(unknown, own):
+        types[i] = t or 0
+    links = [i for i, t in enumerate(types) if t == _statmod.S_IFLNK]
+    targets = dict(zip(links, await asyncio.gather(*(_type_of(paths[i], True) for i in links))))
+    entries = [
+        DirEntry(n if want_bytes else _os.fsdecode(n), paths[i], ino, types[i], targets.get(i))
+        for i, (n, ino, _) in enumerate(raw)
+    ]
+    return _ScandirIterator(entries)

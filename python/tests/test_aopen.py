@@ -285,6 +285,49 @@ class TestOs(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_listdir_and_scandir_match_the_os_module(self):
+        d = os.path.join(DIR, "ls.d")
+        subprocess.run(["rm", "-rf", d], check=True)
+        os.mkdir(d)
+        names = [f"file-{i:05d}-{'x' * 40}" for i in range(3000)]  # several 64 KiB getdents
+        for n in names:
+            open(os.path.join(d, n), "w").close()
+        os.mkdir(os.path.join(d, "sub"))
+        os.symlink("sub", os.path.join(d, "to-sub"))
+        os.symlink(names[0], os.path.join(d, "to-file"))
+        os.symlink("missing", os.path.join(d, "dangling"))
+        base = count_fds()
+
+        async def main():
+            self.assertEqual(await aopen.os.listdir(d), os.listdir(d))  # same directory order
+            self.assertEqual(await aopen.os.listdir(os.fsencode(d)), os.listdir(os.fsencode(d)))
+            with await aopen.os.scandir(d) as it:
+                got = {e.name: e for e in it}
+            want = {e.name: e for e in os.scandir(d)}
+            self.assertEqual(sorted(got), sorted(want))
+            for name, w in want.items():
+                g = got[name]
+                self.assertEqual(g.path, w.path)
+                self.assertEqual(g.inode(), w.inode(), name)
+                self.assertEqual(g.is_symlink(), w.is_symlink(), name)
+                for follow in (True, False):
+                    self.assertEqual(g.is_dir(follow_symlinks=follow), w.is_dir(follow_symlinks=follow), name)
+                    self.assertEqual(g.is_file(follow_symlinks=follow), w.is_file(follow_symlinks=follow), name)
+            self.assertEqual((await got["to-file"].stat()).st_ino, os.stat(os.path.join(d, names[0])).st_ino)
+            self.assertEqual((await got["to-file"].stat(follow_symlinks=False)).st_ino,
+                             os.lstat(os.path.join(d, "to-file")).st_ino)
+            self.assertEqual(os.fspath(got["sub"]), os.path.join(d, "sub"))
+            for bad, exc in [(os.path.join(d, "missing"), FileNotFoundError),
+                             (os.path.join(d, names[0]), NotADirectoryError)]:
+                with self.assertRaises(exc) as e:
+                    await aopen.os.listdir(bad)
+                self.assertEqual(e.exception.filename, bad)
+            self.assertEqual(aopen.stats()["buffer_bytes"], 0)
+
+        asyncio.run(main())
+        self.assertEqual(count_fds(), base)
+        subprocess.run(["rm", "-rf", d], check=True)
+
     @unittest.skipUnless(SHIM and DELAY >= 0.5, "needs the slow_open shim")
     def test_cancelling_a_call_cancels_the_request(self):
         async def main():

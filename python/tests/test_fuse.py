@@ -1,0 +1,210 @@
+"""The asyncio integration against a real kernel filesystem that hangs: hangfs, the FUSE
+test filesystem (c-tests/hangfs). A read, stat, readdir, unlink, mkdir or rename that hangs
+inside the kernel must not stall the loop; cancelling or timing out its await must return at
+once; and once the filesystem answers again, no descriptor or library buffer is left.
+
+Needs root, /dev/fuse, AOPEN_HANGFS (the daemon) and a private mount namespace
+(run_tests.sh runs this file under `unshare --mount --propagation private`).
+"""
+
+import asyncio
+import errno
+import gc
+import mmap
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import aopen  # noqa: E402
+import aopen.os  # noqa: E402
+
+HANGFS = os.environ.get("AOPEN_HANGFS", "")
+PRIVATE = os.environ.get("AOPEN_PRIVATE_MOUNTS") == "1"
+DIR = os.environ.get("AOPEN_TEST_DIR", "")
+OPS = ["open", "flush", "release", "getattr", "read", "fsync", "unlink", "mkdir", "rename", "truncate",
+       "write", "readdir"]
+PROMPT = 0.5  # seconds: a cancel or timeout "at once", with room for a loaded 2-core machine
+
+
+class Hangfs:
+    """One hangfs mount: its daemon, and the counters it shares (hangfs.h)."""
+
+    def __init__(self, name):
+        self.mnt, self.ctl = os.path.join(DIR, name), os.path.join(DIR, name + ".ctl")
+        os.mkdir(self.mnt)
+        os.mkdir(self.ctl)
+        self.proc = subprocess.Popen([HANGFS, self.mnt, self.ctl])
+        until = time.monotonic() + 10
+        while not os.path.exists(os.path.join(self.ctl, "ready")):
+            assert self.proc.poll() is None, "hangfs exited before mounting"
+            assert time.monotonic() < until, "hangfs did not mount"
+            time.sleep(0.002)
+        with open(os.path.join(self.ctl, "counts"), "r+b") as f:
+            self.counts = mmap.mmap(f.fileno(), 2 * len(OPS) * 8)
+
+    def path(self, rel):
+        return os.path.join(self.mnt, rel)
+
+    def done(self, op):
+        return struct.unpack_from("q", self.counts, OPS.index(op) * 8)[0]
+
+    def waiting(self, op):
+        return struct.unpack_from("q", self.counts, (len(OPS) + OPS.index(op)) * 8)[0]
+
+    def release(self):
+        open(os.path.join(self.ctl, "release"), "w").close()
+
+    def balanced(self, timeout=20):
+        """Waits until every open the daemon answered was released and nothing waits."""
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            if self.done("open") == self.done("release") and not any(self.waiting(op) for op in OPS):
+                return True
+            time.sleep(0.005)
+        return False
+
+    def stop(self):
+        self.release()
+        self.proc.terminate()
+        self.proc.wait()
+        subprocess.run(["umount", "-l", self.mnt], stderr=subprocess.DEVNULL)
+
+
+def count_fds():
+    """Open descriptors, after collecting finished loops (which frees their contexts)."""
+    gc.collect()
+    return len(os.listdir("/proc/self/fd")) - 1
+
+
+async def until_waiting(fs, op, n=1, timeout=10):
+    until = time.monotonic() + timeout
+    while fs.waiting(op) < n:
+        assert time.monotonic() < until, f"no {op} reached hangfs"
+        await asyncio.sleep(0.002)
+
+
+class Heartbeat:
+    """Ticks every 5 ms on the loop; `worst` is the longest gap seen."""
+
+    def __init__(self):
+        self.worst, self.task = 0.0, asyncio.create_task(self.run())
+
+    async def run(self):
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            self.worst, last = max(self.worst, now - last), now
+
+
+@unittest.skipUnless(HANGFS and PRIVATE and DIR and os.geteuid() == 0 and os.access("/dev/fuse", os.W_OK),
+                     "needs root, /dev/fuse, AOPEN_HANGFS and a private mount namespace (run_tests.sh)")
+class TestHungFuse(unittest.TestCase):
+    def setUp(self):
+        self.fs = Hangfs(self.id().rsplit(".", 1)[1])
+        self.base_fds = count_fds()
+
+    def tearDown(self):
+        self.fs.stop()
+
+    def cancel_promptly(self, fs, op, make):
+        """Starts `make()` until `op` hangs in the daemon, cancels it: returns the seconds
+        the cancel took to reach the awaiting task."""
+
+        async def run():
+            task = asyncio.create_task(make())
+            await until_waiting(fs, op)
+            t0 = time.monotonic()
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            return time.monotonic() - t0
+
+        return run()
+
+    def test_cancelled_hung_calls_return_at_once_and_leak_nothing(self):
+        fs = self.fs
+        local = os.path.join(DIR, "local.bin")
+        with open(local, "wb") as g:
+            g.write(os.urandom(64 * 1024))
+
+        async def main():
+            beat = Heartbeat()
+            took = {}
+            async with aopen.aiofile(fs.path("read/f"), "rb") as f:
+                took["read"] = await self.cancel_promptly(fs, "read", lambda: f.read(4096))
+                # The read still hangs in the kernel with its library buffer; a second read on
+                # the same file hangs beside it and is also cancelled.
+                took["read2"] = await self.cancel_promptly(fs, "read", lambda: f.read(4096))
+            took["stat"] = await self.cancel_promptly(fs, "getattr", lambda: aopen.os.stat(fs.path("getattr/f")))
+            took["listdir"] = await self.cancel_promptly(fs, "readdir", lambda: aopen.os.listdir(fs.path("readdir")))
+            took["unlink"] = await self.cancel_promptly(fs, "unlink", lambda: aopen.os.unlink(fs.path("unlink/f")))
+            took["mkdir"] = await self.cancel_promptly(fs, "mkdir", lambda: aopen.os.mkdir(fs.path("mkdir/newd")))
+            took["rename"] = await self.cancel_promptly(
+                fs, "rename", lambda: aopen.os.rename(fs.path("rename/f"), fs.path("rename/newf")))
+            async with aopen.aiofile(fs.path("write/f"), "wb") as f:
+                took["write"] = await self.cancel_promptly(fs, "write", lambda: f.write(b"x" * 4096))
+            async with aopen.aiofile(fs.path("fsync/f"), "wb") as f:
+                took["fsync"] = await self.cancel_promptly(fs, "fsync", f.fsync)
+
+            # Fairness: with all of those still hung, local files read and stat at once.
+            t0 = time.monotonic()
+            for _ in range(50):
+                async with aopen.aiofile(local, "rb") as f:
+                    self.assertEqual(len(await f.read()), 64 * 1024)
+                await aopen.os.stat(local)
+            local_s = time.monotonic() - t0
+            held = aopen.stats()["buffer_bytes"]
+
+            fs.release()
+            self.assertTrue(fs.balanced(), "hangfs still has open files or waiting calls")
+            until = time.monotonic() + 10
+            while aopen.stats()["buffer_bytes"] and time.monotonic() < until:
+                await asyncio.sleep(0.01)
+            beat.task.cancel()
+            return took, local_s, held, aopen.stats()["buffer_bytes"], beat.worst
+
+        took, local_s, held, left, worst = asyncio.run(main())
+        print(f"\n    cancel took (ms): " + ", ".join(f"{k} {v * 1000:.2f}" for k, v in took.items())
+              + f"; 50 local read+stat {local_s * 1000:.0f} ms; library bytes held while hung {held}, "
+              f"after release {left}; worst heartbeat gap {worst * 1000:.1f} ms", file=sys.stderr)
+        for call, seconds in took.items():
+            self.assertLess(seconds, PROMPT, call)
+        self.assertGreaterEqual(held, 2 * 4096, "the hung reads' library buffers are not counted")
+        self.assertEqual(left, 0)
+        self.assertLess(local_s, 5)
+        self.assertLess(worst, PROMPT)
+        self.assertEqual(count_fds(), self.base_fds)
+        self.assertEqual(self.fs.done("open"), self.fs.done("release"))
+
+    def test_a_hung_read_times_out(self):
+        fs = self.fs
+
+        async def main():
+            aopen.configure(timeout_ms=200)
+            async with aopen.aiofile(fs.path("read/f"), "rb") as f:
+                t0 = time.monotonic()
+                with self.assertRaises(OSError) as e:
+                    await f.read(100)
+                took = time.monotonic() - t0
+            fs.release()
+            self.assertTrue(fs.balanced())
+            return e.exception.errno, took
+
+        err, took = asyncio.run(main())
+        self.assertEqual(err, errno.ETIMEDOUT)
+        self.assertGreaterEqual(took, 0.19)
+        self.assertLess(took, 0.2 + PROMPT)
+        self.assertEqual(count_fds(), self.base_fds)
+
+
+if __name__ == "__main__":
+    if DIR:
+        shutil.rmtree(DIR, ignore_errors=True)
+        os.makedirs(DIR)
+    unittest.main()
