@@ -38,7 +38,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 
 .PHONY: check-valgrind check-asan check-tsan check-loom soak bench
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install test-examples test-python demo demo-hung test-demo-hung clean
+	test-demo test-install test-examples test-python test-python-install demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -167,6 +167,11 @@ test-python: $(SHIM) $(LIB) $(SONAME_LINK) $(FUSE_DEP)
 test-install: $(LIB) $(SONAME_LINK)
 	c-tests/install_test.sh
 
+# `pip install ./python` into a fresh venv (setuptools-rust builds and bundles the library),
+# then the article's test drive from there.
+test-python-install: $(SHIM)
+	python/tests/install_test.sh $(abspath $(SHIM))
+
 $(SHIM): shim/slow_open.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -o $@ $< -ldl
@@ -198,7 +203,7 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB) $(SONAME_LINK)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $(if $(PKG),$$(pkg-config --cflags --libs $(PKG)))
 
 test: check-header check-symbols test-rust test-install test-demo test-demo-hung test-examples test-python \
-	$(BUILD)/bench test-c
+	test-python-install $(BUILD)/bench test-c
 
 # rustfmt and clippy, warnings as errors.
 lint:

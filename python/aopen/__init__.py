@@ -15,8 +15,9 @@ descriptor is leaked whichever way the race with its completion goes.
 and ``aopen.os`` has the file-system calls of ``aiofiles.os`` (stat, unlink, mkdir, rename,
 ...), each one libaopen request.
 
-The library is loaded from ``$AOPEN_LIBRARY`` if set, else the installed ``libaopen.so.0``,
-else the build tree's ``target/release/libaopen.so``.
+The library is loaded from ``$AOPEN_LIBRARY`` if set, else the one ``pip install ./python``
+bundled in this package, else the installed ``libaopen.so.0``, else the build tree's
+``target/release/libaopen.so``.
 """
 
 import asyncio
@@ -109,6 +110,8 @@ def _load():
     candidates = []
     if _os.environ.get("AOPEN_LIBRARY"):
         candidates.append(_os.environ["AOPEN_LIBRARY"])
+    # The library `pip install` bundled (aopen/_libaopen.<abi>.so), then a system one.
+    candidates.extend(sorted(str(p) for p in Path(__file__).resolve().parent.glob("_libaopen*.so")))
     candidates.append("libaopen.so.0")
     candidates.append(str(Path(__file__).resolve().parents[2] / "target" / "release" / "libaopen.so"))
     errors = []

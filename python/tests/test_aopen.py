@@ -13,7 +13,8 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+if not os.environ.get("AOPEN_TEST_INSTALLED"):  # else the installed package (install_test.sh)
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import aopen  # noqa: E402
 import aopen.os  # noqa: E402
 from aopen import aopen as aopen_cm  # noqa: E402
