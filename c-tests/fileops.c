@@ -284,7 +284,44 @@ static int test_buffer_budget(void) {
     return 0;
 }
 
-/* A cancelled read never touches its buffer, which the caller frees at once. */
+/* A cached read at an offset and an fstat, on a local filesystem, complete inside the
+ * submit (the fast path), and are still delivered like any other: the caller's buffer is
+ * written only by the reap. A read at the file position always goes to a worker. */
+static int test_cached_read_and_fstat_complete_inline(void) {
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    const char *f = fast_path("inline.f");
+    make_file(f, "0123456789");
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+    char buf[8];
+    memset(buf, CANARY, sizeof buf);
+    int64_t id = aopen_read_submit(ctx, fd, buf, sizeof buf, 2, NULL, NULL);
+    CHECK(id > 0, "read submit: %lld", (long long)id);
+    CHECK_EQ(stats_of(ctx).inline_completions, 1);
+    CHECK(readable(aopen_ctx_fd(ctx)), "an inline completion is ready at once");
+    for (size_t i = 0; i < sizeof buf; i++)
+        CHECK((unsigned char)buf[i] == CANARY, "an inline read wrote byte %zu before delivery", i);
+    CHECK_EQ(done(ctx, id, AOPEN_OP_READ), 8);
+    CHECK(memcmp(buf, "23456789", 8) == 0, "inline read: %.8s", buf);
+
+    struct statx st;
+    memset(&st, CANARY, sizeof st);
+    id = aopen_fstat_submit(ctx, fd, STATX_SIZE, &st, NULL, NULL);
+    CHECK_EQ(stats_of(ctx).inline_completions, 2);
+    CHECK(untouched(&st), "an inline fstat wrote its buffer before delivery");
+    CHECK_EQ(done(ctx, id, AOPEN_OP_STAT), 0);
+    CHECK(st.stx_size == 10, "fstat size %llu", (unsigned long long)st.stx_size);
+
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, buf, 4, -1, NULL, NULL), AOPEN_OP_READ), 4);
+    CHECK(memcmp(buf, "0123", 4) == 0, "positional read: %.4s", buf);
+    CHECK_EQ(lseek(fd, 0, SEEK_CUR), 4);
+    CHECK_EQ(stats_of(ctx).inline_completions, 2);
+    close(fd);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
+/* A cancelled read never touches its buffer, which the caller frees at once. (At the file
+ * position, so that it queues behind the pinned worker instead of completing inline.) */
 static int test_cancelled_read_never_writes(void) {
     long delay = require_shim();
     make_file(slow_path("s"), "x");
@@ -294,7 +331,7 @@ static int test_cancelled_read_never_writes(void) {
     int fd = open(fast_path("rw.f"), O_RDONLY | O_CLOEXEC);
     unsigned char *buf = malloc(64);
     memset(buf, CANARY, 64);
-    int64_t id = aopen_read_submit(ctx, fd, buf, 64, 0, NULL, NULL);
+    int64_t id = aopen_read_submit(ctx, fd, buf, 64, -1, NULL, NULL);
     CHECK_EQ(aopen_cancel(ctx, (uint64_t)id), 0);
     CHECK_EQ(done(ctx, id, AOPEN_OP_READ), -ECANCELED);
     for (int i = 0; i < 64; i++)
@@ -388,5 +425,5 @@ int main(void) {
     umask(022);
     return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
            test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes() || test_read_and_write() ||
-           test_buffer_budget() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
+           test_buffer_budget() || test_cached_read_and_fstat_complete_inline() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
 }

@@ -138,6 +138,33 @@ static int test_cancelled_hung_stat_never_writes(void) {
     return 0;
 }
 
+static struct statx fstat_kept; /* checked after the daemon answers */
+
+/* An fstat has a fast path on local filesystems only: on FUSE, whose getattr hangs, the
+ * submit returns at once, the call hangs on a worker, and its cancel is delivered at once.
+ * (The file is opened while the daemon answers: its lookup is a getattr too.) */
+static int test_hung_fstat_goes_to_a_worker(void) {
+    aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
+    hangfs_release(fs);
+    int fd = open(hangfs_path(fs, "getattr+fd/f"), O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open getattr+fd/f: %s", strerror(errno));
+    hangfs_rehang(fs);
+    sleep_ms(50); /* the daemon looks for its release file every 5 ms */
+    memset(&fstat_kept, CANARY, sizeof fstat_kept);
+    long before = hangfs_waiting(fs, HANGFS_GETATTR);
+    int64_t id = TIMED(aopen_fstat_submit(ctx, fd, STATX_BASIC_STATS, &fstat_kept, NULL, NULL));
+    CHECK(id > 0, "fstat submit: %lld", (long long)id);
+    CHECK_EQ(hangfs_wait_waiting(fs, HANGFS_GETATTR, before + 1, 5000), before + 1);
+    double t0 = now_ms();
+    CHECK_EQ(aopen_cancel(ctx, (uint64_t)id), 0);
+    CHECK_EQ(result_of(ctx, id), -ECANCELED);
+    printf("fstat    hung in the daemon; cancel delivered in %.2f ms\n", now_ms() - t0);
+    CHECK_EQ(stats_of(ctx).inline_completions, 0);
+    fds[nfds++] = fd;
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 /* aopen_read_nowait never reads from FUSE, even a file whose reads answer at once. */
 static int test_read_nowait_refuses_fuse(void) {
     aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
@@ -197,7 +224,7 @@ int main(void) {
     fs = hangfs_mount("hang");
     make_file(fast_path("healthy"), "x");
     int fds0 = count_fds(), threads0 = count_threads();
-    int failed = test_read_nowait_refuses_fuse() || test_cancel_while_hung() || test_cancelled_hung_stat_never_writes() || test_timeout_while_hung() ||
+    int failed = test_hung_fstat_goes_to_a_worker() || test_read_nowait_refuses_fuse() || test_cancel_while_hung() || test_cancelled_hung_stat_never_writes() || test_timeout_while_hung() ||
                  test_hung_calls_do_not_starve_another_filesystem();
     if (failed)
         return failed;
@@ -224,6 +251,7 @@ int main(void) {
     CHECK_EQ(count_threads(), threads0);
     /* Every worker has returned, the hung stats' included: the kept buffer is still intact. */
     CHECK(intact(&kept, sizeof kept), "a cancelled stat wrote its buffer after the daemon answered");
+    CHECK(intact(&fstat_kept, sizeof fstat_kept), "a cancelled fstat wrote its buffer after the daemon answered");
     CHECK(intact(read_bufs, sizeof read_bufs), "a cancelled or timed-out read wrote its buffer");
     CHECK(intact(dirent_bufs, sizeof dirent_bufs), "a cancelled or timed-out getdents wrote its buffer");
     /* No library call on the loop thread waited for the hung filesystem. */

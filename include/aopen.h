@@ -163,7 +163,9 @@ typedef struct aopen_options {
    * Most KiB of caller data the context holds in library memory at once: read buffers
    * until their completion is delivered, write copies until then; 0 = default (65536, that
    * is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
-   * completions to make room); one larger than the whole budget gets -EINVAL.
+   * completions to make room); one larger than the whole budget gets -EINVAL. Beside it,
+   * the context keeps delivered reads' large buffers (64 KiB and up) for its next reads,
+   * up to a quarter of the budget and at most 32 MiB, freed with the context.
    */
   uint32_t buffer_budget_kib;
   /**
@@ -292,8 +294,9 @@ typedef struct aopen_stats_snapshot {
   uint64_t owed_closes;
   /**
    * Of `submitted`, the requests that completed inside `aopen_submit` / `aclose_submit`
-   * on the fast path (a cached open or a close on a local filesystem; see
-   * `aopen_open_nowait`). They are delivered like any other.
+   * on the fast path (a cached open, a close on a local filesystem, a cached read at an
+   * offset, an fstat on a local filesystem; see `aopen_open_nowait`). They are delivered
+   * like any other.
    */
   uint64_t inline_completions;
   /**
@@ -532,9 +535,12 @@ int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
 /**
  * Submits an asynchronous `pread(fd, buf, len, offset)` and returns at once.
  *
- * The read runs on a worker into library memory. The bytes are copied into `buf` by the
- * `aopen_dispatch` or `aopen_reap` call that delivers the completion, on its thread, before
- * the callback runs. Before that, and after a cancel or timeout is delivered, the library
+ * The read runs on a worker into library memory, or, when it is at an offset on a local
+ * regular file whose data is cached, inside this call (`preadv2(RWF_NOWAIT)`, the fast
+ * path of `aopen_read_nowait`; for reads under 64 KiB even with other requests in flight,
+ * larger ones only while none are) into library memory too, its completion ready at once.
+ * Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
+ * that delivers the completion, on its thread, before the callback runs. Before that, and after a cancel or timeout is delivered, the library
  * never touches `buf`: free it as soon as such a completion is delivered, even while the
  * read still hangs on a worker. The library's buffer counts against `buffer_budget_kib`
  * until delivery. `fd` stays the caller's; keep it open until the completion is delivered.
@@ -707,7 +713,10 @@ int64_t aopen_stat_submit(struct aopen_ctx *ctx,
  * Submits an asynchronous `statx(fd, "", AT_EMPTY_PATH, mask, out)` and returns at once.
  *
  * As `aopen_stat_submit`, on an open descriptor, which stays the caller's: keep it open
- * until the completion is delivered. Runs on a worker.
+ * until the completion is delivered. Runs on a worker, except on a local filesystem, whose
+ * inode in memory is the truth: there it runs inside this call (with
+ * `AT_STATX_DONT_SYNC`, so it never asks a server), its completion ready at once and its
+ * result still copied to `out` only on delivery.
  *
  * # Parameters
  * - `fd`: an open descriptor.

@@ -87,10 +87,11 @@ impl<T, R: Readiness> Completions<T, R> {
         &mut self,
         kind: OpKind,
         result: i32,
+        out: Option<Output>,
         token: T,
         now: Instant,
     ) -> Result<(Id, Effect), (i32, T)> {
-        let (id, e) = self.table.submit_completed(kind, result, token, now)?;
+        let (id, e) = self.table.submit_completed(kind, result, out, token, now)?;
         Ok((id, self.apply(e)))
     }
 

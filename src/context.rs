@@ -1,16 +1,18 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 
+use crate::buffers::{self, Buffers};
 use crate::completion::Notifier;
 use crate::config::Config;
 use crate::fork;
 use crate::inline;
 use crate::mounts::{self, FsId};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op, StatxBuf};
+use crate::request::{Completion, Id, MountReport, Op, Output, StatxBuf};
 use crate::sync::Arc;
 use crate::syscall::{self, Executor};
 use std::ffi::CString;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -32,7 +34,12 @@ pub struct Context<T: Send + 'static> {
     /// Whether submit may complete a request on the caller's thread (the fast path: see
     /// `inline`): with real syscalls and without `no_inline`.
     inline: bool,
+    /// Spare large read buffers, for the next reads (see `buffers`).
+    buffers: Buffers,
 }
+
+/// Reads smaller than this go inline (when cached) even with work in flight.
+const INLINE_READ_ALWAYS: usize = 64 * 1024;
 
 /// Finds the filesystem a request's file is on; runs on the submitting thread, without
 /// locks, and never waits on a filesystem.
@@ -104,9 +111,10 @@ impl<T: Send + 'static> Context<T> {
             None => Notifier::own()?,
         };
         let born = fork::generation();
+        let buffers = Buffers::new(buffers::cache_limit(cfg.buffer_budget));
         let shared = Shared::start(cfg, notifier, exec)?;
         LIVE.fetch_add(1, Ordering::SeqCst);
-        Ok(Context { shared, born, attribute, inline: false })
+        Ok(Context { shared, born, attribute, inline: false, buffers })
     }
 
     /// Whether this is a copy inherited by a forked child (then it is dead here).
@@ -201,7 +209,7 @@ impl<T: Send + 'static> Context<T> {
         if len > self.buffer_budget() {
             return Err((libc::EINVAL, token)); // before allocating it
         }
-        self.submit(Op::Read { fd, offset, buf: Vec::with_capacity(len) }, token)
+        self.submit(Op::Read { fd, offset, buf: self.buffers.take(len) }, token)
     }
 
     /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
@@ -214,17 +222,25 @@ impl<T: Send + 'static> Context<T> {
         if len > self.buffer_budget() {
             return Err((libc::EINVAL, token));
         }
-        self.submit(Op::Getdents { fd, buf: Vec::with_capacity(len) }, token)
+        self.submit(Op::Getdents { fd, buf: self.buffers.take(len) }, token)
     }
 
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
     /// cached (see `inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
-    pub fn read_nowait(&self, fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+    pub fn read_nowait(&self, fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
         self.alive()?;
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
         inline::read_nowait(fd, buf, offset)
+    }
+
+    /// Takes back the library memory of a delivered completion's output (after its bytes
+    /// were copied out), for later reads to reuse.
+    pub fn recycle(&self, out: Output) {
+        if let Output::Bytes(buf) = out {
+            self.buffers.put(buf);
+        }
     }
 
     /// The context's buffer budget in bytes.
@@ -256,33 +272,47 @@ impl<T: Send + 'static> Context<T> {
         self.submit(Op::Fstat { fd, mask, out: StatxBuf::new() }, token)
     }
 
-    fn submit(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+    fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
-        if self.inline && self.shared.is_quiet() {
-            if let Some(result) = self.run_inline(&op) {
-                return self.shared.submit_completed(op.kind(), result, token);
+        if self.inline {
+            if let Some(result) = self.run_inline(&mut op) {
+                let kind = op.kind();
+                return self.shared.submit_completed(kind, result, op.into_output(), token);
             }
         }
         let fs = (self.attribute)(&op);
         self.shared.submit(fs, op, token)
     }
 
-    /// Runs `op` on this thread if the fast path can (see `inline`): its result, or None
-    /// when it must go to the pool.
-    fn run_inline(&self, op: &Op) -> Option<i32> {
+    /// Runs `op` on this thread if the fast path can (see `inline`): its result (with any
+    /// output in `op`'s own buffer), or None when it must go to the pool.
+    ///
+    /// An open or close goes inline only while nothing is in flight: with work in flight the
+    /// pool's threads, in parallel with the caller, are the faster way. So does a large read
+    /// (the pool's worker makes the first of its two copies while the caller makes the
+    /// other's). A small cached read and an fstat always do: their syscall costs less than
+    /// handing them to a worker. Only reads at an offset go inline, as the pool may redo them:
+    /// a completion refused as over the depth or the buffer budget is dropped, and a read at
+    /// the file position would have moved it.
+    fn run_inline(&self, op: &mut Op) -> Option<i32> {
+        let done = |r: Result<i32, i32>| match r {
+            Err(libc::EAGAIN) => None,
+            r => Some(r.unwrap_or_else(|e| -e)),
+        };
         match op {
-            Op::Open { path, flags, mode } => match self.open_nowait(path, *flags, *mode) {
-                Ok(fd) => Some(fd),
-                Err(libc::EAGAIN) => None,
-                Err(e) => Some(-e),
-            },
-            Op::Close { fd } => match inline::close_nowait(*fd) {
-                Ok(()) => Some(0),
-                Err(libc::EAGAIN) => None,
-                Err(e) => Some(-e),
-            },
+            Op::Open { path, flags, mode } if self.shared.is_quiet() => {
+                done(self.open_nowait(path, *flags, *mode))
+            }
+            Op::Close { fd } if self.shared.is_quiet() => done(inline::close_nowait(*fd).map(|()| 0)),
+            Op::Read { fd, offset, buf }
+                if *offset >= 0 && (buf.capacity() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
+            {
+                let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset));
+                (r != -libc::EAGAIN).then_some(r)
+            }
+            Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
             // No non-blocking form in the kernel (io_uring hands these to its workers too).
             _ => None,
         }

@@ -86,7 +86,9 @@ pub struct aopen_options {
     /// Most KiB of caller data the context holds in library memory at once: read buffers
     /// until their completion is delivered, write copies until then; 0 = default (65536, that
     /// is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
-    /// completions to make room); one larger than the whole budget gets -EINVAL.
+    /// completions to make room); one larger than the whole budget gets -EINVAL. Beside it,
+    /// the context keeps delivered reads' large buffers (64 KiB and up) for its next reads,
+    /// up to a quarter of the budget and at most 32 MiB, freed with the context.
     pub buffer_budget_kib: u32,
     /// Must be zero.
     pub reserved: [u32; 4],
@@ -165,8 +167,9 @@ pub struct aopen_stats_snapshot {
     /// `aclose_detach`'s). They run on workers, never on the caller's thread.
     pub owed_closes: u64,
     /// Of `submitted`, the requests that completed inside `aopen_submit` / `aclose_submit`
-    /// on the fast path (a cached open or a close on a local filesystem; see
-    /// `aopen_open_nowait`). They are delivered like any other.
+    /// on the fast path (a cached open, a close on a local filesystem, a cached read at an
+    /// offset, an fstat on a local filesystem; see `aopen_open_nowait`). They are delivered
+    /// like any other.
     pub inline_completions: u64,
     /// Bytes of caller data held in library memory now (see `buffer_budget_kib`).
     pub buffer_bytes: u64,
@@ -253,30 +256,35 @@ unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> 
     unsafe { ctx.as_ref() }.map(|c| &c.ctx).ok_or(libc::EINVAL)
 }
 
-/// Copies a successful stat's result into the caller's buffer: done by the call that
-/// delivers the completion, on its thread, and by nothing else.
-fn deliver_output(c: &mut Completion<Token>) {
+/// Copies a completion's output (a read's bytes, a stat's result) into the caller's buffer:
+/// done by the call that delivers it, on its thread, and by nothing else. The library memory
+/// goes back to `ctx` for later reads.
+fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
+    let Some(out) = c.out.take() else { return };
     let (dst, room) = (c.token.out, c.token.out_len);
-    if dst.is_null() {
-        return;
+    if !dst.is_null() {
+        copy_out(&out, dst, room);
     }
-    let src: &[u8] = match &c.out {
+    ctx.recycle(out);
+}
+
+/// Copies up to `room` bytes of `out` to `dst`.
+fn copy_out(out: &Output, dst: *mut u8, room: usize) {
+    let src: &[u8] = match out {
         // SAFETY: statx is plain data; its bytes are readable for its size.
-        Some(Output::Statx(b)) => unsafe {
+        Output::Statx(b) => unsafe {
             std::slice::from_raw_parts(
                 (&*b.0 as *const libc::statx).cast(),
                 std::mem::size_of::<libc::statx>(),
             )
         },
-        Some(Output::Bytes(b)) => b,
-        None => return,
+        Output::Bytes(b) => b,
     };
     let n = src.len().min(room);
     // SAFETY: the caller promised (aopen_stat_submit, aopen_read_submit) that `dst` is
     // writable for `room` bytes until the completion is delivered, which is now; `src` is
     // library memory, so the two never overlap.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
-    c.out = None;
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
@@ -534,9 +542,12 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 
 /// Submits an asynchronous `pread(fd, buf, len, offset)` and returns at once.
 ///
-/// The read runs on a worker into library memory. The bytes are copied into `buf` by the
-/// `aopen_dispatch` or `aopen_reap` call that delivers the completion, on its thread, before
-/// the callback runs. Before that, and after a cancel or timeout is delivered, the library
+/// The read runs on a worker into library memory, or, when it is at an offset on a local
+/// regular file whose data is cached, inside this call (`preadv2(RWF_NOWAIT)`, the fast
+/// path of `aopen_read_nowait`; for reads under 64 KiB even with other requests in flight,
+/// larger ones only while none are) into library memory too, its completion ready at once.
+/// Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
+/// that delivers the completion, on its thread, before the callback runs. Before that, and after a cancel or timeout is delivered, the library
 /// never touches `buf`: free it as soon as such a completion is delivered, even while the
 /// read still hangs on a worker. The library's buffer counts against `buffer_budget_kib`
 /// until delivery. `fd` stays the caller's; keep it open until the completion is delivered.
@@ -620,12 +631,12 @@ pub unsafe extern "C" fn aopen_read_nowait(
         if (buf.is_null() && len > 0) || len > i32::MAX as usize {
             return Err(libc::EINVAL);
         }
-        let mut empty = [0u8; 0];
-        let dst: &mut [u8] = if len == 0 {
-            &mut empty
+        let dst: &mut [std::mem::MaybeUninit<u8>] = if len == 0 {
+            &mut []
         } else {
-            // SAFETY: `buf` is non-NULL and writable for `len` bytes, per the contract.
-            unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) }
+            // SAFETY: `buf` is non-NULL and writable for `len` bytes, per the contract; as
+            // MaybeUninit nothing is assumed of what it holds.
+            unsafe { std::slice::from_raw_parts_mut(buf.cast(), len) }
         };
         Ok(ctx.read_nowait(fd, dst, offset)? as c_int)
     })
@@ -784,7 +795,10 @@ pub unsafe extern "C" fn aopen_stat_submit(
 /// Submits an asynchronous `statx(fd, "", AT_EMPTY_PATH, mask, out)` and returns at once.
 ///
 /// As `aopen_stat_submit`, on an open descriptor, which stays the caller's: keep it open
-/// until the completion is delivered. Runs on a worker.
+/// until the completion is delivered. Runs on a worker, except on a local filesystem, whose
+/// inode in memory is the truth: there it runs inside this call (with
+/// `AT_STATX_DONT_SYNC`, so it never asks a server), its completion ready at once and its
+/// result still copied to `out` only on delivery.
 ///
 /// # Parameters
 /// - `fd`: an open descriptor.
@@ -1120,7 +1134,7 @@ pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_i
         let ctx = unsafe { ctx_ref(ctx) }?;
         let n = ctx.dispatch(max as usize, |mut c| match c.token.cb {
             Some(cb) => {
-                deliver_output(&mut c);
+                deliver_output(ctx, &mut c);
                 let cc = to_c(&c);
                 // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
                 unsafe { cb(&cc) }
@@ -1163,7 +1177,7 @@ pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_complet
         }
         let mut i = 0usize;
         let n = ctx.reap(max as usize, |mut c| {
-            deliver_output(&mut c);
+            deliver_output(ctx, &mut c);
             // SAFETY: `i` < `max` (reap yields at most `max` items) and `out` has room for
             // `max` completions per the caller's contract.
             unsafe { out.add(i).write(to_c(&c)) };

@@ -1,6 +1,8 @@
-//! The fast path: an open or close the kernel can finish from cached state, on a filesystem
-//! whose open and close never wait on a server, made on the caller's thread. Everything
-//! else is `EAGAIN`, and goes to the pool.
+//! The fast path: an open, close, read or fstat the kernel can finish from cached state, on
+//! a filesystem whose calls never wait on a server, made on the caller's thread. Everything
+//! else is `EAGAIN`, and goes to the pool. A read is `preadv2(RWF_NOWAIT)`, which the kernel
+//! fails with `EAGAIN` rather than wait for the disk (and with `EOPNOTSUPP` on a filesystem
+//! without `FMODE_NOWAIT`, remembered per mount); an fstat is `statx(AT_STATX_DONT_SYNC)`.
 //!
 //! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
 //! - An absolute path, when the root mount is local, is first opened in one call from "/"
@@ -26,6 +28,8 @@
 use crate::mounts;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 /// Whether the process's `open`, `open64`, `openat`, `openat64` or `close` is not libc's
@@ -168,14 +172,31 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
 }
 
 /// Filesystems (by mount id) whose files refused `RWF_NOWAIT` (no `FMODE_NOWAIT`): their
-/// reads always go to the pool, without asking again.
+/// reads always go to the pool, without asking again. `ANY_REFUSED` spares every read the
+/// lock while the list is empty (the usual case: every local filesystem supports it).
 static NOWAIT_UNSUPPORTED: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+static ANY_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether reads on mount `id` were refused `RWF_NOWAIT` before.
+fn nowait_refused(id: Option<u64>) -> bool {
+    ANY_REFUSED.load(Ordering::Acquire)
+        && id.is_some_and(|m| NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).contains(&m))
+}
+
+/// Remembers that mount `id` refused `RWF_NOWAIT`.
+fn refuse_nowait(id: Option<u64>) {
+    if let Some(m) = id {
+        NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+        ANY_REFUSED.store(true, Ordering::Release);
+    }
+}
 
 /// `pread(fd, buf, offset)` (offset -1: at the file position) on the caller's thread if `fd`
 /// is a regular file on a local filesystem and the data is in the page cache
 /// (`preadv2(RWF_NOWAIT)`): the bytes read (possibly fewer than asked, where only part is
-/// cached), or `Err(EAGAIN)` when it would wait (then submit it).
-pub fn read_nowait(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+/// cached), or `Err(EAGAIN)` when it would wait (then submit it). `buf` may be
+/// uninitialized: the kernel writes what it reads and nothing else.
+pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
     if fd < 0 {
         return Err(libc::EBADF);
     }
@@ -186,20 +207,39 @@ pub fn read_nowait(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
     if info.mode & libc::S_IFMT != libc::S_IFREG || !mount_is_local(info.mount_id) {
         return Err(libc::EAGAIN);
     }
-    let unsupported = |m: &Option<u64>| {
-        m.is_some_and(|m| NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).contains(&m))
-    };
-    if unsupported(&info.mount_id) {
+    if nowait_refused(info.mount_id) {
         return Err(libc::EAGAIN);
     }
     match sys::pread_nowait(fd, buf, offset) {
         Err(libc::EOPNOTSUPP) => {
-            if let Some(m) = info.mount_id {
-                NOWAIT_UNSUPPORTED.lock().unwrap_or_else(|e| e.into_inner()).push(m);
-            }
+            refuse_nowait(info.mount_id);
             Err(libc::EAGAIN)
         }
         r => r,
+    }
+}
+
+/// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out` on the caller's thread if `fd` is on a
+/// local filesystem, whose inode in memory is the truth (one `statx` with
+/// `AT_STATX_DONT_SYNC`, which never asks a file server, both tells and answers); else
+/// `Err(EAGAIN)` (then submit it: a network filesystem's fstat may revalidate with its
+/// server). `out` may hold `STATX_MNT_ID` beyond `mask`, as statx may return more than asked.
+pub fn fstat_nowait(fd: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
+    if fd < 0 {
+        return Err(libc::EBADF);
+    }
+    sys::statx(
+        fd,
+        c_str(b"\0"),
+        libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
+        mask | libc::STATX_MNT_ID,
+        out,
+    )?;
+    let mount = (out.stx_mask & libc::STATX_MNT_ID != 0).then_some(out.stx_mnt_id);
+    if mount_is_local(mount) {
+        Ok(())
+    } else {
+        Err(libc::EAGAIN)
     }
 }
 

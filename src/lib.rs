@@ -7,6 +7,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod abandoned;
+mod buffers;
 pub mod completion;
 pub mod config;
 pub mod context;

@@ -9,7 +9,7 @@
 
 use crate::mounts::{self, FsId};
 use crate::pool::Shared;
-use crate::request::{Completion, Id, MountReport, Op, OpKind};
+use crate::request::{Completion, Id, MountReport, Op, OpKind, Output};
 use crate::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,20 +33,22 @@ impl<T: Send + 'static> Shared<T> {
         Ok(id)
     }
 
-    /// Queues the completion of a request the fast path ran on the caller's thread. If it
-    /// cannot be queued (full, or shut down), an open's descriptor is closed again (inline:
-    /// it is a plain file on a local filesystem, else by a worker) and the error returned.
+    /// Queues the completion of a request the fast path ran on the caller's thread, with
+    /// what it wrote into library memory. If it cannot be queued (full, over the buffer
+    /// budget, or shut down), an open's descriptor is closed again (inline: it is a plain
+    /// file on a local filesystem, else by a worker) and the error returned.
     pub(crate) fn submit_completed(
         self: &Arc<Self>,
         kind: OpKind,
         result: i32,
+        out: Option<Output>,
         token: T,
     ) -> Result<Id, (i32, T)> {
         let mut g = self.lock();
         let r = if g.q.is_closed() {
             Err((libc::ESHUTDOWN, token))
         } else {
-            g.q.submit_completed(kind, result, token, Instant::now())
+            g.q.submit_completed(kind, result, out, token, Instant::now())
         };
         match &r {
             Ok((_, e)) => self.woke(&g, *e),
@@ -102,16 +104,22 @@ impl<T: Send + 'static> Shared<T> {
         Some(c)
     }
 
-    /// Moves up to `max` ready completions to `out`, under one lock. Returns how many.
-    pub(crate) fn reap(&self, max: usize, mut out: impl FnMut(Completion<T>)) -> usize {
-        let mut g = self.lock();
-        let mut n = 0;
-        while n < max {
-            let Some(c) = g.q.pop(n + 1 == max) else { break };
-            out(c);
-            n += 1;
-        }
-        self.publish(&g);
+    /// Takes up to `max` ready completions under one lock, then hands them to `out` with the
+    /// lock released (copying a read's bytes out must not hold up the workers). Returns how
+    /// many.
+    pub(crate) fn reap(&self, max: usize, out: impl FnMut(Completion<T>)) -> usize {
+        let batch: Vec<Completion<T>> = {
+            let mut g = self.lock();
+            let mut batch = Vec::with_capacity(max.min(g.q.table().ready()));
+            while batch.len() < max {
+                let Some(c) = g.q.pop(batch.len() + 1 == max) else { break };
+                batch.push(c);
+            }
+            self.publish(&g);
+            batch
+        };
+        let n = batch.len();
+        batch.into_iter().for_each(out);
         n
     }
 

@@ -101,6 +101,29 @@ pub enum Output {
     Bytes(Vec<u8>),
 }
 
+impl Output {
+    /// What a call with `result` delivers of its output `out`: nothing for an error (the
+    /// caller's buffer is left alone), a read's bytes up to the count it returned.
+    pub fn of_result(out: Option<Output>, result: i32) -> Option<Output> {
+        match out {
+            _ if result < 0 => None,
+            Some(Output::Bytes(mut b)) => {
+                b.truncate(result as usize);
+                Some(Output::Bytes(b))
+            }
+            out => out,
+        }
+    }
+
+    /// Bytes of library memory it holds (counted against the buffer budget).
+    pub fn buffer_bytes(&self) -> usize {
+        match self {
+            Output::Bytes(v) => v.capacity(),
+            Output::Statx(_) => 0,
+        }
+    }
+}
+
 /// The work a request does.
 #[derive(Debug)]
 pub enum Op {
@@ -394,13 +417,16 @@ impl<T> Requests<T> {
         &mut self,
         kind: OpKind,
         result: i32,
+        out: Option<Output>,
         token: T,
         now: Instant,
     ) -> Result<(Id, Effect), (i32, T)> {
-        if self.outstanding >= self.depth {
+        let out = Output::of_result(out, result);
+        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
+        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
-        let state = State::Ready { result, cancelled: false, token, out: None };
+        let state = State::Ready { result, cancelled: false, token, out };
         let (id, _) = self.insert(kind, crate::mounts::UNKNOWN, now, state).map_err(|state| match state {
             State::Ready { token, .. } => (libc::EAGAIN, token),
             _ => unreachable!("given back as it was given"),
@@ -436,6 +462,7 @@ impl<T> Requests<T> {
         let seq = self.next_seq;
         let bytes = match &state {
             State::Queued { op, .. } => op.buffer_bytes(),
+            State::Ready { out: Some(out), .. } => out.buffer_bytes(),
             _ => 0,
         };
         let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes };
@@ -534,14 +561,7 @@ impl<T> Requests<T> {
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
             State::Running { token } => {
-                let out = match out {
-                    _ if result < 0 => None,
-                    Some(Output::Bytes(mut b)) => {
-                        b.truncate(result as usize);
-                        Some(Output::Bytes(b))
-                    }
-                    out => out,
-                };
+                let out = Output::of_result(out, result);
                 req.state = State::Ready { result, cancelled: false, token, out };
                 self.deadlines.untrack(seq);
                 return Effect { became_ready: self.push_ready(id) };

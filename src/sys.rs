@@ -141,7 +141,7 @@ pub fn write_at(fd: i32, data: &[u8], offset: i64) -> Result<usize, i32> {
 /// `preadv2(fd, buf, offset, RWF_NOWAIT)`: the bytes read from the page cache, or
 /// `Err(EAGAIN)` if reading would wait for I/O, `Err(EOPNOTSUPP)` where the file does not
 /// support it.
-pub fn pread_nowait(fd: i32, buf: &mut [u8], offset: i64) -> Result<usize, i32> {
+pub fn pread_nowait(fd: i32, buf: &mut [std::mem::MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
     let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: one iovec describing `buf`, writable for its length for the call.
     count_retrying(|| unsafe { libc::preadv2(fd, &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) })

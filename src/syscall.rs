@@ -36,7 +36,7 @@ fn count(r: Result<usize, i32>) -> i32 {
 
 /// Reads into `buf`'s spare capacity (left uninitialized at submit: zeroing a large buffer
 /// would cost as much as the read) and sets its length to what `read` filled.
-fn filled(
+pub(crate) fn filled(
     buf: &mut Vec<u8>,
     read: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> Result<usize, i32>,
 ) -> i32 {

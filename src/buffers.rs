@@ -1,0 +1,128 @@
+//! Recycled read buffers: a context keeps the large library buffers its delivered reads
+//! leave behind and hands them to its next reads. A fresh large allocation is an `mmap`
+//! whose every page faults and is zeroed on the read's first touch, and is unmapped again on
+//! free: for a 1 MiB read that costs more than the copy itself.
+//!
+//! Small buffers are left to the allocator, which recycles them cheaply. Spare buffers are
+//! kept by size class (a power of two), newest on top, up to [`cache_limit`] bytes in all; a
+//! read takes one of its own class, so it is never more than twice its size.
+
+use std::sync::Mutex;
+
+/// Buffers smaller than this come from the allocator and go back to it.
+pub(crate) const MIN_RECYCLED: usize = 4096;
+
+/// Most bytes a context with buffer budget `budget` keeps in spare buffers: a quarter of
+/// the budget, at most 32 MiB.
+pub fn cache_limit(budget: usize) -> usize {
+    (budget / 4).min(32 << 20)
+}
+
+/// One context's spare read buffers (empty `Vec`s with capacity).
+#[derive(Debug)]
+pub struct Buffers {
+    spare: Mutex<Spare>,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct Spare {
+    /// By size class: `classes[c]` holds buffers of `2^c` to `2^(c+1) - 1` bytes.
+    classes: Vec<Vec<Vec<u8>>>,
+    bytes: usize,
+}
+
+/// The size class of `n` (> 0) bytes: the power of two at or below it.
+fn class(n: usize) -> usize {
+    n.ilog2() as usize
+}
+
+impl Buffers {
+    /// A cache keeping up to `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Buffers { spare: Mutex::new(Spare::default()), limit }
+    }
+
+    /// An empty buffer with room for `len` bytes: the newest spare one of `len`'s size class
+    /// that is large enough, else a new one.
+    pub fn take(&self, len: usize) -> Vec<u8> {
+        if len >= MIN_RECYCLED {
+            let mut s = self.lock();
+            let c = class(len);
+            // The newest first: its bytes are likeliest still in the CPU cache.
+            let found = s.classes.get(c).and_then(|stack| stack.iter().rposition(|b| b.capacity() >= len));
+            if let Some(i) = found {
+                let b = s.classes[c].swap_remove(i);
+                s.bytes -= b.capacity();
+                return b;
+            }
+        }
+        Vec::with_capacity(len)
+    }
+
+    /// Keeps `buf` for a later read if it is large enough and there is room; frees it
+    /// otherwise.
+    pub fn put(&self, mut buf: Vec<u8>) {
+        let cap = buf.capacity();
+        if cap < MIN_RECYCLED {
+            return;
+        }
+        buf.clear();
+        let mut s = self.lock();
+        if s.bytes + cap <= self.limit {
+            let c = class(cap);
+            if s.classes.len() <= c {
+                s.classes.resize_with(c + 1, Vec::new);
+            }
+            s.bytes += cap;
+            s.classes[c].push(buf);
+        }
+    }
+
+    /// Bytes kept in spare buffers now.
+    #[cfg(test)]
+    pub fn spare_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Spare> {
+        // Poisoning cannot leave `Spare` inconsistent: no call panics between its updates.
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_are_reused_within_their_size_class_and_small_ones_never_kept() {
+        let b = Buffers::new(4 << 20);
+        let big = b.take(1 << 20);
+        let ptr = big.as_ptr();
+        b.put(big);
+        assert_eq!(b.spare_bytes(), 1 << 20);
+        assert!(b.take(512 << 10).capacity() < 1 << 20, "a read took a buffer twice its size class");
+        assert_eq!(b.spare_bytes(), 1 << 20);
+        let again = b.take(1 << 20);
+        assert_eq!((again.as_ptr(), b.spare_bytes()), (ptr, 0));
+        b.put(Vec::with_capacity(700 << 10));
+        assert_eq!(b.take(800 << 10).capacity(), 800 << 10, "a spare buffer too small was handed out");
+        assert_eq!(b.take(600 << 10).capacity(), 700 << 10);
+        b.put(vec![0; 100]);
+        assert_eq!(b.spare_bytes(), 0);
+    }
+
+    #[test]
+    fn the_cache_stays_under_its_limit() {
+        let b = Buffers::new(3 << 20);
+        for _ in 0..5 {
+            b.put(Vec::with_capacity(1 << 20));
+        }
+        assert_eq!(b.spare_bytes(), 3 << 20);
+        for _ in 0..3 {
+            assert_eq!(b.take(1 << 20).capacity(), 1 << 20);
+        }
+        assert_eq!(b.spare_bytes(), 0);
+    }
+}
