@@ -154,9 +154,10 @@ bench: $(BUILD)/bench $(SHIM)
 	benches/run.sh $(abspath $(SHIM))
 
 # Runs each event-loop example under the shim; skips (with a note) a loop whose library
-# pkg-config cannot find.
-test-examples: $(SHIM) $(LIB) $(SONAME_LINK)
-	c-tests/examples_test.sh $(abspath $(SHIM)) copy: libuv:libuv libevent:libevent glib:glib-2.0
+# pkg-config cannot find. examples/copy copies from hangfs where FUSE is available.
+test-examples: $(SHIM) $(LIB) $(SONAME_LINK) $(FUSE_DEP)
+	c-tests/examples_test.sh $(abspath $(SHIM)) libuv:libuv libevent:libevent glib:glib-2.0
+	$(RUN_ENV) c-tests/copy_test.sh $(abspath $(SHIM))
 
 # The asyncio integration (python/aopen), with the shim preloaded into python3, and against
 # hangfs where FUSE is available.

@@ -9,8 +9,10 @@
  * fuse.sshfs with that source, as an sshfs mount of that server would: for tests of
  * grouping network mounts by server.
  *
- * Every name at the root is a directory; every name inside one is a 4 KiB regular file,
- * except names starting with "new", which do not exist (for mkdir and rename targets). A
+ * Every name at the root is a directory; every name inside one is a 4 KiB regular file of
+ * 'x's, except names starting with "new", which do not exist (for mkdir and rename targets),
+ * and names starting with "big", 1 MiB files whose byte at offset i is hangfs_byte(i)
+ * (hangfs.h), for copies checked byte by byte. A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
  * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
  * (by the source's directory), truncate, write and readdir (of the behaviour directory
@@ -45,7 +47,10 @@
 
 #include "hangfs.h"
 
-enum { FILE_SIZE = 4096, MAX_THREADS = 10000 };
+enum { FILE_SIZE = 4096, BIG_SIZE = 1 << 20, MAX_THREADS = 10000 };
+
+/* The size of file `name` (in a behaviour directory). */
+static off_t size_of(const char *name) { return strncmp(name, "big", 3) == 0 ? BIG_SIZE : FILE_SIZE; }
 
 static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
                                            "fsync", "unlink", "mkdir",   "rename",  "truncate", "write", "readdir"};
@@ -124,7 +129,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         act(dir, dirlen, HANGFS_GETATTR);
         st->st_mode = S_IFREG | 0644;
         st->st_nlink = 1;
-        st->st_size = FILE_SIZE;
+        st->st_size = size_of(dir + dirlen + 1);
         return 0;
     default:
         return -ENOENT;
@@ -148,10 +153,15 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (classify(path, &dir, &dirlen) != 2)
         return -EISDIR;
     act(dir, dirlen, HANGFS_READ);
-    if (off >= FILE_SIZE)
+    off_t total = size_of(dir + dirlen + 1);
+    if (off >= total)
         return 0;
-    size_t n = size < (size_t)(FILE_SIZE - off) ? size : (size_t)(FILE_SIZE - off);
-    memset(buf, 'x', n);
+    size_t n = size < (size_t)(total - off) ? size : (size_t)(total - off);
+    if (total == FILE_SIZE)
+        memset(buf, 'x', n);
+    else
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)hangfs_byte(off + (off_t)i);
     return (int)n;
 }
 

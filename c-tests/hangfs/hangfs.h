@@ -26,4 +26,7 @@ struct hangfs_counts {
     long waiting[HANGFS_OPS];
 };
 
+/* The byte at offset `off` of a "big" file. */
+static inline unsigned char hangfs_byte(long long off) { return (unsigned char)(off * 7 + off / 4096); }
+
 #endif
