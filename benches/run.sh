@@ -34,7 +34,12 @@ else
 fi
 BENCH_BASELINE=$base_lib build/bench fast "$csv" "$dir/file"
 echo
-python3 benches/py_bench.py "$dir/file" "$csv"
+# aiofiles, the baseline of the Python rows, from PyPI into build/pydeps if not installed.
+if ! python3 -c 'import aiofiles' 2>/dev/null && [ ! -d build/pydeps/aiofiles ]; then
+  python3 -m pip install -q --disable-pip-version-check --target build/pydeps aiofiles \
+    || echo "(could not install aiofiles: its rows are left out)"
+fi
+PYTHONPATH=build/pydeps${PYTHONPATH:+:$PYTHONPATH} python3 benches/py_bench.py "$dir/file" "$csv"
 echo
 LD_PRELOAD=$shim SLOW_OPEN_PREFIX="$dir/slow/" SLOW_OPEN_MS=200 build/bench slow "$csv" "$dir/file" "$dir/slow/file"
 echo
