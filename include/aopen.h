@@ -579,9 +579,10 @@ int64_t aopen_read_submit(struct aopen_ctx *ctx,
  * file on a local filesystem and `preadv2(RWF_NOWAIT)` finds the data cached. Otherwise
  * returns -EAGAIN at once, having waited for nothing: then use `aopen_read_submit`.
  *
- * This is the fast path `aopen_read_submit` itself does not take (its completion always
- * comes through the queue). A filesystem whose files refuse `RWF_NOWAIT` is remembered and
- * not asked again. Under `AOPEN_OPT_NO_INLINE` it always returns -EAGAIN.
+ * This is the fast path `aopen_read_submit` tries first for a read at an offset, without
+ * the queue: the bytes go straight into `buf` and no completion is made. A filesystem whose
+ * files refuse `RWF_NOWAIT` is remembered and not asked again. Under `AOPEN_OPT_NO_INLINE`
+ * it always returns -EAGAIN.
  *
  * # Parameters
  * - `fd`: a descriptor open for reading.

@@ -287,6 +287,15 @@ fn copy_out(out: &Output, dst: *mut u8, room: usize) {
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
 }
 
+/// A caller's data buffer as a byte pointer: `Err(EINVAL)` for NULL with `len` > 0.
+fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
+    if buf.is_null() && len > 0 {
+        Err(libc::EINVAL)
+    } else {
+        Ok(buf.cast())
+    }
+}
+
 /// A submit's return: the request id, or -errno (the token is dropped).
 fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)
@@ -585,10 +594,7 @@ pub unsafe extern "C" fn aopen_read_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if buf.is_null() && len > 0 {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, buf.cast(), len);
+        let token = Token::with_output(cb, user_data, buf_arg(buf, len)?, len);
         submitted(ctx.submit_read(fd, len, offset, token))
     })
 }
@@ -597,9 +603,10 @@ pub unsafe extern "C" fn aopen_read_submit(
 /// file on a local filesystem and `preadv2(RWF_NOWAIT)` finds the data cached. Otherwise
 /// returns -EAGAIN at once, having waited for nothing: then use `aopen_read_submit`.
 ///
-/// This is the fast path `aopen_read_submit` itself does not take (its completion always
-/// comes through the queue). A filesystem whose files refuse `RWF_NOWAIT` is remembered and
-/// not asked again. Under `AOPEN_OPT_NO_INLINE` it always returns -EAGAIN.
+/// This is the fast path `aopen_read_submit` tries first for a read at an offset, without
+/// the queue: the bytes go straight into `buf` and no completion is made. A filesystem whose
+/// files refuse `RWF_NOWAIT` is remembered and not asked again. Under `AOPEN_OPT_NO_INLINE`
+/// it always returns -EAGAIN.
 ///
 /// # Parameters
 /// - `fd`: a descriptor open for reading.
@@ -628,7 +635,8 @@ pub unsafe extern "C" fn aopen_read_nowait(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if (buf.is_null() && len > 0) || len > i32::MAX as usize {
+        buf_arg(buf, len)?;
+        if len > i32::MAX as usize {
             return Err(libc::EINVAL);
         }
         let dst: &mut [std::mem::MaybeUninit<u8>] = if len == 0 {
@@ -678,10 +686,7 @@ pub unsafe extern "C" fn aopen_getdents_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if buf.is_null() && len > 0 {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, buf.cast(), len);
+        let token = Token::with_output(cb, user_data, buf_arg(buf, len)?, len);
         submitted(ctx.submit_getdents(dirfd, len, token))
     })
 }
@@ -727,9 +732,7 @@ pub unsafe extern "C" fn aopen_write_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if buf.is_null() && len > 0 {
-            return Err(libc::EINVAL);
-        }
+        buf_arg(buf.cast_mut(), len)?;
         if len > i32::MAX as usize || len > ctx.buffer_budget() {
             return Err(libc::EINVAL); // before copying it
         }

@@ -283,21 +283,18 @@ class _LoopContext:
         try:
             result = await fut
         except asyncio.CancelledError:
-            # The task's cancel cancels `fut` too; a `fut` with a result was delivered already.
-            completed = fut.done() and not fut.cancelled()
-            if not completed and self.waiting.pop(rid, None) is not None and self.ctx is not None:
-                # Delivered later as -ECANCELED (or with its result, if it was done): either
-                # way _deliver finds no awaiter, and `keep` lives until then.
-                _lib.aopen_cancel(self.ctx, rid)
+            self._abandon(rid, fut, opens=False)  # `keep` lives until the delivery
             raise
         if result < 0:
             raise OSError(-result, _os.strerror(-result), *([_os.fsdecode(path)] if path is not None else []))
         return result
 
-    def _abandon(self, rid, fut):
+    def _abandon(self, rid, fut, opens=True):
+        """The awaiter of request `rid` was cancelled: cancels the request, or, if it was
+        delivered already (`fut` has its result), closes the descriptor an open returned."""
         if fut.done() and not fut.cancelled():
             # Completed, but the task was cancelled before it resumed: hand the fd back.
-            if fut.result() >= 0:
+            if opens and fut.result() >= 0:
                 self.close_detached(fut.result())
             return
         self.waiting.pop(rid, None)
