@@ -274,6 +274,9 @@ static int test_buffer_budget(void) {
     int64_t a = aopen_read_submit(ctx, fd, big, 800, 0, NULL, NULL);
     CHECK(a > 0, "read: %lld", (long long)a);
     CHECK_EQ(aopen_write_submit(ctx, fd, big, 300, 4096, NULL, NULL), -EAGAIN); /* 800 held */
+    /* A cached read completes inline, but its completion is refused all the same. */
+    CHECK_EQ(aopen_read_submit(ctx, fd, big + 1024, 300, 0, NULL, NULL), -EAGAIN);
+    CHECK_EQ(stats_of(ctx).submitted, 1);
     CHECK_EQ(wait_ready(ctx, 1, 5000), 1);
     CHECK_EQ(stats_of(ctx).buffer_bytes, 800); /* done, not yet delivered: still held */
     CHECK(done(ctx, a, AOPEN_OP_READ) >= 0, "read");
