@@ -136,6 +136,8 @@ def _load():
     lib.aclose_submit.restype = ctypes.c_int64
     lib.aopen_open_nowait.argtypes = [ctx_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32]
     lib.aopen_open_nowait.restype = ctypes.c_int
+    lib.aopen_read_nowait.argtypes = [ctx_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64]
+    lib.aopen_read_nowait.restype = ctypes.c_int
     lib.aopen_close_nowait.argtypes = [ctx_p, ctypes.c_int]
     lib.aopen_close_nowait.restype = ctypes.c_int
     lib.aclose_detach.argtypes = [ctx_p, ctypes.c_int]
@@ -474,10 +476,13 @@ class aiofile:
     ``encoding``, ``errors`` and ``newline`` (``newline`` None or "" on reads: universal
     newlines, translated or not; writes write "\n" as given). ``seek`` and ``tell`` do no
     I/O, so ``seek`` takes whence 0 or 1 only; in text mode they count bytes and are exact
-    only where nothing is read ahead (at the start, or after a write or seek).
+    only where nothing is read ahead (at the start, or after a write or seek). Data the page
+    cache holds for a local file is read on the loop thread (``aopen_read_nowait``) without
+    suspending, yielding to the loop after each MiB.
     """
 
     _CHUNK = 64 * 1024
+    _YIELD_EVERY = 1 << 20  # bytes read without suspending before yielding to the loop
 
     def __init__(self, file, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
         self._path = _os.fsencode(file)
@@ -501,6 +506,7 @@ class aiofile:
         self._pos = 0  # file offset of the next byte read or written (ahead of any buffer)
         self._rbuf = b"" if self._binary else ""  # read ahead, not yet returned
         self._eof = False
+        self._unyielded = 0
         if not self._binary:
             dec = codecs.getincrementaldecoder(self._encoding)(self._errors)
             if self._newline is None or self._newline == "":
@@ -517,11 +523,24 @@ class aiofile:
             raise ValueError("I/O operation on closed file")
 
     async def _pread(self, n):
-        """Up to n bytes at the file position (a libaopen read into library memory, copied
-        into this buffer on delivery)."""
+        """Up to n bytes at the file position: from the page cache on the loop thread where
+        the kernel can without waiting (``aopen_read_nowait``, a local file), else a libaopen
+        read into library memory, copied into this buffer on delivery."""
         buf = ctypes.create_string_buffer(n)
         ctx, fd, off = self._ctx, self._fd, self._pos
-        got = await ctx.call(lambda: _lib.aopen_read_submit(ctx.ctx, fd, buf, n, off, None, None), self._path, keep=buf)
+        got = _lib.aopen_read_nowait(ctx.ctx, fd, buf, n, off) if ctx.ctx is not None else -errno.EAGAIN
+        if got >= 0:
+            # Served without suspending, like a buffered stream's read; yield to the loop now
+            # and then, so that reading a large cached file never starves its other tasks.
+            self._unyielded += got
+            if self._unyielded >= self._YIELD_EVERY:
+                self._unyielded = 0
+                await asyncio.sleep(0)
+        elif got == -errno.EAGAIN:
+            submit = lambda: _lib.aopen_read_submit(ctx.ctx, fd, buf, n, off, None, None)
+            got = await ctx.call(submit, self._path, keep=buf)
+        else:
+            raise OSError(-got, _os.strerror(-got), _os.fsdecode(self._path))
         self._pos += got
         return buf.raw[:got]
 

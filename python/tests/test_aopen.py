@@ -405,6 +405,38 @@ class TestAiofile(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_cached_reads_take_the_fast_path_and_still_yield(self):
+        """A cached local file is read on the loop thread (aopen_read_nowait: no request),
+        yet a task reading 8 MiB lets the others run at least every MiB."""
+        path = os.path.join(DIR, "aiofile.cached")
+        blob = os.urandom(8 << 20)
+        with open(path, "wb") as g:
+            g.write(blob)
+
+        async def main():
+            ticks = 0
+
+            async def ticker():
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            t = asyncio.create_task(ticker())
+            await asyncio.sleep(0)
+            async with aopen.aiofile(path, "rb") as f:
+                before = aopen.stats()["submitted"]
+                ticks = 0
+                got = await f.read()
+                submitted = aopen.stats()["submitted"] - before
+            t.cancel()
+            return got, submitted, ticks
+
+        got, submitted, ticks = asyncio.run(main())
+        self.assertEqual(got, blob)
+        self.assertEqual(submitted, 0, "cached reads went to the pool")
+        self.assertGreaterEqual(ticks, 7, "the reading task starved the loop")
+
     def test_large_read_spans_chunks(self):
         path = os.path.join(DIR, "aiofile.bin")
         blob = os.urandom(300_000)
