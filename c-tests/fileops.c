@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -323,6 +324,53 @@ static int test_cached_read_and_fstat_complete_inline(void) {
     return 0;
 }
 
+enum { PARTLY = 8 << 20 }; /* large enough that its second half is its own folios */
+
+/* Drops the page cache of the second half of `fd` (PARTLY bytes); then whether a RWF_NOWAIT
+ * read of all of it stops halfway, as a partly cached file's does. */
+static int evict_second_half(int fd, char *probe) {
+    if (posix_fadvise(fd, PARTLY / 2, PARTLY / 2, POSIX_FADV_DONTNEED) != 0)
+        return 0;
+    struct iovec iov = {probe, PARTLY};
+    ssize_t n = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+    return n == PARTLY / 2 && posix_fadvise(fd, PARTLY / 2, PARTLY / 2, POSIX_FADV_DONTNEED) == 0;
+}
+
+/* A read whose data is only partly cached goes to a worker and returns all of it, as a
+ * blocking pread would (no short read a caller could take for the end of the file);
+ * aopen_read_nowait returns the cached part. A short read at the end of a cached file is
+ * the answer, and completes inline. */
+static int test_partly_cached_read_goes_to_a_worker(void) {
+    aopen_ctx *ctx = new_ctx(1, 1, 0, 0);
+    const char *f = fast_path("partly.f");
+    char *data = malloc(PARTLY), *got = malloc(PARTLY);
+    CHECK(data && got, "malloc");
+    for (size_t i = 0; i < PARTLY; i++)
+        data[i] = (char)(i * 13 + i / 4096);
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(write(fd, data, PARTLY) == PARTLY && fsync(fd) == 0, "write %s", f);
+    if (evict_second_half(fd, got)) {
+        CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, got, PARTLY, 0, NULL, NULL), AOPEN_OP_READ), PARTLY);
+        CHECK(memcmp(got, data, PARTLY) == 0, "the read returned other bytes");
+        CHECK_EQ(stats_of(ctx).inline_completions, 0);
+        CHECK(evict_second_half(fd, got), "the second half stayed cached");
+        CHECK_EQ(aopen_read_nowait(ctx, fd, got, PARTLY, 0), PARTLY / 2);
+    } else {
+        printf("skip partly cached read: the page cache of %s could not be half dropped\n", f);
+    }
+    close(fd);
+    make_file(fast_path("short.f"), "0123456789");
+    fd = open(fast_path("short.f"), O_RDONLY | O_CLOEXEC);
+    uint64_t inline0 = stats_of(ctx).inline_completions;
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, got, 4096, 4, NULL, NULL), AOPEN_OP_READ), 6);
+    CHECK_EQ(stats_of(ctx).inline_completions, inline0 + 1);
+    close(fd);
+    free(data);
+    free(got);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 /* A cancelled read never touches its buffer, which the caller frees at once. (At the file
  * position, so that it queues behind the pinned worker instead of completing inline.) */
 static int test_cancelled_read_never_writes(void) {
@@ -428,5 +476,6 @@ int main(void) {
     umask(022);
     return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
            test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes() || test_read_and_write() ||
-           test_buffer_budget() || test_cached_read_and_fstat_complete_inline() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
+           test_buffer_budget() || test_cached_read_and_fstat_complete_inline() ||
+           test_partly_cached_read_goes_to_a_worker() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
 }

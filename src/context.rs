@@ -232,7 +232,7 @@ impl<T: Send + 'static> Context<T> {
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        inline::read_nowait(fd, buf, offset)
+        inline::read_nowait(fd, buf, offset, false)
     }
 
     /// Takes back the library memory of a delivered completion's output (after its bytes
@@ -309,7 +309,7 @@ impl<T: Send + 'static> Context<T> {
             Op::Read { fd, offset, buf }
                 if *offset >= 0 && (buf.capacity() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
             {
-                let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset));
+                let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
                 (r != -libc::EAGAIN).then_some(r)
             }
             Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),

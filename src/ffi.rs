@@ -554,7 +554,9 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 /// The read runs on a worker into library memory, or, when it is at an offset on a local
 /// regular file whose data is cached, inside this call (`preadv2(RWF_NOWAIT)`, the fast
 /// path of `aopen_read_nowait`; for reads under 64 KiB even with other requests in flight,
-/// larger ones only while none are) into library memory too, its completion ready at once.
+/// larger ones only while none are) into library memory too, its completion ready at once;
+/// a read the page cache holds only part of still goes to a worker, so that `result` is
+/// what a blocking `pread` returns.
 /// Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
 /// that delivers the completion, on its thread, before the callback runs. Before that, and after a cancel or timeout is delivered, the library
 /// never touches `buf`: free it as soon as such a completion is delivered, even while the

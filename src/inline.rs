@@ -194,9 +194,11 @@ fn refuse_nowait(id: Option<u64>) {
 /// `pread(fd, buf, offset)` (offset -1: at the file position) on the caller's thread if `fd`
 /// is a regular file on a local filesystem and the data is in the page cache
 /// (`preadv2(RWF_NOWAIT)`): the bytes read (possibly fewer than asked, where only part is
-/// cached), or `Err(EAGAIN)` when it would wait (then submit it). `buf` may be
-/// uninitialized: the kernel writes what it reads and nothing else.
-pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
+/// cached), or `Err(EAGAIN)` when it would wait (then submit it). With `whole`, a read that
+/// stops short of both `buf`'s end and the end of the file (only part of it was cached) is
+/// `Err(EAGAIN)` too, so that a submitted read returns what a blocking `pread` would. `buf`
+/// may be uninitialized: the kernel writes what it reads and nothing else.
+pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64, whole: bool) -> Result<usize, i32> {
     if fd < 0 {
         return Err(libc::EBADF);
     }
@@ -213,6 +215,11 @@ pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<
     match sys::pread_nowait(fd, buf, offset) {
         Err(libc::EOPNOTSUPP) => {
             refuse_nowait(info.mount_id);
+            Err(libc::EAGAIN)
+        }
+        // Short, and not at the end of the file (as it was a moment ago: if it grew since,
+        // the pool's read only returns more).
+        Ok(n) if whole && n < buf.len() && (offset as u64).saturating_add(n as u64) < info.size => {
             Err(libc::EAGAIN)
         }
         r => r,

@@ -337,16 +337,18 @@ pub struct FdInfo {
     pub dev: (u32, u32),
     /// Its file type and mode bits.
     pub mode: u32,
+    /// Its size in bytes, as cached.
+    pub size: u64,
 }
 
-/// `statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_TYPE)`: only
+/// `statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_TYPE | STATX_SIZE)`: only
 /// cached attributes are asked for, so this never waits for a (possibly dead) file server.
 /// Works on `O_PATH` descriptors.
 pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
     // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
-    let mask = libc::STATX_MNT_ID | libc::STATX_TYPE;
+    let mask = libc::STATX_MNT_ID | libc::STATX_TYPE | libc::STATX_SIZE;
     // SAFETY: the path is a valid empty C string and `st` a live, writable statx.
     let rc = unsafe { libc::statx(fd, b"\0".as_ptr().cast(), flags, mask, &mut st) };
     if rc < 0 {
@@ -356,6 +358,7 @@ pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
         mount_id: (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
         dev: (st.stx_dev_major, st.stx_dev_minor),
         mode: u32::from(st.stx_mode),
+        size: st.stx_size,
     })
 }
 
