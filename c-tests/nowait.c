@@ -109,10 +109,24 @@ static int test_what_must_wait(void) {
     CHECK_EQ(aopen_open_nowait(ctx, "/dev/null", O_RDONLY, 0), -EAGAIN);
     CHECK(now_ms() - t0 < 100, "the fast path blocked %.0f ms", now_ms() - t0);
     CHECK_EQ(wait_fds(fds0, 5000), fds0);
+    /* A FIFO's write end with no reader (the probe above is closed now): -ENXIO is only
+     * O_NONBLOCK's answer; a blocking open waits for a reader, so it goes to the pool. */
+    CHECK_EQ(aopen_open_nowait(ctx, fast_path("fifo"), O_WRONLY, 0), -EAGAIN);
     CHECK(stats_of(ctx).owed_closes >= owed0 + 1, "the probe descriptors were closed on a worker");
     int dev = open("/dev/null", O_RDONLY | O_CLOEXEC);
     CHECK_EQ(aopen_close_nowait(ctx, dev), -EAGAIN);
     close(dev);
+    /* Submitted, the write end waits on a worker for a reader, as open(2) would. */
+    int64_t w = aopen_submit(ctx, fast_path("fifo"), O_WRONLY, 0, NULL, NULL);
+    CHECK(w > 0, "submit");
+    CHECK(wait_stats(ctx, 1, 0, 5000), "the FIFO open never started");
+    CHECK_EQ(aopen_ctx_fd(ctx) >= 0 && !readable(aopen_ctx_fd(ctx)), 1);
+    int reader = open(fast_path("fifo"), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    CHECK(reader >= 0, "open the reader");
+    int writer = result_of(ctx, w);
+    CHECK(writer >= 0, "the FIFO's write end: %d", writer);
+    close(writer);
+    close(reader);
     CHECK_EQ(aopen_close_nowait(ctx, -1), -EBADF);
     CHECK_EQ(aopen_close_nowait(ctx, 1000000), -EBADF);
     CHECK_EQ(aopen_open_nowait(NULL, fast_path("f"), O_RDONLY, 0), -EINVAL);

@@ -129,7 +129,9 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
             // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
             // cached: the general way tells.
             Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
-            Err(libc::ENOSYS) => return OpenNowait::Wait,
+            // ENXIO: the added O_NONBLOCK's answer for a FIFO with no reader (or a device
+            // that is not there); a blocking open waits for the reader, so the pool decides.
+            Err(libc::ENOSYS) | Err(libc::ENXIO) => return OpenNowait::Wait,
             Err(e) => return OpenNowait::Done(-e),
         }
     }
@@ -148,7 +150,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     }
     match sys::openat2(dirfd.0, &name, how, mode, resolve) {
         Ok(fd) => settle(fd, flags),
-        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) => OpenNowait::Wait,
+        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) => OpenNowait::Wait,
         Err(e) => OpenNowait::Done(-e),
     }
 }
