@@ -15,9 +15,13 @@
 //!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
 //!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
 //!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`; they are refused here first.
-//! - Only regular files and directories are opened or closed inline: the open is made with
-//!   `O_NONBLOCK` (cleared afterwards unless asked for), so a FIFO never blocks it, and
-//!   anything that is not a plain file is handed back (its open is resubmitted, and this
+//! - Only regular files and directories are opened or closed inline. What the path reaches
+//!   is first looked at through an `O_PATH` descriptor (`probe`), which opens nothing: a
+//!   FIFO's peer waiting in its own open is never woken by a probing open whose close would
+//!   then cut the pipe, and a device's driver never runs. An absolute path found plain is
+//!   not probed again for a second. The open itself is made with `O_NONBLOCK` (cleared
+//!   afterwards unless asked for), so if the path changed meanwhile a FIFO never blocks it,
+//!   and anything that is not a plain file is handed back (its open is resubmitted, and this
 //!   descriptor closed on a worker: a device's close runs its driver).
 //! - A close blocks only in the filesystem's flush, so only a descriptor on a local filesystem
 //!   is closed inline.
@@ -123,15 +127,21 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     let how = flags | libc::O_CLOEXEC | libc::O_NONBLOCK;
     let p = path.to_bytes();
     let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
+    // A path that was a plain file a moment ago skips the probe (settle still checks what
+    // the open reached).
+    let known = recently_plain(p, flags);
+    let probed = |dirfd: i32, name: &CStr| if known { Ok(()) } else { probe(dirfd, name, flags, resolve) };
     if p.starts_with(b"/") && mounts::current().root_is_local() {
-        match sys::openat2(libc::AT_FDCWD, path, how, mode, resolve) {
-            Ok(fd) => return settle(fd, flags),
+        match probed(libc::AT_FDCWD, path)
+            .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
+        {
+            Ok(fd) => return remember_plain(settle(fd, flags), p, flags),
             // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
             // cached: the general way tells.
             Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
             // ENXIO: the added O_NONBLOCK's answer for a FIFO with no reader (or a device
             // that is not there); a blocking open waits for the reader, so the pool decides.
-            Err(libc::ENOSYS) | Err(libc::ENXIO) => return OpenNowait::Wait,
+            Err(libc::ENOSYS) | Err(libc::ENXIO) | Err(NOT_PLAIN) => return OpenNowait::Wait,
             Err(e) => return OpenNowait::Done(-e),
         }
     }
@@ -148,10 +158,90 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     if !on_local_fs(dirfd.0) {
         return OpenNowait::Wait;
     }
-    match sys::openat2(dirfd.0, &name, how, mode, resolve) {
-        Ok(fd) => settle(fd, flags),
-        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) => OpenNowait::Wait,
+    match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
+        Ok(fd) => remember_plain(settle(fd, flags), p, flags),
+        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) | Err(NOT_PLAIN) => {
+            OpenNowait::Wait
+        }
         Err(e) => OpenNowait::Done(-e),
+    }
+}
+
+/// How long an absolute path an inline open found to be a regular file or directory skips
+/// [`probe`] (2 µs here, as much as the open itself) on its next opens. A path replaced by a
+/// FIFO or device within this time meets the probing open of old: opened with
+/// `O_NONBLOCK`, found out by `settle` and handed back, never blocking.
+const PLAIN_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Absolute paths (with the open flags that change what they reach) recently found plain.
+struct PlainPath {
+    path: Vec<u8>,
+    flags: i32,
+    at: std::time::Instant,
+}
+const NO_PLAIN_PATH: Option<PlainPath> = None;
+static PLAIN_PATHS: std::sync::Mutex<[Option<PlainPath>; 32]> = std::sync::Mutex::new([NO_PLAIN_PATH; 32]);
+
+/// The flags that change what a path resolves to.
+fn walk_flags(flags: i32) -> i32 {
+    flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY)
+}
+
+fn plain_slot(path: &[u8], flags: i32) -> usize {
+    ((mounts::fnv1a(path) ^ walk_flags(flags) as u64) % 32) as usize
+}
+
+/// Whether `path` (absolute) was found plain within [`PLAIN_TTL`]. Never waits for the
+/// lock: another thread holding it means "no".
+fn recently_plain(path: &[u8], flags: i32) -> bool {
+    let Ok(slots) = PLAIN_PATHS.try_lock() else { return false };
+    slots[plain_slot(path, flags)]
+        .as_ref()
+        .is_some_and(|e| e.flags == walk_flags(flags) && e.path == path && e.at.elapsed() < PLAIN_TTL)
+}
+
+/// Records an absolute `path` whose open completed (`r`) as plain; returns `r`.
+fn remember_plain(r: OpenNowait, path: &[u8], flags: i32) -> OpenNowait {
+    if matches!(r, OpenNowait::Done(fd) if fd >= 0) && path.starts_with(b"/") {
+        if let Ok(mut slots) = PLAIN_PATHS.try_lock() {
+            let slot = &mut slots[plain_slot(path, flags)];
+            match slot {
+                Some(e) => {
+                    e.path.clear();
+                    e.path.extend_from_slice(path);
+                    (e.flags, e.at) = (walk_flags(flags), std::time::Instant::now());
+                }
+                None => {
+                    *slot = Some(PlainPath {
+                        path: path.to_vec(),
+                        flags: walk_flags(flags),
+                        at: std::time::Instant::now(),
+                    })
+                }
+            }
+        }
+    }
+    r
+}
+
+/// [`probe`]'s error for a file that is not a regular file or directory (no errno: it is
+/// never returned to a caller).
+const NOT_PLAIN: i32 = -1;
+
+/// Finds what `path` (under `dirfd`) resolves to, from cached state, without opening it:
+/// an `O_PATH` descriptor runs no open of the file itself, so a FIFO's peer waiting in its
+/// own open never sees one (a probing open, even with `O_NONBLOCK`, would wake it, and its
+/// close would then cut the pipe), and a device's driver never runs. `Ok(())` for a regular
+/// file or directory, `Err(NOT_PLAIN)` for anything else, or the walk's errno.
+fn probe(dirfd: i32, path: &CStr, flags: i32, resolve: u64) -> Result<(), i32> {
+    let how = libc::O_PATH | libc::O_CLOEXEC | walk_flags(flags);
+    let fd = sys::openat2(dirfd, path, how, 0, resolve)?;
+    let info = sys::fd_info(fd);
+    sys::close_quietly(fd);
+    match info {
+        Ok(info) if plain(info.mode) => Ok(()),
+        Ok(_) => Err(NOT_PLAIN),
+        Err(e) => Err(e),
     }
 }
 

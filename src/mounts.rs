@@ -127,7 +127,7 @@ fn server_of(fstype: &str, source: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// FNV-1a of `bytes`: a hash stable within the process, which is all its uses need.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 

@@ -507,6 +507,7 @@ class aiofile:
         self._rbuf = b"" if self._binary else ""  # read ahead, not yet returned
         self._eof = False
         self._unyielded = 0
+        self._stream = False  # not seekable (pread says ESPIPE): I/O at the file position
         if not self._binary:
             dec = codecs.getincrementaldecoder(self._encoding)(self._errors)
             if self._newline is None or self._newline == "":
@@ -527,7 +528,7 @@ class aiofile:
         the kernel can without waiting (``aopen_read_nowait``, a local file), else a libaopen
         read into library memory, copied into this buffer on delivery."""
         buf = ctypes.create_string_buffer(n)
-        ctx, fd, off = self._ctx, self._fd, self._pos
+        ctx, fd, off = self._ctx, self._fd, -1 if self._stream else self._pos
         got = _lib.aopen_read_nowait(ctx.ctx, fd, buf, n, off) if ctx.ctx is not None else -errno.EAGAIN
         if got >= 0:
             # Served without suspending, like a buffered stream's read; yield to the loop now
@@ -538,7 +539,13 @@ class aiofile:
                 await asyncio.sleep(0)
         elif got == -errno.EAGAIN:
             submit = lambda: _lib.aopen_read_submit(ctx.ctx, fd, buf, n, off, None, None)
-            got = await ctx.call(submit, self._path, keep=buf)
+            try:
+                got = await ctx.call(submit, self._path, keep=buf)
+            except OSError as e:
+                if e.errno != errno.ESPIPE or self._stream:
+                    raise
+                self._stream = True  # a FIFO or device: read and write at its own position
+                return await self._pread(n)
         else:
             raise OSError(-got, _os.strerror(-got), _os.fsdecode(self._path))
         self._pos += got
@@ -614,8 +621,14 @@ class aiofile:
         ctx, fd, done = self._ctx, self._fd, 0
         while done < len(raw):
             chunk = bytes(raw[done:])
-            off = -1 if self._append else self._pos
-            n = await ctx.call(lambda: _lib.aopen_write_submit(ctx.ctx, fd, chunk, len(chunk), off, None, None), self._path)
+            off = -1 if self._append or self._stream else self._pos
+            try:
+                n = await ctx.call(lambda: _lib.aopen_write_submit(ctx.ctx, fd, chunk, len(chunk), off, None, None), self._path)
+            except OSError as e:
+                if e.errno != errno.ESPIPE or self._stream:
+                    raise
+                self._stream = True  # a FIFO or device: see _pread
+                continue
             if n == 0:
                 raise OSError(errno.EIO, "write wrote nothing", _os.fsdecode(self._path))
             done += n

@@ -437,6 +437,47 @@ class TestAiofile(unittest.TestCase):
         self.assertEqual(submitted, 0, "cached reads went to the pool")
         self.assertGreaterEqual(ticks, 7, "the reading task starved the loop")
 
+    def test_fifo_reads_and_writes_at_its_own_position(self):
+        """A FIFO cannot pread (ESPIPE): aiofile reads and writes it at its position, and a
+        writer waiting in its open pairs with the reader."""
+        import threading
+
+        path = os.path.join(DIR, "aiofile.fifo")
+        if os.path.exists(path):
+            os.unlink(path)
+        os.mkfifo(path)
+
+        def writer():
+            with open(path, "wb") as w:
+                w.write(b"line one\nline two\n")
+
+        t = threading.Thread(target=writer)
+        t.start()
+
+        async def main():
+            async with aopen.aiofile(path, "rb") as f:
+                return await f.read()
+
+        self.assertEqual(asyncio.run(main()), b"line one\nline two\n")
+        t.join()
+
+        got = []
+
+        def read_all():
+            with open(path, "rb") as r:
+                got.append(r.read())
+
+        reader = threading.Thread(target=read_all)
+        reader.start()
+
+        async def write():
+            async with aopen.aiofile(path, "wb") as f:
+                await f.write(b"back the other way")
+
+        asyncio.run(write())
+        reader.join()
+        self.assertEqual(got, [b"back the other way"])
+
     def test_large_read_spans_chunks(self):
         path = os.path.join(DIR, "aiofile.bin")
         blob = os.urandom(300_000)
