@@ -448,6 +448,7 @@ impl<T: Send + 'static> Drop for Context<T> {
         self.shutdown();
         if LIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
             mounts::release();
+            inline::release();
         }
     }
 }

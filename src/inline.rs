@@ -191,6 +191,13 @@ fn plain_slot(path: &[u8], flags: i32) -> usize {
     ((mounts::fnv1a(path) ^ walk_flags(flags) as u64) % 32) as usize
 }
 
+/// Forgets the paths found plain (the library calls it when its last context is freed).
+pub fn release() {
+    if let Ok(mut slots) = PLAIN_PATHS.try_lock() {
+        *slots = [NO_PLAIN_PATH; 32];
+    }
+}
+
 /// Whether `path` (absolute) was found plain within [`PLAIN_TTL`]. Never waits for the
 /// lock: another thread holding it means "no".
 fn recently_plain(path: &[u8], flags: i32) -> bool {
