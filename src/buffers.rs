@@ -4,31 +4,30 @@
 //! free: for a 1 MiB read that costs more than the copy itself.
 //!
 //! Small buffers are left to the allocator, which recycles them cheaply. Spare buffers are
-//! kept by size class (a power of two), newest on top, up to [`cache_limit`] bytes in all; a
-//! read takes one of its own class, so it is never more than twice its size.
+//! kept by size class (a power of two), newest on top; a read takes one of its own class, so
+//! it is never more than twice its size. They count against the context's buffer budget:
+//! a delivered buffer is kept only while the bytes requests hold plus the spare ones stay
+//! within it (and within [`MAX_SPARE`]).
 
+use crate::bytes::Bytes;
 use std::sync::Mutex;
 
 /// Buffers smaller than this come from the allocator and go back to it.
 pub(crate) const MIN_RECYCLED: usize = 4096;
 
-/// Most bytes a context with buffer budget `budget` keeps in spare buffers: a quarter of
-/// the budget, at most 32 MiB.
-pub fn cache_limit(budget: usize) -> usize {
-    (budget / 4).min(32 << 20)
-}
+/// Most bytes kept in spare buffers, whatever the budget.
+pub(crate) const MAX_SPARE: usize = 64 << 20;
 
-/// One context's spare read buffers (empty `Vec`s with capacity).
-#[derive(Debug)]
+/// One context's spare read buffers (empty, with capacity).
+#[derive(Debug, Default)]
 pub struct Buffers {
     spare: Mutex<Spare>,
-    limit: usize,
 }
 
 #[derive(Debug, Default)]
 struct Spare {
     /// By size class: `classes[c]` holds buffers of `2^c` to `2^(c+1) - 1` bytes.
-    classes: Vec<Vec<Vec<u8>>>,
+    classes: Vec<Vec<Bytes>>,
     bytes: usize,
 }
 
@@ -38,14 +37,9 @@ fn class(n: usize) -> usize {
 }
 
 impl Buffers {
-    /// A cache keeping up to `limit` bytes.
-    pub fn new(limit: usize) -> Self {
-        Buffers { spare: Mutex::new(Spare::default()), limit }
-    }
-
     /// An empty buffer with room for `len` bytes: the newest spare one of `len`'s size class
     /// that is large enough, else a new one.
-    pub fn take(&self, len: usize) -> Vec<u8> {
+    pub fn take(&self, len: usize) -> Bytes {
         if len >= MIN_RECYCLED {
             let mut s = self.lock();
             let c = class(len);
@@ -57,19 +51,20 @@ impl Buffers {
                 return b;
             }
         }
-        Vec::with_capacity(len)
+        Bytes::with_capacity(len)
     }
 
-    /// Keeps `buf` for a later read if it is large enough and there is room; frees it
-    /// otherwise.
-    pub fn put(&self, mut buf: Vec<u8>) {
+    /// Keeps `buf` for a later read if it is large enough and the spare buffers, it
+    /// included, fit in `room` bytes (what the budget leaves beside the bytes requests hold)
+    /// and [`MAX_SPARE`]; frees it otherwise.
+    pub fn put(&self, mut buf: Bytes, room: usize) {
         let cap = buf.capacity();
         if cap < MIN_RECYCLED {
             return;
         }
         buf.clear();
         let mut s = self.lock();
-        if s.bytes + cap <= self.limit {
+        if s.bytes + cap <= room.min(MAX_SPARE) {
             let c = class(cap);
             if s.classes.len() <= c {
                 s.classes.resize_with(c + 1, Vec::new);
@@ -97,32 +92,35 @@ mod tests {
 
     #[test]
     fn large_buffers_are_reused_within_their_size_class_and_small_ones_never_kept() {
-        let b = Buffers::new(4 << 20);
+        let b = Buffers::default();
         let big = b.take(1 << 20);
         let ptr = big.as_ptr();
-        b.put(big);
+        b.put(big, 4 << 20);
         assert_eq!(b.spare_bytes(), 1 << 20);
         assert!(b.take(512 << 10).capacity() < 1 << 20, "a read took a buffer twice its size class");
         assert_eq!(b.spare_bytes(), 1 << 20);
         let again = b.take(1 << 20);
         assert_eq!((again.as_ptr(), b.spare_bytes()), (ptr, 0));
-        b.put(Vec::with_capacity(700 << 10));
+        b.put(Bytes::with_capacity(700 << 10), 4 << 20);
         assert_eq!(b.take(800 << 10).capacity(), 800 << 10, "a spare buffer too small was handed out");
         assert_eq!(b.take(600 << 10).capacity(), 700 << 10);
-        b.put(vec![0; 100]);
+        b.put(Bytes::copy_of(&[0; 100]), 4 << 20);
         assert_eq!(b.spare_bytes(), 0);
     }
 
     #[test]
     fn the_cache_stays_under_its_limit() {
-        let b = Buffers::new(3 << 20);
+        let b = Buffers::default();
         for _ in 0..5 {
-            b.put(Vec::with_capacity(1 << 20));
+            b.put(Bytes::with_capacity(1 << 20), 3 << 20);
         }
         assert_eq!(b.spare_bytes(), 3 << 20);
         for _ in 0..3 {
             assert_eq!(b.take(1 << 20).capacity(), 1 << 20);
         }
         assert_eq!(b.spare_bytes(), 0);
+        b.put(Bytes::with_capacity(1 << 20), 512 << 10); // the budget leaves too little room
+        b.put(Bytes::with_capacity(1 << 20), usize::MAX);
+        assert_eq!(b.spare_bytes(), 1 << 20);
     }
 }

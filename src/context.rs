@@ -1,7 +1,8 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 
-use crate::buffers::{self, Buffers};
+use crate::buffers::Buffers;
+pub use crate::bytes::Bytes;
 use crate::completion::Notifier;
 use crate::config::Config;
 use crate::fork;
@@ -111,7 +112,7 @@ impl<T: Send + 'static> Context<T> {
             None => Notifier::own()?,
         };
         let born = fork::generation();
-        let buffers = Buffers::new(buffers::cache_limit(cfg.buffer_budget));
+        let buffers = Buffers::default();
         let shared = Shared::start(cfg, notifier, exec)?;
         LIVE.fetch_add(1, Ordering::SeqCst);
         Ok(Context { shared, born, attribute, inline: false, buffers })
@@ -239,7 +240,7 @@ impl<T: Send + 'static> Context<T> {
     /// were copied out), for later reads to reuse.
     pub fn recycle(&self, out: Output) {
         if let Output::Bytes(buf) = out {
-            self.buffers.put(buf);
+            self.buffers.put(buf, self.buffer_budget().saturating_sub(self.shared.held_bytes_hint()));
         }
     }
 
@@ -250,7 +251,7 @@ impl<T: Send + 'static> Context<T> {
 
     /// Queues a write of `data` (the library's copy) at `offset` (-1: at the file position),
     /// with the checks of [`Context::submit_read`].
-    pub fn submit_write(&self, fd: i32, data: Vec<u8>, offset: i64, token: T) -> Result<Id, (i32, T)> {
+    pub fn submit_write(&self, fd: i32, data: Bytes, offset: i64, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = check_io(fd, data.len(), offset) {
             return Err((e, token));
         }

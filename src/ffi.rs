@@ -6,7 +6,7 @@
 #![allow(non_camel_case_types)]
 
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Bytes, Context};
 use crate::request::{Completion, MountReport, OpKind, Output};
 use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
@@ -86,9 +86,10 @@ pub struct aopen_options {
     /// Most KiB of caller data the context holds in library memory at once: read buffers
     /// until their completion is delivered, write copies until then; 0 = default (65536, that
     /// is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
-    /// completions to make room); one larger than the whole budget gets -EINVAL. Beside it,
-    /// the context keeps delivered reads' large buffers (64 KiB and up) for its next reads,
-    /// up to a quarter of the budget and at most 32 MiB, freed with the context.
+    /// completions to make room); one larger than the whole budget gets -EINVAL. The context
+    /// also keeps delivered reads' buffers (4 KiB and up) for its next reads, only while they
+    /// and the bytes requests hold stay within the budget (and 64 MiB); freed with the
+    /// context.
     pub buffer_budget_kib: u32,
     /// Must be zero.
     pub reserved: [u32; 4],
@@ -558,10 +559,12 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 /// a read the page cache holds only part of still goes to a worker, so that `result` is
 /// what a blocking `pread` returns.
 /// Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
-/// that delivers the completion, on its thread, before the callback runs. Before that, and after a cancel or timeout is delivered, the library
-/// never touches `buf`: free it as soon as such a completion is delivered, even while the
-/// read still hangs on a worker. The library's buffer counts against `buffer_budget_kib`
-/// until delivery. `fd` stays the caller's; keep it open until the completion is delivered.
+/// that delivers the completion, on its thread, before the callback runs. Before that, and
+/// after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
+/// as such a completion is delivered, even while the read still hangs on a worker. The
+/// library's buffer counts against `buffer_budget_kib` until delivery; from 512 bytes up it
+/// is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
+/// the caller's; keep it open until the completion is delivered.
 ///
 /// # Parameters
 /// - `fd`: a descriptor open for reading.
@@ -739,10 +742,10 @@ pub unsafe extern "C" fn aopen_write_submit(
             return Err(libc::EINVAL); // before copying it
         }
         let data = if len == 0 {
-            Vec::new()
+            Bytes::with_capacity(0)
         } else {
             // SAFETY: `buf` is non-NULL and readable for `len` bytes, per the contract.
-            unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec()
+            Bytes::copy_of(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
         };
         submitted(ctx.submit_write(fd, data, offset, Token::new(cb, user_data)))
     })

@@ -8,6 +8,7 @@
 
 mod abandoned;
 mod buffers;
+mod bytes;
 pub mod completion;
 pub mod config;
 pub mod context;

@@ -118,6 +118,8 @@ pub struct Shared<T> {
     /// submit only while this is 0, so that after a batch of completions one inline
     /// completion sends the rest of the batch's submits to the pool.
     active_hint: AtomicUsize,
+    /// `held_bytes` at the last publish.
+    held_hint: AtomicUsize,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     readiness_fd: (i32, bool),
@@ -236,6 +238,7 @@ impl<T: Send + 'static> Shared<T> {
             startable_hint: AtomicUsize::new(0),
             ready_hint: AtomicUsize::new(0),
             active_hint: AtomicUsize::new(0),
+            held_hint: AtomicUsize::new(0),
             readiness_fd,
         });
         let s = Arc::clone(&shared);
@@ -263,6 +266,7 @@ impl<T: Send + 'static> Shared<T> {
         self.startable_hint.store(g.q.table().startable(), Ordering::Relaxed);
         self.ready_hint.store(g.q.table().ready(), Ordering::Relaxed);
         self.active_hint.store(g.q.table().outstanding(), Ordering::Relaxed);
+        self.held_hint.store(g.q.table().held_bytes(), Ordering::Relaxed);
         g.abandoned_reported.settle(g.q.table().abandoned());
     }
 
@@ -271,6 +275,12 @@ impl<T: Send + 'static> Shared<T> {
     /// worker's wake-up; with work in flight, the pool's threads are the faster way.
     pub(crate) fn is_quiet(&self) -> bool {
         self.active_hint.load(Ordering::Relaxed) == 0
+    }
+
+    /// Bytes of caller data requests held at the last publish (a hint, read without the
+    /// lock), for the spare-buffer cache to stay within the budget beside them.
+    pub(crate) fn held_bytes_hint(&self) -> usize {
+        self.held_hint.load(Ordering::Relaxed)
     }
 
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in

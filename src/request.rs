@@ -32,6 +32,7 @@
 //! The table marks filesystems blocked from the ages of their running syscalls
 //! ([`Requests::mark_blocked`]).
 
+use crate::bytes::Bytes;
 use crate::deadlines::Deadlines;
 use crate::mounts::FsId;
 use crate::scheduler::Scheduler;
@@ -98,7 +99,7 @@ impl std::fmt::Debug for StatxBuf {
 pub enum Output {
     Statx(StatxBuf),
     /// The bytes a read returned.
-    Bytes(Vec<u8>),
+    Bytes(Bytes),
 }
 
 impl Output {
@@ -143,12 +144,12 @@ pub enum Op {
     Ftruncate { fd: i32, length: i64 },
     /// `pread(fd, buf, buf.capacity(), offset)` into `buf` (library memory, empty until the
     /// read fills it), or `read` at the file position when `offset` is -1.
-    Read { fd: i32, offset: i64, buf: Vec<u8> },
+    Read { fd: i32, offset: i64, buf: Bytes },
     /// `pwrite(fd, data, data.len(), offset)` of a copy of the caller's data, or `write` at
     /// the file position when `offset` is -1.
-    Write { fd: i32, offset: i64, data: Vec<u8> },
+    Write { fd: i32, offset: i64, data: Bytes },
     /// `getdents64(fd, buf)` into `buf`'s capacity (library memory).
-    Getdents { fd: i32, buf: Vec<u8> },
+    Getdents { fd: i32, buf: Bytes },
     /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
     /// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out`.

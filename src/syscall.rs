@@ -1,5 +1,6 @@
 //! Running one request's syscall on a worker.
 
+use crate::bytes::Bytes;
 use crate::request::Op;
 use crate::sys;
 
@@ -34,18 +35,18 @@ fn count(r: Result<usize, i32>) -> i32 {
     r.map_or_else(|e| -e, |n| n.min(i32::MAX as usize) as i32)
 }
 
-/// Reads into `buf`'s spare capacity (left uninitialized at submit: zeroing a large buffer
-/// would cost as much as the read) and sets its length to what `read` filled.
+/// Reads into `buf`'s room (left uninitialized at submit: zeroing a large buffer would cost
+/// as much as the read) and marks what `read` filled.
 pub(crate) fn filled(
-    buf: &mut Vec<u8>,
+    buf: &mut Bytes,
     read: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> Result<usize, i32>,
 ) -> i32 {
     buf.clear();
-    let r = read(buf.spare_capacity_mut());
+    let r = read(buf.room());
     if let Ok(n) = r {
-        // SAFETY: the kernel initialized the first `n` bytes of the spare capacity, and `n`
-        // is at most its length.
-        unsafe { buf.set_len(n.min(buf.capacity())) };
+        // SAFETY: the kernel initialized the first `n` bytes of the room (`n` is at most
+        // its length; set_filled clamps to the capacity anyway).
+        unsafe { buf.set_filled(n) };
     }
     count(r)
 }
