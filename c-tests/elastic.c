@@ -82,7 +82,9 @@ int main(void) {
     }
     int grown = count_threads() - before - 1; /* less the watchdog */
     printf("workers after 4 bursts of %d fast opens with threads=4: %d\n", BURST, grown);
-    CHECK(grown <= 4 + 2, "the pool grew to %d workers on fast opens", grown);
+    /* Not under valgrind: it runs one thread at a time, so a worker waiting for valgrind's
+     * lock sleeps in the kernel mid-open and looks blocked to the watchdog (7 seen once). */
+    CHECK(under_valgrind() || grown <= 4 + 2, "the pool grew to %d workers on fast opens", grown);
     aopen_ctx_free(ctx);
 
     /* Shrinking: threads=1 grows for 8 slow opens, then returns to 1 after idling. */
