@@ -107,9 +107,9 @@ check-asan:
 ifeq ($(NIGHTLY),)
 	@echo "SKIP check-asan: no nightly toolchain (AddressSanitizer for Rust needs -Zsanitizer)"
 else
-	RUSTFLAGS=-Zsanitizer=address $(CARGO) +nightly test --release --lib --tests \
+	AOPEN_UNDER_SANITIZER=1 RUSTFLAGS=-Zsanitizer=address $(CARGO) +nightly test --release --lib --tests \
 	  --target $(HOST) --target-dir target/asan
-	env RUSTFLAGS=-Zsanitizer=address CARGO_BUILD_TARGET=$(HOST) CARGO_TARGET_DIR=target/asan \
+	env AOPEN_UNDER_SANITIZER=1 RUSTFLAGS=-Zsanitizer=address CARGO_BUILD_TARGET=$(HOST) CARGO_TARGET_DIR=target/asan \
 	  ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 \
 	  $(MAKE) test-c CARGO="$(CARGO) +nightly" BUILD=build/asan LIBDIR_B=target/asan/$(HOST)/release \
 	  CFLAGS="-O1 -g -fsanitize=address -fno-omit-frame-pointer"
@@ -122,7 +122,7 @@ check-tsan:
 ifeq ($(NIGHTLY),)
 	@echo "SKIP check-tsan: no nightly toolchain (ThreadSanitizer for Rust needs -Zsanitizer)"
 else
-	RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
+	AOPEN_UNDER_SANITIZER=1 RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
 	  TSAN_OPTIONS="halt_on_error=1 suppressions=$(abspath .ci/tsan.supp)" \
 	  $(CARGO) +nightly test --release --lib --tests --target $(HOST) --target-dir target/tsan
 endif

