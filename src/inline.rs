@@ -334,13 +334,7 @@ pub fn fstat_nowait(fd: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32
     if fd < 0 {
         return Err(libc::EBADF);
     }
-    sys::statx(
-        fd,
-        c_str(b"\0"),
-        libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC,
-        mask | libc::STATX_MNT_ID,
-        out,
-    )?;
+    sys::statx_fd(fd, libc::AT_STATX_DONT_SYNC, mask | libc::STATX_MNT_ID, out)?;
     let mount = (out.stx_mask & libc::STATX_MNT_ID != 0).then_some(out.stx_mnt_id);
     if mount_is_local(mount) {
         Ok(())

@@ -90,6 +90,11 @@ pub fn statx(dirfd: i32, path: &CStr, flags: i32, mask: u32, out: &mut libc::sta
     zero_or_errno(unsafe { libc::statx(dirfd, path.as_ptr(), flags, mask, out) })
 }
 
+/// `statx(fd, "", AT_EMPTY_PATH | flags, mask, out)`: the open descriptor `fd`'s own.
+pub fn statx_fd(fd: i32, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
+    statx(fd, c_str(b"\0"), libc::AT_EMPTY_PATH | flags, mask, out)
+}
+
 /// Runs `call` (a read or write returning a count or -1 with errno) until it is not
 /// interrupted: the count, or `Err(errno)`.
 fn count_retrying(mut call: impl FnMut() -> isize) -> Result<usize, i32> {
@@ -347,13 +352,8 @@ pub struct FdInfo {
 pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
     // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let flags = libc::AT_EMPTY_PATH | libc::AT_STATX_DONT_SYNC;
     let mask = libc::STATX_MNT_ID | libc::STATX_TYPE | libc::STATX_SIZE;
-    // SAFETY: the path is a valid empty C string and `st` a live, writable statx.
-    let rc = unsafe { libc::statx(fd, b"\0".as_ptr().cast(), flags, mask, &mut st) };
-    if rc < 0 {
-        return Err(errno());
-    }
+    statx_fd(fd, libc::AT_STATX_DONT_SYNC, mask, &mut st)?;
     Ok(FdInfo {
         mount_id: (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
         dev: (st.stx_dev_major, st.stx_dev_minor),

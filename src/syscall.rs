@@ -24,9 +24,7 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Stat { path, flags, mask, out } => {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
-        Op::Fstat { fd, mask, out } => {
-            status(sys::statx(*fd, crate::sys::c_str(b"\0"), libc::AT_EMPTY_PATH, *mask, &mut out.0))
-        }
+        Op::Fstat { fd, mask, out } => status(sys::statx_fd(*fd, 0, *mask, &mut out.0)),
     }
 }
 
