@@ -30,6 +30,7 @@
 //!   to anything but libc's own, nothing goes inline.
 
 use crate::mounts;
+use crate::pathcache;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -167,66 +168,32 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     }
 }
 
-/// How long an absolute path an inline open found to be a regular file or directory skips
-/// [`probe`] (2 µs here, as much as the open itself) on its next opens. A path replaced by a
-/// FIFO or device within this time meets the probing open of old: opened with
-/// `O_NONBLOCK`, found out by `settle` and handed back, never blocking.
-const PLAIN_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Absolute paths (with the open flags that change what they reach) recently found plain.
-struct PlainPath {
-    path: Vec<u8>,
-    flags: i32,
-    at: std::time::Instant,
-}
-const NO_PLAIN_PATH: Option<PlainPath> = None;
-static PLAIN_PATHS: std::sync::Mutex<[Option<PlainPath>; 32]> = std::sync::Mutex::new([NO_PLAIN_PATH; 32]);
+/// Absolute paths an inline open found to be a regular file or directory lately (keyed by
+/// the flags that change what they reach): their next opens within [`pathcache::TTL`] skip
+/// [`probe`] (2 µs here, as much as the open itself). A path replaced by a FIFO or device
+/// within that time meets the probing open of old: opened with `O_NONBLOCK`, found out by
+/// `settle` and handed back, never blocking.
+static PLAIN_PATHS: pathcache::Shared<()> = pathcache::Shared::new();
 
 /// The flags that change what a path resolves to.
 fn walk_flags(flags: i32) -> i32 {
     flags & (libc::O_NOFOLLOW | libc::O_DIRECTORY)
 }
 
-fn plain_slot(path: &[u8], flags: i32) -> usize {
-    ((mounts::fnv1a(path) ^ walk_flags(flags) as u64) % 32) as usize
-}
-
 /// Forgets the paths found plain (the library calls it when its last context is freed).
 pub fn release() {
-    if let Ok(mut slots) = PLAIN_PATHS.try_lock() {
-        *slots = [NO_PLAIN_PATH; 32];
-    }
+    PLAIN_PATHS.clear();
 }
 
-/// Whether `path` (absolute) was found plain within [`PLAIN_TTL`]. Never waits for the
-/// lock: another thread holding it means "no".
+/// Whether `path` (absolute) was found plain lately.
 fn recently_plain(path: &[u8], flags: i32) -> bool {
-    let Ok(slots) = PLAIN_PATHS.try_lock() else { return false };
-    slots[plain_slot(path, flags)]
-        .as_ref()
-        .is_some_and(|e| e.flags == walk_flags(flags) && e.path == path && e.at.elapsed() < PLAIN_TTL)
+    PLAIN_PATHS.get(path, walk_flags(flags) as u64, 0).is_some()
 }
 
 /// Records an absolute `path` whose open completed (`r`) as plain; returns `r`.
 fn remember_plain(r: OpenNowait, path: &[u8], flags: i32) -> OpenNowait {
     if matches!(r, OpenNowait::Done(fd) if fd >= 0) && path.starts_with(b"/") {
-        if let Ok(mut slots) = PLAIN_PATHS.try_lock() {
-            let slot = &mut slots[plain_slot(path, flags)];
-            match slot {
-                Some(e) => {
-                    e.path.clear();
-                    e.path.extend_from_slice(path);
-                    (e.flags, e.at) = (walk_flags(flags), std::time::Instant::now());
-                }
-                None => {
-                    *slot = Some(PlainPath {
-                        path: path.to_vec(),
-                        flags: walk_flags(flags),
-                        at: std::time::Instant::now(),
-                    })
-                }
-            }
-        }
+        PLAIN_PATHS.put(path, walk_flags(flags) as u64, 0, ());
     }
     r
 }

@@ -19,6 +19,7 @@ pub mod inline;
 mod locked;
 pub mod mounts;
 pub mod parking;
+mod pathcache;
 pub mod pool;
 pub mod request;
 mod scheduler;

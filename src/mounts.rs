@@ -36,6 +36,7 @@
 //! table until its last context is freed. After fork the child reopens the file rather than
 //! share the parent's poll state.
 
+use crate::pathcache;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -363,9 +364,7 @@ pub fn current() -> Arc<Table> {
 /// Closes the watch on /proc/self/mountinfo and frees the table (the library calls it when
 /// its last context is freed; the next lookup reopens them).
 pub fn release() {
-    if let Some(mut c) = try_lock_cache() {
-        *c = None;
-    }
+    PATH_CACHE.clear();
     let mut w = WATCH.write().unwrap_or_else(|e| e.into_inner());
     if let Some(old) = w.take() {
         if old.fd >= 0 && old.generation == crate::fork::generation() {
@@ -407,7 +406,7 @@ pub fn of_path_lexically(path: &[u8]) -> FsId {
 /// The filesystem that holds `path`, as an open with `O_NOFOLLOW` (`follow` false) or
 /// without would reach it (see the module docs). Never waits on a filesystem.
 ///
-/// An absolute path's answer is reused for [`PATH_CACHE_TTL`], while the mount table is
+/// An absolute path's answer is reused for [`pathcache::TTL`], while the mount table is
 /// unchanged (a small cache, emptied with the last context): the cached walk costs about
 /// 2 us (openat2, statx and close), as much as the open it attributes, and loops reopen the
 /// same files. A symlink retargeted
@@ -418,8 +417,7 @@ pub fn of_path(path: &CStr, follow: bool) -> FsId {
     let cacheable = p.starts_with(b"/");
     let generation = if cacheable { current().generation } else { 0 };
     if cacheable {
-        if let Some(fs) = try_lock_cache().and_then(|c| c.as_ref().and_then(|c| c.get(p, follow, generation)))
-        {
+        if let Some(fs) = PATH_CACHE.get(p, u64::from(follow), generation) {
             return fs;
         }
     }
@@ -429,69 +427,14 @@ pub fn of_path(path: &CStr, follow: bool) -> FsId {
         Err(_) => of_path_lexically(p),
     };
     if cacheable {
-        if let Some(mut c) = try_lock_cache() {
-            c.get_or_insert_with(PathCache::default).put(p, follow, generation, fs);
-        }
+        PATH_CACHE.put(p, u64::from(follow), generation, fs);
     }
     fs
 }
 
-/// How long an absolute path's attribution is reused (see [`of_path`]).
-pub const PATH_CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// A small direct-mapped cache of path attributions.
-#[derive(Default)]
-struct PathCache {
-    slots: [Option<CachedPath>; 32],
-}
-
-struct CachedPath {
-    path: Vec<u8>,
-    follow: bool,
-    generation: u64,
-    at: Instant,
-    fs: FsId,
-}
-
-impl PathCache {
-    fn slot(path: &[u8], follow: bool) -> usize {
-        ((fnv1a(path) ^ u64::from(follow)) % 32) as usize
-    }
-
-    fn get(&self, path: &[u8], follow: bool, generation: u64) -> Option<FsId> {
-        let e = self.slots[Self::slot(path, follow)].as_ref()?;
-        let fresh = e.generation == generation && e.at.elapsed() < PATH_CACHE_TTL;
-        (fresh && e.follow == follow && e.path == path).then_some(e.fs)
-    }
-
-    fn put(&mut self, path: &[u8], follow: bool, generation: u64, fs: FsId) {
-        let slot = &mut self.slots[Self::slot(path, follow)];
-        match slot {
-            Some(e) => {
-                e.path.clear();
-                e.path.extend_from_slice(path);
-                (e.follow, e.generation, e.at, e.fs) = (follow, generation, Instant::now(), fs);
-            }
-            None => {
-                *slot = Some(CachedPath { path: path.to_vec(), follow, generation, at: Instant::now(), fs });
-            }
-        }
-    }
-}
-
-/// The process's path cache (None until used, and again after [`release`]).
-static PATH_CACHE: std::sync::Mutex<Option<PathCache>> = std::sync::Mutex::new(None);
-
-/// The cache, unless another thread holds it: submit (or release) then goes without it
-/// rather than wait, and a forked child, whose copy may be locked by a thread that does not
-/// exist there, never blocks on it.
-fn try_lock_cache() -> Option<std::sync::MutexGuard<'static, Option<PathCache>>> {
-    match PATH_CACHE.try_lock() {
-        Ok(g) => Some(g),
-        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-        Err(std::sync::TryLockError::WouldBlock) => None,
-    }
-}
+/// The process's attributions of absolute paths (keyed by `follow`, of a mount table
+/// generation).
+static PATH_CACHE: pathcache::Shared<FsId> = pathcache::Shared::new();
 
 /// Symbolic links followed by hand while attributing one path (the kernel allows 40).
 const MAX_HOPS: u32 = 40;
@@ -718,25 +661,6 @@ garbage line
         assert!(fs(50) >> 63 == 1 && fs(50) != UNKNOWN);
         assert_eq!(t.mount_of_fs(fs(55)).unwrap().id, 54, "named by its first mount");
         assert!(is_local("ext4") && is_local("tmpfs") && !is_local("nfs4") && !is_local("fuse"));
-    }
-
-    #[test]
-    fn the_path_cache_is_exact_and_forgets_old_tables() {
-        let mut c = PathCache::default();
-        c.put(b"/a/b", true, 7, 42);
-        assert_eq!(c.get(b"/a/b", true, 7), Some(42));
-        assert_eq!(c.get(b"/a/b", false, 7), None, "O_NOFOLLOW is another question");
-        assert_eq!(c.get(b"/a/b", true, 8), None, "the mount table changed");
-        assert_eq!(c.get(b"/a/c", true, 7), None);
-        // Colliding paths replace each other; they never answer for each other.
-        let other = (0..10_000u32)
-            .map(|i| format!("/x{i}").into_bytes())
-            .find(|p| PathCache::slot(p, true) == PathCache::slot(b"/a/b", true))
-            .unwrap();
-        c.put(&other, true, 7, 9);
-        assert_eq!((c.get(b"/a/b", true, 7), c.get(&other, true, 7)), (None, Some(9)));
-        c.slots[PathCache::slot(&other, true)].as_mut().unwrap().at -= PATH_CACHE_TTL;
-        assert_eq!(c.get(&other, true, 7), None, "expired");
     }
 
     #[test]
