@@ -204,26 +204,30 @@ impl<T: Send + 'static> Context<T> {
     /// buffer, delivered in the completion's `out`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)`
     /// for `offset` < -1 or `len` over `i32::MAX`, or a buffer over the whole budget.
     pub fn submit_read(&self, fd: i32, len: usize, offset: i64, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_io(fd, len, offset) {
-            return Err((e, token));
+        match self.read_buffer(fd, len, offset) {
+            Ok(buf) => self.submit(Op::Read { fd, offset, buf }, token),
+            Err(e) => Err((e, token)),
         }
+    }
+
+    /// A library buffer for a read of `len` bytes, after the checks of
+    /// [`Context::submit_read`] (the budget's before allocating it).
+    fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
+        check_io(fd, len, offset)?;
         if len > self.buffer_budget() {
-            return Err((libc::EINVAL, token)); // before allocating it
+            return Err(libc::EINVAL);
         }
-        self.submit(Op::Read { fd, offset, buf: self.buffers.take(len) }, token)
+        Ok(self.buffers.take(len))
     }
 
     /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
     /// delivered like a read's. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for `len` over
     /// `i32::MAX` or the whole budget.
     pub fn submit_getdents(&self, fd: i32, len: usize, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_io(fd, len, 0) {
-            return Err((e, token));
+        match self.read_buffer(fd, len, 0) {
+            Ok(buf) => self.submit(Op::Getdents { fd, buf }, token),
+            Err(e) => Err((e, token)),
         }
-        if len > self.buffer_budget() {
-            return Err((libc::EINVAL, token));
-        }
-        self.submit(Op::Getdents { fd, buf: self.buffers.take(len) }, token)
     }
 
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
