@@ -37,8 +37,9 @@ fn class(n: usize) -> usize {
 }
 
 impl Buffers {
-    /// An empty buffer with room for `len` bytes: the newest spare one of `len`'s size class
-    /// that is large enough, else a new one.
+    /// An empty buffer whose room is exactly `len` bytes: the newest spare one of `len`'s
+    /// size class that is large enough (its capacity may be larger; its room is limited to
+    /// `len`, so a read into it never returns more than was asked), else a new one.
     pub fn take(&self, len: usize) -> Bytes {
         if len >= MIN_RECYCLED {
             let mut s = self.lock();
@@ -46,8 +47,9 @@ impl Buffers {
             // The newest first: its bytes are likeliest still in the CPU cache.
             let found = s.classes.get(c).and_then(|stack| stack.iter().rposition(|b| b.capacity() >= len));
             if let Some(i) = found {
-                let b = s.classes[c].swap_remove(i);
+                let mut b = s.classes[c].swap_remove(i);
                 s.bytes -= b.capacity();
+                b.limit_room(len);
                 return b;
             }
         }
@@ -103,7 +105,12 @@ mod tests {
         assert_eq!((again.as_ptr(), b.spare_bytes()), (ptr, 0));
         b.put(Bytes::with_capacity(700 << 10), 4 << 20);
         assert_eq!(b.take(800 << 10).capacity(), 800 << 10, "a spare buffer too small was handed out");
-        assert_eq!(b.take(600 << 10).capacity(), 700 << 10);
+        let reused = b.take(600 << 10);
+        assert_eq!(
+            (reused.capacity(), reused.room_len()),
+            (700 << 10, 600 << 10),
+            "a reused buffer's room is the read's size"
+        );
         b.put(Bytes::copy_of(&[0; 100]), 4 << 20);
         assert_eq!(b.spare_bytes(), 0);
     }

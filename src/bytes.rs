@@ -18,12 +18,16 @@ const DIRECT_ALIGN: usize = 4096;
 /// of at least 512 bytes; smaller buffers are never used with it).
 const DIRECT_MIN: usize = 512;
 
-/// A byte buffer of fixed capacity whose first `len` bytes are initialized.
+/// A byte buffer of fixed capacity whose first `len` bytes are initialized. Its room (what
+/// a syscall may fill) is the first `want` bytes: all of it, or what one request asked for
+/// when a larger recycled buffer serves it (see [`Bytes::limit_room`]).
 pub struct Bytes {
     /// The allocation (`Self::layout(cap)`), and the aligned start of the buffer in it.
     base: NonNull<u8>,
     ptr: NonNull<u8>,
     len: usize,
+    /// `len <= want <= cap`.
+    want: usize,
     cap: usize,
 }
 
@@ -43,7 +47,7 @@ impl Bytes {
     /// would cost as much as the read that fills it).
     pub fn with_capacity(cap: usize) -> Self {
         if cap == 0 {
-            return Bytes { base: NonNull::dangling(), ptr: NonNull::dangling(), len: 0, cap };
+            return Bytes { base: NonNull::dangling(), ptr: NonNull::dangling(), len: 0, want: 0, cap };
         }
         let layout = Self::layout(cap);
         // SAFETY: `layout` has a non-zero size.
@@ -53,7 +57,7 @@ impl Bytes {
         // SAFETY: `skip` < DIRECT_ALIGN, and the allocation is `DIRECT_ALIGN - 1` bytes longer
         // than `cap` when aligning, so `[ptr, ptr + cap)` lies inside it.
         let ptr = unsafe { NonNull::new_unchecked(base.as_ptr().add(skip)) };
-        Bytes { base, ptr, len: 0, cap }
+        Bytes { base, ptr, len: 0, want: cap, cap }
     }
 
     /// A copy of `data`.
@@ -66,8 +70,24 @@ impl Bytes {
         b
     }
 
+    /// The allocation's size: what the buffer costs against the budget, and what decides
+    /// whether it is recycled. A request's own size is [`Bytes::room_len`].
     pub fn capacity(&self) -> usize {
         self.cap
+    }
+
+    /// How many bytes a syscall may put in it: what the request it serves asked for.
+    pub fn room_len(&self) -> usize {
+        self.want
+    }
+
+    /// Empties the buffer and limits its room to its first `n` bytes (at most the capacity),
+    /// so that a read of `n` bytes served by a larger recycled buffer reads `n` bytes, never
+    /// the buffer's capacity.
+    pub fn limit_room(&mut self, n: usize) {
+        debug_assert!(n <= self.cap, "a buffer of {} bytes cannot serve {n}", self.cap);
+        self.len = 0;
+        self.want = n.min(self.cap);
     }
 
     /// Forgets the contents, keeping the room.
@@ -80,20 +100,21 @@ impl Bytes {
         self.len = self.len.min(n);
     }
 
-    /// All the room, for a syscall to fill; then [`Bytes::set_filled`].
+    /// The room ([`Bytes::room_len`] bytes), for a syscall to fill; then
+    /// [`Bytes::set_filled`].
     pub fn room(&mut self) -> &mut [MaybeUninit<u8>] {
-        // SAFETY: the allocation holds `cap` bytes (or `cap` is 0 with a dangling, aligned
-        // pointer), and MaybeUninit assumes nothing of them.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), self.cap) }
+        // SAFETY: the allocation holds `cap` >= `want` bytes (or `cap` is 0 with a dangling,
+        // aligned pointer), and MaybeUninit assumes nothing of them.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), self.want) }
     }
 
     /// Marks the first `n` bytes of the room as filled.
     ///
     /// # Safety
-    /// The first `n` bytes (at most the capacity) were initialized, by the kernel or a copy.
+    /// The first `n` bytes (at most the room) were initialized, by the kernel or a copy.
     pub unsafe fn set_filled(&mut self, n: usize) {
-        debug_assert!(n <= self.cap);
-        self.len = n.min(self.cap);
+        debug_assert!(n <= self.want, "{n} bytes filled in a room of {}", self.want);
+        self.len = n.min(self.want);
     }
 }
 
@@ -137,5 +158,18 @@ mod tests {
         d.truncate(2);
         assert_eq!(&d[..], &[1, 1]);
         assert_eq!(Bytes::copy_of(&[]).len(), 0);
+    }
+
+    #[test]
+    fn a_limited_room_is_all_a_syscall_sees() {
+        let mut b = Bytes::with_capacity(8192);
+        b.limit_room(5000);
+        assert_eq!((b.room().len(), b.room_len(), b.capacity()), (5000, 5000, 8192));
+        b.room().iter_mut().for_each(|x| *x = MaybeUninit::new(3));
+        // SAFETY: the whole room was just written.
+        unsafe { b.set_filled(5000) };
+        assert_eq!(b.len(), 5000);
+        b.limit_room(8192);
+        assert_eq!((b.len(), b.room().len()), (0, 8192));
     }
 }

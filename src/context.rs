@@ -312,7 +312,7 @@ impl<T: Send + 'static> Context<T> {
             }
             Op::Close { fd } if self.shared.is_quiet() => done(inline::close_nowait(*fd).map(|()| 0)),
             Op::Read { fd, offset, buf }
-                if *offset >= 0 && (buf.capacity() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
+                if *offset >= 0 && (buf.room_len() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
             {
                 let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
                 (r != -libc::EAGAIN).then_some(r)

@@ -125,6 +125,16 @@ impl Output {
     }
 }
 
+/// The largest result a call of `kind` may report: an open's descriptor, the bytes a call
+/// that moves bytes asked for (`asked`), 0 for the rest. Delivery asserts it (debug builds).
+fn most_result(kind: OpKind, asked: usize) -> i32 {
+    match kind {
+        OpKind::Open => i32::MAX,
+        OpKind::Read | OpKind::Write | OpKind::Getdents => asked.min(i32::MAX as usize) as i32,
+        _ => 0,
+    }
+}
+
 /// The work a request does.
 #[derive(Debug)]
 pub enum Op {
@@ -142,13 +152,13 @@ pub enum Op {
     Rename { from: CString, to: CString, flags: u32 },
     /// `ftruncate(fd, length)`.
     Ftruncate { fd: i32, length: i64 },
-    /// `pread(fd, buf, buf.capacity(), offset)` into `buf` (library memory, empty until the
+    /// `pread(fd, buf, buf.room_len(), offset)` into `buf` (library memory, empty until the
     /// read fills it), or `read` at the file position when `offset` is -1.
     Read { fd: i32, offset: i64, buf: Bytes },
     /// `pwrite(fd, data, data.len(), offset)` of a copy of the caller's data, or `write` at
     /// the file position when `offset` is -1.
     Write { fd: i32, offset: i64, data: Bytes },
-    /// `getdents64(fd, buf)` into `buf`'s capacity (library memory).
+    /// `getdents64(fd, buf)` into `buf`'s room (library memory).
     Getdents { fd: i32, buf: Bytes },
     /// `statx(AT_FDCWD, path, flags, mask)` into `out`.
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
@@ -201,6 +211,16 @@ impl Op {
         }
     }
 
+    /// The largest result it may report (see [`most_result`]).
+    fn most_result(&self) -> i32 {
+        let asked = match self {
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.room_len(),
+            Op::Write { data, .. } => data.len(),
+            _ => 0,
+        };
+        most_result(self.kind(), asked)
+    }
+
     /// What the call wrote into library memory, for delivery.
     pub fn into_output(self) -> Option<Output> {
         match self {
@@ -250,6 +270,8 @@ struct Req<T> {
     state: State<T>,
     /// Bytes of caller data it holds in library memory, released with its slot.
     bytes: usize,
+    /// The largest result it may report: delivery asserts it (debug builds).
+    most: i32,
 }
 
 impl<T> Req<T> {
@@ -461,12 +483,16 @@ impl<T> Requests<T> {
         state: State<T>,
     ) -> Result<(Id, u64), State<T>> {
         let seq = self.next_seq;
-        let bytes = match &state {
-            State::Queued { op, .. } => op.buffer_bytes(),
-            State::Ready { out: Some(out), .. } => out.buffer_bytes(),
-            _ => 0,
+        let (bytes, most) = match &state {
+            State::Queued { op, .. } => (op.buffer_bytes(), op.most_result()),
+            // Completed inline: a read's bytes are already cut to its result.
+            State::Ready { out: Some(out @ Output::Bytes(b)), .. } => {
+                (out.buffer_bytes(), most_result(kind, b.room_len()))
+            }
+            State::Ready { out: Some(out), .. } => (out.buffer_bytes(), most_result(kind, 0)),
+            _ => (0, most_result(kind, 0)),
         };
-        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most };
         let id = self.reqs.insert(req).map_err(|r| r.state)?;
         self.next_seq += 1;
         self.held_bytes += bytes;
@@ -662,6 +688,11 @@ impl<T> Requests<T> {
             unreachable!("the ready queue holds ready requests only")
         };
         let kind = req.kind;
+        debug_assert!(
+            result <= req.most,
+            "{kind:?} reports {result}, more than the {} it may (asked for)",
+            req.most
+        );
         if req.syscall.is_none() {
             self.remove(id);
         } // else its abandoned syscall still runs: `finish` frees the slot

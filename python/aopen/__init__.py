@@ -548,6 +548,8 @@ class aiofile:
                 return await self._pread(n)
         else:
             raise OSError(-got, _os.strerror(-got), _os.fsdecode(self._path))
+        if got > n:  # never trust a count past the buffer: it would move the position too
+            raise OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {n}", _os.fsdecode(self._path))
         self._pos += got
         return buf.raw[:got]
 

@@ -6,6 +6,7 @@ without the delay, which the tests use to check contents quickly).
 """
 
 import asyncio
+import errno
 import gc
 import os
 import subprocess
@@ -402,6 +403,51 @@ class TestAiofile(unittest.TestCase):
                 with self.assertRaises(OSError):
                     await f.write(b"x")  # opened read-only
             self.assertEqual(aopen.stats()["buffer_bytes"], 0)
+
+        asyncio.run(main())
+
+    def test_read_n_never_returns_more_than_n(self):
+        """read(n) returns exactly what the built-in file's read(n) returns, over random sizes
+        and positions on both the fast path and requests; and a library count past the
+        buffer (the over-long read bug) raises EIO instead of moving the position too far."""
+        import random
+
+        path = os.path.join(DIR, "aiofile.counts")
+        blob = os.urandom(65536)
+        with open(path, "wb") as g:
+            g.write(blob)
+        seed = random.randrange(1 << 30)
+        rnd = random.Random(seed)
+
+        async def main():
+            async with aopen.aiofile(path, "rb") as f:
+                with open(path, "rb") as g:
+                    for _ in range(300):
+                        pos, n = rnd.randrange(70000), rnd.randrange(1, 16385)
+                        f.seek(pos)
+                        g.seek(pos)
+                        got = await f.read(n)
+                        self.assertLessEqual(len(got), n, f"seed {seed}")
+                        self.assertEqual(got, g.read(n), f"seed {seed}: read({n}) at {pos}")
+            real = aopen._lib
+
+            class Lying:
+                def __getattr__(self, name):
+                    return getattr(real, name)
+
+                def aopen_read_nowait(self, ctx, fd, buf, n, off):
+                    real.aopen_read_nowait(ctx, fd, buf, n, off)
+                    return n + 1000
+
+            aopen._lib = Lying()
+            try:
+                async with aopen.aiofile(path, "rb") as f:
+                    with self.assertRaises(OSError) as e:
+                        await f.read(10)
+                    self.assertEqual(e.exception.errno, errno.EIO)
+                    self.assertEqual(f.tell(), 0)
+            finally:
+                aopen._lib = real
 
         asyncio.run(main())
 
