@@ -1021,8 +1021,15 @@ int aopen_wait(struct aopen_ctx *ctx, int timeout_ms);
  * - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
  *   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
  *   closed by the library when its syscall returns. A cancelled close did not close its fd.
- *   Any other running call (fsync, unlink, mkdir, rename, ftruncate) is delivered at once
- *   too, but may still take effect when its syscall returns, as with io_uring and libuv.
+ *   Any other running call (read, write, fsync, unlink, mkdir, rename, ftruncate, getdents,
+ *   stat) is delivered at once too, but may still take effect when its syscall returns, as
+ *   with io_uring and libuv; a read at the file position may still move it.
+ *
+ *   A running call on a descriptor of the caller's may not have entered its syscall yet
+ *   when its cancel is delivered. Keep that descriptor open until the worker is done
+ *   (`aopen_stats`'s `abandoned_threads` falls to 0): closed sooner, its number may be
+ *   reused by the caller's next open, and the call would then read, write, sync or
+ *   truncate that file instead.
  * - -EALREADY: a close already running, a call other than an open already done (it took
  *   effect), or a request already cancelled/timed out.
  * - -ENOENT: no such undelivered request.

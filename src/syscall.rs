@@ -20,7 +20,11 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Ftruncate { fd, length } => status(sys::ftruncate(*fd, *length)),
         Op::Read { fd, offset, buf } => filled(buf, |spare| sys::read_at(*fd, spare, *offset)),
         Op::Write { fd, offset, data } => count(sys::write_at(*fd, data, *offset)),
-        Op::Getdents { fd, buf } => filled(buf, |spare| sys::getdents(*fd, spare)),
+        Op::Getdents { fd, buf } => {
+            let r = filled(buf, |spare| sys::getdents(*fd, spare));
+            zero_dirent_padding(buf);
+            r
+        }
         Op::Stat { path, flags, mask, out } => {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
@@ -47,6 +51,35 @@ pub(crate) fn filled(
         unsafe { buf.set_filled(n) };
     }
     count(r)
+}
+
+/// Zeroes what getdents64 left unwritten in its records: each record's bytes after its
+/// name's NUL, up to `d_reclen`. The kernel writes only the header and the name, so those
+/// bytes would otherwise carry the library buffer's old contents (another read's data) to
+/// the caller.
+fn zero_dirent_padding(buf: &mut Bytes) {
+    const NAME: usize = 19; // d_ino (8), d_off (8), d_reclen (2), d_type (1)
+    let filled = buf.len();
+    let room = buf.room();
+    let mut at = 0;
+    while at + NAME < filled {
+        // SAFETY: the kernel wrote every record's header, the two reclen bytes included,
+        // and `at + NAME < filled` keeps them inside what it filled.
+        let reclen = usize::from(u16::from_ne_bytes(unsafe {
+            [room[at + 16].assume_init(), room[at + 17].assume_init()]
+        }));
+        let end = (at + reclen).min(filled);
+        if reclen <= NAME {
+            break; // never from the kernel; stop rather than loop
+        }
+        let mut i = at + NAME;
+        // SAFETY: the name and its NUL, which the kernel wrote, come before any padding.
+        while i < end && unsafe { room[i].assume_init() } != 0 {
+            i += 1;
+        }
+        room[i..end].iter_mut().for_each(|b| *b = std::mem::MaybeUninit::new(0));
+        at = end;
+    }
 }
 
 /// 0 or -errno.
