@@ -487,6 +487,10 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
  * regular file or directory on a local filesystem) is made inside this call, and its
  * completion queued at once.
  *
+ * After a call on `fd` was cancelled or timed out while running (see `aopen_cancel`), this
+ * close waits on its worker until that call's syscall has returned, so the number is never
+ * freed for reuse while the call may still use it.
+ *
  * # Parameters
  * - `fd`: the descriptor to close; the library owns it once this returns an id.
  * - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno).
@@ -907,7 +911,8 @@ int aopen_open_nowait(struct aopen_ctx *ctx, const char *path, int flags, mode_t
  * 0 (closed), or -EAGAIN (not closed: `fd` is still the caller's; submit the close with
  * `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
  * (forked child), or the close's own -errno (the descriptor is released anyway). Always
- * -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close.
+ * -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close, and while a
+ * cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`).
  *
  * # Thread safety
  * Any thread, any time. Never waits on a filesystem.
@@ -1026,10 +1031,11 @@ int aopen_wait(struct aopen_ctx *ctx, int timeout_ms);
  *   with io_uring and libuv; a read at the file position may still move it.
  *
  *   A running call on a descriptor of the caller's may not have entered its syscall yet
- *   when its cancel is delivered. Keep that descriptor open until the worker is done
- *   (`aopen_stats`'s `abandoned_threads` falls to 0): closed sooner, its number may be
- *   reused by the caller's next open, and the call would then read, write, sync or
- *   truncate that file instead.
+ *   when its cancel is delivered. Close that descriptor through the library
+ *   (`aclose_submit` or `aclose_detach`), which waits for the call on a worker; a close(2)
+ *   of the caller's own must wait until the worker is done (`aopen_stats`'s
+ *   `abandoned_threads` falls to 0): closed sooner, the number may be reused by the
+ *   caller's next open, and the call would then read, write, sync or truncate that file.
  * - -EALREADY: a close already running, a call other than an open already done (it took
  *   effect), or a request already cancelled/timed out.
  * - -ENOENT: no such undelivered request.

@@ -226,8 +226,8 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
     if fd < 0 {
         return Err(libc::EBADF);
     }
-    if interposed() {
-        return Err(libc::EAGAIN);
+    if interposed() || crate::fdguard::is_held(fd) {
+        return Err(libc::EAGAIN); // (held: a worker closes it once the abandoned call returns)
     }
     let info = sys::fd_info(fd)?;
     if !plain(info.mode) || !mount_is_local(info.mount_id) {

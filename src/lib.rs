@@ -13,6 +13,7 @@ pub mod completion;
 pub mod config;
 pub mod context;
 mod deadlines;
+mod fdguard;
 pub mod ffi;
 mod fork;
 pub mod inline;

@@ -34,6 +34,7 @@
 
 use crate::bytes::Bytes;
 use crate::deadlines::Deadlines;
+use crate::fdguard;
 use crate::mounts::FsId;
 use crate::scheduler::Scheduler;
 use crate::slab::Slab;
@@ -211,6 +212,20 @@ impl Op {
         }
     }
 
+    /// The caller's descriptor it works on, for a call an abandoned syscall could still be
+    /// about to make on it (see `fdguard`): not a close, which owns its descriptor.
+    fn caller_fd(&self) -> Option<i32> {
+        match self {
+            Op::Read { fd, .. }
+            | Op::Write { fd, .. }
+            | Op::Fsync { fd, .. }
+            | Op::Ftruncate { fd, .. }
+            | Op::Getdents { fd, .. }
+            | Op::Fstat { fd, .. } => Some(*fd),
+            _ => None,
+        }
+    }
+
     /// The largest result it may report (see [`most_result`]).
     fn most_result(&self) -> i32 {
         let asked = match self {
@@ -272,6 +287,9 @@ struct Req<T> {
     bytes: usize,
     /// The largest result it may report: delivery asserts it (debug builds).
     most: i32,
+    /// The caller's descriptor its call uses (-1: none), held in `fdguard` while its
+    /// syscall runs abandoned.
+    fd: i32,
 }
 
 impl<T> Req<T> {
@@ -483,6 +501,10 @@ impl<T> Requests<T> {
         state: State<T>,
     ) -> Result<(Id, u64), State<T>> {
         let seq = self.next_seq;
+        let fd = match &state {
+            State::Queued { op, .. } => op.caller_fd().unwrap_or(-1),
+            _ => -1,
+        };
         let (bytes, most) = match &state {
             State::Queued { op, .. } => (op.buffer_bytes(), op.most_result()),
             // Completed inline: a read's bytes are already cut to its result.
@@ -492,7 +514,7 @@ impl<T> Requests<T> {
             State::Ready { out: Some(out), .. } => (out.buffer_bytes(), most_result(kind, 0)),
             _ => (0, most_result(kind, 0)),
         };
-        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most, fd };
         let id = self.reqs.insert(req).map_err(|r| r.state)?;
         self.next_seq += 1;
         self.held_bytes += bytes;
@@ -583,6 +605,9 @@ impl<T> Requests<T> {
         self.running -= 1;
         if abandoned {
             self.abandoned -= 1;
+            if req.fd >= 0 {
+                fdguard::release(req.fd);
+            }
         }
         self.sched.end(fs, abandoned);
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
@@ -633,6 +658,9 @@ impl<T> Requests<T> {
                     req.state = cancelled(token);
                     self.abandoned += 1;
                     self.sched.abandon(fs);
+                    if req.fd >= 0 {
+                        fdguard::hold(req.fd); // before the cancel can be delivered
+                    }
                     (self.push_ready(id), None)
                 }
                 State::Ready { result, cancelled: false, token, .. } if req.kind == OpKind::Open => {
@@ -725,6 +753,9 @@ impl<T> Requests<T> {
                 State::Running { .. } => {
                     self.abandoned += 1;
                     self.sched.abandon(fs);
+                    if req.fd >= 0 {
+                        fdguard::hold(req.fd);
+                    }
                 }
                 State::Ready { result, .. } => {
                     if req.kind == OpKind::Open && result >= 0 {
