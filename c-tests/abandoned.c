@@ -109,21 +109,35 @@ int main(void) {
     CHECK_EQ(stats_of(other).threads, 0);
     /* A request waiting at the cap in a context whose workers are all abandoned is accepted
      * (they may come back) and waits without burning CPU: the watchdog cannot start a
-     * thread, so it does not keep scanning the stuck ones. */
+     * thread, so it does not keep scanning the stuck ones. Whether all its workers are
+     * abandoned depends on timing: when the hung mount was marked blocked while the pool was
+     * still growing (a loaded machine), the pool started up to 4 workers beyond the n (the
+     * threads check above), and those are idle now and serve the request at once. */
+    s = stats_of(ctx);
+    uint32_t unabandoned = s.threads - s.abandoned_threads;
     CHECK(aopen_submit(ctx, "/dev/null", O_RDONLY, 0, NULL, NULL) > 0, "submit at the cap");
     double c0 = watchdog_cpu_ms(), w0 = now_ms();
     sleep_ms(1000);
     double cpu_ms = watchdog_cpu_ms() - c0;
     printf("waiting at the cap: watchdogs used %.0f ms CPU in %.0f ms\n", cpu_ms, now_ms() - w0);
     CHECK(under_valgrind() || cpu_ms <= 50, "watchdogs used %.0f ms of CPU in 1 s at the cap", cpu_ms);
-    CHECK_EQ(stats_of(ctx).queued, 1);
+    s = stats_of(ctx);
+    if (unabandoned == 0) {
+        CHECK(s.queued == 1, "the request at the cap did not wait: queued %u running %u threads %u abandoned %u",
+              s.queued, s.running, s.threads, s.abandoned_threads);
+    } else {
+        printf("%u workers beyond the abandoned ones: the request at the cap ran on one\n", unabandoned);
+        CHECK_EQ(wait_ready(ctx, 1, 5000), 1);
+        CHECK_EQ(s.threads, stats_of(ctx).threads); /* and no thread started for it */
+    }
 
     /* Free with n abandoned workers returns promptly; their syscalls still run. */
     double t0 = now_ms();
     aopen_ctx_free(ctx);
     double free_ms = now_ms() - t0;
     printf("free with %d abandoned workers: %.2f ms\n", n, free_ms);
-    CHECK(free_ms < 1000, "free took %.0f ms", free_ms);
+    /* A free that waited for them would wait for the release, which comes after it. */
+    CHECK(free_ms < 5000, "free took %.0f ms", free_ms);
     CHECK_EQ(stats_of(other).process_abandoned_threads, (uint32_t)n);
 
     /* The hang ends: every late descriptor is closed, every abandoned thread leaves. */

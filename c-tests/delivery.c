@@ -61,7 +61,7 @@ int main(void) {
 
     /* Completion order, not submit order: a slow open then a fast one. */
     int64_t slow = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL);
-    sleep_ms(20);
+    CHECK(wait_stats(ctx, 1, 0, 5000), "the slow open never started");
     int64_t fast = aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL);
     CHECK(slow > 0 && fast > 0, "submit");
     CHECK_EQ(reap_n(ctx, c, 2, (int)delay + 5000), 2);
@@ -131,8 +131,9 @@ int main(void) {
         dropped += n;
     }
     CHECK_EQ(dropped, 5);
-    sleep_ms((long)delay + 200); /* the cancelled slow open has returned and been closed */
-    CHECK_EQ(count_fds(), fds0 + 1);
+    /* The cancelled slow open returns and its descriptor is closed by a worker. */
+    CHECK(wait_stats(ctx, 0, 0, (int)delay + 10000), "the cancelled slow open never returned");
+    CHECK_EQ(wait_fds(fds0 + 1, 5000), fds0 + 1);
     CHECK_EQ(aopen_dispatch(ctx, 0), 0);
     CHECK_EQ(aopen_reap(ctx, c, MAXR), 0);
     aopen_ctx_free(ctx);

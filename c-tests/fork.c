@@ -25,7 +25,11 @@ static int child(aopen_ctx *ctx, int fds_before_ctx) { /* counts from count_lib_
     CHECK_EQ(aopen_ctx_fd(ctx), -ESHUTDOWN);
     double t0 = now_ms();
     aopen_ctx_free(ctx);
-    CHECK(now_ms() - t0 < 50, "free in the child blocked");
+    /* Nothing to wait for: the parent's workers do not exist here. A free that joined
+     * them would never return (the test's timeout); 50 ms is a native bound, 2 s allows for
+     * valgrind and the sanitizers, which slow the child's free itself. */
+    double bound = under_valgrind() || getenv("AOPEN_UNDER_SANITIZER") ? 2000 : 50;
+    CHECK(now_ms() - t0 < bound, "free in the child blocked %.0f ms", now_ms() - t0);
     /* The inherited eventfd and the completed opens' fds are closed in the child. */
     int left = count_lib_fds() - fds_before_ctx;
     CHECK(left == 0 || left == 2, "%d inherited descriptors left open in the child", left);
@@ -80,7 +84,13 @@ int main(void) {
     }
 
     printf("%d of 20 forks caught the context's lock held\n", locked);
-    CHECK(locked <= 5, "%d of 20 forks found the lock held", locked);
+    /* How often a fork lands inside a critical section is up to the scheduler: natively a
+     * short critical section makes it rare; under valgrind (one thread at a time) or a
+     * sanitizer it is not, but the common case must still be exercised at least once. */
+    if (under_valgrind() || getenv("AOPEN_UNDER_SANITIZER"))
+        CHECK(locked < 20, "all 20 forks found the lock held");
+    else
+        CHECK(locked <= 5, "%d of 20 forks found the lock held", locked);
 
     /* The parent carries on: all six completions arrive, exactly once. */
     aopen_completion c[8];

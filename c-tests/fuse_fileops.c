@@ -204,7 +204,7 @@ static int test_hung_calls_do_not_starve_another_filesystem(void) {
         CHECK((ids[i] = submit(ctx, 1, 10 + i)) > 0, "submit");
     CHECK(wait_stats(ctx, 20, 0, 10000), "20 unlinks never all ran: %u running", stats_of(ctx).running);
     int healthy = under_valgrind() ? 200 : 2000;
-    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 10000, &others);
+    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 30000, &others);
     printf("with 20 unlinks hung: %d of %d local opens in %.0f ms, p99 %.2f ms; longest call %.2f ms\n", r.done,
            healthy, r.wall_ms, r.p99_ms, longest_call_ms);
     CHECK_EQ(r.done, healthy);
@@ -254,8 +254,9 @@ int main(void) {
     CHECK(intact(&fstat_kept, sizeof fstat_kept), "a cancelled fstat wrote its buffer after the daemon answered");
     CHECK(intact(read_bufs, sizeof read_bufs), "a cancelled or timed-out read wrote its buffer");
     CHECK(intact(dirent_bufs, sizeof dirent_bufs), "a cancelled or timed-out getdents wrote its buffer");
-    /* No library call on the loop thread waited for the hung filesystem. */
-    CHECK(longest_call_ms < 500, "a library call took %.0f ms", longest_call_ms);
+    /* No library call on the loop thread waited for the hung filesystem (which would be
+     * forever, until the release); 1 s allows for a sanitizer and a loaded machine. */
+    CHECK(longest_call_ms < 1000, "a library call took %.0f ms", longest_call_ms);
     printf("after release: fds %d, threads %d, daemon calls still waiting 0\n", count_fds(), count_threads());
     return 0;
 }

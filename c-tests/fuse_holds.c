@@ -95,7 +95,9 @@ static int test_free_with_300_stuck(void) {
     printf("free with %ld workers stuck: %.2f ms; after release daemon opens %ld releases %ld\n", stuck, ms,
            hangfs_done(fs, HANGFS_OPEN), hangfs_done(fs, HANGFS_RELEASE));
     CHECK_EQ(stuck, n);
-    CHECK(ms < 100, "free took %.1f ms", ms);
+    /* A free that waited for the stuck workers would wait for the release, which comes
+     * after it: 1 s allows for valgrind and a loaded machine. */
+    CHECK(ms < 1000, "free took %.1f ms", ms);
     return 0;
 }
 

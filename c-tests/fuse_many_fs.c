@@ -59,13 +59,25 @@ int main(void) {
         }
     aopen_stats_snapshot s = stats_of(ctx);
     long waiting[FS];
-    double until = now_ms() + 3000; /* let the hung filesystems take all they can */
-    while (now_ms() < until)
-        sleep_ms(50);
+    /* Let the hung filesystems take all they can: until the opens waiting in the daemons
+     * have not changed for 300 ms (a bind mount counted apart from its filesystem would
+     * have started more by then), or 20 s. */
+    double until = now_ms() + 20000, still_since = now_ms();
+    long last = -1;
+    while (now_ms() < until && now_ms() - still_since < 300) {
+        long sum = 0;
+        for (int f = 0; f < FS; f++)
+            sum += hangfs_waiting(fs[f], HANGFS_OPEN);
+        if (sum != last || sum == 0) {
+            last = sum;
+            still_since = now_ms();
+        }
+        sleep_ms(10);
+    }
     for (int f = 0; f < FS; f++)
         waiting[f] = hangfs_waiting(fs[f], HANGFS_OPEN);
 
-    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 5000, &others);
+    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 30000, &others);
     s = stats_of(ctx);
     struct listing l = {0};
     aopen_stats_mounts(ctx, 0, on_mount, &l);
@@ -89,7 +101,10 @@ int main(void) {
            base_fds, count_fds());
 
     CHECK_EQ(r.done, healthy);
-    CHECK(r.p99_ms < 1000, "healthy p99 %.1f ms", r.p99_ms);
+    /* Natively only: a latency figure (make bench measures latency). Starvation shows
+     * everywhere as healthy opens that never complete (r.done above). */
+    if (!under_valgrind() && !getenv("AOPEN_UNDER_SANITIZER"))
+        CHECK(r.p99_ms < 1000, "healthy p99 %.1f ms", r.p99_ms);
     CHECK(waiting[0] <= (long)s.per_mount_threads, "the bind mount shares the filesystem's share: %ld", waiting[0]);
     CHECK_EQ(l.fuse_mounts, FS);
     CHECK(s.peak_threads <= 4 * 128, "threads stay bounded: peak %u", s.peak_threads);

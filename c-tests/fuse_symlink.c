@@ -52,7 +52,7 @@ int main(void) {
         CHECK(aopen_submit(ctx, path, O_RDONLY, 0, NULL, &hung_tag) > 0, "submit %s", path);
     }
     long waiting = hangfs_wait_waiting(fs, HANGFS_OPEN, stats_of(ctx).per_mount_threads, 5000);
-    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 5000, &others);
+    struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 30000, &others);
     sleep_ms(100);
     struct listing l = {0};
     aopen_stats_mounts(ctx, 50, on_mount, &l);
@@ -68,7 +68,10 @@ int main(void) {
     printf("after release: %d of %d hung opens delivered a descriptor; daemon opens %ld releases %ld; fds %d -> %d\n",
            fds, hung, hangfs_done(fs, HANGFS_OPEN), hangfs_done(fs, HANGFS_RELEASE), base_fds, count_fds());
     CHECK_EQ(r.done, healthy);
-    CHECK(r.p99_ms < 1000, "healthy p99 %.1f ms", r.p99_ms);
+    /* Natively only: a latency figure (make bench measures latency). Starvation shows
+     * everywhere as healthy opens that never complete (r.done above). */
+    if (!getenv("AOPEN_UNDER_SANITIZER"))
+        CHECK(r.p99_ms < 1000, "healthy p99 %.1f ms", r.p99_ms);
     CHECK_EQ(l.fuse, 1);
     CHECK_EQ(l.other, 0);
     CHECK_EQ(fds, hung);

@@ -209,7 +209,8 @@ int main(void) {
                   phase + 1, d);
             sleep_ms(20);
         }
-        sleep_ms(TIMEOUT_MS * 3); /* abandoned slow opens return and are closed */
+        /* Abandoned slow opens return and their descriptors are closed. */
+        CHECK(wait_stats(ctx, 0, 0, 30000), "abandoned opens still running after phase %d", phase + 1);
         int fds = count_fds();
         long rss = rss_kib();
         printf("phase %d: %ld opens delivered, fds %d, rss %ld KiB, %.1f s\n", phase + 1, want, fds, rss,
@@ -233,8 +234,7 @@ int main(void) {
         CHECK(reqs[t].delivered == 1, "token %ld never delivered", t);
     CHECK_EQ(aopen_wait(ctx, 0), 0);
     aopen_ctx_free(ctx);
-    sleep_ms(300);
-    CHECK_EQ(count_fds(), fds0);
+    CHECK_EQ(wait_fds(fds0, 10000), fds0);
     printf("%ld requests (%ld opens, %ld closes) in %.1f s: %ld fds, %ld ENOENT, %ld timed out, %ld cancelled; "
            "each delivered exactly once\n",
            (long)delivered, total_opens, (long)close_results, (now_ms() - t0) / 1000, (long)fd_results,

@@ -81,8 +81,12 @@ static int test_counters_and_histograms(void) {
     CHECK_EQ(sum(s.service_us, 0, AOPEN_HIST_BUCKETS), 26);
     /* 50 ms = 50000 us: bucket 15 ([32768, 65536) us), or later on a loaded machine. */
     CHECK(sum(s.service_us, 15, AOPEN_HIST_BUCKETS) >= 6, "slow syscalls not in buckets >= 15");
-    /* An open of a local file takes well under 32 ms even on a loaded machine. */
-    CHECK(sum(s.service_us, 0, 15) >= 20, "fast syscalls not in buckets < 15");
+    /* An open of a local file takes well under 32 ms natively, even on a loaded machine.
+     * Natively only: under valgrind every thread runs under one lock, so a fast open's
+     * measured service time includes other threads' turns (seen past 32 ms), and a
+     * sanitizer's slowdown adds to it. The slow ones' lower bound above holds everywhere. */
+    if (!under_valgrind() && !getenv("AOPEN_UNDER_SANITIZER"))
+        CHECK(sum(s.service_us, 0, 15) >= 20, "fast syscalls not in buckets < 15");
     CHECK(s.threads >= 1 && s.threads <= 8 && s.peak_threads >= s.threads, "threads %u peak %u", s.threads,
           s.peak_threads);
     CHECK_EQ(s.queued + s.running + s.abandoned_threads, 0);
@@ -90,15 +94,18 @@ static int test_counters_and_histograms(void) {
     return 0;
 }
 
-/* Stuck work: 8 slow opens on an 8-thread pool with 4 more queued behind them; two queued
- * ones are cancelled. */
+/* Stuck work: 8 hung opens on an 8-thread pool with 4 more queued behind them; two queued
+ * ones are cancelled. The opens hang until the test creates the release file, so the
+ * gauges are read in a state that lasts however slowly the machine runs. */
 static int test_gauges_with_stuck_work(void) {
-    setenv("SLOW_OPEN_MS", "400", 1);
+    setenv("SLOW_OPEN_MS", "120000", 1);
+    setenv("SLOW_OPEN_RELEASE", fast_path("release"), 1);
     aopen_ctx *ctx = new_ctx_share(2, 8, 0, 0, 8);
     int64_t ids[12];
+    double submitted = now_ms();
     for (int i = 0; i < 12; i++)
         CHECK((ids[i] = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL)) > 0, "submit");
-    CHECK(wait_stats(ctx, 8, 4, 5000), "8 running and 4 queued never seen");
+    CHECK(wait_stats(ctx, 8, 4, 30000), "8 running and 4 queued never seen");
     aopen_stats_snapshot s = stats_of(ctx);
     CHECK_EQ(s.queued_over_share, 4); /* the test directory's mount has its share of 8 */
     CHECK_EQ(s.mounts, 1);
@@ -114,8 +121,13 @@ static int test_gauges_with_stuck_work(void) {
     CHECK(strlen(seen.point) > 0 && strncmp(test_dir(), seen.point, strlen(seen.point)) == 0,
           "mount point %s does not hold %s", seen.point, test_dir());
     CHECK_EQ(aopen_stats_mounts(ctx, 60000, NULL, NULL), 0); /* nothing blocked a minute */
+    /* The 2 queued ones wait at least 400 ms: release no sooner. */
+    double left = submitted + 400 - now_ms();
+    if (left > 0)
+        sleep_ms((long)left + 1);
+    make_file(fast_path("release"), "");
     aopen_completion many[12];
-    CHECK_EQ(reap_n(ctx, many, 12, 10000), 12);
+    CHECK_EQ(reap_n(ctx, many, 12, 30000), 12);
     for (int i = 0; i < 12; i++)
         if (many[i].result >= 0)
             close(many[i].result);
@@ -124,15 +136,17 @@ static int test_gauges_with_stuck_work(void) {
     CHECK_EQ(s.delivered, 12);
     CHECK_EQ(s.cancelled, 2);
     CHECK_EQ(sum(s.queue_wait_us, 0, AOPEN_HIST_BUCKETS), 10);
-    /* The 2 queued after the first 8 waited ~400 ms: bucket 18 ([262144, 524288) us) or later. */
+    /* The 2 queued after the first 8 waited >= 400 ms: bucket 18 ([262144, 524288) us) or later. */
     CHECK(sum(s.queue_wait_us, 18, AOPEN_HIST_BUCKETS) >= 2, "queue waits not recorded");
     aopen_ctx_free(ctx);
     return 0;
 }
 
-/* Timeouts are counted apart from cancels; a snapshot is cheap. */
+/* Timeouts are counted apart from cancels; a snapshot is cheap. The opens hang until the
+ * test releases them, so they are still abandoned when counted. */
 static int test_timeouts_counted_apart(void) {
-    setenv("SLOW_OPEN_MS", "400", 1);
+    unlink(fast_path("release"));
+    setenv("SLOW_OPEN_MS", "120000", 1);
     aopen_ctx *ctx = new_ctx(2, 8, 0, 100);
     aopen_completion many[3];
     for (int i = 0; i < 3; i++)
@@ -146,6 +160,7 @@ static int test_timeouts_counted_apart(void) {
     for (int i = 0; i < 10000; i++)
         stats_of(ctx);
     printf("aopen_stats: %.2f us a call\n", (now_ms() - t0) * 1000 / 10000);
+    make_file(fast_path("release"), ""); /* from here on, slow opens return at once */
     aopen_ctx_free(ctx);
     return 0;
 }
@@ -159,12 +174,14 @@ static int test_no_mounts_one_share(void) {
     aopen_ctx *ctx;
     CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
     CHECK_EQ(stats_of(ctx).per_mount_threads, 8);
+    unlink(fast_path("release")); /* the slow open hangs until it is listed */
     CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
     CHECK(aopen_submit(ctx, "/dev/null", O_RDONLY, 0, NULL, NULL) > 0, "submit");
     struct seen seen = {0};
     CHECK_EQ(aopen_stats_mounts(ctx, 0, on_mount, &seen), 1);
     CHECK_EQ(seen.id, UINT64_MAX); /* the anonymous mount, not the test directory's */
     CHECK_EQ(seen.point[0], '\0');
+    make_file(fast_path("release"), "");
     aopen_completion many[2];
     CHECK_EQ(reap_n(ctx, many, 2, 5000), 2);
     for (int i = 0; i < 2; i++) {

@@ -21,7 +21,7 @@ int main(void) {
     int64_t ids[N + 1];
     ids[0] = aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL);
     CHECK(ids[0] > 0, "submit: %lld", (long long)ids[0]);
-    sleep_ms(50); /* the worker is now inside the slow open */
+    CHECK(wait_stats(ctx, 1, 0, 5000), "the slow open never started");
     double t0 = now_ms();
     char buf[PATH_MAX];
     for (int i = 1; i <= N; i++) {

@@ -13,7 +13,7 @@ int main(void) {
 
     double t0 = now_ms();
     CHECK_EQ(aopen_wait(ctx, 0), 0);
-    CHECK(now_ms() - t0 < 50, "wait(0) blocked");
+    CHECK(now_ms() - t0 < 1000, "wait(0) blocked"); /* nothing is submitted: blocking is forever */
     t0 = now_ms();
     CHECK_EQ(aopen_wait(ctx, 150), 0);
     double took = now_ms() - t0;

@@ -39,6 +39,35 @@ def count_fds():
     return len(os.listdir("/proc/self/fd")) - 1
 
 
+def wait_fds(n, timeout=5.0):
+    """Waits up to `timeout` s for count_fds() to fall to `n` (a descriptor the library owes
+    a close is closed on a worker, a moment later); returns count_fds()."""
+    until = time.monotonic() + timeout
+    while count_fds() > n and time.monotonic() < until:
+        time.sleep(0.005)
+    return count_fds()
+
+
+async def fds_fall_to(n, timeout=5.0):
+    """wait_fds on the loop."""
+    until = time.monotonic() + timeout
+    while count_fds() > n and time.monotonic() < until:
+        await asyncio.sleep(0.005)
+    return count_fds()
+
+
+async def settled(done=lambda s: True, timeout=DELAY + 10):
+    """Waits until nothing runs or waits in this loop's context (abandoned syscalls and owed
+    closes included) and `done(aopen.stats())` holds, or `timeout` s pass: a wait for the
+    state, not a sleep that bets on how long a slow open and its close take."""
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        s = aopen.stats()
+        if s["running"] == 0 and s["queued"] == 0 and done(s):
+            return
+        await asyncio.sleep(0.01)
+
+
 @unittest.skipUnless(SHIM and DIR and DELAY >= 0.5, "needs the slow_open shim, AOPEN_TEST_DIR, SLOW_OPEN_MS >= 500")
 class TestAopen(unittest.TestCase):
     def test_article_test_drive(self):
@@ -118,8 +147,8 @@ class TestAopen(unittest.TestCase):
                 await task
             self.assertLess(time.monotonic() - t0, DELAY / 2, "cancel waited for the open")
             fds_in_loop = count_fds()
-            await asyncio.sleep(DELAY + 0.3)  # the abandoned open returns; libaopen closes it
-            self.assertEqual(count_fds(), fds_in_loop)
+            await settled()  # the abandoned open returns; libaopen closes it
+            self.assertEqual(await fds_fall_to(fds_in_loop), fds_in_loop)
 
         base = count_fds()
         asyncio.run(main())
@@ -140,13 +169,13 @@ class TestAopen(unittest.TestCase):
             task.cancel()
             with self.assertRaises(asyncio.CancelledError):
                 await task
-            await asyncio.sleep(DELAY + 0.3)
+            await settled(lambda s: s["owed_closes"] > before)
             late = aopen.stats()["owed_closes"] - before
             # The package's own owed closes (a descriptor nobody will receive) go the same
             # way: to a worker, never os.close on the loop thread.
             fd = os.open(fast, os.O_RDONLY)
             aopen._context_of(None).close_detached(fd)
-            await asyncio.sleep(0.2)
+            await settled(lambda s: s["owed_closes"] > before + late)
             return late, aopen.stats()["owed_closes"] - before
 
         base = count_fds()
@@ -193,7 +222,7 @@ class TestAopen(unittest.TestCase):
         base = count_fds()
         asyncio.run(main())
         time.sleep(DELAY + 0.2)  # the abandoned open returns and is closed by its worker
-        self.assertEqual(count_fds(), base)
+        self.assertEqual(wait_fds(base), base)
 
     def test_stats_and_blocked_mounts(self):
         """Four slow opens with a per-mount share of 2: two run, two wait for the share, and
