@@ -372,6 +372,12 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         loop {
             let start = Instant::now();
+            // A request whose deadline has passed times out here rather than run, even when
+            // the watchdog (late on a loaded machine) has not expired it yet.
+            let expired = Effect { became_ready: g.q.expire(start) };
+            if expired.became_ready {
+                self.woke(&g, expired);
+            }
             if let Some((id, mut op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
