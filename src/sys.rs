@@ -421,13 +421,20 @@ mod tests {
     fn thread_state_tells_blocked_from_running() {
         assert_eq!(thread_is_blocked(gettid()), Some(false), "this thread is running");
         let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let h = std::thread::spawn(move || {
             tx.send(gettid()).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            let _ = done_rx.recv(); // asleep in the kernel until told to end
         });
         let tid = rx.recv().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // It goes to sleep a moment after sending (later on a loaded machine): wait for that
+        // state rather than for a fixed time.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while thread_is_blocked(tid) != Some(true) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         assert_eq!(thread_is_blocked(tid), Some(true), "a sleeping thread is blocked");
+        done_tx.send(()).unwrap();
         h.join().unwrap();
         assert_eq!(thread_is_blocked(tid), None, "a finished thread is unknown");
     }
