@@ -21,7 +21,7 @@
 //! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
 //!   runs, or they run an owed close (a descriptor nobody will receive; see `request`);
 //! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
-//!   [`BLOCKED_THRESHOLD`], as the watchdog finds on each growth tick.
+//!   [`BLOCKED_THRESHOLD`], as the watchdog finds on each round.
 //!
 //! Off-budget workers still hold their filesystem's share. Blocked filesystems together start
 //! syscalls only while fewer than `max_threads` of theirs run (the blocked budget), so a
@@ -29,6 +29,15 @@
 //! blocked ones, plus one share per filesystem that hung before the watchdog noticed, plus
 //! abandoned workers. Abandoned workers of every context are counted process-wide; while that
 //! count is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//!
+//! The bound. Marking is what makes room in a pool full of stuck workers, so the watchdog
+//! does not wait for growth to need it: while any syscall runs on a filesystem not marked, a
+//! round is scheduled for when that syscall could be marked (the worker that starts it
+//! schedules one if none comes sooner), whether or not work waits and whether or not the
+//! pool is at `max_threads`. A startable request of a filesystem not blocked therefore waits
+//! for a worker at most [`HEALTHY_WAIT_BOUND`] while workers are stuck, counted from its
+//! submit or from the start of the oldest stuck syscall if later, at any interleaving and
+//! with no further submit. Nothing running, nothing queued: no round, and no CPU.
 //!
 //! No thread of the pool, and no caller, ever closes a descriptor inline: every close goes
 //! through the table as a request, because a close can hang in the filesystem's flush.
@@ -63,10 +72,24 @@ pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
 /// under valgrind its big lock, seen to hold fast opens past 50 ms) must not do it; a dead
 /// server hangs for seconds.
 pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(200);
-/// How often the watchdog re-checks growth while work is queued.
+/// How often the watchdog re-checks growth while startable work is queued and the pool has
+/// room to grow.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
-/// The same while the process is at the abandoned-worker cap (no thread can start then).
-const CAPPED_TICK: Duration = Duration::from_millis(20);
+/// How often it looks again at what it cannot act on yet: a syscall past
+/// [`BLOCKED_THRESHOLD`] that the kernel does not report asleep, or work waiting at the
+/// abandoned-worker cap (which another context may lift).
+pub const RECHECK_TICK: Duration = Duration::from_millis(20);
+/// The longest a startable request of a filesystem not blocked waits for a worker while
+/// workers are stuck (from when it is submitted, or from when the oldest stuck syscall
+/// started if that is later), besides creating the thread and the scheduler's latency: the
+/// watchdog marks that syscall's filesystem blocked once it is [`BLOCKED_THRESHOLD`] old
+/// (a [`RECHECK_TICK`] later if the kernel did not yet report it asleep), which takes its
+/// workers off the budget, and grows the pool on its next [`GROW_TICK`], the request having
+/// waited [`WAIT_THRESHOLD`]. It needs no further submit: the watchdog keeps a round
+/// scheduled for every running syscall of a filesystem not marked (see
+/// `Shared::next_round`).
+pub const HEALTHY_WAIT_BOUND: Duration =
+    BLOCKED_THRESHOLD.saturating_add(RECHECK_TICK).saturating_add(WAIT_THRESHOLD).saturating_add(GROW_TICK);
 /// Workers above `threads` exit after idling this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle worker, or a `wait` caller, spins for new work or completions before
@@ -327,7 +350,7 @@ impl<T: Send + 'static> Shared<T> {
             }
             Claim::Nobody => {}
         }
-        if Self::active(g) < self.cfg.threads && self.spawn_worker(g).is_ok() {
+        if Self::active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {
             return Ok(());
         }
         if g.threads == 0 {
@@ -349,6 +372,15 @@ impl<T: Send + 'static> Shared<T> {
     fn since_epoch(&self, t: Instant) -> u64 {
         // Never 0, which means "between syscalls".
         t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
+    }
+
+    /// How many more workers the pool may start now: up to `max_threads` on the budget,
+    /// and none at the abandoned-worker cap.
+    fn room(&self, g: &Inner<T>) -> usize {
+        if at_abandoned_cap() {
+            return 0;
+        }
+        self.cfg.max_threads.saturating_sub(Self::active(g))
     }
 
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
@@ -376,6 +408,9 @@ impl<T: Send + 'static> Shared<T> {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
                 self.publish(&g);
+                // The watchdog looks at this syscall once it could be marked blocked (it
+                // wakes only if it had nothing to look at before then).
+                self.wake_watchdog_by(&mut g, start + BLOCKED_THRESHOLD);
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(start), Ordering::Relaxed);
@@ -452,13 +487,9 @@ impl<T: Send + 'static> Shared<T> {
             let now = Instant::now();
             let became_ready = g.q.expire(now);
             self.woke(&g, Effect { became_ready });
+            self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);
-            let mut next = g.q.table().next_deadline();
-            if g.q.table().startable() > 0 && Self::active(&g) < self.cfg.max_threads {
-                // At the abandoned-worker cap no thread can start: look again less often.
-                let tick = if at_abandoned_cap() { CAPPED_TICK } else { GROW_TICK };
-                next = Some(next.map_or(now + tick, |d| d.min(now + tick)));
-            }
+            let next = self.next_round(&g, now);
             g.watchdog_next = next;
             g.watchdog_woken = false;
             // Sleep, with the lock released, until woken or the next deadline.
@@ -477,6 +508,28 @@ impl<T: Send + 'static> Shared<T> {
         }
         g.watchdog_alive = false;
         self.exit_cv.notify_all();
+    }
+
+    /// When the watchdog must look again by itself (None: only when woken). Besides
+    /// timeouts: while startable work waits and the pool has room, every [`GROW_TICK`];
+    /// while a syscall runs on a filesystem not marked blocked, once it could be marked
+    /// (every [`RECHECK_TICK`] once it is old enough but not asleep), whether or not work
+    /// waits, since marking is what makes room in a pool full of stuck workers; while
+    /// startable work waits at the abandoned-worker cap, every [`RECHECK_TICK`]. So an idle
+    /// context, or one whose only syscalls are stuck on filesystems already marked, never
+    /// ticks.
+    fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
+        let t = g.q.table();
+        let grow = match (t.startable() > 0, self.room(g) > 0) {
+            (true, true) => Some(now + GROW_TICK),
+            (true, false) if at_abandoned_cap() => Some(now + RECHECK_TICK),
+            _ => None,
+        };
+        let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
+            due if due > now => due,
+            _ => now + RECHECK_TICK,
+        });
+        [t.next_deadline(), grow, mark].into_iter().flatten().min()
     }
 
     /// Marks the filesystems whose syscalls are asleep in the kernel past
@@ -504,12 +557,8 @@ impl<T: Send + 'static> Shared<T> {
             }
             return;
         }
-        if at_abandoned_cap() {
-            return;
-        }
-        self.mark_blocked(g, now);
         let active = Self::active(g);
-        let room = self.cfg.max_threads.saturating_sub(active);
+        let room = self.room(g);
         if room == 0 {
             return;
         }

@@ -792,6 +792,12 @@ impl<T> Requests<T> {
         blocked.len()
     }
 
+    /// When the oldest syscall running on a filesystem not marked blocked started: the
+    /// earliest a further [`Requests::mark_blocked`] could mark one.
+    pub fn oldest_unblocked_syscall(&self) -> Option<Instant> {
+        self.reqs.iter().filter_map(|(_, r)| r.syscall.filter(|_| !self.sched.is_blocked(r.fs))).min()
+    }
+
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
         self.outstanding
