@@ -232,7 +232,8 @@ typedef struct aopen_stats_snapshot {
   uint32_t queued;
   /**
    * ...of which this many wait only because their filesystem has its share of syscalls
-   * running, or because it is blocked and the blocked budget is spent.
+   * running, or because it is blocked and the blocked budget is spent or the process is
+   * at the abandoned-worker cap.
    */
   uint32_t queued_over_share;
   /**
@@ -267,8 +268,9 @@ typedef struct aopen_stats_snapshot {
   uint32_t per_mount_threads;
   /**
    * Abandoned workers of every context in the process now, and the cap on them (the
-   * `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
-   * starts a new thread until abandoned syscalls return.
+   * `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap blocked
+   * filesystems start nothing until abandoned syscalls return, while the others are
+   * still served (each context keeping up to `threads` workers for them).
    */
   uint32_t process_abandoned_threads;
   uint32_t process_abandoned_cap;

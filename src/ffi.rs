@@ -131,7 +131,8 @@ pub struct aopen_stats_snapshot {
     /// Requests waiting for a worker now...
     pub queued: u32,
     /// ...of which this many wait only because their filesystem has its share of syscalls
-    /// running, or because it is blocked and the blocked budget is spent.
+    /// running, or because it is blocked and the blocked budget is spent or the process is
+    /// at the abandoned-worker cap.
     pub queued_over_share: u32,
     /// Syscalls in progress now, abandoned ones included.
     pub running: u32,
@@ -150,8 +151,9 @@ pub struct aopen_stats_snapshot {
     /// The per-filesystem share in force (`aopen_options.per_mount_threads` or its default).
     pub per_mount_threads: u32,
     /// Abandoned workers of every context in the process now, and the cap on them (the
-    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
-    /// starts a new thread until abandoned syscalls return.
+    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap blocked
+    /// filesystems start nothing until abandoned syscalls return, while the others are
+    /// still served (each context keeping up to `threads` workers for them).
     pub process_abandoned_threads: u32,
     pub process_abandoned_cap: u32,
     /// Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the

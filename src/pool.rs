@@ -28,7 +28,11 @@
 //! context's threads stay below `max_threads` for healthy filesystems, plus `max_threads` for
 //! blocked ones, plus one share per filesystem that hung before the watchdog noticed, plus
 //! abandoned workers. Abandoned workers of every context are counted process-wide; while that
-//! count is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//! count is at [`abandoned_cap`], blocked filesystems start nothing and each context starts
+//! threads only while fewer than `threads` of its workers are outside blocked filesystems'
+//! syscalls (`Shared::room`): healthy filesystems are still served, and the count can pass
+//! the cap only by workers of a filesystem that hangs at the cap before it is marked (at
+//! most `threads` per context at a time).
 //!
 //! The bound. Marking is what makes room in a pool full of stuck workers, so the watchdog
 //! does not wait for growth to need it: while any syscall runs on a filesystem not marked, a
@@ -76,8 +80,8 @@ pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(200);
 /// room to grow.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
 /// How often it looks again at what it cannot act on yet: a syscall past
-/// [`BLOCKED_THRESHOLD`] that the kernel does not report asleep, or work waiting at the
-/// abandoned-worker cap (which another context may lift).
+/// [`BLOCKED_THRESHOLD`] that the kernel does not report asleep, or a blocked filesystem's
+/// work held at the abandoned-worker cap (which another context may lift).
 pub const RECHECK_TICK: Duration = Duration::from_millis(20);
 /// The longest a startable request of a filesystem not blocked waits for a worker while
 /// workers are stuck (from when it is submitted, or from when the oldest stuck syscall
@@ -87,7 +91,7 @@ pub const RECHECK_TICK: Duration = Duration::from_millis(20);
 /// workers off the budget, and grows the pool on its next [`GROW_TICK`], the request having
 /// waited [`WAIT_THRESHOLD`]. It needs no further submit: the watchdog keeps a round
 /// scheduled for every running syscall of a filesystem not marked (see
-/// `Shared::next_round`).
+/// `Shared::next_round`). At the abandoned-worker cap the same holds (see `Shared::room`).
 pub const HEALTHY_WAIT_BOUND: Duration =
     BLOCKED_THRESHOLD.saturating_add(RECHECK_TICK).saturating_add(WAIT_THRESHOLD).saturating_add(GROW_TICK);
 /// Workers above `threads` exit after idling this long.
@@ -338,6 +342,7 @@ impl<T: Send + 'static> Shared<T> {
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
+        Self::hold_at_cap(g);
         self.publish(g);
         if g.q.table().startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
@@ -374,19 +379,28 @@ impl<T: Send + 'static> Shared<T> {
         t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
-    /// How many more workers the pool may start now: up to `max_threads` on the budget,
-    /// and none at the abandoned-worker cap.
+    /// How many more workers the pool may start now. Below the abandoned-worker cap: up to
+    /// `max_threads` on the budget. At the cap: up to `threads` outside blocked filesystems'
+    /// syscalls (abandoned ones on other filesystems included, so that owed closes cannot
+    /// start threads without end), and blocked filesystems start nothing
+    /// ([`Self::hold_at_cap`]): healthy filesystems are still served, and only a filesystem
+    /// that hangs while not yet marked can strand a thread past the cap.
     fn room(&self, g: &Inner<T>) -> usize {
         if at_abandoned_cap() {
-            return 0;
+            let outside_blocked = g.threads - g.q.table().blocked_running().min(g.threads);
+            self.cfg.threads.saturating_sub(outside_blocked)
+        } else {
+            self.cfg.max_threads.saturating_sub(Self::active(g))
         }
-        self.cfg.max_threads.saturating_sub(Self::active(g))
+    }
+
+    /// Holds blocked filesystems' work back while the process is at the abandoned-worker
+    /// cap, and lets it go below (lock held: before anything counts or takes startable work).
+    fn hold_at_cap(g: &mut Inner<T>) {
+        g.q.table_mut().hold_blocked(at_abandoned_cap());
     }
 
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
-        if at_abandoned_cap() {
-            return Err(());
-        }
         let s = Arc::clone(self);
         let clock = Arc::new(SyscallClock::default());
         let mine = Arc::clone(&clock);
@@ -404,6 +418,7 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         loop {
             let start = Instant::now();
+            Self::hold_at_cap(&mut g);
             if let Some((id, mut op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
@@ -487,6 +502,7 @@ impl<T: Send + 'static> Shared<T> {
             let now = Instant::now();
             let became_ready = g.q.expire(now);
             self.woke(&g, Effect { became_ready });
+            Self::hold_at_cap(&mut g);
             self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);
             let next = self.next_round(&g, now);
@@ -514,22 +530,18 @@ impl<T: Send + 'static> Shared<T> {
     /// timeouts: while startable work waits and the pool has room, every [`GROW_TICK`];
     /// while a syscall runs on a filesystem not marked blocked, once it could be marked
     /// (every [`RECHECK_TICK`] once it is old enough but not asleep), whether or not work
-    /// waits, since marking is what makes room in a pool full of stuck workers; while
-    /// startable work waits at the abandoned-worker cap, every [`RECHECK_TICK`]. So an idle
-    /// context, or one whose only syscalls are stuck on filesystems already marked, never
-    /// ticks.
+    /// waits, since marking is what makes room in a pool full of stuck workers; while the
+    /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]. So an idle context, or
+    /// one whose only syscalls are stuck on filesystems already marked, never ticks.
     fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
         let t = g.q.table();
-        let grow = match (t.startable() > 0, self.room(g) > 0) {
-            (true, true) => Some(now + GROW_TICK),
-            (true, false) if at_abandoned_cap() => Some(now + RECHECK_TICK),
-            _ => None,
-        };
+        let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
         let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
             due if due > now => due,
             _ => now + RECHECK_TICK,
         });
-        [t.next_deadline(), grow, mark].into_iter().flatten().min()
+        let held = (t.held() > 0).then_some(now + RECHECK_TICK);
+        [t.next_deadline(), grow, mark, held].into_iter().flatten().min()
     }
 
     /// Marks the filesystems whose syscalls are asleep in the kernel past

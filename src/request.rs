@@ -798,6 +798,11 @@ impl<T> Requests<T> {
         self.reqs.iter().filter_map(|(_, r)| r.syscall.filter(|_| !self.sched.is_blocked(r.fs))).min()
     }
 
+    /// While `hold`, blocked filesystems start nothing (see [`Scheduler::hold_blocked`]).
+    pub fn hold_blocked(&mut self, hold: bool) {
+        self.sched.hold_blocked(hold);
+    }
+
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
         self.outstanding
@@ -819,6 +824,10 @@ impl<T> Requests<T> {
     /// blocked filesystems within the budget.
     pub fn startable(&self) -> usize {
         self.sched.startable()
+    }
+    /// Queued requests of blocked filesystems that could start but for the hold.
+    pub fn held(&self) -> usize {
+        self.sched.held()
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
@@ -1291,6 +1300,31 @@ mod tests {
         // Asked again with every syscall old and asleep: marked again.
         assert_eq!(t.mark_blocked(later - Duration::from_millis(1), |_| true), 3);
         assert_eq!(t.off_budget(), 11, "the healthy syscall is not off budget");
+    }
+
+    #[test]
+    fn held_blocked_filesystems_start_nothing_and_healthy_ones_still_start() {
+        let mut t: Requests<u32> = Requests::with_share(64, None, 2, 8);
+        let t0 = Instant::now();
+        for i in 0..4 {
+            t.submit_on(1, open_op(), i, t0).unwrap();
+        }
+        let first = t.take_work(t0).unwrap().0;
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(t.oldest_unblocked_syscall(), Some(t0));
+        assert_eq!(t.mark_blocked(later, |_| true), 1);
+        assert_eq!(t.oldest_unblocked_syscall(), None, "nothing left to mark");
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        // At the cap: the blocked filesystem's startable request is held, a healthy one not.
+        t.hold_blocked(true);
+        assert_eq!((t.startable(), t.held()), (0, 1));
+        let healthy = t.submit_on(2, open_op(), 9, later).unwrap();
+        assert_eq!(t.take_work(later).unwrap().0, healthy, "the older blocked request waits");
+        assert!(t.take_work(later).is_none());
+        assert_eq!(t.oldest_unblocked_syscall(), Some(later));
+        t.hold_blocked(false);
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        assert_ne!(t.take_work(later).unwrap().0, first);
     }
 
     #[test]
