@@ -319,8 +319,9 @@ typedef struct aopen_stats_snapshot {
  */
 typedef struct aopen_mount_stats {
   /**
-   * Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
-   * mounted or could not be determined. Valid only during the callback.
+   * Where it is mounted (its first mount in /proc/self/mountinfo); for a filesystem no
+   * longer mounted (detached by `umount -l` while calls hang in it), where it was; "" if
+   * that could not be determined. Valid only during the callback.
    */
   const char *mount_point;
   /**

@@ -186,8 +186,9 @@ pub struct aopen_stats_snapshot {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct aopen_mount_stats {
-    /// Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
-    /// mounted or could not be determined. Valid only during the callback.
+    /// Where it is mounted (its first mount in /proc/self/mountinfo); for a filesystem no
+    /// longer mounted (detached by `umount -l` while calls hang in it), where it was; "" if
+    /// that could not be determined. Valid only during the callback.
     pub mount_point: *const c_char,
     /// Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
     pub fstype: *const c_char,
