@@ -225,8 +225,10 @@ pub struct Snapshot {
     pub abandoned_cap: usize,
     /// Syscalls in progress on blocked filesystems.
     pub blocked_running: usize,
-    /// Bytes of caller data held in library memory.
+    /// Bytes of caller data held in library memory, and of those the ones held by
+    /// abandoned syscalls until they return.
     pub buffer_bytes: usize,
+    pub abandoned_buffer_bytes: usize,
 }
 
 impl<T: Send + 'static> Shared<T> {
@@ -335,6 +337,7 @@ impl<T: Send + 'static> Shared<T> {
             abandoned_cap: abandoned_cap(),
             blocked_running: t.blocked_running(),
             buffer_bytes: t.held_bytes(),
+            abandoned_buffer_bytes: t.abandoned_bytes(),
         }
     }
 

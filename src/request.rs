@@ -338,6 +338,9 @@ pub struct Requests<T> {
     /// they hold now.
     byte_budget: usize,
     held_bytes: usize,
+    /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
+    /// buffer stays counted until its syscall returns, since the kernel may still write it.
+    abandoned_bytes: usize,
     /// Owed closes that found the slab full, queued as soon as a slot frees.
     owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
@@ -385,6 +388,7 @@ impl<T> Requests<T> {
             outstanding: 0,
             byte_budget: usize::MAX,
             held_bytes: 0,
+            abandoned_bytes: 0,
             owed: 0,
             owed_spill: Vec::new(),
             sched: Scheduler::new(share, budget),
@@ -548,10 +552,12 @@ impl<T> Requests<T> {
             // A running close cannot be cancelled, so no timeout can reach it.
             self.deadlines.untrack(req.seq);
         }
+        let bytes = req.bytes;
         self.sched.start(fs, id, owed);
         self.running += 1;
         if owed {
             self.abandoned += 1;
+            self.abandoned_bytes += bytes;
         }
         Some((id, op, fs))
     }
@@ -583,6 +589,7 @@ impl<T> Requests<T> {
         self.running -= 1;
         if abandoned {
             self.abandoned -= 1;
+            self.abandoned_bytes -= req.bytes;
         }
         self.sched.end(fs, abandoned);
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
@@ -632,6 +639,7 @@ impl<T> Requests<T> {
                 State::Running { token } if !close => {
                     req.state = cancelled(token);
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
                     (self.push_ready(id), None)
                 }
@@ -724,6 +732,7 @@ impl<T> Requests<T> {
                 }
                 State::Running { .. } => {
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
                 }
                 State::Ready { result, .. } => {
@@ -811,6 +820,12 @@ impl<T> Requests<T> {
     /// copies until delivered).
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+    /// Of those, the bytes of abandoned syscalls still running (a cancelled or timed-out
+    /// read's buffer, a write's copy): freed when the syscall returns, not when the cancel is
+    /// delivered.
+    pub fn abandoned_bytes(&self) -> usize {
+        self.abandoned_bytes
     }
     /// Owed closes not yet done.
     pub fn owed(&self) -> usize {
@@ -1325,6 +1340,30 @@ mod tests {
         t.hold_blocked(false);
         assert_eq!((t.startable(), t.held()), (1, 0));
         assert_ne!(t.take_work(later).unwrap().0, first);
+    }
+
+    #[test]
+    fn a_cancelled_calls_buffer_stays_counted_until_its_syscall_returns() {
+        let mut t: Requests<u32> = Requests::new(8, None);
+        let now = Instant::now();
+        let write = Op::Write { fd: 3, offset: 0, data: Bytes::copy_of(b"data") };
+        let read = t.submit(Op::Read { fd: 3, offset: 0, buf: Bytes::with_capacity(100) }, 1, now).unwrap();
+        let w = t.submit(write, 2, now).unwrap();
+        let held = t.held_bytes();
+        assert!(held >= 104);
+        assert_eq!(t.take_work(now).unwrap().0, read);
+        assert_eq!(t.take_work(now).unwrap().0, w);
+        t.cancel(read, libc::ECANCELED, now).unwrap();
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (1, held - 4, held));
+        // Delivering the cancel frees no budget: the kernel may still write the buffer.
+        assert_eq!(t.pop_ready().unwrap().token, 1);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (held - 4, held));
+        t.shutdown(now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes()), (2, held));
+        t.finish(read, OpKind::Read, -libc::EIO, now);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (4, 4));
+        t.finish(w, OpKind::Write, 4, now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (0, 0, 0));
     }
 
     #[test]
