@@ -345,7 +345,9 @@ impl<T: Send + 'static> Shared<T> {
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
-        Self::hold_at_cap(g);
+        if Self::hold_at_cap(g) {
+            self.wake_watchdog_by(g, Instant::now() + RECHECK_TICK);
+        }
         self.publish(g);
         if g.q.table().startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
@@ -398,9 +400,12 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// Holds blocked filesystems' work back while the process is at the abandoned-worker
-    /// cap, and lets it go below (lock held: before anything counts or takes startable work).
-    fn hold_at_cap(g: &mut Inner<T>) {
+    /// cap, and lets it go below (lock held: before anything counts or takes startable
+    /// work). Returns whether work is held: then the watchdog must look again within a
+    /// [`RECHECK_TICK`], for the cap may lift in another context, which tells nobody here.
+    fn hold_at_cap(g: &mut Inner<T>) -> bool {
         g.q.table_mut().hold_blocked(at_abandoned_cap());
+        g.q.table().held() > 0
     }
 
     fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
@@ -421,7 +426,9 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         loop {
             let start = Instant::now();
-            Self::hold_at_cap(&mut g);
+            if Self::hold_at_cap(&mut g) {
+                self.wake_watchdog_by(&mut g, start + RECHECK_TICK);
+            }
             if let Some((id, mut op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
