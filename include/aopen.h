@@ -161,8 +161,9 @@ typedef struct aopen_options {
   uint32_t per_mount_threads;
   /**
    * Most KiB of caller data the context holds in library memory at once: read buffers
-   * until their completion is delivered, write copies until then; 0 = default (65536, that
-   * is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
+   * until their completion is delivered, write copies until then, and for a call
+   * cancelled or timed out in its syscall until that returns (see
+   * `aopen_stats_snapshot.abandoned_buffer_bytes`); 0 = default (65536, that is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
    * completions to make room); one larger than the whole budget gets -EINVAL. The context
    * also keeps delivered reads' buffers (4 KiB and up) for its next reads, only while they
    * and the bytes requests hold stay within the budget (and 64 MiB); freed with the
@@ -232,7 +233,8 @@ typedef struct aopen_stats_snapshot {
   uint32_t queued;
   /**
    * ...of which this many wait only because their filesystem has its share of syscalls
-   * running, or because it is blocked and the blocked budget is spent.
+   * running, or because it is blocked and the blocked budget is spent or the process is
+   * at the abandoned-worker cap.
    */
   uint32_t queued_over_share;
   /**
@@ -267,8 +269,9 @@ typedef struct aopen_stats_snapshot {
   uint32_t per_mount_threads;
   /**
    * Abandoned workers of every context in the process now, and the cap on them (the
-   * `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
-   * starts a new thread until abandoned syscalls return.
+   * `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap blocked
+   * filesystems start nothing until abandoned syscalls return, while the others are
+   * still served (each context keeping up to `threads` workers for them).
    */
   uint32_t process_abandoned_threads;
   uint32_t process_abandoned_cap;
@@ -301,13 +304,19 @@ typedef struct aopen_stats_snapshot {
    */
   uint64_t inline_completions;
   /**
-   * Bytes of caller data held in library memory now (see `buffer_budget_kib`).
+   * Bytes of caller data held in library memory now (see `buffer_budget_kib`)...
    */
   uint64_t buffer_bytes;
   /**
+   * ...of which this many are held by abandoned calls still in their syscall: a cancelled
+   * or timed-out read's buffer, which the kernel may still write, and a write's copy stay
+   * counted until the syscall returns, not only until the cancel is delivered.
+   */
+  uint64_t abandoned_buffer_bytes;
+  /**
    * Zero; room for more counters without changing the struct's size.
    */
-  uint64_t reserved[5];
+  uint64_t reserved[4];
 } aopen_stats_snapshot;
 
 /**
@@ -317,8 +326,9 @@ typedef struct aopen_stats_snapshot {
  */
 typedef struct aopen_mount_stats {
   /**
-   * Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
-   * mounted or could not be determined. Valid only during the callback.
+   * Where it is mounted (its first mount in /proc/self/mountinfo); for a filesystem no
+   * longer mounted (detached by `umount -l` while calls hang in it), where it was; "" if
+   * that could not be determined. Valid only during the callback.
    */
   const char *mount_point;
   /**
@@ -550,7 +560,9 @@ int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
  * that delivers the completion, on its thread, before the callback runs. Before that, and
  * after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
  * as such a completion is delivered, even while the read still hangs on a worker. The
- * library's buffer counts against `buffer_budget_kib` until delivery; from 512 bytes up it
+ * library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
+ * timeout until the syscall returns (the kernel may still write it), so delivering the
+ * cancel of a hung read frees no budget; from 512 bytes up it
  * is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
  * the caller's; keep it open until the completion is delivered.
  *
@@ -649,7 +661,8 @@ int64_t aopen_getdents_submit(struct aopen_ctx *ctx,
  * Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
  *
  * The data is copied before this returns: `buf` is free for reuse at once. The copy counts
- * against `buffer_budget_kib` until the completion is delivered. `fd` stays the caller's;
+ * against `buffer_budget_kib` until the completion is delivered, and after a cancel or
+ * timeout until the syscall returns. `fd` stays the caller's;
  * keep it open until the completion is delivered. A cancel or timeout is delivered at once,
  * but a write already running may still take effect when its syscall returns.
  *

@@ -84,8 +84,9 @@ pub struct aopen_options {
     /// network filesystems, its server (see README). Must not exceed `max_threads`.
     pub per_mount_threads: u32,
     /// Most KiB of caller data the context holds in library memory at once: read buffers
-    /// until their completion is delivered, write copies until then; 0 = default (65536, that
-    /// is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
+    /// until their completion is delivered, write copies until then, and for a call
+    /// cancelled or timed out in its syscall until that returns (see
+    /// `aopen_stats_snapshot.abandoned_buffer_bytes`); 0 = default (65536, that is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
     /// completions to make room); one larger than the whole budget gets -EINVAL. The context
     /// also keeps delivered reads' buffers (4 KiB and up) for its next reads, only while they
     /// and the bytes requests hold stay within the budget (and 64 MiB); freed with the
@@ -131,7 +132,8 @@ pub struct aopen_stats_snapshot {
     /// Requests waiting for a worker now...
     pub queued: u32,
     /// ...of which this many wait only because their filesystem has its share of syscalls
-    /// running, or because it is blocked and the blocked budget is spent.
+    /// running, or because it is blocked and the blocked budget is spent or the process is
+    /// at the abandoned-worker cap.
     pub queued_over_share: u32,
     /// Syscalls in progress now, abandoned ones included.
     pub running: u32,
@@ -150,8 +152,9 @@ pub struct aopen_stats_snapshot {
     /// The per-filesystem share in force (`aopen_options.per_mount_threads` or its default).
     pub per_mount_threads: u32,
     /// Abandoned workers of every context in the process now, and the cap on them (the
-    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
-    /// starts a new thread until abandoned syscalls return.
+    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap blocked
+    /// filesystems start nothing until abandoned syscalls return, while the others are
+    /// still served (each context keeping up to `threads` workers for them).
     pub process_abandoned_threads: u32,
     pub process_abandoned_cap: u32,
     /// Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
@@ -172,10 +175,14 @@ pub struct aopen_stats_snapshot {
     /// offset, an fstat on a local filesystem; see `aopen_open_nowait`). They are delivered
     /// like any other.
     pub inline_completions: u64,
-    /// Bytes of caller data held in library memory now (see `buffer_budget_kib`).
+    /// Bytes of caller data held in library memory now (see `buffer_budget_kib`)...
     pub buffer_bytes: u64,
+    /// ...of which this many are held by abandoned calls still in their syscall: a cancelled
+    /// or timed-out read's buffer, which the kernel may still write, and a write's copy stay
+    /// counted until the syscall returns, not only until the cancel is delivered.
+    pub abandoned_buffer_bytes: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 5],
+    pub reserved: [u64; 4],
 }
 
 /// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
@@ -184,8 +191,9 @@ pub struct aopen_stats_snapshot {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct aopen_mount_stats {
-    /// Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
-    /// mounted or could not be determined. Valid only during the callback.
+    /// Where it is mounted (its first mount in /proc/self/mountinfo); for a filesystem no
+    /// longer mounted (detached by `umount -l` while calls hang in it), where it was; "" if
+    /// that could not be determined. Valid only during the callback.
     pub mount_point: *const c_char,
     /// Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
     pub fstype: *const c_char,
@@ -566,7 +574,9 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 /// that delivers the completion, on its thread, before the callback runs. Before that, and
 /// after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
 /// as such a completion is delivered, even while the read still hangs on a worker. The
-/// library's buffer counts against `buffer_budget_kib` until delivery; from 512 bytes up it
+/// library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
+/// timeout until the syscall returns (the kernel may still write it), so delivering the
+/// cancel of a hung read frees no budget; from 512 bytes up it
 /// is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
 /// the caller's; keep it open until the completion is delivered.
 ///
@@ -703,7 +713,8 @@ pub unsafe extern "C" fn aopen_getdents_submit(
 /// Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
 ///
 /// The data is copied before this returns: `buf` is free for reuse at once. The copy counts
-/// against `buffer_budget_kib` until the completion is delivered. `fd` stays the caller's;
+/// against `buffer_budget_kib` until the completion is delivered, and after a cancel or
+/// timeout until the syscall returns. `fd` stays the caller's;
 /// keep it open until the completion is delivered. A cancel or timeout is delivered at once,
 /// but a write already running may still take effect when its syscall returns.
 ///
@@ -1341,7 +1352,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             owed_closes: c.owed_closes,
             inline_completions: c.inline,
             buffer_bytes: s.buffer_bytes as u64,
-            reserved: [0; 5],
+            abandoned_buffer_bytes: s.abandoned_buffer_bytes as u64,
+            reserved: [0; 4],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };

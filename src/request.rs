@@ -356,6 +356,9 @@ pub struct Requests<T> {
     /// they hold now.
     byte_budget: usize,
     held_bytes: usize,
+    /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
+    /// buffer stays counted until its syscall returns, since the kernel may still write it.
+    abandoned_bytes: usize,
     /// Owed closes that found the slab full, queued as soon as a slot frees.
     owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
@@ -403,6 +406,7 @@ impl<T> Requests<T> {
             outstanding: 0,
             byte_budget: usize::MAX,
             held_bytes: 0,
+            abandoned_bytes: 0,
             owed: 0,
             owed_spill: Vec::new(),
             sched: Scheduler::new(share, budget),
@@ -570,10 +574,12 @@ impl<T> Requests<T> {
             // A running close cannot be cancelled, so no timeout can reach it.
             self.deadlines.untrack(req.seq);
         }
+        let bytes = req.bytes;
         self.sched.start(fs, id, owed);
         self.running += 1;
         if owed {
             self.abandoned += 1;
+            self.abandoned_bytes += bytes;
         }
         Some((id, op, fs))
     }
@@ -605,6 +611,7 @@ impl<T> Requests<T> {
         self.running -= 1;
         if abandoned {
             self.abandoned -= 1;
+            self.abandoned_bytes -= req.bytes;
             if req.fd >= 0 {
                 fdguard::release(req.fd);
             }
@@ -657,6 +664,7 @@ impl<T> Requests<T> {
                 State::Running { token } if !close => {
                     req.state = cancelled(token);
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
                     if req.fd >= 0 {
                         fdguard::hold(req.fd); // before the cancel can be delivered
@@ -752,6 +760,7 @@ impl<T> Requests<T> {
                 }
                 State::Running { .. } => {
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
                     if req.fd >= 0 {
                         fdguard::hold(req.fd);
@@ -823,6 +832,17 @@ impl<T> Requests<T> {
         blocked.len()
     }
 
+    /// When the oldest syscall running on a filesystem not marked blocked started: the
+    /// earliest a further [`Requests::mark_blocked`] could mark one.
+    pub fn oldest_unblocked_syscall(&self) -> Option<Instant> {
+        self.reqs.iter().filter_map(|(_, r)| r.syscall.filter(|_| !self.sched.is_blocked(r.fs))).min()
+    }
+
+    /// While `hold`, blocked filesystems start nothing (see [`Scheduler::hold_blocked`]).
+    pub fn hold_blocked(&mut self, hold: bool) {
+        self.sched.hold_blocked(hold);
+    }
+
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
         self.outstanding
@@ -831,6 +851,12 @@ impl<T> Requests<T> {
     /// copies until delivered).
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+    /// Of those, the bytes of abandoned syscalls still running (a cancelled or timed-out
+    /// read's buffer, a write's copy): freed when the syscall returns, not when the cancel is
+    /// delivered.
+    pub fn abandoned_bytes(&self) -> usize {
+        self.abandoned_bytes
     }
     /// Owed closes not yet done.
     pub fn owed(&self) -> usize {
@@ -844,6 +870,10 @@ impl<T> Requests<T> {
     /// blocked filesystems within the budget.
     pub fn startable(&self) -> usize {
         self.sched.startable()
+    }
+    /// Queued requests of blocked filesystems that could start but for the hold.
+    pub fn held(&self) -> usize {
+        self.sched.held()
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
@@ -1316,6 +1346,55 @@ mod tests {
         // Asked again with every syscall old and asleep: marked again.
         assert_eq!(t.mark_blocked(later - Duration::from_millis(1), |_| true), 3);
         assert_eq!(t.off_budget(), 11, "the healthy syscall is not off budget");
+    }
+
+    #[test]
+    fn held_blocked_filesystems_start_nothing_and_healthy_ones_still_start() {
+        let mut t: Requests<u32> = Requests::with_share(64, None, 2, 8);
+        let t0 = Instant::now();
+        for i in 0..4 {
+            t.submit_on(1, open_op(), i, t0).unwrap();
+        }
+        let first = t.take_work(t0).unwrap().0;
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(t.oldest_unblocked_syscall(), Some(t0));
+        assert_eq!(t.mark_blocked(later, |_| true), 1);
+        assert_eq!(t.oldest_unblocked_syscall(), None, "nothing left to mark");
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        // At the cap: the blocked filesystem's startable request is held, a healthy one not.
+        t.hold_blocked(true);
+        assert_eq!((t.startable(), t.held()), (0, 1));
+        let healthy = t.submit_on(2, open_op(), 9, later).unwrap();
+        assert_eq!(t.take_work(later).unwrap().0, healthy, "the older blocked request waits");
+        assert!(t.take_work(later).is_none());
+        assert_eq!(t.oldest_unblocked_syscall(), Some(later));
+        t.hold_blocked(false);
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        assert_ne!(t.take_work(later).unwrap().0, first);
+    }
+
+    #[test]
+    fn a_cancelled_calls_buffer_stays_counted_until_its_syscall_returns() {
+        let mut t: Requests<u32> = Requests::new(8, None);
+        let now = Instant::now();
+        let write = Op::Write { fd: 3, offset: 0, data: Bytes::copy_of(b"data") };
+        let read = t.submit(Op::Read { fd: 3, offset: 0, buf: Bytes::with_capacity(100) }, 1, now).unwrap();
+        let w = t.submit(write, 2, now).unwrap();
+        let held = t.held_bytes();
+        assert!(held >= 104);
+        assert_eq!(t.take_work(now).unwrap().0, read);
+        assert_eq!(t.take_work(now).unwrap().0, w);
+        t.cancel(read, libc::ECANCELED, now).unwrap();
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (1, held - 4, held));
+        // Delivering the cancel frees no budget: the kernel may still write the buffer.
+        assert_eq!(t.pop_ready().unwrap().token, 1);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (held - 4, held));
+        t.shutdown(now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes()), (2, held));
+        t.finish(read, OpKind::Read, -libc::EIO, now);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (4, 4));
+        t.finish(w, OpKind::Write, 4, now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (0, 0, 0));
     }
 
     #[test]

@@ -72,7 +72,8 @@ class _Stats(ctypes.Structure):
             ("owed_closes", ctypes.c_uint64),
             ("inline_completions", ctypes.c_uint64),
             ("buffer_bytes", ctypes.c_uint64),
-            ("reserved", ctypes.c_uint64 * 5),
+            ("abandoned_buffer_bytes", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 4),
         ]
     )
 
@@ -360,7 +361,7 @@ def stats(loop=None):
     ctx = _context_of(loop)
     s = _Stats()
     _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes"]}
+    out = {n: getattr(s, n) for n in _STATS_COUNTERS + _STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes", "abandoned_buffer_bytes"]}
     out["queue_wait_us"] = list(s.queue_wait_us)
     out["service_us"] = list(s.service_us)
     return out
