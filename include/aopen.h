@@ -498,8 +498,9 @@ int64_t aopen_submit(struct aopen_ctx *ctx,
  * completion queued at once.
  *
  * After a call on `fd` was cancelled or timed out while running (see `aopen_cancel`), this
- * close waits on its worker until that call's syscall has returned, so the number is never
- * freed for reuse while the call may still use it.
+ * close still closes the file at once, but keeps the number allocated (a placeholder on
+ * which the call, should it not have entered its syscall yet, fails with `EBADF`) until that
+ * call's syscall has returned: the number is never free for reuse while the call may use it.
  *
  * # Parameters
  * - `fd`: the descriptor to close; the library owns it once this returns an id.
@@ -925,7 +926,8 @@ int aopen_open_nowait(struct aopen_ctx *ctx, const char *path, int flags, mode_t
  * `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
  * (forked child), or the close's own -errno (the descriptor is released anyway). Always
  * -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close, and while a
- * cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`).
+ * cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`;
+ * `aclose_submit` then closes it safely).
  *
  * # Thread safety
  * Any thread, any time. Never waits on a filesystem.
@@ -1045,10 +1047,11 @@ int aopen_wait(struct aopen_ctx *ctx, int timeout_ms);
  *
  *   A running call on a descriptor of the caller's may not have entered its syscall yet
  *   when its cancel is delivered. Close that descriptor through the library
- *   (`aclose_submit` or `aclose_detach`), which waits for the call on a worker; a close(2)
- *   of the caller's own must wait until the worker is done (`aopen_stats`'s
- *   `abandoned_threads` falls to 0): closed sooner, the number may be reused by the
- *   caller's next open, and the call would then read, write, sync or truncate that file.
+ *   (`aclose_submit` or `aclose_detach`): the file is closed at once, but the number stays
+ *   allocated until the call's syscall has returned. A close(2) of the caller's own must
+ *   wait until the worker is done (`aopen_stats`'s `abandoned_threads` falls to 0): closed
+ *   sooner, the number may be reused by the caller's next open, and the call would then
+ *   read, write, sync or truncate that file.
  * - -EALREADY: a close already running, a call other than an open already done (it took
  *   effect), or a request already cancelled/timed out.
  * - -ENOENT: no such undelivered request.

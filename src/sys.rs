@@ -165,6 +165,29 @@ pub fn ftruncate(fd: i32, length: i64) -> Result<(), i32> {
     zero_or_errno(unsafe { libc::ftruncate(fd, length as libc::off_t) })
 }
 
+/// Closes the file at `fd` by putting an `O_PATH` descriptor of "/" in its place with one
+/// `dup3`, so that the number stays allocated (see `fdguard`). `Err(EBADF)` if `fd` is not
+/// open (a dup3 would allocate it). Replacing closes the old file, which may flush.
+pub fn replace_with_placeholder(fd: i32) -> Result<(), i32> {
+    if !fd_is_open(fd) {
+        return Err(libc::EBADF);
+    }
+    // SAFETY: a NUL-terminated literal path; O_PATH opens nothing for I/O.
+    let p = unsafe { libc::open(c_str(b"/\0").as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if p < 0 {
+        return Err(errno());
+    }
+    // SAFETY: duplicating one integer descriptor onto another has no memory preconditions.
+    let r = unsafe { libc::dup3(p, fd, libc::O_CLOEXEC) };
+    let e = errno();
+    close_quietly(p);
+    if r < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
 /// `close(2)`. On Linux the descriptor is released even when close reports `EINTR` or
 /// `EINPROGRESS`, so those count as success (as libuv does); retrying would close a
 /// descriptor that another thread may already have been handed.

@@ -13,11 +13,8 @@ pub type Executor = dyn Fn(&mut Op) -> i32 + Send + Sync;
 pub fn run_syscall(op: &mut Op) -> i32 {
     match op {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
-        Op::Close { fd } => {
-            // An abandoned call may still be about to use the number: close after it.
-            fdguard::wait_released(*fd);
-            sys::close(*fd).map_or_else(|e| -e, |()| 0)
-        }
+        // (An abandoned call may still be about to use the number: see fdguard.)
+        Op::Close { fd } => fdguard::close(*fd).map_or_else(|e| -e, |()| 0),
         Op::Fsync { fd, datasync } => status(sys::fsync(*fd, *datasync)),
         Op::Unlink { path, flags } => status(sys::unlink(path, *flags)),
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
