@@ -11,12 +11,16 @@
  *
  * Every name at the root is a directory; every name inside one is a 4 KiB regular file of
  * 'x's, except names starting with "new", which do not exist (for mkdir and rename targets),
- * and names starting with "big", 1 MiB files whose byte at offset i is hangfs_byte(i)
- * (hangfs.h), for copies checked byte by byte. A
+ * names starting with "big", 1 MiB files whose byte at offset i is hangfs_byte(i)
+ * (hangfs.h), for copies checked byte by byte, and names starting with "lnk", symbolic links
+ * to "target-of-<name>". A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
  * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
- * (by the source's directory), truncate, write and readdir (of the behaviour directory
- * itself); unlink, mkdir, rename and write pretend to succeed. A bare op name hangs that call
+ * (by the source's directory), truncate, write, readdir (of the behaviour directory
+ * itself), readlink, symlink and link (by the new link's directory), access, statfs, chmod,
+ * chown, utimens, fallocate and copy_file_range (by the source's directory); unlink, mkdir,
+ * rename, write, symlink, link, chmod, chown, utimens, fallocate and copy_file_range pretend
+ * to succeed. A bare op name hangs that call
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
  *
@@ -52,8 +56,10 @@ enum { FILE_SIZE = 4096, BIG_SIZE = 1 << 20, MAX_THREADS = 10000 };
 /* The size of file `name` (in a behaviour directory). */
 static off_t size_of(const char *name) { return strncmp(name, "big", 3) == 0 ? BIG_SIZE : FILE_SIZE; }
 
-static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
-                                           "fsync", "unlink", "mkdir",   "rename",  "truncate", "write", "readdir"};
+static const char *op_names[HANGFS_OPS] = {
+    "open",    "flush",   "release", "getattr", "read",   "fsync",  "unlink",   "mkdir",
+    "rename",  "truncate", "write",  "readdir", "readlink", "symlink", "link",   "access",
+    "statfs",  "chmod",   "chown",   "utimens", "fallocate", "copy_file_range"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
 
@@ -127,7 +133,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         if (strncmp(dir + dirlen + 1, "new", 3) == 0)
             return -ENOENT;
         act(dir, dirlen, HANGFS_GETATTR);
-        st->st_mode = S_IFREG | 0644;
+        st->st_mode = strncmp(dir + dirlen + 1, "lnk", 3) == 0 ? S_IFLNK | 0777 : S_IFREG | 0644;
         st->st_nlink = 1;
         st->st_size = size_of(dir + dirlen + 1);
         return 0;
@@ -224,6 +230,65 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
     return 0;
 }
 
+static int fs_readlink(const char *path, char *buf, size_t size) {
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) != 2 || size == 0)
+        return -EINVAL;
+    act(dir, dirlen, HANGFS_READLINK);
+    snprintf(buf, size, "target-of-%s", dir + dirlen + 1);
+    return 0;
+}
+
+static int fs_symlink(const char *target, const char *link) {
+    (void)target;
+    return on_file(link, HANGFS_SYMLINK);
+}
+
+static int fs_link(const char *from, const char *to) {
+    (void)from;
+    return on_file(to, HANGFS_LINK);
+}
+
+static int fs_access(const char *path, int mask) {
+    (void)mask;
+    return on_file(path, HANGFS_ACCESS);
+}
+
+static int fs_statfs(const char *path, struct statvfs *st) {
+    memset(st, 0, sizeof *st);
+    st->f_bsize = st->f_frsize = 4096;
+    st->f_namemax = 255;
+    return on_file(path, HANGFS_STATFS);
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
+    (void)mode, (void)fi;
+    return on_file(path, HANGFS_CHMOD);
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
+    (void)uid, (void)gid, (void)fi;
+    return on_file(path, HANGFS_CHOWN);
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
+    (void)tv, (void)fi;
+    return on_file(path, HANGFS_UTIMENS);
+}
+
+static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi) {
+    (void)mode, (void)off, (void)len, (void)fi;
+    return on_file(path, HANGFS_FALLOCATE);
+}
+
+static ssize_t fs_copy_file_range(const char *from, struct fuse_file_info *fi_in, off_t off_in, const char *to,
+                                  struct fuse_file_info *fi_out, off_t off_out, size_t len, int flags) {
+    (void)fi_in, (void)off_in, (void)to, (void)fi_out, (void)off_out, (void)flags;
+    on_file(from, HANGFS_COPY_FILE_RANGE);
+    return (ssize_t)len;
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
     (void)conn;
     cfg->entry_timeout = 0;
@@ -246,6 +311,16 @@ static const struct fuse_operations ops = {
     .flush = fs_flush,
     .release = fs_release,
     .readdir = fs_readdir,
+    .readlink = fs_readlink,
+    .symlink = fs_symlink,
+    .link = fs_link,
+    .access = fs_access,
+    .statfs = fs_statfs,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+    .fallocate = fs_fallocate,
+    .copy_file_range = fs_copy_file_range,
     .init = fs_init,
 };
 

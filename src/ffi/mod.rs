@@ -5,6 +5,11 @@
 //! count, an id, or a negative errno. Outputs are written only on success.
 #![allow(non_camel_case_types)]
 
+mod abi;
+mod fs_calls;
+pub use abi::*;
+pub use fs_calls::*;
+
 use crate::config::Config;
 use crate::context::{Bytes, Context};
 use crate::request::{Completion, MountReport, OpKind, Output};
@@ -220,7 +225,7 @@ pub struct aopen_ctx {
 }
 
 /// What the C caller attached to a request.
-struct Token {
+pub(super) struct Token {
     cb: aopen_cb,
     user_data: *mut c_void,
     /// A stat's or read's destination in the caller's memory and its size, written only by
@@ -231,12 +236,12 @@ struct Token {
 
 impl Token {
     /// The token of a call that writes no caller memory.
-    fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
+    pub(super) fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
         Token { cb, user_data, out: std::ptr::null_mut(), out_len: 0 }
     }
 
     /// The token of a call whose result the delivering call copies into `out` (`len` bytes).
-    fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
+    pub(super) fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
         Token { cb, user_data, out, out_len: len }
     }
 }
@@ -252,7 +257,7 @@ fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
 }
 
 /// `guard` for the int-returning exports: `Err(errno)` becomes `-errno`.
-fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
+pub(super) fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
     guard(Err(libc::EIO), body).unwrap_or_else(|e| R::from(-e))
 }
 
@@ -260,7 +265,7 @@ fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
 ///
 /// # Safety
 /// `ctx` is NULL or a live pointer from `aopen_ctx_new` not yet passed to `aopen_ctx_free`.
-unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
+pub(super) unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
     // SAFETY: per this function's contract, a non-NULL `ctx` points to a live aopen_ctx.
     unsafe { ctx.as_ref() }.map(|c| &c.ctx).ok_or(libc::EINVAL)
 }
@@ -287,6 +292,13 @@ fn copy_out(out: &Output, dst: *mut u8, room: usize) {
                 std::mem::size_of::<libc::statx>(),
             )
         },
+        // SAFETY: statfs is plain data; its bytes are readable for its size.
+        Output::Statfs(b) => unsafe {
+            std::slice::from_raw_parts(
+                (&*b.0 as *const libc::statfs).cast(),
+                std::mem::size_of::<libc::statfs>(),
+            )
+        },
         Output::Bytes(b) => b,
     };
     let n = src.len().min(room);
@@ -297,7 +309,7 @@ fn copy_out(out: &Output, dst: *mut u8, room: usize) {
 }
 
 /// A caller's data buffer as a byte pointer: `Err(EINVAL)` for NULL with `len` > 0.
-fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
+pub(super) fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
     if buf.is_null() && len > 0 {
         Err(libc::EINVAL)
     } else {
@@ -306,7 +318,7 @@ fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
-fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
+pub(super) fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)
 }
 
@@ -1014,7 +1026,7 @@ pub unsafe extern "C" fn aopen_ftruncate_submit(
 ///
 /// # Safety
 /// `path` is NULL or a readable NUL-terminated string.
-unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> {
+pub(super) unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> {
     if path.is_null() {
         return Err(libc::EINVAL);
     }
