@@ -24,6 +24,12 @@
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
  *
+ * Dynamic: a directory whose name starts with "dyn" behaves as CONTROL_DIR/dyn says at the
+ * moment of each call, a struct hangfs_dyn (hangfs.h) that the test maps and changes while
+ * calls run: per op, hang, delay or answer, and a release generation that ends the waits of
+ * calls already hanging. So a test hangs and releases each op on each mount at moments it
+ * picks, without new directories.
+ *
  * Released: while CONTROL_DIR/release exists, no call hangs or waits (checked every 5 ms).
  * Counters: CONTROL_DIR/counts holds a struct hangfs_counts (hangfs.h) that the test maps:
  * calls answered and calls waiting now, per op, so a test proves no descriptor leaked
@@ -62,6 +68,7 @@ static const char *op_names[HANGFS_OPS] = {
     "statfs",  "chmod",   "chown",   "utimens", "fallocate", "copy_file_range"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
+static struct hangfs_dyn *dyn;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -105,10 +112,26 @@ static int classify(const char *path, const char **dir, size_t *dirlen) {
     return 2;
 }
 
+/* Waits as CONTROL_DIR/dyn says for `op` (a call in a "dyn*" directory). */
+static void act_dyn(enum hangfs_op op) {
+    long ms = __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST);
+    long gen = __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST);
+    if (ms < 0)
+        return;
+    __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    double until = now_ms() + (double)ms;
+    while (!released() && __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST) >= 0 &&
+           __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST) == gen && (ms == 0 || now_ms() < until))
+        usleep(5000);
+    __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+}
+
 /* Applies `op`'s behaviour for a file in `dir`, then counts the call as answered. */
 static void act(const char *dir, size_t dirlen, enum hangfs_op op) {
     long ms = behaviour(dir, dirlen, op);
-    if (ms >= 0) {
+    if (dirlen >= 3 && memcmp(dir, "dyn", 3) == 0) {
+        act_dyn(op);
+    } else if (ms >= 0) {
         __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
         double until = now_ms() + (double)ms;
         while (!released() && (ms == 0 || now_ms() < until))
@@ -324,6 +347,24 @@ static const struct fuse_operations ops = {
     .init = fs_init,
 };
 
+/* Creates CONTROL_DIR/name of `size` zero bytes and maps it shared; NULL on failure. */
+static void *map_control(const char *ctl, const char *name, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ctl, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        perror(path);
+        return NULL;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        return NULL;
+    }
+    return p;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: %s MOUNTPOINT CONTROL_DIR [SOURCE]\n", argv[0]);
@@ -333,17 +374,12 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     snprintf(release_path, sizeof release_path, "%s/release", argv[2]);
     char path[4096];
-    snprintf(path, sizeof path, "%s/counts", argv[2]);
-    int cfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (cfd < 0 || ftruncate(cfd, sizeof *counts) != 0) {
-        perror(path);
+    counts = map_control(argv[2], "counts", sizeof *counts);
+    dyn = map_control(argv[2], "dyn", sizeof *dyn);
+    if (counts == NULL || dyn == NULL)
         return 1;
-    }
-    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
-    if (counts == MAP_FAILED) {
-        perror("mmap");
-        return 1;
-    }
+    for (int op = 0; op < HANGFS_OPS; op++)
+        __atomic_store_n(&dyn->mode[op], -1, __ATOMIC_SEQ_CST);
     char opts[4200];
     snprintf(opts, sizeof opts, "fsname=%s,subtype=sshfs", argc == 4 ? argv[3] : "");
     char *fargv[] = {argv[0], "-o", opts, NULL};
