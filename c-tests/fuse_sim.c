@@ -1164,10 +1164,18 @@ int main(int argc, char **argv) {
         printf("seed %llu (SIM_SEED=%llu to repeat)%s\n", (unsigned long long)seed, (unsigned long long)seed,
                i < n - 1 ? ", once failed" : ", fresh");
         fflush(stdout);
+        /* A directory of its own: the last seed's local tree and mount points stay behind. */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/seed%d", test_dir(), i);
+        EXPECT(mkdir(dir, 0755) == 0, "mkdir %s", dir);
         pid_t pid = fork();
         EXPECT(pid >= 0, "fork");
-        if (pid == 0)
-            _exit(run(s));
+        if (pid == 0) {
+            setenv("AOPEN_TEST_DIR", dir, 1);
+            int rc = run(s);
+            fflush(stdout); /* _exit flushes nothing: the run's summary would be lost */
+            _exit(rc);
+        }
         int status;
         EXPECT(waitpid(pid, &status, 0) == pid, "waitpid");
         int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
