@@ -520,10 +520,17 @@ fn a_pool_full_of_unmarked_stuck_workers_still_serves_a_burst_within_the_bound()
     let waited = filled.elapsed();
     assert!(burst.iter().all(|c| c.token >= 1000 && c.result >= 0));
     let bound = aopen::pool::HEALTHY_WAIT_BOUND;
-    assert!(
-        waited < bound + Duration::from_millis(500),
-        "a healthy open waited {waited:?} (bound {bound:?})"
-    );
+    // Room for a loaded 2-core machine; more under a sanitizer (make check-asan/check-tsan
+    // set AOPEN_UNDER_SANITIZER), whose threads run several times slower.
+    let margin =
+        Duration::from_millis(if std::env::var_os("AOPEN_UNDER_SANITIZER").is_some() { 3000 } else { 500 });
+    assert!(waited < bound + margin, "a healthy open waited {waited:?} (bound {bound:?})");
+    // Both dead filesystems are marked within the bound too (the burst may have been served
+    // as soon as the first was).
+    let until = filled + bound + margin;
+    while ctx.stats().unwrap().blocked_running < 8 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let s = ctx.stats().unwrap();
     assert_eq!((s.running, s.blocked_running), (8, 8), "both dead mounts marked: {s:?}");
     // Long after: marked already, a burst takes the workers the pool grows at once.
@@ -533,7 +540,7 @@ fn a_pool_full_of_unmarked_stuck_workers_still_serves_a_burst_within_the_bound()
         ctx.submit_open(path("/ok"), 0, 0, 2000 + i).unwrap();
     }
     let late = reap_n(&ctx, 4);
-    assert!(t0.elapsed() < Duration::from_millis(500), "{:?}", t0.elapsed());
+    assert!(t0.elapsed() < margin, "{:?}", t0.elapsed());
     burst.iter().chain(&late).for_each(|c| {
         // SAFETY: the descriptor is ours.
         unsafe { libc::close(c.result) };
