@@ -12,6 +12,7 @@ import errno
 import gc
 import mmap
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -26,8 +27,18 @@ import aopen.os  # noqa: E402
 HANGFS = os.environ.get("AOPEN_HANGFS", "")
 PRIVATE = os.environ.get("AOPEN_PRIVATE_MOUNTS") == "1"
 DIR = os.environ.get("AOPEN_TEST_DIR", "")
-OPS = ["open", "flush", "release", "getattr", "read", "fsync", "unlink", "mkdir", "rename", "truncate",
-       "write", "readdir"]
+def _hangfs_ops():
+    """hangfs's ops in the order of its counters: read from its header, so that the mapped
+    struct never drifts from the daemon's (a hand-kept list once did)."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "c-tests", "hangfs", "hangfs.h")
+    with open(header) as h:
+        enum = re.search(r"enum hangfs_op \{(.*?)\}", h.read(), re.S).group(1)
+    names = re.findall(r"HANGFS_(\w+)", enum)
+    assert names[-1] == "OPS", names
+    return [n.lower() for n in names[:-1]]
+
+
+OPS = _hangfs_ops()
 PROMPT = 0.5  # seconds: a cancel or timeout "at once", with room for a loaded 2-core machine
 
 
