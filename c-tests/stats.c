@@ -155,7 +155,11 @@ static int test_timeouts_counted_apart(void) {
     aopen_stats_snapshot s = stats_of(ctx);
     CHECK_EQ(s.timed_out, 3);
     CHECK_EQ(s.cancelled, 0);
-    CHECK_EQ(s.abandoned_threads, 3); /* their opens still sleep in the shim */
+    /* Those whose opens started still sleep in the shim, abandoned: at least the two the
+     * first two workers took. The third may have timed out still queued (under valgrind
+     * the pool grows slower than the 100 ms timeout), and then it never runs. */
+    CHECK(s.abandoned_threads >= 2 && s.abandoned_threads <= 3 && s.running == s.abandoned_threads,
+          "abandoned %u, running %u", s.abandoned_threads, s.running);
     double t0 = now_ms();
     for (int i = 0; i < 10000; i++)
         stats_of(ctx);
