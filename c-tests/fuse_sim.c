@@ -244,12 +244,15 @@ static long n_submitted, n_delivered, n_cancelled, n_timed_out, n_eagain, n_free
 static double worst_local, worst_call, worst_gap;
 static const char *worst_call_name = "";
 static long slow_calls; /* library calls on the loop thread over SLOW_CALL_MS */
+/* When the last library call began: a request's age counts from before its submit (the
+ * library's deadline does), not from after it returned. */
+static double lib_call_t0;
 static int worst_bound;
 
 /* Times one library call on the loop thread. */
 #define LIB(name, call)                                                                     \
     ({                                                                                      \
-        double t0_ = now_ms();                                                              \
+        double t0_ = lib_call_t0 = now_ms();                                                \
         __typeof__(call) r_ = (call);                                                       \
         double d_ = now_ms() - t0_;                                                         \
         if (d_ > worst_call)                                                                \
@@ -612,7 +615,7 @@ static int submit(int fs, int kind) {
     }
     EXPECT(id > 0, "%s submit: %lld", kind_name[kind], (long long)id);
     r->id = (uint64_t)id;
-    r->t_submit = now_ms();
+    r->t_submit = lib_call_t0;
     event("submit %s id %llu on fs %d (expect %d)", kind_name[kind], (unsigned long long)r->id, fs, r->expect);
     if (kind == K_CLOSE)
         memset(h, 0, sizeof *h), r->h = -1; /* the library's from now on */
@@ -1003,7 +1006,7 @@ static void finish(int fds0, int threads0, aopen_ctx *probe) {
                 continue;
             }
             EXPECT(id > 0, "aclose_submit: %lld", (long long)id);
-            r->id = (uint64_t)id, r->t_submit = now_ms();
+            r->id = (uint64_t)id, r->t_submit = lib_call_t0;
             inflight++, n_submitted++;
             memset(&handles[i], 0, sizeof handles[i]);
         }

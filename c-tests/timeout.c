@@ -16,7 +16,10 @@ int main(void) {
     make_file(slow_path("s"), "x");
     make_file(fast_path("f"), "x");
     int fds0 = count_fds();
-    aopen_ctx *ctx = new_ctx(1, 1, 0, TIMEOUT);
+    /* A share of one: the slow open, abandoned at its deadline, still holds it, so the
+     * queued open can only time out (a worker started for it could take it a moment before
+     * its own deadline, which falls a moment after the slow one's). */
+    aopen_ctx *ctx = new_ctx_share(1, 1, 0, TIMEOUT, 1);
     aopen_completion c[4];
 
     double t0 = now_ms();

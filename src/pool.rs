@@ -458,6 +458,13 @@ impl<T: Send + 'static> Shared<T> {
                 g = self.lock();
                 clock.request.store(0, Ordering::Relaxed);
                 g.q.table_mut().counters_mut().service.record(end - start);
+                // A call that returned after its deadline was unfinished then: it times out
+                // (as the watchdog, late on a loaded machine, would have made it), and its
+                // result is dropped like a cancelled one's.
+                let expired = Effect { became_ready: g.q.expire(end) };
+                if expired.became_ready {
+                    self.woke(&g, expired);
+                }
                 let e = g.q.finish_with(id, kind, result, out, end);
                 self.woke(&g, e);
                 if g.q.is_closed() {
