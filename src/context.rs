@@ -1,17 +1,17 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 
-use crate::buffers::Buffers;
-pub use crate::bytes::Bytes;
-use crate::completion::Notifier;
 use crate::config::Config;
 use crate::fork;
-use crate::inline;
-use crate::mounts::{self, FsId};
+use crate::fs::mounts::{self, FsId};
+use crate::mem::buffers::Buffers;
+pub use crate::mem::bytes::Bytes;
+use crate::op::inline;
+use crate::op::run::{self, Executor};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op, Output, StatxBuf};
+use crate::queue::ready::Notifier;
+use crate::queue::requests::{Completion, Id, MountReport, Op, Output, StatxBuf};
 use crate::sync::Arc;
-use crate::syscall::{self, Executor};
 use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,7 +139,7 @@ impl<T: Send + 'static> Waiter<T> {
 impl<T: Send + 'static> Context<T> {
     /// A context running real syscalls.
     pub fn new(cfg: &Config) -> Result<Self, i32> {
-        let mut ctx = Self::with_executor(cfg, Box::new(syscall::run_syscall))?;
+        let mut ctx = Self::with_executor(cfg, Box::new(run::run_syscall))?;
         ctx.inline = !cfg.no_inline;
         Ok(ctx)
     }
@@ -380,7 +380,7 @@ impl<T: Send + 'static> Context<T> {
             Op::Read { fd, offset, buf }
                 if *offset >= 0 && (buf.room_len() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
             {
-                let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
+                let r = run::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
                 (r != -libc::EAGAIN).then_some(r)
             }
             Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),

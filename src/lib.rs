@@ -6,31 +6,26 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod abandoned;
-mod buffers;
-mod bytes;
-pub mod completion;
 pub mod config;
 pub mod context;
-mod deadlines;
+mod fair;
 mod fdguard;
 pub mod ffi;
 mod fork;
-pub mod inline;
-mod locked;
-pub mod mounts;
-pub mod parking;
-mod pathcache;
+pub mod fs;
+mod mem;
+pub mod op;
 pub mod pool;
-pub mod request;
-mod scheduler;
-mod slab;
+pub mod queue;
 pub mod stats;
 mod sync;
 mod sys;
-pub mod syscall;
 mod sysmeta;
 
 pub use config::Config;
 pub use context::Context;
-pub use request::{Completion, Id, Op, OpKind};
+pub use fs::mounts::FsId;
+pub use pool::parking::{Claim, Parking, Unpark};
+pub use pool::{HEALTHY_WAIT_BOUND, IDLE_TIMEOUT};
+pub use queue::ready::{Completions, Readiness};
+pub use queue::requests::{Completion, Id, Op, OpKind, Requests};

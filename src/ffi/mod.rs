@@ -12,7 +12,7 @@ pub use fs_calls::*;
 
 use crate::config::Config;
 use crate::context::{Bytes, Context};
-use crate::request::{Completion, MountReport, OpKind, Output};
+use crate::queue::requests::{Completion, MountReport, OpKind, Output};
 use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -318,7 +318,7 @@ pub(super) fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
-pub(super) fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
+pub(super) fn submitted(r: Result<crate::queue::requests::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)
 }
 
@@ -1415,7 +1415,7 @@ pub unsafe extern "C" fn aopen_stats_mounts(
         let ctx = unsafe { ctx_ref(ctx) }?;
         let mounts = ctx.blocked_mounts(Duration::from_millis(min_blocked_ms.into()))?;
         if let Some(cb) = cb {
-            let table = crate::mounts::current(); // once for the whole listing
+            let table = crate::fs::mounts::current(); // once for the whole listing
             for m in &mounts {
                 report_mount(m, &table, cb, user_data);
             }
@@ -1426,7 +1426,7 @@ pub unsafe extern "C" fn aopen_stats_mounts(
 
 fn report_mount(
     m: &MountReport,
-    table: &crate::mounts::Table,
+    table: &crate::fs::mounts::Table,
     cb: unsafe extern "C" fn(*const aopen_mount_stats, *mut c_void),
     user_data: *mut c_void,
 ) {

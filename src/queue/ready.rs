@@ -14,8 +14,8 @@
 //! non-blocking and close-on-exec, as mio does) or writes to one the caller passed in
 //! (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
 
-use crate::mounts::FsId;
-use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Output, Requests};
+use crate::fs::mounts::FsId;
+use crate::queue::requests::{CancelError, Completion, Effect, Id, Op, OpKind, Output, Requests};
 use crate::sys;
 use std::time::Instant;
 

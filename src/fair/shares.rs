@@ -17,8 +17,8 @@
 //!
 //! The scheduler knows ids and counts only; the requests themselves live in `request`.
 
-use crate::mounts::FsId;
-use crate::request::{Id, IdHasher};
+use crate::fs::mounts::FsId;
+use crate::queue::requests::{Id, IdHasher};
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 

@@ -7,9 +7,9 @@
 //! Each method takes the lock once, changes the queue, then publishes the counts spinners
 //! watch and wakes whom the change concerns (`Shared::woke`, `Shared::kick`).
 
-use crate::mounts::{self, FsId};
+use crate::fs::mounts::{self, FsId};
 use crate::pool::Shared;
-use crate::request::{Completion, Id, MountReport, Op, OpKind, Output};
+use crate::queue::requests::{Completion, Id, MountReport, Op, OpKind, Output};
 use crate::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,7 @@ impl<T: Send + 'static> Shared<T> {
         match &r {
             Ok((_, e)) => self.woke(&g, *e),
             Err(_) if kind == OpKind::Open && result >= 0 => {
-                if crate::inline::close_nowait(result) == Err(libc::EAGAIN) {
+                if crate::op::inline::close_nowait(result) == Err(libc::EAGAIN) {
                     g.q.owe_close(mounts::UNKNOWN, result, Instant::now());
                     let _ = self.kick(&mut g);
                 }

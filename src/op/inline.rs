@@ -29,8 +29,8 @@
 //!   every call: where the process resolves `open`, `open64`, `openat`, `openat64` or `close`
 //!   to anything but libc's own, nothing goes inline.
 
-use crate::mounts;
-use crate::pathcache;
+use crate::fs::mounts;
+use crate::fs::pathcache;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;

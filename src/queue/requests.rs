@@ -32,12 +32,12 @@
 //! The table marks filesystems blocked from the ages of their running syscalls
 //! ([`Requests::mark_blocked`]).
 
-use crate::bytes::Bytes;
-use crate::deadlines::Deadlines;
+use crate::fair::shares::Scheduler;
 use crate::fdguard;
-use crate::mounts::FsId;
-use crate::scheduler::Scheduler;
-use crate::slab::Slab;
+use crate::fs::mounts::FsId;
+use crate::mem::bytes::Bytes;
+use crate::queue::deadlines::Deadlines;
+use crate::queue::slab::Slab;
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -543,7 +543,7 @@ impl<T> Requests<T> {
     /// Queues a request on an anonymous filesystem (for tests and models; see
     /// [`Requests::submit_on`]).
     pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        self.submit_on(crate::mounts::UNKNOWN, op, token, now)
+        self.submit_on(crate::fs::mounts::UNKNOWN, op, token, now)
     }
 
     /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
@@ -588,10 +588,11 @@ impl<T> Requests<T> {
             return Err((libc::EAGAIN, token));
         }
         let state = State::Ready { result, cancelled: false, token, out };
-        let (id, _) = self.insert(kind, crate::mounts::UNKNOWN, now, state).map_err(|state| match state {
-            State::Ready { token, .. } => (libc::EAGAIN, token),
-            _ => unreachable!("given back as it was given"),
-        })?;
+        let (id, _) =
+            self.insert(kind, crate::fs::mounts::UNKNOWN, now, state).map_err(|state| match state {
+                State::Ready { token, .. } => (libc::EAGAIN, token),
+                _ => unreachable!("given back as it was given"),
+            })?;
         self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;

@@ -36,7 +36,7 @@
 //! table until its last context is freed. After fork the child reopens the file rather than
 //! share the parent's poll state.
 
-use crate::pathcache;
+use crate::fs::pathcache;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -51,17 +51,20 @@
 //! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
 //! under it.
 
-use crate::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
-use crate::completion::Completions;
-use crate::completion::Notifier;
+mod locked;
+pub mod parking;
+
 use crate::config::Resolved;
-use crate::mounts;
-use crate::parking::{Claim, Parking, Unpark};
-use crate::request::{Effect, Id, OpKind, Requests};
+use crate::fair::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
+use crate::fs::mounts;
+use crate::op::run::Executor;
+use crate::pool::parking::{Claim, Parking, Unpark};
+use crate::queue::ready::Completions;
+use crate::queue::ready::Notifier;
+use crate::queue::requests::{Effect, Id, OpKind, Requests};
 use crate::stats::Counters;
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use crate::sys;
-use crate::syscall::Executor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
