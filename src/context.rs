@@ -3,14 +3,17 @@
 
 use crate::config::Config;
 use crate::fork;
-use crate::fs::mounts::{self, FsId};
+use crate::fs::FsId;
+use crate::fs::{self, mounts};
 use crate::mem::buffers::Buffers;
 pub use crate::mem::bytes::Bytes;
 use crate::op::inline;
 use crate::op::run::{self, Executor};
+use crate::op::{Op, Output, StatxBuf};
 use crate::pool::{Shared, Snapshot};
+use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;
-use crate::queue::requests::{Completion, Id, MountReport, Op, Output, StatxBuf};
+use crate::queue::requests::{Completion, MountReport};
 use crate::sync::Arc;
 use std::ffi::CString;
 use std::mem::MaybeUninit;
@@ -77,7 +80,7 @@ pub fn attribute(op: &Op) -> FsId {
         | Op::Sendfile { in_fd: fd, .. } => mounts::of_open_fd(*fd),
         Op::Call { fs_path: Some(path), .. } => mounts::of_path(path, true),
         Op::Call { fs_fd, .. } if *fs_fd >= 0 => mounts::of_open_fd(*fs_fd),
-        Op::Call { .. } => mounts::UNKNOWN,
+        Op::Call { .. } => fs::UNKNOWN,
     }
 }
 
@@ -146,7 +149,7 @@ impl<T: Send + 'static> Context<T> {
 
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
     pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
-        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| mounts::UNKNOWN } else { attribute })
+        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| fs::UNKNOWN } else { attribute })
     }
 
     /// A context with its own executor and filesystem attribution (for tests).

@@ -17,8 +17,9 @@
 //!
 //! The scheduler knows ids and counts only; the requests themselves live in `request`.
 
-use crate::fs::mounts::FsId;
-use crate::queue::requests::{Id, IdHasher};
+use crate::fs::FsId;
+use crate::fs::IdHasher;
+use crate::queue::ids::Id;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 

@@ -3,7 +3,7 @@
 //! timed out like any request, caller memory written only at delivery.
 
 use super::{aopen_cb, aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
-use crate::queue::requests::{Job, Op, OpKind, StatfsBuf};
+use crate::op::{Job, Op, OpKind, StatfsBuf};
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 
 /// Completion of an `aopen_readlink_submit` request.

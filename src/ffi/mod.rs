@@ -12,7 +12,8 @@ pub use fs_calls::*;
 
 use crate::config::Config;
 use crate::context::{Bytes, Context};
-use crate::queue::requests::{Completion, MountReport, OpKind, Output};
+use crate::op::{OpKind, Output};
+use crate::queue::requests::{Completion, MountReport};
 use crate::stats::{Histogram, HIST_BUCKETS};
 use crate::sys;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -318,7 +319,7 @@ pub(super) fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
-pub(super) fn submitted(r: Result<crate::queue::requests::Id, (i32, Token)>) -> Result<i64, i32> {
+pub(super) fn submitted(r: Result<crate::queue::ids::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)
 }
 

@@ -37,26 +37,12 @@
 //! share the parent's poll state.
 
 use crate::fs::pathcache;
+use crate::fs::{fnv1a, fs_of_dev, FsId, MountId, UNKNOWN};
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
-
-/// A mount's id: the first field of its line in /proc/self/mountinfo.
-pub type MountId = u64;
-
-/// A filesystem, as requests are charged to it: its device number (`major << 32 | minor`),
-/// or for a network filesystem a hash of its server with the top bit set.
-pub type FsId = u64;
-
-/// Requests whose filesystem could not be determined share this.
-pub const UNKNOWN: FsId = u64::MAX;
-
-/// The id of the filesystem with this device number.
-pub fn fs_of_dev(major: u32, minor: u32) -> FsId {
-    (u64::from(major) << 32) | u64::from(minor)
-}
 
 /// One line of /proc/self/mountinfo, as much of it as the library uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,11 +111,6 @@ fn server_of(fstype: &str, source: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-/// FNV-1a of `bytes`: a hash stable within the process, which is all its uses need.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The filesystem id of a mount (see the module docs).

@@ -38,7 +38,7 @@ impl<V> Default for PathCache<V> {
 
 impl<V: Copy> PathCache<V> {
     fn slot(path: &[u8], key: u64) -> usize {
-        ((crate::fs::mounts::fnv1a(path) ^ key) % SLOTS as u64) as usize
+        ((crate::fs::fnv1a(path) ^ key) % SLOTS as u64) as usize
     }
 
     /// The answer for exactly (`path`, `key`), if it is fresh and of `generation`.

@@ -66,7 +66,7 @@ pub fn interposed() -> bool {
 }
 
 /// Whether the mount `id` (from statx) is of a filesystem type on the local list.
-fn mount_is_local(id: Option<mounts::MountId>) -> bool {
+fn mount_is_local(id: Option<crate::fs::MountId>) -> bool {
     id.is_some_and(|id| mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype)))
 }
 

@@ -2,7 +2,7 @@
 
 use crate::fdguard;
 use crate::mem::bytes::Bytes;
-use crate::queue::requests::Op;
+use crate::op::Op;
 use crate::sys;
 use crate::sysmeta;
 

@@ -7,9 +7,12 @@
 //! Each method takes the lock once, changes the queue, then publishes the counts spinners
 //! watch and wakes whom the change concerns (`Shared::woke`, `Shared::kick`).
 
-use crate::fs::mounts::{self, FsId};
+use crate::fs;
+use crate::fs::FsId;
+use crate::op::{Op, OpKind, Output};
 use crate::pool::Shared;
-use crate::queue::requests::{Completion, Id, MountReport, Op, OpKind, Output};
+use crate::queue::ids::Id;
+use crate::queue::requests::{Completion, MountReport};
 use crate::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +57,7 @@ impl<T: Send + 'static> Shared<T> {
             Ok((_, e)) => self.woke(&g, *e),
             Err(_) if kind == OpKind::Open && result >= 0 => {
                 if crate::op::inline::close_nowait(result) == Err(libc::EAGAIN) {
-                    g.q.owe_close(mounts::UNKNOWN, result, Instant::now());
+                    g.q.owe_close(fs::UNKNOWN, result, Instant::now());
                     let _ = self.kick(&mut g);
                 }
             }

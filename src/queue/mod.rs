@@ -3,6 +3,7 @@
 //! ([`slab`]).
 
 pub(crate) mod deadlines;
+pub mod ids;
 pub mod ready;
 pub mod requests;
 pub(crate) mod slab;

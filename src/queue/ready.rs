@@ -14,8 +14,10 @@
 //! non-blocking and close-on-exec, as mio does) or writes to one the caller passed in
 //! (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
 
-use crate::fs::mounts::FsId;
-use crate::queue::requests::{CancelError, Completion, Effect, Id, Op, OpKind, Output, Requests};
+use crate::fs::FsId;
+use crate::op::{Op, OpKind, Output};
+use crate::queue::ids::Id;
+use crate::queue::requests::{CancelError, Completion, Effect, Requests};
 use crate::sys;
 use std::time::Instant;
 
