@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use crate::fork;
+use crate::fs;
 use crate::fs::FsId;
-use crate::fs::{self, mounts};
 use crate::mem::buffers::Buffers;
 pub use crate::mem::bytes::Bytes;
 use crate::op::inline;
@@ -53,23 +53,23 @@ pub type Attributor = fn(&Op) -> FsId;
 /// descriptor call by its descriptor.
 pub fn attribute(op: &Op) -> FsId {
     match op {
-        Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
-        Op::Close { fd } => mounts::of_closing_fd(*fd),
+        Op::Open { path, flags, .. } => fs::of_path(path, flags & libc::O_NOFOLLOW == 0),
+        Op::Close { fd } => fs::of_closing_fd(*fd),
         Op::Fsync { fd, .. }
         | Op::Ftruncate { fd, .. }
         | Op::Read { fd, .. }
         | Op::Write { fd, .. }
-        | Op::Getdents { fd, .. } => mounts::of_open_fd(*fd),
-        Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
-        Op::Rename { from, .. } => mounts::of_path(from, false),
+        | Op::Getdents { fd, .. } => fs::of_open_fd(*fd),
+        Op::Unlink { path, .. } | Op::Mkdir { path, .. } => fs::of_path(path, false),
+        Op::Rename { from, .. } => fs::of_path(from, false),
         Op::Stat { path, flags, .. }
         | Op::Access { path, flags, .. }
         | Op::Chown { path, flags, .. }
-        | Op::Utimens { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
+        | Op::Utimens { path, flags, .. } => fs::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
         Op::Readlink { path, .. } | Op::Symlink { link: path, .. } | Op::Link { from: path, .. } => {
-            mounts::of_path(path, false)
+            fs::of_path(path, false)
         }
-        Op::Statfs { path, .. } | Op::Chmod { path, .. } => mounts::of_path(path, true),
+        Op::Statfs { path, .. } | Op::Chmod { path, .. } => fs::of_path(path, true),
         Op::Fstat { fd, .. }
         | Op::Fstatfs { fd, .. }
         | Op::Fchmod { fd, .. }
@@ -77,9 +77,9 @@ pub fn attribute(op: &Op) -> FsId {
         | Op::Futimens { fd, .. }
         | Op::Fallocate { fd, .. }
         | Op::CopyFileRange { fd_in: fd, .. }
-        | Op::Sendfile { in_fd: fd, .. } => mounts::of_open_fd(*fd),
-        Op::Call { fs_path: Some(path), .. } => mounts::of_path(path, true),
-        Op::Call { fs_fd, .. } if *fs_fd >= 0 => mounts::of_open_fd(*fs_fd),
+        | Op::Sendfile { in_fd: fd, .. } => fs::of_open_fd(*fd),
+        Op::Call { fs_path: Some(path), .. } => fs::of_path(path, true),
+        Op::Call { fs_fd, .. } if *fs_fd >= 0 => fs::of_open_fd(*fs_fd),
         Op::Call { .. } => fs::UNKNOWN,
     }
 }
@@ -521,7 +521,7 @@ impl<T: Send + 'static> Drop for Context<T> {
         }
         self.shutdown();
         if LIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
-            mounts::release();
+            fs::release();
             inline::release();
         }
     }

@@ -1416,7 +1416,7 @@ pub unsafe extern "C" fn aopen_stats_mounts(
         let ctx = unsafe { ctx_ref(ctx) }?;
         let mounts = ctx.blocked_mounts(Duration::from_millis(min_blocked_ms.into()))?;
         if let Some(cb) = cb {
-            let table = crate::fs::mounts::current(); // once for the whole listing
+            let table = crate::fs::current(); // once for the whole listing
             for m in &mounts {
                 report_mount(m, &table, cb, user_data);
             }
@@ -1427,7 +1427,7 @@ pub unsafe extern "C" fn aopen_stats_mounts(
 
 fn report_mount(
     m: &MountReport,
-    table: &crate::fs::mounts::Table,
+    table: &crate::fs::Table,
     cb: unsafe extern "C" fn(*const aopen_mount_stats, *mut c_void),
     user_data: *mut c_void,
 ) {

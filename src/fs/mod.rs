@@ -1,49 +1,31 @@
-//! Which filesystem holds a path or a descriptor: the mount table and its watch, path
-//! resolution, the descriptors the library opened ([`mounts`]), and a small cache of answers
-//! about absolute paths ([`pathcache`]).
+//! Which filesystem holds a request's file, so that one dead filesystem cannot take the pool.
+//!
+//! Requests are charged to a *filesystem*, not a mount: its device number (the superblock:
+//! `st_dev`, mountinfo's major:minor), so a bind mount and the mount it shows are one
+//! filesystem with one share. Network filesystems (nfs, nfs4, cifs, smb3, ceph, sshfs) are
+//! grouped further, by *server* (from mountinfo's source, `server:/export` or
+//! `//server/share`): one dead server hangs every export it serves, so its mounts share one
+//! share instead of taking one each.
+//!
+//! Rooms: the mount table ([`table`]) and its watch ([`watch`]), path and descriptor
+//! attribution ([`resolve`]) with a small cache of answers about absolute paths
+//! ([`pathcache`]), the descriptors the library opened ([`opened`]), and which filesystem
+//! types keep their calls local ([`local`]). The ids and hashers they share: [`ids`].
 
-pub mod mounts;
+pub(crate) mod ids;
+pub(crate) mod local;
+pub(crate) mod opened;
 pub(crate) mod pathcache;
+pub(crate) mod resolve;
+pub(crate) mod table;
+#[cfg(test)]
+mod tests;
+pub(crate) mod watch;
 
-use std::hash::Hasher;
-
-/// A mount's id: the first field of its line in /proc/self/mountinfo.
-pub type MountId = u64;
-
-/// A filesystem, as requests are charged to it: its device number (`major << 32 | minor`),
-/// or for a network filesystem a hash of its server with the top bit set.
-pub type FsId = u64;
-
-/// Requests whose filesystem could not be determined share this.
-pub const UNKNOWN: FsId = u64::MAX;
-
-/// The id of the filesystem with this device number.
-pub fn fs_of_dev(major: u32, minor: u32) -> FsId {
-    (u64::from(major) << 32) | u64::from(minor)
-}
-
-/// FNV-1a of `bytes`: a hash stable within the process, which is all its uses need.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
-/// Hashes filesystem ids and mount ids (integers the kernel assigns, never chosen by an attacker) by one
-/// multiply, instead of SipHash: the scheduler looks one up for each request, under the
-/// context lock, whose hold time bounds throughput.
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing: the high bits, which hashbrown uses, depend on every input bit.
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+pub use ids::{fs_of_dev, FsId, IdHasher, MountId, UNKNOWN};
+pub use local::is_local;
+pub use opened::{forget_opened, of_closing_fd, of_open_fd, remember_opened};
+pub(crate) use resolve::open_cached;
+pub use resolve::{of_fd, of_path, of_path_lexically, release};
+pub use table::{normalize, Mount, Table};
+pub use watch::{current, POLL_INTERVAL};

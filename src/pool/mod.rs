@@ -56,7 +56,7 @@ pub mod parking;
 
 use crate::config::Resolved;
 use crate::fair::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
-use crate::fs::mounts;
+use crate::fs;
 use crate::op::run::Executor;
 use crate::op::OpKind;
 use crate::pool::parking::{Claim, Parking, Unpark};
@@ -455,7 +455,7 @@ impl<T: Send + 'static> Shared<T> {
                 let end = Instant::now();
                 if kind == OpKind::Open && result >= 0 && !self.cfg.no_mounts {
                     // Its close is charged to the same filesystem, without a statx.
-                    mounts::remember_opened(result, fs);
+                    fs::remember_opened(result, fs);
                 }
                 // What the call wrote into library memory (a stat's result), for delivery;
                 // the rest of the op (a path copy) is freed here, outside the lock.
