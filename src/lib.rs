@@ -24,10 +24,11 @@ mod sysmeta;
 
 pub use config::Config;
 pub use context::Context;
+pub use fair::thresholds::HEALTHY_WAIT_BOUND;
 pub use fs::FsId;
 pub use op::{Op, OpKind};
 pub use pool::parking::{Claim, Parking, Unpark};
-pub use pool::{HEALTHY_WAIT_BOUND, IDLE_TIMEOUT};
+pub use pool::IDLE_TIMEOUT;
 pub use queue::ids::Id;
 pub use queue::ready::{Completions, Readiness};
 pub use queue::requests::{Completion, Requests};
