@@ -2,7 +2,8 @@
 //! file calls in `ffi`: submitted to a worker, charged to its file's filesystem, cancellable,
 //! timed out like any request, caller memory written only at delivery.
 
-use super::{aopen_cb, aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
+use super::guard::{aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
+use super::types::aopen_cb;
 use crate::op::{Job, Op, OpKind, StatfsBuf};
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 
