@@ -6,18 +6,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod config;
-pub mod context;
+mod config;
+mod context;
 mod fair;
 mod fdguard;
 pub mod ffi;
 mod fork;
-pub mod fs;
+mod fs;
 mod mem;
-pub mod op;
-pub mod pool;
-pub mod queue;
-pub mod stats;
+mod op;
+mod pool;
+mod queue;
+mod stats;
 mod sync;
 mod sys;
 mod sysmeta;

@@ -22,10 +22,10 @@ pub(crate) mod table;
 mod tests;
 pub(crate) mod watch;
 
-pub use ids::{fs_of_dev, FsId, IdHasher, MountId, UNKNOWN};
+pub use ids::{FsId, IdHasher, MountId, UNKNOWN};
 pub use local::is_local;
 pub use opened::{forget_opened, of_closing_fd, of_open_fd, remember_opened};
 pub(crate) use resolve::open_cached;
-pub use resolve::{of_fd, of_path, of_path_lexically, release};
-pub use table::{normalize, Mount, Table};
-pub use watch::{current, POLL_INTERVAL};
+pub use resolve::{of_path, release};
+pub use table::Table;
+pub use watch::current;

@@ -186,10 +186,12 @@ impl Table {
         self.all.iter().find(|m| m.fs == fs).or_else(|| self.departed.iter().find(|m| m.fs == fs))
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.all.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
     }

@@ -4,6 +4,7 @@ use super::local::*;
 use super::opened::*;
 use super::resolve::*;
 use super::table::*;
+use super::ids::*;
 use super::*;
 use crate::sys::{self, c_str};
 

@@ -58,7 +58,7 @@ mod thread;
 mod watchdog;
 mod worker;
 
-pub use shared::{Inner, Shared};
+pub use shared::Shared;
 
 pub use shared::Snapshot;
 pub use thread::IDLE_TIMEOUT;
