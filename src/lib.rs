@@ -1,4 +1,5 @@
-//! libaopen: asynchronous open(2) and close(2) for event loops.
+//! libaopen: asynchronous file calls (open, close, read, write, stat and the rest) for event
+//! loops.
 //!
 //! Requests go to an elastic worker pool; completions land in a queue whose readiness is an
 //! eventfd that any event loop can poll. The C ABI lives in [`ffi`]; everything else is

@@ -50,8 +50,9 @@ pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
 /// only open local files.
 pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 
-/// `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`
-/// and `aopen_close_nowait` always return -EAGAIN.
+/// `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`,
+/// `aopen_close_nowait` and `aopen_read_nowait` always return -EAGAIN, and every submit
+/// queues its call for a worker.
 pub const AOPEN_OPT_NO_INLINE: u32 = 4u32;
 
 /// Context options. An all-zero struct means every default.
@@ -102,8 +103,10 @@ pub struct aopen_completion {
     pub id: u64,
     /// As given to submit; never dereferenced by the library.
     pub user_data: *mut c_void,
-    /// open: the new descriptor (>= 0, owned by the caller); close: 0; failure: -errno
-    /// (-ECANCELED after `aopen_cancel`, -ETIMEDOUT after a timeout).
+    /// open: the new descriptor (>= 0, owned by the caller); read, write, getdents, readlink,
+    /// copy_file_range, sendfile: the byte count; `aopen_call_submit`: what the function
+    /// returned; any other call: 0; failure: -errno (-ECANCELED after `aopen_cancel`,
+    /// -ETIMEDOUT after a timeout).
     pub result: i32,
     /// Which call: an `AOPEN_OP_*` value.
     pub op: u32,

@@ -4,11 +4,11 @@
 //! ```text
 //!   submit ──► Queued ──take_work──► Running ──finish──► Ready ──pop_ready──► (delivered)
 //!                │                      │                  ▲
-//!                └──cancel/timeout──────┴──(open only)─────┘
+//!                └──cancel/timeout──────┴───────────────────┘
 //! ```
 //!
 //! A cancelled (or timed-out) request becomes Ready at once with `-ECANCELED` (`-ETIMEDOUT`).
-//! If its open was running, the worker is *abandoned*: the request keeps its slot, and when
+//! If its call was running, the worker is *abandoned*: the request keeps its slot, and when
 //! the syscall returns, `finish` finds nobody waiting for it.
 //!
 //! Owed closes. A descriptor the library holds that nobody can receive any more (the late fd
@@ -53,7 +53,9 @@ type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher
 pub struct Completion<T> {
     pub id: Id,
     pub op: OpKind,
-    /// open: the new fd; other calls: 0; failure: -errno.
+    /// open: the new fd; read, write, getdents, readlink, copy_file_range, sendfile: the byte
+    /// count; a call through `aopen_call_submit`: what it returned; other calls: 0; failure:
+    /// -errno.
     pub result: i32,
     pub token: T,
     /// A successful stat's or read's result, for the delivering call to copy to the caller.
