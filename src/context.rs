@@ -4,9 +4,9 @@
 use crate::config::Config;
 use crate::fork;
 use crate::fs;
-use crate::fs::FsId;
 use crate::mem::buffers::Buffers;
 pub use crate::mem::bytes::Bytes;
+use crate::op::charge::{attribute, Attributor};
 use crate::op::inline;
 use crate::op::run::{self, Executor};
 use crate::op::{Op, Output, StatxBuf};
@@ -44,45 +44,6 @@ pub struct Context<T: Send + 'static> {
 
 /// Reads smaller than this go inline (when cached) even with work in flight.
 const INLINE_READ_ALWAYS: usize = 64 * 1024;
-
-/// Finds the filesystem a request's file is on; runs on the submitting thread, without
-/// locks, and never waits on a filesystem.
-pub type Attributor = fn(&Op) -> FsId;
-
-/// The real attribution (see `mounts`): a path call by its path (a rename by `from`), a
-/// descriptor call by its descriptor.
-pub fn attribute(op: &Op) -> FsId {
-    match op {
-        Op::Open { path, flags, .. } => fs::of_path(path, flags & libc::O_NOFOLLOW == 0),
-        Op::Close { fd } => fs::of_closing_fd(*fd),
-        Op::Fsync { fd, .. }
-        | Op::Ftruncate { fd, .. }
-        | Op::Read { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Getdents { fd, .. } => fs::of_open_fd(*fd),
-        Op::Unlink { path, .. } | Op::Mkdir { path, .. } => fs::of_path(path, false),
-        Op::Rename { from, .. } => fs::of_path(from, false),
-        Op::Stat { path, flags, .. }
-        | Op::Access { path, flags, .. }
-        | Op::Chown { path, flags, .. }
-        | Op::Utimens { path, flags, .. } => fs::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
-        Op::Readlink { path, .. } | Op::Symlink { link: path, .. } | Op::Link { from: path, .. } => {
-            fs::of_path(path, false)
-        }
-        Op::Statfs { path, .. } | Op::Chmod { path, .. } => fs::of_path(path, true),
-        Op::Fstat { fd, .. }
-        | Op::Fstatfs { fd, .. }
-        | Op::Fchmod { fd, .. }
-        | Op::Fchown { fd, .. }
-        | Op::Futimens { fd, .. }
-        | Op::Fallocate { fd, .. }
-        | Op::CopyFileRange { fd_in: fd, .. }
-        | Op::Sendfile { in_fd: fd, .. } => fs::of_open_fd(*fd),
-        Op::Call { fs_path: Some(path), .. } => fs::of_path(path, true),
-        Op::Call { fs_fd, .. } if *fs_fd >= 0 => fs::of_open_fd(*fs_fd),
-        Op::Call { .. } => fs::UNKNOWN,
-    }
-}
 
 /// The argument checks of the metadata, link and copy calls (see [`Context::submit_op`]).
 fn check_op(op: &Op) -> Result<(), i32> {

@@ -1,10 +1,10 @@
 //! Unit tests of the fs room: the table, attribution, the fds the library opened.
 
+use super::ids::*;
 use super::local::*;
 use super::opened::*;
 use super::resolve::*;
 use super::table::*;
-use super::ids::*;
 use super::*;
 use crate::sys::{self, c_str};
 

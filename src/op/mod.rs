@@ -2,6 +2,7 @@
 //! finish it from its caches ([`inline`]). This file: what a call is ([`Op`], [`OpKind`]) and
 //! what it leaves in library memory ([`Output`]).
 
+pub mod charge;
 pub mod inline;
 pub mod run;
 
@@ -210,6 +211,14 @@ pub enum OpKind {
     CopyFileRange = 21,
     Sendfile = 22,
     Call = 23,
+}
+
+impl OpKind {
+    /// The descriptor a call of this kind leaves open for whoever receives `result`: an
+    /// open's new fd; None for every other call and for a failure.
+    pub fn opened_fd(self, result: i32) -> Option<i32> {
+        (self == OpKind::Open && result >= 0).then_some(result)
+    }
 }
 
 impl Op {

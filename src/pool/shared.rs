@@ -366,7 +366,8 @@ impl<T: Send + 'static> Shared<T> {
         };
         match &r {
             Ok((_, e)) => self.woke(&g, *e),
-            Err(_) if kind == OpKind::Open && result >= 0 => {
+            Err(_) if kind.opened_fd(result).is_some() => {
+                // Nobody will receive the descriptor the inline open made.
                 if crate::op::inline::close_nowait(result) == Err(libc::EAGAIN) {
                     g.q.owe_close(fs::UNKNOWN, result, Instant::now());
                     let _ = self.kick(&mut g);

@@ -2,8 +2,7 @@
 //! results; parks or spins when idle and exits when surplus.
 
 use crate::fair::thresholds::*;
-use crate::fs;
-use crate::op::OpKind;
+use crate::op::charge;
 use crate::pool::parking::Unpark;
 use crate::pool::shared::{Inner, Shared};
 use crate::pool::thread::{
@@ -57,9 +56,8 @@ impl<T: Send + 'static> Shared<T> {
                 let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&mut op))).unwrap_or(-libc::EIO);
                 clock.started.store(0, Ordering::Relaxed);
                 let end = Instant::now();
-                if kind == OpKind::Open && result >= 0 && !self.cfg.no_mounts {
-                    // Its close is charged to the same filesystem, without a statx.
-                    fs::remember_opened(result, fs);
+                if !self.cfg.no_mounts {
+                    charge::remember(kind, result, fs);
                 }
                 // What the call wrote into library memory (a stat's result), for delivery;
                 // the rest of the op (a path copy) is freed here, outside the lock.

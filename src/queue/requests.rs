@@ -402,7 +402,7 @@ impl<T> Requests<T> {
             req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::release(fd));
         }
         self.sched.end(fs, abandoned);
-        let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
+        let late_fd = kind.opened_fd(result);
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
             State::Running { token } => {
                 let out = Output::of_result(out, result);
