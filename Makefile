@@ -66,7 +66,7 @@ CBINDGEN ?= $(shell [ "$$(cbindgen --version 2>/dev/null)" = "cbindgen $(CBINDGE
 $(CURDIR)/$(BUILD)/tools/bin/cbindgen:
 	$(CARGO) install --locked --root $(BUILD)/tools cbindgen --version $(CBINDGEN_VERSION)
 
-# The header is committed; regenerate it after changing src/ffi.rs.
+# The header is committed; regenerate it after changing src/ffi/.
 header: $(CBINDGEN)
 	$(CBINDGEN) --config cbindgen.toml --crate aopen --quiet --output include/aopen.h
 

@@ -33,12 +33,12 @@ pub struct Context<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     /// The fork generation this context was made in.
     born: u64,
-    /// Which filesystem a request's file is on (see `mounts`).
+    /// Which filesystem a request's file is on (see `op::charge`).
     attribute: Attributor,
     /// Whether submit may complete a request on the caller's thread (the fast path: see
     /// `inline`): with real syscalls and without `no_inline`.
     inline: bool,
-    /// Spare large read buffers, for the next reads (see `buffers`).
+    /// Spare large read buffers, for the next reads (see `mem::buffers`).
     buffers: Buffers,
 }
 
@@ -240,7 +240,7 @@ impl<T: Send + 'static> Context<T> {
     }
 
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
-    /// cached (see `inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
+    /// cached (see `op::inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
     pub fn read_nowait(&self, fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
         self.alive()?;
         if self.shared.cfg.no_inline {
@@ -321,7 +321,7 @@ impl<T: Send + 'static> Context<T> {
         self.shared.submit(fs, op, token)
     }
 
-    /// Runs `op` on this thread if the fast path can (see `inline`): its result (with any
+    /// Runs `op` on this thread if the fast path can (see `op::inline`): its result (with any
     /// output in `op`'s own buffer), or None when it must go to the pool.
     ///
     /// An open or close goes inline only while nothing is in flight: with work in flight the
@@ -354,7 +354,7 @@ impl<T: Send + 'static> Context<T> {
     }
 
     /// Opens `path` on this thread if the kernel can finish it from its caches on a local
-    /// filesystem (see `inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
+    /// filesystem (see `op::inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
     /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
     /// forked child.
     pub fn open_nowait(&self, path: &std::ffi::CStr, flags: i32, mode: u32) -> Result<i32, i32> {
@@ -377,7 +377,7 @@ impl<T: Send + 'static> Context<T> {
         }
     }
 
-    /// Closes `fd` on this thread if it is on a local filesystem (see `inline`): `Ok(())`, or
+    /// Closes `fd` on this thread if it is on a local filesystem (see `op::inline`): `Ok(())`, or
     /// `Err(EAGAIN)` with `fd` still the caller's (then submit the close).
     pub fn close_nowait(&self, fd: i32) -> Result<(), i32> {
         self.alive()?;

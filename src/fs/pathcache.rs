@@ -2,7 +2,7 @@
 //! caller-supplied generation is unchanged. Two questions cost a cached walk of about 2 µs
 //! (an `O_PATH` openat2, a statx, a close), as much as the open they serve, and loops reopen
 //! the same files: which filesystem a path reaches (`fs::of_path`), and whether it is a
-//! plain file the fast path may open without looking first (`inline::open_nowait`).
+//! plain file the fast path may open without looking first (`op::inline::open_nowait`).
 //!
 //! A process-wide cache ([`Shared`]) is never waited for: a caller that finds it locked goes
 //! without it, so a forked child, whose copy may be locked by a thread that does not exist

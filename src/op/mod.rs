@@ -1,6 +1,7 @@
-//! Running a call: on a worker ([`run`]), or on the caller's thread when the kernel can
-//! finish it from its caches ([`inline`]). This file: what a call is ([`Op`], [`OpKind`]) and
-//! what it leaves in library memory ([`Output`]).
+//! A call: what it is ([`Op`], [`OpKind`]) and what it leaves in library memory ([`Output`]),
+//! in this file; running it on a worker ([`run`]); which filesystem it is charged to
+//! ([`charge`]); and the fast path, on the caller's thread when the kernel can finish it from
+//! its caches ([`inline`]).
 
 pub mod charge;
 pub mod inline;

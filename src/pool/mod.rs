@@ -15,11 +15,11 @@
 //!
 //! Dead filesystems. Only work that could start now counts as queued here: a request whose
 //! filesystem already has its share of syscalls running, or a blocked filesystem's request
-//! while the blocked budget is spent (see `request`), neither wakes a worker nor grows the
+//! while the blocked budget is spent (see `queue::requests`), neither wakes a worker nor grows the
 //! pool. Two kinds of workers are *off budget*: they no longer count against `threads` or
 //! `max_threads`, so the pool grows past them for everyone else:
 //! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
-//!   runs, or they run an owed close (a descriptor nobody will receive; see `request`);
+//!   runs, or they run an owed close (a descriptor nobody will receive; see `queue::requests`);
 //! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
 //!   [`BLOCKED_THRESHOLD`](crate::fair::thresholds::BLOCKED_THRESHOLD), as the watchdog finds on each round.
 //!

@@ -64,7 +64,7 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// Marks the filesystems whose syscalls are asleep in the kernel past
-    /// [`BLOCKED_THRESHOLD`] as blocked (see `request`): their workers go off budget.
+    /// [`BLOCKED_THRESHOLD`] as blocked (see `queue::requests`): their workers go off budget.
     pub(super) fn mark_blocked(&self, g: &mut Inner<T>, now: Instant) {
         let Some(since) = now.checked_sub(BLOCKED_THRESHOLD) else { return };
         let clocks = &g.clocks;

@@ -27,7 +27,7 @@
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
 //!
-//! Per-filesystem fairness and blocked filesystems are the scheduler's (see `scheduler`):
+//! Per-filesystem fairness and blocked filesystems are the scheduler's (see `fair::shares`):
 //! the table tells it what is queued, started, abandoned and ended; it says what runs next.
 //! The table marks filesystems blocked from the ages of their running syscalls
 //! ([`Requests::mark_blocked`]).
