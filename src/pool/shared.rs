@@ -284,7 +284,7 @@ impl<T: Send + 'static> Shared<T> {
     /// work). Returns whether work is held: then the watchdog must look again within a
     /// [`RECHECK_TICK`], for the cap may lift in another context, which tells nobody here.
     pub(super) fn hold_at_cap(g: &mut Inner<T>) -> bool {
-        g.q.table_mut().hold_blocked(at_abandoned_cap());
+        g.q.hold_blocked(at_abandoned_cap());
         g.q.table().held() > 0
     }
 

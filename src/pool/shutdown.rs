@@ -14,7 +14,7 @@ impl<T: Send + 'static> Shared<T> {
         match self.inner.try_lock() {
             Ok(mut g) => {
                 g.q.shutdown(Instant::now());
-                fds = g.q.table_mut().take_queued_owed();
+                fds = g.q.take_queued_owed();
                 g.q.readiness_mut().close();
             }
             Err(_) => {

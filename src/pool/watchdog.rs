@@ -71,7 +71,7 @@ impl<T: Send + 'static> Shared<T> {
         let asleep = |id: Id| {
             clocks.iter().find(|c| c.request.load(Ordering::Relaxed) == id).map_or(true, |c| c.asleep())
         };
-        g.q.table_mut().mark_blocked(since, asleep);
+        g.q.mark_blocked(since, asleep);
     }
 
     /// The growth policy (see the module docs).

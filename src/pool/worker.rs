@@ -64,7 +64,7 @@ impl<T: Send + 'static> Shared<T> {
                 let out = op.into_output();
                 g = self.lock();
                 clock.request.store(0, Ordering::Relaxed);
-                g.q.table_mut().counters_mut().service.record(end - start);
+                g.q.record_service(end - start);
                 let e = g.q.finish_with(id, kind, result, out, end);
                 self.woke(&g, e);
                 if g.q.is_closed() {
