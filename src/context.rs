@@ -223,9 +223,7 @@ impl<T: Send + 'static> Context<T> {
     /// [`Context::submit_read`] (the budget's before allocating it).
     fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
         check_io(fd, len, offset)?;
-        if len > self.buffer_budget() {
-            return Err(libc::EINVAL);
-        }
+        self.check_buffer_len(len)?;
         Ok(self.buffers.take(len))
     }
 
@@ -260,6 +258,16 @@ impl<T: Send + 'static> Context<T> {
     /// The context's buffer budget in bytes.
     pub fn buffer_budget(&self) -> usize {
         self.shared.cfg.buffer_budget
+    }
+
+    /// The rule for one call's library buffer, checked before it is allocated or filled:
+    /// `Err(EINVAL)` past `i32::MAX` bytes or past the whole buffer budget. (What is free of
+    /// the budget is the table's to check, at submit: `EAGAIN`.)
+    pub fn check_buffer_len(&self, len: usize) -> Result<(), i32> {
+        if len > i32::MAX as usize || len > self.buffer_budget() {
+            return Err(libc::EINVAL);
+        }
+        Ok(())
     }
 
     /// Queues a write of `data` (the library's copy) at `offset` (-1: at the file position),

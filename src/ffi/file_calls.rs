@@ -239,9 +239,7 @@ pub unsafe extern "C" fn aopen_write_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         buf_arg(buf.cast_mut(), len)?;
-        if len > i32::MAX as usize || len > ctx.buffer_budget() {
-            return Err(libc::EINVAL); // before copying it
-        }
+        ctx.check_buffer_len(len)?; // before copying it
         let data = if len == 0 {
             Bytes::with_capacity(0)
         } else {
