@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::fork;
 use crate::fs;
+pub use crate::fs::Mount;
 use crate::mem::buffers::Buffers;
 pub use crate::mem::bytes::Bytes;
 use crate::op::charge::{attribute, Attributor};
@@ -15,6 +16,7 @@ use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;
 use crate::queue::requests::{Completion, MountReport};
 use crate::sync::Arc;
+use crate::sys;
 use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -467,6 +469,35 @@ impl<T: Send + 'static> Context<T> {
     pub fn blocked_mounts(&self, min_age: Duration) -> Result<Vec<MountReport>, i32> {
         self.alive()?;
         Ok(self.shared.blocked_mounts(min_age))
+    }
+
+    /// [`Context::blocked_mounts`], each with its mount in the current mount table (looked
+    /// up once for the whole list; None for a filesystem no longer mounted).
+    pub fn blocked_mounts_described(
+        &self,
+        min_age: Duration,
+    ) -> Result<Vec<(MountReport, Option<Mount>)>, i32> {
+        let reports = self.blocked_mounts(min_age)?;
+        let table = fs::current();
+        Ok(reports
+            .into_iter()
+            .map(|m| {
+                let mount = table.mount_of_fs(m.fs).cloned();
+                (m, mount)
+            })
+            .collect())
+    }
+
+    /// Lets go of a completion that nobody receives (dispatched without a callback): the
+    /// descriptor of an open becomes an owed close, run by a worker (a close can hang in the
+    /// filesystem's flush), or is closed here only when the context is gone and nobody else
+    /// can close it.
+    pub fn discard(&self, c: &Completion<T>) {
+        if let Some(fd) = c.op.opened_fd(c.result) {
+            if self.close_detached(fd).is_err() {
+                sys::close_quietly(fd);
+            }
+        }
     }
 
     /// Shuts down (also done on drop): no callbacks run, queued requests never run; the

@@ -4,9 +4,8 @@
 use super::guard::*;
 use super::types::*;
 use crate::context::Context;
-use crate::op::{OpKind, Output};
+use crate::op::Output;
 use crate::queue::requests::Completion;
-use crate::sys;
 use std::ffi::{c_int, c_uint};
 use std::time::Duration;
 
@@ -81,12 +80,7 @@ pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_i
                 // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
                 unsafe { cb(&cc) }
             }
-            // On a worker: a close can hang in the filesystem's flush. (Only a context that
-            // is gone refuses, and then nobody else can close it.)
-            None if c.op == OpKind::Open && c.result >= 0 && ctx.close_detached(c.result).is_err() => {
-                sys::close_quietly(c.result)
-            }
-            None => {}
+            None => ctx.discard(&c),
         })?;
         Ok(n.min(c_int::MAX as usize) as c_int)
     })

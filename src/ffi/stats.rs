@@ -2,6 +2,7 @@
 //! `aopen_stats_mounts`.
 
 use super::guard::*;
+use crate::context::Mount;
 use crate::queue::requests::MountReport;
 use crate::stats::{Histogram, HIST_BUCKETS};
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -224,25 +225,28 @@ pub unsafe extern "C" fn aopen_stats_mounts(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        let mounts = ctx.blocked_mounts(Duration::from_millis(min_blocked_ms.into()))?;
-        if let Some(cb) = cb {
-            let table = crate::fs::current(); // once for the whole listing
-            for m in &mounts {
-                report_mount(m, &table, cb, user_data);
+        let min_age = Duration::from_millis(min_blocked_ms.into());
+        let n = match cb {
+            None => ctx.blocked_mounts(min_age)?.len(),
+            Some(cb) => {
+                let mounts = ctx.blocked_mounts_described(min_age)?;
+                for (m, mount) in &mounts {
+                    report_mount(m, mount.as_ref(), cb, user_data);
+                }
+                mounts.len()
             }
-        }
-        Ok(mounts.len().min(c_int::MAX as usize) as c_int)
+        };
+        Ok(n.min(c_int::MAX as usize) as c_int)
     })
 }
 
 pub(super) fn report_mount(
     m: &MountReport,
-    table: &crate::fs::Table,
+    mount: Option<&Mount>,
     cb: unsafe extern "C" fn(*const aopen_mount_stats, *mut c_void),
     user_data: *mut c_void,
 ) {
     let cstr = |b: &[u8]| CString::new(b).unwrap_or_default();
-    let mount = table.mount_of_fs(m.fs);
     let (point, fstype) = match mount {
         Some(mount) => (cstr(&mount.point), cstr(mount.fstype.as_bytes())),
         None => (CString::default(), CString::default()),

@@ -27,5 +27,5 @@ pub use local::is_local;
 pub use opened::{forget_opened, of_closing_fd, of_open_fd, remember_opened};
 pub(crate) use resolve::open_cached;
 pub use resolve::{of_path, release};
-pub use table::Table;
+pub use table::Mount;
 pub use watch::current;
