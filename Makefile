@@ -27,7 +27,7 @@ MAJOR      := $(firstword $(subst ., ,$(VERSION)))
 
 C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard c-tests/*.c)))))
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
-RUST_SRC := $(wildcard src/*.rs) Cargo.toml
+RUST_SRC := $(shell find src -name '*.rs') Cargo.toml
 
 HOST     := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo yes)
@@ -66,7 +66,7 @@ CBINDGEN ?= $(shell [ "$$(cbindgen --version 2>/dev/null)" = "cbindgen $(CBINDGE
 $(CURDIR)/$(BUILD)/tools/bin/cbindgen:
 	$(CARGO) install --locked --root $(BUILD)/tools cbindgen --version $(CBINDGEN_VERSION)
 
-# The header is committed; regenerate it after changing src/ffi.rs.
+# The header is committed; regenerate it after changing src/ffi/.
 header: $(CBINDGEN)
 	$(CBINDGEN) --config cbindgen.toml --crate aopen --quiet --output include/aopen.h
 

@@ -1,21 +1,28 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 
-use crate::buffers::Buffers;
-pub use crate::bytes::Bytes;
-use crate::completion::Notifier;
 use crate::config::Config;
 use crate::fork;
-use crate::inline;
-use crate::mounts::{self, FsId};
+use crate::fs;
+pub use crate::fs::Mount;
+use crate::mem::buffers::Buffers;
+pub use crate::mem::bytes::Bytes;
+use crate::op::charge::{attribute, Attributor};
+use crate::op::inline;
+use crate::op::run::{self, Executor};
+use crate::op::{Op, Output, StatxBuf};
 use crate::pool::{Shared, Snapshot};
-use crate::request::{Completion, Id, MountReport, Op, Output, StatxBuf};
+use crate::queue::ids::Id;
+use crate::queue::ready::Notifier;
+use crate::queue::requests::{Completion, MountReport};
 use crate::sync::Arc;
-use crate::syscall::{self, Executor};
+use crate::sys;
 use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+mod calls;
 
 /// How long shutdown waits for idle threads to leave before returning anyway.
 const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);
@@ -30,95 +37,17 @@ pub struct Context<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     /// The fork generation this context was made in.
     born: u64,
-    /// Which filesystem a request's file is on (see `mounts`).
+    /// Which filesystem a request's file is on (see `op::charge`).
     attribute: Attributor,
     /// Whether submit may complete a request on the caller's thread (the fast path: see
     /// `inline`): with real syscalls and without `no_inline`.
     inline: bool,
-    /// Spare large read buffers, for the next reads (see `buffers`).
+    /// Spare large read buffers, for the next reads (see `mem::buffers`).
     buffers: Buffers,
 }
 
 /// Reads smaller than this go inline (when cached) even with work in flight.
 const INLINE_READ_ALWAYS: usize = 64 * 1024;
-
-/// Finds the filesystem a request's file is on; runs on the submitting thread, without
-/// locks, and never waits on a filesystem.
-pub type Attributor = fn(&Op) -> FsId;
-
-/// The real attribution (see `mounts`): a path call by its path (a rename by `from`), a
-/// descriptor call by its descriptor.
-pub fn attribute(op: &Op) -> FsId {
-    match op {
-        Op::Open { path, flags, .. } => mounts::of_path(path, flags & libc::O_NOFOLLOW == 0),
-        Op::Close { fd } => mounts::of_closing_fd(*fd),
-        Op::Fsync { fd, .. }
-        | Op::Ftruncate { fd, .. }
-        | Op::Read { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Getdents { fd, .. } => mounts::of_open_fd(*fd),
-        Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
-        Op::Rename { from, .. } => mounts::of_path(from, false),
-        Op::Stat { path, flags, .. }
-        | Op::Access { path, flags, .. }
-        | Op::Chown { path, flags, .. }
-        | Op::Utimens { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
-        Op::Readlink { path, .. } | Op::Symlink { link: path, .. } | Op::Link { from: path, .. } => {
-            mounts::of_path(path, false)
-        }
-        Op::Statfs { path, .. } | Op::Chmod { path, .. } => mounts::of_path(path, true),
-        Op::Fstat { fd, .. }
-        | Op::Fstatfs { fd, .. }
-        | Op::Fchmod { fd, .. }
-        | Op::Fchown { fd, .. }
-        | Op::Futimens { fd, .. }
-        | Op::Fallocate { fd, .. }
-        | Op::CopyFileRange { fd_in: fd, .. }
-        | Op::Sendfile { in_fd: fd, .. } => mounts::of_open_fd(*fd),
-        Op::Call { fs_path: Some(path), .. } => mounts::of_path(path, true),
-        Op::Call { fs_fd, .. } if *fs_fd >= 0 => mounts::of_open_fd(*fs_fd),
-        Op::Call { .. } => mounts::UNKNOWN,
-    }
-}
-
-/// The argument checks of the metadata, link and copy calls (see [`Context::submit_op`]).
-fn check_op(op: &Op) -> Result<(), i32> {
-    match *op {
-        Op::Fstatfs { fd, .. }
-        | Op::Fchmod { fd, .. }
-        | Op::Fchown { fd, .. }
-        | Op::Futimens { fd, .. }
-        | Op::Fallocate { fd, .. }
-            if fd < 0 =>
-        {
-            Err(libc::EBADF)
-        }
-        Op::Fallocate { offset, len, .. } if offset < 0 || len <= 0 => Err(libc::EINVAL),
-        Op::CopyFileRange { fd_in, fd_out, .. } | Op::Sendfile { in_fd: fd_in, out_fd: fd_out, .. }
-            if fd_in < 0 || fd_out < 0 =>
-        {
-            Err(libc::EBADF)
-        }
-        Op::CopyFileRange { off_in, off_out, len, .. }
-            if off_in < -1 || off_out < -1 || len > i32::MAX as usize =>
-        {
-            Err(libc::EINVAL)
-        }
-        Op::Sendfile { offset, count, .. } if offset < -1 || count > i32::MAX as usize => Err(libc::EINVAL),
-        _ => Ok(()),
-    }
-}
-
-/// The checks common to reads and writes.
-fn check_io(fd: i32, len: usize, offset: i64) -> Result<(), i32> {
-    if fd < 0 {
-        return Err(libc::EBADF);
-    }
-    if offset < -1 || len > i32::MAX as usize {
-        return Err(libc::EINVAL);
-    }
-    Ok(())
-}
 
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -139,14 +68,14 @@ impl<T: Send + 'static> Waiter<T> {
 impl<T: Send + 'static> Context<T> {
     /// A context running real syscalls.
     pub fn new(cfg: &Config) -> Result<Self, i32> {
-        let mut ctx = Self::with_executor(cfg, Box::new(syscall::run_syscall))?;
+        let mut ctx = Self::with_executor(cfg, Box::new(run::run_syscall))?;
         ctx.inline = !cfg.no_inline;
         Ok(ctx)
     }
 
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
     pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
-        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| mounts::UNKNOWN } else { attribute })
+        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| fs::UNKNOWN } else { attribute })
     }
 
     /// A context with its own executor and filesystem attribution (for tests).
@@ -188,95 +117,8 @@ impl<T: Send + 'static> Context<T> {
         Ok(self.shared.readiness_fd())
     }
 
-    /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
-    /// `ENAMETOOLONG`, `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
-    pub fn submit_open(&self, path: CString, flags: i32, mode: u32, token: T) -> Result<Id, (i32, T)> {
-        if path.as_bytes().len() >= libc::PATH_MAX as usize {
-            return Err((libc::ENAMETOOLONG, token));
-        }
-        self.submit(Op::Open { path, flags, mode }, token)
-    }
-
-    /// Queues a close of `fd`, which the library owns from now on, unless the request is
-    /// cancelled or times out before it runs (then the caller still owns `fd`).
-    pub fn submit_close(&self, fd: i32, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Close { fd }, token)
-    }
-
-    /// Queues `fsync(fd)`, or `fdatasync(fd)` with `datasync`. `Err(EBADF)` for `fd` < 0.
-    pub fn submit_fsync(&self, fd: i32, datasync: bool, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Fsync { fd, datasync }, token)
-    }
-
-    /// Queues `unlinkat(AT_FDCWD, path, flags)`; `flags` is 0 or `AT_REMOVEDIR` (else
-    /// `Err(EINVAL)`).
-    pub fn submit_unlink(&self, path: CString, flags: i32, token: T) -> Result<Id, (i32, T)> {
-        if flags & !libc::AT_REMOVEDIR != 0 {
-            return Err((libc::EINVAL, token));
-        }
-        self.submit(Op::Unlink { path, flags }, token)
-    }
-
-    /// Queues `mkdirat(AT_FDCWD, path, mode)`.
-    pub fn submit_mkdir(&self, path: CString, mode: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Mkdir { path, mode }, token)
-    }
-
-    /// Queues `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` (the kernel checks `flags`).
-    pub fn submit_rename(&self, from: CString, to: CString, flags: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Rename { from, to, flags }, token)
-    }
-
-    /// Queues `ftruncate(fd, length)`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for a
-    /// negative `length`.
-    pub fn submit_ftruncate(&self, fd: i32, length: i64, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        if length < 0 {
-            return Err((libc::EINVAL, token));
-        }
-        self.submit(Op::Ftruncate { fd, length }, token)
-    }
-
-    /// Queues a read of `len` bytes at `offset` (-1: at the file position) into a library
-    /// buffer, delivered in the completion's `out`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)`
-    /// for `offset` < -1 or `len` over `i32::MAX`, or a buffer over the whole budget.
-    pub fn submit_read(&self, fd: i32, len: usize, offset: i64, token: T) -> Result<Id, (i32, T)> {
-        match self.read_buffer(fd, len, offset) {
-            Ok(buf) => self.submit(Op::Read { fd, offset, buf }, token),
-            Err(e) => Err((e, token)),
-        }
-    }
-
-    /// A library buffer for a read of `len` bytes, after the checks of
-    /// [`Context::submit_read`] (the budget's before allocating it).
-    fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
-        check_io(fd, len, offset)?;
-        if len > self.buffer_budget() {
-            return Err(libc::EINVAL);
-        }
-        Ok(self.buffers.take(len))
-    }
-
-    /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
-    /// delivered like a read's. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for `len` over
-    /// `i32::MAX` or the whole budget.
-    pub fn submit_getdents(&self, fd: i32, len: usize, token: T) -> Result<Id, (i32, T)> {
-        match self.read_buffer(fd, len, 0) {
-            Ok(buf) => self.submit(Op::Getdents { fd, buf }, token),
-            Err(e) => Err((e, token)),
-        }
-    }
-
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
-    /// cached (see `inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
+    /// cached (see `op::inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
     pub fn read_nowait(&self, fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
         self.alive()?;
         if self.shared.cfg.no_inline {
@@ -298,52 +140,7 @@ impl<T: Send + 'static> Context<T> {
         self.shared.cfg.buffer_budget
     }
 
-    /// Queues a write of `data` (the library's copy) at `offset` (-1: at the file position),
-    /// with the checks of [`Context::submit_read`].
-    pub fn submit_write(&self, fd: i32, data: Bytes, offset: i64, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_io(fd, data.len(), offset) {
-            return Err((e, token));
-        }
-        self.submit(Op::Write { fd, offset, data }, token)
-    }
-
-    /// Queues `statx(AT_FDCWD, path, flags, mask)` into a library buffer, delivered in the
-    /// completion's `out` (see [`Completion`]): the kernel checks `flags` and `mask`.
-    pub fn submit_stat(&self, path: CString, flags: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Stat { path, flags, mask, out: StatxBuf::new() }, token)
-    }
-
-    /// Queues `statx(fd, "", AT_EMPTY_PATH, mask)` like [`Context::submit_stat`].
-    /// `Err(EBADF)` for `fd` < 0.
-    pub fn submit_fstat(&self, fd: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Fstat { fd, mask, out: StatxBuf::new() }, token)
-    }
-
-    /// Queues a metadata, link or copy call, or a caller's function (`Op::Symlink` through
-    /// `Op::Call`; a readlink goes through [`Context::submit_readlink`] for its buffer), after
-    /// the checks the calls share: `Err(EBADF)` for a negative descriptor, `Err(EINVAL)` for
-    /// an offset below -1, a non-positive fallocate range, or a copy over `i32::MAX` bytes.
-    /// Flags and modes are the kernel's to check, as for the synchronous call.
-    pub fn submit_op(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_op(&op) {
-            return Err((e, token));
-        }
-        self.submit(op, token)
-    }
-
-    /// Queues `readlinkat(AT_FDCWD, path)` of up to `len` bytes into a library buffer,
-    /// delivered like a read's (same budget checks).
-    pub fn submit_readlink(&self, path: CString, len: usize, token: T) -> Result<Id, (i32, T)> {
-        match self.read_buffer(0, len, 0) {
-            Ok(buf) => self.submit(Op::Readlink { path, buf }, token),
-            Err(e) => Err((e, token)),
-        }
-    }
-
-    fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {
+    pub(super) fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
@@ -357,7 +154,7 @@ impl<T: Send + 'static> Context<T> {
         self.shared.submit(fs, op, token)
     }
 
-    /// Runs `op` on this thread if the fast path can (see `inline`): its result (with any
+    /// Runs `op` on this thread if the fast path can (see `op::inline`): its result (with any
     /// output in `op`'s own buffer), or None when it must go to the pool.
     ///
     /// An open or close goes inline only while nothing is in flight: with work in flight the
@@ -380,7 +177,7 @@ impl<T: Send + 'static> Context<T> {
             Op::Read { fd, offset, buf }
                 if *offset >= 0 && (buf.room_len() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
             {
-                let r = syscall::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
+                let r = run::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
                 (r != -libc::EAGAIN).then_some(r)
             }
             Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
@@ -390,7 +187,7 @@ impl<T: Send + 'static> Context<T> {
     }
 
     /// Opens `path` on this thread if the kernel can finish it from its caches on a local
-    /// filesystem (see `inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
+    /// filesystem (see `op::inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
     /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
     /// forked child.
     pub fn open_nowait(&self, path: &std::ffi::CStr, flags: i32, mode: u32) -> Result<i32, i32> {
@@ -413,7 +210,7 @@ impl<T: Send + 'static> Context<T> {
         }
     }
 
-    /// Closes `fd` on this thread if it is on a local filesystem (see `inline`): `Ok(())`, or
+    /// Closes `fd` on this thread if it is on a local filesystem (see `op::inline`): `Ok(())`, or
     /// `Err(EAGAIN)` with `fd` still the caller's (then submit the close).
     pub fn close_nowait(&self, fd: i32) -> Result<(), i32> {
         self.alive()?;
@@ -497,6 +294,35 @@ impl<T: Send + 'static> Context<T> {
         Ok(self.shared.blocked_mounts(min_age))
     }
 
+    /// [`Context::blocked_mounts`], each with its mount in the current mount table (looked
+    /// up once for the whole list; None for a filesystem no longer mounted).
+    pub fn blocked_mounts_described(
+        &self,
+        min_age: Duration,
+    ) -> Result<Vec<(MountReport, Option<Mount>)>, i32> {
+        let reports = self.blocked_mounts(min_age)?;
+        let table = fs::current();
+        Ok(reports
+            .into_iter()
+            .map(|m| {
+                let mount = table.mount_of_fs(m.fs).cloned();
+                (m, mount)
+            })
+            .collect())
+    }
+
+    /// Lets go of a completion that nobody receives (dispatched without a callback): the
+    /// descriptor of an open becomes an owed close, run by a worker (a close can hang in the
+    /// filesystem's flush), or is closed here only when the context is gone and nobody else
+    /// can close it.
+    pub fn discard(&self, c: &Completion<T>) {
+        if let Some(fd) = c.op.opened_fd(c.result) {
+            if self.close_detached(fd).is_err() {
+                sys::close_quietly(fd);
+            }
+        }
+    }
+
     /// Shuts down (also done on drop): no callbacks run, queued requests never run; the
     /// descriptors the library holds (a queued close's, an undelivered open's, and a running
     /// open's when it returns) are closed by the workers, which stay until those closes are
@@ -518,7 +344,7 @@ impl<T: Send + 'static> Drop for Context<T> {
         }
         self.shutdown();
         if LIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
-            mounts::release();
+            fs::release();
             inline::release();
         }
     }

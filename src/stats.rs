@@ -45,10 +45,10 @@ pub struct Counters {
     /// Requests completed with `ETIMEDOUT` by the timeout.
     pub timed_out: u64,
     /// Closes the library queued for descriptors nobody could receive any more (see
-    /// `request`): late descriptors of abandoned opens, dropped completions, and what a
+    /// `queue::requests`): late descriptors of abandoned opens, dropped completions, and what a
     /// shutdown left.
     pub owed_closes: u64,
-    /// Requests that completed on the submitting thread (the fast path; see `inline`).
+    /// Requests that completed on the submitting thread (the fast path; see `op::inline`).
     pub inline: u64,
     /// How long requests waited between submit and a worker taking them.
     pub queue_wait: Histogram,

@@ -1,7 +1,9 @@
 //! Thin, errno-returning wrappers over the few syscalls the library makes.
 //!
-//! Every function here returns `Ok(value)` or `Err(errno)` (a positive errno value); nothing
-//! else in the crate calls libc directly except the FFI boundary.
+//! Every function here returns `Ok(value)` or `Err(errno)` (a positive errno value). The
+//! later file calls' wrappers are in `sysmeta`. Outside tests, libc is also called directly
+//! by the FFI boundary (`strnlen` of a path argument), the fast path's interposer check
+//! (`dlopen`/`dlsym`) and the fork check (`pthread_atfork`).
 
 use std::ffi::CStr;
 use std::os::raw::c_int;

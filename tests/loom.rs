@@ -10,8 +10,8 @@
 //! more syscalls of one mount than its share, even while a cancelled one still runs.
 #![cfg(loom)]
 
-use aopen::completion::{Completions, Readiness};
-use aopen::request::{Completion, Id, Op, Requests};
+use aopen::{Completion, Id, Op, Requests};
+use aopen::{Completions, Readiness};
 use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -285,7 +285,7 @@ fn share_holds_while_a_cancelled_syscall_runs() {
 // the claim counts stay exact (Parking's debug_asserts; `make check-loom` builds with
 // debug assertions).
 
-use aopen::parking::{Claim, Parking, Unpark};
+use aopen::{Claim, Parking, Unpark};
 use loom::sync::Condvar;
 
 #[derive(Default)]

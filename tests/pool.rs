@@ -301,7 +301,7 @@ fn hung_syscalls_grow_the_pool_and_idle_workers_shrink_it() {
         // SAFETY: the descriptor is ours.
         unsafe { libc::close(c.result) };
     }
-    let until = Instant::now() + aopen::pool::IDLE_TIMEOUT + Duration::from_secs(10);
+    let until = Instant::now() + aopen::IDLE_TIMEOUT + Duration::from_secs(10);
     while ctx.threads().0 > 2 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -346,7 +346,7 @@ fn fast_burst_does_not_grow_a_warm_pool() {
     // grace period, which is real blocking, so the pool may grow here. (Seen: up to 48.)
     run(&ctx);
     let (_, warm_peak) = ctx.threads();
-    let until = Instant::now() + aopen::pool::IDLE_TIMEOUT + Duration::from_secs(10);
+    let until = Instant::now() + aopen::IDLE_TIMEOUT + Duration::from_secs(10);
     while ctx.threads().0 > 4 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -395,7 +395,7 @@ fn an_idle_worker_claimed_by_one_submit_is_not_counted_on_by_the_next() {
 }
 
 /// Paths under "dead/" are on mount 1, everything else on mount 2.
-fn two_mounts(op: &Op) -> aopen::mounts::FsId {
+fn two_mounts(op: &Op) -> aopen::FsId {
     match op {
         Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => 1,
         _ => 2,
@@ -405,7 +405,7 @@ fn two_mounts(op: &Op) -> aopen::mounts::FsId {
 /// A context of 2 to 8 workers, a share of 4, whose dead mounts' opens (paths starting
 /// "dead") wait at a fresh gate while healthy ones open /dev/null at once; also returns the
 /// gate and the count of descriptors opened at the gate.
-fn dead_mounts_ctx(attribute: fn(&Op) -> aopen::mounts::FsId) -> (Context<u32>, Arc<Gate>, Arc<AtomicUsize>) {
+fn dead_mounts_ctx(attribute: fn(&Op) -> aopen::FsId) -> (Context<u32>, Arc<Gate>, Arc<AtomicUsize>) {
     let gate = Arc::new(Gate::default());
     let opened = Arc::new(AtomicUsize::new(0));
     let inner = gated(gate.clone(), opened.clone());
@@ -492,7 +492,7 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
 }
 
 /// Paths under "dead/" are on mount 1, under "dead2/" on mount 3, the rest on mount 2.
-fn three_mounts(op: &Op) -> aopen::mounts::FsId {
+fn three_mounts(op: &Op) -> aopen::FsId {
     match op {
         Op::Open { path, .. } if path.as_bytes().starts_with(b"dead2/") => 3,
         _ => two_mounts(op),
@@ -519,7 +519,7 @@ fn a_pool_full_of_unmarked_stuck_workers_still_serves_a_burst_within_the_bound()
     let burst = reap_n(&ctx, 4);
     let waited = filled.elapsed();
     assert!(burst.iter().all(|c| c.token >= 1000 && c.result >= 0));
-    let bound = aopen::pool::HEALTHY_WAIT_BOUND;
+    let bound = aopen::HEALTHY_WAIT_BOUND;
     // Room for a loaded 2-core machine; more under a sanitizer (make check-asan/check-tsan
     // set AOPEN_UNDER_SANITIZER), whose threads run several times slower.
     let margin =

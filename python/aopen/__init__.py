@@ -1,4 +1,4 @@
-"""Asynchronous open/close for asyncio, through libaopen.
+"""Asynchronous file calls (open, close, read, write, stat, ...) for asyncio, through libaopen.
 
     from aopen import aopen
 

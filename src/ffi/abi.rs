@@ -2,9 +2,9 @@
 //! binding that declares them by hand (Python's ctypes, say) can check its declarations
 //! against the library it loaded instead of trusting a header it never saw.
 
-use super::{
-    aopen_completion, aopen_mount_stats, aopen_options, aopen_stats_snapshot, guard_errno, path_arg,
-};
+use super::guard::{guard_errno, path_arg};
+use super::stats::{aopen_mount_stats, aopen_stats_snapshot};
+use super::types::{aopen_completion, aopen_options};
 use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
 

@@ -2,8 +2,9 @@
 //! file calls in `ffi`: submitted to a worker, charged to its file's filesystem, cancellable,
 //! timed out like any request, caller memory written only at delivery.
 
-use super::{aopen_cb, aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
-use crate::request::{Job, Op, OpKind, StatfsBuf};
+use super::guard::{aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
+use super::types::aopen_cb;
+use crate::op::{Job, Op, OpKind, StatfsBuf};
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 
 /// Completion of an `aopen_readlink_submit` request.

@@ -9,7 +9,7 @@
 //! a delivered buffer is kept only while the bytes requests hold plus the spare ones stay
 //! within it (and within [`MAX_SPARE`]).
 
-use crate::bytes::Bytes;
+use crate::mem::bytes::Bytes;
 use std::sync::Mutex;
 
 /// Buffers smaller than this come from the allocator and go back to it.

@@ -72,7 +72,7 @@ impl Parking {
 
     /// A worker with nothing to do asks to spin; only one spins at a time.
     pub fn start_spin(&mut self) -> bool {
-        // Counters here and in `request`/`scheduler` move by explicit branches, never by
+        // Counters here and in `queue::requests`/`fair::shares` move by explicit branches, never by
         // `n += usize::from(flag)`: rustc 1.95 at opt-level 2 compiled this function written
         // that way to code that never stored the increment (rust-lang/rust#158206).
         if self.spinning > 0 {

@@ -3,7 +3,7 @@
 //! Every request has the same timeout, so the deadlines are in submit order: kept by the
 //! request's submit sequence number, the first one tracked is always the next to expire.
 
-use crate::request::Id;
+use crate::queue::ids::Id;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! them.
 //!
 //! A worker is *abandoned* while its syscall runs for a request nobody waits for any more
-//! (cancelled, timed out, shut down, or an owed close; see `request`). Each context reports
+//! (cancelled, timed out, shut down, or an owed close; see `queue::requests`). Each context reports
 //! its own count here after every change, under its lock ([`Reported::settle`]); while the
 //! process is at [`abandoned_cap`] the pool starts no syscall of a blocked filesystem, and
 //! keeps only `threads` workers per context for the others (see `pool`).

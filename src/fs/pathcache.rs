@@ -1,8 +1,8 @@
 //! A small direct-mapped cache of answers about absolute paths, each good for [`TTL`] while a
 //! caller-supplied generation is unchanged. Two questions cost a cached walk of about 2 µs
 //! (an `O_PATH` openat2, a statx, a close), as much as the open they serve, and loops reopen
-//! the same files: which filesystem a path reaches (`mounts::of_path`), and whether it is a
-//! plain file the fast path may open without looking first (`inline::open_nowait`).
+//! the same files: which filesystem a path reaches (`fs::of_path`), and whether it is a
+//! plain file the fast path may open without looking first (`op::inline::open_nowait`).
 //!
 //! A process-wide cache ([`Shared`]) is never waited for: a caller that finds it locked goes
 //! without it, so a forked child, whose copy may be locked by a thread that does not exist
@@ -38,7 +38,7 @@ impl<V> Default for PathCache<V> {
 
 impl<V: Copy> PathCache<V> {
     fn slot(path: &[u8], key: u64) -> usize {
-        ((crate::mounts::fnv1a(path) ^ key) % SLOTS as u64) as usize
+        ((crate::fs::ids::fnv1a(path) ^ key) % SLOTS as u64) as usize
     }
 
     /// The answer for exactly (`path`, `key`), if it is fresh and of `generation`.

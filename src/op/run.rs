@@ -1,8 +1,8 @@
 //! Running one request's syscall on a worker.
 
-use crate::bytes::Bytes;
 use crate::fdguard;
-use crate::request::Op;
+use crate::mem::bytes::Bytes;
+use crate::op::Op;
 use crate::sys;
 use crate::sysmeta;
 

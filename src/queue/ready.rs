@@ -14,8 +14,10 @@
 //! non-blocking and close-on-exec, as mio does) or writes to one the caller passed in
 //! (`AOPEN_OPT_EVENTFD`), which it never reads or closes.
 
-use crate::mounts::FsId;
-use crate::request::{CancelError, Completion, Effect, Id, Op, OpKind, Output, Requests};
+use crate::fs::FsId;
+use crate::op::{Op, OpKind, Output};
+use crate::queue::ids::Id;
+use crate::queue::requests::{CancelError, Completion, Effect, Requests};
 use crate::sys;
 use std::time::Instant;
 
@@ -46,10 +48,26 @@ impl<T, R: Readiness> Completions<T, R> {
         &self.table
     }
 
-    /// The table, for changes that cannot make a completion ready (counters, blocked
-    /// marks, a forked child's owed closes).
-    pub fn table_mut(&mut self) -> &mut Requests<T> {
-        &mut self.table
+    /// The changes to the table that cannot make a completion ready, so need no readiness
+    /// step: a call's service time, blocked marks, holding blocked filesystems' work, and
+    /// the owed closes still queued at shutdown.
+    pub fn record_service(&mut self, took: std::time::Duration) {
+        self.table.counters_mut().service.record(took);
+    }
+
+    /// See [`Requests::mark_blocked`].
+    pub fn mark_blocked(&mut self, since: Instant, asleep: impl FnMut(Id) -> bool) -> usize {
+        self.table.mark_blocked(since, asleep)
+    }
+
+    /// See [`Requests::hold_blocked`].
+    pub fn hold_blocked(&mut self, hold: bool) {
+        self.table.hold_blocked(hold);
+    }
+
+    /// See [`Requests::take_queued_owed`].
+    pub fn take_queued_owed(&mut self) -> Vec<i32> {
+        self.table.take_queued_owed()
     }
 
     /// Takes back request `id`, just submitted and seen by nobody else, and returns its token.

@@ -10,7 +10,7 @@
 //!   file can only be on it (`EXDEV` otherwise, and then the general way below).
 //! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
 //!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
-//!   [`mounts::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
+//!   [`fs::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
 //!   can block, a FUSE_OPEN round trip or an NFSv4 OPEN RPC), then opens the last component
 //!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
 //!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
@@ -29,8 +29,8 @@
 //!   every call: where the process resolves `open`, `open64`, `openat`, `openat64` or `close`
 //!   to anything but libc's own, nothing goes inline.
 
-use crate::mounts;
-use crate::pathcache;
+use crate::fs;
+use crate::fs::pathcache;
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -66,8 +66,8 @@ pub fn interposed() -> bool {
 }
 
 /// Whether the mount `id` (from statx) is of a filesystem type on the local list.
-fn mount_is_local(id: Option<mounts::MountId>) -> bool {
-    id.is_some_and(|id| mounts::current().get(id).is_some_and(|m| mounts::is_local(&m.fstype)))
+fn mount_is_local(id: Option<crate::fs::MountId>) -> bool {
+    id.is_some_and(|id| fs::current().get(id).is_some_and(|m| fs::is_local(&m.fstype)))
 }
 
 /// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.
@@ -132,7 +132,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     // the open reached).
     let known = recently_plain(p, flags);
     let probed = |dirfd: i32, name: &CStr| if known { Ok(()) } else { probe(dirfd, name, flags, resolve) };
-    if p.starts_with(b"/") && mounts::current().root_is_local() {
+    if p.starts_with(b"/") && fs::current().root_is_local() {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
         {
@@ -155,7 +155,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     if name.as_bytes().is_empty() {
         return OpenNowait::Wait; // "dir/": let the pool say what it is
     }
-    let Ok(dirfd) = mounts::open_cached(libc::AT_FDCWD, dir, true) else { return OpenNowait::Wait };
+    let Ok(dirfd) = fs::open_cached(libc::AT_FDCWD, dir, true) else { return OpenNowait::Wait };
     if !on_local_fs(dirfd.0) {
         return OpenNowait::Wait;
     }
@@ -233,7 +233,7 @@ pub fn close_nowait(fd: i32) -> Result<(), i32> {
     if !plain(info.mode) || !mount_is_local(info.mount_id) {
         return Err(libc::EAGAIN);
     }
-    mounts::forget_opened(fd);
+    fs::forget_opened(fd);
     sys::close(fd)
 }
 

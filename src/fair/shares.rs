@@ -1,6 +1,6 @@
 //! Per-filesystem queues and shares: which queued request runs next.
 //!
-//! Each request names the filesystem that holds its file (see `mounts`). At most `share`
+//! Each request names the filesystem that holds its file (see `fs`). At most `share`
 //! requests of one filesystem run at once, abandoned ones and owed closes included (a dead
 //! filesystem's stuck syscalls keep holding its share, so it cannot pile up threads); the
 //! rest wait in that filesystem's own queue while others' requests go ahead. The next
@@ -15,10 +15,11 @@
 //! pool holds them back altogether ([`Scheduler::hold_blocked`]): a blocked filesystem's
 //! syscall is the kind that would strand one more thread for nobody.
 //!
-//! The scheduler knows ids and counts only; the requests themselves live in `request`.
+//! The scheduler knows ids and counts only; the requests themselves live in `queue::requests`.
 
-use crate::mounts::FsId;
-use crate::request::{Id, IdHasher};
+use crate::fs::FsId;
+use crate::fs::IdHasher;
+use crate::queue::ids::Id;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 

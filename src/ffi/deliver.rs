@@ -1,0 +1,199 @@
+//! Delivering completions and cancelling: `aopen_dispatch`, `aopen_reap`, `aopen_wait`,
+//! `aopen_cancel`. Outputs are copied into the caller's memory here, and only here.
+
+use super::guard::*;
+use super::types::*;
+use crate::context::Context;
+use crate::op::Output;
+use crate::queue::requests::Completion;
+use std::ffi::{c_int, c_uint};
+use std::time::Duration;
+
+/// Copies a completion's output (a read's bytes, a stat's result) into the caller's buffer:
+/// done by the call that delivers it, on its thread, and by nothing else. The library memory
+/// goes back to `ctx` for later reads.
+pub(super) fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
+    let Some(out) = c.out.take() else { return };
+    let (dst, room) = (c.token.out, c.token.out_len);
+    if !dst.is_null() {
+        copy_out(&out, dst, room);
+    }
+    ctx.recycle(out);
+}
+
+/// Copies up to `room` bytes of `out` to `dst`.
+pub(super) fn copy_out(out: &Output, dst: *mut u8, room: usize) {
+    let src: &[u8] = match out {
+        // SAFETY: statx is plain data; its bytes are readable for its size.
+        Output::Statx(b) => unsafe {
+            std::slice::from_raw_parts(
+                (&*b.0 as *const libc::statx).cast(),
+                std::mem::size_of::<libc::statx>(),
+            )
+        },
+        // SAFETY: statfs is plain data; its bytes are readable for its size.
+        Output::Statfs(b) => unsafe {
+            std::slice::from_raw_parts(
+                (&*b.0 as *const libc::statfs).cast(),
+                std::mem::size_of::<libc::statfs>(),
+            )
+        },
+        Output::Bytes(b) => b,
+    };
+    let n = src.len().min(room);
+    // SAFETY: the caller promised (aopen_stat_submit, aopen_read_submit) that `dst` is
+    // writable for `room` bytes until the completion is delivered, which is now; `src` is
+    // library memory, so the two never overlap.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
+}
+
+pub(super) fn to_c(c: &Completion<Token>) -> aopen_completion {
+    aopen_completion { id: c.id, user_data: c.token.user_data, result: c.result, op: c.op as u32 }
+}
+
+/// Delivers ready completions by calling their callbacks on this thread, oldest first.
+/// Non-blocking. A completion whose request had no callback is dropped, and a descriptor it
+/// opened is closed by the library, on a worker (as `aclose_detach`).
+///
+/// # Parameters
+/// - `max`: the most to deliver; 0 = every completion ready when the call starts.
+///
+/// # Returns
+/// How many were delivered (callbacks run plus completions dropped), or -EINVAL (NULL `ctx`).
+/// Afterwards the context fd is readable iff completions remain.
+///
+/// # Thread safety
+/// Any thread; callbacks run without library locks held and may re-enter the library
+/// (but not free the context).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; each callback must be safe to call with its completion.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_dispatch(ctx: *mut aopen_ctx, max: c_uint) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let n = ctx.dispatch(max as usize, |mut c| match c.token.cb {
+            Some(cb) => {
+                deliver_output(ctx, &mut c);
+                let cc = to_c(&c);
+                // SAFETY: the caller supplied `cb` for exactly this call; `cc` outlives it.
+                unsafe { cb(&cc) }
+            }
+            None => ctx.discard(&c),
+        })?;
+        Ok(n.min(c_int::MAX as usize) as c_int)
+    })
+}
+
+/// Copies ready completions into `out`, oldest first, calling no callbacks. Non-blocking.
+///
+/// # Parameters
+/// - `out`: room for `max` completions; may be NULL only when `max` is 0.
+/// - `max`: the most to copy.
+///
+/// # Returns
+/// How many were copied, or -EINVAL (NULL `ctx`, or NULL `out` with `max` > 0).
+///
+/// # Memory and lifetimes
+/// Descriptors in copied open completions belong to the caller.
+///
+/// # Thread safety
+/// Any thread, any time.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `out` has room for `max` completions.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_reap(ctx: *mut aopen_ctx, out: *mut aopen_completion, max: c_uint) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if out.is_null() && max > 0 {
+            return Err(libc::EINVAL);
+        }
+        let mut i = 0usize;
+        let n = ctx.reap(max as usize, |mut c| {
+            deliver_output(ctx, &mut c);
+            // SAFETY: `i` < `max` (reap yields at most `max` items) and `out` has room for
+            // `max` completions per the caller's contract.
+            unsafe { out.add(i).write(to_c(&c)) };
+            i += 1;
+        })?;
+        Ok(n.min(c_int::MAX as usize) as c_int)
+    })
+}
+
+/// Blocks until a completion is ready, or `timeout_ms` passes.
+///
+/// # Parameters
+/// - `timeout_ms`: milliseconds to wait; -1 = forever; 0 = just check.
+///
+/// # Returns
+/// How many completions are ready (> 0), 0 on timeout, -EINVAL (NULL `ctx`, or
+/// `timeout_ms` < -1), or -ESHUTDOWN if another thread freed the context meanwhile (or in a
+/// forked child). Delivers nothing: follow with `aopen_dispatch` or `aopen_reap`.
+///
+/// # Thread safety
+/// Any thread, any time. The one call that may be blocked while another thread frees the
+/// context: it then returns -ESHUTDOWN promptly and touches nothing of the freed handle.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live when the call starts.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let timeout = match timeout_ms {
+            -1 => None,
+            t if t < -1 => return Err(libc::EINVAL),
+            t => Some(Duration::from_millis(t as u64)),
+        };
+        if ctx.is_inherited() {
+            return Err(libc::ESHUTDOWN);
+        }
+        // From here on only the waiter is used, so `aopen_ctx_free` on another thread may
+        // release the handle while this call blocks: the wait then ends with -ESHUTDOWN.
+        let waiter = ctx.waiter();
+        Ok(waiter.wait(timeout)?.min(c_int::MAX as usize) as c_int)
+    })
+}
+
+/// Cancels a request.
+///
+/// # Parameters
+/// - `id`: an id returned by a submit call on this context.
+///
+/// # Returns
+/// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
+///   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
+///   closed by the library when its syscall returns. A cancelled close did not close its fd.
+///   Any other running call (read, write, fsync, unlink, mkdir, rename, ftruncate, getdents,
+///   stat) is delivered at once too, but may still take effect when its syscall returns, as
+///   with io_uring and libuv; a read at the file position may still move it.
+///
+///   A running call on a descriptor of the caller's may not have entered its syscall yet
+///   when its cancel is delivered. Close that descriptor through the library
+///   (`aclose_submit` or `aclose_detach`): the file is closed at once, but the number stays
+///   allocated until the call's syscall has returned. A close(2) of the caller's own must
+///   wait until the worker is done (`aopen_stats`'s `abandoned_threads` falls to 0): closed
+///   sooner, the number may be reused by the caller's next open, and the call would then
+///   read, write, sync or truncate that file.
+/// - -EALREADY: a close already running, a call other than an open already done (it took
+///   effect), or a request already cancelled/timed out.
+/// - -ENOENT: no such undelivered request.
+/// - -EINVAL: NULL `ctx`.
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_cancel(ctx: *mut aopen_ctx, id: u64) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.cancel(id)?;
+        Ok(0)
+    })
+}

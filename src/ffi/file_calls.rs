@@ -1,0 +1,494 @@
+//! The file calls beside open and close that work on one descriptor or path: fsync, read,
+//! getdents, write, stat, fstat, unlink, mkdir, rename, ftruncate (the later ones are in
+//! `fs_calls`).
+
+use super::guard::*;
+use super::types::*;
+use crate::context::Bytes;
+use std::ffi::{c_char, c_int, c_uint, c_void};
+
+/// Submits an asynchronous `fsync(fd)` (or `fdatasync(fd)`) and returns at once.
+///
+/// The call always runs on a worker: no kernel interface syncs without waiting. `fd` stays
+/// the caller's; keep it open until the completion is delivered (closing it meanwhile makes
+/// the sync fail with -EBADF, or sync whatever file reuses the number). A cancel or timeout
+/// is delivered at once, but a sync already running still completes in the kernel.
+///
+/// # Parameters
+/// - `fd`: an open descriptor.
+/// - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`.
+/// - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno, and its
+///   `op` is `AOPEN_OP_FSYNC`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, unknown `flags`), -EBADF (`fd` < 0), -EAGAIN
+/// (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_fsync_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    flags: c_uint,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if flags & !AOPEN_FSYNC_DATASYNC != 0 {
+            return Err(libc::EINVAL);
+        }
+        let datasync = flags & AOPEN_FSYNC_DATASYNC != 0;
+        submitted(ctx.submit_fsync(fd, datasync, Token::new(cb, user_data)))
+    })
+}
+
+/// Submits an asynchronous `pread(fd, buf, len, offset)` and returns at once.
+///
+/// The read runs on a worker into library memory, or, when it is at an offset on a local
+/// regular file whose data is cached, inside this call (`preadv2(RWF_NOWAIT)`, the fast
+/// path of `aopen_read_nowait`; for reads under 64 KiB even with other requests in flight,
+/// larger ones only while none are) into library memory too, its completion ready at once;
+/// a read the page cache holds only part of still goes to a worker, so that `result` is
+/// what a blocking `pread` returns.
+/// Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
+/// that delivers the completion, on its thread, before the callback runs. Before that, and
+/// after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
+/// as such a completion is delivered, even while the read still hangs on a worker. The
+/// library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
+/// timeout until the syscall returns (the kernel may still write it), so delivering the
+/// cancel of a hung read frees no budget; from 512 bytes up it
+/// is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
+/// the caller's; keep it open until the completion is delivered.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for reading.
+/// - `buf`, `len`: where the bytes go, writable until the completion is delivered (`buf`
+///   may be NULL only when `len` is 0). `len` is at most `INT_MAX`.
+/// - `offset`: the file offset, or -1 to read at the file position and advance it, as
+///   read(2) does. Concurrent such requests on one descriptor run in no set order.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: the bytes read, 0 at end of file, or
+///   -errno; `op` `AOPEN_OP_READ`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+/// `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full, the buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+/// completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_read_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    offset: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let token = Token::with_output(cb, user_data, buf_arg(buf, len)?, len);
+        submitted(ctx.submit_read(fd, len, offset, token))
+    })
+}
+
+/// Reads on the calling thread if the kernel can from its page cache: `fd` is a regular
+/// file on a local filesystem and `preadv2(RWF_NOWAIT)` finds the data cached. Otherwise
+/// returns -EAGAIN at once, having waited for nothing: then use `aopen_read_submit`.
+///
+/// This is the fast path `aopen_read_submit` tries first for a read at an offset, without
+/// the queue: the bytes go straight into `buf` and no completion is made. A filesystem whose
+/// files refuse `RWF_NOWAIT` is remembered and not asked again. Under `AOPEN_OPT_NO_INLINE`
+/// it always returns -EAGAIN.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for reading.
+/// - `buf`, `len`: where the bytes go (`buf` may be NULL only when `len` is 0); `len` at
+///   most `INT_MAX`.
+/// - `offset`: the file offset, or -1 for the file position (advanced by what is read).
+///
+/// # Returns
+/// The bytes read (possibly fewer than `len` where only part is cached; 0 at end of file),
+/// -EAGAIN (it would wait, or not a local regular file), or -EINVAL (NULL `ctx`, NULL `buf`
+/// with `len` > 0, `offset` < -1, `len` over `INT_MAX`), -EBADF, or the read's own -errno.
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_read_nowait(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    offset: i64,
+) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        buf_arg(buf, len)?;
+        if len > i32::MAX as usize {
+            return Err(libc::EINVAL);
+        }
+        let dst: &mut [std::mem::MaybeUninit<u8>] = if len == 0 {
+            &mut []
+        } else {
+            // SAFETY: `buf` is non-NULL and writable for `len` bytes, per the contract; as
+            // MaybeUninit nothing is assumed of what it holds.
+            unsafe { std::slice::from_raw_parts_mut(buf.cast(), len) }
+        };
+        Ok(ctx.read_nowait(fd, dst, offset)? as c_int)
+    })
+}
+
+/// Submits an asynchronous `getdents64(dirfd, buf, len)` and returns at once.
+///
+/// Reads `linux_dirent64` records from the directory's current position on a worker into
+/// library memory; they are copied into `buf` by the call that delivers the completion, as
+/// for `aopen_read_submit` (same buffer rules and budget). Concurrent requests on one
+/// descriptor run in no set order.
+///
+/// # Parameters
+/// - `dirfd`: a directory opened for reading (`O_RDONLY | O_DIRECTORY`).
+/// - `buf`, `len`: where the records go, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: bytes of records, 0 at the end, or
+///   -errno; `op` `AOPEN_OP_GETDENTS`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `len` over
+/// `INT_MAX` or the whole buffer budget), -EBADF (`dirfd` < 0), -EAGAIN (queue full, the
+/// buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or writable for `len` bytes until the
+/// completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_getdents_submit(
+    ctx: *mut aopen_ctx,
+    dirfd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        let token = Token::with_output(cb, user_data, buf_arg(buf, len)?, len);
+        submitted(ctx.submit_getdents(dirfd, len, token))
+    })
+}
+
+/// Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
+///
+/// The data is copied before this returns: `buf` is free for reuse at once. The copy counts
+/// against `buffer_budget_kib` until the completion is delivered, and after a cancel or
+/// timeout until the syscall returns. `fd` stays the caller's;
+/// keep it open until the completion is delivered. A cancel or timeout is delivered at once,
+/// but a write already running may still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for writing.
+/// - `buf`, `len`: the data (`buf` may be NULL only when `len` is 0); `len` at most
+///   `INT_MAX`.
+/// - `offset`: the file offset, or -1 to write at the file position (or the end, with
+///   `O_APPEND`) and advance it, as write(2) does. Concurrent such requests on one descriptor
+///   run in no set order.
+/// - `cb`, `user_data`: as for `aopen_submit` (result: the bytes written, which may be fewer
+///   than `len`, or -errno; `op` `AOPEN_OP_WRITE`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, NULL `buf` with `len` > 0, `offset` < -1,
+/// `len` over `INT_MAX` or over the whole buffer budget), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full, the buffer budget would be passed, or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `buf` is NULL or readable for `len` bytes during the
+/// call.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_write_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    buf: *const c_void,
+    len: usize,
+    offset: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        buf_arg(buf.cast_mut(), len)?;
+        ctx.check_buffer_len(len)?; // before copying it
+        let data = if len == 0 {
+            Bytes::with_capacity(0)
+        } else {
+            // SAFETY: `buf` is non-NULL and readable for `len` bytes, per the contract.
+            Bytes::copy_of(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
+        };
+        submitted(ctx.submit_write(fd, data, offset, Token::new(cb, user_data)))
+    })
+}
+
+/// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
+///
+/// Runs on a worker (io_uring too hands a stat by path to its workers), into library
+/// memory. The result is copied into `*out` by the `aopen_dispatch` or `aopen_reap` call that
+/// delivers the completion, on its thread, before the callback runs; only a successful stat
+/// writes it. Before that, and after a cancel or timeout is delivered, the library never
+/// touches `*out`: free it as soon as such a completion is delivered.
+///
+/// # Parameters
+/// - `path`: copied before this returns.
+/// - `flags`: statx's (`AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT`, `AT_STATX_*`); the kernel
+///   checks them.
+/// - `mask`: the `STATX_*` fields wanted.
+/// - `out`: where the result goes, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, `path` or `out`), -ENAMETOOLONG (path of
+/// PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+/// `out` is NULL or writable until the completion is delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_stat_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    mask: c_uint,
+    out: *mut libc::statx,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
+        submitted(ctx.submit_stat(path, flags, mask, token))
+    })
+}
+
+/// Submits an asynchronous `statx(fd, "", AT_EMPTY_PATH, mask, out)` and returns at once.
+///
+/// As `aopen_stat_submit`, on an open descriptor, which stays the caller's: keep it open
+/// until the completion is delivered. Runs on a worker, except on a local filesystem, whose
+/// inode in memory is the truth: there it runs inside this call (with
+/// `AT_STATX_DONT_SYNC`, so it never asks a server), its completion ready at once and its
+/// result still copied to `out` only on delivery.
+///
+/// # Parameters
+/// - `fd`: an open descriptor.
+/// - `mask`: the `STATX_*` fields wanted.
+/// - `out`: where the result goes, writable until the completion is delivered.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_STAT`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `out`), -EBADF (`fd` < 0), -EAGAIN (queue
+/// full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `out` is NULL or writable until the completion is
+/// delivered.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_fstat_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    mask: c_uint,
+    out: *mut libc::statx,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
+        submitted(ctx.submit_fstat(fd, mask, token))
+    })
+}
+
+/// Submits an asynchronous `unlinkat(AT_FDCWD, path, flags)` and returns at once.
+///
+/// Runs on a worker (io_uring too hands unlinks to its workers). A cancel or timeout is
+/// delivered at once; an unlink already running may still take effect when its syscall
+/// returns, as with io_uring and libuv.
+///
+/// # Parameters
+/// - `path`: copied before this returns; relative paths resolve against the current
+///   directory when the worker runs the call.
+/// - `flags`: 0 (a file), or `AT_REMOVEDIR` (an empty directory).
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_UNLINK`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `path`, other `flags`), -ENAMETOOLONG (path
+/// of PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_unlink_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        submitted(ctx.submit_unlink(path, flags, Token::new(cb, user_data)))
+    })
+}
+
+/// Submits an asynchronous `mkdirat(AT_FDCWD, path, mode)` and returns at once.
+///
+/// Runs on a worker. A cancel or timeout is delivered at once; a mkdir already running may
+/// still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `path`: copied before this returns.
+/// - `mode`: the new directory's permissions (before the umask).
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_MKDIR`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX
+/// bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_mkdir_submit(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    mode: libc::mode_t,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?.to_owned();
+        submitted(ctx.submit_mkdir(path, mode, Token::new(cb, user_data)))
+    })
+}
+
+/// Submits an asynchronous `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` and returns at
+/// once.
+///
+/// Runs on a worker, charged to `from`'s filesystem. A cancel or timeout is delivered at
+/// once; a rename already running may still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `from`, `to`: copied before this returns.
+/// - `flags`: renameat2's (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`, ...; 0 for rename(2)); the
+///   kernel checks them, and reports what it refuses in the completion.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op` `AOPEN_OP_RENAME`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, `from` or `to`), -ENAMETOOLONG (a path of
+/// PATH_MAX bytes or more), -EAGAIN (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `from` and `to` are NULL or readable NUL-terminated
+/// strings.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_rename_submit(
+    ctx: *mut aopen_ctx,
+    from: *const c_char,
+    to: *const c_char,
+    flags: c_uint,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `from` and `to` are NULL or NUL-terminated.
+        let (from, to) = unsafe { (path_arg(from)?.to_owned(), path_arg(to)?.to_owned()) };
+        submitted(ctx.submit_rename(from, to, flags, Token::new(cb, user_data)))
+    })
+}
+
+/// Submits an asynchronous `ftruncate(fd, length)` and returns at once.
+///
+/// Runs on a worker. `fd` stays the caller's; keep it open until the completion is
+/// delivered. A cancel or timeout is delivered at once; a truncate already running may
+/// still take effect when its syscall returns.
+///
+/// # Parameters
+/// - `fd`: a descriptor open for writing.
+/// - `length`: the new size in bytes, >= 0.
+/// - `cb`, `user_data`: as for `aopen_submit` (result 0 or -errno, `op`
+///   `AOPEN_OP_FTRUNCATE`).
+///
+/// # Returns
+/// A request id > 0, or -EINVAL (NULL `ctx`, negative `length`), -EBADF (`fd` < 0), -EAGAIN
+/// (queue full or no worker thread; nothing queued).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_ftruncate_submit(
+    ctx: *mut aopen_ctx,
+    fd: c_int,
+    length: i64,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> i64 {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        submitted(ctx.submit_ftruncate(fd, length, Token::new(cb, user_data)))
+    })
+}

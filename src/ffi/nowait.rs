@@ -1,0 +1,114 @@
+//! The calls that return at once instead of queueing: `aopen_open_nowait`,
+//! `aopen_close_nowait`, and `aclose_detach` (a close handed to the library).
+
+use super::guard::*;
+use std::ffi::{c_char, c_int};
+
+/// Opens a file on this thread if the kernel can do it from its caches on a local
+/// filesystem, else returns -EAGAIN at once: the primitive for a loop that skips the queue
+/// in the common case and submits only what must wait.
+///
+/// The rule is io_uring's. The directory is resolved with `openat2(O_PATH, RESOLVE_CACHED)`,
+/// which fails rather than ask a filesystem; its filesystem must be of a local type (ext4,
+/// xfs, btrfs, tmpfs, f2fs, vfat, ...; never nfs, fuse, cifs/smb3, ceph, 9p or autofs, whose
+/// open can wait on a server); the last component is then opened from it with
+/// `RESOLVE_CACHED | RESOLVE_NO_XDEV`, so a symlink or `..` that leaves that mount returns
+/// -EAGAIN instead of reaching another filesystem. `O_CLOEXEC` is always added.
+///
+/// # Parameters
+/// - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
+///   always get -EAGAIN (the kernel cannot do them from cache).
+///
+/// # Returns
+/// A descriptor (>= 0, the caller's), or -EAGAIN when the open would have to wait or could
+/// reach a filesystem that might (submit it with `aopen_submit` instead), or another -errno
+/// for an open that completed with an error (-ENOENT from a cached negative lookup, -EACCES,
+/// ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+/// Always -EAGAIN with `AOPEN_OPT_NO_INLINE`, and while an LD_PRELOAD interposer of
+/// open/openat/close is loaded (it must keep seeing every call).
+///
+/// # Thread safety
+/// Any thread, any time. Never waits on a filesystem.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_open_nowait(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    flags: c_int,
+    mode: libc::mode_t,
+) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        let ctx = unsafe { ctx_ref(ctx) }?;
+        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
+        let path = unsafe { path_arg(path) }?;
+        ctx.open_nowait(path, flags, mode)
+    })
+}
+
+/// Closes a descriptor on this thread if it is on a local filesystem (whose close never waits
+/// on a server), else returns -EAGAIN at once and leaves `fd` open.
+///
+/// # Parameters
+/// - `fd`: the descriptor.
+///
+/// # Returns
+/// 0 (closed), or -EAGAIN (not closed: `fd` is still the caller's; submit the close with
+/// `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
+/// (forked child), or the close's own -errno (the descriptor is released anyway). Always
+/// -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close, and while a
+/// cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`;
+/// `aclose_submit` then closes it safely).
+///
+/// # Thread safety
+/// Any thread, any time. Never waits on a filesystem.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aopen_close_nowait(ctx: *mut aopen_ctx, fd: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.close_nowait(fd)?;
+        Ok(0)
+    })
+}
+
+/// Hands a descriptor to the library to close on a worker, with no completion.
+///
+/// For a descriptor the caller owes a close to but does not want to wait for: an open whose
+/// result nobody will use, an error path. close(2) can block for as long as the file's
+/// filesystem takes to flush (forever on a hung NFS or FUSE server), so an event loop should
+/// never call it itself on a file of a network filesystem. The close is charged to the
+/// descriptor's filesystem and counted in `aopen_stats` (`owed_closes`, and `running` /
+/// `abandoned_threads` while it runs) like the library's own owed closes, but it is never
+/// delivered and never refused for lack of queue room (each one holds a descriptor, so the
+/// process's descriptor limit bounds them).
+///
+/// # Parameters
+/// - `ctx`: the context.
+/// - `fd`: the descriptor; the library owns it once this returns 0.
+///
+/// # Returns
+/// 0, or -EINVAL (NULL `ctx`), -EBADF (`fd` < 0), -ESHUTDOWN (a context inherited across
+/// fork). On failure `fd` is still the caller's.
+///
+/// # Memory and lifetimes
+/// If the context is freed before the close runs, the close still runs (see
+/// `aopen_ctx_free`).
+///
+/// # Thread safety
+/// Any thread, any time, including from a callback.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn aclose_detach(ctx: *mut aopen_ctx, fd: c_int) -> c_int {
+    guard_errno(|| {
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { ctx_ref(ctx) }?.close_detached(fd)?;
+        Ok(0)
+    })
+}

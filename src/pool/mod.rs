@@ -1,0 +1,64 @@
+//! The worker pool: threads that run requests' syscalls, and one watchdog thread per
+//! context that enforces timeouts and grows the pool past blocked workers.
+//!
+//! Growth policy. The pool keeps `threads` workers. It does not grow merely because every
+//! worker is busy (more than ~4 threads per core collapses fast-open throughput); it grows
+//! when workers are *blocked*: inside one syscall for over [`STUCK_THRESHOLD`](crate::fair::thresholds::STUCK_THRESHOLD), timed
+//! around the syscall alone (each worker's [`SyscallClock`](thread::SyscallClock)), and asleep there according to
+//! the kernel (`/proc/self/task/TID/stat` state `S` or `D`), so that waiting for the lock
+//! or for a CPU never counts: on a loaded 2-core machine, runnable workers were seen to go
+//! 6 ms without a CPU in a burst of fast opens. Once queued work has waited
+//! [`WAIT_THRESHOLD`](crate::fair::thresholds::WAIT_THRESHOLD) with no idle worker, the watchdog tops the unblocked workers back up
+//! to `threads`, or, when every worker is blocked, doubles the pool (so 64 hung opens get
+//! 64 workers within a few waves); never past `max_threads` nor past the number of queued
+//! requests. Workers above `threads` exit after [`IDLE_TIMEOUT`](thread::IDLE_TIMEOUT) without work.
+//!
+//! Dead filesystems. Only work that could start now counts as queued here: a request whose
+//! filesystem already has its share of syscalls running, or a blocked filesystem's request
+//! while the blocked budget is spent (see `queue::requests`), neither wakes a worker nor grows the
+//! pool. Two kinds of workers are *off budget*: they no longer count against `threads` or
+//! `max_threads`, so the pool grows past them for everyone else:
+//! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
+//!   runs, or they run an owed close (a descriptor nobody will receive; see `queue::requests`);
+//! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
+//!   [`BLOCKED_THRESHOLD`](crate::fair::thresholds::BLOCKED_THRESHOLD), as the watchdog finds on each round.
+//!
+//! Off-budget workers still hold their filesystem's share. Blocked filesystems together start
+//! syscalls only while fewer than `max_threads` of theirs run (the blocked budget), so a
+//! context's threads stay below `max_threads` for healthy filesystems, plus `max_threads` for
+//! blocked ones, plus one share per filesystem that hung before the watchdog noticed, plus
+//! abandoned workers. Abandoned workers of every context are counted process-wide; while that
+//! count is at [`abandoned_cap`], blocked filesystems start nothing and each context starts
+//! threads only while fewer than `threads` of its workers are outside blocked filesystems'
+//! syscalls (`Shared::room`): healthy filesystems are still served, and the count can pass
+//! the cap only by workers of a filesystem that hangs at the cap before it is marked (at
+//! most `threads` per context at a time).
+//!
+//! The bound. Marking is what makes room in a pool full of stuck workers, so the watchdog
+//! does not wait for growth to need it: while any syscall runs on a filesystem not marked, a
+//! round is scheduled for when that syscall could be marked (the worker that starts it
+//! schedules one if none comes sooner), whether or not work waits and whether or not the
+//! pool is at `max_threads`. A startable request of a filesystem not blocked therefore waits
+//! for a worker at most [`HEALTHY_WAIT_BOUND`](crate::fair::thresholds::HEALTHY_WAIT_BOUND) while workers are stuck, counted from its
+//! submit or from the start of the oldest stuck syscall if later, at any interleaving and
+//! with no further submit. Nothing running, nothing queued: no round, and no CPU.
+//!
+//! No thread of the pool, and no caller, ever closes a descriptor inline: every close goes
+//! through the table as a request, because a close can hang in the filesystem's flush.
+//!
+//! Locking. One mutex guards [`Inner`]: the request table, the readiness fd and the pool
+//! counters. The readiness fd is only written or reset with that lock held, so it is
+//! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
+//! under it.
+
+pub mod parking;
+mod shared;
+mod shutdown;
+mod thread;
+mod watchdog;
+mod worker;
+
+pub use shared::Shared;
+
+pub use shared::Snapshot;
+pub use thread::IDLE_TIMEOUT;

@@ -1,0 +1,61 @@
+//! Shutdown: the context's free, and its release in a forked child.
+
+use crate::pool::shared::Shared;
+use crate::sync::Arc;
+use crate::sys;
+use std::time::{Duration, Instant};
+
+impl<T: Send + 'static> Shared<T> {
+    /// Releases, in a forked child, the child's copies of the descriptors the pool held:
+    /// without waiting for the lock (its holder may not exist here) and without touching
+    /// threads (none exist here). If the lock is taken, only the readiness fd is closed.
+    pub(crate) fn release_in_forked_child(&self) {
+        let mut fds = Vec::new();
+        match self.inner.try_lock() {
+            Ok(mut g) => {
+                g.q.shutdown(Instant::now());
+                fds = g.q.take_queued_owed();
+                g.q.readiness_mut().close();
+            }
+            Err(_) => {
+                if self.readiness_fd.1 {
+                    fds.push(self.readiness_fd.0);
+                }
+            }
+        }
+        fds.into_iter().for_each(sys::close_quietly);
+    }
+
+    /// Ends the pool: nothing of the caller's queued runs, the descriptors held for the
+    /// caller become owed closes (run by the workers, which stay until none is left), the
+    /// readiness fd is released, idle threads leave. Returns promptly, even with closes or
+    /// other syscalls hung: workers stuck in a syscall are abandoned and finish after
+    /// themselves when it returns (they hold their own `Arc`).
+    pub(crate) fn shutdown(self: &Arc<Self>, linger: Duration) {
+        let mut g = self.lock();
+        if g.q.is_closed() {
+            return;
+        }
+        g.q.shutdown(Instant::now());
+        g.q.readiness_mut().close();
+        self.publish(&g);
+        self.wake_watchdog(&mut g);
+        self.work_cv.notify_all();
+        self.ready_cv.notify_all();
+        if g.q.table().queued() > 0 {
+            // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
+            let _ = self.kick(&mut g);
+            return;
+        }
+        // Let threads that are not inside a syscall leave, briefly, so that a context
+        // freed while idle leaves no library thread behind.
+        let until = Instant::now() + linger;
+        while g.q.table().queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table().running() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = self.exit_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The watchdog: one thread per context that enforces deadlines, marks blocked filesystems
+//! and grows the pool past blocked workers (see the pool docs).
+
+use crate::fair::thresholds::*;
+use crate::pool::parking::Claim;
+use crate::pool::shared::{Inner, Shared};
+use crate::queue::ids::Id;
+use crate::queue::requests::Effect;
+use crate::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl<T: Send + 'static> Shared<T> {
+    pub(super) fn watchdog(self: Arc<Self>) {
+        let mut g = self.lock();
+        loop {
+            if g.q.is_closed() && g.q.table().queued() == 0 {
+                // Shut down, and no owed close waits: the workers finish what runs.
+                break;
+            }
+            let now = Instant::now();
+            let became_ready = g.q.expire(now);
+            self.woke(&g, Effect { became_ready });
+            Self::hold_at_cap(&mut g);
+            self.mark_blocked(&mut g, now);
+            self.grow(&mut g, now);
+            let next = self.next_round(&g, now);
+            g.watchdog_next = next;
+            g.watchdog_woken = false;
+            // Sleep, with the lock released, until woken or the next deadline.
+            while !g.watchdog_woken {
+                g = match next {
+                    None => self.watchdog_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+                    Some(t) => {
+                        let left = t.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        self.watchdog_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0
+                    }
+                };
+            }
+        }
+        g.watchdog_alive = false;
+        self.exit_cv.notify_all();
+    }
+
+    /// When the watchdog must look again by itself (None: only when woken). Besides
+    /// timeouts: while startable work waits and the pool has room, every [`GROW_TICK`];
+    /// while a syscall runs on a filesystem not marked blocked, once it could be marked
+    /// (every [`RECHECK_TICK`] once it is old enough but not asleep), whether or not work
+    /// waits, since marking is what makes room in a pool full of stuck workers; while the
+    /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]. So an idle context, or
+    /// one whose only syscalls are stuck on filesystems already marked, never ticks.
+    pub(super) fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
+        let t = g.q.table();
+        let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
+        let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
+            due if due > now => due,
+            _ => now + RECHECK_TICK,
+        });
+        let held = (t.held() > 0).then_some(now + RECHECK_TICK);
+        [t.next_deadline(), grow, mark, held].into_iter().flatten().min()
+    }
+
+    /// Marks the filesystems whose syscalls are asleep in the kernel past
+    /// [`BLOCKED_THRESHOLD`] as blocked (see `queue::requests`): their workers go off budget.
+    pub(super) fn mark_blocked(&self, g: &mut Inner<T>, now: Instant) {
+        let Some(since) = now.checked_sub(BLOCKED_THRESHOLD) else { return };
+        let clocks = &g.clocks;
+        let asleep = |id: Id| {
+            clocks.iter().find(|c| c.request.load(Ordering::Relaxed) == id).map_or(true, |c| c.asleep())
+        };
+        g.q.mark_blocked(since, asleep);
+    }
+
+    /// The growth policy (see the module docs).
+    pub(super) fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
+        let waited = g.q.table().oldest_startable_wait(now);
+        if waited.map_or(true, |w| w < WAIT_THRESHOLD) {
+            return;
+        }
+        if g.parking.unclaimed() > 0 {
+            // Work waits while a worker idles: every path that makes work startable hands
+            // it to a worker, so this is a safety net, not a way work is meant to start.
+            if g.parking.claim() == Claim::Parked {
+                self.work_cv.notify_one();
+            }
+            return;
+        }
+        let active = Self::active(g);
+        let room = self.room(g);
+        if room == 0 {
+            return;
+        }
+        // Workers on the budget stuck past STUCK_THRESHOLD and asleep there: off-budget ones
+        // are not asked about (no /proc read for a dead filesystem's hundreds of workers).
+        let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
+        let table = g.q.table();
+        let stuck = g
+            .clocks
+            .iter()
+            .filter(|c| c.old(since) && !table.is_off_budget(c.request.load(Ordering::Relaxed)) && c.asleep())
+            .count()
+            .min(active);
+        // Every worker on the budget stuck: double; else top the unstuck ones up to
+        // `threads` (so 64 hung opens get 64 workers within a few waves, and busy workers
+        // alone never grow the pool).
+        let want = if stuck >= active {
+            active.max(self.cfg.threads)
+        } else {
+            self.cfg.threads.saturating_sub(active - stuck)
+        };
+        for _ in 0..want.min(room).min(g.q.table().startable()) {
+            if self.spawn_worker(g).is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A worker: takes startable requests, runs their syscalls outside the lock, hands back the
+//! results; parks or spins when idle and exits when surplus.
+
+use crate::fair::thresholds::*;
+use crate::op::charge;
+use crate::pool::parking::Unpark;
+use crate::pool::shared::{Inner, Shared};
+use crate::pool::thread::{
+    spawn_thread, spin_until, SyscallClock, IDLE_TIMEOUT, SPIN, SPIN_MAX_BACKLOG_PER_WORKER,
+};
+use crate::queue::requests::Effect;
+use crate::sync::Arc;
+use crate::sys;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl<T: Send + 'static> Shared<T> {
+    pub(super) fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
+        let s = Arc::clone(self);
+        let clock = Arc::new(SyscallClock::default());
+        let mine = Arc::clone(&clock);
+        spawn_thread("aopen-worker", move || s.worker(mine)).map_err(|_| ())?;
+        g.clocks.push(clock);
+        g.threads += 1;
+        g.peak_threads = g.peak_threads.max(g.threads);
+        Ok(())
+    }
+
+    pub(super) fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
+        clock.tid.store(sys::gettid(), Ordering::Relaxed);
+        let mut g = self.lock();
+        // Whether this worker has spun since it last had work (it spins once, then parks).
+        let mut spun_since_work = false;
+        loop {
+            let start = Instant::now();
+            // A request whose deadline has passed times out here rather than run, even when
+            // the watchdog (late on a loaded machine) has not expired it yet.
+            let expired = Effect { became_ready: g.q.expire(start) };
+            if expired.became_ready {
+                self.woke(&g, expired);
+            }
+            if Self::hold_at_cap(&mut g) {
+                self.wake_watchdog_by(&mut g, start + RECHECK_TICK);
+            }
+            if let Some((id, mut op, fs)) = g.q.take_work(start) {
+                spun_since_work = false;
+                clock.request.store(id, Ordering::Relaxed);
+                self.publish(&g);
+                // The watchdog looks at this syscall once it could be marked blocked (it
+                // wakes only if it had nothing to look at before then).
+                self.wake_watchdog_by(&mut g, start + BLOCKED_THRESHOLD);
+                drop(g);
+                let kind = op.kind();
+                clock.started.store(self.since_epoch(start), Ordering::Relaxed);
+                let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&mut op))).unwrap_or(-libc::EIO);
+                clock.started.store(0, Ordering::Relaxed);
+                let end = Instant::now();
+                if !self.cfg.no_mounts {
+                    charge::remember(kind, result, fs);
+                }
+                // What the call wrote into library memory (a stat's result), for delivery;
+                // the rest of the op (a path copy) is freed here, outside the lock.
+                let out = op.into_output();
+                g = self.lock();
+                clock.request.store(0, Ordering::Relaxed);
+                g.q.record_service(end - start);
+                // A call that returned after its deadline was unfinished then: it times out
+                // (as the watchdog, late on a loaded machine, would have made it), and its
+                // result is dropped like a cancelled one's.
+                let expired = Effect { became_ready: g.q.expire(end) };
+                if expired.became_ready {
+                    self.woke(&g, expired);
+                }
+                let e = g.q.finish_with(id, kind, result, out, end);
+                self.woke(&g, e);
+                if g.q.is_closed() {
+                    // After shutdown the watchdog only waits for owed closes: let it look.
+                    self.wake_watchdog(&mut g);
+                }
+                continue;
+            }
+            if g.q.is_closed() {
+                break;
+            }
+            let unsaturated = g.q.table().outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
+            if !spun_since_work && unsaturated && g.parking.start_spin() {
+                // One worker at a time spins briefly before parking (more would only take
+                // CPU from the threads submitting and delivering); re-check under the lock
+                // either way, so a request a submit left to this spinner is never missed.
+                drop(g);
+                spin_until(Instant::now() + SPIN, || self.startable_hint.load(Ordering::Relaxed) > 0);
+                g = self.lock();
+                g.parking.end_spin();
+                spun_since_work = true;
+                continue;
+            }
+            g.parking.park();
+            let timed_out = loop {
+                let (g2, waited) =
+                    self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
+                g = g2;
+                let leave = waited.timed_out() || g.q.is_closed();
+                match g.parking.unpark(leave) {
+                    Unpark::Stay => continue,
+                    Unpark::Claimed => break false,
+                    Unpark::Left => break waited.timed_out(),
+                }
+            };
+            if timed_out && g.q.table().startable() == 0 && Self::active(&g) > self.cfg.threads {
+                break;
+            }
+        }
+        g.clocks.retain(|c| !Arc::ptr_eq(c, &clock));
+        g.threads -= 1;
+        self.exit_cv.notify_all();
+    }
+}

@@ -1,0 +1,462 @@
+//! The request state machine: every request from submit to delivery, with no threads and no
+//! syscalls in it.
+//!
+//! ```text
+//!   submit ──► Queued ──take_work──► Running ──finish──► Ready ──pop_ready──► (delivered)
+//!                │                      │                  ▲
+//!                └──cancel/timeout──────┴───────────────────┘
+//! ```
+//!
+//! A cancelled (or timed-out) request becomes Ready at once with `-ECANCELED` (`-ETIMEDOUT`).
+//! If its call was running, the worker is *abandoned*: the request keeps its slot, and when
+//! the syscall returns, `finish` finds nobody waiting for it.
+//!
+//! Owed closes. A descriptor the library holds that nobody can receive any more (the late fd
+//! of an abandoned open, the fd of a finished open that is cancelled or dropped, a queued
+//! close or an undelivered open at shutdown) becomes an *owed close*: a close request of the
+//! library's own, queued on the descriptor's filesystem like any other, run by a worker
+//! (never on the caller's thread: a close can hang in the filesystem's flush), counted in
+//! `running` and `abandoned` while it runs, and never delivered. Owed closes do not count
+//! against `depth`: each one stands for a descriptor, so they are bounded by the process's
+//! descriptor limit, and refusing one would leak it.
+//!
+//! Requests live in a [`Slab`]: an id names its slot, so every lookup is an index, and a
+//! stale id (of a delivered request) finds nothing. Ids say nothing of age; each request
+//! also has a submit sequence number, which orders the scheduler's queues and the deadlines.
+//!
+//! `T` is the caller's per-request token (the C layer's callback and user_data), carried
+//! untouched to delivery.
+//!
+//! Per-filesystem fairness and blocked filesystems are the scheduler's (see `fair::shares`):
+//! the table tells it what is queued, started, abandoned and ended; it says what runs next.
+//! The table marks filesystems blocked from the ages of their running syscalls
+//! ([`Requests::mark_blocked`]).
+
+use crate::fair::shares::Scheduler;
+use crate::fdguard;
+use crate::fs::FsId;
+use crate::fs::IdHasher;
+use crate::op::{most_result, Op, OpKind, Output};
+use crate::queue::deadlines::Deadlines;
+use crate::queue::ids::Id;
+use crate::queue::slab::Slab;
+use crate::stats::Counters;
+use std::collections::VecDeque;
+use std::hash::BuildHasherDefault;
+use std::time::{Duration, Instant};
+
+/// A map keyed by ids, hashed with [`IdHasher`].
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// A delivered request.
+#[derive(Debug)]
+pub struct Completion<T> {
+    pub id: Id,
+    pub op: OpKind,
+    /// open: the new fd; read, write, getdents, readlink, copy_file_range, sendfile: the byte
+    /// count; a call through `aopen_call_submit`: what it returned; other calls: 0; failure:
+    /// -errno.
+    pub result: i32,
+    pub token: T,
+    /// A successful stat's or read's result, for the delivering call to copy to the caller.
+    pub out: Option<Output>,
+}
+
+/// Where a request is, with what it holds there.
+#[derive(Debug)]
+enum State<T> {
+    /// In its filesystem's queue, waiting for a worker. `token` is None for an owed close.
+    Queued { op: Op, token: Option<T> },
+    /// Its syscall runs on a worker, for the caller.
+    Running { token: T },
+    /// In the ready queue, waiting for delivery. `cancelled`: the result is final because
+    /// of a cancel or timeout (a syscall of its that still runs is abandoned).
+    Ready { result: i32, cancelled: bool, token: T, out: Option<Output> },
+    /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
+    /// request delivered or shut down before its syscall returned.
+    Abandoned { owed: bool },
+}
+
+#[derive(Debug)]
+struct Req<T> {
+    /// Submit sequence number: orders requests by age.
+    seq: u64,
+    kind: OpKind,
+    fs: FsId,
+    submitted: Instant,
+    /// When its syscall started, while one runs (abandoned or not).
+    syscall: Option<Instant>,
+    state: State<T>,
+    /// Bytes of caller data it holds in library memory, released with its slot.
+    bytes: usize,
+    /// The largest result it may report: delivery asserts it (debug builds).
+    most: i32,
+    /// The caller's descriptors its call uses (-1: none), held in `fdguard` while its
+    /// syscall runs abandoned.
+    fds: [i32; 2],
+}
+
+impl<T> Req<T> {
+    /// Whether a syscall of it runs that nobody waits for.
+    fn runs_abandoned(&self) -> bool {
+        self.syscall.is_some() && !matches!(self.state, State::Running { .. })
+    }
+}
+
+/// Why `cancel` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelError {
+    /// No such undelivered request (`ENOENT`).
+    NotFound,
+    /// A close already running, a request other than an open already done, or a request
+    /// already cancelled (`EALREADY`).
+    Already,
+}
+
+impl CancelError {
+    pub fn errno(self) -> i32 {
+        match self {
+            CancelError::NotFound => libc::ENOENT,
+            CancelError::Already => libc::EALREADY,
+        }
+    }
+}
+
+/// What a state change did to the ready queue.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    /// The ready queue went from empty to non-empty: readiness must be signalled.
+    pub became_ready: bool,
+}
+
+/// One filesystem's part of the table, for introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountReport {
+    pub fs: FsId,
+    /// Requests waiting for a worker.
+    pub queued: usize,
+    /// Syscalls in progress, abandoned ones included.
+    pub running: usize,
+    pub abandoned: usize,
+    /// Queued requests submitted, and syscalls started, at least the threshold ago.
+    pub blocked: usize,
+    /// How long the oldest of those has been waiting or running.
+    pub oldest: Duration,
+}
+
+/// Every undelivered request of one context, and the owed closes.
+#[derive(Debug)]
+pub struct Requests<T> {
+    depth: usize,
+    /// Every request with a state (see [`State`]).
+    reqs: Slab<Req<T>>,
+    /// The next submit sequence number.
+    next_seq: u64,
+    /// The caller's requests not yet delivered (queued, running or ready): what `depth` bounds.
+    outstanding: usize,
+    /// Owed closes queued or running (not counted against `depth`).
+    owed: usize,
+    /// Most bytes of caller data the requests may hold in library memory, and how many
+    /// they hold now.
+    byte_budget: usize,
+    held_bytes: usize,
+    /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
+    /// buffer stays counted until its syscall returns, since the kernel may still write it.
+    abandoned_bytes: usize,
+    /// Owed closes that found the slab full, queued as soon as a slot frees.
+    owed_spill: Vec<(FsId, i32)>,
+    /// The per-filesystem queues: which queued request runs next.
+    sched: Scheduler,
+    /// Ready requests, in completion order.
+    ready: VecDeque<Id>,
+    /// Requests a timeout may still hit (queued, or a running open).
+    deadlines: Deadlines,
+    /// Syscalls in progress (including abandoned ones), and of those the abandoned ones.
+    running: usize,
+    abandoned: usize,
+    counters: Counters,
+}
+
+impl<T> Requests<T> {
+    /// A table admitting at most `depth` undelivered requests, with no per-filesystem share.
+    pub fn new(depth: usize, timeout: Option<Duration>) -> Self {
+        Self::with_share(depth, timeout, usize::MAX, usize::MAX)
+    }
+
+    /// A table admitting at most `depth` undelivered requests, running at most `share` (at
+    /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
+    /// filesystems only while fewer than `budget` of them run.
+    pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
+        Self::with_slab(Slab::new(), depth, timeout, share, budget)
+    }
+
+    /// A table of at most `slots` requests (owed closes included), for tests.
+    #[cfg(test)]
+    fn with_slots(slots: usize, depth: usize) -> Self {
+        Self::with_slab(Slab::with_limit(slots), depth, None, usize::MAX, usize::MAX)
+    }
+
+    fn with_slab(
+        reqs: Slab<Req<T>>,
+        depth: usize,
+        timeout: Option<Duration>,
+        share: usize,
+        budget: usize,
+    ) -> Self {
+        Requests {
+            depth,
+            reqs,
+            next_seq: 1,
+            outstanding: 0,
+            byte_budget: usize::MAX,
+            held_bytes: 0,
+            abandoned_bytes: 0,
+            owed: 0,
+            owed_spill: Vec::new(),
+            sched: Scheduler::new(share, budget),
+            ready: VecDeque::new(),
+            deadlines: Deadlines::new(timeout),
+            running: 0,
+            abandoned: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Bounds the bytes of caller data requests may hold in library memory.
+    pub fn with_byte_budget(mut self, bytes: usize) -> Self {
+        self.byte_budget = bytes;
+        self
+    }
+
+    /// Queues a request on an anonymous filesystem (for tests and models; see
+    /// [`Requests::submit_on`]).
+    pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        self.submit_on(crate::fs::UNKNOWN, op, token, now)
+    }
+
+    /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
+    /// are undelivered already, or its buffer would take the bytes held past the budget;
+    /// `Err(EINVAL)` for a buffer larger than the whole budget.
+    pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
+        let bytes = op.buffer_bytes();
+        if bytes > self.byte_budget {
+            return Err((libc::EINVAL, token));
+        }
+        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
+            return Err((libc::EAGAIN, token));
+        }
+        let kind = op.kind();
+        let (id, seq) = self.insert(kind, fs, now, State::Queued { op, token: Some(token) }).map_err(
+            |state| match state {
+                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
+                _ => unreachable!("given back as it was given"),
+            },
+        )?;
+        self.sched.push(fs, seq, id);
+        self.deadlines.track(seq, id, now);
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        Ok(id)
+    }
+
+    /// Records a request that already completed on the submitting thread (the fast path)
+    /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
+    /// `depth` requests are undelivered already.
+    pub fn submit_completed(
+        &mut self,
+        kind: OpKind,
+        result: i32,
+        out: Option<Output>,
+        token: T,
+        now: Instant,
+    ) -> Result<(Id, Effect), (i32, T)> {
+        let out = Output::of_result(out, result);
+        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
+        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
+            return Err((libc::EAGAIN, token));
+        }
+        let state = State::Ready { result, cancelled: false, token, out };
+        let (id, _) = self.insert(kind, crate::fs::UNKNOWN, now, state).map_err(|state| match state {
+            State::Ready { token, .. } => (libc::EAGAIN, token),
+            _ => unreachable!("given back as it was given"),
+        })?;
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        self.counters.inline += 1;
+        Ok((id, Effect { became_ready: self.push_ready(id) }))
+    }
+
+    /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
+    /// owed close (see the module docs). Never refused: with every slot taken, it waits for
+    /// the next one to free.
+    pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
+        let state = State::Queued { op: Op::Close { fd }, token: None };
+        match self.insert(OpKind::Close, fs, now, state) {
+            Ok((id, seq)) => self.sched.push(fs, seq, id),
+            Err(_) => self.owed_spill.push((fs, fd)),
+        }
+        self.owed += 1;
+        self.counters.owed_closes += 1;
+    }
+
+    /// Gives a new request the next id and sequence number and keeps it; gives its state
+    /// back when the slab is full.
+    fn insert(
+        &mut self,
+        kind: OpKind,
+        fs: FsId,
+        now: Instant,
+        state: State<T>,
+    ) -> Result<(Id, u64), State<T>> {
+        let seq = self.next_seq;
+        let fds = match &state {
+            State::Queued { op, .. } => op.caller_fds(),
+            _ => [-1, -1],
+        };
+        let (bytes, most) = match &state {
+            State::Queued { op, .. } => (op.buffer_bytes(), op.most_result()),
+            // Completed inline: a read's bytes are already cut to its result.
+            State::Ready { out: Some(out @ Output::Bytes(b)), .. } => {
+                (out.buffer_bytes(), most_result(kind, b.room_len()))
+            }
+            State::Ready { out: Some(out), .. } => (out.buffer_bytes(), most_result(kind, 0)),
+            _ => (0, most_result(kind, 0)),
+        };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most, fds };
+        let id = self.reqs.insert(req).map_err(|r| r.state)?;
+        self.next_seq += 1;
+        self.held_bytes += bytes;
+        Ok((id, seq))
+    }
+
+    /// Frees request `id`'s slot, and queues an owed close that was waiting for one.
+    fn remove(&mut self, id: Id) -> Option<Req<T>> {
+        let req = self.reqs.remove(id)?;
+        self.held_bytes -= req.bytes;
+        if let Some((fs, fd)) = self.owed_spill.pop() {
+            let state = State::Queued { op: Op::Close { fd }, token: None };
+            match self.insert(OpKind::Close, fs, Instant::now(), state) {
+                Ok((id, seq)) => self.sched.push(fs, seq, id),
+                Err(_) => self.owed_spill.push((fs, fd)),
+            }
+        }
+        Some(req)
+    }
+
+    /// The oldest queued request that could start now (see [`Scheduler::next`]), moved to
+    /// Running for a worker at `now`, with the filesystem it is charged to.
+    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
+        let (id, fs) = self.sched.next()?;
+        let req = self.reqs.get_mut(id).expect("queued ids are always in the table");
+        let (op, state) = match std::mem::replace(&mut req.state, State::Abandoned { owed: true }) {
+            State::Queued { op, token: Some(token) } => (op, State::Running { token }),
+            State::Queued { op, token: None } => (op, State::Abandoned { owed: true }),
+            _ => unreachable!("the scheduler holds queued requests only"),
+        };
+        let owed = matches!(state, State::Abandoned { .. });
+        req.state = state;
+        req.syscall = Some(now);
+        self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
+        if req.kind == OpKind::Close {
+            // A running close cannot be cancelled, so no timeout can reach it.
+            self.deadlines.untrack(req.seq);
+        }
+        let bytes = req.bytes;
+        self.sched.start(fs, id, owed);
+        self.running += 1;
+        if owed {
+            self.abandoned += 1;
+            self.abandoned_bytes += bytes;
+        }
+        Some((id, op, fs))
+    }
+
+    /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno). If
+    /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
+    /// becomes an owed close on the same filesystem.
+    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
+        self.finish_with(id, kind, result, None, now)
+    }
+
+    /// [`Requests::finish`] for a call that wrote into library memory (`out`): kept for
+    /// delivery if the request still waits and succeeded, else dropped.
+    pub fn finish_with(
+        &mut self,
+        id: Id,
+        kind: OpKind,
+        result: i32,
+        out: Option<Output>,
+        now: Instant,
+    ) -> Effect {
+        let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
+            debug_assert!(false, "a running request keeps its slot until its syscall returns");
+            return Effect::default();
+        };
+        let abandoned = req.runs_abandoned();
+        req.syscall = None;
+        let (fs, seq) = (req.fs, req.seq);
+        self.running -= 1;
+        if abandoned {
+            self.abandoned -= 1;
+            self.abandoned_bytes -= req.bytes;
+            req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::release(fd));
+        }
+        self.sched.end(fs, abandoned);
+        let late_fd = kind.opened_fd(result);
+        match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
+            State::Running { token } => {
+                let out = Output::of_result(out, result);
+                req.state = State::Ready { result, cancelled: false, token, out };
+                self.deadlines.untrack(seq);
+                return Effect { became_ready: self.push_ready(id) };
+            }
+            // Cancelled or timed out, and not yet delivered: delivery frees the slot.
+            ready @ State::Ready { .. } => req.state = ready,
+            State::Abandoned { owed } => {
+                self.remove(id);
+                if owed {
+                    self.owed -= 1;
+                    return Effect::default(); // its result is nobody's
+                }
+            }
+            State::Queued { .. } => unreachable!("a queued request has no syscall"),
+        }
+        if let Some(fd) = late_fd {
+            self.owe_close(fs, fd, now);
+        }
+        Effect::default()
+    }
+
+    fn push_ready(&mut self, id: Id) -> bool {
+        self.ready.push_back(id);
+        self.ready.len() == 1
+    }
+
+    /// Delivers the oldest ready request.
+    pub fn pop_ready(&mut self) -> Option<Completion<T>> {
+        let id = self.ready.pop_front()?;
+        let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
+        let State::Ready { result, token, out, .. } =
+            std::mem::replace(&mut req.state, State::Abandoned { owed: false })
+        else {
+            unreachable!("the ready queue holds ready requests only")
+        };
+        let kind = req.kind;
+        debug_assert!(
+            result <= req.most,
+            "{kind:?} reports {result}, more than the {} it may (asked for)",
+            req.most
+        );
+        if req.syscall.is_none() {
+            self.remove(id);
+        } // else its abandoned syscall still runs: `finish` frees the slot
+        self.outstanding -= 1;
+        self.counters.delivered += 1;
+        Some(Completion { id, op: kind, result, token, out })
+    }
+}
+
+mod cancel;
+mod gauges;
+#[cfg(test)]
+mod tests;
