@@ -18,54 +18,22 @@ import os as _os
 import stat as _statmod
 import struct
 
-from . import _context, _lib
+from ._abi import Statx as _Statx, STATX_BASIC_STATS as _STATX_BASIC_STATS, lib as _lib
+from ._loop import current as _context
 
 __all__ = [
-    "stat", "lstat", "unlink", "remove", "rmdir", "mkdir", "rename", "replace",
-    "exists", "isfile", "isdir", "getsize", "listdir", "scandir", "DirEntry",
+    "path", "stat", "lstat", "rename", "renames", "replace", "remove", "unlink", "mkdir",
+    "makedirs", "rmdir", "removedirs", "symlink", "readlink", "link", "listdir", "scandir",
+    "access", "wrap", "getcwd", "statvfs", "sendfile",
+    "exists", "isfile", "isdir", "getsize", "DirEntry",
 ]
 
-_AT_SYMLINK_NOFOLLOW = 0x100
-_AT_REMOVEDIR = 0x200
-_STATX_BASIC_STATS = 0x7FF
+_AT_SYMLINK_NOFOLLOW = _os.AT_SYMLINK_NOFOLLOW if hasattr(_os, 'AT_SYMLINK_NOFOLLOW') else 0x100
+_AT_REMOVEDIR = 0x200  # not in the os module; the same value on every Linux architecture
 
 
-class _Timestamp(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32), ("_reserved", ctypes.c_int32)]
-
-
-class _Statx(ctypes.Structure):
-    """The kernel's struct statx (256 bytes)."""
-
-    _fields_ = [
-        ("stx_mask", ctypes.c_uint32),
-        ("stx_blksize", ctypes.c_uint32),
-        ("stx_attributes", ctypes.c_uint64),
-        ("stx_nlink", ctypes.c_uint32),
-        ("stx_uid", ctypes.c_uint32),
-        ("stx_gid", ctypes.c_uint32),
-        ("stx_mode", ctypes.c_uint16),
-        ("_spare0", ctypes.c_uint16),
-        ("stx_ino", ctypes.c_uint64),
-        ("stx_size", ctypes.c_uint64),
-        ("stx_blocks", ctypes.c_uint64),
-        ("stx_attributes_mask", ctypes.c_uint64),
-        ("stx_atime", _Timestamp),
-        ("stx_btime", _Timestamp),
-        ("stx_ctime", _Timestamp),
-        ("stx_mtime", _Timestamp),
-        ("stx_rdev_major", ctypes.c_uint32),
-        ("stx_rdev_minor", ctypes.c_uint32),
-        ("stx_dev_major", ctypes.c_uint32),
-        ("stx_dev_minor", ctypes.c_uint32),
-        ("_rest", ctypes.c_uint8 * 112),
-    ]
-
-
-assert ctypes.sizeof(_Statx) == 256
-
-
-def _stat_result(x):
+def stat_result(x):
+    """An os.stat_result from a struct statx."""
     def ns(t):
         return t.tv_sec * 1_000_000_000 + t.tv_nsec
 
@@ -89,12 +57,18 @@ async def _stat(path, flags):
     buf = _Statx()
     submit = lambda: _lib.aopen_stat_submit(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctypes.byref(buf), None, None)
     await ctx.call(submit, p, keep=buf)
-    return _stat_result(buf)
+    return stat_result(buf)
 
 
-async def stat(path):
-    """``os.stat(path)``, following symlinks."""
-    return await _stat(path, 0)
+async def stat(path, *, dir_fd=None, follow_symlinks=True):
+    """``os.stat(path, follow_symlinks=...)``; an int `path` is an open descriptor (fstat)."""
+    if isinstance(path, int):
+        from ._raw import fstat
+
+        return await fstat(_context(), path)
+    if dir_fd is not None:
+        return await wrap(_os.stat)(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+    return await _stat(path, 0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
 
 
 async def lstat(path):
@@ -162,7 +136,7 @@ async def getsize(path):
     return (await stat(path)).st_size
 
 
-_O_DIRECTORY = 0o200000
+_O_DIRECTORY = _os.O_DIRECTORY
 _DIRENT_BUF = 64 * 1024
 _DIRENT_HEAD = struct.Struct("<QqHB")  # linux_dirent64: d_ino, d_off, d_reclen, d_type
 _DT_TO_MODE = {1: _statmod.S_IFIFO, 2: _statmod.S_IFCHR, 4: _statmod.S_IFDIR, 6: _statmod.S_IFBLK,
@@ -173,7 +147,7 @@ async def _entries(path):
     """(name, inode, mode type or 0) of each entry of directory `path`, less . and ..: the
     directory is opened, read with getdents64 and closed by libaopen requests."""
     ctx, p = _context(), _os.fsencode(path)
-    fd = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
+    fd, _ = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
     out = []
     try:
         buf = ctypes.create_string_buffer(_DIRENT_BUF)
@@ -294,3 +268,169 @@ async def scandir(path="."):
         for i, (n, ino, _) in enumerate(raw)
     ]
     return _ScandirIterator(entries)
+
+
+# --- the rest of aiofiles.os -----------------------------------------------------------
+
+
+def _first_path_or_fd(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, int) and not isinstance(a, bool):
+            return None, a
+        if isinstance(a, (str, bytes, _os.PathLike)):
+            return _os.fspath(a), -1
+    return None, -1
+
+
+def wrap(func):
+    """An async version of any blocking function: each call runs on libaopen's pool
+    (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
+    or on a thread where the library lacks that call. Never on the loop."""
+
+    async def run(*args, loop=None, executor=None, **kwargs):
+        path, fd = _first_path_or_fd(args, kwargs)
+        return await _context().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
+
+    run.__name__ = getattr(func, "__name__", "run")
+    run.__doc__ = getattr(func, "__doc__", None)
+    return run
+
+
+def _has(name):
+    return hasattr(_lib, name)
+
+
+async def readlink(path, *, dir_fd=None):
+    """``os.readlink(path)``: ``str`` unless `path` is ``bytes``."""
+    if dir_fd is not None or not _has("aopen_readlink_submit"):
+        return await wrap(_os.readlink)(path, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
+    ctx, p = _context(), _os.fsencode(path)
+    size = 4096
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = await ctx.call(lambda: _lib.aopen_readlink_submit(ctx.ctx, p, buf, size, None, None), p, keep=buf)
+        if n < size:
+            out = buf.raw[:n]
+            return out if isinstance(path, bytes) else _os.fsdecode(out)
+        size *= 4
+
+
+async def symlink(src, dst, target_is_directory=False, *, dir_fd=None):
+    """``os.symlink(src, dst)``."""
+    if dir_fd is not None or not _has("aopen_symlink_submit"):
+        return await wrap(_os.symlink)(src, dst, target_is_directory, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
+    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    await ctx.call(lambda: _lib.aopen_symlink_submit(ctx.ctx, s, d, None, None), s, path2=d)
+
+
+async def link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+    """``os.link(src, dst)``."""
+    if src_dir_fd is not None or dst_dir_fd is not None or not _has("aopen_link_submit"):
+        return await wrap(_os.link)(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
+                                    follow_symlinks=follow_symlinks)
+    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    flags = _os.AT_SYMLINK_FOLLOW if follow_symlinks else 0
+    await ctx.call(lambda: _lib.aopen_link_submit(ctx.ctx, s, d, flags, None, None), s, path2=d)
+
+
+async def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlinks=True):
+    """``os.access(path, mode)``: True or False, as the os module (errors are False)."""
+    if dir_fd is not None or not _has("aopen_access_submit"):
+        return await wrap(_os.access)(path, mode, dir_fd=dir_fd, effective_ids=effective_ids,
+                                      follow_symlinks=follow_symlinks)
+    ctx, p = _context(), _os.fsencode(path)
+    flags = (_os.AT_EACCESS if effective_ids else 0) | (0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
+    try:
+        await ctx.call(lambda: _lib.aopen_access_submit(ctx.ctx, p, mode, flags, None, None), p)
+    except OSError:
+        return False
+    return True
+
+
+async def getcwd():
+    """``os.getcwd()`` (getcwd(2) can wait on the filesystem of the working directory)."""
+    return await _context().run_blocking(_os.getcwd, path=".")
+
+
+def _statvfs_result(b):
+    fsid = (b.f_fsid[0] & 0xFFFFFFFF) | ((b.f_fsid[1] & 0xFFFFFFFF) << 32)
+    seq = (b.f_bsize, b.f_frsize or b.f_bsize, b.f_blocks, b.f_bfree, b.f_bavail, b.f_files,
+           b.f_ffree, b.f_ffree, b.f_flags & ~0x20, b.f_namelen)  # ST_VALID is not reported
+    return _os.statvfs_result(seq, {"f_fsid": fsid})
+
+
+async def statvfs(path):
+    """``os.statvfs(path)``; an int `path` is an open descriptor."""
+    from ._abi import Statfs
+
+    fd = isinstance(path, int)
+    if not _has("aopen_fstatfs_submit" if fd else "aopen_statfs_submit"):
+        return await wrap(_os.statvfs)(path)
+    ctx, buf = _context(), Statfs()
+    if fd:
+        await ctx.call(lambda: _lib.aopen_fstatfs_submit(ctx.ctx, path, ctypes.byref(buf), None, None), keep=buf)
+    else:
+        p = _os.fsencode(path)
+        await ctx.call(lambda: _lib.aopen_statfs_submit(ctx.ctx, p, ctypes.byref(buf), None, None), p, keep=buf)
+    return _statvfs_result(buf)
+
+
+async def sendfile(out_fd, in_fd, offset, count, *args, **kwargs):
+    """``os.sendfile(out_fd, in_fd, offset, count)``: the bytes sent. A socket `out_fd` that
+    would block is waited for by the worker (the socket's own timeouts apply)."""
+    if args or kwargs or not _has("aopen_sendfile_submit"):
+        return await wrap(_os.sendfile)(out_fd, in_fd, offset, count, *args, **kwargs)
+    ctx = _context()
+    off = -1 if offset is None else offset
+    return await ctx.call(lambda: _lib.aopen_sendfile_submit(ctx.ctx, out_fd, in_fd, off, count, None, None))
+
+
+async def makedirs(name, mode=0o777, exist_ok=False):
+    """``os.makedirs``: each mkdir a libaopen request."""
+    head, tail = _os.path.split(name)
+    if not tail:
+        head, tail = _os.path.split(head)
+    if head and tail and not await exists(head):
+        try:
+            await makedirs(head, exist_ok=exist_ok)
+        except FileExistsError:
+            pass
+        cdir = _os.curdir if not isinstance(head, bytes) else _os.curdir.encode()
+        if tail == cdir:
+            return
+    try:
+        await mkdir(name, mode)
+    except OSError:
+        if not exist_ok or not await isdir(name):
+            raise
+
+
+async def removedirs(name):
+    """``os.removedirs``: rmdir `name`, then each empty parent."""
+    await rmdir(name)
+    head, tail = _os.path.split(name)
+    if not tail:
+        head, tail = _os.path.split(head)
+    while head and tail:
+        try:
+            await rmdir(head)
+        except OSError:
+            break
+        head, tail = _os.path.split(head)
+
+
+async def renames(old, new):
+    """``os.renames``: makedirs for `new`'s parent, rename, removedirs of `old`'s parent."""
+    head, tail = _os.path.split(new)
+    if head and tail and not await exists(head):
+        await makedirs(head)
+    await rename(old, new)
+    head, tail = _os.path.split(old)
+    if head and tail:
+        try:
+            await removedirs(head)
+        except OSError:
+            pass
+
+
+from . import ospath as path  # noqa: E402  (after the calls it is made of)

@@ -17,6 +17,7 @@ import unittest
 if not os.environ.get("AOPEN_TEST_INSTALLED"):  # else the installed package (install_test.sh)
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import aopen  # noqa: E402
+import aopen._raw  # noqa: E402
 import aopen.os  # noqa: E402
 from aopen import aopen as aopen_cm  # noqa: E402
 
@@ -392,14 +393,14 @@ class TestAiofile(unittest.TestCase):
                 await f.writelines(["two\n", "three"])
                 await f.flush()
                 await f.fsync()
-                self.assertEqual(f.tell(), len("héllo\ntwo\nthree".encode()))
+                self.assertEqual(await f.tell(), len("héllo\ntwo\nthree".encode()))
             with open(path, encoding="utf-8") as g:
                 self.assertEqual(g.read(), "héllo\ntwo\nthree")
             async with aopen.aiofile(path, encoding="utf-8") as f:
                 self.assertEqual(await f.readline(), "héllo\n")
                 self.assertEqual([line async for line in f], ["two\n", "three"])
                 self.assertEqual(await f.readline(), "")
-                f.seek(0)
+                await f.seek(0)
                 self.assertEqual(await f.read(3), "hél")
                 self.assertEqual(await f.read(), "lo\ntwo\nthree")
                 self.assertEqual((await f.stat()).st_size, os.path.getsize(path))
@@ -408,11 +409,11 @@ class TestAiofile(unittest.TestCase):
             async with aopen.aiofile(path, "rb") as f:
                 data = await f.read()
                 self.assertEqual(data, "héllo\ntwo\nthree!\n".encode())
-                f.seek(1)
-                self.assertEqual(f.tell(), 1)
+                await f.seek(1)
+                self.assertEqual(await f.tell(), 1)
                 self.assertEqual(await f.read(2), "é".encode())
             async with aopen.aiofile(path, "r+b") as f:
-                f.seek(0)
+                await f.seek(0)
                 await f.write(b"H")
                 self.assertEqual(await f.truncate(5), 5)
             with open(path, "rb") as g:
@@ -453,7 +454,7 @@ class TestAiofile(unittest.TestCase):
                 with open(path, "rb") as g:
                     for _ in range(300):
                         pos, n = rnd.randrange(70000), rnd.randrange(1, 16385)
-                        f.seek(pos)
+                        await f.seek(pos)
                         g.seek(pos)
                         got = await f.read(n)
                         self.assertLessEqual(len(got), n, f"seed {seed}")
@@ -468,15 +469,15 @@ class TestAiofile(unittest.TestCase):
                     real.aopen_read_nowait(ctx, fd, buf, n, off)
                     return n + 1000
 
-            aopen._lib = Lying()
+            aopen._raw.lib = Lying()
             try:
                 async with aopen.aiofile(path, "rb") as f:
                     with self.assertRaises(OSError) as e:
                         await f.read(10)
                     self.assertEqual(e.exception.errno, errno.EIO)
-                    self.assertEqual(f.tell(), 0)
+                    self.assertEqual(await f.tell(), 0)
             finally:
-                aopen._lib = real
+                aopen._raw.lib = real
 
         asyncio.run(main())
 
@@ -562,7 +563,7 @@ class TestAiofile(unittest.TestCase):
         async def main():
             async with aopen.aiofile(path, "rb") as f:
                 self.assertEqual(await f.read(), blob)
-                f.seek(100_000)
+                await f.seek(100_000)
                 self.assertEqual(await f.read(10), blob[100_000:100_010])
 
         asyncio.run(main())

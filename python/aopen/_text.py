@@ -1,0 +1,98 @@
+"""The text file: ``open(..., "r")`` and friends, as aiofiles' ``text.py``.
+
+``AsyncTextIOWrapper`` wraps a ``TextIOWrapper`` (``_pyio``'s, with the C one's chunk sizes,
+so that ``tell()`` cookies are the built-in's) over a buffered binary file whose raw layer
+is libaopen's (``_raw``). Decoding, newline translation and tell/seek cookies are the io
+module's own code, never a second implementation.
+"""
+
+import _pyio
+
+from ._binary import _Detachable, _delegate, _props, _proxy
+
+
+class TextIOWrapper(_pyio.TextIOWrapper):
+    """``_pyio.TextIOWrapper`` reading in the C implementation's chunks: 8192 bytes, or as
+    many as a ``read(n)`` still needs (which decides where ``tell()`` cookies start)."""
+
+    _CHUNK_SIZE = 8192
+
+    def __init__(self, buffer, *args, **kwargs):
+        super().__init__(buffer, *args, **kwargs)
+        # The C implementation makes its decoder and encoder here, not on first use; a seek
+        # then sets the decoder's state (utf-16: no BOM expected past the start).
+        if self.buffer.readable() and self._decoder is None:
+            self._get_decoder()
+        if self.buffer.writable() and self._encoder is None:
+            self._get_encoder()
+
+    def _read_chunk(self, size_hint=0):
+        if self._decoder is None:
+            raise ValueError("no decoder")
+        if self._telling:
+            dec_buffer, dec_flags = self._decoder.getstate()
+        if size_hint > 0:
+            size_hint = int(max(self._b2cratio, 1.0) * size_hint)
+        chunk = max(self._CHUNK_SIZE, size_hint)
+        if self._has_read1:
+            input_chunk = self.buffer.read1(chunk)
+        else:
+            input_chunk = self.buffer.read(chunk)
+        eof = not input_chunk
+        decoded_chars = self._decoder.decode(input_chunk, eof)
+        self._set_decoded_chars(decoded_chars)
+        if decoded_chars:
+            self._b2cratio = len(input_chunk) / len(self._decoded_chars)
+        else:
+            self._b2cratio = 0.0
+        if self._telling:
+            self._snapshot = (dec_flags, dec_buffer + input_chunk)
+        return not eof
+
+    def readline(self, size=None):
+        if size is not None and size.__index__() == 0:
+            # C reads a chunk before it looks at the limit (a decoding error is raised).
+            self._checkClosed()
+            if len(self._decoded_chars or "") <= self._decoded_chars_used:
+                self._checkReadable()
+                self._read_chunk()
+            return ""
+        return super().readline(size)
+
+    def read(self, size=None):
+        self._checkReadable()
+        if size is None:
+            size = -1
+        else:
+            try:
+                size_index = size.__index__
+            except AttributeError:
+                raise TypeError(f"{size!r} is not an integer")
+            else:
+                size = size_index()
+        decoder = self._decoder or self._get_decoder()
+        if size < 0:
+            result = self._get_decoded_chars() + decoder.decode(self.buffer.read(), final=True)
+            self._set_decoded_chars("")
+            self._snapshot = None
+            return result
+        eof = False
+        result = self._get_decoded_chars(size)
+        while len(result) < size and not eof:
+            eof = not self._read_chunk(size - len(result))
+            result += self._get_decoded_chars(size - len(result))
+        return result
+
+
+@_delegate("flush", "isatty", "read", "readable", "readline", "readlines", "seek",
+           "seekable", "tell", "truncate", "write", "writable", "writelines")
+@_proxy("fileno")
+@_props("buffer", "closed", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
+class AsyncTextIOWrapper(_Detachable):
+    """The async ``io.TextIOWrapper``."""
+
+    _DETACHED = "underlying buffer has been detached"
+
+    async def close(self):
+        self._check_attached()
+        return await self._runner.run(self._file.close)
