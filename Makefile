@@ -36,7 +36,7 @@ NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo y
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --child-silent-after-fork=yes
 
-.PHONY: check-valgrind check-asan check-tsan check-loom soak bench
+.PHONY: check-valgrind check-asan check-tsan check-loom soak soak-fs bench
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python test-python-install demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
@@ -100,6 +100,12 @@ check-loom:
 # The long soak: a million requests (make test runs the same program with 20000).
 soak: $(BUILD)/tests/soak $(SHIM)
 	$(RUN_ENV) SOAK_REQUESTS=$${SOAK_REQUESTS:-1000000} VERBOSE=1 TEST_TIMEOUT=3600 c-tests/run.sh $(abspath $(SHIM)) $<
+
+# The simulation of hung filesystems (c-tests/fuse_sim.c) for longer: SECONDS (default 600)
+# and SEED (default: the regression seeds, then a fresh one). make test runs it for 60 s.
+soak-fs: $(BUILD)/tests/fuse_sim $(SHIM) $(FUSE_DEP)
+	$(RUN_ENV) SIM_SECONDS=$(or $(SECONDS),600) $(if $(SEED),SIM_SEED=$(SEED)) VERBOSE=1 \
+	  TEST_TIMEOUT=$$(( $(or $(SECONDS),600) + 300 )) c-tests/run.sh $(abspath $(SHIM)) $<
 
 # AddressSanitizer (nightly only): the Rust tests, then the C suite against an instrumented
 # library (gcc's libasan provides the runtime; the shim is preloaded beside it). Debug

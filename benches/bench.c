@@ -707,8 +707,8 @@ static void fast(void) {
 }
 
 
-/* ---- the file calls beyond open/close: cached pread and stat by path, epoll-driven ---- */
-enum fcall { FC_PREAD, FC_STAT };
+/* ---- the file calls beyond open/close: cached pread, stat and readlink by path, epoll-driven ---- */
+enum fcall { FC_PREAD, FC_STAT, FC_READLINK };
 struct fc {
     aopen_ctx *ctx;
     int call, fd, inflight;
@@ -719,7 +719,10 @@ struct fc {
     struct statx *stx;
 };
 static struct fc fc;
-static char big_path[4200];
+static char big_path[4200], link_path[4200];
+/* readlink's target, and the bytes each readlink returns. */
+#define LINK_TARGET "a/target/of/the/benchmark/link"
+static char link_bufs[256][64];
 /* Slots refused with -EAGAIN (the buffer budget: 256 reads of 1 MiB pass the default 64
  * MiB), resubmitted after the next reap, as a loop under back pressure would. */
 static int fc_pending[256], fc_npending;
@@ -729,11 +732,10 @@ static void fc_submit(int slot) {
         fc.inflight--;
         return;
     }
-    int64_t id = fc.call == FC_PREAD
-                     ? aopen_read_submit(fc.ctx, fc.fd, fc.bufs + (size_t)slot * fc.size, fc.size, 0, NULL,
-                                         (void *)(intptr_t)slot)
-                     : aopen_stat_submit(fc.ctx, big_path, 0, STATX_BASIC_STATS, &fc.stx[slot], NULL,
-                                         (void *)(intptr_t)slot);
+    void *ud = (void *)(intptr_t)slot;
+    int64_t id = fc.call == FC_PREAD ? aopen_read_submit(fc.ctx, fc.fd, fc.bufs + (size_t)slot * fc.size, fc.size, 0, NULL, ud)
+                 : fc.call == FC_STAT ? aopen_stat_submit(fc.ctx, big_path, 0, STATX_BASIC_STATS, &fc.stx[slot], NULL, ud)
+                                      : aopen_readlink_submit(fc.ctx, link_path, link_bufs[slot], 64, NULL, ud);
     if (id == -EAGAIN)
         fc_pending[fc_npending++] = slot;
     else if (id < 0)
@@ -757,7 +759,7 @@ static double run_fc(aopen_ctx *ctx, int call, int k, size_t size) {
             die("epoll_wait", -errno);
         int n = aopen_reap(ctx, buf, 256);
         for (int i = 0; i < n; i++) {
-            long want = call == FC_PREAD ? (long)size : 0;
+            long want = call == FC_PREAD ? (long)size : call == FC_READLINK ? (long)strlen(LINK_TARGET) : 0;
             if (buf[i].result != want)
                 die("file call", buf[i].result);
             fc.done++;
@@ -779,8 +781,10 @@ static double run_fc_sync(int call, size_t size) {
     struct statx st;
     while (now_s() < until)
         for (int i = 0; i < 64; i++, n++) {
-            long r = call == FC_PREAD ? (long)pread(fc.fd, fc.bufs, size, 0) : statx(AT_FDCWD, big_path, 0, STATX_BASIC_STATS, &st);
-            if (r != (call == FC_PREAD ? (long)size : 0))
+            long r = call == FC_PREAD  ? (long)pread(fc.fd, fc.bufs, size, 0)
+                     : call == FC_STAT ? statx(AT_FDCWD, big_path, 0, STATX_BASIC_STATS, &st)
+                                       : (long)readlink(link_path, link_bufs[0], 64);
+            if (r != (call == FC_PREAD ? (long)size : call == FC_READLINK ? (long)strlen(LINK_TARGET) : 0))
                 die("sync file call", -errno);
         }
     return n / (now_s() - t0);
@@ -804,8 +808,10 @@ static void uv_fc_next(uv_fs_t *req) {
     int i = (int)(req - uv_fc);
     if (uv_fc_call == FC_PREAD)
         uv_fs_read(uv_default_loop(), req, fc.fd, &uv_fc_buf[i], 1, 0, uv_fc_cb);
-    else
+    else if (uv_fc_call == FC_STAT)
         uv_fs_stat(uv_default_loop(), req, big_path, uv_fc_cb);
+    else
+        uv_fs_readlink(uv_default_loop(), req, link_path, uv_fc_cb);
 }
 static double run_fc_uv(int call, int k, size_t size) {
     uv_fc_call = call;
@@ -823,6 +829,10 @@ static double run_fc_uv(int call, int k, size_t size) {
 
 static void file_calls(void) {
     snprintf(big_path, sizeof big_path, "%s.big", file_path);
+    snprintf(link_path, sizeof link_path, "%s.link", file_path);
+    unlink(link_path);
+    if (symlink(LINK_TARGET, link_path) != 0)
+        die("symlink", -errno);
     size_t big = 1 << 20;
     fc.bufs = malloc(256 * big);
     fc.stx = calloc(256, sizeof *fc.stx);
@@ -841,6 +851,7 @@ static void file_calls(void) {
         {"pread 4 KiB", FC_PREAD, 1, 4096},  {"pread 4 KiB", FC_PREAD, 16, 4096}, {"pread 4 KiB", FC_PREAD, 256, 4096},
         {"pread 1 MiB", FC_PREAD, 1, 1 << 20}, {"pread 1 MiB", FC_PREAD, 16, 1 << 20}, {"pread 1 MiB", FC_PREAD, 256, 1 << 20},
         {"stat by path", FC_STAT, 1, 0},     {"stat by path", FC_STAT, 16, 0},
+        {"readlink", FC_READLINK, 1, 0},     {"readlink", FC_READLINK, 16, 0},
     };
     enum { NR = sizeof rows / sizeof rows[0] };
     printf("\nfile calls on a cached file, epoll-driven, default options; %d alternating runs, medians:\n", RUNS);
@@ -869,6 +880,7 @@ static void file_calls(void) {
     aopen_ctx_free(ctx);
     close(fc.fd);
     unlink(big_path);
+    unlink(link_path);
     free(fc.bufs);
     free(fc.stx);
 }

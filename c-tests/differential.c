@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,9 +87,12 @@ static void event(const char *fmt, ...) {
     } while (0)
 
 enum kind { K_PREAD, K_READPOS, K_WRITE, K_GETDENTS, K_STAT, K_FSTAT, K_OPEN, K_CLOSE, K_FSYNC,
-            K_FTRUNC, K_MKDIR, K_UNLINK, K_RENAME, K_NKINDS };
+            K_FTRUNC, K_MKDIR, K_UNLINK, K_RENAME, K_READLINK, K_SYMLINK, K_LINK, K_ACCESS, K_STATFS,
+            K_FSTATFS, K_MODE, K_FALLOC, K_COPY, K_SENDFILE, K_CALL, K_NKINDS };
 static const char *kind_name[] = {"pread", "read@pos", "pwrite", "getdents", "stat", "fstat", "open",
-                                  "close", "fsync", "ftruncate", "mkdir", "unlink", "rename"};
+                                  "close", "fsync", "ftruncate", "mkdir", "unlink", "rename", "readlink",
+                                  "symlink", "link", "access", "statfs", "fstatfs", "chmod/chown/utimens",
+                                  "fallocate", "copy_file_range", "sendfile", "call"};
 
 struct op {
     int used, kind, cancelled;
@@ -99,12 +104,29 @@ struct op {
     int pair;              /* positional reads, getdents: which descriptor pair */
     int name, name2;       /* mkdir/unlink/rename */
     struct statx *stx, want_stx;
+    struct statfs *sfs, want_sfs;
+    int sub;               /* which variant of the kind (chmod, fchmod, ...) */
+    struct call_arg *carg; /* a call's argument (freed with the round) */
 };
+
+/* A caller's function for aopen_call_submit: a pread on the read file. Its argument lives
+ * until the round ends (a cancelled function still runs to its end). */
+struct call_arg {
+    int fd;
+    size_t len;
+    int64_t off;
+    unsigned char *out;
+};
+static int call_pread(void *arg) {
+    struct call_arg *a = arg;
+    long r = pread(a->fd, a->out, a->len, a->off);
+    return r < 0 ? -errno : (int)r;
+}
 
 /* One round's world. */
 static struct {
     char dir[512];          /* on ext4 (the test dir) or tmpfs (/dev/shm) */
-    char rpath[600], wpath[600], wref[600], dpath[600], link[600], ldir[600], rdir[600];
+    char rpath[600], wpath[600], wref[600], dpath[600], link[600], link2[600], ldir[600], rdir[600];
     unsigned char *rdata;
     size_t rsize;
     int rfd, rdirect, rdirect_ref;      /* pread fds (O_DIRECT ones -1 where unsupported) */
@@ -116,6 +138,13 @@ static struct {
     unsigned char *poison_old, *poison_new, *poisoned; /* per byte */
     int name_state[NAMES];              /* 0 absent, 1 directory, NAME_DEAD unknown */
     int name_busy[NAMES];
+    char lsrc[700], rsrc[700];          /* hard link sources, one per scratch directory */
+    char mpath[600], mref[600];         /* a file and its twin for chmod/chown/utimens */
+    int mfd, mref_fd, m_busy, m_dead;
+    char spath[600], sref[600];         /* sendfile's output and its twin */
+    int sfd, sref_fd, s_busy, s_dead;
+    struct call_arg *calls[MAXOPS * 64]; /* every call's argument this round */
+    int ncalls;
     aopen_ctx *probe;                    /* an idle context, to ask for process-wide counts */
     aopen_ctx *ctx;
     uint32_t budget_kib;
@@ -194,13 +223,23 @@ static void lost(struct op *o) {
         w.dref = open(w.dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         break;
     case K_WRITE: /* its pages take no more writes: it may still land after them */
+    case K_FALLOC:
+    case K_COPY:
         for (size_t i = 0; i < o->len; i++)
             w.poisoned[o->off + (int64_t)i] = 1;
         for (int64_t p = o->off / 4096; p <= (o->off + (int64_t)o->len - 1) / 4096; p++)
             w.wbusy[p] = 2;
         break;
+    case K_MODE:
+        w.m_dead = 1;
+        break;
+    case K_SENDFILE:
+        w.s_dead = 1;
+        break;
     case K_MKDIR:
     case K_UNLINK:
+    case K_SYMLINK:
+    case K_LINK:
         w.name_state[o->name] = NAME_DEAD;
         break;
     case K_RENAME:
@@ -217,11 +256,16 @@ static void release(struct op *o) {
         w.pos_busy = 0;
     if (o->kind == K_GETDENTS)
         w.d_busy = 0;
-    if (o->kind == K_WRITE)
+    if ((o->kind == K_WRITE || o->kind == K_FALLOC || o->kind == K_COPY) && o->len > 0)
         for (int64_t p = o->off / 4096; p <= (o->off + (int64_t)o->len - 1) / 4096; p++)
             if (w.wbusy[p] == 1)
                 w.wbusy[p] = 0;
-    if (o->kind == K_MKDIR || o->kind == K_UNLINK || o->kind == K_RENAME) {
+    if (o->kind == K_MODE)
+        w.m_busy = 0;
+    if (o->kind == K_SENDFILE)
+        w.s_busy = 0;
+    if (o->kind == K_MKDIR || o->kind == K_UNLINK || o->kind == K_RENAME || o->kind == K_SYMLINK ||
+        o->kind == K_LINK) {
         w.name_busy[o->name] = 0;
         if (o->kind == K_RENAME)
             w.name_busy[o->name2] = 0;
@@ -229,6 +273,7 @@ static void release(struct op *o) {
     free(o->buf);
     free(o->want);
     free(o->stx);
+    free(o->sfs);
     memset(o, 0, sizeof *o);
     w.inflight--;
 }
@@ -239,7 +284,7 @@ static void on_complete(const aopen_completion *c) {
     int r = c->result;
     event("done %s id %llu len %zu off %lld -> %d (twin %d)%s", kind_name[o->kind], (unsigned long long)c->id,
           o->len, (long long)o->off, r, o->expect, o->cancelled ? " [cancel ok]" : "");
-    if (o->buf && (o->kind == K_PREAD || o->kind == K_READPOS || o->kind == K_GETDENTS))
+    if (o->buf && (o->kind == K_PREAD || o->kind == K_READPOS || o->kind == K_GETDENTS || o->kind == K_READLINK))
         EXPECT(r <= (int)o->len, "%s of %zu at %lld reported %d bytes: more than asked", kind_name[o->kind], o->len,
                (long long)o->off, r);
     if (r == -ECANCELED || r == -ETIMEDOUT) {
@@ -250,6 +295,9 @@ static void on_complete(const aopen_completion *c) {
         if (o->stx)
             for (size_t i = 0; i < sizeof *o->stx; i++)
                 EXPECT(((unsigned char *)o->stx)[i] == PAT, "a cancelled stat's buffer written");
+        if (o->sfs)
+            for (size_t i = 0; i < sizeof *o->sfs; i++)
+                EXPECT(((unsigned char *)o->sfs)[i] == PAT, "a cancelled statfs's buffer written");
         if (o->kind == K_CLOSE && o->cancelled) {
             /* A cancelled close did not close its fd: it is ours again. */
             close((int)o->off);
@@ -260,9 +308,28 @@ static void on_complete(const aopen_completion *c) {
     }
     EXPECT(!o->cancelled, "%s: cancel returned 0 but delivered %d", kind_name[o->kind], r);
     switch (o->kind) {
+    case K_CALL: /* the function ran to its end: its output is final */
+        EXPECT(r == o->expect, "call: %d, the pread gave %d", r, o->expect);
+        if (r > 0)
+            EXPECT(memcmp(o->carg->out, o->want, (size_t)r) == 0, "call: bytes differ");
+        break;
+    case K_STATFS:
+    case K_FSTATFS:
+        EXPECT(r == o->expect, "%s: %d, the syscall gave %d", kind_name[o->kind], r, o->expect);
+        if (r == 0) {
+            const struct statfs *a = o->sfs, *b = &o->want_sfs;
+            EXPECT(a->f_type == b->f_type && a->f_bsize == b->f_bsize && a->f_blocks == b->f_blocks &&
+                       a->f_namelen == b->f_namelen && a->f_frsize == b->f_frsize && a->f_flags == b->f_flags &&
+                       memcmp(&a->f_fsid, &b->f_fsid, sizeof a->f_fsid) == 0,
+                   "%s: fields differ", kind_name[o->kind]);
+        } else
+            for (size_t i = 0; i < sizeof *o->sfs; i++)
+                EXPECT(((unsigned char *)o->sfs)[i] == PAT, "a failed statfs's buffer written");
+        break;
     case K_PREAD:
     case K_READPOS:
     case K_GETDENTS:
+    case K_READLINK:
         EXPECT(r == o->expect, "%s of %zu at %lld: %d, the syscall gave %d", kind_name[o->kind], o->len,
                (long long)o->off, r, o->expect);
         if (r > 0 && o->kind == K_GETDENTS)
@@ -299,7 +366,8 @@ static void on_complete(const aopen_completion *c) {
             close(r);
         }
         break;
-    default: /* write, close, fsync, ftruncate, mkdir, unlink, rename */
+    default: /* write, close, fsync, ftruncate, mkdir, unlink, rename, symlink, link, access,
+              * chmod/chown/utimens, fallocate, copy_file_range, sendfile */
         EXPECT(r == o->expect, "%s len %zu off %lld: %d, the syscall gave %d", kind_name[o->kind], o->len,
                (long long)o->off, r, o->expect);
     }
@@ -491,9 +559,154 @@ static int submit_one(void) {
         o->expect = neg(ftruncate(w.wref_fd, WSIZE));
         id = aopen_ftruncate_submit(w.ctx, w.wfd, WSIZE, on_complete, o);
         break;
+    case K_READLINK: {
+        const char *links[] = {w.link, w.link2, w.rpath, "/nonexistent/x"};
+        const char *l = links[below(4)];
+        o->len = below(3) == 0 ? below(8) : below(700);
+        o->buf = canaried(o->len);
+        o->want = malloc(o->len + 1);
+        o->expect = neg(readlink(l, (char *)o->want, o->len));
+        id = aopen_readlink_submit(w.ctx, l, (char *)o->buf, o->len, on_complete, o);
+        break;
+    }
+    case K_ACCESS: {
+        const char *paths[] = {w.rpath, w.dpath, w.link2, "/nonexistent/x", w.wpath};
+        const char *pth = paths[below(5)];
+        int modes[] = {F_OK, R_OK, W_OK, X_OK, R_OK | W_OK, R_OK | X_OK, 0x40};
+        int flagset[] = {0, AT_EACCESS, AT_SYMLINK_NOFOLLOW, 0x8000};
+        int mode = modes[below(7)], fl = flagset[below(4)];
+        o->expect = neg(syscall(SYS_faccessat2, AT_FDCWD, pth, mode, fl));
+        id = aopen_access_submit(w.ctx, pth, mode, fl, on_complete, o);
+        break;
+    }
+    case K_STATFS:
+    case K_FSTATFS: {
+        o->sfs = malloc(sizeof *o->sfs);
+        memset(o->sfs, PAT, sizeof *o->sfs);
+        if (kind == K_FSTATFS) {
+            int fd = chance(50) ? w.rfd : w.dstat;
+            o->expect = neg(fstatfs(fd, &o->want_sfs));
+            id = aopen_fstatfs_submit(w.ctx, fd, o->sfs, on_complete, o);
+        } else {
+            const char *paths[] = {w.rpath, w.dpath, "/nonexistent/x", "/proc/self"};
+            const char *pth = paths[below(4)];
+            o->expect = neg(statfs(pth, &o->want_sfs));
+            id = aopen_statfs_submit(w.ctx, pth, o->sfs, on_complete, o);
+        }
+        break;
+    }
+    case K_MODE: { /* chmod, fchmod, chown, fchown, utimens or futimens on one file and its twin */
+        if (w.m_busy || w.m_dead) {
+            memset(o, 0, sizeof *o);
+            return 0;
+        }
+        o->sub = (int)below(6);
+        mode_t mode = (mode_t)below(010000);
+        uid_t uid = (uid_t)below(5);
+        gid_t gid = (gid_t)below(5);
+        struct timespec ts[2] = {{(time_t)below(1u << 30), (long)below(1000000000)},
+                                 {(time_t)below(1u << 30), chance(10) ? UTIME_OMIT : (long)below(1000000000)}};
+        const struct timespec *t = ts; /* (NULL, "now", differs between the twins) */
+        switch (o->sub) {
+        case 0:
+            o->expect = neg(chmod(w.mref, mode));
+            id = aopen_chmod_submit(w.ctx, w.mpath, mode, on_complete, o);
+            break;
+        case 1:
+            o->expect = neg(fchmod(w.mref_fd, mode));
+            id = aopen_fchmod_submit(w.ctx, w.mfd, mode, on_complete, o);
+            break;
+        case 2:
+            o->expect = neg(chown(w.mref, uid, gid));
+            id = aopen_chown_submit(w.ctx, w.mpath, uid, gid, 0, on_complete, o);
+            break;
+        case 3:
+            o->expect = neg(fchown(w.mref_fd, uid, gid));
+            id = aopen_fchown_submit(w.ctx, w.mfd, uid, gid, on_complete, o);
+            break;
+        case 4:
+            o->expect = neg(utimensat(AT_FDCWD, w.mref, t, 0));
+            id = aopen_utimens_submit(w.ctx, w.mpath, t, 0, on_complete, o);
+            break;
+        default:
+            o->expect = neg(futimens(w.mref_fd, t));
+            id = aopen_futimens_submit(w.ctx, w.mfd, t, on_complete, o);
+        }
+        if (id > 0)
+            w.m_busy = 1;
+        else if (id != -EAGAIN)
+            w.m_dead = 1;
+        else if (o->expect == 0) /* refused for room: the twin changed alone */
+            w.m_dead = 1;
+        break;
+    }
+    case K_FALLOC:
+    case K_COPY: { /* into the write file, like a write: its pages busy, poisoned if lost */
+        o->len = 1 + below(chance(20) ? 65536 : 8192);
+        o->off = (int64_t)below(WSIZE - o->len);
+        for (int64_t p = o->off / 4096; p <= (o->off + (int64_t)o->len - 1) / 4096; p++)
+            if (w.wbusy[p]) {
+                memset(o, 0, sizeof *o);
+                return 0;
+            }
+        CHECK(pread(w.wref_fd, w.poison_old + o->off, o->len, o->off) == (ssize_t)o->len, "pread twin");
+        if (kind == K_FALLOC) {
+            int mode = chance(50) ? FALLOC_FL_KEEP_SIZE : FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE;
+            o->sub = mode;
+            o->expect = neg(fallocate(w.wref_fd, mode, o->off, (off_t)o->len));
+            id = aopen_fallocate_submit(w.ctx, w.wfd, mode, o->off, (int64_t)o->len, on_complete, o);
+        } else {
+            int64_t from = (int64_t)below(w.rsize + 4096);
+            loff_t a = from, b = o->off;
+            o->expect = neg(copy_file_range(w.rfd, &a, w.wref_fd, &b, o->len, 0));
+            id = aopen_copy_file_range_submit(w.ctx, w.rfd, from, w.wfd, o->off, o->len, 0, on_complete, o);
+        }
+        CHECK(pread(w.wref_fd, w.poison_new + o->off, o->len, o->off) == (ssize_t)o->len, "pread twin");
+        if (id > 0)
+            for (int64_t p = o->off / 4096; p <= (o->off + (int64_t)o->len - 1) / 4096; p++)
+                w.wbusy[p] = 1;
+        else /* not submitted: the twin's bytes must stand in the library's file too */
+            for (size_t i = 0; i < o->len; i++)
+                w.poisoned[o->off + (int64_t)i] = 1;
+        break;
+    }
+    case K_SENDFILE: { /* from the read file to the end of a file and its twin */
+        if (w.s_busy || w.s_dead) {
+            memset(o, 0, sizeof *o);
+            return 0;
+        }
+        int64_t from = (int64_t)below(w.rsize + 4096);
+        off_t a = from;
+        o->len = below(20000);
+        o->off = from;
+        o->expect = neg(sendfile(w.sref_fd, w.rfd, &a, o->len));
+        id = aopen_sendfile_submit(w.ctx, w.sfd, w.rfd, from, o->len, on_complete, o);
+        if (id > 0)
+            w.s_busy = 1;
+        else
+            w.s_dead = 1;
+        break;
+    }
+    case K_CALL: {
+        struct call_arg *a = malloc(sizeof *a);
+        a->fd = w.rfd;
+        a->len = below(8192);
+        a->off = (int64_t)below(w.rsize + 2048);
+        a->out = malloc(a->len + 1);
+        CHECK(w.ncalls < (int)(sizeof w.calls / sizeof w.calls[0]), "too many calls in a round");
+        w.calls[w.ncalls++] = a;
+        o->carg = a;
+        o->want = malloc(a->len + 1);
+        o->expect = neg(pread(w.rfd, o->want, a->len, a->off));
+        id = aopen_call_submit(w.ctx, call_pread, a, chance(50) ? w.rpath : NULL, chance(50) ? w.rfd : -1,
+                               on_complete, o);
+        break;
+    }
     case K_MKDIR:
     case K_UNLINK:
-    case K_RENAME: {
+    case K_RENAME:
+    case K_SYMLINK:
+    case K_LINK: {
         o->name = (int)below(NAMES);
         o->name2 = (int)below(NAMES);
         if (w.name_busy[o->name] || w.name_busy[o->name2] || w.name_state[o->name] == NAME_DEAD ||
@@ -505,8 +718,15 @@ static int submit_one(void) {
             o->expect = neg(mkdir(name_path(w.rdir, o->name), 0700));
             id = aopen_mkdir_submit(w.ctx, name_path(w.ldir, o->name), 0700, on_complete, o);
         } else if (kind == K_UNLINK) {
-            o->expect = neg(rmdir(name_path(w.rdir, o->name)));
-            id = aopen_unlink_submit(w.ctx, name_path(w.ldir, o->name), AT_REMOVEDIR, on_complete, o);
+            int fl = chance(50) ? AT_REMOVEDIR : 0; /* a directory, or a link or file */
+            o->expect = neg(unlinkat(AT_FDCWD, name_path(w.rdir, o->name), fl));
+            id = aopen_unlink_submit(w.ctx, name_path(w.ldir, o->name), fl, on_complete, o);
+        } else if (kind == K_SYMLINK) {
+            o->expect = neg(symlink("some-target", name_path(w.rdir, o->name)));
+            id = aopen_symlink_submit(w.ctx, "some-target", name_path(w.ldir, o->name), on_complete, o);
+        } else if (kind == K_LINK) {
+            o->expect = neg(link(w.rsrc, name_path(w.rdir, o->name)));
+            id = aopen_link_submit(w.ctx, w.lsrc, name_path(w.ldir, o->name), 0, on_complete, o);
         } else {
             o->expect = neg(rename(name_path(w.rdir, o->name), name_path(w.rdir, o->name2)));
             id = aopen_rename_submit(w.ctx, name_path(w.ldir, o->name), name_path(w.ldir, o->name2), 0, on_complete,
@@ -532,10 +752,12 @@ static int submit_one(void) {
         free(o->buf);
         free(o->want);
         free(o->stx);
+        free(o->sfs);
         memset(o, 0, sizeof *o);
         return 0;
     }
-    if ((kind == K_PREAD || kind == K_READPOS || kind == K_GETDENTS || kind == K_WRITE) && o->len > budget) {
+    if ((kind == K_PREAD || kind == K_READPOS || kind == K_GETDENTS || kind == K_WRITE || kind == K_READLINK) &&
+        o->len > budget) {
         EXPECT(id == -EINVAL, "%s of %zu over the whole budget of %zu: %lld, not -EINVAL", kind_name[kind], o->len,
                budget, (long long)id);
         if (kind == K_READPOS)
@@ -592,7 +814,33 @@ static void setup_world(int round) {
     CHECK(fd >= 0 && write(fd, w.rdata, w.rsize) == (ssize_t)w.rsize, "write %s", w.rpath);
     close(fd);
     CHECK(symlink(w.rpath, w.link) == 0, "symlink");
+    snprintf(w.link2, sizeof w.link2, "%s/link2", w.dir);
+    char target[300];
+    size_t tl = 1 + below(sizeof target - 1);
+    for (size_t i = 0; i < tl; i++)
+        target[i] = (char)('a' + below(26));
+    target[tl] = '\0';
+    CHECK(symlink(target, w.link2) == 0, "symlink");
     CHECK(mkdir(w.dpath, 0700) == 0 && mkdir(w.ldir, 0700) == 0 && mkdir(w.rdir, 0700) == 0, "mkdir");
+    snprintf(w.lsrc, sizeof w.lsrc, "%s/src", w.ldir);
+    snprintf(w.rsrc, sizeof w.rsrc, "%s/src", w.rdir);
+    snprintf(w.mpath, sizeof w.mpath, "%s/m", w.dir);
+    snprintf(w.mref, sizeof w.mref, "%s/mref", w.dir);
+    snprintf(w.spath, sizeof w.spath, "%s/s", w.dir);
+    snprintf(w.sref, sizeof w.sref, "%s/sref", w.dir);
+    const char *made[] = {w.lsrc, w.rsrc, w.mpath, w.mref};
+    for (int i = 0; i < 4; i++) {
+        int f = open(made[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(f >= 0, "create %s", made[i]);
+        close(f);
+    }
+    w.mfd = open(w.mpath, O_RDWR | O_CLOEXEC);
+    w.mref_fd = open(w.mref, O_RDWR | O_CLOEXEC);
+    w.sfd = open(w.spath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    w.sref_fd = open(w.sref, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(w.mfd >= 0 && w.mref_fd >= 0 && w.sfd >= 0 && w.sref_fd >= 0, "open the twins");
+    w.m_busy = w.m_dead = w.s_busy = w.s_dead = 0;
+    w.ncalls = 0;
     int entries = (int)below(400);
     for (int i = 0; i < entries; i++) {
         char p[800];
@@ -647,10 +895,31 @@ static void check_world(void) {
     for (int i = 0; i < NAMES; i++) {
         if (w.name_state[i] == NAME_DEAD)
             continue;
-        struct stat s;
-        int la = stat(name_path(w.ldir, i), &s) == 0, lb = stat(name_path(w.rdir, i), &s) == 0;
+        struct stat sa, sb;
+        int la = lstat(name_path(w.ldir, i), &sa) == 0, lb = lstat(name_path(w.rdir, i), &sb) == 0;
         EXPECT(la == lb, "name n%d: %s in the library's directory, %s in the twin", i, la ? "present" : "absent",
                lb ? "present" : "absent");
+        EXPECT(!la || (sa.st_mode & S_IFMT) == (sb.st_mode & S_IFMT), "name n%d: of another type than its twin", i);
+    }
+    struct stat ma, mb;
+    CHECK(fstat(w.mfd, &ma) == 0 && fstat(w.mref_fd, &mb) == 0, "fstat");
+    if (!w.m_dead)
+        EXPECT(ma.st_mode == mb.st_mode && ma.st_uid == mb.st_uid && ma.st_gid == mb.st_gid &&
+                   ma.st_mtim.tv_sec == mb.st_mtim.tv_sec && ma.st_mtim.tv_nsec == mb.st_mtim.tv_nsec &&
+                   ma.st_atim.tv_sec == mb.st_atim.tv_sec && ma.st_atim.tv_nsec == mb.st_atim.tv_nsec,
+               "chmod/chown/utimens: mode %o/%o owner %d:%d/%d:%d mtime %ld/%ld", ma.st_mode, mb.st_mode, ma.st_uid,
+               ma.st_gid, mb.st_uid, mb.st_gid, (long)ma.st_mtim.tv_sec, (long)mb.st_mtim.tv_sec);
+    if (!w.s_dead) {
+        struct stat sa, sb;
+        CHECK(fstat(w.sfd, &sa) == 0 && fstat(w.sref_fd, &sb) == 0, "fstat");
+        EXPECT(sa.st_size == sb.st_size, "sendfile's output: %lld bytes, the twin's %lld", (long long)sa.st_size,
+               (long long)sb.st_size);
+        unsigned char *x = malloc((size_t)sa.st_size + 1), *y = malloc((size_t)sb.st_size + 1);
+        CHECK(pread(w.sfd, x, (size_t)sa.st_size, 0) == sa.st_size && pread(w.sref_fd, y, (size_t)sb.st_size, 0) == sb.st_size,
+              "read back");
+        EXPECT(memcmp(x, y, (size_t)sa.st_size) == 0, "sendfile's output differs from its twin's");
+        free(x);
+        free(y);
     }
 }
 
@@ -673,6 +942,14 @@ static void teardown_world(void) {
     close(w.dstat);
     close(w.wfd);
     close(w.wref_fd);
+    close(w.mfd);
+    close(w.mref_fd);
+    close(w.sfd);
+    close(w.sref_fd);
+    for (int i = 0; i < w.ncalls; i++) { /* every function has returned (the wait above) */
+        free(w.calls[i]->out);
+        free(w.calls[i]);
+    }
     free(w.rdata);
     free(w.wbusy);
     free(w.poison_old);

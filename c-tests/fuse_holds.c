@@ -1,8 +1,9 @@
 /* What already held against a real hung filesystem (hangfs), kept holding: cancel and
  * timeout of hung opens deliver at once; aopen_ctx_free returns at once with 300 workers
  * stuck; a killed daemon fails the stuck calls (delivered, nothing leaked); a lazy unmount
- * of a hung mount leaves the stuck calls to finish when released. Each case has its own
- * mount and context. */
+ * of a hung mount leaves the stuck calls to finish when released, and aopen_stats_mounts
+ * still lists the detached filesystem under the mount point and type it had. Each case has
+ * its own mount and context. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -123,10 +124,30 @@ static int test_daemon_killed(void) {
     return 0;
 }
 
+/* What aopen_stats_mounts lists: the first entry's name. */
+struct listed {
+    int n;
+    char point[4096], fstype[64];
+};
+
+static void on_mount(const aopen_mount_stats *m, void *user) {
+    struct listed *l = user;
+    if (l->n++ == 0) {
+        snprintf(l->point, sizeof l->point, "%s", m->mount_point);
+        snprintf(l->fstype, sizeof l->fstype, "%s", m->fstype);
+    }
+}
+
 static int test_lazy_unmount(void) {
     aopen_ctx *ctx;
     struct hangfs *fs = hang20("lazy", &ctx);
     CHECK(umount2(fs->mnt, MNT_DETACH) == 0, "umount -l: %s", strerror(errno));
+    sleep_ms(20); /* past the mount table's poll interval: the listing re-reads it */
+    struct listed l = {0};
+    CHECK_EQ(aopen_stats_mounts(ctx, 0, on_mount, &l), 1);
+    printf("detached, listed as %s (%s)\n", l.point, l.fstype);
+    CHECK(strcmp(l.point, fs->mnt) == 0, "listed as '%s', mounted at %s", l.point, fs->mnt);
+    CHECK(strcmp(l.fstype, "fuse") == 0, "type '%s'", l.fstype);
     hangfs_release(fs);
     int failed = reap_all(ctx, 20, 0);
     /* Every descriptor's close reached the daemon (a flush each). Releases are not

@@ -272,7 +272,7 @@ int result_of(aopen_ctx *ctx, int64_t id) {
 
 /* ---- hangfs ---- */
 
-static struct hangfs *mounted[16];
+static struct hangfs *mounted[64];
 static int n_mounted;
 
 static void kill_daemons(void) {
@@ -298,7 +298,7 @@ struct hangfs *hangfs_mount_as(const char *name, const char *source) {
         in_private_ns = 1;
         atexit(kill_daemons);
     }
-    CHECK(n_mounted < 16, "too many hangfs mounts");
+    CHECK(n_mounted < 64, "too many hangfs mounts");
     struct hangfs *h = calloc(1, sizeof *h);
     CHECK(h != NULL, "calloc");
     snprintf(h->mnt, sizeof h->mnt, "%s/%s", test_dir(), name);
@@ -326,6 +326,12 @@ struct hangfs *hangfs_mount_as(const char *name, const char *source) {
     CHECK(fd >= 0, "open %s", ready);
     h->counts = mmap(NULL, sizeof *h->counts, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     CHECK(h->counts != MAP_FAILED, "mmap counts");
+    close(fd);
+    snprintf(ready, sizeof ready, "%s/dyn", h->ctl);
+    fd = open(ready, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0, "open %s", ready);
+    h->dyn = mmap(NULL, sizeof *h->dyn, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(h->dyn != MAP_FAILED, "mmap dyn");
     close(fd);
     return h;
 }
@@ -375,6 +381,12 @@ long hangfs_wait_balanced(struct hangfs *h, int timeout_ms) {
         sleep_ms(5);
     }
 }
+
+void hangfs_dyn_set(struct hangfs *h, enum hangfs_op op, long mode) {
+    __atomic_store_n(&h->dyn->mode[op], mode, __ATOMIC_SEQ_CST);
+}
+
+void hangfs_dyn_release(struct hangfs *h, enum hangfs_op op) { __atomic_fetch_add(&h->dyn->gen[op], 1, __ATOMIC_SEQ_CST); }
 
 void hangfs_kill(struct hangfs *h) {
     if (h->pid > 0) {

@@ -103,6 +103,7 @@ struct hangfs {
     int pid;
     char mnt[4096], ctl[4096];
     struct hangfs_counts *counts;
+    struct hangfs_dyn *dyn; /* behaviour of its "dyn*" directories (see hangfs_dyn_set) */
 };
 /* Mounts a hangfs at "<test dir>/<name>", first entering a private mount namespace (once
  * per process). Skips the test (77) without root, /dev/fuse or the daemon (AOPEN_HANGFS,
@@ -123,6 +124,12 @@ long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int 
 /* Waits up to `timeout_ms` until every file opened on `h` was released (opens == releases
  * and nothing waits); returns opens - releases. */
 long hangfs_wait_balanced(struct hangfs *h, int timeout_ms);
+/* Sets how `op` behaves from now on in `h`'s "dyn*" directories: -1 answer at once, 0 hang,
+ * MS > 0 delay MS ms. Calls hung or delayed already keep waiting unless the mode is -1. */
+void hangfs_dyn_set(struct hangfs *h, enum hangfs_op op, long mode);
+/* Ends the hangs and delays of `op` in `h`'s "dyn*" directories that started before this
+ * call, whatever the mode. */
+void hangfs_dyn_release(struct hangfs *h, enum hangfs_op op);
 /* Kills the daemon (the kernel then fails its pending calls). */
 void hangfs_kill(struct hangfs *h);
 

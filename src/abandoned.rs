@@ -3,8 +3,9 @@
 //!
 //! A worker is *abandoned* while its syscall runs for a request nobody waits for any more
 //! (cancelled, timed out, shut down, or an owed close; see `request`). Each context reports
-//! its own count here after every change, under its lock ([`Reported::settle`]); the pool
-//! starts no thread while the process is at [`abandoned_cap`].
+//! its own count here after every change, under its lock ([`Reported::settle`]); while the
+//! process is at [`abandoned_cap`] the pool starts no syscall of a blocked filesystem, and
+//! keeps only `threads` workers per context for the others (see `pool`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ pub fn abandoned_in_process() -> usize {
     ABANDONED.load(Ordering::Relaxed)
 }
 
-/// Whether the process is at [`abandoned_cap`]: no thread may start.
+/// Whether the process is at [`abandoned_cap`]: blocked filesystems start nothing.
 pub fn at_abandoned_cap() -> bool {
     abandoned_in_process() >= abandoned_cap()
 }
@@ -31,10 +32,12 @@ pub fn at_abandoned_cap() -> bool {
 /// Like libuv's `UV_THREADPOOL_SIZE`, it is an environment variable because it is a
 /// property of the process, not of one context.
 ///
-/// At the cap, no context starts a new worker thread: requests wait in their queues for
-/// the workers that exist (and time out if a timeout is set); a submit to a context with
-/// no worker left at all fails with `EAGAIN`. Each abandoned syscall that returns lowers
-/// the count (its thread exits or rejoins its pool), and growth resumes below the cap.
+/// The cap bounds threads stuck for nobody, not healthy work. At the cap, a blocked
+/// filesystem's requests wait in their queues (and time out if a timeout is set); every
+/// other filesystem is still served, each context starting threads while fewer than
+/// `threads` of its workers are outside blocked filesystems' syscalls. Each abandoned
+/// syscall that returns lowers the count (its thread exits or rejoins its pool), and
+/// blocked filesystems start again below the cap.
 pub fn abandoned_cap() -> usize {
     static CAP: OnceLock<usize> = OnceLock::new();
     *CAP.get_or_init(|| {

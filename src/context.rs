@@ -59,8 +59,53 @@ pub fn attribute(op: &Op) -> FsId {
         | Op::Getdents { fd, .. } => mounts::of_open_fd(*fd),
         Op::Unlink { path, .. } | Op::Mkdir { path, .. } => mounts::of_path(path, false),
         Op::Rename { from, .. } => mounts::of_path(from, false),
-        Op::Stat { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
-        Op::Fstat { fd, .. } => mounts::of_open_fd(*fd),
+        Op::Stat { path, flags, .. }
+        | Op::Access { path, flags, .. }
+        | Op::Chown { path, flags, .. }
+        | Op::Utimens { path, flags, .. } => mounts::of_path(path, flags & libc::AT_SYMLINK_NOFOLLOW == 0),
+        Op::Readlink { path, .. } | Op::Symlink { link: path, .. } | Op::Link { from: path, .. } => {
+            mounts::of_path(path, false)
+        }
+        Op::Statfs { path, .. } | Op::Chmod { path, .. } => mounts::of_path(path, true),
+        Op::Fstat { fd, .. }
+        | Op::Fstatfs { fd, .. }
+        | Op::Fchmod { fd, .. }
+        | Op::Fchown { fd, .. }
+        | Op::Futimens { fd, .. }
+        | Op::Fallocate { fd, .. }
+        | Op::CopyFileRange { fd_in: fd, .. }
+        | Op::Sendfile { in_fd: fd, .. } => mounts::of_open_fd(*fd),
+        Op::Call { fs_path: Some(path), .. } => mounts::of_path(path, true),
+        Op::Call { fs_fd, .. } if *fs_fd >= 0 => mounts::of_open_fd(*fs_fd),
+        Op::Call { .. } => mounts::UNKNOWN,
+    }
+}
+
+/// The argument checks of the metadata, link and copy calls (see [`Context::submit_op`]).
+fn check_op(op: &Op) -> Result<(), i32> {
+    match *op {
+        Op::Fstatfs { fd, .. }
+        | Op::Fchmod { fd, .. }
+        | Op::Fchown { fd, .. }
+        | Op::Futimens { fd, .. }
+        | Op::Fallocate { fd, .. }
+            if fd < 0 =>
+        {
+            Err(libc::EBADF)
+        }
+        Op::Fallocate { offset, len, .. } if offset < 0 || len <= 0 => Err(libc::EINVAL),
+        Op::CopyFileRange { fd_in, fd_out, .. } | Op::Sendfile { in_fd: fd_in, out_fd: fd_out, .. }
+            if fd_in < 0 || fd_out < 0 =>
+        {
+            Err(libc::EBADF)
+        }
+        Op::CopyFileRange { off_in, off_out, len, .. }
+            if off_in < -1 || off_out < -1 || len > i32::MAX as usize =>
+        {
+            Err(libc::EINVAL)
+        }
+        Op::Sendfile { offset, count, .. } if offset < -1 || count > i32::MAX as usize => Err(libc::EINVAL),
+        _ => Ok(()),
     }
 }
 
@@ -275,6 +320,27 @@ impl<T: Send + 'static> Context<T> {
             return Err((libc::EBADF, token));
         }
         self.submit(Op::Fstat { fd, mask, out: StatxBuf::new() }, token)
+    }
+
+    /// Queues a metadata, link or copy call, or a caller's function (`Op::Symlink` through
+    /// `Op::Call`; a readlink goes through [`Context::submit_readlink`] for its buffer), after
+    /// the checks the calls share: `Err(EBADF)` for a negative descriptor, `Err(EINVAL)` for
+    /// an offset below -1, a non-positive fallocate range, or a copy over `i32::MAX` bytes.
+    /// Flags and modes are the kernel's to check, as for the synchronous call.
+    pub fn submit_op(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = check_op(&op) {
+            return Err((e, token));
+        }
+        self.submit(op, token)
+    }
+
+    /// Queues `readlinkat(AT_FDCWD, path)` of up to `len` bytes into a library buffer,
+    /// delivered like a read's (same budget checks).
+    pub fn submit_readlink(&self, path: CString, len: usize, token: T) -> Result<Id, (i32, T)> {
+        match self.read_buffer(0, len, 0) {
+            Ok(buf) => self.submit(Op::Readlink { path, buf }, token),
+            Err(e) => Err((e, token)),
+        }
     }
 
     fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {

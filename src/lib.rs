@@ -29,6 +29,7 @@ pub mod stats;
 mod sync;
 mod sys;
 pub mod syscall;
+mod sysmeta;
 
 pub use config::Config;
 pub use context::Context;

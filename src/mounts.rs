@@ -154,7 +154,14 @@ pub struct Table {
     generation: u64,
     /// Whether the mount at "/" is of a local filesystem type (see [`is_local`]).
     root_is_local: bool,
+    /// Filesystems earlier tables had and this one has not (unmounted, or detached by
+    /// `umount -l` while calls still hang in them), each by the mount that named it then,
+    /// newest first, at most [`DEPARTED_KEEP`]: requests may still wait on them.
+    departed: Vec<Mount>,
 }
+
+/// How many departed filesystems a table keeps names for.
+const DEPARTED_KEEP: usize = 64;
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
 fn unescape(field: &[u8]) -> Vec<u8> {
@@ -221,7 +228,29 @@ impl Table {
         let by_id = all.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
         static PARSES: AtomicU64 = AtomicU64::new(1);
         let root_is_local = visible.iter().find(|m| m.point == b"/").is_some_and(|m| is_local(&m.fstype));
-        Table { visible, all, by_id, generation: PARSES.fetch_add(1, Ordering::Relaxed), root_is_local }
+        Table {
+            visible,
+            all,
+            by_id,
+            generation: PARSES.fetch_add(1, Ordering::Relaxed),
+            root_is_local,
+            departed: Vec::new(),
+        }
+    }
+
+    /// This table, a re-read of `old`, keeps the names of `old`'s filesystems that are gone
+    /// from it (and of those `old` kept), for [`Table::mount_of_fs`].
+    pub fn keep_departed(mut self, old: &Table) -> Table {
+        let present: std::collections::HashSet<FsId> = self.all.iter().map(|m| m.fs).collect();
+        let mut departed: Vec<Mount> = Vec::new();
+        for m in old.all.iter().chain(&old.departed) {
+            if !present.contains(&m.fs) && !departed.iter().any(|d| d.fs == m.fs) {
+                departed.push(m.clone());
+            }
+        }
+        departed.truncate(DEPARTED_KEEP);
+        self.departed = departed;
+        self
     }
 
     /// The mount that holds the absolute, normalised `path`.
@@ -240,9 +269,10 @@ impl Table {
     }
 
     /// A mount of filesystem `fs`, to name it: the first in mountinfo's order (the one
-    /// mounted first, ahead of its bind mounts).
+    /// mounted first, ahead of its bind mounts), or for a filesystem no longer mounted, the
+    /// mount that named it when it was (see [`Table::keep_departed`]).
     pub fn mount_of_fs(&self, fs: FsId) -> Option<&Mount> {
-        self.all.iter().find(|m| m.fs == fs)
+        self.all.iter().find(|m| m.fs == fs).or_else(|| self.departed.iter().find(|m| m.fs == fs))
     }
 
     pub fn len(&self) -> usize {
@@ -331,7 +361,7 @@ pub fn current() -> Arc<Table> {
             // Changed (the poll above consumed the event): re-read. A change racing this
             // read raises the event again, and the next lookup re-reads once more.
             if let Some(t) = load(cur.fd) {
-                cur.table = Arc::new(t);
+                cur.table = Arc::new(t.keep_departed(&cur.table));
             }
             Arc::clone(&cur.table)
         }
@@ -660,6 +690,19 @@ garbage line
         assert_eq!(fs(54), fs_of_dev(8, 1));
         assert!(fs(50) >> 63 == 1 && fs(50) != UNKNOWN);
         assert_eq!(t.mount_of_fs(fs(55)).unwrap().id, 54, "named by its first mount");
+        // Unmounted (or detached by `umount -l`): named as it was, as long as the table
+        // keeps it, through later re-reads too; mounted again, by its new mount.
+        let sda1 = text.windows(3).position(|w| w == b"54 ").unwrap();
+        let after = Table::parse(&text[..sda1]).keep_departed(&t);
+        assert_eq!(after.len(), 4);
+        let gone = after.mount_of_fs(fs(55)).unwrap();
+        assert_eq!((gone.id, gone.point.as_slice(), gone.fstype.as_str()), (54, &b"/e"[..], "ext4"));
+        let later = Table::parse(b"50 27 0:50 / /a rw - nfs4 srv1:/export/a rw\n").keep_departed(&after);
+        assert_eq!(later.mount_of_fs(fs(53)).unwrap().point, b"/a", "its server is still mounted");
+        assert_eq!(later.mount_of_fs(fs(55)).unwrap().point, b"/e");
+        assert_eq!((later.mount_of_fs(fs(52)).unwrap().point.as_slice(), later.len()), (&b"/c"[..], 1));
+        let again = Table::parse(b"60 27 8:1 / /g rw - ext4 /dev/sda1 rw\n").keep_departed(&later);
+        assert_eq!(again.mount_of_fs(fs(55)).unwrap().id, 60);
         assert!(is_local("ext4") && is_local("tmpfs") && !is_local("nfs4") && !is_local("fuse"));
     }
 

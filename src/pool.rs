@@ -21,14 +21,27 @@
 //! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
 //!   runs, or they run an owed close (a descriptor nobody will receive; see `request`);
 //! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
-//!   [`BLOCKED_THRESHOLD`], as the watchdog finds on each growth tick.
+//!   [`BLOCKED_THRESHOLD`], as the watchdog finds on each round.
 //!
 //! Off-budget workers still hold their filesystem's share. Blocked filesystems together start
 //! syscalls only while fewer than `max_threads` of theirs run (the blocked budget), so a
 //! context's threads stay below `max_threads` for healthy filesystems, plus `max_threads` for
 //! blocked ones, plus one share per filesystem that hung before the watchdog noticed, plus
 //! abandoned workers. Abandoned workers of every context are counted process-wide; while that
-//! count is at [`abandoned_cap`], no context starts a new thread (see its docs).
+//! count is at [`abandoned_cap`], blocked filesystems start nothing and each context starts
+//! threads only while fewer than `threads` of its workers are outside blocked filesystems'
+//! syscalls (`Shared::room`): healthy filesystems are still served, and the count can pass
+//! the cap only by workers of a filesystem that hangs at the cap before it is marked (at
+//! most `threads` per context at a time).
+//!
+//! The bound. Marking is what makes room in a pool full of stuck workers, so the watchdog
+//! does not wait for growth to need it: while any syscall runs on a filesystem not marked, a
+//! round is scheduled for when that syscall could be marked (the worker that starts it
+//! schedules one if none comes sooner), whether or not work waits and whether or not the
+//! pool is at `max_threads`. A startable request of a filesystem not blocked therefore waits
+//! for a worker at most [`HEALTHY_WAIT_BOUND`] while workers are stuck, counted from its
+//! submit or from the start of the oldest stuck syscall if later, at any interleaving and
+//! with no further submit. Nothing running, nothing queued: no round, and no CPU.
 //!
 //! No thread of the pool, and no caller, ever closes a descriptor inline: every close goes
 //! through the table as a request, because a close can hang in the filesystem's flush.
@@ -63,10 +76,24 @@ pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
 /// under valgrind its big lock, seen to hold fast opens past 50 ms) must not do it; a dead
 /// server hangs for seconds.
 pub const BLOCKED_THRESHOLD: Duration = Duration::from_millis(200);
-/// How often the watchdog re-checks growth while work is queued.
+/// How often the watchdog re-checks growth while startable work is queued and the pool has
+/// room to grow.
 pub const GROW_TICK: Duration = Duration::from_millis(2);
-/// The same while the process is at the abandoned-worker cap (no thread can start then).
-const CAPPED_TICK: Duration = Duration::from_millis(20);
+/// How often it looks again at what it cannot act on yet: a syscall past
+/// [`BLOCKED_THRESHOLD`] that the kernel does not report asleep, or a blocked filesystem's
+/// work held at the abandoned-worker cap (which another context may lift).
+pub const RECHECK_TICK: Duration = Duration::from_millis(20);
+/// The longest a startable request of a filesystem not blocked waits for a worker while
+/// workers are stuck (from when it is submitted, or from when the oldest stuck syscall
+/// started if that is later), besides creating the thread and the scheduler's latency: the
+/// watchdog marks that syscall's filesystem blocked once it is [`BLOCKED_THRESHOLD`] old
+/// (a [`RECHECK_TICK`] later if the kernel did not yet report it asleep), which takes its
+/// workers off the budget, and grows the pool on its next [`GROW_TICK`], the request having
+/// waited [`WAIT_THRESHOLD`]. It needs no further submit: the watchdog keeps a round
+/// scheduled for every running syscall of a filesystem not marked (see
+/// `Shared::next_round`). At the abandoned-worker cap the same holds (see `Shared::room`).
+pub const HEALTHY_WAIT_BOUND: Duration =
+    BLOCKED_THRESHOLD.saturating_add(RECHECK_TICK).saturating_add(WAIT_THRESHOLD).saturating_add(GROW_TICK);
 /// Workers above `threads` exit after idling this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle worker, or a `wait` caller, spins for new work or completions before
@@ -198,8 +225,10 @@ pub struct Snapshot {
     pub abandoned_cap: usize,
     /// Syscalls in progress on blocked filesystems.
     pub blocked_running: usize,
-    /// Bytes of caller data held in library memory.
+    /// Bytes of caller data held in library memory, and of those the ones held by
+    /// abandoned syscalls until they return.
     pub buffer_bytes: usize,
+    pub abandoned_buffer_bytes: usize,
 }
 
 impl<T: Send + 'static> Shared<T> {
@@ -308,6 +337,7 @@ impl<T: Send + 'static> Shared<T> {
             abandoned_cap: abandoned_cap(),
             blocked_running: t.blocked_running(),
             buffer_bytes: t.held_bytes(),
+            abandoned_buffer_bytes: t.abandoned_bytes(),
         }
     }
 
@@ -315,6 +345,9 @@ impl<T: Send + 'static> Shared<T> {
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
+        if Self::hold_at_cap(g) {
+            self.wake_watchdog_by(g, Instant::now() + RECHECK_TICK);
+        }
         self.publish(g);
         if g.q.table().startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
@@ -327,7 +360,7 @@ impl<T: Send + 'static> Shared<T> {
             }
             Claim::Nobody => {}
         }
-        if Self::active(g) < self.cfg.threads && self.spawn_worker(g).is_ok() {
+        if Self::active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {
             return Ok(());
         }
         if g.threads == 0 {
@@ -351,10 +384,31 @@ impl<T: Send + 'static> Shared<T> {
         t.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
-    fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
+    /// How many more workers the pool may start now. Below the abandoned-worker cap: up to
+    /// `max_threads` on the budget. At the cap: up to `threads` outside blocked filesystems'
+    /// syscalls (abandoned ones on other filesystems included, so that owed closes cannot
+    /// start threads without end), and blocked filesystems start nothing
+    /// ([`Self::hold_at_cap`]): healthy filesystems are still served, and only a filesystem
+    /// that hangs while not yet marked can strand a thread past the cap.
+    fn room(&self, g: &Inner<T>) -> usize {
         if at_abandoned_cap() {
-            return Err(());
+            let outside_blocked = g.threads - g.q.table().blocked_running().min(g.threads);
+            self.cfg.threads.saturating_sub(outside_blocked)
+        } else {
+            self.cfg.max_threads.saturating_sub(Self::active(g))
         }
+    }
+
+    /// Holds blocked filesystems' work back while the process is at the abandoned-worker
+    /// cap, and lets it go below (lock held: before anything counts or takes startable
+    /// work). Returns whether work is held: then the watchdog must look again within a
+    /// [`RECHECK_TICK`], for the cap may lift in another context, which tells nobody here.
+    fn hold_at_cap(g: &mut Inner<T>) -> bool {
+        g.q.table_mut().hold_blocked(at_abandoned_cap());
+        g.q.table().held() > 0
+    }
+
+    fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
         let s = Arc::clone(self);
         let clock = Arc::new(SyscallClock::default());
         let mine = Arc::clone(&clock);
@@ -378,10 +432,16 @@ impl<T: Send + 'static> Shared<T> {
             if expired.became_ready {
                 self.woke(&g, expired);
             }
+            if Self::hold_at_cap(&mut g) {
+                self.wake_watchdog_by(&mut g, start + RECHECK_TICK);
+            }
             if let Some((id, mut op, fs)) = g.q.take_work(start) {
                 spun_since_work = false;
                 clock.request.store(id, Ordering::Relaxed);
                 self.publish(&g);
+                // The watchdog looks at this syscall once it could be marked blocked (it
+                // wakes only if it had nothing to look at before then).
+                self.wake_watchdog_by(&mut g, start + BLOCKED_THRESHOLD);
                 drop(g);
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(start), Ordering::Relaxed);
@@ -458,13 +518,10 @@ impl<T: Send + 'static> Shared<T> {
             let now = Instant::now();
             let became_ready = g.q.expire(now);
             self.woke(&g, Effect { became_ready });
+            Self::hold_at_cap(&mut g);
+            self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);
-            let mut next = g.q.table().next_deadline();
-            if g.q.table().startable() > 0 && Self::active(&g) < self.cfg.max_threads {
-                // At the abandoned-worker cap no thread can start: look again less often.
-                let tick = if at_abandoned_cap() { CAPPED_TICK } else { GROW_TICK };
-                next = Some(next.map_or(now + tick, |d| d.min(now + tick)));
-            }
+            let next = self.next_round(&g, now);
             g.watchdog_next = next;
             g.watchdog_woken = false;
             // Sleep, with the lock released, until woken or the next deadline.
@@ -483,6 +540,24 @@ impl<T: Send + 'static> Shared<T> {
         }
         g.watchdog_alive = false;
         self.exit_cv.notify_all();
+    }
+
+    /// When the watchdog must look again by itself (None: only when woken). Besides
+    /// timeouts: while startable work waits and the pool has room, every [`GROW_TICK`];
+    /// while a syscall runs on a filesystem not marked blocked, once it could be marked
+    /// (every [`RECHECK_TICK`] once it is old enough but not asleep), whether or not work
+    /// waits, since marking is what makes room in a pool full of stuck workers; while the
+    /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]. So an idle context, or
+    /// one whose only syscalls are stuck on filesystems already marked, never ticks.
+    fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
+        let t = g.q.table();
+        let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
+        let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
+            due if due > now => due,
+            _ => now + RECHECK_TICK,
+        });
+        let held = (t.held() > 0).then_some(now + RECHECK_TICK);
+        [t.next_deadline(), grow, mark, held].into_iter().flatten().min()
     }
 
     /// Marks the filesystems whose syscalls are asleep in the kernel past
@@ -510,12 +585,8 @@ impl<T: Send + 'static> Shared<T> {
             }
             return;
         }
-        if at_abandoned_cap() {
-            return;
-        }
-        self.mark_blocked(g, now);
         let active = Self::active(g);
-        let room = self.cfg.max_threads.saturating_sub(active);
+        let room = self.room(g);
         if room == 0 {
             return;
         }

@@ -95,10 +95,48 @@ impl std::fmt::Debug for StatxBuf {
     }
 }
 
+/// A `statfs` result in library memory, delivered like [`StatxBuf`].
+pub struct StatfsBuf(pub Box<libc::statfs>);
+
+impl Default for StatfsBuf {
+    fn default() -> Self {
+        // SAFETY: statfs is plain integers; all-zero is a valid value.
+        StatfsBuf(Box::new(unsafe { std::mem::zeroed() }))
+    }
+}
+
+impl std::fmt::Debug for StatfsBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatfsBuf")
+    }
+}
+
+/// A caller's function for a worker to run (`aopen_call_submit`): it runs at most once,
+/// and its return value is the request's result.
+pub struct Job(Option<Box<dyn FnOnce() -> i32 + Send>>);
+
+impl Job {
+    pub fn new(f: impl FnOnce() -> i32 + Send + 'static) -> Self {
+        Job(Some(Box::new(f)))
+    }
+
+    /// Runs the function (once; a second run returns -EINVAL).
+    pub fn run(&mut self) -> i32 {
+        self.0.take().map_or(-libc::EINVAL, |f| f())
+    }
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
 /// What a call wrote into library memory, for the delivering call to copy to the caller.
 #[derive(Debug)]
 pub enum Output {
     Statx(StatxBuf),
+    Statfs(StatfsBuf),
     /// The bytes a read returned.
     Bytes(Bytes),
 }
@@ -121,7 +159,7 @@ impl Output {
     pub fn buffer_bytes(&self) -> usize {
         match self {
             Output::Bytes(v) => v.capacity(),
-            Output::Statx(_) => 0,
+            Output::Statx(_) | Output::Statfs(_) => 0,
         }
     }
 }
@@ -130,8 +168,13 @@ impl Output {
 /// that moves bytes asked for (`asked`), 0 for the rest. Delivery asserts it (debug builds).
 fn most_result(kind: OpKind, asked: usize) -> i32 {
     match kind {
-        OpKind::Open => i32::MAX,
-        OpKind::Read | OpKind::Write | OpKind::Getdents => asked.min(i32::MAX as usize) as i32,
+        OpKind::Open | OpKind::Call => i32::MAX,
+        OpKind::Read
+        | OpKind::Write
+        | OpKind::Getdents
+        | OpKind::Readlink
+        | OpKind::CopyFileRange
+        | OpKind::Sendfile => asked.min(i32::MAX as usize) as i32,
         _ => 0,
     }
 }
@@ -165,6 +208,38 @@ pub enum Op {
     Stat { path: CString, flags: i32, mask: u32, out: StatxBuf },
     /// `statx(fd, "", AT_EMPTY_PATH, mask)` into `out`.
     Fstat { fd: i32, mask: u32, out: StatxBuf },
+    /// `readlinkat(AT_FDCWD, path, buf)` into `buf`'s room (library memory).
+    Readlink { path: CString, buf: Bytes },
+    /// `symlinkat(target, AT_FDCWD, link)`.
+    Symlink { target: CString, link: CString },
+    /// `linkat(AT_FDCWD, from, AT_FDCWD, to, flags)`.
+    Link { from: CString, to: CString, flags: i32 },
+    /// `faccessat2(AT_FDCWD, path, mode, flags)`.
+    Access { path: CString, mode: i32, flags: i32 },
+    /// `statfs(path)` into `out`.
+    Statfs { path: CString, out: StatfsBuf },
+    /// `fstatfs(fd)` into `out`.
+    Fstatfs { fd: i32, out: StatfsBuf },
+    /// `fchmodat(AT_FDCWD, path, mode, 0)`.
+    Chmod { path: CString, mode: u32 },
+    /// `fchmod(fd, mode)`.
+    Fchmod { fd: i32, mode: u32 },
+    /// `fchownat(AT_FDCWD, path, uid, gid, flags)`.
+    Chown { path: CString, uid: u32, gid: u32, flags: i32 },
+    /// `fchown(fd, uid, gid)`.
+    Fchown { fd: i32, uid: u32, gid: u32 },
+    /// `utimensat(AT_FDCWD, path, times, flags)` (`None`: now).
+    Utimens { path: CString, times: Option<[libc::timespec; 2]>, flags: i32 },
+    /// `futimens(fd, times)` (`None`: now).
+    Futimens { fd: i32, times: Option<[libc::timespec; 2]> },
+    /// `fallocate(fd, mode, offset, len)`.
+    Fallocate { fd: i32, mode: i32, offset: i64, len: i64 },
+    /// `copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)` (-1: file position).
+    CopyFileRange { fd_in: i32, off_in: i64, fd_out: i32, off_out: i64, len: usize, flags: u32 },
+    /// `sendfile(out_fd, in_fd, offset, count)` (-1: `in_fd`'s file position).
+    Sendfile { out_fd: i32, in_fd: i32, offset: i64, count: usize },
+    /// A caller's function, charged to `fs_path` or `fs_fd`'s filesystem.
+    Call { job: Job, fs_path: Option<CString>, fs_fd: i32 },
 }
 
 /// Which operation a completion reports (the C `AOPEN_OP_*` values).
@@ -183,6 +258,22 @@ pub enum OpKind {
     Rename = 9,
     Ftruncate = 10,
     Getdents = 11,
+    Readlink = 12,
+    Symlink = 13,
+    Link = 14,
+    Access = 15,
+    /// `Op::Statfs` and `Op::Fstatfs`.
+    Statfs = 16,
+    /// `Op::Chmod` and `Op::Fchmod`.
+    Chmod = 17,
+    /// `Op::Chown` and `Op::Fchown`.
+    Chown = 18,
+    /// `Op::Utimens` and `Op::Futimens`.
+    Utimens = 19,
+    Fallocate = 20,
+    CopyFileRange = 21,
+    Sendfile = 22,
+    Call = 23,
 }
 
 impl Op {
@@ -199,6 +290,18 @@ impl Op {
             Op::Read { .. } => OpKind::Read,
             Op::Write { .. } => OpKind::Write,
             Op::Getdents { .. } => OpKind::Getdents,
+            Op::Readlink { .. } => OpKind::Readlink,
+            Op::Symlink { .. } => OpKind::Symlink,
+            Op::Link { .. } => OpKind::Link,
+            Op::Access { .. } => OpKind::Access,
+            Op::Statfs { .. } | Op::Fstatfs { .. } => OpKind::Statfs,
+            Op::Chmod { .. } | Op::Fchmod { .. } => OpKind::Chmod,
+            Op::Chown { .. } | Op::Fchown { .. } => OpKind::Chown,
+            Op::Utimens { .. } | Op::Futimens { .. } => OpKind::Utimens,
+            Op::Fallocate { .. } => OpKind::Fallocate,
+            Op::CopyFileRange { .. } => OpKind::CopyFileRange,
+            Op::Sendfile { .. } => OpKind::Sendfile,
+            Op::Call { .. } => OpKind::Call,
         }
     }
 
@@ -206,31 +309,41 @@ impl Op {
     /// the context's buffer budget).
     pub fn buffer_bytes(&self) -> usize {
         match self {
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.capacity(),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } | Op::Readlink { buf, .. } => buf.capacity(),
             Op::Write { data, .. } => data.len(),
             _ => 0,
         }
     }
 
-    /// The caller's descriptor it works on, for a call an abandoned syscall could still be
-    /// about to make on it (see `fdguard`): not a close, which owns its descriptor.
-    fn caller_fd(&self) -> Option<i32> {
+    /// The caller's descriptors it works on (-1: none), for a call an abandoned syscall
+    /// could still be about to make on them (see `fdguard`): not a close, which owns its
+    /// descriptor, nor a caller's function, whose use of `fs_fd` is its own.
+    fn caller_fds(&self) -> [i32; 2] {
         match self {
             Op::Read { fd, .. }
             | Op::Write { fd, .. }
             | Op::Fsync { fd, .. }
             | Op::Ftruncate { fd, .. }
             | Op::Getdents { fd, .. }
-            | Op::Fstat { fd, .. } => Some(*fd),
-            _ => None,
+            | Op::Fstat { fd, .. }
+            | Op::Fstatfs { fd, .. }
+            | Op::Fchmod { fd, .. }
+            | Op::Fchown { fd, .. }
+            | Op::Futimens { fd, .. }
+            | Op::Fallocate { fd, .. } => [*fd, -1],
+            Op::CopyFileRange { fd_in, fd_out, .. } => [*fd_in, *fd_out],
+            Op::Sendfile { out_fd, in_fd, .. } => [*in_fd, *out_fd],
+            _ => [-1, -1],
         }
     }
 
     /// The largest result it may report (see [`most_result`]).
     fn most_result(&self) -> i32 {
         let asked = match self {
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } => buf.room_len(),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } | Op::Readlink { buf, .. } => buf.room_len(),
             Op::Write { data, .. } => data.len(),
+            Op::CopyFileRange { len, .. } => *len,
+            Op::Sendfile { count, .. } => *count,
             _ => 0,
         };
         most_result(self.kind(), asked)
@@ -240,7 +353,10 @@ impl Op {
     pub fn into_output(self) -> Option<Output> {
         match self {
             Op::Stat { out, .. } | Op::Fstat { out, .. } => Some(Output::Statx(out)),
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } => Some(Output::Bytes(buf)),
+            Op::Read { buf, .. } | Op::Getdents { buf, .. } | Op::Readlink { buf, .. } => {
+                Some(Output::Bytes(buf))
+            }
+            Op::Statfs { out, .. } | Op::Fstatfs { out, .. } => Some(Output::Statfs(out)),
             _ => None,
         }
     }
@@ -287,9 +403,9 @@ struct Req<T> {
     bytes: usize,
     /// The largest result it may report: delivery asserts it (debug builds).
     most: i32,
-    /// The caller's descriptor its call uses (-1: none), held in `fdguard` while its
+    /// The caller's descriptors its call uses (-1: none), held in `fdguard` while its
     /// syscall runs abandoned.
-    fd: i32,
+    fds: [i32; 2],
 }
 
 impl<T> Req<T> {
@@ -356,6 +472,9 @@ pub struct Requests<T> {
     /// they hold now.
     byte_budget: usize,
     held_bytes: usize,
+    /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
+    /// buffer stays counted until its syscall returns, since the kernel may still write it.
+    abandoned_bytes: usize,
     /// Owed closes that found the slab full, queued as soon as a slot frees.
     owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
@@ -403,6 +522,7 @@ impl<T> Requests<T> {
             outstanding: 0,
             byte_budget: usize::MAX,
             held_bytes: 0,
+            abandoned_bytes: 0,
             owed: 0,
             owed_spill: Vec::new(),
             sched: Scheduler::new(share, budget),
@@ -501,9 +621,9 @@ impl<T> Requests<T> {
         state: State<T>,
     ) -> Result<(Id, u64), State<T>> {
         let seq = self.next_seq;
-        let fd = match &state {
-            State::Queued { op, .. } => op.caller_fd().unwrap_or(-1),
-            _ => -1,
+        let fds = match &state {
+            State::Queued { op, .. } => op.caller_fds(),
+            _ => [-1, -1],
         };
         let (bytes, most) = match &state {
             State::Queued { op, .. } => (op.buffer_bytes(), op.most_result()),
@@ -514,7 +634,7 @@ impl<T> Requests<T> {
             State::Ready { out: Some(out), .. } => (out.buffer_bytes(), most_result(kind, 0)),
             _ => (0, most_result(kind, 0)),
         };
-        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most, fd };
+        let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most, fds };
         let id = self.reqs.insert(req).map_err(|r| r.state)?;
         self.next_seq += 1;
         self.held_bytes += bytes;
@@ -570,10 +690,12 @@ impl<T> Requests<T> {
             // A running close cannot be cancelled, so no timeout can reach it.
             self.deadlines.untrack(req.seq);
         }
+        let bytes = req.bytes;
         self.sched.start(fs, id, owed);
         self.running += 1;
         if owed {
             self.abandoned += 1;
+            self.abandoned_bytes += bytes;
         }
         Some((id, op, fs))
     }
@@ -605,9 +727,8 @@ impl<T> Requests<T> {
         self.running -= 1;
         if abandoned {
             self.abandoned -= 1;
-            if req.fd >= 0 {
-                fdguard::release(req.fd);
-            }
+            self.abandoned_bytes -= req.bytes;
+            req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::release(fd));
         }
         self.sched.end(fs, abandoned);
         let late_fd = (kind == OpKind::Open && result >= 0).then_some(result);
@@ -657,10 +778,10 @@ impl<T> Requests<T> {
                 State::Running { token } if !close => {
                     req.state = cancelled(token);
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
-                    if req.fd >= 0 {
-                        fdguard::hold(req.fd); // before the cancel can be delivered
-                    }
+                    // Before the cancel can be delivered.
+                    req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
                     (self.push_ready(id), None)
                 }
                 State::Ready { result, cancelled: false, token, .. } if req.kind == OpKind::Open => {
@@ -752,10 +873,9 @@ impl<T> Requests<T> {
                 }
                 State::Running { .. } => {
                     self.abandoned += 1;
+                    self.abandoned_bytes += req.bytes;
                     self.sched.abandon(fs);
-                    if req.fd >= 0 {
-                        fdguard::hold(req.fd);
-                    }
+                    req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
                 }
                 State::Ready { result, .. } => {
                     if req.kind == OpKind::Open && result >= 0 {
@@ -823,6 +943,17 @@ impl<T> Requests<T> {
         blocked.len()
     }
 
+    /// When the oldest syscall running on a filesystem not marked blocked started: the
+    /// earliest a further [`Requests::mark_blocked`] could mark one.
+    pub fn oldest_unblocked_syscall(&self) -> Option<Instant> {
+        self.reqs.iter().filter_map(|(_, r)| r.syscall.filter(|_| !self.sched.is_blocked(r.fs))).min()
+    }
+
+    /// While `hold`, blocked filesystems start nothing (see [`Scheduler::hold_blocked`]).
+    pub fn hold_blocked(&mut self, hold: bool) {
+        self.sched.hold_blocked(hold);
+    }
+
     /// Undelivered requests (what `queue_depth` bounds).
     pub fn outstanding(&self) -> usize {
         self.outstanding
@@ -831,6 +962,12 @@ impl<T> Requests<T> {
     /// copies until delivered).
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+    /// Of those, the bytes of abandoned syscalls still running (a cancelled or timed-out
+    /// read's buffer, a write's copy): freed when the syscall returns, not when the cancel is
+    /// delivered.
+    pub fn abandoned_bytes(&self) -> usize {
+        self.abandoned_bytes
     }
     /// Owed closes not yet done.
     pub fn owed(&self) -> usize {
@@ -844,6 +981,10 @@ impl<T> Requests<T> {
     /// blocked filesystems within the budget.
     pub fn startable(&self) -> usize {
         self.sched.startable()
+    }
+    /// Queued requests of blocked filesystems that could start but for the hold.
+    pub fn held(&self) -> usize {
+        self.sched.held()
     }
     /// Completions ready for delivery.
     pub fn ready(&self) -> usize {
@@ -1316,6 +1457,55 @@ mod tests {
         // Asked again with every syscall old and asleep: marked again.
         assert_eq!(t.mark_blocked(later - Duration::from_millis(1), |_| true), 3);
         assert_eq!(t.off_budget(), 11, "the healthy syscall is not off budget");
+    }
+
+    #[test]
+    fn held_blocked_filesystems_start_nothing_and_healthy_ones_still_start() {
+        let mut t: Requests<u32> = Requests::with_share(64, None, 2, 8);
+        let t0 = Instant::now();
+        for i in 0..4 {
+            t.submit_on(1, open_op(), i, t0).unwrap();
+        }
+        let first = t.take_work(t0).unwrap().0;
+        let later = t0 + Duration::from_millis(10);
+        assert_eq!(t.oldest_unblocked_syscall(), Some(t0));
+        assert_eq!(t.mark_blocked(later, |_| true), 1);
+        assert_eq!(t.oldest_unblocked_syscall(), None, "nothing left to mark");
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        // At the cap: the blocked filesystem's startable request is held, a healthy one not.
+        t.hold_blocked(true);
+        assert_eq!((t.startable(), t.held()), (0, 1));
+        let healthy = t.submit_on(2, open_op(), 9, later).unwrap();
+        assert_eq!(t.take_work(later).unwrap().0, healthy, "the older blocked request waits");
+        assert!(t.take_work(later).is_none());
+        assert_eq!(t.oldest_unblocked_syscall(), Some(later));
+        t.hold_blocked(false);
+        assert_eq!((t.startable(), t.held()), (1, 0));
+        assert_ne!(t.take_work(later).unwrap().0, first);
+    }
+
+    #[test]
+    fn a_cancelled_calls_buffer_stays_counted_until_its_syscall_returns() {
+        let mut t: Requests<u32> = Requests::new(8, None);
+        let now = Instant::now();
+        let write = Op::Write { fd: 3, offset: 0, data: Bytes::copy_of(b"data") };
+        let read = t.submit(Op::Read { fd: 3, offset: 0, buf: Bytes::with_capacity(100) }, 1, now).unwrap();
+        let w = t.submit(write, 2, now).unwrap();
+        let held = t.held_bytes();
+        assert!(held >= 104);
+        assert_eq!(t.take_work(now).unwrap().0, read);
+        assert_eq!(t.take_work(now).unwrap().0, w);
+        t.cancel(read, libc::ECANCELED, now).unwrap();
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (1, held - 4, held));
+        // Delivering the cancel frees no budget: the kernel may still write the buffer.
+        assert_eq!(t.pop_ready().unwrap().token, 1);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (held - 4, held));
+        t.shutdown(now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes()), (2, held));
+        t.finish(read, OpKind::Read, -libc::EIO, now);
+        assert_eq!((t.abandoned_bytes(), t.held_bytes()), (4, 4));
+        t.finish(w, OpKind::Write, 4, now);
+        assert_eq!((t.abandoned(), t.abandoned_bytes(), t.held_bytes()), (0, 0, 0));
     }
 
     #[test]

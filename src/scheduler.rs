@@ -11,7 +11,9 @@
 //! been asleep in the kernel for a while ([`Scheduler::set_blocked`]). Together, blocked
 //! filesystems may hold at most `budget` syscalls: their requests start only while fewer
 //! than `budget` of their syscalls run. So any number of dead filesystems can never take
-//! the workers that healthy ones need.
+//! the workers that healthy ones need. While the process is at the abandoned-worker cap the
+//! pool holds them back altogether ([`Scheduler::hold_blocked`]): a blocked filesystem's
+//! syscall is the kind that would strand one more thread for nobody.
 //!
 //! The scheduler knows ids and counts only; the requests themselves live in `request`.
 
@@ -77,6 +79,8 @@ pub struct Scheduler {
     sums: Sums,
     /// Queued requests, every filesystem together.
     queued: usize,
+    /// Blocked filesystems start nothing (the process is at the abandoned-worker cap).
+    hold: bool,
 }
 
 impl Scheduler {
@@ -90,6 +94,7 @@ impl Scheduler {
             runnable: Vec::new(),
             sums: Sums::default(),
             queued: 0,
+            hold: false,
         }
     }
 
@@ -170,12 +175,26 @@ impl Scheduler {
         dropped
     }
 
-    fn budget_left(&self) -> usize {
+    /// Syscalls of blocked filesystems the budget leaves room for...
+    fn budget_room(&self) -> usize {
         self.budget.saturating_sub(self.sums.blocked_running)
+    }
+    /// ...and that may start now: none while held.
+    fn budget_left(&self) -> usize {
+        if self.hold {
+            return 0;
+        }
+        self.budget_room()
+    }
+
+    /// While `hold`, blocked filesystems start nothing, whatever the budget (the pool sets
+    /// it while the process is at the abandoned-worker cap).
+    pub fn hold_blocked(&mut self, hold: bool) {
+        self.hold = hold;
     }
 
     /// The oldest queued request that could start now, and its filesystem: below its share
-    /// and, for a blocked filesystem, within the budget.
+    /// and, for a blocked filesystem, within the budget and not held.
     pub fn next(&self) -> Option<(Id, FsId)> {
         let budget_left = self.budget_left() > 0;
         self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).map(|&((_, id), f)| (id, f))
@@ -268,9 +287,16 @@ impl Scheduler {
         self.queued
     }
     /// Queued requests that could start now: within their filesystem's share, and for
-    /// blocked filesystems within the budget.
+    /// blocked filesystems within the budget and not held.
     pub fn startable(&self) -> usize {
         self.sums.startable_free + self.sums.startable_blocked.min(self.budget_left())
+    }
+    /// Queued requests of blocked filesystems that could start but for the hold.
+    pub fn held(&self) -> usize {
+        if !self.hold {
+            return 0;
+        }
+        self.sums.startable_blocked.min(self.budget_room())
     }
     /// Syscalls in progress on blocked filesystems, and of those the ones not abandoned.
     pub fn blocked_running(&self) -> usize {

@@ -30,7 +30,7 @@ pub fn open(path: &CStr, flags: c_int, mode: libc::mode_t) -> Result<i32, i32> {
 }
 
 /// 0 from a libc call that returns 0 or -1 with errno, as `Ok`, else `Err(errno)`.
-fn zero_or_errno(rc: i32) -> Result<(), i32> {
+pub(crate) fn zero_or_errno(rc: i32) -> Result<(), i32> {
     if rc == 0 {
         Ok(())
     } else {
@@ -97,7 +97,7 @@ pub fn statx_fd(fd: i32, flags: i32, mask: u32, out: &mut libc::statx) -> Result
 
 /// Runs `call` (a read or write returning a count or -1 with errno) until it is not
 /// interrupted: the count, or `Err(errno)`.
-fn count_retrying(mut call: impl FnMut() -> isize) -> Result<usize, i32> {
+pub(crate) fn count_retrying(mut call: impl FnMut() -> isize) -> Result<usize, i32> {
     loop {
         let n = call();
         if n >= 0 {
@@ -163,6 +163,29 @@ pub fn getdents(fd: i32, buf: &mut [std::mem::MaybeUninit<u8>]) -> Result<usize,
 pub fn ftruncate(fd: i32, length: i64) -> Result<(), i32> {
     // SAFETY: truncating an integer descriptor has no memory-safety preconditions.
     zero_or_errno(unsafe { libc::ftruncate(fd, length as libc::off_t) })
+}
+
+/// Closes the file at `fd` by putting an `O_PATH` descriptor of "/" in its place with one
+/// `dup3`, so that the number stays allocated (see `fdguard`). `Err(EBADF)` if `fd` is not
+/// open (a dup3 would allocate it). Replacing closes the old file, which may flush.
+pub fn replace_with_placeholder(fd: i32) -> Result<(), i32> {
+    if !fd_is_open(fd) {
+        return Err(libc::EBADF);
+    }
+    // SAFETY: a NUL-terminated literal path; O_PATH opens nothing for I/O.
+    let p = unsafe { libc::open(c_str(b"/\0").as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if p < 0 {
+        return Err(errno());
+    }
+    // SAFETY: duplicating one integer descriptor onto another has no memory preconditions.
+    let r = unsafe { libc::dup3(p, fd, libc::O_CLOEXEC) };
+    let e = errno();
+    close_quietly(p);
+    if r < 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
 }
 
 /// `close(2)`. On Linux the descriptor is released even when close reports `EINTR` or
@@ -402,7 +425,7 @@ pub fn open_path_cached(dirfd: i32, path: &CStr, follow: bool) -> Result<i32, i3
 pub fn read_link_fd(fd: i32) -> Result<Vec<u8>, i32> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: `buf` is writable for its whole length across the call.
-    let n = unsafe { libc::readlinkat(fd, b"\0".as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe { libc::readlinkat(fd, c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if n < 0 {
         return Err(errno());
     }

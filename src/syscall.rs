@@ -4,6 +4,7 @@ use crate::bytes::Bytes;
 use crate::fdguard;
 use crate::request::Op;
 use crate::sys;
+use crate::sysmeta;
 
 /// Runs one request's syscall; returns an fd, 0, or -errno. A stat writes into the op's own
 /// buffer (library memory), never the caller's.
@@ -13,11 +14,8 @@ pub type Executor = dyn Fn(&mut Op) -> i32 + Send + Sync;
 pub fn run_syscall(op: &mut Op) -> i32 {
     match op {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
-        Op::Close { fd } => {
-            // An abandoned call may still be about to use the number: close after it.
-            fdguard::wait_released(*fd);
-            sys::close(*fd).map_or_else(|e| -e, |()| 0)
-        }
+        // (An abandoned call may still be about to use the number: see fdguard.)
+        Op::Close { fd } => fdguard::close(*fd).map_or_else(|e| -e, |()| 0),
         Op::Fsync { fd, datasync } => status(sys::fsync(*fd, *datasync)),
         Op::Unlink { path, flags } => status(sys::unlink(path, *flags)),
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
@@ -34,6 +32,26 @@ pub fn run_syscall(op: &mut Op) -> i32 {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
         Op::Fstat { fd, mask, out } => status(sys::statx_fd(*fd, 0, *mask, &mut out.0)),
+        Op::Readlink { path, buf } => filled(buf, |room| sysmeta::readlink(path, room)),
+        Op::Symlink { target, link } => status(sysmeta::symlink(target, link)),
+        Op::Link { from, to, flags } => status(sysmeta::link(from, to, *flags)),
+        Op::Access { path, mode, flags } => status(sysmeta::access(path, *mode, *flags)),
+        Op::Statfs { path, out } => status(sysmeta::statfs(path, &mut out.0)),
+        Op::Fstatfs { fd, out } => status(sysmeta::fstatfs(*fd, &mut out.0)),
+        Op::Chmod { path, mode } => status(sysmeta::chmod(path, *mode)),
+        Op::Fchmod { fd, mode } => status(sysmeta::fchmod(*fd, *mode)),
+        Op::Chown { path, uid, gid, flags } => status(sysmeta::chown(path, *uid, *gid, *flags)),
+        Op::Fchown { fd, uid, gid } => status(sysmeta::fchown(*fd, *uid, *gid)),
+        Op::Utimens { path, times, flags } => status(sysmeta::utimens(path, times, *flags)),
+        Op::Futimens { fd, times } => status(sysmeta::futimens(*fd, times)),
+        Op::Fallocate { fd, mode, offset, len } => status(sysmeta::fallocate(*fd, *mode, *offset, *len)),
+        Op::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
+            count(sysmeta::copy_file_range(*fd_in, *off_in, *fd_out, *off_out, *len, *flags))
+        }
+        Op::Sendfile { out_fd, in_fd, offset, count: n } => {
+            count(sysmeta::sendfile(*out_fd, *in_fd, *offset, *n))
+        }
+        Op::Call { job, .. } => job.run(),
     }
 }
 

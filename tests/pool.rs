@@ -402,15 +402,15 @@ fn two_mounts(op: &Op) -> aopen::mounts::FsId {
     }
 }
 
-#[test]
-fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget() {
-    let _serial = serial();
+/// A context of 2 to 8 workers, a share of 4, whose dead mounts' opens (paths starting
+/// "dead") wait at a fresh gate while healthy ones open /dev/null at once; also returns the
+/// gate and the count of descriptors opened at the gate.
+fn dead_mounts_ctx(attribute: fn(&Op) -> aopen::mounts::FsId) -> (Context<u32>, Arc<Gate>, Arc<AtomicUsize>) {
     let gate = Arc::new(Gate::default());
     let opened = Arc::new(AtomicUsize::new(0));
     let inner = gated(gate.clone(), opened.clone());
-    // Only the dead mount's opens wait at the gate; healthy ones open /dev/null at once.
     let exec: Box<dyn Fn(&mut Op) -> i32 + Send + Sync> = Box::new(move |op| match op {
-        Op::Open { path, .. } if path.as_bytes().starts_with(b"dead/") => inner(op),
+        Op::Open { path, .. } if path.as_bytes().starts_with(b"dead") => inner(op),
         // SAFETY: the owed close of a descriptor this executor opened.
         Op::Close { fd } => unsafe { libc::close(*fd) },
         // SAFETY: a constant NUL-terminated path.
@@ -418,7 +418,13 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     });
     let cfg =
         Config { threads: 2, max_threads: 8, per_mount_threads: 4, queue_depth: 512, ..Default::default() };
-    let ctx: Context<u32> = Context::with_parts(&cfg, exec, two_mounts).unwrap();
+    (Context::with_parts(&cfg, exec, attribute).unwrap(), gate, opened)
+}
+
+#[test]
+fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget() {
+    let _serial = serial();
+    let (ctx, gate, opened) = dead_mounts_ctx(two_mounts);
     let fds0 = count_fds();
     let dead: Vec<_> = (0..50).map(|i| ctx.submit_open(path("dead/f"), 0, 0, i).unwrap()).collect();
     gate.wait_entered(4);
@@ -483,4 +489,68 @@ fn mount_share_keeps_healthy_mounts_served_and_abandoned_workers_off_the_budget(
     assert_eq!(s.counters.service.count(), 229, "every syscall that returned");
     assert_eq!(count_fds(), fds0, "abandoned opens' descriptors were closed");
     assert_eq!(opened.load(Ordering::SeqCst), 5);
+}
+
+/// Paths under "dead/" are on mount 1, under "dead2/" on mount 3, the rest on mount 2.
+fn three_mounts(op: &Op) -> aopen::mounts::FsId {
+    match op {
+        Op::Open { path, .. } if path.as_bytes().starts_with(b"dead2/") => 3,
+        _ => two_mounts(op),
+    }
+}
+
+#[test]
+fn a_pool_full_of_unmarked_stuck_workers_still_serves_a_burst_within_the_bound() {
+    let _serial = serial();
+    // Two shares fill max_threads.
+    let (ctx, gate, _) = dead_mounts_ctx(three_mounts);
+    let fds0 = count_fds();
+    let filled = Instant::now();
+    for i in 0..20 {
+        ctx.submit_open(path("dead/f"), 0, 0, i).unwrap();
+        ctx.submit_open(path("dead2/f"), 0, 0, i).unwrap();
+    }
+    gate.wait_entered(8);
+    // A burst as the pool fills, and nothing more: it waits at most for the stuck workers'
+    // filesystems to be marked blocked, with no further submit to wake the watchdog.
+    for i in 0..4 {
+        ctx.submit_open(path("/ok"), 0, 0, 1000 + i).unwrap();
+    }
+    let burst = reap_n(&ctx, 4);
+    let waited = filled.elapsed();
+    assert!(burst.iter().all(|c| c.token >= 1000 && c.result >= 0));
+    let bound = aopen::pool::HEALTHY_WAIT_BOUND;
+    // Room for a loaded 2-core machine; more under a sanitizer (make check-asan/check-tsan
+    // set AOPEN_UNDER_SANITIZER), whose threads run several times slower.
+    let margin =
+        Duration::from_millis(if std::env::var_os("AOPEN_UNDER_SANITIZER").is_some() { 3000 } else { 500 });
+    assert!(waited < bound + margin, "a healthy open waited {waited:?} (bound {bound:?})");
+    // Both dead filesystems are marked within the bound too (the burst may have been served
+    // as soon as the first was).
+    let until = filled + bound + margin;
+    while ctx.stats().unwrap().blocked_running < 8 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let s = ctx.stats().unwrap();
+    assert_eq!((s.running, s.blocked_running), (8, 8), "both dead mounts marked: {s:?}");
+    // Long after: marked already, a burst takes the workers the pool grows at once.
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    for i in 0..4 {
+        ctx.submit_open(path("/ok"), 0, 0, 2000 + i).unwrap();
+    }
+    let late = reap_n(&ctx, 4);
+    assert!(t0.elapsed() < margin, "{:?}", t0.elapsed());
+    burst.iter().chain(&late).for_each(|c| {
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    });
+
+    gate.release();
+    for c in reap_n(&ctx, 40) {
+        assert!(c.token < 1000 && c.result >= 0);
+        // SAFETY: the descriptor is ours.
+        unsafe { libc::close(c.result) };
+    }
+    assert_eq!(count_fds(), fds0);
 }

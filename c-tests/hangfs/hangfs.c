@@ -11,14 +11,24 @@
  *
  * Every name at the root is a directory; every name inside one is a 4 KiB regular file of
  * 'x's, except names starting with "new", which do not exist (for mkdir and rename targets),
- * and names starting with "big", 1 MiB files whose byte at offset i is hangfs_byte(i)
- * (hangfs.h), for copies checked byte by byte. A
+ * names starting with "big", 1 MiB files whose byte at offset i is hangfs_byte(i)
+ * (hangfs.h), for copies checked byte by byte, and names starting with "lnk", symbolic links
+ * to "target-of-<name>". A
  * directory's name says how calls on its files behave: '+'-separated op names out of open,
  * flush, release, getattr (which is also the lookup), read, fsync, unlink, mkdir, rename
- * (by the source's directory), truncate, write and readdir (of the behaviour directory
- * itself); unlink, mkdir, rename and write pretend to succeed. A bare op name hangs that call
+ * (by the source's directory), truncate, write, readdir (of the behaviour directory
+ * itself), readlink, symlink and link (by the new link's directory), access, statfs, chmod,
+ * chown, utimens, fallocate and copy_file_range (by the source's directory); unlink, mkdir,
+ * rename, write, symlink, link, chmod, chown, utimens, fallocate and copy_file_range pretend
+ * to succeed. A bare op name hangs that call
  * until released; "op-MS" delays it MS milliseconds (or until released, if sooner). Any other
  * name behaves normally. So "open-300+flush" opens in 300 ms and hangs every close.
+ *
+ * Dynamic: a directory whose name starts with "dyn" behaves as CONTROL_DIR/dyn says at the
+ * moment of each call, a struct hangfs_dyn (hangfs.h) that the test maps and changes while
+ * calls run: per op, hang, delay or answer, and a release generation that ends the waits of
+ * calls already hanging. So a test hangs and releases each op on each mount at moments it
+ * picks, without new directories.
  *
  * Released: while CONTROL_DIR/release exists, no call hangs or waits (checked every 5 ms).
  * Counters: CONTROL_DIR/counts holds a struct hangfs_counts (hangfs.h) that the test maps:
@@ -52,10 +62,13 @@ enum { FILE_SIZE = 4096, BIG_SIZE = 1 << 20, MAX_THREADS = 10000 };
 /* The size of file `name` (in a behaviour directory). */
 static off_t size_of(const char *name) { return strncmp(name, "big", 3) == 0 ? BIG_SIZE : FILE_SIZE; }
 
-static const char *op_names[HANGFS_OPS] = {"open",  "flush",  "release", "getattr", "read",
-                                           "fsync", "unlink", "mkdir",   "rename",  "truncate", "write", "readdir"};
+static const char *op_names[HANGFS_OPS] = {
+    "open",    "flush",   "release", "getattr", "read",   "fsync",  "unlink",   "mkdir",
+    "rename",  "truncate", "write",  "readdir", "readlink", "symlink", "link",   "access",
+    "statfs",  "chmod",   "chown",   "utimens", "fallocate", "copy_file_range"};
 static char release_path[4096];
 static struct hangfs_counts *counts;
+static struct hangfs_dyn *dyn;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -99,10 +112,26 @@ static int classify(const char *path, const char **dir, size_t *dirlen) {
     return 2;
 }
 
+/* Waits as CONTROL_DIR/dyn says for `op` (a call in a "dyn*" directory). */
+static void act_dyn(enum hangfs_op op) {
+    long ms = __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST);
+    long gen = __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST);
+    if (ms < 0)
+        return;
+    __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    double until = now_ms() + (double)ms;
+    while (!released() && __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST) >= 0 &&
+           __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST) == gen && (ms == 0 || now_ms() < until))
+        usleep(5000);
+    __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+}
+
 /* Applies `op`'s behaviour for a file in `dir`, then counts the call as answered. */
 static void act(const char *dir, size_t dirlen, enum hangfs_op op) {
     long ms = behaviour(dir, dirlen, op);
-    if (ms >= 0) {
+    if (dirlen >= 3 && memcmp(dir, "dyn", 3) == 0) {
+        act_dyn(op);
+    } else if (ms >= 0) {
         __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
         double until = now_ms() + (double)ms;
         while (!released() && (ms == 0 || now_ms() < until))
@@ -127,7 +156,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         if (strncmp(dir + dirlen + 1, "new", 3) == 0)
             return -ENOENT;
         act(dir, dirlen, HANGFS_GETATTR);
-        st->st_mode = S_IFREG | 0644;
+        st->st_mode = strncmp(dir + dirlen + 1, "lnk", 3) == 0 ? S_IFLNK | 0777 : S_IFREG | 0644;
         st->st_nlink = 1;
         st->st_size = size_of(dir + dirlen + 1);
         return 0;
@@ -224,6 +253,65 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
     return 0;
 }
 
+static int fs_readlink(const char *path, char *buf, size_t size) {
+    const char *dir = NULL;
+    size_t dirlen = 0;
+    if (classify(path, &dir, &dirlen) != 2 || size == 0)
+        return -EINVAL;
+    act(dir, dirlen, HANGFS_READLINK);
+    snprintf(buf, size, "target-of-%s", dir + dirlen + 1);
+    return 0;
+}
+
+static int fs_symlink(const char *target, const char *link) {
+    (void)target;
+    return on_file(link, HANGFS_SYMLINK);
+}
+
+static int fs_link(const char *from, const char *to) {
+    (void)from;
+    return on_file(to, HANGFS_LINK);
+}
+
+static int fs_access(const char *path, int mask) {
+    (void)mask;
+    return on_file(path, HANGFS_ACCESS);
+}
+
+static int fs_statfs(const char *path, struct statvfs *st) {
+    memset(st, 0, sizeof *st);
+    st->f_bsize = st->f_frsize = 4096;
+    st->f_namemax = 255;
+    return on_file(path, HANGFS_STATFS);
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
+    (void)mode, (void)fi;
+    return on_file(path, HANGFS_CHMOD);
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
+    (void)uid, (void)gid, (void)fi;
+    return on_file(path, HANGFS_CHOWN);
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
+    (void)tv, (void)fi;
+    return on_file(path, HANGFS_UTIMENS);
+}
+
+static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi) {
+    (void)mode, (void)off, (void)len, (void)fi;
+    return on_file(path, HANGFS_FALLOCATE);
+}
+
+static ssize_t fs_copy_file_range(const char *from, struct fuse_file_info *fi_in, off_t off_in, const char *to,
+                                  struct fuse_file_info *fi_out, off_t off_out, size_t len, int flags) {
+    (void)fi_in, (void)off_in, (void)to, (void)fi_out, (void)off_out, (void)flags;
+    on_file(from, HANGFS_COPY_FILE_RANGE);
+    return (ssize_t)len;
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
     (void)conn;
     cfg->entry_timeout = 0;
@@ -246,8 +334,36 @@ static const struct fuse_operations ops = {
     .flush = fs_flush,
     .release = fs_release,
     .readdir = fs_readdir,
+    .readlink = fs_readlink,
+    .symlink = fs_symlink,
+    .link = fs_link,
+    .access = fs_access,
+    .statfs = fs_statfs,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+    .fallocate = fs_fallocate,
+    .copy_file_range = fs_copy_file_range,
     .init = fs_init,
 };
+
+/* Creates CONTROL_DIR/name of `size` zero bytes and maps it shared; NULL on failure. */
+static void *map_control(const char *ctl, const char *name, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", ctl, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+        perror(path);
+        return NULL;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        return NULL;
+    }
+    return p;
+}
 
 int main(int argc, char **argv) {
     if (argc != 3 && argc != 4) {
@@ -258,17 +374,12 @@ int main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     snprintf(release_path, sizeof release_path, "%s/release", argv[2]);
     char path[4096];
-    snprintf(path, sizeof path, "%s/counts", argv[2]);
-    int cfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (cfd < 0 || ftruncate(cfd, sizeof *counts) != 0) {
-        perror(path);
+    counts = map_control(argv[2], "counts", sizeof *counts);
+    dyn = map_control(argv[2], "dyn", sizeof *dyn);
+    if (counts == NULL || dyn == NULL)
         return 1;
-    }
-    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
-    if (counts == MAP_FAILED) {
-        perror("mmap");
-        return 1;
-    }
+    for (int op = 0; op < HANGFS_OPS; op++)
+        __atomic_store_n(&dyn->mode[op], -1, __ATOMIC_SEQ_CST);
     char opts[4200];
     snprintf(opts, sizeof opts, "fsname=%s,subtype=sshfs", argc == 4 ? argv[3] : "");
     char *fargv[] = {argv[0], "-o", opts, NULL};

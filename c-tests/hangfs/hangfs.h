@@ -16,6 +16,16 @@ enum hangfs_op {
     HANGFS_TRUNCATE,
     HANGFS_WRITE,
     HANGFS_READDIR,
+    HANGFS_READLINK,
+    HANGFS_SYMLINK,
+    HANGFS_LINK,
+    HANGFS_ACCESS,
+    HANGFS_STATFS,
+    HANGFS_CHMOD,
+    HANGFS_CHOWN,
+    HANGFS_UTIMENS,
+    HANGFS_FALLOCATE,
+    HANGFS_COPY_FILE_RANGE,
     HANGFS_OPS
 };
 
@@ -24,6 +34,17 @@ struct hangfs_counts {
     long done[HANGFS_OPS];
     /* Calls waiting right now in a delay or a hang, per op. */
     long waiting[HANGFS_OPS];
+};
+
+/* Behaviour of files in directories whose name starts with "dyn", chosen at run time: the
+ * daemon creates CONTROL_DIR/dyn holding this struct (every mode -1) before it is ready, and
+ * the test maps it. Per op: mode -1 answers at once, 0 hangs, MS > 0 delays MS milliseconds.
+ * A call reads its op's mode when it arrives, then waits (checked every 5 ms) until the time
+ * is up, the mode turns -1, the op's release generation `gen` changes, or CONTROL_DIR/release
+ * exists. Every field is updated with __atomic builtins. */
+struct hangfs_dyn {
+    long mode[HANGFS_OPS];
+    long gen[HANGFS_OPS];
 };
 
 /* The byte at offset `off` of a "big" file. */

@@ -65,7 +65,8 @@ def stats(loop=None):
     ctx = _loop.current(loop)
     s = _abi.Stats()
     _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    names = _abi.STATS_COUNTERS + _abi.STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes"]
+    names = _abi.STATS_COUNTERS + _abi.STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes",
+                                                         "abandoned_buffer_bytes"]
     out = {n: getattr(s, n) for n in names}
     out["queue_wait_us"] = list(s.queue_wait_us)
     out["service_us"] = list(s.service_us)

@@ -51,7 +51,8 @@ class Stats(ctypes.Structure):
             ("owed_closes", ctypes.c_uint64),
             ("inline_completions", ctypes.c_uint64),
             ("buffer_bytes", ctypes.c_uint64),
-            ("reserved", ctypes.c_uint64 * 5),
+            ("abandoned_buffer_bytes", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 4),
         ]
     )
 
@@ -132,7 +133,7 @@ class Statfs(ctypes.Structure):
         ("f_namelen", _long),
         ("f_frsize", _long),
         ("f_flags", _long),
-        ("f_spare", _long * 4),
+        ("_f_spare", _long * 4),
     ]
 
 
@@ -147,6 +148,7 @@ STRUCTS = {
     "aopen_stats_snapshot": Stats,
     "aopen_mount_stats": MountStats,
     "statx": Statx,
+    "statx_timestamp": StatxTimestamp,
     "statfs": Statfs,
     "timespec": Timespec,
 }

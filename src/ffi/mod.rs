@@ -5,6 +5,11 @@
 //! count, an id, or a negative errno. Outputs are written only on success.
 #![allow(non_camel_case_types)]
 
+mod abi;
+mod fs_calls;
+pub use abi::*;
+pub use fs_calls::*;
+
 use crate::config::Config;
 use crate::context::{Bytes, Context};
 use crate::request::{Completion, MountReport, OpKind, Output};
@@ -84,8 +89,9 @@ pub struct aopen_options {
     /// network filesystems, its server (see README). Must not exceed `max_threads`.
     pub per_mount_threads: u32,
     /// Most KiB of caller data the context holds in library memory at once: read buffers
-    /// until their completion is delivered, write copies until then; 0 = default (65536, that
-    /// is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
+    /// until their completion is delivered, write copies until then, and for a call
+    /// cancelled or timed out in its syscall until that returns (see
+    /// `aopen_stats_snapshot.abandoned_buffer_bytes`); 0 = default (65536, that is 64 MiB). A read or write that would pass it gets -EAGAIN at submit (deliver
     /// completions to make room); one larger than the whole budget gets -EINVAL. The context
     /// also keeps delivered reads' buffers (4 KiB and up) for its next reads, only while they
     /// and the bytes requests hold stay within the budget (and 64 MiB); freed with the
@@ -131,7 +137,8 @@ pub struct aopen_stats_snapshot {
     /// Requests waiting for a worker now...
     pub queued: u32,
     /// ...of which this many wait only because their filesystem has its share of syscalls
-    /// running, or because it is blocked and the blocked budget is spent.
+    /// running, or because it is blocked and the blocked budget is spent or the process is
+    /// at the abandoned-worker cap.
     pub queued_over_share: u32,
     /// Syscalls in progress now, abandoned ones included.
     pub running: u32,
@@ -150,8 +157,9 @@ pub struct aopen_stats_snapshot {
     /// The per-filesystem share in force (`aopen_options.per_mount_threads` or its default).
     pub per_mount_threads: u32,
     /// Abandoned workers of every context in the process now, and the cap on them (the
-    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap no context
-    /// starts a new thread until abandoned syscalls return.
+    /// `AOPEN_MAX_ABANDONED` environment variable, default 1024): at the cap blocked
+    /// filesystems start nothing until abandoned syscalls return, while the others are
+    /// still served (each context keeping up to `threads` workers for them).
     pub process_abandoned_threads: u32,
     pub process_abandoned_cap: u32,
     /// Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
@@ -172,10 +180,14 @@ pub struct aopen_stats_snapshot {
     /// offset, an fstat on a local filesystem; see `aopen_open_nowait`). They are delivered
     /// like any other.
     pub inline_completions: u64,
-    /// Bytes of caller data held in library memory now (see `buffer_budget_kib`).
+    /// Bytes of caller data held in library memory now (see `buffer_budget_kib`)...
     pub buffer_bytes: u64,
+    /// ...of which this many are held by abandoned calls still in their syscall: a cancelled
+    /// or timed-out read's buffer, which the kernel may still write, and a write's copy stay
+    /// counted until the syscall returns, not only until the cancel is delivered.
+    pub abandoned_buffer_bytes: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 5],
+    pub reserved: [u64; 4],
 }
 
 /// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
@@ -184,8 +196,9 @@ pub struct aopen_stats_snapshot {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct aopen_mount_stats {
-    /// Where it is mounted (its first mount in /proc/self/mountinfo); "" if it is no longer
-    /// mounted or could not be determined. Valid only during the callback.
+    /// Where it is mounted (its first mount in /proc/self/mountinfo); for a filesystem no
+    /// longer mounted (detached by `umount -l` while calls hang in it), where it was; "" if
+    /// that could not be determined. Valid only during the callback.
     pub mount_point: *const c_char,
     /// Its filesystem type ("nfs4", "tmpfs", ...), or "". Valid only during the callback.
     pub fstype: *const c_char,
@@ -212,7 +225,7 @@ pub struct aopen_ctx {
 }
 
 /// What the C caller attached to a request.
-struct Token {
+pub(super) struct Token {
     cb: aopen_cb,
     user_data: *mut c_void,
     /// A stat's or read's destination in the caller's memory and its size, written only by
@@ -223,12 +236,12 @@ struct Token {
 
 impl Token {
     /// The token of a call that writes no caller memory.
-    fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
+    pub(super) fn new(cb: aopen_cb, user_data: *mut c_void) -> Self {
         Token { cb, user_data, out: std::ptr::null_mut(), out_len: 0 }
     }
 
     /// The token of a call whose result the delivering call copies into `out` (`len` bytes).
-    fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
+    pub(super) fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
         Token { cb, user_data, out, out_len: len }
     }
 }
@@ -244,7 +257,7 @@ fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
 }
 
 /// `guard` for the int-returning exports: `Err(errno)` becomes `-errno`.
-fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
+pub(super) fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
     guard(Err(libc::EIO), body).unwrap_or_else(|e| R::from(-e))
 }
 
@@ -252,7 +265,7 @@ fn guard_errno<R: From<i32>>(body: impl FnOnce() -> Result<R, i32>) -> R {
 ///
 /// # Safety
 /// `ctx` is NULL or a live pointer from `aopen_ctx_new` not yet passed to `aopen_ctx_free`.
-unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
+pub(super) unsafe fn ctx_ref<'a>(ctx: *const aopen_ctx) -> Result<&'a Context<Token>, i32> {
     // SAFETY: per this function's contract, a non-NULL `ctx` points to a live aopen_ctx.
     unsafe { ctx.as_ref() }.map(|c| &c.ctx).ok_or(libc::EINVAL)
 }
@@ -279,6 +292,13 @@ fn copy_out(out: &Output, dst: *mut u8, room: usize) {
                 std::mem::size_of::<libc::statx>(),
             )
         },
+        // SAFETY: statfs is plain data; its bytes are readable for its size.
+        Output::Statfs(b) => unsafe {
+            std::slice::from_raw_parts(
+                (&*b.0 as *const libc::statfs).cast(),
+                std::mem::size_of::<libc::statfs>(),
+            )
+        },
         Output::Bytes(b) => b,
     };
     let n = src.len().min(room);
@@ -289,7 +309,7 @@ fn copy_out(out: &Output, dst: *mut u8, room: usize) {
 }
 
 /// A caller's data buffer as a byte pointer: `Err(EINVAL)` for NULL with `len` > 0.
-fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
+pub(super) fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
     if buf.is_null() && len > 0 {
         Err(libc::EINVAL)
     } else {
@@ -298,7 +318,7 @@ fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
 }
 
 /// A submit's return: the request id, or -errno (the token is dropped).
-fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
+pub(super) fn submitted(r: Result<crate::request::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)
 }
 
@@ -483,8 +503,9 @@ pub unsafe extern "C" fn aopen_submit(
 /// completion queued at once.
 ///
 /// After a call on `fd` was cancelled or timed out while running (see `aopen_cancel`), this
-/// close waits on its worker until that call's syscall has returned, so the number is never
-/// freed for reuse while the call may still use it.
+/// close still closes the file at once, but keeps the number allocated (a placeholder on
+/// which the call, should it not have entered its syscall yet, fails with `EBADF`) until that
+/// call's syscall has returned: the number is never free for reuse while the call may use it.
 ///
 /// # Parameters
 /// - `fd`: the descriptor to close; the library owns it once this returns an id.
@@ -566,7 +587,9 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 /// that delivers the completion, on its thread, before the callback runs. Before that, and
 /// after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
 /// as such a completion is delivered, even while the read still hangs on a worker. The
-/// library's buffer counts against `buffer_budget_kib` until delivery; from 512 bytes up it
+/// library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
+/// timeout until the syscall returns (the kernel may still write it), so delivering the
+/// cancel of a hung read frees no budget; from 512 bytes up it
 /// is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
 /// the caller's; keep it open until the completion is delivered.
 ///
@@ -703,7 +726,8 @@ pub unsafe extern "C" fn aopen_getdents_submit(
 /// Submits an asynchronous `pwrite(fd, buf, len, offset)` and returns at once.
 ///
 /// The data is copied before this returns: `buf` is free for reuse at once. The copy counts
-/// against `buffer_budget_kib` until the completion is delivered. `fd` stays the caller's;
+/// against `buffer_budget_kib` until the completion is delivered, and after a cancel or
+/// timeout until the syscall returns. `fd` stays the caller's;
 /// keep it open until the completion is delivered. A cancel or timeout is delivered at once,
 /// but a write already running may still take effect when its syscall returns.
 ///
@@ -1002,7 +1026,7 @@ pub unsafe extern "C" fn aopen_ftruncate_submit(
 ///
 /// # Safety
 /// `path` is NULL or a readable NUL-terminated string.
-unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> {
+pub(super) unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> {
     if path.is_null() {
         return Err(libc::EINVAL);
     }
@@ -1070,7 +1094,8 @@ pub unsafe extern "C" fn aopen_open_nowait(
 /// `aclose_submit`), or -EBADF (`fd` < 0 or not open), -EINVAL (NULL `ctx`), -ESHUTDOWN
 /// (forked child), or the close's own -errno (the descriptor is released anyway). Always
 /// -EAGAIN with `AOPEN_OPT_NO_INLINE` or an LD_PRELOAD interposer of close, and while a
-/// cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`).
+/// cancelled or timed-out call on `fd` may still be about to use it (see `aopen_cancel`;
+/// `aclose_submit` then closes it safely).
 ///
 /// # Thread safety
 /// Any thread, any time. Never waits on a filesystem.
@@ -1251,10 +1276,11 @@ pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c
 ///
 ///   A running call on a descriptor of the caller's may not have entered its syscall yet
 ///   when its cancel is delivered. Close that descriptor through the library
-///   (`aclose_submit` or `aclose_detach`), which waits for the call on a worker; a close(2)
-///   of the caller's own must wait until the worker is done (`aopen_stats`'s
-///   `abandoned_threads` falls to 0): closed sooner, the number may be reused by the
-///   caller's next open, and the call would then read, write, sync or truncate that file.
+///   (`aclose_submit` or `aclose_detach`): the file is closed at once, but the number stays
+///   allocated until the call's syscall has returned. A close(2) of the caller's own must
+///   wait until the worker is done (`aopen_stats`'s `abandoned_threads` falls to 0): closed
+///   sooner, the number may be reused by the caller's next open, and the call would then
+///   read, write, sync or truncate that file.
 /// - -EALREADY: a close already running, a call other than an open already done (it took
 ///   effect), or a request already cancelled/timed out.
 /// - -ENOENT: no such undelivered request.
@@ -1341,7 +1367,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             owed_closes: c.owed_closes,
             inline_completions: c.inline,
             buffer_bytes: s.buffer_bytes as u64,
-            reserved: [0; 5],
+            abandoned_buffer_bytes: s.abandoned_buffer_bytes as u64,
+            reserved: [0; 4],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };
