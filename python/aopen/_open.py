@@ -163,7 +163,10 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
             tty = fmt == _stat.S_IFCHR and os.isatty(fd)
         if seekable:
             if "a" in raw_mode:
-                pos = st.st_size  # the built-in seeks an appending file to its end
+                # The built-in seeks an appending file to its end, the descriptor's position
+                # included (SEEK_SET: never reaches the filesystem, unlike SEEK_END on FUSE).
+                pos = st.st_size
+                os.lseek(fd, pos, os.SEEK_SET)
             elif not owned:
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
         raw = Raw(ctx, fd, file, raw_mode, closefd, st, pos, seekable, tty)

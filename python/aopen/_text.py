@@ -23,8 +23,28 @@ class TextIOWrapper(_pyio.TextIOWrapper):
         # then sets the decoder's state (utf-16: no BOM expected past the start).
         if self.buffer.readable() and self._decoder is None:
             self._get_decoder()
-        if self.buffer.writable() and self._encoder is None:
+        self._c_writable = self.buffer.writable()  # C has an encoder only then
+        if self._c_writable and self._encoder is None:
             self._get_encoder()
+
+    # tell() cookies in the C implementation's layout: its struct's bytes, little-endian
+    # (start_pos int64, dec_flags, bytes_to_feed, chars_to_skip int32, need_eof char; 21
+    # bytes). _pyio packs the same fields 64 bits apart, so its cookies differ from the
+    # built-in's wherever a field past dec_flags is not zero.
+    def _pack_cookie(self, position, dec_flags=0, bytes_to_feed=0, need_eof=False, chars_to_skip=0):
+        m = 0xFFFFFFFF
+        return ((position & 0xFFFFFFFFFFFFFFFF) | ((dec_flags & m) << 64) | ((bytes_to_feed & m) << 96)
+                | ((chars_to_skip & m) << 128) | (int(bool(need_eof)) << 160))
+
+    def _unpack_cookie(self, bigint):
+        if bigint >= 1 << 168:
+            raise OverflowError("int too big to convert")
+        b = bigint.to_bytes(21, "little")
+        position = int.from_bytes(b[0:8], "little", signed=True)
+        dec_flags = int.from_bytes(b[8:12], "little", signed=True)
+        bytes_to_feed = int.from_bytes(b[12:16], "little", signed=True)
+        chars_to_skip = int.from_bytes(b[16:20], "little", signed=True)
+        return position, dec_flags, bytes_to_feed, bool(b[20]), chars_to_skip
 
     def _read_chunk(self, size_hint=0):
         if self._decoder is None:
@@ -47,7 +67,31 @@ class TextIOWrapper(_pyio.TextIOWrapper):
             self._b2cratio = 0.0
         if self._telling:
             self._snapshot = (dec_flags, dec_buffer + input_chunk)
-        return not eof
+        # C: a chunk that decoded characters is not the end, even when the input was (the
+        # final decode flushed a pending '\r'); read(n) then reads once more, and tell()
+        # starts from that empty snapshot.
+        return not eof or bool(decoded_chars)
+
+    def write(self, s):
+        # C: the argument's type, then closed, then "not writable" before any encoding.
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        self._checkClosed()
+        if not self._c_writable:
+            raise _pyio.UnsupportedOperation("not writable")
+        # C's line-buffered write flushes the buffer, not the text layer: tell() stays
+        # disabled after a next() (_pyio's self.flush() would enable it).
+        telling = self._telling
+        try:
+            return super().write(s)
+        finally:
+            self._telling = telling
+
+    def truncate(self, pos=None):
+        # C: flush, then the buffer's truncate with `pos` as given (None: the buffer's own
+        # position, not a tell() cookie).
+        self.flush()
+        return self.buffer.truncate(pos)
 
     def readline(self, size=None):
         if size is not None and size.__index__() == 0:

@@ -30,6 +30,10 @@ __all__ = [
 
 _AT_SYMLINK_NOFOLLOW = _os.AT_SYMLINK_NOFOLLOW if hasattr(_os, 'AT_SYMLINK_NOFOLLOW') else 0x100
 _AT_REMOVEDIR = 0x200  # not in the os module; the same value on every Linux architecture
+# Not in the os module of every Python (3.11 has none of them); the kernel's values, the same
+# on every Linux architecture.
+_AT_SYMLINK_FOLLOW = getattr(_os, "AT_SYMLINK_FOLLOW", 0x400)
+_AT_EACCESS = getattr(_os, "AT_EACCESS", 0x200)
 
 
 def stat_result(x):
@@ -329,7 +333,7 @@ async def link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=Tr
         return await wrap(_os.link)(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
                                     follow_symlinks=follow_symlinks)
     ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
-    flags = _os.AT_SYMLINK_FOLLOW if follow_symlinks else 0
+    flags = _AT_SYMLINK_FOLLOW if follow_symlinks else 0
     await ctx.call(lambda: _lib.aopen_link_submit(ctx.ctx, s, d, flags, None, None), s, path2=d)
 
 
@@ -339,7 +343,7 @@ async def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlink
         return await wrap(_os.access)(path, mode, dir_fd=dir_fd, effective_ids=effective_ids,
                                       follow_symlinks=follow_symlinks)
     ctx, p = _context(), _os.fsencode(path)
-    flags = (_os.AT_EACCESS if effective_ids else 0) | (0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
+    flags = (_AT_EACCESS if effective_ids else 0) | (0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
     try:
         await ctx.call(lambda: _lib.aopen_access_submit(ctx.ctx, p, mode, flags, None, None), p)
     except OSError:

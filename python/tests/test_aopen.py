@@ -175,7 +175,7 @@ class TestAopen(unittest.TestCase):
             # The package's own owed closes (a descriptor nobody will receive) go the same
             # way: to a worker, never os.close on the loop thread.
             fd = os.open(fast, os.O_RDONLY)
-            aopen._context_of(None).close_detached(fd)
+            aopen._loop.current().close_detached(fd)
             await settled(lambda s: s["owed_closes"] > before + late)
             return late, aopen.stats()["owed_closes"] - before
 

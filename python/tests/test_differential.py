@@ -7,6 +7,7 @@ printed on failure by Hypothesis. The four data bugs of issue 19 are its first e
 """
 
 import asyncio
+import io
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import aopen.aiofiles as aiofiles  # noqa: E402
 
 try:
-    from hypothesis import example, given, settings, HealthCheck, strategies as st
+    from hypothesis import event, example, given, settings, HealthCheck, strategies as st
 except ImportError:  # pragma: no cover
     st = None
 
@@ -137,26 +138,63 @@ async def async_op(f, name, arg):
 MODES = ["r", "r+", "w", "w+", "a", "a+", "x", "x+"]
 
 
-def c_buffered_random_bug(mode, buffering, ops):
-    """CPython's C BufferedRandom, after a seek(..., 2) and a write, lets read1/peek return
-    stale bytes and puts the write at the wrong offset (`open('f','r+b')`: write(b'A'),
-    seek(-1, 2), write(b'B'), read1(1) gives b'A' and the file ends b'AB'; _pyio, the
-    reference, gives b'' and b'B'). aopen does not copy that corruption: such sequences are
-    not compared."""
+class _ProbeRaw(io.FileIO):
+    """The built-in raw file, noting a read made while its BufferedRandom holds written
+    bytes it has not written out: CPython's read1() without a flush (gh-115059, fixed in
+    3.12.3; `open('f','r+b')` on b'x': write(b'a'), read1(9) gives b'x' and the file ends
+    b'xa'). aopen has the fixed behaviour, so such sequences are not compared."""
+
+    buffer = None
+    hit = False
+
+    def readinto(self, b):
+        if self.buffer is not None and self.buffer.pending > 0:
+            _ProbeRaw.hit = True
+        return super().readinto(b)
+
+    def readall(self):
+        if self.buffer is not None and self.buffer.pending > 0:
+            _ProbeRaw.hit = True
+        return super().readall()
+
+    def write(self, b):
+        n = super().write(b)
+        if self.buffer is not None and n:
+            self.buffer.pending = max(0, self.buffer.pending - n)
+        return n
+
+
+class _ProbeRandom(io.BufferedRandom):
+    """io.BufferedRandom counting the bytes written to it and not yet to the raw file."""
+
+    pending = 0
+
+    def write(self, b):
+        n = super().write(b)
+        self.pending += len(memoryview(b))
+        return n
+
+
+def builtin_open(path, mode, buffering, **kw):
+    """open(), with the probe's classes where the BufferedRandom is (the C classes, so the
+    behaviour is the built-in's)."""
     if "+" not in mode or buffering == 0:
-        return False
-    names = [n for n, _ in ops]
-    for i, n in enumerate(names):
-        if n == "seek_end" and "write" in names[i:] and any(m in ("read1", "readinto", "read", "readline", "readlines")
-                                                              for m in names[i + names[i:].index("write"):]):
-            return True
-    return False
+        return open(path, mode, buffering, **kw)
+    open(path, mode, buffering, **kw).close()  # the built-in's exceptions, if any, first
+    raw = _ProbeRaw(path, mode.replace("b", "").replace("t", "").replace("w", "r").replace("x", "r"))
+    size = buffering if buffering > 1 else (os.fstat(raw.fileno()).st_blksize or io.DEFAULT_BUFFER_SIZE)
+    buf = _ProbeRandom(raw, size)
+    raw.buffer = buf
+    if "b" in mode:
+        return buf
+    f = io.TextIOWrapper(buf, kw["encoding"], kw["errors"], kw["newline"], line_buffering=buffering == 1)
+    f.mode = mode
+    return f
 
 
 def compare(testcase, content, mode, buffering, newline, encoding, errors, ops):
     binary = "b" in mode
-    if binary and c_buffered_random_bug(mode, buffering, ops):
-        return
+    _ProbeRaw.hit = False
     with tempfile.TemporaryDirectory() as d:
         results = []
         for which in ("builtin", "aopen"):
@@ -167,7 +205,7 @@ def compare(testcase, content, mode, buffering, newline, encoding, errors, ops):
             kw = {} if binary else dict(encoding=encoding, errors=errors, newline=newline)
             out = []
             if which == "builtin":
-                r = outcome(lambda: open(path, mode, buffering, **kw))
+                r = outcome(lambda: builtin_open(path, mode, buffering, **kw))
                 if r[0] == "ok":
                     f = r[1]
                     out.append(("opened",))
@@ -192,6 +230,9 @@ def compare(testcase, content, mode, buffering, newline, encoding, errors, ops):
             with open(path, "rb") as g:
                 out.append(("contents", g.read()))
             results.append(out)
+            if _ProbeRaw.hit:
+                event("not compared: CPython's read1 without a flush (gh-115059)")
+                return
         testcase.assertEqual(results[0], results[1])
 
 
