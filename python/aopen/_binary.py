@@ -8,7 +8,7 @@ coroutine runs the io object's own method through the file's ``Runner`` (``_raw`
 
 import _pyio
 
-from ._raw import Raw, Runner, Stack  # noqa: F401  (Raw: the layer under every file)
+from ._raw import _YIELD_EVERY, Raw, Runner, Stack, read_nowait  # noqa: F401  (Raw: under every file)
 
 
 class _CBufferedMixin:
@@ -50,6 +50,81 @@ class _CBufferedMixin:
 
     def _flush_before_read(self):
         pass
+
+    _pyio_read = False  # readinto: _pyio's read, which reads as C's readinto does
+
+    def _readinto(self, b, read1):
+        if read1:
+            return super()._readinto(b, read1)
+        self._pyio_read = True
+        try:
+            return super()._readinto(b, read1)
+        finally:
+            self._pyio_read = False
+
+    def _read_unlocked(self, n=None):
+        # C's _bufferedreader_read_generic: past what is buffered, the whole buffer-size
+        # blocks straight from the raw file, then the buffer filled for the rest (so what
+        # stays buffered, which read1() and peek() show, is C's).
+        if n is None or n == -1 or self._pyio_read:
+            return super()._read_unlocked(n)
+        buf, pos = self._read_buf, self._read_pos
+        avail = len(buf) - pos
+        if n <= avail:
+            self._read_pos += n
+            return buf[pos:pos + n]
+        out = [buf[pos:]]
+        remaining = n - avail
+        self._reset_read_buf()
+        bs = self.buffer_size
+        while remaining >= bs:
+            chunk = self.raw.read(remaining - remaining % bs)
+            if not chunk:
+                return b"".join(out) if chunk is not None or len(out) > 1 or out[0] else chunk
+            out.append(chunk)
+            remaining -= len(chunk)
+        rb, used = b"", 0
+        while remaining > 0 and len(rb) < bs:
+            chunk = self.raw.read(bs - len(rb))
+            if not chunk:
+                break
+            rb += chunk
+            take = min(remaining, len(chunk))
+            out.append(chunk[:take])
+            used += take
+            remaining -= take
+        self._read_buf, self._read_pos = rb, used
+        return b"".join(out)
+
+    def readline(self, size=-1):
+        # _pyio's IOBase.readline, with its limit counted from what is left: _pyio reads up
+        # to `size` bytes per step and so returns more than `size` where the buffer is
+        # smaller than it; C never does.
+        if size is None:
+            size = -1
+        else:
+            try:
+                size_index = size.__index__
+            except AttributeError:
+                raise TypeError(f"{size!r} is not an integer")
+            else:
+                size = size_index()
+        res = bytearray()
+        while size < 0 or len(res) < size:
+            readahead = self.peek(1)
+            if not readahead:
+                n = 1
+            else:
+                n = (readahead.find(b"\n") + 1) or len(readahead)
+                if size >= 0:
+                    n = min(n, size - len(res))
+            b = self.read(n)
+            if not b:
+                break
+            res += b
+            if res.endswith(b"\n"):
+                break
+        return bytes(res)
 
     def seek(self, pos, whence=0):
         if whence in (0, 1):
@@ -129,6 +204,35 @@ class AsyncBase(FileProtocol):
         self._file = file
         self._stack = stack
         self._runner = Runner(stack)
+        self._lraw = stack.raw
+
+    @classmethod
+    def lazy(cls, raw, make):
+        """A file whose io objects are made on first use, by ``make(raw)`` (the buffer): an
+        open, a close and reads that the buffer would pass straight to the raw file need
+        none of them."""
+        self = cls.__new__(cls)
+        self._lraw, self._make = raw, make
+        return self
+
+    def __getattr__(self, name):
+        if name in ("_file", "_stack", "_runner") and "_make" in self.__dict__:
+            self._materialize()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _materialize(self):
+        raw, make = self._lraw, self.__dict__.pop("_make")
+        closed = raw.closed
+        if closed:  # closed before it was needed: made as it would have been, then closed
+            raw._IOBase__closed = False
+        try:
+            file = make(raw)
+        finally:
+            if closed:
+                raw._IOBase__closed = True
+        self._file, self._stack = file, Stack(raw, file)
+        self._runner = Runner(self._stack)
 
     async def _call(self, name, *args, **kwargs):
         self._check_attached()
@@ -213,6 +317,15 @@ class _Detachable(AsyncBase):
 
     async def close(self):
         self._check_attached()
+        if "_make" in self.__dict__:
+            # No io object yet, so nothing buffered: the built-in's close is the raw file's.
+            raw = self._lraw
+            if raw.closed:
+                return
+            raw._IOBase__closed = True
+            if raw._closefd:
+                await raw._ctx.close_fd(raw._fd)
+            return
         return await self._runner.run(self._file.close)
 
 
@@ -227,6 +340,28 @@ class AsyncBufferedIOBase(_Detachable):
 @_delegate("peek")
 class AsyncBufferedReader(AsyncBufferedIOBase):
     """The async ``io.BufferedReader`` and ``io.BufferedRandom``."""
+
+    _fast_size = 0  # a BufferedReader's buffer size: read(n) may skip its io objects
+
+    async def read(self, size=-1):
+        # The fast path: a BufferedReader with nothing buffered reads a multiple of its
+        # buffer size with one raw read of that size, into the result, buffering nothing
+        # (CPython's _bufferedreader_read_generic); so does this, on the loop thread where
+        # the pages are cached. Anything else is the io objects' own read.
+        if self._fast_size and type(size) is int and size > 0 and size % self._fast_size == 0:
+            d = self.__dict__
+            f = d.get("_file")
+            if f is None or (not self._runner.busy and len(f._read_buf) == f._read_pos and not self._detached):
+                raw = self._lraw
+                if not raw.closed:
+                    if raw._inline_bytes >= _YIELD_EVERY:  # before the read: cancel-safe
+                        raw._inline_bytes = 0
+                        await raw._ctx.sleep0()
+                        return await self.read(size)
+                    data = read_nowait(raw, size)
+                    if data is not None:
+                        return data
+        return await self._call("read", size)
 
 
 @_delegate("flush", "isatty", "read", "readall", "readinto", "readline", "readlines", "seek",

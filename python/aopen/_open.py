@@ -187,16 +187,22 @@ def _build(raw, mode, buffering, encoding, errors, newline, binary):
         buffering = raw._blksize
     if buffering == 0:
         return AsyncFileIO(raw, Stack(raw))
+    if binary:
+        # The buffer is made on first use (AsyncBase.lazy); the checks its constructor makes
+        # on the raw file cannot fail here.
+        if "+" in mode:
+            return AsyncBufferedReader.lazy(raw, lambda r: BufferedRandom(r, buffering))
+        if set("xwa") & set(mode):
+            return AsyncBufferedIOBase.lazy(raw, lambda r: BufferedWriter(r, buffering))
+        f = AsyncBufferedReader.lazy(raw, lambda r: BufferedReader(r, buffering))
+        f._fast_size = buffering
+        return f
     if "+" in mode:
         buffer = BufferedRandom(raw, buffering)
     elif set("xwa") & set(mode):
         buffer = BufferedWriter(raw, buffering)
     else:
         buffer = BufferedReader(raw, buffering)
-    if binary:
-        cls = AsyncBufferedIOBase if isinstance(buffer, BufferedWriter) and not isinstance(buffer, BufferedRandom) \
-            else AsyncBufferedReader
-        return cls(buffer, Stack(raw, buffer))
     encoding = _pyio.text_encoding(encoding)
     text = TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
     text.mode = mode

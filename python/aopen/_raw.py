@@ -75,6 +75,7 @@ class Raw(_pyio.RawIOBase):
         self._interrupt = False
         self._missed = None  # the call the attempt missed on, while the miss unwinds
         self._inline_bytes = 0
+        self._rbuf = None  # read_nowait's buffer
 
     # --- the system calls -------------------------------------------------------------
 
@@ -274,6 +275,29 @@ def _inline(raw, call):
             return None
         return (True, None) if rc >= 0 else (False, oserror(-rc))
     return None
+
+
+def read_nowait(raw, n):
+    """A positioned read of n bytes at the file position, on the loop thread, where the
+    library finds them all cached (or the file ends there): the bytes, the position moved
+    past them (the descriptor's too, as the built-in leaves it); else None, nothing done."""
+    ctx = raw._ctx
+    if ctx.ctx is None or not raw._seekable:
+        return None
+    buf = raw._rbuf
+    if buf is None or len(buf) < n:
+        buf = raw._rbuf = ctypes.create_string_buffer(n)
+    got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, raw.pos)
+    if got < 0 or got > n or (0 < got < n):
+        return None  # to be waited for, an error, or perhaps partly cached: the slow path
+    raw._inline_bytes += got
+    raw.pos += got
+    if got:
+        try:
+            os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+        except OSError:
+            pass
+    return ctypes.string_at(buf, got)
 
 
 async def _read(raw, off, n):

@@ -46,9 +46,15 @@ class TextIOWrapper(_pyio.TextIOWrapper):
         chars_to_skip = int.from_bytes(b[16:20], "little", signed=True)
         return position, dec_flags, bytes_to_feed, bool(b[20]), chars_to_skip
 
+    _in_readline = False
+
     def _read_chunk(self, size_hint=0):
         if self._decoder is None:
             raise ValueError("no decoder")
+        if self._in_readline and self._decoded_chars_used >= len(self._decoded_chars or ""):
+            # C's readline lets go of the characters it consumed before it reads on, so a
+            # decoding error there leaves tell() at the snapshot, not past them.
+            self._set_decoded_chars("")
         if self._telling:
             dec_buffer, dec_flags = self._decoder.getstate()
         if size_hint > 0:
@@ -95,13 +101,25 @@ class TextIOWrapper(_pyio.TextIOWrapper):
 
     def readline(self, size=None):
         if size is not None and size.__index__() == 0:
-            # C reads a chunk before it looks at the limit (a decoding error is raised).
+            # C reads chunks until one decodes (or the input ends: then it forgets the
+            # snapshot, as at any EOF) before it looks at the limit, but only when it holds
+            # no decoded characters at all, used or not.
             self._checkClosed()
-            if len(self._decoded_chars or "") <= self._decoded_chars_used:
+            if not self._decoded_chars:
                 self._checkReadable()
-                self._read_chunk()
+                while True:
+                    if not self._read_chunk():
+                        self._set_decoded_chars("")
+                        self._snapshot = None
+                        break
+                    if self._decoded_chars:
+                        break
             return ""
-        return super().readline(size)
+        self._in_readline = True
+        try:
+            return super().readline(size)
+        finally:
+            self._in_readline = False
 
     def read(self, size=None):
         self._checkReadable()
