@@ -11,6 +11,17 @@ import _pyio
 from ._raw import _YIELD_EVERY, Raw, Runner, Stack, read_nowait  # noqa: F401  (Raw: under every file)
 
 
+def size_arg(size):
+    """A read's size argument as _pyio takes it: None is -1, else its __index__()."""
+    if size is None:
+        return -1
+    try:
+        size_index = size.__index__
+    except AttributeError:
+        raise TypeError(f"{size!r} is not an integer")
+    return size_index()
+
+
 class _CBufferedMixin:
     """Where the C BufferedReader (the built-in) differs observably from ``_pyio``'s."""
 
@@ -100,15 +111,7 @@ class _CBufferedMixin:
         # _pyio's IOBase.readline, with its limit counted from what is left: _pyio reads up
         # to `size` bytes per step and so returns more than `size` where the buffer is
         # smaller than it; C never does.
-        if size is None:
-            size = -1
-        else:
-            try:
-                size_index = size.__index__
-            except AttributeError:
-                raise TypeError(f"{size!r} is not an integer")
-            else:
-                size = size_index()
+        size = size_arg(size)
         res = bytearray()
         while size < 0 or len(res) < size:
             readahead = self.peek(1)

@@ -8,7 +8,7 @@ module's own code, never a second implementation.
 
 import _pyio
 
-from ._binary import _Detachable, _delegate, _props, _proxy
+from ._binary import _Detachable, _delegate, _props, _proxy, size_arg
 
 
 class TextIOWrapper(_pyio.TextIOWrapper):
@@ -123,15 +123,7 @@ class TextIOWrapper(_pyio.TextIOWrapper):
 
     def read(self, size=None):
         self._checkReadable()
-        if size is None:
-            size = -1
-        else:
-            try:
-                size_index = size.__index__
-            except AttributeError:
-                raise TypeError(f"{size!r} is not an integer")
-            else:
-                size = size_index()
+        size = size_arg(size)
         decoder = self._decoder or self._get_decoder()
         if size < 0:
             result = self._get_decoded_chars() + decoder.decode(self.buffer.read(), final=True)
