@@ -377,15 +377,24 @@ def close(loop=None):
         ctx.close(loop)
 
 
+_last = (lambda: None, None)  # (a weak reference to the loop current() last served, its context)
+
+
 def current(loop=None):
     """The running loop's context (asyncio, or trio), made with default options if new."""
+    global _last
     if loop is None:
         try:
             loop = asyncio.get_running_loop()
+            if _last[0]() is loop and _last[1].ctx is not None:
+                return _last[1]
         except RuntimeError:
             if not _in_trio():
                 raise RuntimeError("no running event loop (asyncio or trio)") from None
             ctx = _trio_runvar().get(None)
             return ctx if ctx is not None else configure()
     ctx = _contexts.get(loop)
-    return ctx if ctx is not None else configure(loop=loop)
+    if ctx is None:
+        ctx = configure(loop=loop)
+    _last = (weakref.ref(loop), ctx)
+    return ctx

@@ -122,10 +122,26 @@ def _check_args(file, mode, buffering, encoding, errors, newline):
     return file, raw_mode, binary
 
 
+# (mode, buffering) -> (raw_mode, binary, flags) for calls whose checks passed with
+# encoding, errors and newline None: the checks depend on nothing else (a str or bytes path;
+# buffering 1, which warns in binary mode, is never kept).
+_checked = {}
+
+
 async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener):
-    file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
+    known = None
+    if encoding is None and errors is None and newline is None and type(file) is str \
+            and type(mode) is str and type(buffering) is int:
+        known = _checked.get((mode, buffering))
+    if known is not None:
+        raw_mode, binary, flags = known
+    else:
+        file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
+        flags = _flags(raw_mode)
+        if encoding is None and errors is None and newline is None and type(mode) is str \
+                and type(buffering) is int and buffering != 1 and len(_checked) < 64:
+            _checked[(mode, buffering)] = (raw_mode, binary, flags)
     ctx = _loop.current()
-    flags = _flags(raw_mode)
     owned = False
     fast = False
     if isinstance(file, int):

@@ -520,8 +520,10 @@ class Runner:
                     raise
                 raw._log.append((miss, ok, result))
         finally:
-            log, raw._log, raw._missed = raw._log, None, None
-            if log and raw._seekable and raw.pos != start and not raw.closed:
+            raw._log, raw._missed = None, None
+            # (A seek makes no call but moves the position: the descriptor's too, as the
+            # built-in's; an appending write of nothing leaves it there.)
+            if raw._seekable and raw.pos != start and not raw.closed:
                 try:
                     os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
                 except OSError:

@@ -6,6 +6,8 @@ is libaopen's (``_raw``). Decoding, newline translation and tell/seek cookies ar
 module's own code, never a second implementation.
 """
 
+import math
+
 import _pyio
 
 from ._binary import _Detachable, _delegate, _props, _proxy, size_arg
@@ -92,6 +94,24 @@ class TextIOWrapper(_pyio.TextIOWrapper):
             return super().write(s)
         finally:
             self._telling = telling
+
+    def tell(self):
+        # _pyio asserts that its first guess of where to start decoding lies inside the
+        # snapshot's bytes; C has no such check (a seek to a cookie that skips characters,
+        # then a read, can put it past them). The guess, clamped to those bytes (what the
+        # slice next_input[:guess] means anyway), gives C's cookie.
+        snap, used = self._snapshot, self._decoded_chars_used
+        if snap is not None and self._decoder is not None and used and int(self._b2cratio * used) > len(snap[1]):
+            saved, n = self._b2cratio, len(snap[1])
+            ratio = n / used
+            while int(ratio * used) < n:
+                ratio = math.nextafter(ratio, math.inf)
+            self._b2cratio = ratio
+            try:
+                return super().tell()
+            finally:
+                self._b2cratio = saved
+        return super().tell()
 
     def truncate(self, pos=None):
         # C: flush, then the buffer's truncate with `pos` as given (None: the buffer's own
