@@ -62,22 +62,42 @@ class _CBufferedMixin:
     def _flush_before_read(self):
         pass
 
-    _pyio_read = False  # readinto: _pyio's read, which reads as C's readinto does
-
-    def _readinto(self, b, read1):
-        if read1:
-            return super()._readinto(b, read1)
-        self._pyio_read = True
-        try:
-            return super()._readinto(b, read1)
-        finally:
-            self._pyio_read = False
+    def _readinto(self, buf, read1):
+        # _pyio's BufferedReader._readinto (which is C's algorithm), with its copy from the
+        # buffer bounded by the room left in `buf`: _pyio bounds it by all of `buf`, and so
+        # fails (ValueError) where a refill follows a partial copy.
+        if not isinstance(buf, memoryview):
+            buf = memoryview(buf)
+        if buf.nbytes == 0:
+            return 0
+        buf = buf.cast("B")
+        written = 0
+        with self._read_lock:
+            while written < len(buf):
+                avail = min(len(self._read_buf) - self._read_pos, len(buf) - written)
+                if avail:
+                    buf[written:written + avail] = self._read_buf[self._read_pos:self._read_pos + avail]
+                    self._read_pos += avail
+                    written += avail
+                    if written == len(buf):
+                        break
+                if len(buf) - written > self.buffer_size:
+                    n = self.raw.readinto(buf[written:])
+                    if not n:
+                        break
+                    written += n
+                elif not (read1 and written):
+                    if not self._peek_unlocked(1):
+                        break
+                if read1 and written:
+                    break
+        return written
 
     def _read_unlocked(self, n=None):
         # C's _bufferedreader_read_generic: past what is buffered, the whole buffer-size
         # blocks straight from the raw file, then the buffer filled for the rest (so what
         # stays buffered, which read1() and peek() show, is C's).
-        if n is None or n == -1 or self._pyio_read:
+        if n is None or n == -1:
             return super()._read_unlocked(n)
         buf, pos = self._read_buf, self._read_pos
         avail = len(buf) - pos
