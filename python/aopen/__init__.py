@@ -128,7 +128,7 @@ class aopen:
     asynchronously through libaopen. Arguments are those of the built-in ``open``."""
 
     def __init__(self, file, mode="r", buffering=-1, encoding=None, errors=None, newline=None):
-        self._path = _os.fsencode(file)
+        self._path = _loop.fspath(file)
         self._flags = _flags(mode) | _os.O_CLOEXEC
         self._args = (mode, buffering, encoding, errors, newline)
         self._file = None

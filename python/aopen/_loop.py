@@ -30,6 +30,15 @@ def check(rc, what):
     return rc
 
 
+def fspath(path):
+    """`path` (str, bytes or os.PathLike) as the bytes a C call takes; ValueError for an
+    embedded NUL, as the os module raises (C would see only the part before it)."""
+    b = os.fsencode(path)
+    if b"\0" in b:
+        raise ValueError("embedded null byte")
+    return b
+
+
 def oserror(err, *paths):
     """The OSError the os module raises for `err` (its subclass by errno), with the paths."""
     return OSError(err, os.strerror(err), *[os.fsdecode(p) if isinstance(p, bytes) else p for p in paths])
@@ -178,7 +187,7 @@ class Context:
             return 0
 
         cfn = _abi.CALL_FN(run)
-        p = os.fsencode(path) if path is not None else None
+        p = fspath(path) if path is not None else None
         submit = lambda: lib.aopen_call_submit(self.ctx, cfn, None, p, fd if p is None else -1, None, None)
         await self.call(submit, keep=cfn)
         ok, value = box[0]

@@ -3,6 +3,7 @@ open, fstat and every later call made through libaopen; ``wrap()`` and the stdio
 """
 
 import asyncio
+import errno
 import io
 import os
 import stat as _stat
@@ -17,6 +18,8 @@ import _pyio
 from . import _loop
 from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, BufferedRandom,
                       BufferedReader, BufferedWriter, FileProtocol)
+from ._abi import lib
+from ._loop import oserror
 from ._raw import Raw, Stack, fstat
 from ._text import AsyncTextIOWrapper, TextIOWrapper
 
@@ -126,6 +129,7 @@ def _check_args(file, mode, buffering, encoding, errors, newline):
 # encoding, errors and newline None: the checks depend on nothing else (a str or bytes path;
 # buffering 1, which warns in binary mode, is never kept).
 _checked = {}
+_FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 
 
 async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener):
@@ -135,6 +139,22 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
         known = _checked.get((mode, buffering))
     if known is not None:
         raw_mode, binary, flags = known
+        if opener is None and closefd is True:
+            # The common case: arguments seen before, a str path, a cached local file
+            # (aopen_open_nowait; its fstat never waits either).
+            ctx = _loop.current()
+            if ctx.ctx is not None and "\0" not in file:
+                fd = lib.aopen_open_nowait(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666)
+                if fd >= 0:
+                    try:
+                        st = os.fstat(fd)
+                    except BaseException:
+                        ctx.close_detached(fd)
+                        raise
+                    return _opened(ctx, fd, st, True, file, raw_mode, closefd, mode, buffering, None, None,
+                                   None, binary)
+                if fd != -errno.EAGAIN:
+                    raise oserror(-fd, file)
     else:
         file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
         flags = _flags(raw_mode)
@@ -154,7 +174,7 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
         if not closefd:
             raise ValueError("Cannot use closefd=False with file name")
         if opener is None:
-            fd, fast = await ctx.open_fd(os.fsencode(file), flags, 0o666)
+            fd, fast = await ctx.open_fd(_loop.fspath(file), flags, 0o666)
         else:
             fd = await ctx.run_blocking(lambda: opener(file, flags), path=file)
             if not isinstance(fd, int):
@@ -165,11 +185,23 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
     try:
         # The library judged a fast-path open local and cached: its fstat never waits.
         st = os.fstat(fd) if fast else await fstat(ctx, fd)
+    except BaseException:
+        if owned:
+            ctx.close_detached(fd)
+        raise
+    return _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline,
+                   binary)
+
+
+def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline, binary):
+    """The file over `fd`, whose fstat is `st`: what FileIO checks and sets at open, then
+    the io classes. An fd we opened (`owned`) is closed on a worker if that fails."""
+    try:
         if _stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(21, os.strerror(21), file)
         fmt = _stat.S_IFMT(st.st_mode)
         seekable, tty, pos = True, False, 0
-        if fmt not in (_stat.S_IFREG, _stat.S_IFBLK):
+        if fmt != _stat.S_IFREG and fmt != _stat.S_IFBLK:
             # Pipes, sockets, character devices: lseek(SEEK_CUR) and isatty ask the kernel
             # (the driver), never a filesystem.
             try:
@@ -186,11 +218,11 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
             elif not owned:
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
         raw = Raw(ctx, fd, file, raw_mode, closefd, st, pos, seekable, tty)
+        return _build(raw, mode, buffering, encoding, errors, newline, binary)
     except BaseException:
         if owned:
             ctx.close_detached(fd)
         raise
-    return _build(raw, mode, buffering, encoding, errors, newline, binary)
 
 
 def _build(raw, mode, buffering, encoding, errors, newline, binary):

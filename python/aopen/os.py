@@ -20,7 +20,7 @@ import stat as _statmod
 import struct
 
 from ._abi import Statx as _Statx, STATX_BASIC_STATS as _STATX_BASIC_STATS, lib as _lib
-from ._loop import current as _context, oserror
+from ._loop import current as _context, fspath as _fspath, oserror
 
 _O_PATH = getattr(_os, "O_PATH", 0o10000000)  # Linux's value where os lacks it
 _stat_nowait = True  # whether aopen_open_nowait takes O_PATH (see _stat)
@@ -61,7 +61,7 @@ def stat_result(x):
 
 async def _stat(path, flags):
     ctx = _context()
-    p = _os.fsencode(path)
+    p = _fspath(path)
     global _stat_nowait
     if _stat_nowait and ctx.ctx is not None:
         # The nowait fast path: where libaopen can open the path with O_PATH from the
@@ -106,7 +106,7 @@ async def lstat(path):
 
 async def unlink(path):
     """``os.unlink(path)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_unlink_submit(ctx.ctx, p, 0, None, None), p)
 
 
@@ -115,19 +115,19 @@ remove = unlink
 
 async def rmdir(path):
     """``os.rmdir(path)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_unlink_submit(ctx.ctx, p, _AT_REMOVEDIR, None, None), p)
 
 
 async def mkdir(path, mode=0o777):
     """``os.mkdir(path, mode)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_mkdir_submit(ctx.ctx, p, mode, None, None), p)
 
 
 async def rename(src, dst):
     """``os.rename(src, dst)``."""
-    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
     await ctx.call(lambda: _lib.aopen_rename_submit(ctx.ctx, s, d, 0, None, None), s)
 
 
@@ -174,7 +174,7 @@ _DT_TO_MODE = {1: _statmod.S_IFIFO, 2: _statmod.S_IFCHR, 4: _statmod.S_IFDIR, 6:
 async def _entries(path):
     """(name, inode, mode type or 0) of each entry of directory `path`, less . and ..: the
     directory is opened, read with getdents64 and closed by libaopen requests."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     fd, _ = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
     out = []
     try:
@@ -279,7 +279,7 @@ async def scandir(path="."):
     records them; symlinks, and entries of filesystems that do not, are stat'ed by libaopen
     requests here, before it returns."""
     want_bytes = isinstance(path, bytes)
-    base = _os.fsencode(path)
+    base = _fspath(path)
     raw = await _entries(path)
     paths = [_os.path.join(base, n) for n, _, _ in raw]  # as os.scandir: "./name" for "."
     if not want_bytes:
@@ -332,7 +332,7 @@ async def readlink(path, *, dir_fd=None):
     """``os.readlink(path)``: ``str`` unless `path` is ``bytes``."""
     if dir_fd is not None or not _has("aopen_readlink_submit"):
         return await wrap(_os.readlink)(path, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     size = 4096
     while True:
         buf = ctypes.create_string_buffer(size)
@@ -347,7 +347,7 @@ async def symlink(src, dst, target_is_directory=False, *, dir_fd=None):
     """``os.symlink(src, dst)``."""
     if dir_fd is not None or not _has("aopen_symlink_submit"):
         return await wrap(_os.symlink)(src, dst, target_is_directory, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
-    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
     await ctx.call(lambda: _lib.aopen_symlink_submit(ctx.ctx, s, d, None, None), s, path2=d)
 
 
@@ -356,7 +356,7 @@ async def link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=Tr
     if src_dir_fd is not None or dst_dir_fd is not None or not _has("aopen_link_submit"):
         return await wrap(_os.link)(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
                                     follow_symlinks=follow_symlinks)
-    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
     flags = _AT_SYMLINK_FOLLOW if follow_symlinks else 0
     await ctx.call(lambda: _lib.aopen_link_submit(ctx.ctx, s, d, flags, None, None), s, path2=d)
 
@@ -366,7 +366,7 @@ async def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlink
     if dir_fd is not None or not _has("aopen_access_submit"):
         return await wrap(_os.access)(path, mode, dir_fd=dir_fd, effective_ids=effective_ids,
                                       follow_symlinks=follow_symlinks)
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     flags = (_AT_EACCESS if effective_ids else 0) | (0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
     try:
         await ctx.call(lambda: _lib.aopen_access_submit(ctx.ctx, p, mode, flags, None, None), p)
@@ -398,7 +398,7 @@ async def statvfs(path):
     if fd:
         await ctx.call(lambda: _lib.aopen_fstatfs_submit(ctx.ctx, path, ctypes.byref(buf), None, None), keep=buf)
     else:
-        p = _os.fsencode(path)
+        p = _fspath(path)
         await ctx.call(lambda: _lib.aopen_statfs_submit(ctx.ctx, p, ctypes.byref(buf), None, None), p, keep=buf)
     return _statvfs_result(buf)
 

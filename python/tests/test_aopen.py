@@ -317,6 +317,29 @@ class TestOs(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_an_embedded_nul_is_refused_as_the_os_module_does(self):
+        # C would see only the path before the NUL: "f\0x" must not reach "f".
+        import aopen.aiofiles as af
+
+        f = os.path.join(DIR, "nul")
+        with open(f, "w"):
+            pass
+
+        async def main():
+            calls = [lambda: af.open(f + "\0x", "rb"), lambda: af.open(os.fsencode(f) + b"\0", "r"),
+                     lambda: af.os.stat(f + "\0x"), lambda: af.os.unlink(f + "\0x"),
+                     lambda: af.os.rename(f + "\0x", f + "2"), lambda: af.os.readlink(f + "\0x"),
+                     lambda: af.os.wrap(os.stat)(f + "\0x")]
+            for call in calls:
+                with self.assertRaisesRegex(ValueError, "embedded null"):
+                    await call()
+            with self.assertRaisesRegex(ValueError, "invalid mode"):  # the mode first, as open()
+                await af.open(f + "\0", "rbb")
+
+        asyncio.run(main())
+        self.assertTrue(os.path.exists(f))
+        os.unlink(f)
+
     def test_listdir_and_scandir_match_the_os_module(self):
         d = os.path.join(DIR, "ls.d")
         subprocess.run(["rm", "-rf", d], check=True)
