@@ -8,7 +8,7 @@ coroutine runs the io object's own method through the file's ``Runner`` (``_raw`
 
 import _pyio
 
-from ._raw import _YIELD_EVERY, Raw, Runner, Stack, read_nowait  # noqa: F401  (Raw: under every file)
+from ._raw import _YIELD_EVERY, Raw, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
 
 
 def size_arg(size):
@@ -160,10 +160,29 @@ class _CBufferedMixin:
                 if -self._read_pos <= offset <= avail:
                     self._read_pos += offset
                     return current - avail + offset
-        return super().seek(pos, whence)
+        # C's fallback: flush, then one raw seek (relative ones less what is read ahead),
+        # and the read buffer dropped only once that succeeded. _pyio first moves the raw
+        # file back over what is read ahead, so a failing seek (seek(-1)) left the buffer's
+        # bytes to be read twice.
+        if whence not in _pyio.valid_seek_flags:
+            raise ValueError("invalid whence value")
+        self._checkClosed("seek of closed file")
+        if self._pending_writes():
+            with self._write_lock:
+                self._flush_unlocked()
+        if whence == 1:
+            pos = pos.__index__() - (len(self._read_buf) - self._read_pos)
+        with self._read_lock:
+            pos = self.raw.seek(pos, whence)
+            self._reset_read_buf()
+        if pos < 0:
+            raise OSError("seek() returned invalid position")
+        return pos
 
     def _pending_writes(self):
         return False
+
+    readlines = c_readlines
 
 
 class _CTruncateMixin:

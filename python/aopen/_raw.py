@@ -54,6 +54,21 @@ class _Interrupted(BaseException):
     """Raised at the first unlogged call of the last attempt of a cancelled operation."""
 
 
+def c_readlines(self, hint=None):
+    """C's IOBase.readlines: lines until their total length is past `hint` (_pyio stops
+    once it reaches it, one line sooner, and so before an iteration's EOF that C's makes)."""
+    hint = -1 if hint is None else hint.__index__()
+    if hint <= 0:
+        return list(self)
+    lines, length = [], 0
+    for line in self:
+        lines.append(line)
+        length += len(line)
+        if length > hint:
+            break
+    return lines
+
+
 class Raw(_pyio.RawIOBase):
     """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests."""
 
@@ -249,6 +264,8 @@ class Raw(_pyio.RawIOBase):
 
     def _dealloc_warn(self, source):
         pass
+
+    readlines = c_readlines
 
 
 def _inline(raw, call):

@@ -11,6 +11,7 @@ import math
 import _pyio
 
 from ._binary import _Detachable, _delegate, _props, _proxy, size_arg
+from ._raw import c_readlines
 
 
 class TextIOWrapper(_pyio.TextIOWrapper):
@@ -49,6 +50,7 @@ class TextIOWrapper(_pyio.TextIOWrapper):
         return position, dec_flags, bytes_to_feed, bool(b[20]), chars_to_skip
 
     _in_readline = False
+    readlines = c_readlines
 
     def _read_chunk(self, size_hint=0):
         if self._decoder is None:
