@@ -9,6 +9,8 @@ Variants, alternating, each repeated; medians of files (or reads) per second, an
   aiofiles          `async with aiofiles.open(path)`, if aiofiles is installed
   aopen             `async with aopen(path)` (nowait fast path first, else libaopen's pool)
   aopen.aiofile     the read loop through libaopen: `await f.read(n)` on an aopen.aiofile
+  aopen.aiofiles    the drop-in for aiofiles: `async with aopen.aiofiles.open(path)`, its
+                    reads, and `await aopen.aiofiles.os.stat(path)` (64 in flight)
 """
 
 import asyncio
@@ -20,9 +22,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import aopen as aopen_pkg  # noqa: E402
 from aopen import aopen  # noqa: E402
+import aopen.aiofiles as dropin  # noqa: E402
 
 try:
     import aiofiles  # type: ignore
+    import aiofiles.os  # type: ignore
 except ImportError:
     aiofiles = None
 
@@ -50,6 +54,27 @@ async def aiofiles_one(path):
 async def aopen_one(path):
     async with aopen(path, "rb"):
         pass
+
+
+async def dropin_one(path):
+    async with dropin.open(path, "rb"):
+        pass
+
+
+async def builtin_stat(path):
+    os.stat(path)
+
+
+async def executor_stat(path):
+    await asyncio.get_running_loop().run_in_executor(None, os.stat, path)
+
+
+async def aiofiles_stat(path):
+    await aiofiles.os.stat(path)
+
+
+async def dropin_stat(path):
+    await dropin.os.stat(path)
 
 
 async def rate(one, path, in_flight=IN_FLIGHT):
@@ -92,24 +117,21 @@ def read_loops(chunk):
         await loop.run_in_executor(None, f.close)
         return n
 
-    async def with_aiofiles(path):
-        n = 0
-        async with aiofiles.open(path, "rb") as f:
-            while await f.read(chunk):
-                n += 1
-        return n
+    def with_async_open(open_):
+        async def run(path):
+            n = 0
+            async with open_(path, "rb") as f:
+                while await f.read(chunk):
+                    n += 1
+            return n
 
-    async def with_aiofile(path):
-        n = 0
-        async with aopen_pkg.aiofile(path, "rb") as f:
-            while await f.read(chunk):
-                n += 1
-        return n
+        return run
 
     variants = [("builtin open", builtin), ("run_in_executor", executor)]
     if aiofiles is not None:
-        variants.append(("aiofiles", with_aiofiles))
-    variants.append(("aopen.aiofile", with_aiofile))
+        variants.append(("aiofiles", with_async_open(aiofiles.open)))
+    variants.append(("aopen.aiofile", with_async_open(aopen_pkg.aiofile)))
+    variants.append(("aopen.aiofiles", with_async_open(dropin.open)))
     return variants
 
 
@@ -139,15 +161,27 @@ def report(variants, runs, unit, csv, metric, k):
                     f.write(f"{label},{metric},{name},{k},{i},{x:.4f}\n")
 
 
-async def main(path, csv):
-    variants = [("builtin open", builtin_one), ("run_in_executor", executor_one)]
+def with_aiofiles(variants, with_it, drop_in):
+    """The builtin and executor variants, then aiofiles' (where installed), then aopen's."""
     if aiofiles is not None:
-        variants.append(("aiofiles", aiofiles_one))
-    variants.append(("aopen", aopen_one))
+        variants.append(("aiofiles", with_it))
+    return variants + drop_in
+
+
+async def main(path, csv):
+    variants = with_aiofiles([("builtin open", builtin_one), ("run_in_executor", executor_one)], aiofiles_one,
+                             [("aopen", aopen_one), ("aopen.aiofiles", dropin_one)])
     runs = await compare(variants, path, IN_FLIGHT)
     print(f"Python asyncio, {IN_FLIGHT} tasks in flight, open+close of a cached file; "
           f"{RUNS} alternating runs of {RUN_SECS} s; medians")
     report(variants, runs, "files/s", csv, "py_files_per_s", IN_FLIGHT)
+
+    variants = with_aiofiles([("builtin open", builtin_stat), ("run_in_executor", executor_stat)], aiofiles_stat,
+                             [("aopen.aiofiles", dropin_stat)])
+    runs = await compare(variants, path, IN_FLIGHT)
+    print(f"\nPython asyncio os.stat of a cached file, {IN_FLIGHT} tasks in flight "
+          f"('builtin open' is os.stat on the loop; aiofiles: aiofiles.os.stat); medians")
+    report(variants, runs, "stats/s", csv, "py_stats_per_s", IN_FLIGHT)
 
     big = path + ".py-read"
     with open(big, "wb") as f:

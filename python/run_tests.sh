@@ -13,6 +13,22 @@ AOPEN_TEST_DIR=$dir SLOW_OPEN_PREFIX=$dir/slow/ SLOW_OPEN_MS=500 LD_PRELOAD=$shi
   AOPEN_LIBRARY=$PWD/target/release/libaopen.so PYTHONPATH=python \
   timeout 120 python3 -m unittest -v python/tests/test_aopen.py
 
+# The drop-in: aiofiles' own suite (asyncio, then uvloop), the differential property tests
+# against the built-in file (AOPEN_HYPOTHESIS_EXAMPLES per test, default 300), and anyio.
+if py=$(python/tests/setup_venv.sh); then
+  export AOPEN_LIBRARY=$PWD/target/release/libaopen.so
+  python/tests/run_aiofiles_suite.sh "$py" asyncio
+  python/tests/run_aiofiles_suite.sh "$py" uvloop
+  PYTHONPATH=python AOPEN_HYPOTHESIS_EXAMPLES=${AOPEN_HYPOTHESIS_EXAMPLES:-300} timeout 600 \
+    "$py" -m pytest -q -p no:cacheprovider python/tests/test_differential.py
+  # The same on uvloop, a smaller budget; then anyio on its asyncio and trio backends.
+  PYTHONPATH=python AOPEN_LOOP=uvloop AOPEN_HYPOTHESIS_EXAMPLES=100 timeout 600 \
+    "$py" -m pytest -q -p no:cacheprovider python/tests/test_differential.py
+  PYTHONPATH=python timeout 120 "$py" -m pytest -q -p no:cacheprovider python/tests/test_anyio.py
+else
+  echo "SKIP aiofiles suite and differential tests: no test venv (package registry unreachable)"
+fi
+
 if [ -n "${AOPEN_HANGFS:-}" ] && [ "$(id -u)" = 0 ] && [ -w /dev/fuse ]; then
   mkdir "$dir/fuse"
   AOPEN_TEST_DIR=$dir/fuse AOPEN_PRIVATE_MOUNTS=1 AOPEN_LIBRARY=$PWD/target/release/libaopen.so \

@@ -14,58 +14,34 @@ libuv); a stat's result reaches Python memory only when it is delivered. Errors 
 
 import asyncio
 import ctypes
+import errno as _errno
 import os as _os
 import stat as _statmod
 import struct
 
-from . import _context, _lib
+from ._abi import Statx as _Statx, STATX_BASIC_STATS as _STATX_BASIC_STATS, lib as _lib
+from ._loop import current as _context, fspath as _fspath, oserror
+
+_O_PATH = getattr(_os, "O_PATH", 0o10000000)  # Linux's value where os lacks it
+_stat_nowait = True  # whether aopen_open_nowait takes O_PATH (see _stat)
 
 __all__ = [
-    "stat", "lstat", "unlink", "remove", "rmdir", "mkdir", "rename", "replace",
-    "exists", "isfile", "isdir", "getsize", "listdir", "scandir", "DirEntry",
+    "path", "stat", "lstat", "rename", "renames", "replace", "remove", "unlink", "mkdir",
+    "makedirs", "rmdir", "removedirs", "symlink", "readlink", "link", "listdir", "scandir",
+    "access", "wrap", "getcwd", "statvfs", "sendfile",
+    "exists", "isfile", "isdir", "getsize", "DirEntry",
 ]
 
-_AT_SYMLINK_NOFOLLOW = 0x100
-_AT_REMOVEDIR = 0x200
-_STATX_BASIC_STATS = 0x7FF
+_AT_SYMLINK_NOFOLLOW = _os.AT_SYMLINK_NOFOLLOW if hasattr(_os, 'AT_SYMLINK_NOFOLLOW') else 0x100
+_AT_REMOVEDIR = 0x200  # not in the os module; the same value on every Linux architecture
+# Not in the os module of every Python (3.11 has none of them); the kernel's values, the same
+# on every Linux architecture.
+_AT_SYMLINK_FOLLOW = getattr(_os, "AT_SYMLINK_FOLLOW", 0x400)
+_AT_EACCESS = getattr(_os, "AT_EACCESS", 0x200)
 
 
-class _Timestamp(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32), ("_reserved", ctypes.c_int32)]
-
-
-class _Statx(ctypes.Structure):
-    """The kernel's struct statx (256 bytes)."""
-
-    _fields_ = [
-        ("stx_mask", ctypes.c_uint32),
-        ("stx_blksize", ctypes.c_uint32),
-        ("stx_attributes", ctypes.c_uint64),
-        ("stx_nlink", ctypes.c_uint32),
-        ("stx_uid", ctypes.c_uint32),
-        ("stx_gid", ctypes.c_uint32),
-        ("stx_mode", ctypes.c_uint16),
-        ("_spare0", ctypes.c_uint16),
-        ("stx_ino", ctypes.c_uint64),
-        ("stx_size", ctypes.c_uint64),
-        ("stx_blocks", ctypes.c_uint64),
-        ("stx_attributes_mask", ctypes.c_uint64),
-        ("stx_atime", _Timestamp),
-        ("stx_btime", _Timestamp),
-        ("stx_ctime", _Timestamp),
-        ("stx_mtime", _Timestamp),
-        ("stx_rdev_major", ctypes.c_uint32),
-        ("stx_rdev_minor", ctypes.c_uint32),
-        ("stx_dev_major", ctypes.c_uint32),
-        ("stx_dev_minor", ctypes.c_uint32),
-        ("_rest", ctypes.c_uint8 * 112),
-    ]
-
-
-assert ctypes.sizeof(_Statx) == 256
-
-
-def _stat_result(x):
+def stat_result(x):
+    """An os.stat_result from a struct statx."""
     def ns(t):
         return t.tv_sec * 1_000_000_000 + t.tv_nsec
 
@@ -85,16 +61,42 @@ def _stat_result(x):
 
 async def _stat(path, flags):
     ctx = _context()
-    p = _os.fsencode(path)
+    p = _fspath(path)
+    global _stat_nowait
+    if _stat_nowait and ctx.ctx is not None:
+        # The nowait fast path: where libaopen can open the path with O_PATH from the
+        # kernel's caches on a local filesystem, fstat of that descriptor never waits either
+        # (O_NOFOLLOW: the link itself, as lstat). Its errors are stat's (ENOENT, EACCES on
+        # a directory, ENOTDIR, ELOOP, ENAMETOOLONG). A library whose aopen_open_nowait
+        # refuses O_PATH (-EINVAL: libaopen 0.1 adds O_NONBLOCK to its opens) never gets
+        # asked again; every stat is then a request.
+        oflags = _O_PATH | (_os.O_NOFOLLOW if flags & _AT_SYMLINK_NOFOLLOW else 0)
+        fd = _lib.aopen_open_nowait(ctx.ctx, p, oflags, 0)
+        if fd >= 0:
+            try:
+                return _os.fstat(fd)
+            finally:
+                if _lib.aopen_close_nowait(ctx.ctx, fd) < 0:
+                    ctx.close_detached(fd)
+        if fd == -_errno.EINVAL:
+            _stat_nowait = False
+        elif fd != -_errno.EAGAIN:
+            raise oserror(-fd, path)
     buf = _Statx()
     submit = lambda: _lib.aopen_stat_submit(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctypes.byref(buf), None, None)
     await ctx.call(submit, p, keep=buf)
-    return _stat_result(buf)
+    return stat_result(buf)
 
 
-async def stat(path):
-    """``os.stat(path)``, following symlinks."""
-    return await _stat(path, 0)
+async def stat(path, *, dir_fd=None, follow_symlinks=True):
+    """``os.stat(path, follow_symlinks=...)``; an int `path` is an open descriptor (fstat)."""
+    if isinstance(path, int):
+        from ._raw import fstat
+
+        return await fstat(_context(), path)
+    if dir_fd is not None:
+        return await wrap(_os.stat)(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+    return await _stat(path, 0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
 
 
 async def lstat(path):
@@ -104,7 +106,7 @@ async def lstat(path):
 
 async def unlink(path):
     """``os.unlink(path)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_unlink_submit(ctx.ctx, p, 0, None, None), p)
 
 
@@ -113,19 +115,19 @@ remove = unlink
 
 async def rmdir(path):
     """``os.rmdir(path)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_unlink_submit(ctx.ctx, p, _AT_REMOVEDIR, None, None), p)
 
 
 async def mkdir(path, mode=0o777):
     """``os.mkdir(path, mode)``."""
-    ctx, p = _context(), _os.fsencode(path)
+    ctx, p = _context(), _fspath(path)
     await ctx.call(lambda: _lib.aopen_mkdir_submit(ctx.ctx, p, mode, None, None), p)
 
 
 async def rename(src, dst):
     """``os.rename(src, dst)``."""
-    ctx, s, d = _context(), _os.fsencode(src), _os.fsencode(dst)
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
     await ctx.call(lambda: _lib.aopen_rename_submit(ctx.ctx, s, d, 0, None, None), s)
 
 
@@ -162,7 +164,7 @@ async def getsize(path):
     return (await stat(path)).st_size
 
 
-_O_DIRECTORY = 0o200000
+_O_DIRECTORY = _os.O_DIRECTORY
 _DIRENT_BUF = 64 * 1024
 _DIRENT_HEAD = struct.Struct("<QqHB")  # linux_dirent64: d_ino, d_off, d_reclen, d_type
 _DT_TO_MODE = {1: _statmod.S_IFIFO, 2: _statmod.S_IFCHR, 4: _statmod.S_IFDIR, 6: _statmod.S_IFBLK,
@@ -172,8 +174,8 @@ _DT_TO_MODE = {1: _statmod.S_IFIFO, 2: _statmod.S_IFCHR, 4: _statmod.S_IFDIR, 6:
 async def _entries(path):
     """(name, inode, mode type or 0) of each entry of directory `path`, less . and ..: the
     directory is opened, read with getdents64 and closed by libaopen requests."""
-    ctx, p = _context(), _os.fsencode(path)
-    fd = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
+    ctx, p = _context(), _fspath(path)
+    fd, _ = await ctx.open_fd(p, _os.O_RDONLY | _O_DIRECTORY | _os.O_CLOEXEC, 0)
     out = []
     try:
         buf = ctypes.create_string_buffer(_DIRENT_BUF)
@@ -277,7 +279,7 @@ async def scandir(path="."):
     records them; symlinks, and entries of filesystems that do not, are stat'ed by libaopen
     requests here, before it returns."""
     want_bytes = isinstance(path, bytes)
-    base = _os.fsencode(path)
+    base = _fspath(path)
     raw = await _entries(path)
     paths = [_os.path.join(base, n) for n, _, _ in raw]  # as os.scandir: "./name" for "."
     if not want_bytes:
@@ -294,3 +296,169 @@ async def scandir(path="."):
         for i, (n, ino, _) in enumerate(raw)
     ]
     return _ScandirIterator(entries)
+
+
+# --- the rest of aiofiles.os -----------------------------------------------------------
+
+
+def _first_path_or_fd(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, int) and not isinstance(a, bool):
+            return None, a
+        if isinstance(a, (str, bytes, _os.PathLike)):
+            return _os.fspath(a), -1
+    return None, -1
+
+
+def wrap(func):
+    """An async version of any blocking function: each call runs on libaopen's pool
+    (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
+    or on a thread where the library lacks that call. Never on the loop."""
+
+    async def run(*args, loop=None, executor=None, **kwargs):
+        path, fd = _first_path_or_fd(args, kwargs)
+        return await _context().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
+
+    run.__name__ = getattr(func, "__name__", "run")
+    run.__doc__ = getattr(func, "__doc__", None)
+    return run
+
+
+def _has(name):
+    return hasattr(_lib, name)
+
+
+async def readlink(path, *, dir_fd=None):
+    """``os.readlink(path)``: ``str`` unless `path` is ``bytes``."""
+    if dir_fd is not None or not _has("aopen_readlink_submit"):
+        return await wrap(_os.readlink)(path, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
+    ctx, p = _context(), _fspath(path)
+    size = 4096
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = await ctx.call(lambda: _lib.aopen_readlink_submit(ctx.ctx, p, buf, size, None, None), p, keep=buf)
+        if n < size:
+            out = buf.raw[:n]
+            return out if isinstance(path, bytes) else _os.fsdecode(out)
+        size *= 4
+
+
+async def symlink(src, dst, target_is_directory=False, *, dir_fd=None):
+    """``os.symlink(src, dst)``."""
+    if dir_fd is not None or not _has("aopen_symlink_submit"):
+        return await wrap(_os.symlink)(src, dst, target_is_directory, **({"dir_fd": dir_fd} if dir_fd is not None else {}))
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
+    await ctx.call(lambda: _lib.aopen_symlink_submit(ctx.ctx, s, d, None, None), s, path2=d)
+
+
+async def link(src, dst, *, src_dir_fd=None, dst_dir_fd=None, follow_symlinks=True):
+    """``os.link(src, dst)``."""
+    if src_dir_fd is not None or dst_dir_fd is not None or not _has("aopen_link_submit"):
+        return await wrap(_os.link)(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd,
+                                    follow_symlinks=follow_symlinks)
+    ctx, s, d = _context(), _fspath(src), _fspath(dst)
+    flags = _AT_SYMLINK_FOLLOW if follow_symlinks else 0
+    await ctx.call(lambda: _lib.aopen_link_submit(ctx.ctx, s, d, flags, None, None), s, path2=d)
+
+
+async def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlinks=True):
+    """``os.access(path, mode)``: True or False, as the os module (errors are False)."""
+    if dir_fd is not None or not _has("aopen_access_submit"):
+        return await wrap(_os.access)(path, mode, dir_fd=dir_fd, effective_ids=effective_ids,
+                                      follow_symlinks=follow_symlinks)
+    ctx, p = _context(), _fspath(path)
+    flags = (_AT_EACCESS if effective_ids else 0) | (0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
+    try:
+        await ctx.call(lambda: _lib.aopen_access_submit(ctx.ctx, p, mode, flags, None, None), p)
+    except OSError:
+        return False
+    return True
+
+
+async def getcwd():
+    """``os.getcwd()`` (getcwd(2) can wait on the filesystem of the working directory)."""
+    return await _context().run_blocking(_os.getcwd, path=".")
+
+
+def _statvfs_result(b):
+    fsid = (b.f_fsid[0] & 0xFFFFFFFF) | ((b.f_fsid[1] & 0xFFFFFFFF) << 32)
+    seq = (b.f_bsize, b.f_frsize or b.f_bsize, b.f_blocks, b.f_bfree, b.f_bavail, b.f_files,
+           b.f_ffree, b.f_ffree, b.f_flags & ~0x20, b.f_namelen)  # ST_VALID is not reported
+    return _os.statvfs_result(seq, {"f_fsid": fsid})
+
+
+async def statvfs(path):
+    """``os.statvfs(path)``; an int `path` is an open descriptor."""
+    from ._abi import Statfs
+
+    fd = isinstance(path, int)
+    if not _has("aopen_fstatfs_submit" if fd else "aopen_statfs_submit"):
+        return await wrap(_os.statvfs)(path)
+    ctx, buf = _context(), Statfs()
+    if fd:
+        await ctx.call(lambda: _lib.aopen_fstatfs_submit(ctx.ctx, path, ctypes.byref(buf), None, None), keep=buf)
+    else:
+        p = _fspath(path)
+        await ctx.call(lambda: _lib.aopen_statfs_submit(ctx.ctx, p, ctypes.byref(buf), None, None), p, keep=buf)
+    return _statvfs_result(buf)
+
+
+async def sendfile(out_fd, in_fd, offset, count, *args, **kwargs):
+    """``os.sendfile(out_fd, in_fd, offset, count)``: the bytes sent. A socket `out_fd` that
+    would block is waited for by the worker (the socket's own timeouts apply)."""
+    if args or kwargs or not _has("aopen_sendfile_submit"):
+        return await wrap(_os.sendfile)(out_fd, in_fd, offset, count, *args, **kwargs)
+    ctx = _context()
+    off = -1 if offset is None else offset
+    return await ctx.call(lambda: _lib.aopen_sendfile_submit(ctx.ctx, out_fd, in_fd, off, count, None, None))
+
+
+async def makedirs(name, mode=0o777, exist_ok=False):
+    """``os.makedirs``: each mkdir a libaopen request."""
+    head, tail = _os.path.split(name)
+    if not tail:
+        head, tail = _os.path.split(head)
+    if head and tail and not await exists(head):
+        try:
+            await makedirs(head, exist_ok=exist_ok)
+        except FileExistsError:
+            pass
+        cdir = _os.curdir if not isinstance(head, bytes) else _os.curdir.encode()
+        if tail == cdir:
+            return
+    try:
+        await mkdir(name, mode)
+    except OSError:
+        if not exist_ok or not await isdir(name):
+            raise
+
+
+async def removedirs(name):
+    """``os.removedirs``: rmdir `name`, then each empty parent."""
+    await rmdir(name)
+    head, tail = _os.path.split(name)
+    if not tail:
+        head, tail = _os.path.split(head)
+    while head and tail:
+        try:
+            await rmdir(head)
+        except OSError:
+            break
+        head, tail = _os.path.split(head)
+
+
+async def renames(old, new):
+    """``os.renames``: makedirs for `new`'s parent, rename, removedirs of `old`'s parent."""
+    head, tail = _os.path.split(new)
+    if head and tail and not await exists(head):
+        await makedirs(head)
+    await rename(old, new)
+    head, tail = _os.path.split(old)
+    if head and tail:
+        try:
+            await removedirs(head)
+        except OSError:
+            pass
+
+
+from . import ospath as path  # noqa: E402  (after the calls it is made of)

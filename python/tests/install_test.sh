@@ -32,6 +32,8 @@ case $lib in "$site"/aopen/_libaopen*.so) ;; *) fail "loaded $lib, not the bundl
 want=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)
 got=$("$tmp/venv/bin/python" -c 'import aopen, importlib.metadata as m; print(aopen.__version__, m.version("aopen"))')
 [ "$got" = "$want $want" ] || fail "versions (library, package) $got, crate $want"
+"$tmp/venv/bin/python" -c 'import aopen.aiofiles, aopen.aiofiles.os, aopen.aiofiles.threadpool' \
+  || fail "the aiofiles drop-in is not in the package"
 
 AOPEN_TEST_INSTALLED=1 AOPEN_TEST_DIR=$tmp/run SLOW_OPEN_PREFIX=$tmp/run/slow/ SLOW_OPEN_MS=500 LD_PRELOAD=$shim \
   timeout 120 "$tmp/venv/bin/python" -m unittest test_aopen.TestAopen.test_article_test_drive > "$tmp/test.log" 2>&1 \

@@ -17,6 +17,7 @@ import unittest
 if not os.environ.get("AOPEN_TEST_INSTALLED"):  # else the installed package (install_test.sh)
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import aopen  # noqa: E402
+import aopen._raw  # noqa: E402
 import aopen.os  # noqa: E402
 from aopen import aopen as aopen_cm  # noqa: E402
 
@@ -174,7 +175,7 @@ class TestAopen(unittest.TestCase):
             # The package's own owed closes (a descriptor nobody will receive) go the same
             # way: to a worker, never os.close on the loop thread.
             fd = os.open(fast, os.O_RDONLY)
-            aopen._context_of(None).close_detached(fd)
+            aopen._loop.current().close_detached(fd)
             await settled(lambda s: s["owed_closes"] > before + late)
             return late, aopen.stats()["owed_closes"] - before
 
@@ -316,6 +317,29 @@ class TestOs(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_an_embedded_nul_is_refused_as_the_os_module_does(self):
+        # C would see only the path before the NUL: "f\0x" must not reach "f".
+        import aopen.aiofiles as af
+
+        f = os.path.join(DIR, "nul")
+        with open(f, "w"):
+            pass
+
+        async def main():
+            calls = [lambda: af.open(f + "\0x", "rb"), lambda: af.open(os.fsencode(f) + b"\0", "r"),
+                     lambda: af.os.stat(f + "\0x"), lambda: af.os.unlink(f + "\0x"),
+                     lambda: af.os.rename(f + "\0x", f + "2"), lambda: af.os.readlink(f + "\0x"),
+                     lambda: af.os.wrap(os.stat)(f + "\0x")]
+            for call in calls:
+                with self.assertRaisesRegex(ValueError, "embedded null"):
+                    await call()
+            with self.assertRaisesRegex(ValueError, "invalid mode"):  # the mode first, as open()
+                await af.open(f + "\0", "rbb")
+
+        asyncio.run(main())
+        self.assertTrue(os.path.exists(f))
+        os.unlink(f)
+
     def test_listdir_and_scandir_match_the_os_module(self):
         d = os.path.join(DIR, "ls.d")
         subprocess.run(["rm", "-rf", d], check=True)
@@ -392,14 +416,14 @@ class TestAiofile(unittest.TestCase):
                 await f.writelines(["two\n", "three"])
                 await f.flush()
                 await f.fsync()
-                self.assertEqual(f.tell(), len("héllo\ntwo\nthree".encode()))
+                self.assertEqual(await f.tell(), len("héllo\ntwo\nthree".encode()))
             with open(path, encoding="utf-8") as g:
                 self.assertEqual(g.read(), "héllo\ntwo\nthree")
             async with aopen.aiofile(path, encoding="utf-8") as f:
                 self.assertEqual(await f.readline(), "héllo\n")
                 self.assertEqual([line async for line in f], ["two\n", "three"])
                 self.assertEqual(await f.readline(), "")
-                f.seek(0)
+                await f.seek(0)
                 self.assertEqual(await f.read(3), "hél")
                 self.assertEqual(await f.read(), "lo\ntwo\nthree")
                 self.assertEqual((await f.stat()).st_size, os.path.getsize(path))
@@ -408,11 +432,11 @@ class TestAiofile(unittest.TestCase):
             async with aopen.aiofile(path, "rb") as f:
                 data = await f.read()
                 self.assertEqual(data, "héllo\ntwo\nthree!\n".encode())
-                f.seek(1)
-                self.assertEqual(f.tell(), 1)
+                await f.seek(1)
+                self.assertEqual(await f.tell(), 1)
                 self.assertEqual(await f.read(2), "é".encode())
             async with aopen.aiofile(path, "r+b") as f:
-                f.seek(0)
+                await f.seek(0)
                 await f.write(b"H")
                 self.assertEqual(await f.truncate(5), 5)
             with open(path, "rb") as g:
@@ -453,7 +477,7 @@ class TestAiofile(unittest.TestCase):
                 with open(path, "rb") as g:
                     for _ in range(300):
                         pos, n = rnd.randrange(70000), rnd.randrange(1, 16385)
-                        f.seek(pos)
+                        await f.seek(pos)
                         g.seek(pos)
                         got = await f.read(n)
                         self.assertLessEqual(len(got), n, f"seed {seed}")
@@ -468,15 +492,15 @@ class TestAiofile(unittest.TestCase):
                     real.aopen_read_nowait(ctx, fd, buf, n, off)
                     return n + 1000
 
-            aopen._lib = Lying()
+            aopen._raw.lib = Lying()
             try:
                 async with aopen.aiofile(path, "rb") as f:
                     with self.assertRaises(OSError) as e:
                         await f.read(10)
                     self.assertEqual(e.exception.errno, errno.EIO)
-                    self.assertEqual(f.tell(), 0)
+                    self.assertEqual(await f.tell(), 0)
             finally:
-                aopen._lib = real
+                aopen._raw.lib = real
 
         asyncio.run(main())
 
@@ -562,7 +586,7 @@ class TestAiofile(unittest.TestCase):
         async def main():
             async with aopen.aiofile(path, "rb") as f:
                 self.assertEqual(await f.read(), blob)
-                f.seek(100_000)
+                await f.seek(100_000)
                 self.assertEqual(await f.read(10), blob[100_000:100_010])
 
         asyncio.run(main())

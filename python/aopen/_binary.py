@@ -1,0 +1,417 @@
+"""The binary file: ``open(..., "rb")`` and friends, as aiofiles' ``binary.py`` lays them out.
+
+``AsyncBufferedReader`` (BufferedReader, BufferedRandom), ``AsyncBufferedIOBase``
+(BufferedWriter) and ``AsyncFileIO`` (``buffering=0``) mirror the io class they wrap method
+for method: the same methods are coroutines as in aiofiles, the same are plain. Each
+coroutine runs the io object's own method through the file's ``Runner`` (``_raw``).
+"""
+
+import _pyio
+
+from ._raw import _YIELD_EVERY, Raw, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
+
+
+def size_arg(size):
+    """A read's size argument as _pyio takes it: None is -1, else its __index__()."""
+    if size is None:
+        return -1
+    try:
+        size_index = size.__index__
+    except AttributeError:
+        raise TypeError(f"{size!r} is not an integer")
+    return size_index()
+
+
+class _CBufferedMixin:
+    """Where the C BufferedReader (the built-in) differs observably from ``_pyio``'s."""
+
+    def read1(self, size=-1):
+        if size is None:
+            size = -1
+        if size < 0:
+            size = self.buffer_size
+        self._checkClosed("read of closed file")
+        if size == 0:
+            return b""
+        with self._read_lock:
+            have = len(self._read_buf) - self._read_pos
+            if have > 0:
+                n = min(have, size)
+                out = self._read_buf[self._read_pos:self._read_pos + n]
+                self._read_pos += n
+                return out
+        self._flush_before_read()
+        with self._read_lock:
+            self._reset_read_buf()
+            data = self.raw.read(size)
+            return b"" if data is None else data
+
+    def peek(self, size=0):
+        self._checkClosed("peek of closed file")
+        self._flush_before_read()
+        with self._read_lock:
+            have = len(self._read_buf) - self._read_pos
+            if have > 0:
+                return self._read_buf[self._read_pos:]
+            self._reset_read_buf()
+            data = self.raw.read(self.buffer_size)
+            if data:
+                self._read_buf = data
+            return data or b""
+
+    def _flush_before_read(self):
+        pass
+
+    def _readinto(self, buf, read1):
+        # _pyio's BufferedReader._readinto (which is C's algorithm), with its copy from the
+        # buffer bounded by the room left in `buf`: _pyio bounds it by all of `buf`, and so
+        # fails (ValueError) where a refill follows a partial copy.
+        if not isinstance(buf, memoryview):
+            buf = memoryview(buf)
+        if buf.nbytes == 0:
+            return 0
+        buf = buf.cast("B")
+        written = 0
+        with self._read_lock:
+            while written < len(buf):
+                avail = min(len(self._read_buf) - self._read_pos, len(buf) - written)
+                if avail:
+                    buf[written:written + avail] = self._read_buf[self._read_pos:self._read_pos + avail]
+                    self._read_pos += avail
+                    written += avail
+                    if written == len(buf):
+                        break
+                if len(buf) - written > self.buffer_size:
+                    n = self.raw.readinto(buf[written:])
+                    if not n:
+                        break
+                    written += n
+                elif not (read1 and written):
+                    if not self._peek_unlocked(1):
+                        break
+                if read1 and written:
+                    break
+        return written
+
+    def _read_unlocked(self, n=None):
+        # C's _bufferedreader_read_generic: past what is buffered, the whole buffer-size
+        # blocks straight from the raw file, then the buffer filled for the rest (so what
+        # stays buffered, which read1() and peek() show, is C's).
+        if n is None or n == -1:
+            return super()._read_unlocked(n)
+        buf, pos = self._read_buf, self._read_pos
+        avail = len(buf) - pos
+        if n <= avail:
+            self._read_pos += n
+            return buf[pos:pos + n]
+        out = [buf[pos:]]
+        remaining = n - avail
+        self._reset_read_buf()
+        bs = self.buffer_size
+        while remaining >= bs:
+            chunk = self.raw.read(remaining - remaining % bs)
+            if not chunk:
+                return b"".join(out) if chunk is not None or len(out) > 1 or out[0] else chunk
+            out.append(chunk)
+            remaining -= len(chunk)
+        rb, used = b"", 0
+        while remaining > 0 and len(rb) < bs:
+            chunk = self.raw.read(bs - len(rb))
+            if not chunk:
+                break
+            rb += chunk
+            take = min(remaining, len(chunk))
+            out.append(chunk[:take])
+            used += take
+            remaining -= take
+        self._read_buf, self._read_pos = rb, used
+        return b"".join(out)
+
+    def readline(self, size=-1):
+        # _pyio's IOBase.readline, with its limit counted from what is left: _pyio reads up
+        # to `size` bytes per step and so returns more than `size` where the buffer is
+        # smaller than it; C never does.
+        size = size_arg(size)
+        res = bytearray()
+        while size < 0 or len(res) < size:
+            readahead = self.peek(1)
+            if not readahead:
+                n = 1
+            else:
+                n = (readahead.find(b"\n") + 1) or len(readahead)
+                if size >= 0:
+                    n = min(n, size - len(res))
+            b = self.read(n)
+            if not b:
+                break
+            res += b
+            if res.endswith(b"\n"):
+                break
+        return bytes(res)
+
+    def seek(self, pos, whence=0):
+        if whence in (0, 1):
+            self._checkClosed("seek of closed file")
+            avail = len(self._read_buf) - self._read_pos
+            if avail > 0 and not self._pending_writes():
+                target = pos.__index__()
+                current = self.raw.tell()
+                offset = target - (current - avail) if whence == 0 else target
+                if -self._read_pos <= offset <= avail:
+                    self._read_pos += offset
+                    return current - avail + offset
+        # C's fallback: flush, then one raw seek (relative ones less what is read ahead),
+        # and the read buffer dropped only once that succeeded. _pyio first moves the raw
+        # file back over what is read ahead, so a failing seek (seek(-1)) left the buffer's
+        # bytes to be read twice.
+        if whence not in _pyio.valid_seek_flags:
+            raise ValueError("invalid whence value")
+        self._checkClosed("seek of closed file")
+        if self._pending_writes():
+            with self._write_lock:
+                self._flush_unlocked()
+        if whence == 1:
+            pos = pos.__index__() - (len(self._read_buf) - self._read_pos)
+        with self._read_lock:
+            pos = self.raw.seek(pos, whence)
+            self._reset_read_buf()
+        if pos < 0:
+            raise OSError("seek() returned invalid position")
+        return pos
+
+    def _pending_writes(self):
+        return False
+
+    readlines = c_readlines
+
+
+class _CTruncateMixin:
+    """C's truncate(): flush, rewind the raw file to the logical position, then the raw
+    layer's truncate (whose default size is its own position)."""
+
+    def truncate(self, pos=None):
+        self._checkClosed("truncate of closed file")
+        self._checkWritable()
+        with self._write_lock:
+            self._flush_unlocked()
+        read_buf = getattr(self, "_read_buf", None)
+        if read_buf is not None:
+            avail = len(read_buf) - self._read_pos
+            if avail:
+                self.raw.seek(-avail, 1)
+            self._reset_read_buf()
+        return self.raw.truncate(pos)
+
+
+class BufferedReader(_CBufferedMixin, _pyio.BufferedReader):
+    pass
+
+
+class BufferedWriter(_CTruncateMixin, _pyio.BufferedWriter):
+    pass
+
+
+class BufferedRandom(_CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
+    def _flush_before_read(self):
+        self.flush()
+
+    def _pending_writes(self):
+        return bool(self._write_buf)
+
+
+class FileProtocol:
+    """``async for line in f`` (``readline``) and ``async with f`` (``close``)."""
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        line = await self.readline()
+        if line:
+            return line
+        raise StopAsyncIteration
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        await self.close()
+
+
+class AsyncBase(FileProtocol):
+    """What every async file shares: the io object (``_file``), its runner, iteration,
+    ``async with``, and plain attributes that do no I/O."""
+
+    def __init__(self, file, stack, ctxmgr_mode=None):
+        self._file = file
+        self._stack = stack
+        self._runner = Runner(stack)
+        self._lraw = stack.raw
+
+    @classmethod
+    def lazy(cls, raw, make):
+        """A file whose io objects are made on first use, by ``make(raw)`` (the buffer): an
+        open, a close and reads that the buffer would pass straight to the raw file need
+        none of them."""
+        self = cls.__new__(cls)
+        self._lraw, self._make = raw, make
+        return self
+
+    def __getattr__(self, name):
+        if name in ("_file", "_stack", "_runner") and "_make" in self.__dict__:
+            self._materialize()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _materialize(self):
+        raw, make = self._lraw, self.__dict__.pop("_make")
+        closed = raw.closed
+        if closed:  # closed before it was needed: made as it would have been, then closed
+            raw._IOBase__closed = False
+        try:
+            file = make(raw)
+        finally:
+            if closed:
+                raw._IOBase__closed = True
+        self._file, self._stack = file, Stack(raw, file)
+        self._runner = Runner(self._stack)
+
+    async def _call(self, name, *args, **kwargs):
+        self._check_attached()
+        return await self._runner.run(getattr(self._file, name), *args, **kwargs) if not kwargs else \
+            await self._runner.run(lambda: getattr(self._file, name)(*args, **kwargs))
+
+    def _check_attached(self):
+        pass
+
+    def __repr__(self):
+        return super().__repr__() + " wrapping " + repr(self._file)
+
+    # aopen's own additions (not in aiofiles): the file's fsync and fstat on libaopen.
+    async def fsync(self):
+        """``os.fsync(self.fileno())`` after a ``flush()``."""
+        await self.flush()
+        raw = self._stack.raw
+        await self._runner.run(lambda: raw._sys("fsync", 0))
+
+    async def stat(self):
+        """``os.fstat(self.fileno())``."""
+        raw = self._stack.raw
+        raw._checkClosed()
+        return await self._runner.run(lambda: raw._sys("fstat"))
+
+
+def _delegate(*names):
+    def deco(cls):
+        for name in names:
+            async def method(self, *args, __name=name, **kwargs):
+                return await self._call(__name, *args, **kwargs)
+
+            method.__name__ = method.__qualname__ = name
+            setattr(cls, name, method)
+        return cls
+
+    return deco
+
+
+def _proxy(*names):
+    def deco(cls):
+        for name in names:
+            def method(self, *args, __name=name, **kwargs):
+                self._check_attached()
+                return getattr(self._file, __name)(*args, **kwargs)
+
+            method.__name__ = method.__qualname__ = name
+            setattr(cls, name, method)
+        return cls
+
+    return deco
+
+
+def _props(*names):
+    def deco(cls):
+        for name in names:
+            def get(self, __name=name):
+                self._check_attached()
+                return getattr(self._file, __name)
+
+            setattr(cls, name, property(get))
+        return cls
+
+    return deco
+
+
+class _Detachable(AsyncBase):
+    _detached = False
+    _DETACHED = "raw stream has been detached"
+
+    def _check_attached(self):
+        if self._detached:
+            raise ValueError(self._DETACHED)
+
+    def detach(self):
+        """The layer below, detached: a synchronous file, as aiofiles' ``detach`` returns
+        (its calls block the thread they are made on)."""
+        self._check_attached()
+        out = self._file.detach()
+        self._detached = True
+        return out
+
+    async def close(self):
+        self._check_attached()
+        if "_make" in self.__dict__:
+            # No io object yet, so nothing buffered: the built-in's close is the raw file's.
+            raw = self._lraw
+            if raw.closed:
+                return
+            raw._IOBase__closed = True
+            if raw._closefd:
+                await raw._ctx.close_fd(raw._fd)
+            return
+        return await self._runner.run(self._file.close)
+
+
+@_delegate("flush", "isatty", "read", "read1", "readinto", "readline", "readlines", "seek",
+           "seekable", "tell", "truncate", "writable", "write", "writelines")
+@_proxy("fileno", "readable")
+@_props("closed", "raw", "name", "mode")
+class AsyncBufferedIOBase(_Detachable):
+    """The async ``io.BufferedWriter`` (and BufferedIOBase)."""
+
+
+@_delegate("peek")
+class AsyncBufferedReader(AsyncBufferedIOBase):
+    """The async ``io.BufferedReader`` and ``io.BufferedRandom``."""
+
+    _fast_size = 0  # a BufferedReader's buffer size: read(n) may skip its io objects
+
+    async def read(self, size=-1):
+        # The fast path: a BufferedReader with nothing buffered reads a multiple of its
+        # buffer size with one raw read of that size, into the result, buffering nothing
+        # (CPython's _bufferedreader_read_generic); so does this, on the loop thread where
+        # the pages are cached. Anything else is the io objects' own read.
+        if self._fast_size and type(size) is int and size > 0 and size % self._fast_size == 0:
+            d = self.__dict__
+            f = d.get("_file")
+            if f is None or (not self._runner.busy and len(f._read_buf) == f._read_pos and not self._detached):
+                raw = self._lraw
+                if not raw.closed:
+                    if raw._inline_bytes >= _YIELD_EVERY:  # before the read: cancel-safe
+                        raw._inline_bytes = 0
+                        await raw._ctx.sleep0()
+                        return await self.read(size)
+                    data = read_nowait(raw, size)
+                    if data is not None:
+                        return data
+        return await self._call("read", size)
+
+
+@_delegate("flush", "isatty", "read", "readall", "readinto", "readline", "readlines", "seek",
+           "seekable", "tell", "truncate", "writable", "write", "writelines")
+@_proxy("fileno", "readable")
+@_props("closed", "name", "mode")
+class AsyncFileIO(AsyncBase):
+    """The async ``io.FileIO`` (``buffering=0``)."""
+
+    async def close(self):
+        return await self._runner.run(self._file.close)

@@ -1,0 +1,319 @@
+"""``open()``: the built-in ``open``'s arguments, checks and choice of io classes, with the
+open, fstat and every later call made through libaopen; ``wrap()`` and the stdio files.
+"""
+
+import asyncio
+import errno
+import io
+import os
+import stat as _stat
+import sys
+import warnings
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
+from functools import singledispatch
+
+import _pyio
+
+from . import _loop
+from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, BufferedRandom,
+                      BufferedReader, BufferedWriter, FileProtocol)
+from ._abi import lib
+from ._loop import oserror
+from ._raw import Raw, Stack, fstat
+from ._text import AsyncTextIOWrapper, TextIOWrapper
+
+
+class ContextManager(Awaitable, AbstractAsyncContextManager):
+    """What ``open`` returns, as aiofiles': ``f = await open(...)`` or
+    ``async with open(...) as f`` (which closes it)."""
+
+    __slots__ = ("_coro", "_obj")
+
+    def __init__(self, coro):
+        self._coro = coro
+        self._obj = None
+
+    def __await__(self):
+        if self._obj is None:
+            self._obj = yield from self._coro.__await__()
+        return self._obj
+
+    async def __aenter__(self):
+        return await self
+
+    async def __aexit__(self, exc_type, exc_val, exc_tb):
+        try:
+            await self._obj.close()
+        finally:
+            self._obj = None
+
+
+def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True,
+         opener=None, *, loop=None, executor=None):
+    """The built-in ``open``, asynchronous: every argument means what it means there. `loop`
+    and `executor` are accepted for aiofiles' signature and ignored (the running loop's
+    libaopen context does the work)."""
+    return ContextManager(_open(file, mode, buffering, encoding, errors, newline, closefd, opener))
+
+
+def _flags(mode):
+    """FileIO's open(2) flags for a raw mode ("r", "w+", ...): O_CLOEXEC as the built-in."""
+    if "x" in mode:
+        flags = os.O_EXCL | os.O_CREAT
+    elif "r" in mode:
+        flags = 0
+    elif "w" in mode:
+        flags = os.O_CREAT | os.O_TRUNC
+    else:
+        flags = os.O_APPEND | os.O_CREAT
+    if "+" in mode:
+        flags |= os.O_RDWR
+    elif "r" in mode:
+        flags |= os.O_RDONLY
+    else:
+        flags |= os.O_WRONLY
+    return flags | os.O_CLOEXEC
+
+
+def _check_args(file, mode, buffering, encoding, errors, newline):
+    """The built-in open's argument checks, in its order and with its messages."""
+    if not isinstance(file, int):
+        file = os.fspath(file)
+    if not isinstance(file, (str, bytes, int)):
+        raise TypeError("invalid file: %r" % file)
+    if not isinstance(mode, str):
+        raise TypeError("open() argument 'mode' must be str, not %s" % type(mode).__name__)
+    if not isinstance(buffering, int):
+        raise TypeError("'%s' object cannot be interpreted as an integer" % type(buffering).__name__)
+    if encoding is not None and not isinstance(encoding, str):
+        raise TypeError("open() argument 'encoding' must be str or None, not %s" % type(encoding).__name__)
+    if errors is not None and not isinstance(errors, str):
+        raise TypeError("open() argument 'errors' must be str or None, not %s" % type(errors).__name__)
+    modes = set(mode)
+    if modes - set("axrwb+t") or len(mode) > len(modes):
+        raise ValueError("invalid mode: '%s'" % mode)
+    creating, reading, writing, appending = "x" in modes, "r" in modes, "w" in modes, "a" in modes
+    text, binary = "t" in modes, "b" in modes
+    if text and binary:
+        raise ValueError("can't have text and binary mode at once")
+    if creating + reading + writing + appending > 1:
+        raise ValueError("must have exactly one of create/read/write/append mode")
+    if not (creating or reading or writing or appending):
+        raise ValueError("Must have exactly one of create/read/write/append mode and at most one plus")
+    if binary and encoding is not None:
+        raise ValueError("binary mode doesn't take an encoding argument")
+    if binary and errors is not None:
+        raise ValueError("binary mode doesn't take an errors argument")
+    if binary and newline is not None:
+        raise ValueError("binary mode doesn't take a newline argument")
+    if newline is not None and not isinstance(newline, str):
+        raise TypeError("open() argument 'newline' must be str or None, not %s" % type(newline).__name__)
+    if newline not in (None, "", "\n", "\r", "\r\n"):
+        raise ValueError("illegal newline value: %s" % newline)
+    if binary and buffering == 1:
+        warnings.warn("line buffering (buffering=1) isn't supported in binary mode, the default "
+                      "buffer size will be used", RuntimeWarning, 4)
+    if buffering == 0 and not binary:
+        raise ValueError("can't have unbuffered text I/O")
+    if encoding is not None:
+        import codecs
+
+        codecs.lookup(encoding)  # LookupError before anything is opened, as the built-in
+    raw_mode = ("x" if creating else "") + ("r" if reading else "") + ("w" if writing else "") + \
+        ("a" if appending else "") + ("+" if "+" in modes else "")
+    return file, raw_mode, binary
+
+
+# (mode, buffering) -> (raw_mode, binary, flags) for calls whose checks passed with
+# encoding, errors and newline None: the checks depend on nothing else (a str or bytes path;
+# buffering 1, which warns in binary mode, is never kept).
+_checked = {}
+_FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
+
+
+async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener):
+    known = None
+    if encoding is None and errors is None and newline is None and type(file) is str \
+            and type(mode) is str and type(buffering) is int:
+        known = _checked.get((mode, buffering))
+    if known is not None:
+        raw_mode, binary, flags = known
+        if opener is None and closefd is True:
+            # The common case: arguments seen before, a str path, a cached local file
+            # (aopen_open_nowait; its fstat never waits either).
+            ctx = _loop.current()
+            if ctx.ctx is not None and "\0" not in file:
+                fd = lib.aopen_open_nowait(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666)
+                if fd >= 0:
+                    try:
+                        st = os.fstat(fd)
+                    except BaseException:
+                        ctx.close_detached(fd)
+                        raise
+                    return _opened(ctx, fd, st, True, file, raw_mode, closefd, mode, buffering, None, None,
+                                   None, binary)
+                if fd != -errno.EAGAIN:
+                    raise oserror(-fd, file)
+    else:
+        file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
+        flags = _flags(raw_mode)
+        if encoding is None and errors is None and newline is None and type(mode) is str \
+                and type(buffering) is int and buffering != 1 and len(_checked) < 64:
+            _checked[(mode, buffering)] = (raw_mode, binary, flags)
+    ctx = _loop.current()
+    owned = False
+    fast = False
+    if isinstance(file, int):
+        if isinstance(file, bool):
+            warnings.warn("bool is used as a file descriptor", RuntimeWarning, 3)
+        fd = file
+        if fd < 0:
+            raise ValueError("negative file descriptor")
+    else:
+        if not closefd:
+            raise ValueError("Cannot use closefd=False with file name")
+        if opener is None:
+            fd, fast = await ctx.open_fd(_loop.fspath(file), flags, 0o666)
+        else:
+            fd = await ctx.run_blocking(lambda: opener(file, flags), path=file)
+            if not isinstance(fd, int):
+                raise TypeError("expected integer from opener")
+            if fd < 0:
+                raise ValueError("opener returned %d" % fd)
+        owned = True
+    try:
+        # The library judged a fast-path open local and cached: its fstat never waits.
+        st = os.fstat(fd) if fast else await fstat(ctx, fd)
+    except BaseException:
+        if owned:
+            ctx.close_detached(fd)
+        raise
+    return _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline,
+                   binary)
+
+
+def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline, binary):
+    """The file over `fd`, whose fstat is `st`: what FileIO checks and sets at open, then
+    the io classes. An fd we opened (`owned`) is closed on a worker if that fails."""
+    try:
+        if _stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, os.strerror(21), file)
+        fmt = _stat.S_IFMT(st.st_mode)
+        seekable, tty, pos = True, False, 0
+        if fmt != _stat.S_IFREG and fmt != _stat.S_IFBLK:
+            # Pipes, sockets, character devices: lseek(SEEK_CUR) and isatty ask the kernel
+            # (the driver), never a filesystem.
+            try:
+                os.lseek(fd, 0, os.SEEK_CUR)
+            except OSError:
+                seekable = False
+            tty = fmt == _stat.S_IFCHR and os.isatty(fd)
+        if seekable:
+            if "a" in raw_mode:
+                # The built-in seeks an appending file to its end, the descriptor's position
+                # included (SEEK_SET: never reaches the filesystem, unlike SEEK_END on FUSE).
+                pos = st.st_size
+                os.lseek(fd, pos, os.SEEK_SET)
+            elif not owned:
+                pos = os.lseek(fd, 0, os.SEEK_CUR)
+        raw = Raw(ctx, fd, file, raw_mode, closefd, st, pos, seekable, tty)
+        return _build(raw, mode, buffering, encoding, errors, newline, binary)
+    except BaseException:
+        if owned:
+            ctx.close_detached(fd)
+        raise
+
+
+def _build(raw, mode, buffering, encoding, errors, newline, binary):
+    """The io classes the built-in open picks for these arguments, over `raw`."""
+    line_buffering = False
+    if buffering == 1 or buffering < 0 and raw._tty:
+        buffering = -1
+        line_buffering = True
+    if buffering < 0:
+        buffering = raw._blksize
+    if buffering == 0:
+        return AsyncFileIO(raw, Stack(raw))
+    if binary:
+        # The buffer is made on first use (AsyncBase.lazy); the checks its constructor makes
+        # on the raw file cannot fail here.
+        if "+" in mode:
+            return AsyncBufferedReader.lazy(raw, lambda r: BufferedRandom(r, buffering))
+        if set("xwa") & set(mode):
+            return AsyncBufferedIOBase.lazy(raw, lambda r: BufferedWriter(r, buffering))
+        f = AsyncBufferedReader.lazy(raw, lambda r: BufferedReader(r, buffering))
+        f._fast_size = buffering
+        return f
+    if "+" in mode:
+        buffer = BufferedRandom(raw, buffering)
+    elif set("xwa") & set(mode):
+        buffer = BufferedWriter(raw, buffering)
+    else:
+        buffer = BufferedReader(raw, buffering)
+    encoding = _pyio.text_encoding(encoding)
+    text = TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
+    text.mode = mode
+    return AsyncTextIOWrapper(text, Stack(raw, buffer, text))
+
+
+# --- wrap(): a synchronous file object, each call on the library's pool -----------------
+
+
+class _Blocking(FileProtocol):
+    """A synchronous file object whose every method runs off the loop (``run_blocking``:
+    a libaopen worker charged to the file's filesystem, or a thread), as aiofiles' wrappers
+    of a sync file run on its executor."""
+
+    _METHODS = ("close", "flush", "isatty", "read", "read1", "readall", "readinto", "readline",
+                "readlines", "seek", "seekable", "tell", "truncate", "writable", "write",
+                "writelines", "peek", "readable")
+    _PLAIN = ("detach", "fileno")
+    _PROPS = ("closed", "raw", "name", "mode", "buffer", "encoding", "errors", "line_buffering",
+              "newlines")
+
+    def __init__(self, get):
+        self._get = get  # the object, or a function returning it (stdin, ... follow sys)
+
+    @property
+    def _file(self):
+        return self._get()
+
+    def __getattr__(self, name):
+        f = self._file
+        if name in self._METHODS:
+            target = getattr(f, name)
+
+            async def method(*args, **kwargs):
+                try:
+                    fd = f.fileno()
+                except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+                    fd = -1
+                return await _loop.current().run_blocking(lambda: target(*args, **kwargs), fd=fd)
+
+            return method
+        if name in self._PLAIN or name in self._PROPS:
+            return getattr(f, name)
+        raise AttributeError(name)
+
+
+
+@singledispatch
+def wrap(file, *, loop=None, executor=None):
+    """An async file object around a synchronous one (aiofiles' ``threadpool.wrap``)."""
+    raise TypeError(f"Unsupported io type: {file}.")
+
+
+@wrap.register(io.TextIOBase)
+@wrap.register(io.BufferedIOBase)
+@wrap.register(io.RawIOBase)
+def _(file, *, loop=None, executor=None):
+    return _Blocking(lambda: file)
+
+
+stdin = _Blocking(lambda: sys.stdin)
+stdout = _Blocking(lambda: sys.stdout)
+stderr = _Blocking(lambda: sys.stderr)
+stdin_bytes = _Blocking(lambda: sys.stdin.buffer)
+stdout_bytes = _Blocking(lambda: sys.stdout.buffer)
+stderr_bytes = _Blocking(lambda: sys.stderr.buffer)

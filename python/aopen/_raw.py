@@ -1,0 +1,575 @@
+"""The raw file and the runner that drives the io stack above it without blocking.
+
+A file object here is the io module's own stack: ``Raw`` (the FileIO layer, a descriptor
+whose system calls go through libaopen), under ``BufferedReader`` / ``BufferedWriter`` /
+``BufferedRandom`` and ``TextIOWrapper`` (the pure-Python implementations from ``_pyio``,
+the reference for the C ones, adjusted in ``_binary`` / ``_text`` where C differs). Their
+code is synchronous, so each async method runs the synchronous method in *attempts*:
+
+- Every system call ``Raw`` makes (read, write, truncate, fstat, close, ...) is an entry of
+  the operation's log, executed exactly once, in program order.
+- An attempt replays the entries already in the log. The first call that is not, either
+  completes on the loop thread without waiting (a cached read, ``aopen_read_nowait``; a
+  local close, ``aopen_close_nowait``) and is logged, or raises ``_Miss``.
+- On ``_Miss`` the runner restores the stack to its state before the operation (a copy of
+  each object's attributes, codecs included), awaits the call as a libaopen request, logs
+  its result and starts the next attempt, which replays up to there and goes on.
+
+So the io classes see exactly the system calls and results the built-in file would, and
+their results, positions, exceptions and the file's contents are the built-in file's. The
+file position is the Raw's own (``pos``): reads and writes are positioned (``pread``/
+``pwrite`` at ``pos``), except in append mode and on a stream (a FIFO, a tty), where the
+kernel's position is the truth; the descriptor's position is set to ``pos`` after each
+operation, so ``fileno()`` users see the same position the built-in file would give them.
+"""
+
+import copy
+import ctypes
+import errno
+import io
+import os
+import stat as _stat
+import warnings
+
+import _pyio
+
+from ._abi import Statx, STATX_BASIC_STATS, lib
+from ._loop import oserror
+
+_MAX_IO = 0x7FFFF000  # what Linux moves in one read or write at most
+_YIELD_EVERY = 1 << 20  # bytes read on the loop thread before the runner yields to the loop
+
+
+class _Miss(BaseException):
+    """A system call the attempt needs and the log does not have (never escapes a runner)."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call):
+        super().__init__()
+        self.call = call
+
+
+class _Interrupted(BaseException):
+    """Raised at the first unlogged call of the last attempt of a cancelled operation."""
+
+
+def c_readlines(self, hint=None):
+    """C's IOBase.readlines: lines until their total length is past `hint` (_pyio stops
+    once it reaches it, one line sooner, and so before an iteration's EOF that C's makes)."""
+    hint = -1 if hint is None else hint.__index__()
+    if hint <= 0:
+        return list(self)
+    lines, length = [], 0
+    for line in self:
+        lines.append(line)
+        length += len(line)
+        if length > hint:
+            break
+    return lines
+
+
+class Raw(_pyio.RawIOBase):
+    """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests."""
+
+    def __init__(self, ctx, fd, name, mode, closefd, st, pos, seekable, tty):
+        self._ctx = ctx
+        self._fd = fd
+        self.name = name
+        self._created = "x" in mode
+        self._appending = "a" in mode
+        self._readable = "r" in mode or "+" in mode
+        self._writable = not ("r" in mode and "+" not in mode)
+        self._closefd = closefd
+        self._blksize = st.st_blksize if st.st_blksize > 1 else io.DEFAULT_BUFFER_SIZE
+        self._seekable = seekable
+        self._tty = tty
+        self.pos = pos  # the file position (seekable files)
+        self._log = None  # the running operation's calls: [(call, ok, result)]; None: none
+        self._next = 0  # the attempt's index into _log
+        self._interrupt = False
+        self._missed = None  # the call the attempt missed on, while the miss unwinds
+        self._inline_bytes = 0
+        self._rbuf = None  # read_nowait's buffer
+
+    # --- the system calls -------------------------------------------------------------
+
+    def _sys(self, *call):
+        log = self._log
+        if log is None:  # outside any operation: a finalizer, or a detached layer's use
+            ok, result = _perform_blocking(self, call)
+        else:
+            i = self._next
+            if self._missed is not None:
+                # Code run while a miss unwinds (a `finally:` closing the raw layer) makes
+                # no call: the attempt is over, and its state is about to be restored.
+                raise _Miss(self._missed)
+            if i < len(log):
+                logged, ok, result = log[i]
+                if logged != call:
+                    raise AssertionError(f"aopen: replay diverged: {call[:2]} where {logged[:2]} was made")
+            else:
+                if self._interrupt:
+                    raise _Interrupted()
+                done = _inline(self, call)
+                if done is None:
+                    self._missed = call
+                    raise _Miss(call)
+                ok, result = done
+                log.append((call, ok, result))
+            self._next = i + 1
+        if not ok:
+            raise result
+        return result
+
+    # --- FileIO's interface ------------------------------------------------------------
+
+    def _checkReadable(self, msg=None):
+        if not self._readable:
+            raise io.UnsupportedOperation("File not open for reading")
+
+    def _checkWritable(self, msg=None):
+        if not self._writable:
+            raise io.UnsupportedOperation("File not open for writing")
+
+    def readable(self):
+        self._checkClosed()
+        return self._readable
+
+    def writable(self):
+        self._checkClosed()
+        return self._writable
+
+    def seekable(self):
+        self._checkClosed()
+        return self._seekable
+
+    def isatty(self):
+        self._checkClosed()
+        return self._tty
+
+    def fileno(self):
+        self._checkClosed()
+        return self._fd
+
+    @property
+    def closefd(self):
+        return self._closefd
+
+    @property
+    def mode(self):
+        if self._created:
+            return "xb+" if self._readable else "xb"
+        if self._appending:
+            return "ab+" if self._readable else "ab"
+        if self._readable:
+            return "rb+" if self._writable else "rb"
+        return "wb"
+
+    def __repr__(self):
+        name = f"{self.__class__.__module__}.{self.__class__.__qualname__}"
+        if self.closed:
+            return f"<{name} [closed]>"
+        return f"<{name} name={self.name!r} mode={self.mode!r} closefd={self._closefd!r}>"
+
+    def __getstate__(self):
+        raise TypeError(f"cannot pickle {self.__class__.__name__!r} object")
+
+    def read(self, size=-1):
+        self._checkClosed()
+        self._checkReadable()
+        if size is None or size < 0:
+            return self.readall()
+        data = self._sys("read", self.pos if self._seekable else -1, min(size, _MAX_IO))
+        if self._seekable:
+            self.pos += len(data)
+        return data
+
+    def readall(self):
+        self._checkClosed()
+        self._checkReadable()
+        data = self._sys("readall", self.pos if self._seekable else -1)
+        if self._seekable:
+            self.pos += len(data)
+        return data
+
+    def readinto(self, b):
+        m = memoryview(b).cast("B")
+        data = self.read(len(m))
+        n = len(data)
+        m[:n] = data
+        return n
+
+    def write(self, b):
+        self._checkClosed()
+        self._checkWritable()
+        data = bytes(memoryview(b)[:_MAX_IO])
+        if self._appending or not self._seekable:
+            n, pos = self._sys("write", -1, data)
+            if pos is not None:
+                self.pos = pos
+            return n
+        n, _ = self._sys("write", self.pos, data)
+        self.pos += n
+        return n
+
+    def seek(self, pos, whence=0):
+        if isinstance(pos, float):
+            raise TypeError("an integer is required")
+        pos = pos.__index__()
+        self._checkClosed()
+        if not self._seekable:
+            raise oserror(errno.ESPIPE)
+        if whence == 0:
+            new = pos
+        elif whence == 1:
+            new = self.pos + pos
+        elif whence == 2:
+            new = self._sys("fstat").st_size + pos
+        elif whence in (getattr(os, "SEEK_DATA", -1), getattr(os, "SEEK_HOLE", -1)):
+            new = self._sys("lseek", pos, whence)
+        else:
+            raise oserror(errno.EINVAL)
+        if new < 0:
+            raise oserror(errno.EINVAL)
+        self.pos = new
+        return new
+
+    def tell(self):
+        self._checkClosed()
+        if not self._seekable:
+            raise oserror(errno.ESPIPE)
+        return self.pos
+
+    def truncate(self, size=None):
+        self._checkClosed()
+        self._checkWritable()
+        if size is None:
+            size = self.tell()
+        self._sys("truncate", size.__index__())
+        return size
+
+    def close(self):
+        if not self.closed:
+            try:
+                if self._closefd:
+                    self._sys("close")
+            finally:
+                super().close()
+
+    def __del__(self):
+        if self._fd >= 0 and self._closefd and not self.closed:
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+            self.close()
+
+    def _dealloc_warn(self, source):
+        pass
+
+    readlines = c_readlines
+
+
+def _inline(raw, call):
+    """(ok, result) for a call that completes on the loop thread without waiting, or None."""
+    kind = call[0]
+    ctx = raw._ctx
+    if ctx.ctx is None:
+        return None
+    if kind == "read" and call[1] >= 0:
+        _, off, n = call
+        buf = ctypes.create_string_buffer(n)
+        got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, off)
+        if got < 0:
+            return None if got == -errno.EAGAIN else (False, oserror(-got))
+        if got > n:  # never trust a count past the buffer: it would move the position too
+            return False, OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {n}")
+        if got < n and got > 0:
+            return None  # only part of it is cached: the rest is a request
+        raw._inline_bytes += got
+        return True, buf.raw[:got]
+    if kind == "close":
+        rc = lib.aopen_close_nowait(ctx.ctx, raw._fd)
+        if rc == -errno.EAGAIN:
+            return None
+        return (True, None) if rc >= 0 else (False, oserror(-rc))
+    return None
+
+
+def read_nowait(raw, n):
+    """A positioned read of n bytes at the file position, on the loop thread, where the
+    library finds them all cached (or the file ends there): the bytes, the position moved
+    past them (the descriptor's too, as the built-in leaves it); else None, nothing done."""
+    ctx = raw._ctx
+    if ctx.ctx is None or not raw._seekable:
+        return None
+    buf = raw._rbuf
+    if buf is None or len(buf) < n:
+        buf = raw._rbuf = ctypes.create_string_buffer(n)
+    got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, raw.pos)
+    if got < 0 or got > n or (0 < got < n):
+        return None  # to be waited for, an error, or perhaps partly cached: the slow path
+    raw._inline_bytes += got
+    raw.pos += got
+    if got:
+        try:
+            os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+        except OSError:
+            pass
+    return ctypes.string_at(buf, got)
+
+
+async def _read(raw, off, n):
+    """A read of up to n bytes at `off` (-1: the file position), as the kernel returns it
+    for this kind of file: a regular file's is short only at its end."""
+    ctx, fd = raw._ctx, raw._fd
+    out = bytearray()
+    while True:
+        want = n - len(out)
+        buf = ctypes.create_string_buffer(want)
+        at = off + len(out) if off >= 0 else -1
+        got = lib.aopen_read_nowait(ctx.ctx, fd, buf, want, at) if at >= 0 and ctx.ctx is not None else -errno.EAGAIN
+        if got == -errno.EAGAIN:
+            got = await ctx.call(lambda: lib.aopen_read_submit(ctx.ctx, fd, buf, want, at, None, None), keep=buf)
+        elif got < 0:
+            raise oserror(-got)
+        else:
+            raw._inline_bytes += got  # read on the loop thread: yield now and then
+            if raw._inline_bytes >= _YIELD_EVERY:
+                raw._inline_bytes = 0
+                await ctx.sleep0()
+        if got > want:
+            raise OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {want}")
+        out += buf.raw[:got]
+        if got == 0 or len(out) == n or off < 0:
+            return bytes(out)
+
+
+async def _perform(raw, call):
+    """Runs one call as libaopen requests: (ok, result)."""
+    kind, ctx, fd = call[0], raw._ctx, raw._fd
+    try:
+        if kind == "read":
+            return True, await _read(raw, call[1], call[2])
+        if kind == "readall":
+            off, out, chunk = call[1], bytearray(), 64 * 1024
+            while True:
+                data = await _read(raw, off + len(out) if off >= 0 else -1, chunk)
+                if not data:
+                    return True, bytes(out)
+                out += data
+                chunk = min(chunk * 2, _YIELD_EVERY)
+        if kind == "write":
+            off, data = call[1], call[2]
+            n = await ctx.call(lambda: lib.aopen_write_submit(ctx.ctx, fd, data, len(data), off, None, None))
+            # Appending (or a stream): the kernel's position is the file's; lseek(SEEK_CUR)
+            # never reaches the filesystem.
+            pos = _kernel_pos(fd) if off < 0 and raw._seekable else None
+            return True, (n, pos)
+        if kind == "truncate":
+            await ctx.call(lambda: lib.aopen_ftruncate_submit(ctx.ctx, fd, call[1], None, None))
+            return True, None
+        if kind == "fstat":
+            return True, await fstat(ctx, fd)
+        if kind == "lseek":
+            return True, await ctx.run_blocking(lambda: os.lseek(fd, call[1], call[2]), fd=fd)
+        if kind == "close":
+            await ctx.close_fd(fd)
+            return True, None
+        if kind == "fsync":
+            await ctx.call(lambda: lib.aopen_fsync_submit(ctx.ctx, fd, call[1], None, None))
+            return True, None
+    except OSError as e:
+        return False, e
+    raise AssertionError(f"unknown call {kind}")
+
+
+def _perform_blocking(raw, call):
+    """A call made outside any operation (a finalizer; a detached layer, whose user asked
+    for a synchronous file): made here, as the built-in file would."""
+    kind, fd = call[0], raw._fd
+    try:
+        if kind == "read":
+            return True, (os.pread(fd, call[2], call[1]) if call[1] >= 0 else os.read(fd, call[2]))
+        if kind == "readall":
+            out = bytearray()
+            while True:
+                data = os.pread(fd, 1 << 20, call[1] + len(out)) if call[1] >= 0 else os.read(fd, 1 << 20)
+                if not data:
+                    return True, bytes(out)
+                out += data
+        if kind == "write":
+            if call[1] >= 0:
+                return True, (os.pwrite(fd, call[2], call[1]), None)
+            n = os.write(fd, call[2])
+            return True, (n, _kernel_pos(fd) if raw._seekable else None)
+        if kind == "truncate":
+            os.ftruncate(fd, call[1])
+            return True, None
+        if kind == "fstat":
+            return True, os.fstat(fd)
+        if kind == "lseek":
+            return True, os.lseek(fd, call[1], call[2])
+        if kind == "close":
+            raw._ctx.close_detached(fd)  # on a worker: never a close on this thread
+            return True, None
+        if kind == "fsync":
+            (os.fdatasync if call[1] else os.fsync)(fd)
+            return True, None
+    except OSError as e:
+        return False, e
+    raise AssertionError(f"unknown call {kind}")
+
+
+def _kernel_pos(fd):
+    try:
+        return os.lseek(fd, 0, os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+async def fstat(ctx, fd):
+    """os.fstat(fd) as a libaopen request."""
+    from .os import stat_result
+
+    buf = Statx()
+    await ctx.call(lambda: lib.aopen_fstat_submit(ctx.ctx, fd, STATX_BASIC_STATS, ctypes.byref(buf), None, None),
+                   keep=buf)
+    return stat_result(buf)
+
+
+# --- snapshots of the io stack --------------------------------------------------------
+
+
+def _clone_codec(c):
+    """An independent copy of an incremental decoder or encoder, state included."""
+    if c is None:
+        return None
+    if isinstance(c, _pyio.IncrementalNewlineDecoder):
+        d = copy.copy(c)
+        d.decoder = _clone_codec(c.decoder)
+        return d
+    try:
+        return copy.copy(c)
+    except TypeError:  # a codec implemented in C: through its documented state
+        d = type(c)(c.errors)
+        d.setstate(c.getstate())
+        return d
+
+
+class Stack:
+    """The objects of one file's io stack, bottom (the Raw) first, and their snapshots."""
+
+    __slots__ = ("raw", "objs")
+
+    def __init__(self, raw, *objs):
+        self.raw, self.objs = raw, (raw,) + objs
+
+    def snapshot(self):
+        return [(o, o.__dict__.copy()) for o in self.objs]
+
+    @staticmethod
+    def restore(snap):
+        for o, d in snap:
+            d = d.copy()
+            for k, v in d.items():
+                if type(v) is bytearray:
+                    d[k] = bytearray(v)
+                elif k in ("_decoder", "_encoder"):
+                    d[k] = _clone_codec(v)
+            o.__dict__.clear()
+            o.__dict__.update(d)
+
+    @staticmethod
+    def freeze(snap):
+        """The snapshot's mutable parts, copied now (the objects go on mutating them)."""
+        out = []
+        for o, d in snap:
+            for k, v in d.items():
+                if type(v) is bytearray:
+                    d[k] = bytearray(v)
+                elif k in ("_decoder", "_encoder"):
+                    d[k] = _clone_codec(v)
+            out.append((o, d))
+        return out
+
+
+class Runner:
+    """Runs a file's synchronous methods as operations (see the module's docstring); one
+    operation at a time per file, in the order they were called."""
+
+    __slots__ = ("stack", "busy", "queue")
+
+    def __init__(self, stack):
+        self.stack, self.busy, self.queue = stack, False, []
+
+    async def run(self, fn, *args):
+        raw = self.stack.raw
+        ctx = raw._ctx
+        if self.busy:
+            w = ctx._waiter()
+            self.queue.append(w)
+            try:
+                await ctx._wait(w)  # woken: the turn is ours (busy stays True)
+            except BaseException:
+                if w in self.queue:
+                    self.queue.remove(w)
+                elif ctx._has_result(w):
+                    self._release()  # handed the turn just as it was cancelled: pass it on
+                raise
+        else:
+            self.busy = True
+        raw._log, raw._next, raw._interrupt, raw._missed = [], 0, False, None
+        start = raw.pos
+        try:
+            snap = None
+            while True:
+                if snap is None:
+                    snap = Stack.freeze(self.stack.snapshot())
+                try:
+                    return fn(*args)
+                except _Miss:
+                    miss = raw._missed
+                Stack.restore(snap)
+                raw._next, raw._missed = 0, None
+                try:
+                    ok, result = await _perform(raw, miss)
+                except BaseException:
+                    self._interrupt(snap, miss, fn, args)
+                    raise
+                raw._log.append((miss, ok, result))
+        finally:
+            raw._log, raw._missed = None, None
+            # (A seek makes no call but moves the position: the descriptor's too, as the
+            # built-in's; an appending write of nothing leaves it there.)
+            if raw._seekable and raw.pos != start and not raw.closed:
+                try:
+                    os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+                except OSError:
+                    pass
+            self._release()
+            if raw._inline_bytes >= _YIELD_EVERY:
+                raw._inline_bytes = 0
+                await ctx.sleep0()
+
+    def _interrupt(self, snap, miss, fn, args):
+        """The operation was cancelled while `miss` was a request. Calls it had made that
+        cannot be taken back (writes, a close) stay made: the stack is replayed up to the
+        first call not made, which raises there, as an interrupted call would."""
+        raw = self.stack.raw
+        if miss[0] == "close":
+            raw._log.append((miss, True, None))  # the descriptor is the library's now
+        if not any(c[0] in ("write", "truncate", "close") for c, _, _ in raw._log):
+            return  # nothing made that matters: as if the operation never started
+        Stack.restore(snap)
+        raw._next, raw._interrupt = 0, True
+        try:
+            fn(*args)
+        except BaseException:
+            pass
+        raw._interrupt = False
+
+    def _release(self):
+        """Hands the turn to the next waiting operation, or frees it."""
+        while self.queue:
+            if self.stack.raw._ctx._set(self.queue.pop(0), None):
+                return
+        self.busy = False

@@ -1,0 +1,174 @@
+"""The text file: ``open(..., "r")`` and friends, as aiofiles' ``text.py``.
+
+``AsyncTextIOWrapper`` wraps a ``TextIOWrapper`` (``_pyio``'s, with the C one's chunk sizes,
+so that ``tell()`` cookies are the built-in's) over a buffered binary file whose raw layer
+is libaopen's (``_raw``). Decoding, newline translation and tell/seek cookies are the io
+module's own code, never a second implementation.
+"""
+
+import math
+
+import _pyio
+
+from ._binary import _Detachable, _delegate, _props, _proxy, size_arg
+from ._raw import c_readlines
+
+
+class TextIOWrapper(_pyio.TextIOWrapper):
+    """``_pyio.TextIOWrapper`` reading in the C implementation's chunks: 8192 bytes, or as
+    many as a ``read(n)`` still needs (which decides where ``tell()`` cookies start)."""
+
+    _CHUNK_SIZE = 8192
+
+    def __init__(self, buffer, *args, **kwargs):
+        super().__init__(buffer, *args, **kwargs)
+        # The C implementation makes its decoder and encoder here, not on first use; a seek
+        # then sets the decoder's state (utf-16: no BOM expected past the start).
+        if self.buffer.readable() and self._decoder is None:
+            self._get_decoder()
+        self._c_writable = self.buffer.writable()  # C has an encoder only then
+        if self._c_writable and self._encoder is None:
+            self._get_encoder()
+
+    # tell() cookies in the C implementation's layout: its struct's bytes, little-endian
+    # (start_pos int64, dec_flags, bytes_to_feed, chars_to_skip int32, need_eof char; 21
+    # bytes). _pyio packs the same fields 64 bits apart, so its cookies differ from the
+    # built-in's wherever a field past dec_flags is not zero.
+    def _pack_cookie(self, position, dec_flags=0, bytes_to_feed=0, need_eof=False, chars_to_skip=0):
+        m = 0xFFFFFFFF
+        return ((position & 0xFFFFFFFFFFFFFFFF) | ((dec_flags & m) << 64) | ((bytes_to_feed & m) << 96)
+                | ((chars_to_skip & m) << 128) | (int(bool(need_eof)) << 160))
+
+    def _unpack_cookie(self, bigint):
+        if bigint >= 1 << 168:
+            raise OverflowError("int too big to convert")
+        b = bigint.to_bytes(21, "little")
+        position = int.from_bytes(b[0:8], "little", signed=True)
+        dec_flags = int.from_bytes(b[8:12], "little", signed=True)
+        bytes_to_feed = int.from_bytes(b[12:16], "little", signed=True)
+        chars_to_skip = int.from_bytes(b[16:20], "little", signed=True)
+        return position, dec_flags, bytes_to_feed, bool(b[20]), chars_to_skip
+
+    _in_readline = False
+    readlines = c_readlines
+
+    def _read_chunk(self, size_hint=0):
+        if self._decoder is None:
+            raise ValueError("no decoder")
+        if self._in_readline and self._decoded_chars_used >= len(self._decoded_chars or ""):
+            # C's readline lets go of the characters it consumed before it reads on, so a
+            # decoding error there leaves tell() at the snapshot, not past them.
+            self._set_decoded_chars("")
+        if self._telling:
+            dec_buffer, dec_flags = self._decoder.getstate()
+        if size_hint > 0:
+            size_hint = int(max(self._b2cratio, 1.0) * size_hint)
+        chunk = max(self._CHUNK_SIZE, size_hint)
+        if self._has_read1:
+            input_chunk = self.buffer.read1(chunk)
+        else:
+            input_chunk = self.buffer.read(chunk)
+        eof = not input_chunk
+        decoded_chars = self._decoder.decode(input_chunk, eof)
+        self._set_decoded_chars(decoded_chars)
+        if decoded_chars:
+            self._b2cratio = len(input_chunk) / len(self._decoded_chars)
+        else:
+            self._b2cratio = 0.0
+        if self._telling:
+            self._snapshot = (dec_flags, dec_buffer + input_chunk)
+        # C: a chunk that decoded characters is not the end, even when the input was (the
+        # final decode flushed a pending '\r'); read(n) then reads once more, and tell()
+        # starts from that empty snapshot.
+        return not eof or bool(decoded_chars)
+
+    def write(self, s):
+        # C: the argument's type, then closed, then "not writable" before any encoding.
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        self._checkClosed()
+        if not self._c_writable:
+            raise _pyio.UnsupportedOperation("not writable")
+        # C's line-buffered write flushes the buffer, not the text layer: tell() stays
+        # disabled after a next() (_pyio's self.flush() would enable it).
+        telling = self._telling
+        try:
+            return super().write(s)
+        finally:
+            self._telling = telling
+
+    def tell(self):
+        # _pyio asserts that its first guess of where to start decoding lies inside the
+        # snapshot's bytes; C has no such check (a seek to a cookie that skips characters,
+        # then a read, can put it past them). The guess, clamped to those bytes (what the
+        # slice next_input[:guess] means anyway), gives C's cookie.
+        snap, used = self._snapshot, self._decoded_chars_used
+        if snap is not None and self._decoder is not None and used and int(self._b2cratio * used) > len(snap[1]):
+            saved, n = self._b2cratio, len(snap[1])
+            ratio = n / used
+            while int(ratio * used) < n:
+                ratio = math.nextafter(ratio, math.inf)
+            self._b2cratio = ratio
+            try:
+                return super().tell()
+            finally:
+                self._b2cratio = saved
+        return super().tell()
+
+    def truncate(self, pos=None):
+        # C: flush, then the buffer's truncate with `pos` as given (None: the buffer's own
+        # position, not a tell() cookie).
+        self.flush()
+        return self.buffer.truncate(pos)
+
+    def readline(self, size=None):
+        if size is not None and size.__index__() == 0:
+            # C reads chunks until one decodes (or the input ends: then it forgets the
+            # snapshot, as at any EOF) before it looks at the limit, but only when it holds
+            # no decoded characters at all, used or not.
+            self._checkClosed()
+            if not self._decoded_chars:
+                self._checkReadable()
+                while True:
+                    if not self._read_chunk():
+                        self._set_decoded_chars("")
+                        self._snapshot = None
+                        break
+                    if self._decoded_chars:
+                        break
+            return ""
+        self._in_readline = True
+        try:
+            return super().readline(size)
+        finally:
+            self._in_readline = False
+
+    def read(self, size=None):
+        self._checkReadable()
+        size = size_arg(size)
+        decoder = self._decoder or self._get_decoder()
+        if size < 0:
+            result = self._get_decoded_chars() + decoder.decode(self.buffer.read(), final=True)
+            self._set_decoded_chars("")
+            self._snapshot = None
+            return result
+        eof = False
+        result = self._get_decoded_chars(size)
+        while len(result) < size and not eof:
+            eof = not self._read_chunk(size - len(result))
+            result += self._get_decoded_chars(size - len(result))
+        return result
+
+
+@_delegate("flush", "isatty", "read", "readable", "readline", "readlines", "seek",
+           "seekable", "tell", "truncate", "write", "writable", "writelines")
+@_proxy("fileno")
+@_props("buffer", "closed", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
+class AsyncTextIOWrapper(_Detachable):
+    """The async ``io.TextIOWrapper``."""
+
+    _DETACHED = "underlying buffer has been detached"
+
+    async def close(self):
+        self._check_attached()
+        return await self._runner.run(self._file.close)
