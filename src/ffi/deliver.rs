@@ -21,23 +21,23 @@ pub(super) fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
     ctx.recycle(out);
 }
 
+/// The bytes of a kernel result struct held in library memory.
+///
+/// # Safety
+/// `S` is plain data whose every byte is initialized (a zeroed box the kernel filled).
+unsafe fn plain_bytes<S>(v: &S) -> &[u8] {
+    // SAFETY: per this function's contract, `v` is readable as `size_of::<S>()` bytes.
+    unsafe { std::slice::from_raw_parts((v as *const S).cast(), std::mem::size_of::<S>()) }
+}
+
 /// Copies up to `room` bytes of `out` to `dst`.
 pub(super) fn copy_out(out: &Output, dst: *mut u8, room: usize) {
     let src: &[u8] = match out {
-        // SAFETY: statx is plain data; its bytes are readable for its size.
-        Output::Statx(b) => unsafe {
-            std::slice::from_raw_parts(
-                (&*b.0 as *const libc::statx).cast(),
-                std::mem::size_of::<libc::statx>(),
-            )
-        },
-        // SAFETY: statfs is plain data; its bytes are readable for its size.
-        Output::Statfs(b) => unsafe {
-            std::slice::from_raw_parts(
-                (&*b.0 as *const libc::statfs).cast(),
-                std::mem::size_of::<libc::statfs>(),
-            )
-        },
+        // SAFETY: statx is plain integers, with no padding the kernel left unwritten in a
+        // zeroed box.
+        Output::Statx(b) => unsafe { plain_bytes(&*b.0) },
+        // SAFETY: as statx.
+        Output::Statfs(b) => unsafe { plain_bytes(&*b.0) },
         Output::Bytes(b) => b,
     };
     let n = src.len().min(room);

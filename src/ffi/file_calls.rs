@@ -291,10 +291,7 @@ pub unsafe extern "C" fn aopen_stat_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { path_arg(path) }?.to_owned();
-        if out.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
+        let token = Token::with_struct(cb, user_data, out)?;
         submitted(ctx.submit_stat(path, flags, mask, token))
     })
 }
@@ -335,10 +332,7 @@ pub unsafe extern "C" fn aopen_fstat_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if out.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statx>());
+        let token = Token::with_struct(cb, user_data, out)?;
         submitted(ctx.submit_fstat(fd, mask, token))
     })
 }

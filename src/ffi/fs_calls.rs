@@ -265,10 +265,7 @@ pub unsafe extern "C" fn aopen_statfs_submit(
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { owned_path(path) }?;
-        if out.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statfs>());
+        let token = Token::with_struct(cb, user_data, out)?;
         submitted(ctx.submit_op(Op::Statfs { path, out: StatfsBuf::default() }, token))
     })
 }
@@ -304,10 +301,7 @@ pub unsafe extern "C" fn aopen_fstatfs_submit(
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
-        if out.is_null() {
-            return Err(libc::EINVAL);
-        }
-        let token = Token::with_output(cb, user_data, out.cast(), std::mem::size_of::<libc::statfs>());
+        let token = Token::with_struct(cb, user_data, out)?;
         submitted(ctx.submit_op(Op::Fstatfs { fd, out: StatfsBuf::default() }, token))
     })
 }

@@ -31,6 +31,15 @@ impl Token {
     pub(super) fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
         Token { cb, user_data, out, out_len: len }
     }
+
+    /// The token of a call whose result is one `T` (a statx, a statfs) the delivering call
+    /// copies into `*out`: `Err(EINVAL)` for a NULL `out`.
+    pub(super) fn with_struct<S>(cb: aopen_cb, user_data: *mut c_void, out: *mut S) -> Result<Self, i32> {
+        if out.is_null() {
+            return Err(libc::EINVAL);
+        }
+        Ok(Self::with_output(cb, user_data, out.cast(), std::mem::size_of::<S>()))
+    }
 }
 
 // SAFETY: the library never dereferences `user_data`, calls `cb` only on the thread that
