@@ -169,6 +169,16 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
+    /// Times out what is due at `now` (lock held) and wakes `wait` callers if that made
+    /// completions ready: what a worker does before it takes work and before it records a
+    /// call's end, so a deadline holds even while the watchdog is late.
+    pub(crate) fn expire_due(&self, g: &mut Inner<T>, now: Instant) {
+        let expired = Effect { became_ready: g.q.expire(now) };
+        if expired.became_ready {
+            self.woke(g, expired);
+        }
+    }
+
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
     /// context's part of the process-wide abandoned count.
     pub(crate) fn publish(&self, g: &Inner<T>) {

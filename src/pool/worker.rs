@@ -8,7 +8,6 @@ use crate::pool::shared::{Inner, Shared};
 use crate::pool::thread::{
     spawn_thread, spin_until, SyscallClock, IDLE_TIMEOUT, SPIN, SPIN_MAX_BACKLOG_PER_WORKER,
 };
-use crate::queue::requests::Effect;
 use crate::sync::Arc;
 use crate::sys;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -36,10 +35,7 @@ impl<T: Send + 'static> Shared<T> {
             let start = Instant::now();
             // A request whose deadline has passed times out here rather than run, even when
             // the watchdog (late on a loaded machine) has not expired it yet.
-            let expired = Effect { became_ready: g.q.expire(start) };
-            if expired.became_ready {
-                self.woke(&g, expired);
-            }
+            self.expire_due(&mut g, start);
             if Self::hold_at_cap(&mut g) {
                 self.wake_watchdog_by(&mut g, start + RECHECK_TICK);
             }
@@ -68,10 +64,7 @@ impl<T: Send + 'static> Shared<T> {
                 // A call that returned after its deadline was unfinished then: it times out
                 // (as the watchdog, late on a loaded machine, would have made it), and its
                 // result is dropped like a cancelled one's.
-                let expired = Effect { became_ready: g.q.expire(end) };
-                if expired.became_ready {
-                    self.woke(&g, expired);
-                }
+                self.expire_due(&mut g, end);
                 let e = g.q.finish_with(id, kind, result, out, end);
                 self.woke(&g, e);
                 if g.q.is_closed() {
