@@ -1,5 +1,12 @@
 //! Request ids.
+//!
+//! The caller's requests are numbered by the context from 1 up, when submitted (see
+//! `queue::handoff::Ids`), and below [`OWN`]; the table numbers the closes it owes from
+//! [`OWN`] up. So an id is positive, fits the C API's `int64_t`, and is never reused within
+//! a context.
 
-/// A request id: positive, and not reused before at least 2^37 later requests of the same
-/// context (see `slab`).
+/// A request id.
 pub type Id = u64;
+
+/// The first id of the library's own requests (owed closes), never given to a caller.
+pub const OWN: Id = 1 << 62;
