@@ -3,7 +3,8 @@
 //! ([`idmap`]) and the lock-free hand-off between the loop and the workers ([`handoff`]).
 
 pub(crate) mod deadlines;
+pub mod handoff;
+pub(crate) mod idmap;
 pub mod ids;
 pub mod ready;
 pub mod requests;
-pub(crate) mod idmap;

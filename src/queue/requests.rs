@@ -46,8 +46,8 @@ use crate::fs::FsId;
 use crate::fs::IdHasher;
 use crate::op::{most_result, Op, OpKind, Output};
 use crate::queue::deadlines::Deadlines;
-use crate::queue::ids::{Id, OWN};
 use crate::queue::idmap::IdMap;
+use crate::queue::ids::{Id, OWN};
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::hash::BuildHasherDefault;
@@ -326,7 +326,17 @@ impl<T> Requests<T> {
     ) -> Result<(), i32> {
         let state = State::Ready { result, cancelled: false, token: None, out: None };
         let most = most_result(kind, bytes);
-        let req = Req { seq: 0, kind, fs: crate::fs::UNKNOWN, submitted, syscall: None, state, bytes, most, fds: [-1, -1] };
+        let req = Req {
+            seq: 0,
+            kind,
+            fs: crate::fs::UNKNOWN,
+            submitted,
+            syscall: None,
+            state,
+            bytes,
+            most,
+            fds: [-1, -1],
+        };
         self.reqs.insert(id, req).map_err(|_| libc::EAGAIN)?;
         self.held_bytes += bytes;
         self.outstanding += 1;
@@ -360,7 +370,14 @@ impl<T> Requests<T> {
 
     /// Keeps a new request under `id` with the next sequence number; gives its state back
     /// when the table is full.
-    fn insert(&mut self, id: Id, kind: OpKind, fs: FsId, now: Instant, state: State<T>) -> Result<u64, State<T>> {
+    fn insert(
+        &mut self,
+        id: Id,
+        kind: OpKind,
+        fs: FsId,
+        now: Instant,
+        state: State<T>,
+    ) -> Result<u64, State<T>> {
         let seq = self.next_seq;
         let fds = match &state {
             State::Queued { op, .. } => op.caller_fds(),
@@ -507,6 +524,31 @@ impl<T> Requests<T> {
         Some(Completion { id, op: kind, result, token, out })
     }
 
+    /// Takes back a completion [`Requests::flush_ready`] gave that could not be handed off
+    /// (the loop's queue was full): it is the oldest ready again.
+    pub fn unflush(&mut self, c: Completion<T>) {
+        let req = self.reqs.get_mut(c.id).expect("a handed-off request stays until delivered");
+        let State::Ready { token, out, .. } = &mut req.state else { unreachable!("flushed from Ready") };
+        *token = Some(c.token);
+        *out = c.out;
+        self.ready.push_front(c.id);
+    }
+
+    /// Puts back, at the end of the ready queue, the completion of request `id`, taken in
+    /// handed off ([`Requests::ingest_completed`]) but refused by a full hand-off.
+    pub fn requeue(&mut self, c: Completion<T>) {
+        let req = self.reqs.get_mut(c.id).expect("taken in before it was handed off");
+        let State::Ready { token, out, .. } = &mut req.state else { unreachable!("taken in Ready") };
+        *token = Some(c.token);
+        *out = c.out;
+        self.ready.push_back(c.id);
+    }
+
+    /// The filesystem request `id` is charged to.
+    pub fn fs_of(&self, id: Id) -> FsId {
+        self.reqs.get(id).map_or(crate::fs::UNKNOWN, |r| r.fs)
+    }
+
     /// The loop delivered request `id`, handed off before: its place is freed (or, while its
     /// abandoned syscall runs, kept until `finish`).
     pub fn delivered(&mut self, id: Id) {
@@ -523,13 +565,12 @@ impl<T> Requests<T> {
         self.counters.delivered += 1;
     }
 
-    /// Whether request `id` is a successful open whose completion was handed off and is not
-    /// yet reported delivered: a cancel of it must be settled with the loop (see
-    /// `queue::handoff`), since the descriptor is in the loop's queue.
+    /// Whether request `id` is an open whose completion was handed off, not cancelled and
+    /// not yet reported delivered: a cancel of it must be settled with the loop (see
+    /// `queue::handoff`), since its result (a descriptor) is in the loop's queue.
     pub fn handed_off_open(&self, id: Id) -> bool {
         self.reqs.get(id).is_some_and(|r| {
-            r.kind == OpKind::Open
-                && matches!(r.state, State::Ready { result, cancelled: false, token: None, .. } if result >= 0)
+            r.kind == OpKind::Open && matches!(r.state, State::Ready { cancelled: false, token: None, .. })
         })
     }
 }
