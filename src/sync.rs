@@ -74,6 +74,9 @@ pub mod chan {
             pub fn is_empty(&self) -> bool {
                 self.0.q.lock().unwrap().is_empty()
             }
+            pub fn len(&self) -> usize {
+                self.0.q.lock().unwrap().len()
+            }
         }
     }
 }

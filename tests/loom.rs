@@ -13,7 +13,7 @@
 #![cfg(loom)]
 
 use aopen::{Completion, Id, Op, Requests};
-use aopen::{Completions, Outbox, Readiness};
+use aopen::{Completions, Inline, Outbox, Readiness};
 use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -460,11 +460,11 @@ fn outbox_readiness_under_racing_pushes_and_pops() {
                 thread::spawn(move || assert!(out.push(handed(id, -1)).is_ok()))
             })
             .collect();
-        let mut got: Vec<Id> = out.pop(true).map(|p| p.c.id).into_iter().collect();
+        let mut got: Vec<Id> = out.pop(true, &Inline::default()).map(|p| p.c.id).into_iter().collect();
         pushers.into_iter().for_each(|t| t.join().unwrap());
         let readable = fd.count.load(SeqCst) > 0;
         assert_eq!(readable, out.ready() > 0, "readiness out of step after the race");
-        while let Some(p) = out.pop(true) {
+        while let Some(p) = out.pop(true, &Inline::default()) {
             got.push(p.c.id);
         }
         got.sort();
@@ -505,7 +505,7 @@ fn late_cancel_vs_delivery() {
                 0
             })
         };
-        let p = out.pop(true).expect("pushed before");
+        let p = out.pop(true, &Inline::default()).expect("pushed before");
         let rc = cancel.join().unwrap();
         assert_eq!(
             p.cancelled.is_some(),
@@ -515,6 +515,6 @@ fn late_cancel_vs_delivery() {
         );
         // A later pop of another open never sees a stale claim.
         assert!(out.push(handed(8, 101)).is_ok());
-        assert!(out.pop(true).unwrap().cancelled.is_none());
+        assert!(out.pop(true, &Inline::default()).unwrap().cancelled.is_none());
     });
 }

@@ -28,8 +28,9 @@ use crate::op::OpKind;
 use crate::op::Output;
 use crate::pool::parking::{Claim, Parking};
 use crate::pool::thread::{spawn_thread, spin_until, SyscallClock, SPIN, SPIN_MAX_BACKLOG_PER_WORKER};
-use crate::queue::handoff::{output_bytes, Admission, Entry, Inbox, Outbox, Popped};
+use crate::queue::handoff::{output_bytes, Admission, Entry, Inbox, Inline, Outbox, Popped};
 use crate::queue::ids::Id;
+use crate::queue::ids::INLINE;
 use crate::queue::ready::{Completions, Elsewhere, Notifier};
 use crate::queue::requests::{Completion, MountReport};
 use crate::queue::requests::{Effect, Requests};
@@ -38,6 +39,15 @@ use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Stores `v` in `hint` if it differs (the caller fences); returns whether it did.
+fn set(hint: &AtomicUsize, v: usize) -> bool {
+    let changed = hint.load(Ordering::Relaxed) != v;
+    if changed {
+        hint.store(v, Ordering::Relaxed);
+    }
+    changed
+}
 
 /// A context's pool and counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +78,10 @@ pub struct Snapshot {
     pub abandoned_buffer_bytes: usize,
 }
 
+/// Hand-off entries the loop lets pile up before it takes them in itself, if it can
+/// without waiting (see [`Shared::settle_some`]).
+const SETTLE_BATCH: usize = 32;
+
 /// State shared by the context handle, its workers and its watchdog.
 pub struct Shared<T> {
     pub(crate) inner: Mutex<Inner<T>>,
@@ -87,6 +101,7 @@ pub struct Shared<T> {
     pub(crate) inbox: Inbox<T>,
     pub(crate) admission: Admission,
     pub(crate) outbox: Outbox<T, Notifier>,
+    pub(crate) inline: Inline,
     /// Published under the lock for threads that do not hold it: startable work (for the
     /// spinner), ready completions the hand-off could not take yet, parked unclaimed and
     /// spinning workers, workers on the budget, when the watchdog looks next (nanoseconds
@@ -166,6 +181,7 @@ impl<T: Send + 'static> Shared<T> {
             inbox: Inbox::new(depth),
             admission: Admission::new(depth, budget),
             outbox: Outbox::new(depth, notifier),
+            inline: Inline::default(),
             startable_hint: AtomicUsize::new(0),
             overflow_hint: AtomicUsize::new(0),
             idle_hint: AtomicUsize::new(0),
@@ -222,31 +238,22 @@ impl<T: Send + 'static> Shared<T> {
     /// is taken as shutdown takes the queued ones: a close's descriptor becomes an owed
     /// close, the rest never run.
     fn take_in(&self, g: &mut Inner<T>, e: Entry<T>) {
-        match e {
-            Entry::Submit { id, fs, op, token, submitted } => {
-                let bytes = op.buffer_bytes();
-                if g.q.is_closed() {
-                    if let Op::Close { fd } = op {
-                        g.q.owe_close(fs, fd, Instant::now());
-                    }
-                    self.admission.refuse(bytes);
-                    return;
-                }
-                if g.q.ingest(id, fs, op, token, submitted).is_err() {
-                    debug_assert!(false, "the table has no limit in a pool");
-                    self.admission.refuse(bytes);
-                    return;
-                }
-                self.admission.publish_held(g.q.table().held_bytes());
-                self.admission.taken_in(bytes);
+        let Entry { id, fs, op, token, submitted } = e;
+        let bytes = op.buffer_bytes();
+        if g.q.is_closed() {
+            if let Op::Close { fd } = op {
+                g.q.owe_close(fs, fd, Instant::now());
             }
-            Entry::Completed { id, kind, result, bytes, submitted } => {
-                if !g.q.is_closed() && g.q.ingest_completed(id, kind, result, bytes, submitted).is_ok() {
-                    self.admission.publish_held(g.q.table().held_bytes());
-                }
-                self.admission.taken_in(bytes);
-            }
+            self.admission.refuse(bytes);
+            return;
         }
+        if g.q.ingest(id, fs, op, token, submitted).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            self.admission.refuse(bytes);
+            return;
+        }
+        self.admission.publish_held(g.q.table().held_bytes());
+        self.admission.taken_in(bytes);
     }
 
     /// After a queue transition (lock held: `g`): hands ready completions off to the loop
@@ -280,17 +287,21 @@ impl<T: Send + 'static> Shared<T> {
 
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
     /// context's part of the process-wide abandoned count.
+    /// Stores a changed hint, and ends with a `SeqCst` fence when one changed (the
+    /// publishing side of the pairings in the module docs: what the publisher reads next,
+    /// the inbox, is read after the hint is visible).
     pub(crate) fn publish(&self, g: &Inner<T>) {
         let t = g.q.table();
-        self.startable_hint.store(t.startable(), Ordering::SeqCst);
-        self.overflow_hint.store(t.ready(), Ordering::SeqCst);
+        let changed = set(&self.startable_hint, t.startable())
+            | set(&self.overflow_hint, t.ready())
+            | set(&self.idle_hint, g.parking.parked_unclaimed())
+            | set(&self.spinning_hint, g.parking.spinning_unclaimed())
+            | set(&self.workers_hint, Self::active(g))
+            | set(&self.waiters_hint, g.waiters);
+        if changed {
+            fence(Ordering::SeqCst);
+        }
         self.admission.publish_held(t.held_bytes());
-        self.idle_hint.store(g.parking.parked_unclaimed(), Ordering::SeqCst);
-        self.spinning_hint.store(g.parking.spinning_unclaimed(), Ordering::SeqCst);
-        self.workers_hint.store(Self::active(g), Ordering::SeqCst);
-        let next = g.watchdog_next.map_or(u64::MAX, |t| self.since_epoch(t));
-        self.watchdog_hint.store(next, Ordering::SeqCst);
-        self.waiters_hint.store(g.waiters, Ordering::SeqCst);
         g.abandoned_reported.settle(t.abandoned());
     }
 
@@ -323,8 +334,14 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
         let g = self.lock();
         let t = g.q.table();
+        let mut counters = *t.counters();
+        let (submitted, delivered, cancelled) = self.inline.counts();
+        counters.submitted += submitted;
+        counters.inline += submitted;
+        counters.delivered += delivered;
+        counters.cancelled += cancelled;
         Snapshot {
-            counters: *t.counters(),
+            counters,
             queued: t.queued(),
             queued_over_share: t.queued() - t.startable(),
             running: t.running(),
@@ -337,7 +354,7 @@ impl<T: Send + 'static> Shared<T> {
             process_abandoned: abandoned_in_process(),
             abandoned_cap: abandoned_cap(),
             blocked_running: t.blocked_running(),
-            buffer_bytes: t.held_bytes(),
+            buffer_bytes: t.held_bytes() + self.admission.pending_bytes(),
             abandoned_buffer_bytes: t.abandoned_bytes(),
         }
     }
@@ -377,11 +394,17 @@ impl<T: Send + 'static> Shared<T> {
         Ok(())
     }
 
+    /// Sets when the watchdog looks next by itself, and publishes it (`SeqCst`: see the
+    /// module docs).
+    pub(super) fn set_watchdog_next(&self, g: &mut Inner<T>, next: Option<Instant>) {
+        g.watchdog_next = next;
+        self.watchdog_hint.store(next.map_or(u64::MAX, |t| self.since_epoch(t)), Ordering::SeqCst);
+    }
+
     /// Makes sure the watchdog runs no later than `by`.
     pub(crate) fn wake_watchdog_by(&self, g: &mut Inner<T>, by: Instant) {
         if g.watchdog_next.map_or(true, |next| next > by) {
-            g.watchdog_next = Some(by);
-            self.watchdog_hint.store(self.since_epoch(by), Ordering::SeqCst);
+            self.set_watchdog_next(g, Some(by));
             self.wake_watchdog(g);
         }
     }
@@ -442,6 +465,17 @@ impl<T: Send + 'static> Shared<T> {
             if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
         let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));
         spin_until(spin_deadline, || self.deliverable() > 0);
+        // Ready already (the usual case while requests are in flight): no lock. With a
+        // backlog of many requests per worker, give the CPU to a worker once first: on a
+        // machine with as many workers as CPUs or more, a caller that returns for every
+        // completion or two only takes CPU from the workers that make them.
+        if backlog > SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads && self.deliverable() < self.cfg.threads {
+            std::thread::yield_now();
+        }
+        let ready = self.deliverable();
+        if ready > 0 && !self.closed.load(Ordering::SeqCst) {
+            return Ok(ready);
+        }
         let mut g = self.lock();
         loop {
             if g.q.is_closed() {
@@ -482,7 +516,7 @@ impl<T: Send + 'static> Shared<T> {
             Err(e) => return Err((e, token)),
         };
         let now = Instant::now();
-        let entry = Entry::Submit { id, fs, op, token, submitted: now };
+        let entry = Entry { id, fs, op, token, submitted: now };
         let handed = self.inbox.push(entry);
         fence(Ordering::SeqCst);
         let deadline = self.cfg.timeout.map(|t| now + t);
@@ -573,17 +607,16 @@ impl<T: Send + 'static> Shared<T> {
                 return Err((e, token));
             }
         };
-        let now = Instant::now();
-        // The table hears of it before the loop can pop it (a cancel must find it).
-        if let Err(entry) = self.inbox.push(Entry::Completed { id, kind, result, bytes, submitted: now }) {
-            let mut g = self.lock();
-            self.take_in(&mut g, entry);
-        }
+        // Recorded for a cancel before the loop can pop it; the table never hears of it.
+        let id = id | INLINE;
+        self.inline.record(id, kind);
         let c = Completion { id, op: kind, result, token, out };
         if let Err(c) = self.outbox.push(c) {
-            // The hand-off is full: behind the completions already in the table.
+            // The hand-off is full: the table keeps it behind the completions it holds.
+            self.inline.forget(id);
             let mut g = self.lock();
-            g.q.requeue_completed(c);
+            g.q.ingest_ready(c, bytes);
+            self.admission.taken_in(bytes);
             self.woke(&mut g, Effect::default());
             return Ok(id);
         }
@@ -600,6 +633,9 @@ impl<T: Send + 'static> Shared<T> {
     /// owed close, handed to a worker. A handed-off open is settled with its delivery (see
     /// `queue::handoff`): whichever comes first wins.
     pub(crate) fn cancel(self: &Arc<Self>, id: Id) -> Result<(), i32> {
+        if let Some(r) = self.inline.cancel(id) {
+            return r; // completed on the submitting thread: settled without the pool lock
+        }
         let mut g = self.lock();
         if g.q.handed_off_open(id) {
             let late = self.outbox.begin_late_cancel();
@@ -666,26 +702,43 @@ impl<T: Send + 'static> Shared<T> {
     /// The oldest completion, taken from the hand-off; when it is empty but completions wait
     /// behind it in the table, the lock hands them off first.
     fn pop(self: &Arc<Self>, last_of_batch: bool) -> Option<Completion<T>> {
-        let popped = match self.outbox.pop(last_of_batch) {
+        let popped = match self.outbox.pop(last_of_batch, &self.inline) {
             Some(p) => p,
             None if self.overflow_hint.load(Ordering::SeqCst) > 0 => {
                 drop(self.lock());
-                self.outbox.pop(last_of_batch)?
+                self.outbox.pop(last_of_batch, &self.inline)?
             }
             None => return None,
         };
         Some(self.settle(popped))
     }
 
+    /// Once the loop has handed over [`SETTLE_BATCH`] entries nobody took in (inline
+    /// completions and delivery reports, while every worker is idle), takes them in now if
+    /// the lock is free: a few at a time, never a long take-in at once, and never a wait.
+    fn settle_some(self: &Arc<Self>) {
+        if self.inbox.len() + self.outbox.reports() < SETTLE_BATCH {
+            return;
+        }
+        if let Ok(mut g) = self.inner.try_lock() {
+            self.refresh(&mut g, 0);
+        }
+    }
+
     /// What a pop owes the pool: the count, a report that did not fit, and a cancel that
     /// won over the delivery of an open (the descriptor goes to a worker to close).
     fn settle(self: &Arc<Self>, p: Popped<T>) -> Completion<T> {
-        let Popped { mut c, unreported, cancelled } = p;
+        let Popped { mut c, unreported, cancelled, inline } = p;
         self.admission.delivered(1);
+        if inline {
+            self.admission.taken_in(output_bytes(&c)); // counted from its admission to here
+        }
         if unreported {
             let mut g = self.lock();
             g.q.delivered(c.id);
             self.publish(&g);
+        } else {
+            self.settle_some();
         }
         if let Some(fs) = cancelled {
             if let Some(fd) = c.op.opened_fd(c.result) {
@@ -696,7 +749,6 @@ impl<T: Send + 'static> Shared<T> {
             c.result = -libc::ECANCELED;
             c.out = None;
         }
-        let _ = output_bytes(&c);
         c
     }
 

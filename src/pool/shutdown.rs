@@ -13,6 +13,7 @@ impl<T: Send + 'static> Shared<T> {
     /// never concurrent with its other calls): the descriptors of opens nobody will receive.
     fn undelivered_fds(&self) -> Vec<i32> {
         let fds = self.outbox.drain().into_iter().filter_map(|(c, _)| c.op.opened_fd(c.result)).collect();
+        self.inline.clear();
         let left = self.admission.undelivered();
         self.admission.delivered(left);
         fds

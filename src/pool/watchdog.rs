@@ -26,7 +26,7 @@ impl<T: Send + 'static> Shared<T> {
             self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);
             let next = self.next_round(&g, now);
-            g.watchdog_next = next;
+            self.set_watchdog_next(&mut g, next);
             g.watchdog_woken = false;
             self.publish(&g);
             // Published before looking: a submit that read the old hint (and so took no lock)

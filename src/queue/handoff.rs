@@ -30,10 +30,10 @@
 use crate::fs::FsId;
 use crate::op::Op;
 use crate::op::{OpKind, Output};
-use crate::queue::ids::Id;
+use crate::queue::ids::{Id, INLINE};
 use crate::queue::ready::Readiness;
 use crate::queue::requests::Completion;
-use crate::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use crate::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::chan::{bounded, Receiver, Sender};
 use crate::sync::{lock, Mutex, MutexGuard};
 use std::time::Instant;
@@ -42,13 +42,13 @@ use std::time::Instant;
 /// and hands over directly (a bounded queue allocates all its places at once).
 pub const MOST_QUEUED: usize = 4096;
 
-/// What a submit hands to the pool.
-pub enum Entry<T> {
-    /// A request for a worker: `op` on a file of `fs`.
-    Submit { id: Id, fs: FsId, op: Op, token: T, submitted: Instant },
-    /// A request the submitting thread completed (the fast path), whose completion is in
-    /// the [`Outbox`] already: the table records it so that a cancel finds it.
-    Completed { id: Id, kind: OpKind, result: i32, bytes: usize, submitted: Instant },
+/// What a submit hands to the pool: a request for a worker, `op` on a file of `fs`.
+pub struct Entry<T> {
+    pub id: Id,
+    pub fs: FsId,
+    pub op: Op,
+    pub token: T,
+    pub submitted: Instant,
 }
 
 /// Submitted requests not yet taken into the table.
@@ -69,13 +69,22 @@ impl<T> Inbox<T> {
         self.tx.try_send(e).map_err(|e| e.into_inner())
     }
 
-    /// The oldest entry not yet taken in.
+    /// The oldest entry not yet taken in. (An empty queue is told by its two indices alone:
+    /// `try_recv` on an empty queue pays a fence.)
     pub fn pop(&self) -> Option<Entry<T>> {
+        if self.rx.is_empty() {
+            return None;
+        }
         self.rx.try_recv().ok()
     }
 
     pub fn is_empty(&self) -> bool {
         self.rx.is_empty()
+    }
+
+    /// Entries not yet taken in.
+    pub fn len(&self) -> usize {
+        self.rx.len()
     }
 }
 
@@ -86,7 +95,8 @@ pub struct Admission {
     budget: usize,
     /// Admitted and not yet delivered (nor refused).
     undelivered: AtomicUsize,
-    /// Bytes of admitted requests not yet taken into the table.
+    /// Bytes of admitted requests not yet taken into the table, and of the outputs of
+    /// inline completions until delivered.
     inbox_bytes: AtomicUsize,
     /// The bytes the table held when the pool last published.
     held_hint: AtomicUsize,
@@ -141,7 +151,15 @@ impl Admission {
 
     /// Publishes the bytes the table holds (pool lock held).
     pub fn publish_held(&self, held: usize) {
-        self.held_hint.store(held, SeqCst);
+        if self.held_hint.load(Relaxed) != held {
+            self.held_hint.store(held, SeqCst);
+        }
+    }
+
+    /// Bytes of admitted requests the table does not hold: handed in and not yet taken in,
+    /// or the outputs of completions made on the submitting thread, until delivered.
+    pub fn pending_bytes(&self) -> usize {
+        self.inbox_bytes.load(SeqCst)
     }
 
     /// The bytes the table held at the last publish.
@@ -168,6 +186,9 @@ pub struct Popped<T> {
     /// A cancel won over this delivery of an open: deliver `-ECANCELED`, and have the
     /// library close the descriptor (`c.result` is it), charged to this filesystem.
     pub cancelled: Option<FsId>,
+    /// Made on the submitting thread and settled by [`Inline`]: its output's bytes were
+    /// counted by the admission alone.
+    pub inline: bool,
 }
 
 /// Completions for the loop, with the readiness fd kept in step (see the module docs).
@@ -224,14 +245,18 @@ impl<T, R: Readiness> Outbox<T, R> {
 
     /// The oldest completion, reported delivered and checked against a racing cancel;
     /// `last_of_batch` re-arms a caller's eventfd if completions remain. None when empty.
-    pub fn pop(&self, last_of_batch: bool) -> Option<Popped<T>> {
+    /// A completion `inline` knows (made on the submitting thread: see [`Inline`]) is
+    /// settled there instead, and never reported.
+    pub fn pop(&self, last_of_batch: bool, inline: &Inline) -> Option<Popped<T>> {
         let c = self.rx.try_recv().ok()?;
-        let unreported = self.report_tx.try_send(c.id).is_err();
-        fence(SeqCst);
-        let cancelled = if self.late_count.load(SeqCst) > 0 && c.op == OpKind::Open {
-            self.settle_late(c.id)
-        } else {
-            None
+        let (unreported, cancelled, inline) = match inline.delivered(c.id) {
+            Some(claimed) => (false, claimed.then_some(crate::fs::UNKNOWN), true),
+            None => {
+                let unreported = self.report_tx.try_send(c.id).is_err();
+                fence(SeqCst);
+                let late = self.late_count.load(SeqCst) > 0 && c.op == OpKind::Open;
+                (unreported, if late { self.settle_late(c.id) } else { None }, false)
+            }
         };
         if self.ready.fetch_sub(1, SeqCst) == 1 {
             let _t = lock(&self.transition);
@@ -241,7 +266,7 @@ impl<T, R: Readiness> Outbox<T, R> {
         } else if last_of_batch && self.ready.load(SeqCst) > 0 {
             self.readiness.rearm();
         }
-        Some(Popped { c, unreported, cancelled })
+        Some(Popped { c, unreported, cancelled, inline })
     }
 
     /// Whether a cancel claimed `id` (and takes the claim): the filesystem it is charged to.
@@ -253,9 +278,15 @@ impl<T, R: Readiness> Outbox<T, R> {
         Some(fs)
     }
 
+    /// Delivery reports not yet taken in.
+    pub fn reports(&self) -> usize {
+        self.report_rx.len()
+    }
+
     /// Takes every delivery report, oldest first (pool lock held).
     pub fn take_reports(&self, mut delivered: impl FnMut(Id)) {
-        while let Ok(id) = self.report_rx.try_recv() {
+        while !self.report_rx.is_empty() {
+            let Ok(id) = self.report_rx.try_recv() else { break };
             delivered(id);
         }
     }
@@ -281,6 +312,86 @@ impl<T, R: Readiness> Outbox<T, R> {
         while self.report_rx.try_recv().is_ok() {}
         self.ready.store(0, SeqCst);
         out
+    }
+}
+
+/// The requests the fast path completed on the submitting thread, from their hand-off to
+/// their delivery: a record the loop's threads keep among themselves (no worker touches it),
+/// so that a cancel still finds them while the table never hears of them. Their ids carry
+/// [`INLINE`]. A cancel and the delivery meet under its lock: a cancel of an open before
+/// its delivery makes the delivery `-ECANCELED` (the descriptor goes to the library to
+/// close); of anything else, `EALREADY` (it took effect); after it, `ENOENT`.
+#[derive(Default)]
+pub struct Inline {
+    pending: Mutex<InlinePending>,
+    submitted: AtomicU64,
+    delivered: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+#[derive(Default)]
+struct InlinePending {
+    /// Undelivered, in hand-off order.
+    ids: std::collections::VecDeque<(Id, OpKind)>,
+    /// Of those, the opens a cancel claimed.
+    claimed: Vec<Id>,
+}
+
+impl Inline {
+    /// Records request `id` (its completion is about to be handed off).
+    pub fn record(&self, id: Id, kind: OpKind) {
+        lock(&self.pending).ids.push_back((id, kind));
+        self.submitted.fetch_add(1, Relaxed);
+    }
+
+    /// Forgets `id`, whose completion could not be handed off (it goes to the table).
+    pub fn forget(&self, id: Id) {
+        let mut p = lock(&self.pending);
+        if let Some(at) = p.ids.iter().rposition(|&(i, _)| i == id) {
+            p.ids.remove(at);
+            self.submitted.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Request `id` is being delivered: None if it is not recorded here (a worker's
+    /// completion), else whether a cancel claimed it.
+    fn delivered(&self, id: Id) -> Option<bool> {
+        if id & INLINE == 0 {
+            return None;
+        }
+        let mut p = lock(&self.pending);
+        let at = p.ids.iter().position(|&(i, _)| i == id)?;
+        p.ids.remove(at);
+        self.delivered.fetch_add(1, Relaxed);
+        let claimed = p.claimed.iter().position(|&c| c == id).map(|at| p.claimed.swap_remove(at));
+        Some(claimed.is_some())
+    }
+
+    /// Cancels request `id` if it is recorded here (None otherwise): see the type's docs.
+    pub fn cancel(&self, id: Id) -> Option<Result<(), i32>> {
+        if id & INLINE == 0 {
+            return None;
+        }
+        let mut p = lock(&self.pending);
+        let &(_, kind) = p.ids.iter().find(|&&(i, _)| i == id)?;
+        if kind != OpKind::Open || p.claimed.contains(&id) {
+            return Some(Err(libc::EALREADY));
+        }
+        p.claimed.push(id);
+        self.cancelled.fetch_add(1, Relaxed);
+        Some(Ok(()))
+    }
+
+    /// Forgets every record (shutdown).
+    pub fn clear(&self) {
+        let mut p = lock(&self.pending);
+        p.ids.clear();
+        p.claimed.clear();
+    }
+
+    /// Requests recorded, delivered, and cancelled so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.submitted.load(Relaxed), self.delivered.load(Relaxed), self.cancelled.load(Relaxed))
     }
 }
 

@@ -171,16 +171,9 @@ impl<T, R: Readiness> Completions<T, R> {
         self.table.ingest(id, fs, op, token, submitted)
     }
 
-    /// See [`Requests::ingest_completed`].
-    pub fn ingest_completed(
-        &mut self,
-        id: Id,
-        kind: OpKind,
-        result: i32,
-        bytes: usize,
-        submitted: Instant,
-    ) -> Result<(), i32> {
-        self.table.ingest_completed(id, kind, result, bytes, submitted)
+    /// See [`Requests::ingest_ready`].
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        self.table.ingest_ready(c, bytes)
     }
 
     /// Hands off the oldest ready completion (see [`Requests::flush_ready`]); the caller
@@ -192,11 +185,6 @@ impl<T, R: Readiness> Completions<T, R> {
     /// See [`Requests::unflush`].
     pub fn unflush(&mut self, c: Completion<T>) {
         self.table.unflush(c)
-    }
-
-    /// See [`Requests::requeue`].
-    pub fn requeue_completed(&mut self, c: Completion<T>) {
-        self.table.requeue(c)
     }
 
     /// See [`Requests::delivered`].

@@ -312,37 +312,33 @@ impl<T> Requests<T> {
         Ok((id, Effect { became_ready: self.push_ready(id) }))
     }
 
-    /// Takes in request `id`, completed on the submitting thread with `result` and handed
-    /// off already (its completion is in the loop's queue): Ready without its token until
-    /// the loop reports it delivered. `bytes`: library memory its output holds; `most`: the
-    /// largest result it may report.
-    pub fn ingest_completed(
-        &mut self,
-        id: Id,
-        kind: OpKind,
-        result: i32,
-        bytes: usize,
-        submitted: Instant,
-    ) -> Result<(), i32> {
-        let state = State::Ready { result, cancelled: false, token: None, out: None };
+    /// Takes in the completion of a request the submitting thread completed (the fast
+    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
+    /// library memory its output holds.
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        let Completion { id, op: kind, result, token, out } = c;
+        let state = State::Ready { result, cancelled: false, token: Some(token), out };
         let most = most_result(kind, bytes);
         let req = Req {
             seq: 0,
             kind,
             fs: crate::fs::UNKNOWN,
-            submitted,
+            submitted: Instant::now(),
             syscall: None,
             state,
             bytes,
             most,
             fds: [-1, -1],
         };
-        self.reqs.insert(id, req).map_err(|_| libc::EAGAIN)?;
+        if self.reqs.insert(id, req).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            return;
+        }
         self.held_bytes += bytes;
         self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;
-        Ok(())
+        self.push_ready(id);
     }
 
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
@@ -532,16 +528,6 @@ impl<T> Requests<T> {
         *token = Some(c.token);
         *out = c.out;
         self.ready.push_front(c.id);
-    }
-
-    /// Puts back, at the end of the ready queue, the completion of request `id`, taken in
-    /// handed off ([`Requests::ingest_completed`]) but refused by a full hand-off.
-    pub fn requeue(&mut self, c: Completion<T>) {
-        let req = self.reqs.get_mut(c.id).expect("taken in before it was handed off");
-        let State::Ready { token, out, .. } = &mut req.state else { unreachable!("taken in Ready") };
-        *token = Some(c.token);
-        *out = c.out;
-        self.ready.push_back(c.id);
     }
 
     /// The filesystem request `id` is charged to.
