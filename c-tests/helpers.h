@@ -10,14 +10,15 @@
 
 #include "aopen.h"
 
-/* Fails the test (exit 1) with the location and a message unless `cond` holds. */
+/* Fails the case (see run_cases), else the test (exit 1), with the location and a message
+ * unless `cond` holds. */
 #define CHECK(cond, ...)                                                                    \
     do {                                                                                    \
         if (!(cond)) {                                                                      \
             fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
             fprintf(stderr, __VA_ARGS__);                                                   \
             fprintf(stderr, "\n");                                                          \
-            exit(1);                                                                        \
+            test_failed();                                                                  \
         }                                                                                   \
     } while (0)
 
@@ -28,13 +29,31 @@
         CHECK(a_ == b_, "%s = %lld, expected %s = %lld", #a, a_, #b, b_);                   \
     } while (0)
 
-/* Skips the test (exit 77) with a reason. */
-#define SKIP(...)                                                                           \
-    do {                                                                                    \
-        printf("skip: " __VA_ARGS__);                                                       \
-        printf("\n");                                                                       \
-        exit(77);                                                                           \
-    } while (0)
+/* Skips the case (see run_cases), else the test (exit 77), with a reason. */
+#define SKIP(...) test_skipped(__VA_ARGS__)
+
+/* ---- run.c: a test's cases, each on its own ---- */
+
+/* One case of a test: `fn` sets up what it needs, checks one behaviour, tears down, and
+ * returns 0 (pass), 77 (skip) or anything else (fail). */
+struct test_case {
+    const char *name;
+    int (*fn)(void);
+};
+#define TEST_CASE(f) {#f, f}
+/* Runs `cases` in order, printing each one's name and outcome. A CHECK that fails (or a
+ * SKIP) on the thread running a case ends that case alone (the next one still runs, on its
+ * own setup); elsewhere, as in a thread the case started or a forked child, it exits 1 (77)
+ * as always. Returns the test's exit status: 1 if any case failed (naming them), 77 if all
+ * were skipped, else 0. */
+int run_cases(const struct test_case *cases, int n);
+#define RUN_CASES(...)                                                                      \
+    run_cases((const struct test_case[]){__VA_ARGS__},                                      \
+              (int)(sizeof((const struct test_case[]){__VA_ARGS__}) / sizeof(struct test_case)))
+/* Where CHECK and SKIP go: the end of the case, or of the process. test_skipped prints
+ * "skip: " and the reason (printf's arguments). */
+_Noreturn void test_failed(void);
+_Noreturn void test_skipped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- wait.c: time, and bounded waits for a state ---- */
 
@@ -94,6 +113,11 @@ void without_preload(char **argv);
 int open_close_interposed(void);
 /* Milliseconds the shim delays slow opens (SLOW_OPEN_MS); skips unless the shim is loaded. */
 long require_shim(void);
+/* Sets (or, with `value` NULL, unsets) an environment variable for the case, keeping its
+ * value before; env_restore puts back every variable env_set changed. The runner restores
+ * them after each case, so a case that fails midway leaves the next one the test's own. */
+void env_set(const char *name, const char *value);
+void env_restore(void);
 /* Whether the test runs under valgrind (the check-valgrind target says so). */
 int under_valgrind(void);
 

@@ -71,3 +71,33 @@ int under_valgrind(void) {
     const char *v = getenv("AOPEN_UNDER_VALGRIND");
     return v != NULL && *v == '1';
 }
+
+/* The variables env_set changed, with their values before, newest last. */
+static struct {
+    char *name, *old; /* old NULL: was unset */
+} saved_env[16];
+static int n_saved_env;
+
+void env_set(const char *name, const char *value) {
+    CHECK(n_saved_env < 16, "env_set: more than 16 variables set before env_restore");
+    const char *old = getenv(name);
+    saved_env[n_saved_env].name = strdup(name);
+    saved_env[n_saved_env].old = old ? strdup(old) : NULL;
+    n_saved_env++;
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+void env_restore(void) {
+    while (n_saved_env > 0) {
+        n_saved_env--;
+        if (saved_env[n_saved_env].old)
+            setenv(saved_env[n_saved_env].name, saved_env[n_saved_env].old, 1);
+        else
+            unsetenv(saved_env[n_saved_env].name);
+        free(saved_env[n_saved_env].name);
+        free(saved_env[n_saved_env].old);
+    }
+}
