@@ -41,11 +41,12 @@ struct test_case {
     int (*fn)(void);
 };
 #define TEST_CASE(f) {#f, f}
-/* Runs `cases` in order, printing each one's name and outcome. A CHECK that fails (or a
- * SKIP) on the thread running a case ends that case alone (the next one still runs, on its
- * own setup); elsewhere, as in a thread the case started or a forked child, it exits 1 (77)
- * as always. Returns the test's exit status: 1 if any case failed (naming them), 77 if all
- * were skipped, else 0. */
+/* Runs `cases` in order (only the one named by $TEST_CASE, if set), printing each one's name
+ * and outcome. A SKIP on the thread running a case skips that case alone (never call it
+ * from a library callback); elsewhere it exits 77 as always. A failed CHECK (or a case
+ * returning neither 0 nor 77) ends the test at once with exit 1, naming the case: it may
+ * fail inside a callback the library runs, where a jump back would cross the library's
+ * frames. Returns the exit status: 77 if every case skipped, else 0. */
 int run_cases(const struct test_case *cases, int n);
 #define RUN_CASES(...)                                                                      \
     run_cases((const struct test_case[]){__VA_ARGS__},                                      \
