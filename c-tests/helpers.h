@@ -62,6 +62,16 @@ _Noreturn void test_skipped(const char *fmt, ...) __attribute__((format(printf, 
 double now_ms(void);
 /* Sleeps `ms` milliseconds. */
 void sleep_ms(long ms);
+/* Polls `cond` (an expression) every 2 ms until it holds or `timeout_ms` passes; evaluates
+ * to whether it held. A bounded wait on a state, for states no helper below waits on. */
+#define WAIT_FOR(cond, timeout_ms)                                                          \
+    ({                                                                                      \
+        double until_ = now_ms() + (timeout_ms);                                            \
+        int held_;                                                                          \
+        while (!(held_ = !!(cond)) && now_ms() < until_)                                    \
+            sleep_ms(2);                                                                    \
+        held_;                                                                              \
+    })
 /* Polls aopen_stats until exactly `running` syscalls are in progress (abandoned ones
  * included) and `queued` requests wait for a worker, or `timeout_ms` passes. Returns 1 if
  * that state was seen. */
