@@ -45,10 +45,7 @@ static void hang_opens(aopen_ctx *ctx, int n) {
 
 /* Waits for the threads of contexts freed with hung work to return and exit. */
 static void settle_threads(int base_threads) {
-    double settle = now_ms() + 10000;
-    while (count_threads() > base_threads && now_ms() < settle)
-        sleep_ms(20);
-    CHECK_EQ(count_threads(), base_threads);
+    CHECK_EQ(wait_threads(base_threads, 10000), base_threads);
 }
 
 /* 32 hung opens with defaults (8 base workers): all 32 run at once. */
@@ -140,10 +137,8 @@ static int test_shrinks_when_idle(void) {
     close_all(c, 8);
     int peak = count_threads() - before - 1;
     CHECK(peak >= 8, "pool did not grow for 8 blocked opens: %d workers", peak);
-    double end = now_ms() + IDLE_EXIT_MS + 10000;
-    int now_workers = peak;
-    while (now_ms() < end && (now_workers = count_threads() - before - 1) > 1)
-        sleep_ms(100);
+    /* Idle workers above `threads` exit after IDLE_EXIT_MS. */
+    int now_workers = wait_threads(before + 1 + 1, IDLE_EXIT_MS + 10000) - before - 1;
     printf("workers: %d at peak, %d after idling\n", peak, now_workers);
     CHECK_EQ(now_workers, 1);
     aopen_ctx_free(ctx);

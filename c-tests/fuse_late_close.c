@@ -49,14 +49,9 @@ int main(void) {
     CHECK_EQ(timed_out, late);
     /* Settled: no open still in the daemon, and a hung close for every open that finished. */
     long started = -1, hung = -1;
-    until = now_ms() + 10000;
-    while (now_ms() < until) {
-        started = hangfs_done(fs, HANGFS_OPEN);
-        hung = hangfs_waiting(fs, HANGFS_FLUSH);
-        if (hangfs_waiting(fs, HANGFS_OPEN) == 0 && hung == started && stats_of(ctx).queued == 0)
-            break;
-        sleep_ms(5);
-    }
+    WAIT_FOR((started = hangfs_done(fs, HANGFS_OPEN), hung = hangfs_waiting(fs, HANGFS_FLUSH),
+              hangfs_waiting(fs, HANGFS_OPEN) == 0 && hung == started && stats_of(ctx).queued == 0),
+             10000);
     aopen_stats_snapshot s = stats_of(ctx);
     uint32_t fuse_running = 0;
     aopen_stats_mounts(ctx, 0, on_mount, &fuse_running);

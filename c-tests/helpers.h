@@ -95,6 +95,9 @@ int count_lib_fds(void);
 /* Waits up to `timeout_ms` for count_fds() to fall to `n` (descriptors the library closes
  * on a worker go a moment later); returns count_fds(). */
 int wait_fds(int n, int timeout_ms);
+/* Waits up to `timeout_ms` for count_threads() to fall to `n` (a thread that left a pool
+ * may take a moment to leave /proc/self/task); returns count_threads(). */
+int wait_threads(int n, int timeout_ms);
 /* Prints this process's descriptors and what they refer to (for a failing fd check). */
 void dump_fds(void);
 /* Threads of this process (entries of /proc/self/task). */

@@ -72,6 +72,11 @@ int wait_fds(int n, int timeout_ms) {
     return count_fds();
 }
 
+int wait_threads(int n, int timeout_ms) {
+    WAIT_FOR(count_threads() <= n, timeout_ms);
+    return count_threads();
+}
+
 void dump_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     CHECK(d != NULL, "opendir /proc/self/fd");
