@@ -199,9 +199,9 @@ static int test_fifo_pairs_with_a_waiting_writer(void) {
     CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
     pthread_t t;
     CHECK(pthread_create(&t, NULL, fifo_writer, (void *)fifo) == 0, "pthread_create");
-    sleep_ms(50); /* the writer is waiting in open */
+    sleep_ms(50); /* for the writer to reach open(2): nothing exposes that it waits there */
     CHECK_EQ(aopen_open_nowait(ctx, fifo, O_RDONLY, 0), -EAGAIN);
-    sleep_ms(100);
+    sleep_ms(100); /* time for a wrongly woken writer to open: that it does not is the check */
     CHECK(!__atomic_load_n(&writer_opened, __ATOMIC_SEQ_CST), "the fast path's look at the FIFO woke its writer");
     int fd = result_of(ctx, aopen_submit(ctx, fifo, O_RDONLY, 0, NULL, NULL));
     CHECK(fd >= 0, "open the FIFO: %d", fd);

@@ -271,3 +271,22 @@ def _check_layouts():
 
 LAYOUT = _check_layouts()
 VERSION = lib.aopen_version().decode()
+
+
+def stat_result(x):
+    """An os.stat_result from a struct statx."""
+    def ns(t):
+        return t.tv_sec * 1_000_000_000 + t.tv_nsec
+
+    a, m, c = ns(x.stx_atime), ns(x.stx_mtime), ns(x.stx_ctime)
+    seq = (
+        x.stx_mode, x.stx_ino, os.makedev(x.stx_dev_major, x.stx_dev_minor), x.stx_nlink,
+        x.stx_uid, x.stx_gid, x.stx_size, a // 10**9, m // 10**9, c // 10**9,
+    )
+    extra = {
+        "st_atime": a / 1e9, "st_mtime": m / 1e9, "st_ctime": c / 1e9,
+        "st_atime_ns": a, "st_mtime_ns": m, "st_ctime_ns": c,
+        "st_blksize": x.stx_blksize, "st_blocks": x.stx_blocks,
+        "st_rdev": os.makedev(x.stx_rdev_major, x.stx_rdev_minor),
+    }
+    return os.stat_result(seq, extra)

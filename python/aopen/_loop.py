@@ -407,3 +407,26 @@ def current(loop=None):
         ctx = configure(loop=loop)
     _last = (weakref.ref(loop), ctx)
     return ctx
+
+
+def _first_path_or_fd(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, int) and not isinstance(a, bool):
+            return None, a
+        if isinstance(a, (str, bytes, os.PathLike)):
+            return os.fspath(a), -1
+    return None, -1
+
+
+def wrap(func):
+    """An async version of any blocking function: each call runs on libaopen's pool
+    (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
+    or on a thread where the library lacks that call. Never on the loop."""
+
+    async def run(*args, loop=None, executor=None, **kwargs):
+        path, fd = _first_path_or_fd(args, kwargs)
+        return await current().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
+
+    run.__name__ = getattr(func, "__name__", "run")
+    run.__doc__ = getattr(func, "__doc__", None)
+    return run

@@ -33,7 +33,7 @@ import warnings
 
 import _pyio
 
-from ._abi import Statx, STATX_BASIC_STATS, lib
+from ._abi import Statx, STATX_BASIC_STATS, lib, stat_result
 from ._loop import oserror
 
 _MAX_IO = 0x7FFFF000  # what Linux moves in one read or write at most
@@ -428,8 +428,6 @@ def _kernel_pos(fd):
 
 async def fstat(ctx, fd):
     """os.fstat(fd) as a libaopen request."""
-    from .os import stat_result
-
     buf = Statx()
     await ctx.call(lambda: lib.aopen_fstat_submit(ctx.ctx, fd, STATX_BASIC_STATS, ctypes.byref(buf), None, None),
                    keep=buf)

@@ -482,7 +482,7 @@ class TestAiofile(unittest.TestCase):
                         got = await f.read(n)
                         self.assertLessEqual(len(got), n, f"seed {seed}")
                         self.assertEqual(got, g.read(n), f"seed {seed}: read({n}) at {pos}")
-            real = aopen._lib
+            real = aopen._abi.lib
 
             class Lying:
                 def __getattr__(self, name):
