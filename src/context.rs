@@ -210,6 +210,24 @@ impl<T: Send + 'static> Context<T> {
         }
     }
 
+    /// Stats `path` on this thread if the kernel can resolve it from its caches to a file on
+    /// a local filesystem (see `op::inline::stat_nowait`): `Ok(())` with `out` written,
+    /// `Err(errno)` for a stat that completed with an error, `Err(EAGAIN)` when it would have
+    /// to wait (then submit it), `Err(ESHUTDOWN)` in a forked child.
+    pub fn stat_nowait(
+        &self,
+        path: &std::ffi::CStr,
+        flags: i32,
+        mask: u32,
+        out: &mut libc::statx,
+    ) -> Result<(), i32> {
+        self.alive()?;
+        if self.shared.cfg.no_inline {
+            return Err(libc::EAGAIN);
+        }
+        inline::stat_nowait(path, flags, mask, out)
+    }
+
     /// Closes `fd` on this thread if it is on a local filesystem (see `op::inline`): `Ok(())`, or
     /// `Err(EAGAIN)` with `fd` still the caller's (then submit the close).
     pub fn close_nowait(&self, fd: i32) -> Result<(), i32> {
