@@ -11,6 +11,7 @@ their symbol exists: ``has("aopen_readlink_submit")``; the callers fall back wit
 import ctypes
 import errno
 import os
+import struct
 from pathlib import Path
 
 OP_OPEN = 1
@@ -115,6 +116,42 @@ class Statx(ctypes.Structure):
     ]
 
 
+def _unpacker(cls, skip=()):
+    """A ``struct.Struct`` whose ``unpack_from`` reads `cls`'s scalar fields in order, nested
+    structs' flattened, up to its first array, less the fields (or nested structs) named in
+    `skip` and those whose names start with "_": one call instead of one ctypes attribute
+    read per field. Each field's offset is checked against ctypes'."""
+    fmt = "@"
+
+    def add(c, base):
+        nonlocal fmt
+        for name, t in c._fields_:
+            off = base + getattr(c, name).offset
+            if name in skip or name.startswith("_"):
+                if issubclass(t, ctypes.Array):
+                    return False
+                fmt += f"{off + ctypes.sizeof(t) - struct.calcsize(fmt)}x"
+                continue
+            if issubclass(t, ctypes.Structure):
+                if not add(t, off):
+                    return False
+                continue
+            if issubclass(t, ctypes.Array):
+                return False
+            fmt += t._type_
+            if struct.calcsize(fmt) - ctypes.sizeof(t) != off:
+                raise ImportError(f"aopen: {cls.__name__}.{name}: the unpacker's offset differs from ctypes'")
+        return True
+
+    add(cls, 0)
+    return struct.Struct(fmt)
+
+
+# What os.stat takes from a struct statx: (blksize, nlink, uid, gid, mode, ino, size, blocks,
+# then (sec, nsec) of atime, ctime, mtime, then rdev major, minor, dev major, minor).
+STATX_UNPACK = _unpacker(Statx, skip=("stx_mask", "stx_attributes", "stx_attributes_mask", "stx_btime")).unpack_from
+
+
 _long, _ulong = ctypes.c_long, ctypes.c_ulong  # __fsword_t and fsblkcnt_t / fsfilcnt_t
 
 
@@ -189,6 +226,7 @@ _PROTOTYPES = {
     "aopen_open_nowait": (_i, [_p, _c, _i, ctypes.c_uint32]),
     "aopen_read_nowait": (_i, [_p, _i, _p, _sz, _i64]),
     "aopen_close_nowait": (_i, [_p, _i]),
+    "aopen_stat_nowait": (_i, [_p, _c, _i, _u, _p]),
     "aclose_detach": (_i, [_p, _i]),
     "aopen_reap": (_i, [_p, ctypes.POINTER(Completion), _u]),
     "aopen_cancel": (_i, [_p, ctypes.c_uint64]),
@@ -236,6 +274,18 @@ for _name, _args in _SUBMITS.items():
     if hasattr(lib, _name):
         getattr(lib, _name).restype = _i64
         getattr(lib, _name).argtypes = [_p] + _args + _CB
+
+
+def unprototyped(name):
+    """`name` bound a second time without argtypes, returning an int: ctypes then converts
+    each argument by its own type, for half the cost of a prototyped call. Only for the loop
+    thread's hot calls, each of whose callers passes exactly a c_void_p context, bytes, ints
+    that fit a C int, and pointers as c_void_p or ``byref``; None where the library lacks it."""
+    if not has(name):
+        return None
+    fn = getattr(ctypes.CDLL(lib._name, handle=lib._handle), name)
+    fn.restype = _i
+    return fn
 
 
 def has(name):

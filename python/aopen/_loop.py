@@ -18,6 +18,7 @@ from . import _abi
 from ._abi import lib
 
 _REAP_BATCH = 64
+_FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 
 
 class AopenError(OSError):
@@ -33,7 +34,7 @@ def check(rc, what):
 def fspath(path):
     """`path` (str, bytes or os.PathLike) as the bytes a C call takes; ValueError for an
     embedded NUL, as the os module raises (C would see only the part before it)."""
-    b = os.fsencode(path)
+    b = path.encode(_FSENC, _FSERR) if type(path) is str else os.fsencode(path)
     if b"\0" in b:
         raise ValueError("embedded null byte")
     return b
@@ -58,6 +59,9 @@ class Context:
         self.kept = {}
         self.room_waiters = []  # submitters waiting for room in a full queue
         self.buf = (_abi.Completion * _REAP_BATCH)()
+        # What the loop thread's nowait stats write (read at once, before any await).
+        self.statx = _abi.Statx()
+        self.statx_ref = ctypes.byref(self.statx)
 
     def _free(self):
         """Frees the context (aopen_ctx_free closes every undelivered descriptor)."""

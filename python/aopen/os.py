@@ -19,11 +19,10 @@ import os as _os
 import stat as _statmod
 import struct
 
-from ._abi import Statx as _Statx, STATX_BASIC_STATS as _STATX_BASIC_STATS, lib as _lib
-from ._loop import current as _context, fspath as _fspath, oserror
+from ._abi import (STATX_BASIC_STATS as _STATX_BASIC_STATS, STATX_UNPACK as _STATX_UNPACK, Statx as _Statx,
+                   has as _has, lib as _lib, unprototyped as _unprototyped)
+from ._loop import _FSENC, _FSERR, current as _context, fspath as _fspath, oserror
 
-_O_PATH = getattr(_os, "O_PATH", 0o10000000)  # Linux's value where os lacks it
-_stat_nowait = True  # whether aopen_open_nowait takes O_PATH (see _stat)
 
 __all__ = [
     "path", "stat", "lstat", "rename", "renames", "replace", "remove", "unlink", "mkdir",
@@ -41,51 +40,22 @@ _AT_EACCESS = getattr(_os, "AT_EACCESS", 0x200)
 
 
 def stat_result(x):
-    """An os.stat_result from a struct statx."""
-    def ns(t):
-        return t.tv_sec * 1_000_000_000 + t.tv_nsec
-
-    a, m, c = ns(x.stx_atime), ns(x.stx_mtime), ns(x.stx_ctime)
-    seq = (
-        x.stx_mode, x.stx_ino, _os.makedev(x.stx_dev_major, x.stx_dev_minor), x.stx_nlink,
-        x.stx_uid, x.stx_gid, x.stx_size, a // 10**9, m // 10**9, c // 10**9,
-    )
-    extra = {
-        "st_atime": a / 1e9, "st_mtime": m / 1e9, "st_ctime": c / 1e9,
-        "st_atime_ns": a, "st_mtime_ns": m, "st_ctime_ns": c,
-        "st_blksize": x.stx_blksize, "st_blocks": x.stx_blocks,
-        "st_rdev": _os.makedev(x.stx_rdev_major, x.stx_rdev_minor),
-    }
-    return _os.stat_result(seq, extra)
+    """An os.stat_result from a struct statx (a ctypes Statx, or any buffer holding one),
+    field for field what os.stat makes of the kernel's answer: times as seconds (int), as
+    ``sec + nsec * 1e-9`` (float) and as nanoseconds (int)."""
+    blksize, nlink, uid, gid, mode, ino, size, blocks, a, a_ns, c, c_ns, m, m_ns, r_major, r_minor, d_major, d_minor = \
+        _STATX_UNPACK(x)
+    return _stat_result((
+        mode, ino, _makedev(d_major, d_minor), nlink, uid, gid, size, a, m, c,
+        a + a_ns * 1e-9, m + m_ns * 1e-9, c + c_ns * 1e-9,
+        a * 1_000_000_000 + a_ns, m * 1_000_000_000 + m_ns, c * 1_000_000_000 + c_ns,
+        blksize, blocks, _makedev(r_major, r_minor) if r_major or r_minor else 0,
+    ))
 
 
-async def _stat(path, flags):
-    ctx = _context()
-    p = _fspath(path)
-    global _stat_nowait
-    if _stat_nowait and ctx.ctx is not None:
-        # The nowait fast path: where libaopen can open the path with O_PATH from the
-        # kernel's caches on a local filesystem, fstat of that descriptor never waits either
-        # (O_NOFOLLOW: the link itself, as lstat). Its errors are stat's (ENOENT, EACCES on
-        # a directory, ENOTDIR, ELOOP, ENAMETOOLONG). A library whose aopen_open_nowait
-        # refuses O_PATH (-EINVAL: libaopen 0.1 adds O_NONBLOCK to its opens) never gets
-        # asked again; every stat is then a request.
-        oflags = _O_PATH | (_os.O_NOFOLLOW if flags & _AT_SYMLINK_NOFOLLOW else 0)
-        fd = _lib.aopen_open_nowait(ctx.ctx, p, oflags, 0)
-        if fd >= 0:
-            try:
-                return _os.fstat(fd)
-            finally:
-                if _lib.aopen_close_nowait(ctx.ctx, fd) < 0:
-                    ctx.close_detached(fd)
-        if fd == -_errno.EINVAL:
-            _stat_nowait = False
-        elif fd != -_errno.EAGAIN:
-            raise oserror(-fd, path)
-    buf = _Statx()
-    submit = lambda: _lib.aopen_stat_submit(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctypes.byref(buf), None, None)
-    await ctx.call(submit, p, keep=buf)
-    return stat_result(buf)
+_stat_result, _makedev = _os.stat_result, _os.makedev
+_EAGAIN = _errno.EAGAIN
+_stat_nowait = _unprototyped("aopen_stat_nowait")  # None: a library from before it
 
 
 async def stat(path, *, dir_fd=None, follow_symlinks=True):
@@ -96,12 +66,27 @@ async def stat(path, *, dir_fd=None, follow_symlinks=True):
         return await fstat(_context(), path)
     if dir_fd is not None:
         return await wrap(_os.stat)(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
-    return await _stat(path, 0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
+    ctx = _context()
+    p = path.encode(_FSENC, _FSERR) if type(path) is str and "\0" not in path else _fspath(path)
+    flags = 0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW
+    if ctx.ctx is not None and _stat_nowait is not None:
+        # The nowait fast path: a path the kernel resolves from its caches to a file on a
+        # local filesystem is stat'ed here, without a request (aopen_stat_nowait). Its
+        # errors are the stat's (ENOENT from a cached negative lookup, ENOTDIR, ELOOP, ...).
+        rc = _stat_nowait(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctx.statx_ref)
+        if rc == 0:
+            return stat_result(ctx.statx)
+        if rc != -_EAGAIN:
+            raise oserror(-rc, p)
+    buf = _Statx()
+    submit = lambda: _lib.aopen_stat_submit(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctypes.byref(buf), None, None)
+    await ctx.call(submit, p, keep=buf)
+    return stat_result(buf)
 
 
 async def lstat(path):
     """``os.lstat(path)``: a symlink itself."""
-    return await _stat(path, _AT_SYMLINK_NOFOLLOW)
+    return await stat(path, follow_symlinks=False)
 
 
 async def unlink(path):
@@ -322,10 +307,6 @@ def wrap(func):
     run.__name__ = getattr(func, "__name__", "run")
     run.__doc__ = getattr(func, "__doc__", None)
     return run
-
-
-def _has(name):
-    return hasattr(_lib, name)
 
 
 async def readlink(path, *, dir_fd=None):
