@@ -18,6 +18,10 @@ from . import _abi
 from ._abi import lib
 
 _REAP_BATCH = 64
+# The nowait calls the loop thread makes on every open and close, without ctypes' argument
+# conversion (see _abi.unprototyped): the context is a c_void_p, the path bytes, the rest C ints.
+_open_nowait = _abi.unprototyped("aopen_open_nowait")
+_close_nowait = _abi.unprototyped("aopen_close_nowait")
 _FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 
 
@@ -120,11 +124,12 @@ class Context:
             self._abandon(rid, w, opens)
             raise
 
-    async def open_fd(self, path, flags, mode):
+    async def open_fd(self, path, flags, mode, nowait=True):
         """An fd for `path` (bytes): the nowait fast path first (a cached open on a local
-        filesystem completes here without suspending), else a request. Returns (fd, fast)."""
-        if self.ctx is not None:
-            fd = lib.aopen_open_nowait(self.ctx, path, flags, mode)
+        filesystem completes here without suspending; `nowait` False: tried already), else a
+        request. Returns (fd, fast)."""
+        if self.ctx is not None and nowait:
+            fd = _open_nowait(self.ctx, path, flags, mode)
             if fd >= 0:
                 return fd, True
             if fd != -errno.EAGAIN:
@@ -162,7 +167,7 @@ class Context:
         """Closes `fd`: on the loop thread where aopen_close_nowait can (a local file), else
         on a worker. The close goes ahead even if the awaiting task is cancelled."""
         if self.ctx is not None:
-            rc = lib.aopen_close_nowait(self.ctx, fd)
+            rc = _close_nowait(self.ctx, fd)
             if rc != -errno.EAGAIN:
                 if rc < 0:
                     raise oserror(-rc)
