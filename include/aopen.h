@@ -986,6 +986,34 @@ int64_t aopen_ftruncate_submit(struct aopen_ctx *ctx,
 int aopen_open_nowait(struct aopen_ctx *ctx, const char *path, int flags, mode_t mode);
 
 /**
+ * `aopen_open_nowait`, which also writes the opened descriptor's statx to `*out`: the
+ * fast path looks at what it opened with one statx anyway, so a caller that needs the
+ * file's type, size or block size (as an fstat after the open would give them) is spared
+ * that second syscall.
+ *
+ * # Parameters
+ * - `path`, `flags`, `mode`: as for `aopen_open_nowait`.
+ * - `out`: written only when a descriptor is returned: the descriptor's statx
+ *   (`STATX_BASIC_STATS` and `STATX_MNT_ID`, taken right after the open, with
+ *   `AT_STATX_DONT_SYNC` on a local filesystem: what fstat would return).
+ *
+ * # Returns
+ * As `aopen_open_nowait`; also -EINVAL for a NULL `out`.
+ *
+ * # Thread safety
+ * Any thread, any time. Never waits on a filesystem.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+ * `out` is NULL or writable.
+ */
+int aopen_open_nowait_statx(struct aopen_ctx *ctx,
+                            const char *path,
+                            int flags,
+                            mode_t mode,
+                            struct statx *out);
+
+/**
  * Stats a path on this thread if the kernel can resolve it from its caches to a file on a
  * local filesystem, else returns -EAGAIN at once: `aopen_stat_submit`'s fast path, without
  * the queue or a completion.

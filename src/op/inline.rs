@@ -100,8 +100,9 @@ fn plain(mode: u32) -> bool {
 
 /// Finishes an inline open that returned `fd`: a regular file or directory is the caller's
 /// (with `O_NONBLOCK` cleared unless asked for); anything else is handed back to close.
-fn settle(fd: i32, flags: i32) -> OpenNowait {
-    match sys::fd_info(fd) {
+/// `st` is left holding the descriptor's statx.
+fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
+    match sys::fd_statx(fd, st) {
         Ok(info) if plain(info.mode) => {
             // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
             // gets here: see open_nowait).
@@ -118,7 +119,9 @@ fn settle(fd: i32, flags: i32) -> OpenNowait {
 /// `open(path, flags | O_CLOEXEC, mode)` on the caller's thread if the kernel can do it from
 /// its caches on a local filesystem and it is a regular file or directory (see the module
 /// docs). The open is made with `O_NONBLOCK`, so a FIFO met on the way never blocks it.
-pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
+/// After a `Done(fd)` with `fd` >= 0, `st` holds the descriptor's statx
+/// (`STATX_BASIC_STATS | STATX_MNT_ID`, taken right after the open, as fstat would see it).
+pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> OpenNowait {
     // O_ASYNC: open records it without arming it, and F_SETFL (which clears the added
     // O_NONBLOCK) would arm it: leave that to the pool's plain open.
     if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC) != 0
@@ -138,7 +141,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
         {
-            Ok(fd) => return remember_plain(settle(fd, flags), p, flags),
+            Ok(fd) => return remember_plain(settle(fd, flags, st), p, flags),
             // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
             // cached: the general way tells.
             Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
@@ -150,7 +153,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
     }
     let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
     match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
-        Ok(fd) => remember_plain(settle(fd, flags), p, flags),
+        Ok(fd) => remember_plain(settle(fd, flags, st), p, flags),
         Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) | Err(NOT_PLAIN) => {
             OpenNowait::Wait
         }
@@ -359,7 +362,9 @@ mod tests {
     #[test]
     fn creating_and_truncating_opens_always_wait() {
         for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY, libc::O_TMPFILE | libc::O_RDWR] {
-            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600), OpenNowait::Wait);
+            // SAFETY: statx is plain data, all zeroes a valid value.
+            let mut st: libc::statx = unsafe { std::mem::zeroed() };
+            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600, &mut st), OpenNowait::Wait);
         }
         assert_eq!(close_nowait(-1), Err(libc::EBADF));
     }
