@@ -150,6 +150,9 @@ def _unpacker(cls, skip=()):
 # What os.stat takes from a struct statx: (blksize, nlink, uid, gid, mode, ino, size, blocks,
 # then (sec, nsec) of atime, ctime, mtime, then rdev major, minor, dev major, minor).
 STATX_UNPACK = _unpacker(Statx, skip=("stx_mask", "stx_attributes", "stx_attributes_mask", "stx_btime")).unpack_from
+# What opening a file needs of it: (blksize, mode, size).
+STATX_BRIEF = _unpacker(Statx, skip=[f for f, _ in Statx._fields_
+                                     if f not in ("stx_blksize", "stx_mode", "stx_size")]).unpack_from
 
 
 _long, _ulong = ctypes.c_long, ctypes.c_ulong  # __fsword_t and fsblkcnt_t / fsfilcnt_t
@@ -224,6 +227,7 @@ _PROTOTYPES = {
     "aopen_ctx_free": (None, [_p]),
     "aopen_ctx_fd": (_i, [_p]),
     "aopen_open_nowait": (_i, [_p, _c, _i, ctypes.c_uint32]),
+    "aopen_open_nowait_statx": (_i, [_p, _c, _i, ctypes.c_uint32, _p]),
     "aopen_read_nowait": (_i, [_p, _i, _p, _sz, _i64]),
     "aopen_close_nowait": (_i, [_p, _i]),
     "aopen_stat_nowait": (_i, [_p, _c, _i, _u, _p]),

@@ -21,6 +21,7 @@ _REAP_BATCH = 64
 # The nowait calls the loop thread makes on every open and close, without ctypes' argument
 # conversion (see _abi.unprototyped): the context is a c_void_p, the path bytes, the rest C ints.
 _open_nowait = _abi.unprototyped("aopen_open_nowait")
+_open_nowait_statx = _abi.unprototyped("aopen_open_nowait_statx")
 _close_nowait = _abi.unprototyped("aopen_close_nowait")
 _FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 

@@ -18,8 +18,8 @@ import _pyio
 from . import _loop
 from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, BufferedRandom,
                       BufferedReader, BufferedWriter, FileProtocol)
-from ._abi import lib
-from ._loop import _FSENC, _FSERR, _open_nowait, oserror
+from ._abi import STATX_BRIEF, lib
+from ._loop import _FSENC, _FSERR, _open_nowait_statx, oserror
 from ._raw import Raw, Stack, fstat
 from ._text import AsyncTextIOWrapper, TextIOWrapper
 
@@ -167,8 +167,8 @@ _TRIED = object()  # _open_here's answer for an open it tried, that must wait: a
 
 def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener):
     """The common case, opened on the loop thread without suspending: arguments seen before
-    (their checks passed), a str path, a cached local file (aopen_open_nowait; its fstat
-    never waits either). The file, or _TRIED (the open must be a request), or None (not
+    (their checks passed), a str path, a cached local file (aopen_open_nowait_statx, which
+    also gives what an fstat would). The file, or _TRIED (the open must be a request), or None (not
     tried: ``_open`` does everything)."""
     if encoding is not None or errors is not None or newline is not None or opener is not None \
             or closefd is not True or type(file) is not str or type(mode) is not str or type(buffering) is not int:
@@ -177,20 +177,18 @@ def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener
     if known is None or "\0" in file:
         return None
     ctx = _loop.current()
-    if ctx.ctx is None:
+    if ctx.ctx is None or _open_nowait_statx is None:  # (a library from before it)
         return None
     raw_mode, binary, flags = known
-    fd = _open_nowait(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666)
+    fd = _open_nowait_statx(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666, ctx.statx_ref)
     if fd < 0:
         if fd != -errno.EAGAIN:
             raise oserror(-fd, file)
         return _TRIED
-    try:
-        st = os.fstat(fd)
-    except BaseException:
-        ctx.close_detached(fd)
-        raise
-    return _opened(ctx, fd, st, True, file, raw_mode, closefd, mode, buffering, None, None, None, binary)
+    # The library's look at the descriptor it opened: its fstat, without a second syscall.
+    blksize, st_mode, size = STATX_BRIEF(ctx.statx)
+    return _opened(ctx, fd, st_mode, size, blksize, True, file, raw_mode, closefd, mode, buffering, None, None,
+                   None, binary)
 
 
 async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener, nowait=True):
@@ -236,15 +234,17 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
         if owned:
             ctx.close_detached(fd)
         raise
-    return _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline,
-                   binary)
+    return _opened(ctx, fd, st.st_mode, st.st_size, st.st_blksize, owned, file, raw_mode, closefd, mode, buffering,
+                   encoding, errors, newline, binary)
 
 
-def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline, binary):
-    """The file over `fd`, whose fstat is `st`: what FileIO checks and sets at open, then
-    the io classes. An fd we opened (`owned`) is closed on a worker if that fails."""
+def _opened(ctx, fd, st_mode, size, blksize, owned, file, raw_mode, closefd, mode, buffering, encoding, errors,
+            newline, binary):
+    """The file over `fd`, whose fstat gave `st_mode`, `size` and `blksize`: what FileIO
+    checks and sets at open, then the io classes. An fd we opened (`owned`) is closed on a
+    worker if that fails."""
     try:
-        fmt = _stat.S_IFMT(st.st_mode)
+        fmt = _stat.S_IFMT(st_mode)
         if fmt == _stat.S_IFDIR:
             raise IsADirectoryError(21, os.strerror(21), file)
         seekable, tty, pos = True, False, 0
@@ -260,11 +260,11 @@ def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encodi
             if "a" in raw_mode:
                 # The built-in seeks an appending file to its end, the descriptor's position
                 # included (SEEK_SET: never reaches the filesystem, unlike SEEK_END on FUSE).
-                pos = st.st_size
+                pos = size
                 os.lseek(fd, pos, os.SEEK_SET)
             elif not owned:
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
-        raw = Raw(ctx, fd, file, raw_mode, closefd, st, pos, seekable, tty)
+        raw = Raw(ctx, fd, file, raw_mode, closefd, blksize, pos, seekable, tty)
         return _build(raw, mode, buffering, encoding, errors, newline, binary)
     except BaseException:
         if owned:
