@@ -77,6 +77,23 @@ pub unsafe extern "C" fn aopen_open_nowait_statx(
     mode: libc::mode_t,
     out: *mut libc::statx,
 ) -> c_int {
+    // SAFETY: the caller guarantees the pointers' contract, which is with_statx's.
+    unsafe { with_statx(ctx, path, out, |ctx, path, st| ctx.open_nowait_statx(path, flags, mode, st)) }
+}
+
+/// The body of a nowait call on a path that writes one statx: checks `ctx`, `path` and
+/// `out` (-EINVAL for a NULL one), runs `call` into a statx of its own, and copies that to
+/// `*out` only when `call` succeeds; a panic is -EIO, as everywhere.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+/// `out` is NULL or writable.
+unsafe fn with_statx(
+    ctx: *mut aopen_ctx,
+    path: *const c_char,
+    out: *mut libc::statx,
+    call: impl FnOnce(&crate::context::Context<Token>, &std::ffi::CStr, &mut libc::statx) -> Result<c_int, i32>,
+) -> c_int {
     guard_errno(|| {
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
@@ -87,10 +104,10 @@ pub unsafe extern "C" fn aopen_open_nowait_statx(
         }
         // SAFETY: statx is plain data, all zeroes a valid value.
         let mut st: libc::statx = unsafe { std::mem::zeroed() };
-        let fd = ctx.open_nowait_statx(path, flags, mode, &mut st)?;
+        let r = call(ctx, path, &mut st)?;
         // SAFETY: `out` is non-NULL and writable, per the contract.
         unsafe { out.write_unaligned(st) };
-        Ok(fd)
+        Ok(r)
     })
 }
 
@@ -137,21 +154,8 @@ pub unsafe extern "C" fn aopen_stat_nowait(
     mask: c_uint,
     out: *mut libc::statx,
 ) -> c_int {
-    guard_errno(|| {
-        // SAFETY: the caller guarantees `ctx` is NULL or live.
-        let ctx = unsafe { ctx_ref(ctx) }?;
-        // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
-        let path = unsafe { path_arg(path) }?;
-        if out.is_null() {
-            return Err(libc::EINVAL);
-        }
-        // SAFETY: statx is plain data, all zeroes a valid value.
-        let mut st: libc::statx = unsafe { std::mem::zeroed() };
-        ctx.stat_nowait(path, flags, mask, &mut st)?;
-        // SAFETY: `out` is non-NULL and writable, per the contract.
-        unsafe { out.write_unaligned(st) };
-        Ok(0)
-    })
+    // SAFETY: the caller guarantees the pointers' contract, which is with_statx's.
+    unsafe { with_statx(ctx, path, out, |ctx, path, st| ctx.stat_nowait(path, flags, mask, st).map(|()| 0)) }
 }
 
 /// Closes a descriptor on this thread if it is on a local filesystem (whose close never waits
