@@ -72,7 +72,7 @@ def c_readlines(self, hint=None):
 class Raw(_pyio.RawIOBase):
     """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests."""
 
-    def __init__(self, ctx, fd, name, mode, closefd, st, pos, seekable, tty):
+    def __init__(self, ctx, fd, name, mode, closefd, blksize, pos, seekable, tty):
         self._ctx = ctx
         self._fd = fd
         self.name = name
@@ -81,7 +81,7 @@ class Raw(_pyio.RawIOBase):
         self._readable = "r" in mode or "+" in mode
         self._writable = not ("r" in mode and "+" not in mode)
         self._closefd = closefd
-        self._blksize = st.st_blksize if st.st_blksize > 1 else io.DEFAULT_BUFFER_SIZE
+        self._blksize = blksize if blksize > 1 else io.DEFAULT_BUFFER_SIZE
         self._seekable = seekable
         self._tty = tty
         self.pos = pos  # the file position (seekable files)
