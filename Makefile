@@ -25,7 +25,10 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR      := $(firstword $(subst ., ,$(VERSION)))
 
-C_TESTS  := $(sort $(basename $(notdir $(filter-out c-tests/helpers.c,$(wildcard c-tests/*.c)))))
+C_TESTS  := $(sort $(basename $(notdir $(wildcard c-tests/*.c))))
+# The tests' helpers, one file per job (c-tests/helpers/), in one archive: a test links the
+# members it uses.
+HELPER_OBJS := $(patsubst c-tests/helpers/%.c,$(BUILD)/helpers/%.o,$(wildcard c-tests/helpers/*.c))
 TEST_BINS := $(addprefix $(BUILD)/tests/,$(C_TESTS))
 RUST_SRC := $(shell find src -name '*.rs') Cargo.toml
 
@@ -190,13 +193,17 @@ $(HANGFS): c-tests/hangfs/hangfs.c c-tests/hangfs/hangfs.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) $$(pkg-config --cflags fuse3) -o $@ $< $$(pkg-config --libs fuse3)
 
-$(BUILD)/helpers.o: c-tests/helpers.c c-tests/helpers.h c-tests/hangfs/hangfs.h include/aopen.h
-	@mkdir -p $(BUILD)
+$(BUILD)/helpers/%.o: c-tests/helpers/%.c c-tests/helpers.h c-tests/hangfs/hangfs.h include/aopen.h
+	@mkdir -p $(BUILD)/helpers
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -c -o $@ $<
 
-$(BUILD)/tests/%: c-tests/%.c $(BUILD)/helpers.o c-tests/helpers.h include/aopen.h $(LIB) $(SONAME_LINK)
+$(BUILD)/helpers.a: $(HELPER_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/%: c-tests/%.c $(BUILD)/helpers.a c-tests/helpers.h include/aopen.h $(LIB) $(SONAME_LINK)
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(BUILD)/helpers.o $(LINK)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(BUILD)/helpers.a $(LINK)
 
 $(BUILD)/heartbeat $(BUILD)/hung: $(BUILD)/%: examples/%.c include/aopen.h $(LIB) $(SONAME_LINK)
 	@mkdir -p $(BUILD)

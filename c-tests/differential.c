@@ -925,11 +925,8 @@ static void check_world(void) {
 
 static void teardown_world(void) {
     /* No abandoned syscall may still be about to use one of these numbers. */
-    double t0 = now_ms();
-    while (stats_of(w.probe).process_abandoned_threads > 0) {
-        CHECK(now_ms() - t0 < 30000, "abandoned syscalls on local files still running after 30 s");
-        sleep_ms(1);
-    }
+    CHECK(WAIT_FOR(stats_of(w.probe).process_abandoned_threads == 0, 30000),
+          "abandoned syscalls on local files still running after 30 s");
     close(w.rfd);
     if (w.rdirect >= 0)
         close(w.rdirect);

@@ -19,11 +19,10 @@ static int opts_rc(aopen_options o) {
     return rc;
 }
 
-int main(void) {
-    aopen_options zero;
-    memset(&zero, 0, sizeof zero);
+static aopen_options zero; /* all options zero */
 
-    /* NULL context or output everywhere. */
+/* NULL context or output everywhere. */
+static int test_null_context(void) {
     CHECK_EQ(aopen_ctx_new(NULL, NULL), -EINVAL);
     CHECK_EQ(aopen_ctx_new(&zero, NULL), -EINVAL);
     aopen_ctx_free(NULL);
@@ -36,8 +35,11 @@ int main(void) {
     CHECK_EQ(aopen_wait(NULL, 0), -EINVAL);
     CHECK_EQ(aopen_cancel(NULL, 1), -EINVAL);
     CHECK(aopen_version() != NULL && strchr(aopen_version(), '.') != NULL, "version string");
+    return 0;
+}
 
-    /* Bad options. */
+/* Bad options fail with nothing written; good ones near them work. */
+static int test_bad_options(void) {
     aopen_options o = zero;
     o.threads = 8;
     o.max_threads = 4;
@@ -70,8 +72,11 @@ int main(void) {
     o.threads = 2;
     o.max_threads = 2;
     CHECK_EQ(opts_rc(o), 0);
+    return 0;
+}
 
-    /* Valid context, bad arguments. */
+/* Valid context, bad arguments. */
+static int test_bad_arguments(void) {
     aopen_ctx *ctx = NULL;
     CHECK_EQ(aopen_ctx_new(NULL, &ctx), 0);
     CHECK(ctx != NULL, "ctx");
@@ -84,14 +89,19 @@ int main(void) {
     CHECK_EQ(aopen_cancel(ctx, 12345), -ENOENT);
     CHECK_EQ(aopen_dispatch(ctx, 0), 0);
     aopen_ctx_free(ctx);
+    return 0;
+}
 
-    /* A zeroed options struct must never touch fd 0: put an eventfd with counter 5 there
-     * and check it is neither written nor read nor closed while a context works. */
+/* A zeroed options struct must never touch fd 0: put an eventfd with counter 5 there and
+ * check it is neither written nor read nor closed while a context works. */
+static int test_zeroed_options_leave_fd_0(void) {
+    aopen_completion c[4];
+    int stdin_copy = dup(0); /* put back at the end */
     int efd = eventfd(5, EFD_NONBLOCK);
     CHECK(efd >= 0, "eventfd");
     CHECK(dup2(efd, 0) == 0, "dup2");
     close(efd);
-    ctx = NULL;
+    aopen_ctx *ctx = NULL;
     CHECK_EQ(aopen_ctx_new(&zero, &ctx), 0);
     CHECK(aopen_ctx_fd(ctx) != 0, "context uses fd 0");
     make_file(fast_path("f"), "x");
@@ -107,5 +117,16 @@ int main(void) {
     aopen_ctx_free(ctx);
     CHECK(fcntl(0, F_GETFD) >= 0, "fd 0 was closed");
     CHECK_EQ(eventfd_count(0), 5);
+    if (stdin_copy >= 0) {
+        dup2(stdin_copy, 0);
+        close(stdin_copy);
+    } else {
+        close(0);
+    }
     return 0;
+}
+
+int main(void) {
+    return RUN_CASES(TEST_CASE(test_null_context), TEST_CASE(test_bad_options), TEST_CASE(test_bad_arguments),
+                     TEST_CASE(test_zeroed_options_leave_fd_0));
 }

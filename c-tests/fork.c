@@ -53,12 +53,11 @@ int main(void) {
     /* Two completed, undelivered opens; four slow ones in flight across the fork. */
     for (int i = 0; i < 2; i++)
         CHECK(aopen_submit(ctx, fast_path("f"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
-    double end = now_ms() + 5000;
-    while (aopen_wait(ctx, 0) < 2 && now_ms() < end)
-        sleep_ms(5);
+    CHECK(wait_ready(ctx, 2, 5000) >= 2, "the 2 fast opens never completed");
     for (int i = 0; i < 4; i++)
         CHECK(aopen_submit(ctx, slow_path("s"), O_RDONLY, 0, NULL, NULL) > 0, "submit");
-    sleep_ms(20);
+    /* In flight: both base workers in a slow open (the other two queued or running). */
+    CHECK(WAIT_FOR(stats_of(ctx).running >= 2, 5000), "the slow opens never started");
 
     int locked = 0; /* rounds whose fork caught the context's lock held */
     for (int round = 0; round < 20; round++) { /* fork at different moments */

@@ -20,9 +20,7 @@ static long delay; /* the shim's slow-open delay, ms */
 
 /* Polls aopen_stats until at least `n` syscalls run. */
 static void wait_running(aopen_ctx *ctx, uint32_t n) {
-    double end = now_ms() + 5000;
-    while (stats_of(ctx).running < n && now_ms() < end)
-        sleep_ms(1);
+    WAIT_FOR(stats_of(ctx).running >= n, 5000);
     CHECK(stats_of(ctx).running >= n, "only %u syscalls running, want %u", stats_of(ctx).running, n);
 }
 
@@ -63,7 +61,7 @@ static int test_free_with_stuck_workers(void) {
     if (count_fds() != fds0)
         dump_fds();
     CHECK_EQ(count_fds(), fds0);
-    sleep_ms(500);
+    sleep_ms(500); /* time for a late descriptor to appear: that none does is the check */
     CHECK_EQ(count_fds(), fds0);
     CHECK_EQ(callbacks, 0);
     for (int i = 0; i < 20; i++) {
@@ -91,7 +89,7 @@ static int test_caller_eventfd_untouched(void) {
     aopen_ctx_free(ctx);
     CHECK(now_ms() - t0 < delay / 2, "free took %.1f ms", now_ms() - t0);
     /* The stuck opens return and their descriptors are closed: nothing may signal then. */
-    sleep_ms(delay);
+    sleep_ms(delay); /* the stuck opens return (the context is gone: no state to wait on) */
     CHECK_EQ(wait_fds(fds0 + 1, 3000), fds0 + 1);
     CHECK(fcntl(efd, F_GETFD) >= 0, "caller eventfd closed");
     CHECK_EQ(eventfd_count(efd), 0);
@@ -105,9 +103,7 @@ static int test_caller_eventfd_untouched(void) {
 static int test_idle_free_leaves_no_thread(void) {
     int fds0 = count_fds();
     /* The earlier cases' workers leave once their stuck opens return: let them go first. */
-    double settle = now_ms() + 10000;
-    while (count_threads() > 1 && now_ms() < settle)
-        sleep_ms(5);
+    wait_threads(1, 10000);
     int threads0 = count_threads();
     aopen_ctx *ctx = new_ctx(4, 4, 0, 0);
     for (int i = 0; i < 8; i++)
@@ -116,10 +112,7 @@ static int test_idle_free_leaves_no_thread(void) {
     CHECK(count_threads() > threads0, "no threads started");
     aopen_ctx_free(ctx);
     /* A thread that has left the pool may take a moment to leave /proc/self/task. */
-    double end = now_ms() + 10000;
-    while (count_threads() > threads0 && now_ms() < end)
-        sleep_ms(5);
-    CHECK_EQ(count_threads(), threads0);
+    CHECK_EQ(wait_threads(threads0, 10000), threads0);
     CHECK_EQ(count_fds(), fds0);
     return 0;
 }

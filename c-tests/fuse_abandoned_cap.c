@@ -97,9 +97,7 @@ int main(void) {
 
     hangfs_release(fs);
     CHECK_EQ(hangfs_wait_balanced(fs, 20000), 0);
-    double until = now_ms() + 10000;
-    while (stats_of(stuck).process_abandoned_threads > 0 && now_ms() < until)
-        sleep_ms(10);
+    WAIT_FOR(stats_of(stuck).process_abandoned_threads == 0, 10000);
     CHECK_EQ(stats_of(stuck).process_abandoned_threads, 0);
     aopen_ctx_free(stuck);
     wait_fds(base_fds, 5000);

@@ -27,7 +27,7 @@ static volatile int generation;
  * block the caller's thread shows how long (instead of hanging the test). */
 static void *release_later(void *arg) {
     int gen = (int)(intptr_t)arg;
-    sleep_ms(3000);
+    sleep_ms(3000); /* a deadline, not a wait for a state */
     if (generation == gen)
         hangfs_release(fs);
     return NULL;
@@ -100,9 +100,7 @@ static int test_free_with_owed_closes(void) {
         snprintf(name, sizeof name, "flush/open%d", i);
         CHECK(aopen_submit(ctx, hangfs_path(fs, name), O_RDONLY, 0, NULL, NULL) > 0, "submit open");
     }
-    double until = now_ms() + 5000;
-    while (hangfs_done(fs, HANGFS_OPEN) < opened + FREE_OPENS && now_ms() < until)
-        sleep_ms(2);
+    WAIT_FOR(hangfs_done(fs, HANGFS_OPEN) >= opened + FREE_OPENS, 5000);
     for (int i = 0; i < FREE_CLOSES; i++) {
         char name[32];
         snprintf(name, sizeof name, "flush/close%d", i);

@@ -236,14 +236,10 @@ int main(void) {
         return failed;
     /* The daemon answers: every abandoned worker returns and leaves. */
     hangfs_release(fs);
-    double until_stat = now_ms() + 10000;
-    while (hangfs_waiting(fs, HANGFS_GETATTR) > 0 && now_ms() < until_stat)
-        sleep_ms(5);
+    WAIT_FOR(hangfs_waiting(fs, HANGFS_GETATTR) == 0, 10000);
     CHECK_EQ(hangfs_waiting(fs, HANGFS_GETATTR), 0);
     for (int k = 0; k < NCALLS; k++) {
-        double until = now_ms() + 10000;
-        while (hangfs_waiting(fs, calls[k].op) > 0 && now_ms() < until)
-            sleep_ms(5);
+        WAIT_FOR(hangfs_waiting(fs, calls[k].op) == 0, 10000);
         long left = hangfs_waiting(fs, calls[k].op);
         CHECK(left == 0, "%ld %s calls still wait in the daemon after release", left, calls[k].name);
     }
@@ -251,10 +247,7 @@ int main(void) {
         close(fds[i]);
     CHECK_EQ(hangfs_wait_balanced(fs, 10000), 0);
     CHECK_EQ(wait_fds(fds0, 5000), fds0);
-    double end = now_ms() + 5000;
-    while (count_threads() > threads0 && now_ms() < end)
-        sleep_ms(5);
-    CHECK_EQ(count_threads(), threads0);
+    CHECK_EQ(wait_threads(threads0, 5000), threads0);
     /* Every worker has returned, the hung stats' included: the kept buffer is still intact. */
     CHECK(intact(&kept, sizeof kept), "a cancelled stat wrote its buffer after the daemon answered");
     CHECK(intact(&fstat_kept, sizeof fstat_kept), "a cancelled fstat wrote its buffer after the daemon answered");

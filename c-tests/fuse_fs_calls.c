@@ -219,9 +219,7 @@ static int test_call_charged_cancelled_and_run_to_its_end(void) {
         CHECK_EQ(c[i].result, -ECANCELED);
     CHECK_EQ(atomic_load(&calls_ended), 0);
     hangfs_release(fs);
-    double until = now_ms() + 10000;
-    while (atomic_load(&calls_ended) < 8 && now_ms() < until)
-        sleep_ms(5);
+    WAIT_FOR(atomic_load(&calls_ended) >= 8, 10000);
     CHECK_EQ(atomic_load(&calls_ended), 8); /* each function still ran to its end */
     CHECK(wait_stats(ctx, 0, 0, 10000), "calls still running after release");
     hangfs_rehang(fs);
@@ -257,15 +255,10 @@ int main(int argc, char **argv) {
         return failed;
     hangfs_release(fs);
     for (int k = 0; k < NKINDS; k++) {
-        double until = now_ms() + 20000;
-        while (hangfs_waiting(fs, ops[k]) > 0 && now_ms() < until)
-            sleep_ms(5);
+        WAIT_FOR(hangfs_waiting(fs, ops[k]) == 0, 20000);
         CHECK(hangfs_waiting(fs, ops[k]) == 0, "%s calls still wait in the daemon after release", names[k]);
     }
-    double until = now_ms() + 20000;
-    while (count_threads() > threads0 && now_ms() < until)
-        sleep_ms(5);
-    CHECK_EQ(count_threads(), threads0);
+    CHECK_EQ(wait_threads(threads0, 20000), threads0);
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     CHECK_EQ(hangfs_wait_balanced(fs, 10000), 0);

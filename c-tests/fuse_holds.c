@@ -153,9 +153,7 @@ static int test_lazy_unmount(void) {
     /* Every descriptor's close reached the daemon (a flush each). Releases are not
      * counted here: when the last file of a lazily unmounted FUSE filesystem closes, the
      * kernel tears the superblock down and the daemon may not see that file's release. */
-    double until = now_ms() + 10000;
-    while (hangfs_done(fs, HANGFS_FLUSH) < 20 && now_ms() < until)
-        sleep_ms(5);
+    WAIT_FOR(hangfs_done(fs, HANGFS_FLUSH) >= 20, 10000);
     printf("lazy unmount while hung: %d of 20 failed; daemon opens %ld flushes %ld releases %ld\n", failed,
            hangfs_done(fs, HANGFS_OPEN), hangfs_done(fs, HANGFS_FLUSH), hangfs_done(fs, HANGFS_RELEASE));
     CHECK_EQ(hangfs_done(fs, HANGFS_OPEN), 20);

@@ -1,6 +1,8 @@
 /* The fast path never runs on a real hung FUSE mount (hangfs): aopen_open_nowait of a file
  * whose open hangs, reached directly or through a symlink from the local test directory,
- * returns -EAGAIN at once and the daemon sees no open; aopen_close_nowait of a FUSE
+ * returns -EAGAIN at once and the daemon sees no open; aopen_stat_nowait of a file whose
+ * lookup and getattr hang, of the mount's root and through a symlink, returns -EAGAIN at once
+ * and the daemon sees no getattr; aopen_close_nowait of a FUSE
  * descriptor returns -EAGAIN and leaves it open (its close would flush). aopen_submit of the
  * hung open returns at once and the open waits on a worker, never inline. Runs without the
  * slow-open shim, which would turn the fast path off. */
@@ -8,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -46,6 +49,37 @@ int main(int argc, char **argv) {
     /* A fast path that waited on the hung mount would wait forever (opens == 0 above
      * shows it never asked); 1 s allows for valgrind and a loaded machine. */
     CHECK(took < 1000, "the fast path waited %.1f ms", took);
+
+    /* Stats: a hung lookup and getattr, directly or through a symlink, followed or not; the
+     * mount's root (cached, reached by crossing into the mount; "/." resolves its parent
+     * there); nothing is written. */
+    CHECK(symlink(hangfs_path(fs, "getattr/f"), fast_path("slink")) == 0, "symlink: %s", strerror(errno));
+    struct statx st, untouched;
+    memset(&st, 0x5A, sizeof st);
+    memcpy(&untouched, &st, sizeof st);
+    char root_dot[4096];
+    snprintf(root_dot, sizeof root_dot, "%s/.", hangfs_path(fs, ""));
+    const char *stat_paths[] = {hangfs_path(fs, "getattr/f"), hangfs_path(fs, "getattr"), fast_path("slink"),
+                                hangfs_path(fs, ""), root_dot};
+    long getattrs0 = hangfs_done(fs, HANGFS_GETATTR) + hangfs_waiting(fs, HANGFS_GETATTR);
+    t0 = now_ms();
+    for (int i = 0; i < 5; i++) {
+        for (int nofollow = 0; nofollow < 2; nofollow++) {
+            int rc = aopen_stat_nowait(ctx, stat_paths[i], nofollow ? AT_SYMLINK_NOFOLLOW : 0, STATX_BASIC_STATS, &st);
+            CHECK(rc == -EAGAIN || (i == 2 && nofollow && rc == 0), "stat_nowait %s (nofollow %d): %d", stat_paths[i],
+                  nofollow, rc);
+            if (rc == 0) { /* the local link itself */
+                CHECK(S_ISLNK(st.stx_mode), "lstat of the local link");
+                memcpy(&st, &untouched, sizeof st);
+            } else
+                CHECK(memcmp(&st, &untouched, sizeof st) == 0, "out written by a refused stat");
+        }
+    }
+    took = now_ms() - t0;
+    long getattrs = hangfs_done(fs, HANGFS_GETATTR) + hangfs_waiting(fs, HANGFS_GETATTR) - getattrs0;
+    printf("stat_nowait on FUSE: 10 calls in %.2f ms; daemon getattrs %ld\n", took, getattrs);
+    CHECK_EQ(getattrs, 0);
+    CHECK(took < 1000, "stat_nowait waited %.1f ms", took);
 
     /* aopen_submit takes the fast path only where aopen_open_nowait would: a hung FUSE open
      * returns at once and goes to a worker, where the daemon sees it wait. */

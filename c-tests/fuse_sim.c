@@ -1048,9 +1048,7 @@ static void finish(int fds0, int threads0, aopen_ctx *probe) {
         EXPECT(left == 0, "%s (%s): %ld opens in the daemon without their release", incs[i].mnt,
                incs[i].state == LIVE ? "mounted" : "lazily unmounted", left);
     }
-    until = now_ms() + 10000;
-    while (count_threads() > threads0 && now_ms() < until)
-        sleep_ms(10);
+    wait_threads(threads0, 10000);
     EXPECT(count_threads() == threads0, "%d threads after the end, %d at the baseline", count_threads(), threads0);
 }
 

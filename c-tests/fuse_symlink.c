@@ -53,7 +53,7 @@ int main(void) {
     }
     long waiting = hangfs_wait_waiting(fs, HANGFS_OPEN, stats_of(ctx).per_mount_threads, 5000);
     struct load r = healthy_load(ctx, fast_path("healthy"), healthy, 64, 30000, &others);
-    sleep_ms(100);
+    sleep_ms(100); /* makes the hung opens older than the 50 ms the listing asks for */
     struct listing l = {0};
     aopen_stats_mounts(ctx, 50, on_mount, &l);
     printf("hung opens waiting in the daemon: %ld; healthy opens: %d of %d in %.0f ms, p50 %.2f ms, p99 %.2f ms; "

@@ -1,4 +1,6 @@
-/* Shared helpers for the C tests: checks, timing, descriptor/thread counts, files. */
+/* Shared helpers for the C tests, one file per job in c-tests/helpers/ (each section below
+ * names its file); the Makefile links them as one archive, so a test pulls in the jobs it
+ * uses. One header: a test includes "helpers.h" and has them all. */
 #ifndef AOPEN_TEST_HELPERS_H
 #define AOPEN_TEST_HELPERS_H
 
@@ -8,14 +10,15 @@
 
 #include "aopen.h"
 
-/* Fails the test (exit 1) with the location and a message unless `cond` holds. */
+/* Fails the case (see run_cases), else the test (exit 1), with the location and a message
+ * unless `cond` holds. */
 #define CHECK(cond, ...)                                                                    \
     do {                                                                                    \
         if (!(cond)) {                                                                      \
             fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
             fprintf(stderr, __VA_ARGS__);                                                   \
             fprintf(stderr, "\n");                                                          \
-            exit(1);                                                                        \
+            test_failed();                                                                  \
         }                                                                                   \
     } while (0)
 
@@ -26,18 +29,59 @@
         CHECK(a_ == b_, "%s = %lld, expected %s = %lld", #a, a_, #b, b_);                   \
     } while (0)
 
-/* Skips the test (exit 77) with a reason. */
-#define SKIP(...)                                                                           \
-    do {                                                                                    \
-        printf("skip: " __VA_ARGS__);                                                       \
-        printf("\n");                                                                       \
-        exit(77);                                                                           \
-    } while (0)
+/* Skips the case (see run_cases), else the test (exit 77), with a reason. */
+#define SKIP(...) test_skipped(__VA_ARGS__)
+
+/* ---- run.c: a test's cases, each on its own ---- */
+
+/* One case of a test: `fn` sets up what it needs, checks one behaviour, tears down, and
+ * returns 0 (pass), 77 (skip) or anything else (fail). */
+struct test_case {
+    const char *name;
+    int (*fn)(void);
+};
+#define TEST_CASE(f) {#f, f}
+/* Runs `cases` in order (only the one named by $TEST_CASE, if set), printing each one's name
+ * and outcome. A SKIP on the thread running a case skips that case alone (never call it
+ * from a library callback); elsewhere it exits 77 as always. A failed CHECK (or a case
+ * returning neither 0 nor 77) ends the test at once with exit 1, naming the case: it may
+ * fail inside a callback the library runs, where a jump back would cross the library's
+ * frames. Returns the exit status: 77 if every case skipped, else 0. */
+int run_cases(const struct test_case *cases, int n);
+#define RUN_CASES(...)                                                                      \
+    run_cases((const struct test_case[]){__VA_ARGS__},                                      \
+              (int)(sizeof((const struct test_case[]){__VA_ARGS__}) / sizeof(struct test_case)))
+/* Where CHECK and SKIP go: the end of the case, or of the process. test_skipped prints
+ * "skip: " and the reason (printf's arguments). */
+_Noreturn void test_failed(void);
+_Noreturn void test_skipped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- wait.c: time, and bounded waits for a state ---- */
 
 /* Monotonic milliseconds. */
 double now_ms(void);
 /* Sleeps `ms` milliseconds. */
 void sleep_ms(long ms);
+/* Polls `cond` (an expression) every 2 ms until it holds or `timeout_ms` passes; evaluates
+ * to whether it held. A bounded wait on a state, for states no helper below waits on. */
+#define WAIT_FOR(cond, timeout_ms)                                                          \
+    ({                                                                                      \
+        double until_ = now_ms() + (timeout_ms);                                            \
+        int held_;                                                                          \
+        while (!(held_ = !!(cond)) && now_ms() < until_)                                    \
+            sleep_ms(2);                                                                    \
+        held_;                                                                              \
+    })
+/* Polls aopen_stats until exactly `running` syscalls are in progress (abandoned ones
+ * included) and `queued` requests wait for a worker, or `timeout_ms` passes. Returns 1 if
+ * that state was seen. */
+int wait_stats(aopen_ctx *ctx, uint32_t running, uint32_t queued, int timeout_ms);
+/* Waits (aopen_wait, nothing delivered) until `n` completions are ready or `timeout_ms`
+ * passes; returns how many are ready. */
+int wait_ready(aopen_ctx *ctx, int n, int timeout_ms);
+
+/* ---- fds.c: descriptors and threads of this process ---- */
+
 /* Open descriptors of this process (entries of /proc/self/fd, less the one used to list, the
  * library's watch on /proc/self/mountinfo, see mount_watch_fds, and the watchdog's
  * momentary reads of /proc/self/task/TID/stat). */
@@ -48,11 +92,12 @@ int mount_watch_fds(void);
 /* Descriptors that could be the library's: eventfds and files under the test directory.
  * Unlike count_fds, blind to descriptors a tool such as valgrind keeps for itself. */
 int count_lib_fds(void);
-/* Whether the test runs under valgrind (the check-valgrind target says so). */
-int under_valgrind(void);
 /* Waits up to `timeout_ms` for count_fds() to fall to `n` (descriptors the library closes
  * on a worker go a moment later); returns count_fds(). */
 int wait_fds(int n, int timeout_ms);
+/* Waits up to `timeout_ms` for count_threads() to fall to `n` (a thread that left a pool
+ * may take a moment to leave /proc/self/task); returns count_threads(). */
+int wait_threads(int n, int timeout_ms);
 /* Prints this process's descriptors and what they refer to (for a failing fd check). */
 void dump_fds(void);
 /* Threads of this process (entries of /proc/self/task). */
@@ -61,6 +106,8 @@ int count_threads(void);
 int readable(int fd);
 /* The eventfd counter of `fd`, read from /proc/self/fdinfo without disturbing it. */
 long long eventfd_count(int fd);
+
+/* ---- env.c: the test's directories and files, the shim, preloading ---- */
 
 /* The test's fast directory (AOPEN_TEST_DIR) and, under it, "slow/" (slowed by the shim). */
 const char *test_dir(void);
@@ -80,6 +127,15 @@ void without_preload(char **argv);
 int open_close_interposed(void);
 /* Milliseconds the shim delays slow opens (SLOW_OPEN_MS); skips unless the shim is loaded. */
 long require_shim(void);
+/* Sets (or, with `value` NULL, unsets) an environment variable for the case, keeping its
+ * value before; env_restore puts back every variable env_set changed. The runner restores
+ * them after each case, so a case that fails midway leaves the next one the test's own. */
+void env_set(const char *name, const char *value);
+void env_restore(void);
+/* Whether the test runs under valgrind (the check-valgrind target says so). */
+int under_valgrind(void);
+
+/* ---- ctx.c: contexts and their completions ---- */
 
 /* A context with the given sizes (0 = default) and timeout. */
 aopen_ctx *new_ctx(uint32_t threads, uint32_t max_threads, uint32_t queue_depth, uint32_t timeout_ms);
@@ -95,6 +151,8 @@ int result_of(aopen_ctx *ctx, int64_t id);
 
 /* Reaps into `out` until `n` completions arrived or `timeout_ms` passed; returns the count. */
 int reap_n(aopen_ctx *ctx, aopen_completion *out, int n, int timeout_ms);
+
+/* ---- hangfs.c: hangfs mounts ---- */
 
 /* hangfs (c-tests/hangfs/hangfs.c): a FUSE filesystem whose calls hang until released. */
 #include "hangfs/hangfs.h"
@@ -133,6 +191,8 @@ void hangfs_dyn_release(struct hangfs *h, enum hangfs_op op);
 /* Kills the daemon (the kernel then fails its pending calls). */
 void hangfs_kill(struct hangfs *h);
 
+/* ---- load.c: a healthy load, driven as a loop would ---- */
+
 /* The longest single library call a test made on its loop thread, in ms (see timed()). */
 extern double longest_call_ms;
 /* Times one library call made on the test's loop thread into longest_call_ms. */
@@ -145,24 +205,6 @@ extern double longest_call_ms;
             longest_call_ms = d_;                                                           \
         r_;                                                                                 \
     })
-
-/* Polls aopen_stats until exactly `running` syscalls are in progress (abandoned ones
- * included) and `queued` requests wait for a worker, or `timeout_ms` passes. Returns 1 if
- * that state was seen. */
-int wait_stats(aopen_ctx *ctx, uint32_t running, uint32_t queued, int timeout_ms);
-/* Waits (aopen_wait, nothing delivered) until `n` completions are ready or `timeout_ms`
- * passes; returns how many are ready. */
-int wait_ready(aopen_ctx *ctx, int n, int timeout_ms);
-
-/* Request ids are opaque numbers. These number them 1, 2, ... in the order first seen, for
- * per-request arrays (at most ID_INDEXES - 1 of them). Not thread-safe. */
-#define ID_INDEXES (1 << 20)
-/* Gives `id` the next index; CHECKs that it had none (an id is never handed out twice). */
-int id_add(uint64_t id);
-/* The index of `id`, or 0 if it never had one. */
-int id_index(uint64_t id);
-/* The id of index `i` (0 if none). */
-uint64_t id_at(int i);
 
 /* Completions a load run received that were not its own (for the test to account for). */
 struct others {
@@ -185,5 +227,17 @@ struct load healthy_load(aopen_ctx *ctx, const char *path, int n, int inflight, 
  * closes any other open's descriptor itself (a healthy open that finished after a load run).
  * Returns how many of the tagged completions carried a descriptor; CHECKs all `n` arrived. */
 int collect_tagged(aopen_ctx *ctx, const struct others *others, const void *tag, int n, int timeout_ms);
+
+/* ---- ids.c: indexes for opaque request ids ---- */
+
+/* Request ids are opaque numbers. These number them 1, 2, ... in the order first seen, for
+ * per-request arrays (at most ID_INDEXES - 1 of them). Not thread-safe. */
+#define ID_INDEXES (1 << 20)
+/* Gives `id` the next index; CHECKs that it had none (an id is never handed out twice). */
+int id_add(uint64_t id);
+/* The index of `id`, or 0 if it never had one. */
+int id_index(uint64_t id);
+/* The id of index `i` (0 if none). */
+uint64_t id_at(int i);
 
 #endif

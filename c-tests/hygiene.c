@@ -19,9 +19,7 @@ int main(void) {
     int fds = count_lib_fds(), threads = count_threads();
     for (int round = 0; round < 2; round++) {
         use_once();
-        double until = now_ms() + 10000;
-        while (count_threads() > threads && now_ms() < until)
-            sleep_ms(5);
+        wait_threads(threads, 10000);
         printf("round %d: threads %d -> %d, mountinfo watches %d, fds %d -> %d\n", round, threads, count_threads(),
                mount_watch_fds(), fds, count_lib_fds());
         CHECK_EQ(mount_watch_fds(), 0);

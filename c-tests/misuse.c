@@ -196,20 +196,12 @@ static void *blocked_waiter(void *arg) {
     return NULL;
 }
 
-int main(void) {
-    const char *s = getenv("MISUSE_SEED");
-    seed = s ? (unsigned)atol(s) : (unsigned)time(NULL);
-    const char *n = getenv("MISUSE_STEPS");
-    long steps = n ? atol(n) : 100000;
-    printf("seed %u (MISUSE_SEED=%u reproduces), %ld steps\n", seed, seed, steps);
-    snprintf(path_f, sizeof path_f, "%s", fast_path("f"));
-    snprintf(path_missing, sizeof path_missing, "%s", fast_path("missing"));
-    memset(path_long, 'a', sizeof path_long - 1);
-    path_long[0] = '/';
-    make_file(path_f, "x");
-    int fds0 = count_fds();
+static long steps; /* of the random walk */
 
-    /* Free while another thread is blocked in aopen_wait. */
+/* Free while another thread is blocked in aopen_wait: the waiter is released with
+ * -ESHUTDOWN, promptly. */
+static int test_free_releases_a_blocked_waiter(void) {
+    int fds0 = count_fds();
     for (int i = 0; i < 20; i++) {
         ctx = new_ctx(2, 2, 0, 0);
         int rc = 1;
@@ -218,9 +210,8 @@ int main(void) {
         CHECK(pthread_create(&t, NULL, blocked_waiter, &rc) == 0, "thread");
         /* The defined case is a waiter already blocked in aopen_wait (a free racing the
          * call's entry is a use during free, undefined as for free(3)): let it get there. */
-        while (!atomic_load(&waiter_started))
-            sleep_ms(1);
-        sleep_ms(20 + i % 3 * 10);
+        CHECK(WAIT_FOR(atomic_load(&waiter_started), 10000), "the waiter thread never started");
+        sleep_ms(20 + i % 3 * 10); /* into aopen_wait, which nothing exposes: varied on purpose */
         double t0 = now_ms();
         aopen_ctx_free(ctx);
         pthread_join(t, NULL);
@@ -229,8 +220,13 @@ int main(void) {
         CHECK_EQ(rc, -ESHUTDOWN);
     }
     CHECK_EQ(count_fds(), fds0);
+    return 0;
+}
 
-    /* The random walk. */
+/* The random walk over every call, valid and not: everything submitted is delivered
+ * exactly once, and nothing is left open. */
+static int test_random_walk(void) {
+    int fds0 = count_fds();
     ctx = new_ctx(2, 4, DEPTH, 0);
     aopen_completion buf[64];
     for (long i = 0; i < steps; i++) {
@@ -296,4 +292,18 @@ int main(void) {
            "the depth, %ld cancels, %ld re-entries\n",
            submitted_n, delivered_n, dropped_n, eagain_n, cancel_ok_n, reentries);
     return 0;
+}
+
+int main(void) {
+    const char *s = getenv("MISUSE_SEED");
+    seed = s ? (unsigned)atol(s) : (unsigned)time(NULL);
+    const char *n = getenv("MISUSE_STEPS");
+    steps = n ? atol(n) : 100000;
+    printf("seed %u (MISUSE_SEED=%u reproduces), %ld steps\n", seed, seed, steps);
+    snprintf(path_f, sizeof path_f, "%s", fast_path("f"));
+    snprintf(path_missing, sizeof path_missing, "%s", fast_path("missing"));
+    memset(path_long, 'a', sizeof path_long - 1);
+    path_long[0] = '/';
+    make_file(path_f, "x");
+    return RUN_CASES(TEST_CASE(test_free_releases_a_blocked_waiter), TEST_CASE(test_random_walk));
 }

@@ -1,4 +1,4 @@
-/* aopen_open_nowait and aopen_close_nowait: an open or close the kernel can finish from its
+/* aopen_open_nowait (and aopen_open_nowait_statx) and aopen_close_nowait: an open or close the kernel can finish from its
  * caches on a local filesystem completes on the caller's thread; everything else returns
  * -EAGAIN at once (and a close leaves the descriptor open). aopen_submit and aclose_submit
  * on a quiet context take the same fast path, and deliver its result like any other. Under an LD_PRELOAD interposer
@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -65,6 +66,28 @@ static int test_local_file_inline(void) {
         CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "O_NONBLOCK cleared");
         CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
     }
+    /* aopen_open_nowait_statx: the same open, and the descriptor's statx (what an fstat
+     * gives); nothing written when no descriptor is returned. */
+    struct statx sx, untouched;
+    memset(&sx, 0x5A, sizeof sx);
+    memcpy(&untouched, &sx, sizeof sx);
+    CHECK_EQ(aopen_open_nowait_statx(ctx, fast_path("f"), O_RDONLY, 0, NULL), -EINVAL);
+    CHECK_EQ(aopen_open_nowait_statx(ctx, fast_path("f"), O_WRONLY | O_TRUNC, 0, &sx), -EAGAIN);
+    CHECK(memcmp(&sx, &untouched, sizeof sx) == 0, "out written by a refused open");
+    fd = aopen_open_nowait_statx(ctx, fast_path("f"), O_RDONLY, 0, &sx);
+    CHECK(fd >= 0, "open_nowait_statx of a cached local file: %d", fd);
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "O_NONBLOCK cleared");
+    struct stat want;
+    CHECK(fstat(fd, &want) == 0, "fstat");
+    CHECK((sx.stx_mask & STATX_BASIC_STATS) == STATX_BASIC_STATS, "mask %#x", sx.stx_mask);
+    CHECK_EQ(sx.stx_mode, want.st_mode);
+    CHECK_EQ(sx.stx_ino, want.st_ino);
+    CHECK_EQ(sx.stx_size, want.st_size);
+    CHECK_EQ(sx.stx_blksize, want.st_blksize);
+    CHECK_EQ(makedev(sx.stx_dev_major, sx.stx_dev_minor), want.st_dev);
+    CHECK_EQ(sx.stx_mtime.tv_nsec, want.st_mtim.tv_nsec);
+    CHECK_EQ(aopen_close_nowait(ctx, fd), 0);
+    CHECK_EQ(count_fds(), fds0);
     /* Relative to the working directory. */
     CHECK(chdir(test_dir()) == 0, "chdir");
     fd = aopen_open_nowait(ctx, "f", O_RDONLY, 0);
@@ -199,9 +222,9 @@ static int test_fifo_pairs_with_a_waiting_writer(void) {
     CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
     pthread_t t;
     CHECK(pthread_create(&t, NULL, fifo_writer, (void *)fifo) == 0, "pthread_create");
-    sleep_ms(50); /* the writer is waiting in open */
+    sleep_ms(50); /* for the writer to reach open(2): nothing exposes that it waits there */
     CHECK_EQ(aopen_open_nowait(ctx, fifo, O_RDONLY, 0), -EAGAIN);
-    sleep_ms(100);
+    sleep_ms(100); /* time for a wrongly woken writer to open: that it does not is the check */
     CHECK(!__atomic_load_n(&writer_opened, __ATOMIC_SEQ_CST), "the fast path's look at the FIFO woke its writer");
     int fd = result_of(ctx, aopen_submit(ctx, fifo, O_RDONLY, 0, NULL, NULL));
     CHECK(fd >= 0, "open the FIFO: %d", fd);

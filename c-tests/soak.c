@@ -120,7 +120,7 @@ static void *submitter(void *arg) {
             const char *path = k == SLOW ? path_slow : k == MISSING ? path_missing : path_fast;
             int64_t id;
             while ((id = aopen_submit(ctx, path, O_RDONLY, 0, handle, (void *)(intptr_t)t)) == -EAGAIN)
-                sleep_ms(1);
+                sleep_ms(1); /* queue full: back off until a delivery makes room */
             CHECK(id > 0, "submit: %lld", (long long)id);
             recent[t % 8] = id;
             if (rand_r(&seed) % 50 == 0) { /* cancel a recent request: any outcome is fine */

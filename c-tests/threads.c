@@ -61,7 +61,7 @@ static void *submitter(void *arg) {
     for (int i = 0; i < PER; i++) {
         int64_t id;
         while ((id = aopen_submit(ctx, path, O_RDONLY, 0, on_open, NULL)) == -EAGAIN)
-            sleep_ms(1);
+            sleep_ms(1); /* queue full: back off until a delivery makes room */
         CHECK(id > 0, "submit: %lld", (long long)id);
         atomic_fetch_add(&opens_submitted, 1);
         if (i % 7 == 0) {

@@ -105,8 +105,8 @@ struct timespec;
 
 /**
  * `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`,
- * `aopen_close_nowait` and `aopen_read_nowait` always return -EAGAIN, and every submit
- * queues its call for a worker.
+ * `aopen_close_nowait`, `aopen_read_nowait` and `aopen_stat_nowait` always return -EAGAIN,
+ * and every submit queues its call for a worker.
  */
 #define AOPEN_OPT_NO_INLINE 4u
 
@@ -984,6 +984,77 @@ int64_t aopen_ftruncate_submit(struct aopen_ctx *ctx,
  * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string.
  */
 int aopen_open_nowait(struct aopen_ctx *ctx, const char *path, int flags, mode_t mode);
+
+/**
+ * `aopen_open_nowait`, which also writes the opened descriptor's statx to `*out`: the
+ * fast path looks at what it opened with one statx anyway, so a caller that needs the
+ * file's type, size or block size (as an fstat after the open would give them) is spared
+ * that second syscall.
+ *
+ * # Parameters
+ * - `path`, `flags`, `mode`: as for `aopen_open_nowait`.
+ * - `out`: written only when a descriptor is returned: the descriptor's statx
+ *   (`STATX_BASIC_STATS` and `STATX_MNT_ID`, taken right after the open, with
+ *   `AT_STATX_DONT_SYNC` on a local filesystem: what fstat would return).
+ *
+ * # Returns
+ * As `aopen_open_nowait`; also -EINVAL for a NULL `out`.
+ *
+ * # Thread safety
+ * Any thread, any time. Never waits on a filesystem.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+ * `out` is NULL or writable.
+ */
+int aopen_open_nowait_statx(struct aopen_ctx *ctx,
+                            const char *path,
+                            int flags,
+                            mode_t mode,
+                            struct statx *out);
+
+/**
+ * Stats a path on this thread if the kernel can resolve it from its caches to a file on a
+ * local filesystem, else returns -EAGAIN at once: `aopen_stat_submit`'s fast path, without
+ * the queue or a completion.
+ *
+ * The walk is `aopen_open_nowait`'s, made with `O_PATH` (which opens nothing: no FIFO peer
+ * is woken, no driver runs, and its close calls no flush): an absolute path is first
+ * resolved from "/" with `RESOLVE_CACHED | RESOLVE_NO_XDEV` when the root filesystem is
+ * local; otherwise the directory is resolved with `RESOLVE_CACHED`, must be on a local
+ * filesystem (never nfs, fuse, cifs/smb3, ceph, 9p or autofs), and the last component is
+ * resolved from it with `RESOLVE_CACHED | RESOLVE_NO_XDEV`. The stat is then
+ * `statx(AT_EMPTY_PATH | AT_STATX_DONT_SYNC)` of that descriptor: on a local filesystem
+ * the inode in memory is the truth, and the result is what `statx(path, flags, mask)`
+ * returns.
+ *
+ * # Parameters
+ * - `path`: the path (relative ones to the working directory).
+ * - `flags`: 0, or `AT_SYMLINK_NOFOLLOW` (the link itself, as lstat), `AT_NO_AUTOMOUNT`,
+ *   `AT_STATX_DONT_SYNC`; any other flag gets -EAGAIN (submit it: the kernel checks it).
+ * - `mask`: the `STATX_*` fields wanted.
+ * - `out`: written on success only (0 returned); it may hold more fields than `mask` asks
+ *   for, as statx's may.
+ *
+ * # Returns
+ * 0, or -EAGAIN when the stat would have to wait or could reach a filesystem that might
+ * (submit it with `aopen_stat_submit` instead), or another -errno for a stat that completed
+ * with an error (-ENOENT from a cached negative lookup, -ENOTDIR, -ELOOP, -EACCES, ...),
+ * or -EINVAL (NULL `ctx`, `path` or `out`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+ * Always -EAGAIN with `AOPEN_OPT_NO_INLINE`.
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback. Never waits on a filesystem.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `path` is NULL or a readable NUL-terminated string;
+ * `out` is NULL or writable.
+ */
+int aopen_stat_nowait(struct aopen_ctx *ctx,
+                      const char *path,
+                      int flags,
+                      unsigned int mask,
+                      struct statx *out);
 
 /**
  * Closes a descriptor on this thread if it is on a local filesystem (whose close never waits

@@ -6,6 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 shim=$1
+# The package's house checks (import graph, __init__'s names), read from source.
+timeout 60 python3 -m unittest python/tests/test_house.py
 dir=$(mktemp -d /tmp/aopen-python.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/slow"

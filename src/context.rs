@@ -191,11 +191,25 @@ impl<T: Send + 'static> Context<T> {
     /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
     /// forked child.
     pub fn open_nowait(&self, path: &std::ffi::CStr, flags: i32, mode: u32) -> Result<i32, i32> {
+        // SAFETY: statx is plain data, all zeroes a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        self.open_nowait_statx(path, flags, mode, &mut st)
+    }
+
+    /// [`Context::open_nowait`], leaving in `st`, after `Ok(fd)`, the descriptor's statx
+    /// (`STATX_BASIC_STATS`, taken right after the open: what an fstat would return).
+    pub fn open_nowait_statx(
+        &self,
+        path: &std::ffi::CStr,
+        flags: i32,
+        mode: u32,
+        st: &mut libc::statx,
+    ) -> Result<i32, i32> {
         self.alive()?;
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        match inline::open_nowait(path, flags, mode) {
+        match inline::open_nowait(path, flags, mode, st) {
             inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
             inline::OpenNowait::Done(r) => Err(-r),
             inline::OpenNowait::Wait => Err(libc::EAGAIN),
@@ -208,6 +222,24 @@ impl<T: Send + 'static> Context<T> {
                 Err(libc::EAGAIN)
             }
         }
+    }
+
+    /// Stats `path` on this thread if the kernel can resolve it from its caches to a file on
+    /// a local filesystem (see `op::inline::stat_nowait`): `Ok(())` with `out` written,
+    /// `Err(errno)` for a stat that completed with an error, `Err(EAGAIN)` when it would have
+    /// to wait (then submit it), `Err(ESHUTDOWN)` in a forked child.
+    pub fn stat_nowait(
+        &self,
+        path: &std::ffi::CStr,
+        flags: i32,
+        mask: u32,
+        out: &mut libc::statx,
+    ) -> Result<(), i32> {
+        self.alive()?;
+        if self.shared.cfg.no_inline {
+            return Err(libc::EAGAIN);
+        }
+        inline::stat_nowait(path, flags, mask, out)
     }
 
     /// Closes `fd` on this thread if it is on a local filesystem (see `op::inline`): `Ok(())`, or

@@ -377,8 +377,13 @@ pub struct FdInfo {
 pub fn fd_info(fd: i32) -> Result<FdInfo, i32> {
     // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let mask = libc::STATX_MNT_ID | libc::STATX_TYPE | libc::STATX_SIZE;
-    statx_fd(fd, libc::AT_STATX_DONT_SYNC, mask, &mut st)?;
+    fd_statx(fd, &mut st)
+}
+
+/// [`fd_info`], with the whole `statx` (`STATX_BASIC_STATS | STATX_MNT_ID`, which costs the
+/// kernel no more) left in `st`.
+pub fn fd_statx(fd: i32, st: &mut libc::statx) -> Result<FdInfo, i32> {
+    statx_fd(fd, libc::AT_STATX_DONT_SYNC, libc::STATX_BASIC_STATS | libc::STATX_MNT_ID, st)?;
     Ok(FdInfo {
         mount_id: (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id),
         dev: (st.stx_dev_major, st.stx_dev_minor),

@@ -27,13 +27,12 @@ import functools
 import os as _os  # as _os: the submodule aopen.os becomes this package's `os` attribute
 
 from . import _abi, _loop
-from ._abi import lib as _lib
 from ._loop import AopenError
+from ._stats import blocked_mounts, stats
 
 __all__ = ["aopen", "aiofile", "configure", "close", "stats", "blocked_mounts", "AopenError"]
 
 __version__ = _abi.VERSION
-_check = _loop.check
 
 
 def _context():
@@ -55,45 +54,6 @@ def close(loop=None):
 
     Pending ``aopen`` calls are cancelled; nothing they opened is leaked."""
     _loop.close(loop)
-
-
-def stats(loop=None):
-    """The loop's context's ``aopen_stats`` as a dict: counters, gauges, and the two
-    histograms (``queue_wait_us``, ``service_us``) as lists of log2-microsecond buckets."""
-    import ctypes
-
-    ctx = _loop.current(loop)
-    s = _abi.Stats()
-    _check(_lib.aopen_stats(ctx.ctx, ctypes.byref(s)), "aopen_stats")
-    names = _abi.STATS_COUNTERS + _abi.STATS_GAUGES + ["owed_closes", "inline_completions", "buffer_bytes",
-                                                         "abandoned_buffer_bytes"]
-    out = {n: getattr(s, n) for n in names}
-    out["queue_wait_us"] = list(s.queue_wait_us)
-    out["service_us"] = list(s.service_us)
-    return out
-
-
-def blocked_mounts(min_blocked_ms=1000, loop=None):
-    """The mounts with requests queued or in a syscall for at least ``min_blocked_ms``,
-    oldest first, as dicts (``aopen_stats_mounts``)."""
-    ctx = _loop.current(loop)
-    found = []
-
-    def one(m, _user):
-        m = m.contents
-        found.append({
-            "mount_point": (m.mount_point or b"").decode(errors="replace"),
-            "fstype": (m.fstype or b"").decode(errors="replace"),
-            "mount_id": m.mount_id,
-            "oldest_ms": m.oldest_ms,
-            "queued": m.queued,
-            "running": m.running,
-            "abandoned": m.abandoned,
-            "blocked": m.blocked,
-        })
-
-    _check(_lib.aopen_stats_mounts(ctx.ctx, min_blocked_ms, _abi.MOUNT_CB(one), None), "aopen_stats_mounts")
-    return found
 
 
 def _flags(mode):

@@ -6,8 +6,11 @@ for method: the same methods are coroutines as in aiofiles, the same are plain. 
 coroutine runs the io object's own method through the file's ``Runner`` (``_raw``).
 """
 
+import errno
+
 import _pyio
 
+from ._loop import _close_nowait, oserror
 from ._raw import _YIELD_EVERY, Raw, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
 
 
@@ -284,6 +287,11 @@ class AsyncBase(FileProtocol):
     def _check_attached(self):
         pass
 
+    def _close_here(self):
+        """``close()`` made on the loop thread where it completes at once: True (done), or
+        False (await ``close()``)."""
+        return False
+
     def __repr__(self):
         return super().__repr__() + " wrapping " + repr(self._file)
 
@@ -356,6 +364,25 @@ class _Detachable(AsyncBase):
         out = self._file.detach()
         self._detached = True
         return out
+
+    def _close_here(self):
+        # No io object yet, so nothing buffered: the built-in's close is the raw file's,
+        # here where aopen_close_nowait closes the descriptor (a local file).
+        if self._detached or "_make" not in self.__dict__:
+            return False
+        raw = self._lraw
+        if raw.closed:
+            return True
+        ctx = raw._ctx
+        if not raw._closefd or ctx.ctx is None:
+            return False
+        rc = _close_nowait(ctx.ctx, raw._fd)
+        if rc == -errno.EAGAIN:
+            return False
+        raw._IOBase__closed = True
+        if rc < 0:
+            raise oserror(-rc)
+        return True
 
     async def close(self):
         self._check_attached()

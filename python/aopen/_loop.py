@@ -18,6 +18,12 @@ from . import _abi
 from ._abi import lib
 
 _REAP_BATCH = 64
+# The nowait calls the loop thread makes on every open and close, without ctypes' argument
+# conversion (see _abi.unprototyped): the context is a c_void_p, the path bytes, the rest C ints.
+_open_nowait = _abi.unprototyped("aopen_open_nowait")
+_open_nowait_statx = _abi.unprototyped("aopen_open_nowait_statx")
+_close_nowait = _abi.unprototyped("aopen_close_nowait")
+_FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 
 
 class AopenError(OSError):
@@ -33,7 +39,7 @@ def check(rc, what):
 def fspath(path):
     """`path` (str, bytes or os.PathLike) as the bytes a C call takes; ValueError for an
     embedded NUL, as the os module raises (C would see only the part before it)."""
-    b = os.fsencode(path)
+    b = path.encode(_FSENC, _FSERR) if type(path) is str else os.fsencode(path)
     if b"\0" in b:
         raise ValueError("embedded null byte")
     return b
@@ -58,6 +64,9 @@ class Context:
         self.kept = {}
         self.room_waiters = []  # submitters waiting for room in a full queue
         self.buf = (_abi.Completion * _REAP_BATCH)()
+        # What the loop thread's nowait stats write (read at once, before any await).
+        self.statx = _abi.Statx()
+        self.statx_ref = ctypes.byref(self.statx)
 
     def _free(self):
         """Frees the context (aopen_ctx_free closes every undelivered descriptor)."""
@@ -116,11 +125,12 @@ class Context:
             self._abandon(rid, w, opens)
             raise
 
-    async def open_fd(self, path, flags, mode):
+    async def open_fd(self, path, flags, mode, nowait=True):
         """An fd for `path` (bytes): the nowait fast path first (a cached open on a local
-        filesystem completes here without suspending), else a request. Returns (fd, fast)."""
-        if self.ctx is not None:
-            fd = lib.aopen_open_nowait(self.ctx, path, flags, mode)
+        filesystem completes here without suspending; `nowait` False: tried already), else a
+        request. Returns (fd, fast)."""
+        if self.ctx is not None and nowait:
+            fd = _open_nowait(self.ctx, path, flags, mode)
             if fd >= 0:
                 return fd, True
             if fd != -errno.EAGAIN:
@@ -158,7 +168,7 @@ class Context:
         """Closes `fd`: on the loop thread where aopen_close_nowait can (a local file), else
         on a worker. The close goes ahead even if the awaiting task is cancelled."""
         if self.ctx is not None:
-            rc = lib.aopen_close_nowait(self.ctx, fd)
+            rc = _close_nowait(self.ctx, fd)
             if rc != -errno.EAGAIN:
                 if rc < 0:
                     raise oserror(-rc)
@@ -407,3 +417,26 @@ def current(loop=None):
         ctx = configure(loop=loop)
     _last = (weakref.ref(loop), ctx)
     return ctx
+
+
+def _first_path_or_fd(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, int) and not isinstance(a, bool):
+            return None, a
+        if isinstance(a, (str, bytes, os.PathLike)):
+            return os.fspath(a), -1
+    return None, -1
+
+
+def wrap(func):
+    """An async version of any blocking function: each call runs on libaopen's pool
+    (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
+    or on a thread where the library lacks that call. Never on the loop."""
+
+    async def run(*args, loop=None, executor=None, **kwargs):
+        path, fd = _first_path_or_fd(args, kwargs)
+        return await current().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
+
+    run.__name__ = getattr(func, "__name__", "run")
+    run.__doc__ = getattr(func, "__doc__", None)
+    return run

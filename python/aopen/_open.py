@@ -18,8 +18,8 @@ import _pyio
 from . import _loop
 from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, BufferedRandom,
                       BufferedReader, BufferedWriter, FileProtocol)
-from ._abi import lib
-from ._loop import oserror
+from ._abi import STATX_BRIEF, lib
+from ._loop import _FSENC, _FSERR, _open_nowait_statx, oserror
 from ._raw import Raw, Stack, fstat
 from ._text import AsyncTextIOWrapper, TextIOWrapper
 
@@ -49,12 +49,43 @@ class ContextManager(Awaitable, AbstractAsyncContextManager):
             self._obj = None
 
 
+class _OpenContextManager(ContextManager):
+    """What ``open`` returns: its arguments, opened when awaited or entered, on the loop
+    thread without suspending where ``_open_here`` can (no coroutine is made for that), else
+    by ``_open``; and closed on exit the same way (``_close_here``), else by ``close()``."""
+
+    __slots__ = ("_args",)
+
+    def __init__(self, args):
+        self._args = args
+        self._coro = self._obj = None
+
+    def __await__(self):
+        if self._obj is None:
+            f = _open_here(*self._args)
+            if f is None or f is _TRIED:
+                f = yield from _open(*self._args, nowait=f is None).__await__()
+            self._obj = f
+        return self._obj
+
+    async def __aenter__(self):
+        if self._obj is None:
+            f = _open_here(*self._args)
+            self._obj = f if f is not None and f is not _TRIED else await _open(*self._args, nowait=f is None)
+        return self._obj
+
+    async def __aexit__(self, exc_type, exc_val, exc_tb):
+        obj, self._obj = self._obj, None
+        if not obj._close_here():
+            await obj.close()
+
+
 def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True,
          opener=None, *, loop=None, executor=None):
     """The built-in ``open``, asynchronous: every argument means what it means there. `loop`
     and `executor` are accepted for aiofiles' signature and ignored (the running loop's
     libaopen context does the work)."""
-    return ContextManager(_open(file, mode, buffering, encoding, errors, newline, closefd, opener))
+    return _OpenContextManager((file, mode, buffering, encoding, errors, newline, closefd, opener))
 
 
 def _flags(mode):
@@ -129,32 +160,46 @@ def _check_args(file, mode, buffering, encoding, errors, newline):
 # encoding, errors and newline None: the checks depend on nothing else (a str or bytes path;
 # buffering 1, which warns in binary mode, is never kept).
 _checked = {}
-_FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
 
 
-async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener):
+_TRIED = object()  # _open_here's answer for an open it tried, that must wait: a request
+
+
+def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener):
+    """The common case, opened on the loop thread without suspending: arguments seen before
+    (their checks passed), a str path, a cached local file (aopen_open_nowait_statx, which
+    also gives what an fstat would). The file, or _TRIED (the open must be a request), or None (not
+    tried: ``_open`` does everything)."""
+    if encoding is not None or errors is not None or newline is not None or opener is not None \
+            or closefd is not True or type(file) is not str or type(mode) is not str or type(buffering) is not int:
+        return None
+    known = _checked.get((mode, buffering))
+    if known is None or "\0" in file:
+        return None
+    ctx = _loop.current()
+    if ctx.ctx is None or _open_nowait_statx is None:  # (a library from before it)
+        return None
+    raw_mode, binary, flags = known
+    fd = _open_nowait_statx(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666, ctx.statx_ref)
+    if fd < 0:
+        if fd != -errno.EAGAIN:
+            raise oserror(-fd, file)
+        return _TRIED
+    # The library's look at the descriptor it opened: its fstat, without a second syscall.
+    blksize, st_mode, size = STATX_BRIEF(ctx.statx)
+    return _opened(ctx, fd, st_mode, size, blksize, True, file, raw_mode, closefd, mode, buffering, None, None,
+                   None, binary)
+
+
+async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener, nowait=True):
+    """The built-in open's work, each system call through libaopen (`nowait`: try the open
+    on the loop thread first)."""
     known = None
     if encoding is None and errors is None and newline is None and type(file) is str \
             and type(mode) is str and type(buffering) is int:
         known = _checked.get((mode, buffering))
     if known is not None:
         raw_mode, binary, flags = known
-        if opener is None and closefd is True:
-            # The common case: arguments seen before, a str path, a cached local file
-            # (aopen_open_nowait; its fstat never waits either).
-            ctx = _loop.current()
-            if ctx.ctx is not None and "\0" not in file:
-                fd = lib.aopen_open_nowait(ctx.ctx, file.encode(_FSENC, _FSERR), flags, 0o666)
-                if fd >= 0:
-                    try:
-                        st = os.fstat(fd)
-                    except BaseException:
-                        ctx.close_detached(fd)
-                        raise
-                    return _opened(ctx, fd, st, True, file, raw_mode, closefd, mode, buffering, None, None,
-                                   None, binary)
-                if fd != -errno.EAGAIN:
-                    raise oserror(-fd, file)
     else:
         file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
         flags = _flags(raw_mode)
@@ -174,7 +219,7 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
         if not closefd:
             raise ValueError("Cannot use closefd=False with file name")
         if opener is None:
-            fd, fast = await ctx.open_fd(_loop.fspath(file), flags, 0o666)
+            fd, fast = await ctx.open_fd(_loop.fspath(file), flags, 0o666, nowait)
         else:
             fd = await ctx.run_blocking(lambda: opener(file, flags), path=file)
             if not isinstance(fd, int):
@@ -189,17 +234,19 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
         if owned:
             ctx.close_detached(fd)
         raise
-    return _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline,
-                   binary)
+    return _opened(ctx, fd, st.st_mode, st.st_size, st.st_blksize, owned, file, raw_mode, closefd, mode, buffering,
+                   encoding, errors, newline, binary)
 
 
-def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encoding, errors, newline, binary):
-    """The file over `fd`, whose fstat is `st`: what FileIO checks and sets at open, then
-    the io classes. An fd we opened (`owned`) is closed on a worker if that fails."""
+def _opened(ctx, fd, st_mode, size, blksize, owned, file, raw_mode, closefd, mode, buffering, encoding, errors,
+            newline, binary):
+    """The file over `fd`, whose fstat gave `st_mode`, `size` and `blksize`: what FileIO
+    checks and sets at open, then the io classes. An fd we opened (`owned`) is closed on a
+    worker if that fails."""
     try:
-        if _stat.S_ISDIR(st.st_mode):
+        fmt = _stat.S_IFMT(st_mode)
+        if fmt == _stat.S_IFDIR:
             raise IsADirectoryError(21, os.strerror(21), file)
-        fmt = _stat.S_IFMT(st.st_mode)
         seekable, tty, pos = True, False, 0
         if fmt != _stat.S_IFREG and fmt != _stat.S_IFBLK:
             # Pipes, sockets, character devices: lseek(SEEK_CUR) and isatty ask the kernel
@@ -213,11 +260,11 @@ def _opened(ctx, fd, st, owned, file, raw_mode, closefd, mode, buffering, encodi
             if "a" in raw_mode:
                 # The built-in seeks an appending file to its end, the descriptor's position
                 # included (SEEK_SET: never reaches the filesystem, unlike SEEK_END on FUSE).
-                pos = st.st_size
+                pos = size
                 os.lseek(fd, pos, os.SEEK_SET)
             elif not owned:
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
-        raw = Raw(ctx, fd, file, raw_mode, closefd, st, pos, seekable, tty)
+        raw = Raw(ctx, fd, file, raw_mode, closefd, blksize, pos, seekable, tty)
         return _build(raw, mode, buffering, encoding, errors, newline, binary)
     except BaseException:
         if owned:
@@ -240,14 +287,14 @@ def _build(raw, mode, buffering, encoding, errors, newline, binary):
         # on the raw file cannot fail here.
         if "+" in mode:
             return AsyncBufferedReader.lazy(raw, lambda r: BufferedRandom(r, buffering))
-        if set("xwa") & set(mode):
+        if "w" in mode or "a" in mode or "x" in mode:
             return AsyncBufferedIOBase.lazy(raw, lambda r: BufferedWriter(r, buffering))
         f = AsyncBufferedReader.lazy(raw, lambda r: BufferedReader(r, buffering))
         f._fast_size = buffering
         return f
     if "+" in mode:
         buffer = BufferedRandom(raw, buffering)
-    elif set("xwa") & set(mode):
+    elif "w" in mode or "a" in mode or "x" in mode:
         buffer = BufferedWriter(raw, buffering)
     else:
         buffer = BufferedReader(raw, buffering)

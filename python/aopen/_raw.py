@@ -33,7 +33,7 @@ import warnings
 
 import _pyio
 
-from ._abi import Statx, STATX_BASIC_STATS, lib
+from ._abi import Statx, STATX_BASIC_STATS, lib, stat_result
 from ._loop import oserror
 
 _MAX_IO = 0x7FFFF000  # what Linux moves in one read or write at most
@@ -72,7 +72,7 @@ def c_readlines(self, hint=None):
 class Raw(_pyio.RawIOBase):
     """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests."""
 
-    def __init__(self, ctx, fd, name, mode, closefd, st, pos, seekable, tty):
+    def __init__(self, ctx, fd, name, mode, closefd, blksize, pos, seekable, tty):
         self._ctx = ctx
         self._fd = fd
         self.name = name
@@ -81,7 +81,7 @@ class Raw(_pyio.RawIOBase):
         self._readable = "r" in mode or "+" in mode
         self._writable = not ("r" in mode and "+" not in mode)
         self._closefd = closefd
-        self._blksize = st.st_blksize if st.st_blksize > 1 else io.DEFAULT_BUFFER_SIZE
+        self._blksize = blksize if blksize > 1 else io.DEFAULT_BUFFER_SIZE
         self._seekable = seekable
         self._tty = tty
         self.pos = pos  # the file position (seekable files)
@@ -428,8 +428,6 @@ def _kernel_pos(fd):
 
 async def fstat(ctx, fd):
     """os.fstat(fd) as a libaopen request."""
-    from .os import stat_result
-
     buf = Statx()
     await ctx.call(lambda: lib.aopen_fstat_submit(ctx.ctx, fd, STATX_BASIC_STATS, ctypes.byref(buf), None, None),
                    keep=buf)

@@ -19,11 +19,11 @@ import os as _os
 import stat as _statmod
 import struct
 
-from ._abi import Statx as _Statx, STATX_BASIC_STATS as _STATX_BASIC_STATS, lib as _lib
-from ._loop import current as _context, fspath as _fspath, oserror
-
-_O_PATH = getattr(_os, "O_PATH", 0o10000000)  # Linux's value where os lacks it
-_stat_nowait = True  # whether aopen_open_nowait takes O_PATH (see _stat)
+from . import ospath as path
+from ._abi import lib as _lib, stat_result  # noqa: F401  (stat_result: aopen.os's, as before)
+from ._loop import current as _context, fspath as _fspath, oserror, wrap
+from ._stat import _AT_SYMLINK_NOFOLLOW, lstat, stat
+from .ospath import exists, getsize, isdir, isfile  # noqa: F401  (aiofiles.os has them too)
 
 __all__ = [
     "path", "stat", "lstat", "rename", "renames", "replace", "remove", "unlink", "mkdir",
@@ -32,76 +32,11 @@ __all__ = [
     "exists", "isfile", "isdir", "getsize", "DirEntry",
 ]
 
-_AT_SYMLINK_NOFOLLOW = _os.AT_SYMLINK_NOFOLLOW if hasattr(_os, 'AT_SYMLINK_NOFOLLOW') else 0x100
 _AT_REMOVEDIR = 0x200  # not in the os module; the same value on every Linux architecture
 # Not in the os module of every Python (3.11 has none of them); the kernel's values, the same
 # on every Linux architecture.
 _AT_SYMLINK_FOLLOW = getattr(_os, "AT_SYMLINK_FOLLOW", 0x400)
 _AT_EACCESS = getattr(_os, "AT_EACCESS", 0x200)
-
-
-def stat_result(x):
-    """An os.stat_result from a struct statx."""
-    def ns(t):
-        return t.tv_sec * 1_000_000_000 + t.tv_nsec
-
-    a, m, c = ns(x.stx_atime), ns(x.stx_mtime), ns(x.stx_ctime)
-    seq = (
-        x.stx_mode, x.stx_ino, _os.makedev(x.stx_dev_major, x.stx_dev_minor), x.stx_nlink,
-        x.stx_uid, x.stx_gid, x.stx_size, a // 10**9, m // 10**9, c // 10**9,
-    )
-    extra = {
-        "st_atime": a / 1e9, "st_mtime": m / 1e9, "st_ctime": c / 1e9,
-        "st_atime_ns": a, "st_mtime_ns": m, "st_ctime_ns": c,
-        "st_blksize": x.stx_blksize, "st_blocks": x.stx_blocks,
-        "st_rdev": _os.makedev(x.stx_rdev_major, x.stx_rdev_minor),
-    }
-    return _os.stat_result(seq, extra)
-
-
-async def _stat(path, flags):
-    ctx = _context()
-    p = _fspath(path)
-    global _stat_nowait
-    if _stat_nowait and ctx.ctx is not None:
-        # The nowait fast path: where libaopen can open the path with O_PATH from the
-        # kernel's caches on a local filesystem, fstat of that descriptor never waits either
-        # (O_NOFOLLOW: the link itself, as lstat). Its errors are stat's (ENOENT, EACCES on
-        # a directory, ENOTDIR, ELOOP, ENAMETOOLONG). A library whose aopen_open_nowait
-        # refuses O_PATH (-EINVAL: libaopen 0.1 adds O_NONBLOCK to its opens) never gets
-        # asked again; every stat is then a request.
-        oflags = _O_PATH | (_os.O_NOFOLLOW if flags & _AT_SYMLINK_NOFOLLOW else 0)
-        fd = _lib.aopen_open_nowait(ctx.ctx, p, oflags, 0)
-        if fd >= 0:
-            try:
-                return _os.fstat(fd)
-            finally:
-                if _lib.aopen_close_nowait(ctx.ctx, fd) < 0:
-                    ctx.close_detached(fd)
-        if fd == -_errno.EINVAL:
-            _stat_nowait = False
-        elif fd != -_errno.EAGAIN:
-            raise oserror(-fd, path)
-    buf = _Statx()
-    submit = lambda: _lib.aopen_stat_submit(ctx.ctx, p, flags, _STATX_BASIC_STATS, ctypes.byref(buf), None, None)
-    await ctx.call(submit, p, keep=buf)
-    return stat_result(buf)
-
-
-async def stat(path, *, dir_fd=None, follow_symlinks=True):
-    """``os.stat(path, follow_symlinks=...)``; an int `path` is an open descriptor (fstat)."""
-    if isinstance(path, int):
-        from ._raw import fstat
-
-        return await fstat(_context(), path)
-    if dir_fd is not None:
-        return await wrap(_os.stat)(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
-    return await _stat(path, 0 if follow_symlinks else _AT_SYMLINK_NOFOLLOW)
-
-
-async def lstat(path):
-    """``os.lstat(path)``: a symlink itself."""
-    return await _stat(path, _AT_SYMLINK_NOFOLLOW)
 
 
 async def unlink(path):
@@ -132,36 +67,6 @@ async def rename(src, dst):
 
 
 replace = rename  # on Linux rename(2) replaces an existing destination
-
-
-async def exists(path):
-    """``os.path.exists(path)``."""
-    try:
-        await stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-async def isfile(path):
-    """``os.path.isfile(path)``."""
-    try:
-        return _statmod.S_ISREG((await stat(path)).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-async def isdir(path):
-    """``os.path.isdir(path)``."""
-    try:
-        return _statmod.S_ISDIR((await stat(path)).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-async def getsize(path):
-    """``os.path.getsize(path)``."""
-    return (await stat(path)).st_size
 
 
 _O_DIRECTORY = _os.O_DIRECTORY
@@ -301,29 +206,6 @@ async def scandir(path="."):
 # --- the rest of aiofiles.os -----------------------------------------------------------
 
 
-def _first_path_or_fd(args, kwargs):
-    for a in list(args) + list(kwargs.values()):
-        if isinstance(a, int) and not isinstance(a, bool):
-            return None, a
-        if isinstance(a, (str, bytes, _os.PathLike)):
-            return _os.fspath(a), -1
-    return None, -1
-
-
-def wrap(func):
-    """An async version of any blocking function: each call runs on libaopen's pool
-    (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
-    or on a thread where the library lacks that call. Never on the loop."""
-
-    async def run(*args, loop=None, executor=None, **kwargs):
-        path, fd = _first_path_or_fd(args, kwargs)
-        return await _context().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
-
-    run.__name__ = getattr(func, "__name__", "run")
-    run.__doc__ = getattr(func, "__doc__", None)
-    return run
-
-
 def _has(name):
     return hasattr(_lib, name)
 
@@ -460,5 +342,3 @@ async def renames(old, new):
         except OSError:
             pass
 
-
-from . import ospath as path  # noqa: E402  (after the calls it is made of)

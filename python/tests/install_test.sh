@@ -27,7 +27,7 @@ mkdir "$tmp/run" "$tmp/run/slow"
 cd "$tmp"
 unset AOPEN_LIBRARY PYTHONPATH
 site=$("$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-lib=$("$tmp/venv/bin/python" -c 'import aopen; print(aopen._lib._name)')
+lib=$("$tmp/venv/bin/python" -c 'import aopen._abi; print(aopen._abi.lib._name)')
 case $lib in "$site"/aopen/_libaopen*.so) ;; *) fail "loaded $lib, not the bundled library under $site/aopen";; esac
 want=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)
 got=$("$tmp/venv/bin/python" -c 'import aopen, importlib.metadata as m; print(aopen.__version__, m.version("aopen"))')

@@ -9,6 +9,7 @@ import asyncio
 import errno
 import gc
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -274,6 +275,51 @@ class TestAopen(unittest.TestCase):
 
 @unittest.skipUnless(DIR, "needs AOPEN_TEST_DIR")
 class TestOs(unittest.TestCase):
+    def test_stat_on_the_loop_thread_is_os_stat(self):
+        """A stat the library makes on the loop thread (aopen_stat_nowait: cached, local)
+        is os.stat's result, every field (float and ns times, dev, rdev, blksize) equal, and
+        its errors os.stat's; no request is made for it."""
+        d = os.path.join(DIR, "stat-here.d")
+        os.makedirs(d, exist_ok=True)
+        f, link, loop = os.path.join(d, "f"), os.path.join(d, "link"), os.path.join(d, "loop")
+        with open(f, "w") as fh:
+            fh.write("x" * 100)
+        os.utime(f, ns=(1_234_567_891_987_654_321, 987_654_321_123_456_789))
+        for target, name in (("f", link), ("loop", loop)):
+            if not os.path.lexists(name):
+                os.symlink(target, name)
+        fields = [n for n in dir(os.stat_result) if n.startswith("st_")]
+
+        async def main():
+            paths = [f, d, link, "/dev/null", f.encode(), pathlib.Path(f)]
+            # Two walks a moment apart leave each symlink an atime the next walk need not
+            # update (a walk that would is not made from the caches alone).
+            for _ in range(2):
+                for p in paths + [loop]:
+                    try:
+                        os.stat(p)
+                    except OSError:
+                        pass
+                await asyncio.sleep(0.05)
+            before = aopen.stats()["submitted"]
+            for p in paths:
+                for follow in (True, False):
+                    want, got = os.stat(p, follow_symlinks=follow), await aopen.os.stat(p, follow_symlinks=follow)
+                    self.assertEqual(got, want, p)
+                    self.assertEqual([getattr(got, n) for n in fields], [getattr(want, n) for n in fields], p)
+                self.assertEqual(await aopen.os.lstat(p), os.lstat(p))
+            for p, err in ((os.path.join(d, "missing"), FileNotFoundError), (f + "/x", NotADirectoryError)):
+                for _ in range(2):  # the first lookup of a missing name may be a request
+                    with self.assertRaises(err) as e:
+                        await aopen.os.stat(p)
+                    self.assertEqual(e.exception.filename, p)
+            with self.assertRaises(OSError) as e:
+                await aopen.os.stat(loop)
+            self.assertEqual(e.exception.errno, errno.ELOOP)
+            return aopen.stats()["submitted"] - before
+
+        self.assertLessEqual(asyncio.run(main()), 1)  # (a missing name's first lookup)
+
     def test_calls_match_the_os_module(self):
         async def main():
             d = os.path.join(DIR, "os.d")
@@ -482,7 +528,7 @@ class TestAiofile(unittest.TestCase):
                         got = await f.read(n)
                         self.assertLessEqual(len(got), n, f"seed {seed}")
                         self.assertEqual(got, g.read(n), f"seed {seed}: read({n}) at {pos}")
-            real = aopen._lib
+            real = aopen._abi.lib
 
             class Lying:
                 def __getattr__(self, name):

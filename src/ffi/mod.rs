@@ -23,7 +23,7 @@ mod open_close;
 /// fsync, read, getdents, write, stat, fstat, unlink, mkdir, rename, ftruncate.
 mod file_calls;
 
-/// `aopen_open_nowait`, `aopen_close_nowait`, `aclose_detach`.
+/// `aopen_open_nowait`, `aopen_stat_nowait`, `aopen_close_nowait`, `aclose_detach`.
 mod nowait;
 
 /// `aopen_dispatch`, `aopen_reap`, `aopen_wait`, `aopen_cancel`.

@@ -51,8 +51,8 @@ pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
 pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 
 /// `aopen_options.flags`: never complete a call on the caller's thread: `aopen_open_nowait`,
-/// `aopen_close_nowait` and `aopen_read_nowait` always return -EAGAIN, and every submit
-/// queues its call for a worker.
+/// `aopen_close_nowait`, `aopen_read_nowait` and `aopen_stat_nowait` always return -EAGAIN,
+/// and every submit queues its call for a worker.
 pub const AOPEN_OPT_NO_INLINE: u32 = 4u32;
 
 /// Context options. An all-zero struct means every default.

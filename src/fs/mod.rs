@@ -25,7 +25,7 @@ pub(crate) mod watch;
 pub use ids::{FsId, IdHasher, MountId, UNKNOWN};
 pub use local::is_local;
 pub use opened::{forget_opened, of_closing_fd, of_open_fd, remember_opened};
-pub(crate) use resolve::open_cached;
 pub use resolve::{of_path, release};
+pub(crate) use resolve::{open_cached, PathFd};
 pub use table::Mount;
 pub use watch::current;

@@ -1,8 +1,10 @@
-//! The fast path: an open, close, read or fstat the kernel can finish from cached state, on
-//! a filesystem whose calls never wait on a server, made on the caller's thread. Everything
-//! else is `EAGAIN`, and goes to the pool. A read is `preadv2(RWF_NOWAIT)`, which the kernel
-//! fails with `EAGAIN` rather than wait for the disk (and with `EOPNOTSUPP` on a filesystem
-//! without `FMODE_NOWAIT`, remembered per mount); an fstat is `statx(AT_STATX_DONT_SYNC)`.
+//! The fast path: an open, close, read, stat or fstat the kernel can finish from cached
+//! state, on a filesystem whose calls never wait on a server, made on the caller's thread.
+//! Everything else is `EAGAIN`, and goes to the pool. A read is `preadv2(RWF_NOWAIT)`, which
+//! the kernel fails with `EAGAIN` rather than wait for the disk (and with `EOPNOTSUPP` on a
+//! filesystem without `FMODE_NOWAIT`, remembered per mount); an fstat is
+//! `statx(AT_STATX_DONT_SYNC)`; a stat by path is an open's walk made with `O_PATH` (which
+//! opens nothing), then that descriptor's fstat.
 //!
 //! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
 //! - An absolute path, when the root mount is local, is first opened in one call from "/"
@@ -98,8 +100,9 @@ fn plain(mode: u32) -> bool {
 
 /// Finishes an inline open that returned `fd`: a regular file or directory is the caller's
 /// (with `O_NONBLOCK` cleared unless asked for); anything else is handed back to close.
-fn settle(fd: i32, flags: i32) -> OpenNowait {
-    match sys::fd_info(fd) {
+/// `st` is left holding the descriptor's statx.
+fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
+    match sys::fd_statx(fd, st) {
         Ok(info) if plain(info.mode) => {
             // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
             // gets here: see open_nowait).
@@ -116,7 +119,9 @@ fn settle(fd: i32, flags: i32) -> OpenNowait {
 /// `open(path, flags | O_CLOEXEC, mode)` on the caller's thread if the kernel can do it from
 /// its caches on a local filesystem and it is a regular file or directory (see the module
 /// docs). The open is made with `O_NONBLOCK`, so a FIFO met on the way never blocks it.
-pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
+/// After a `Done(fd)` with `fd` >= 0, `st` holds the descriptor's statx
+/// (`STATX_BASIC_STATS | STATX_MNT_ID`, taken right after the open, as fstat would see it).
+pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> OpenNowait {
     // O_ASYNC: open records it without arming it, and F_SETFL (which clears the added
     // O_NONBLOCK) would arm it: leave that to the pool's plain open.
     if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC) != 0
@@ -136,7 +141,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
         {
-            Ok(fd) => return remember_plain(settle(fd, flags), p, flags),
+            Ok(fd) => return remember_plain(settle(fd, flags, st), p, flags),
             // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
             // cached: the general way tells.
             Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
@@ -146,26 +151,28 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32) -> OpenNowait {
             Err(e) => return OpenNowait::Done(-e),
         }
     }
-    let (dir, name): (&[u8], &[u8]) = match p.iter().rposition(|&b| b == b'/') {
-        Some(0) => (b"/", &p[1..]),
-        Some(i) => (&p[..i], &p[i + 1..]),
-        None => (b".", p),
-    };
-    let Ok(name) = std::ffi::CString::new(name) else { return OpenNowait::Wait };
-    if name.as_bytes().is_empty() {
-        return OpenNowait::Wait; // "dir/": let the pool say what it is
-    }
-    let Ok(dirfd) = fs::open_cached(libc::AT_FDCWD, dir, true) else { return OpenNowait::Wait };
-    if !on_local_fs(dirfd.0) {
-        return OpenNowait::Wait;
-    }
+    let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
     match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
-        Ok(fd) => remember_plain(settle(fd, flags), p, flags),
+        Ok(fd) => remember_plain(settle(fd, flags, st), p, flags),
         Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) | Err(NOT_PLAIN) => {
             OpenNowait::Wait
         }
         Err(e) => OpenNowait::Done(-e),
     }
+}
+
+/// The directory holding `path`'s last component, opened `O_PATH` from the caches alone and
+/// on a filesystem of the local list, and that component's name; None where it is not (or
+/// for "dir/", whose last component the pool names).
+fn local_parent(p: &[u8]) -> Option<(fs::PathFd, std::ffi::CString)> {
+    let (dir, name): (&[u8], &[u8]) = match p.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &p[1..]),
+        Some(i) => (&p[..i], &p[i + 1..]),
+        None => (b".", p),
+    };
+    let name = std::ffi::CString::new(name).ok().filter(|n| !n.as_bytes().is_empty())?;
+    let dirfd = fs::open_cached(libc::AT_FDCWD, dir, true).ok()?;
+    on_local_fs(dirfd.0).then_some((dirfd, name))
 }
 
 /// Absolute paths an inline open found to be a regular file or directory lately (keyed by
@@ -310,6 +317,44 @@ pub fn fstat_nowait(fd: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32
     }
 }
 
+/// `statx(AT_FDCWD, path, flags, mask)` into `out` on the caller's thread if the kernel can
+/// resolve `path` from its caches to a file on a local filesystem: the walk is open_nowait's
+/// (see the module docs), made with `O_PATH`, which runs no open of the file (a FIFO's peer
+/// never sees it, a device's driver never runs) and whose close calls no flush; the stat is
+/// one `statx(AT_EMPTY_PATH | AT_STATX_DONT_SYNC)` of that descriptor. `Err(errno)` for a
+/// walk that failed on a local filesystem (`ENOENT` from a cached negative lookup,
+/// `ENOTDIR`, `ELOOP`, `EACCES`), else `Err(EAGAIN)` (then submit it). `flags` other than
+/// `AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT` (automount points are never on a local
+/// filesystem) and `AT_STATX_DONT_SYNC` are left to the pool. `out` is written only on
+/// success, and may hold more fields than `mask` asks for, as statx's may.
+pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_DONT_SYNC) != 0 {
+        return Err(libc::EAGAIN);
+    }
+    let nofollow = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 { libc::O_NOFOLLOW } else { 0 };
+    let how = libc::O_PATH | libc::O_CLOEXEC | nofollow;
+    let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
+    let p = path.to_bytes();
+    // The descriptor's own statx (which writes `out` only on success); the O_PATH
+    // descriptor is closed by PathFd's drop, a raw close no interposer delays.
+    let mut stat = |fd: fs::PathFd| sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask, out);
+    if p.starts_with(b"/") && fs::current().root_is_local() {
+        // Resolved without leaving the root mount, which is local.
+        match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
+            Ok(fd) => return stat(fs::PathFd(fd)),
+            Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
+            Err(libc::ENOSYS) => return Err(libc::EAGAIN),
+            Err(e) => return Err(e),
+        }
+    }
+    let (dirfd, name) = local_parent(p).ok_or(libc::EAGAIN)?;
+    match sys::openat2(dirfd.0, &name, how, 0, resolve) {
+        Ok(fd) => stat(fs::PathFd(fd)),
+        Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,7 +362,9 @@ mod tests {
     #[test]
     fn creating_and_truncating_opens_always_wait() {
         for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY, libc::O_TMPFILE | libc::O_RDWR] {
-            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600), OpenNowait::Wait);
+            // SAFETY: statx is plain data, all zeroes a valid value.
+            let mut st: libc::statx = unsafe { std::mem::zeroed() };
+            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600, &mut st), OpenNowait::Wait);
         }
         assert_eq!(close_nowait(-1), Err(libc::EBADF));
     }
