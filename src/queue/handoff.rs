@@ -40,7 +40,7 @@ use std::time::Instant;
 
 /// Most entries a hand-off queue holds before the side that fills it takes the pool lock
 /// and hands over directly (a bounded queue allocates all its places at once).
-pub const MOST_QUEUED: usize = 4096;
+pub(crate) const MOST_QUEUED: usize = 4096;
 
 /// What a submit hands to the pool: a request for a worker, `op` on a file of `fs`.
 pub struct Entry<T> {

@@ -9,8 +9,8 @@
 pub type Id = u64;
 
 /// The first id of the library's own requests (owed closes), never given to a caller.
-pub const OWN: Id = 1 << 62;
+pub(crate) const OWN: Id = 1 << 62;
 
 /// The bit that marks the id of a request completed on the submitting thread (the fast
 /// path; see `queue::handoff::Inline`).
-pub const INLINE: Id = 1 << 61;
+pub(crate) const INLINE: Id = 1 << 61;
