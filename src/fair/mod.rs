@@ -5,3 +5,7 @@
 pub mod abandoned;
 pub mod shares;
 pub mod thresholds;
+
+/// A request id as the scheduler keeps it: the queue's `Id` (a `u64`), named here so that
+/// fair/ stores and compares ids without depending on the queue that issues them.
+pub type ReqId = u64;
