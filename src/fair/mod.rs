@@ -1,8 +1,9 @@
 //! Fairness between filesystems: per-filesystem shares and the blocked budget ([`shares`]),
-//! the process-wide cap on abandoned workers ([`abandoned`]), and the thresholds
-//! of growth and blocked marking ([`thresholds`]).
+//! which filesystems count as blocked ([`marking`]), the process-wide cap on abandoned
+//! workers ([`abandoned`]), and the thresholds of growth and blocked marking ([`thresholds`]).
 
 pub mod abandoned;
+pub mod marking;
 pub mod shares;
 pub mod thresholds;
 
