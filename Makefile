@@ -221,9 +221,12 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB) $(SONAME_LINK)
 test: check-header check-symbols test-rust test-install test-demo test-demo-hung test-examples test-python \
 	test-python-install $(BUILD)/bench test-c
 
-# rustfmt and clippy, warnings as errors.
+# rustfmt and clippy, warnings as errors; no circle in the import graph between src/'s
+# folders (tools/import_graph.py prints the graph; its self-test first proves it finds one).
 lint:
 	$(CARGO) fmt --check
+	python3 tools/import_graph.py --self-test
+	python3 tools/import_graph.py
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
 test-rust:

@@ -518,3 +518,26 @@ fn late_cancel_vs_delivery() {
         assert!(out.pop(true, &Inline::default()).unwrap().cancelled.is_none());
     });
 }
+
+/// The same race for an open completed on the submitting thread (the `Inline` ledger, which
+/// no worker touches): exactly one of the cancel and the delivery wins.
+#[test]
+fn inline_cancel_vs_delivery() {
+    loom::model(|| {
+        let fd = Arc::new(ModelFd::default());
+        let out = Arc::new(Outbox::new(8, Fd(fd.clone())));
+        let inline = Arc::new(Inline::default());
+        let id = 9 | 1 << 61;
+        inline.record(id, aopen::OpKind::Open);
+        assert!(out.push(handed(id, 100)).is_ok());
+        let cancel = {
+            let inline = inline.clone();
+            thread::spawn(move || inline.cancel(id).unwrap_or(Err(libc::ENOENT)))
+        };
+        let p = out.pop(true, &inline).expect("pushed before");
+        let rc = cancel.join().unwrap();
+        assert!(p.inline);
+        assert_eq!(p.cancelled.is_some(), rc.is_ok(), "cancel {rc:?}, delivery cancelled: {:?}", p.cancelled);
+        assert_eq!(inline.cancel(id), None, "delivered: nothing left to cancel");
+    });
+}

@@ -17,14 +17,14 @@
 //!
 //! The scheduler knows ids and counts only; the requests themselves live in `queue::requests`.
 
+use super::ReqId;
 use crate::fs::FsId;
 use crate::fs::IdHasher;
-use crate::queue::ids::Id;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
 /// A queued request: its submit sequence number (which orders requests by age) and its id.
-pub type Ticket = (u64, Id);
+pub type Ticket = (u64, ReqId);
 
 /// One filesystem's requests that are queued or in a syscall.
 #[derive(Debug, Default)]
@@ -139,7 +139,7 @@ impl Scheduler {
     }
 
     /// Queues request `id`, the newest yet (`seq` above every other), on filesystem `fs`.
-    pub fn push(&mut self, fs: FsId, seq: u64, id: Id) {
+    pub fn push(&mut self, fs: FsId, seq: u64, id: ReqId) {
         if !self.fss.contains_key(&fs) {
             self.prune();
         }
@@ -151,7 +151,7 @@ impl Scheduler {
     }
 
     /// Takes queued request `id` out of `fs`'s queue (cancelled, or taken back).
-    pub fn remove(&mut self, fs: FsId, id: Id) {
+    pub fn remove(&mut self, fs: FsId, id: ReqId) {
         if let Some(q) = self.fss.get_mut(&fs) {
             if let Some(pos) = q.pending.iter().position(|&(_, p)| p == id) {
                 q.pending.remove(pos);
@@ -163,7 +163,7 @@ impl Scheduler {
 
     /// Keeps only the queued requests for which `keep` holds, in every queue; returns how
     /// many were dropped.
-    pub fn retain(&mut self, mut keep: impl FnMut(Id) -> bool) -> usize {
+    pub fn retain(&mut self, mut keep: impl FnMut(ReqId) -> bool) -> usize {
         let mut dropped = 0;
         for q in self.fss.values_mut() {
             let before = q.pending.len();
@@ -196,14 +196,14 @@ impl Scheduler {
 
     /// The oldest queued request that could start now, and its filesystem: below its share
     /// and, for a blocked filesystem, within the budget and not held.
-    pub fn next(&self) -> Option<(Id, FsId)> {
+    pub fn next(&self) -> Option<(ReqId, FsId)> {
         let budget_left = self.budget_left() > 0;
         self.runnable.iter().find(|(_, f)| budget_left || !self.fss[f].blocked).map(|&((_, id), f)| (id, f))
     }
 
     /// Starts `id`, which [`Scheduler::next`] just returned, on `fs`; `abandoned` for an owed
     /// close (nobody waits for it).
-    pub fn start(&mut self, fs: FsId, id: Id, abandoned: bool) {
+    pub fn start(&mut self, fs: FsId, id: ReqId, abandoned: bool) {
         let q = self.fss.get_mut(&fs).expect("runnable filesystems are always in the table");
         debug_assert_eq!(q.pending.front().map(|t| t.1), Some(id));
         q.pending.pop_front();
@@ -330,7 +330,7 @@ impl Scheduler {
         FsCounts { queued: q.pending.len(), running: q.running, abandoned: q.abandoned }
     }
     /// Every filesystem's queued ids, oldest first.
-    pub fn queues(&self) -> impl Iterator<Item = (FsId, impl Iterator<Item = Id> + '_)> {
+    pub fn queues(&self) -> impl Iterator<Item = (FsId, impl Iterator<Item = ReqId> + '_)> {
         self.fss.iter().map(|(&f, q)| (f, q.pending.iter().map(|t| t.1)))
     }
 }

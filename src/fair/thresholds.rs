@@ -7,7 +7,7 @@ use std::time::Duration;
 pub const WAIT_THRESHOLD: Duration = Duration::from_millis(2);
 /// A worker whose current syscall has run this long counts as blocked.
 pub const STUCK_THRESHOLD: Duration = Duration::from_millis(5);
-/// A filesystem with a syscall asleep this long is marked blocked (see `queue::requests`). Far
+/// A filesystem with a syscall asleep this long is marked blocked (see `fair::marking`). Far
 /// longer than [`STUCK_THRESHOLD`]: marking takes all of a filesystem's workers off the
 /// budget, so a fast open that sleeps a moment (a lock, the descriptor table growing, or
 /// under valgrind its big lock, seen to hold fast opens past 50 ms) must not do it; a dead

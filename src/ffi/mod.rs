@@ -35,14 +35,22 @@ mod stats;
 /// `aopen_struct_layout`.
 mod abi;
 
-/// The later file calls: readlink to sendfile, and `aopen_call_submit`.
+/// The later file calls: readlink, symlink, link, access, statfs, fstatfs...
 mod fs_calls;
+
+/// ...chmod, fchmod, chown, fchown, utimens, futimens...
+mod attr_calls;
+
+/// ...fallocate, copy_file_range, sendfile, and `aopen_call_submit`.
+mod data_calls;
 
 #[cfg(test)]
 mod tests;
 
 pub use abi::*;
+pub use attr_calls::*;
 pub use ctx::*;
+pub use data_calls::*;
 pub use deliver::*;
 pub use file_calls::*;
 pub use fs_calls::*;

@@ -1,31 +1,15 @@
 //! What the table reports without changing (counts, bytes held, blocked filesystems), and
-//! the marking of blocked filesystems from the ages of their running syscalls.
+//! its running syscalls handed to the blocked marking in `fair::marking`.
 
 use super::*;
+use crate::fair::marking;
 
 impl<T> Requests<T> {
-    /// Re-marks which filesystems are blocked: those with a syscall running since before
-    /// `since` for which `asleep(id)` holds (the pool asks the kernel whether the worker is
-    /// asleep, so that a syscall merely waiting for a CPU never counts). A filesystem already
-    /// blocked stays so while it has any syscall older than `since`, without asking again.
-    /// Returns how many filesystems are blocked.
-    pub fn mark_blocked(&mut self, since: Instant, mut asleep: impl FnMut(Id) -> bool) -> usize {
-        let mut old: Vec<(FsId, Id)> = self
-            .reqs
-            .iter()
-            .filter(|(_, r)| r.syscall.is_some_and(|started| started <= since))
-            .map(|(id, r)| (r.fs, id))
-            .collect();
-        old.sort_unstable();
-        let mut blocked: Vec<FsId> = Vec::new();
-        for (fs, id) in old {
-            if blocked.last() == Some(&fs) {
-                continue;
-            }
-            if self.sched.is_blocked(fs) || asleep(id) {
-                blocked.push(fs);
-            }
-        }
+    /// Re-marks which filesystems are blocked, by the policy in `fair::marking`: those with a
+    /// syscall running since before `since` for which `asleep(id)` holds (the pool asks the
+    /// kernel whether the worker is asleep). Returns how many filesystems are blocked.
+    pub fn mark_blocked(&mut self, since: Instant, asleep: impl FnMut(Id) -> bool) -> usize {
+        let blocked = marking::blocked(&self.sched, self.syscalls(), since, asleep);
         self.sched.set_blocked(&blocked);
         blocked.len()
     }
@@ -33,7 +17,12 @@ impl<T> Requests<T> {
     /// When the oldest syscall running on a filesystem not marked blocked started: the
     /// earliest a further [`Requests::mark_blocked`] could mark one.
     pub fn oldest_unblocked_syscall(&self) -> Option<Instant> {
-        self.reqs.iter().filter_map(|(_, r)| r.syscall.filter(|_| !self.sched.is_blocked(r.fs))).min()
+        marking::oldest_unblocked(&self.sched, self.syscalls())
+    }
+
+    /// Every running syscall: its filesystem, its request, and when it started.
+    fn syscalls(&self) -> impl Iterator<Item = (FsId, Id, Instant)> + '_ {
+        self.reqs.iter().filter_map(|(id, r)| r.syscall.map(|started| (r.fs, id, started)))
     }
 
     /// While `hold`, blocked filesystems start nothing (see [`Scheduler::hold_blocked`]).

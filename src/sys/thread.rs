@@ -1,0 +1,69 @@
+//! Threads: spawning with signals blocked, the kernel thread id, and whether a thread is
+//! asleep in a syscall (from /proc), which blocked marking asks of a stuck worker.
+
+/// Runs `f` with every signal blocked in the calling thread, so that threads spawned inside
+/// inherit a full mask and the application's handlers never run on library threads.
+pub(crate) fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: sigset_t is plain data; sigfillset initialises it fully before use.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the saved mask, which pthread_sigmask fills in.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live, properly aligned sigset_t values.
+    let blocked = unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) == 0
+    };
+    let r = f();
+    if blocked {
+        // SAFETY: `old` holds the mask pthread_sigmask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    r
+}
+
+/// The calling thread's kernel id.
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Whether thread `tid` of this process is asleep in the kernel (state `S` or `D`: blocked
+/// in a syscall), as opposed to running or waiting for a CPU (`R`). `None` if unknown (no
+/// /proc, or the thread is gone).
+pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let mut f = std::fs::File::open(format!("/proc/self/task/{tid}/stat")).ok()?;
+    let n = f.read(&mut buf).ok()?;
+    // "tid (comm) S ...": the state follows the last ')', as comm may contain one.
+    let close = buf[..n].iter().rposition(|&b| b == b')')?;
+    let state = *buf.get(close + 2)?;
+    Some(matches!(state, b'S' | b'D'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_state_tells_blocked_from_running() {
+        assert_eq!(thread_is_blocked(gettid()), Some(false), "this thread is running");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let h = std::thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            let _ = done_rx.recv(); // asleep in the kernel until told to end
+        });
+        let tid = rx.recv().unwrap();
+        // It goes to sleep a moment after sending (later on a loaded machine): wait for that
+        // state rather than for a fixed time.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while thread_is_blocked(tid) != Some(true) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(thread_is_blocked(tid), Some(true), "a sleeping thread is blocked");
+        done_tx.send(()).unwrap();
+        h.join().unwrap();
+        assert_eq!(thread_is_blocked(tid), None, "a finished thread is unknown");
+    }
+}
