@@ -535,7 +535,7 @@ int aopen_ctx_fd(const struct aopen_ctx *ctx);
  * - `user_data`: handed back untouched in the completion.
  *
  * # Returns
- * A request id > 0 (not reused before 2^37 later requests of the context), or -EINVAL
+ * A request id > 0 (never reused within the context), or -EINVAL
  * (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX bytes or more), -EAGAIN
  * (`queue_depth` requests are undelivered, or no worker thread could be started;
  * nothing was queued).
@@ -1180,9 +1180,11 @@ int aopen_wait(struct aopen_ctx *ctx, int timeout_ms);
  * - `id`: an id returned by a submit call on this context.
  *
  * # Returns
- * - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
- *   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
- *   closed by the library when its syscall returns. A cancelled close did not close its fd.
+ * - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open
+ *   is delivered at once, and any descriptor it opens is closed by the library when its
+ *   syscall returns; an open done but not yet delivered is delivered with -ECANCELED in its
+ *   place, and its descriptor is closed by the library when that delivery is made. A
+ *   cancelled close did not close its fd.
  *   Any other running call (read, write, fsync, unlink, mkdir, rename, ftruncate, getdents,
  *   stat) is delivered at once too, but may still take effect when its syscall returns, as
  *   with io_uring and libuv; a read at the file position may still move it.

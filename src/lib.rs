@@ -30,6 +30,7 @@ pub use fs::FsId;
 pub use op::{Op, OpKind};
 pub use pool::parking::{Claim, Parking, Unpark};
 pub use pool::IDLE_TIMEOUT;
+pub use queue::handoff::{Inline, Outbox, Popped};
 pub use queue::ids::Id;
 pub use queue::ready::{Completions, Readiness};
 pub use queue::requests::{Completion, Requests};

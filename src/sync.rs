@@ -1,5 +1,6 @@
-//! Every lock, condition variable and shared pointer the crate uses comes through here, so
-//! that under `--cfg loom` they are loom's (see tests/loom.rs and `make check-loom`).
+//! Every lock, condition variable, atomic, queue and shared pointer the crate's concurrent
+//! structures use comes through here, so that under `--cfg loom` they are loom's (see
+//! tests/loom.rs and `make check-loom`).
 
 #[cfg(loom)]
 pub use loom::sync::{Condvar, Mutex, MutexGuard};
@@ -8,6 +9,77 @@ pub use std::sync::{Condvar, Mutex, MutexGuard};
 // Always std's: the pool takes `self: Arc<Self>`, which loom's Arc cannot be on stable, and
 // what the models check is the locking, not reference counting.
 pub use std::sync::Arc;
+
+/// The atomics of the hand-off (`queue::handoff`).
+pub mod atomic {
+    #[cfg(loom)]
+    pub use loom::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+    #[cfg(not(loom))]
+    pub use std::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+}
+
+/// Bounded multi-producer multi-consumer queues with non-blocking `try_send` / `try_recv`:
+/// `crossbeam-channel`'s array flavour, or under loom a model with the same interface (a
+/// deque under a loom mutex: loom explores the interleavings of its users, trusting
+/// crossbeam's own tests for the queue itself).
+pub mod chan {
+    #[cfg(not(loom))]
+    pub use crossbeam_channel::{bounded, Receiver, Sender};
+
+    #[cfg(loom)]
+    pub use model::{bounded, Receiver, Sender};
+
+    #[cfg(loom)]
+    mod model {
+        use loom::sync::{Arc, Mutex};
+        use std::collections::VecDeque;
+
+        struct Chan<T> {
+            q: Mutex<VecDeque<T>>,
+            cap: usize,
+        }
+
+        pub struct Sender<T>(Arc<Chan<T>>);
+        pub struct Receiver<T>(Arc<Chan<T>>);
+
+        /// Why `try_send` gave the value back (always: full).
+        pub struct Full<T>(T);
+
+        impl<T> Full<T> {
+            pub fn into_inner(self) -> T {
+                self.0
+            }
+        }
+
+        pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+            let c = Arc::new(Chan { q: Mutex::new(VecDeque::new()), cap });
+            (Sender(c.clone()), Receiver(c))
+        }
+
+        impl<T> Sender<T> {
+            pub fn try_send(&self, v: T) -> Result<(), Full<T>> {
+                let mut q = self.0.q.lock().unwrap();
+                if q.len() >= self.0.cap {
+                    return Err(Full(v));
+                }
+                q.push_back(v);
+                Ok(())
+            }
+        }
+
+        impl<T> Receiver<T> {
+            pub fn try_recv(&self) -> Result<T, ()> {
+                self.0.q.lock().unwrap().pop_front().ok_or(())
+            }
+            pub fn is_empty(&self) -> bool {
+                self.0.q.lock().unwrap().is_empty()
+            }
+            pub fn len(&self) -> usize {
+                self.0.q.lock().unwrap().len()
+            }
+        }
+    }
+}
 
 /// Locks `m`, ignoring poisoning: no code in this crate panics while holding a lock on
 /// purpose, and if one ever did, the protected state is still consistent enough to shut down.

@@ -1,7 +1,9 @@
 //! Model checks (loom) of the completion queue: the request state machine (with its per-mount
 //! shares) and the readiness protocol, exactly as the pool and context drive them (each
-//! transition under the context lock, descriptors closed after unlocking). Run with
-//! `make check-loom`.
+//! transition under the context lock, descriptors closed after unlocking); the lock-free
+//! hand-off to the loop (`Outbox`: its readiness counter, and a cancel racing the delivery of
+//! a handed-off open); and the hand-off of submits to idle workers without the lock. Run
+//! with `make check-loom`.
 //!
 //! The eventfd and the process descriptor table are modelled, so every interleaving loom
 //! explores is checked for: each request delivered exactly once (at most once after a
@@ -11,7 +13,7 @@
 #![cfg(loom)]
 
 use aopen::{Completion, Id, Op, Requests};
-use aopen::{Completions, Readiness};
+use aopen::{Completions, Inline, Outbox, Readiness};
 use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -296,22 +298,40 @@ struct Pool {
     parking: Parking,
 }
 
+/// The pool as `pool::shared` drives it: submits push to a lock-free inbox and take the lock
+/// only when the idle hint says a parked worker must be woken (no unclaimed spinner); a
+/// worker takes the inbox in whenever it holds the lock, and publishes its idle hint before
+/// it looks at the inbox one last time and parks.
 #[derive(Default)]
 struct PoolShared {
     m: Mutex<Pool>,
     work_cv: Condvar,
     done_cv: Condvar,
-    /// The startable hint a spinner watches without the lock.
-    hint: AtomicUsize,
+    /// Requests pushed and not yet taken in (the inbox's length).
+    inbox: AtomicUsize,
+    /// Parked unclaimed workers, and the unclaimed spinner, as last published.
+    idle_hint: AtomicUsize,
+    spinning_hint: AtomicUsize,
+}
+
+fn publish(s: &PoolShared, g: &Pool) {
+    s.idle_hint.store(g.parking.parked_unclaimed(), SeqCst);
+    s.spinning_hint.store(g.parking.spinning_unclaimed(), SeqCst);
+}
+
+/// Takes the inbox in (lock held).
+fn take_in(s: &PoolShared, g: &mut Pool) {
+    let n = s.inbox.swap(0, SeqCst);
+    g.work += n;
 }
 
 fn pool_worker(s: &PoolShared) {
     let mut g = s.m.lock().unwrap();
     let mut spun = false;
     loop {
+        take_in(s, &mut g);
         if g.work > 0 {
             g.work -= 1;
-            s.hint.store(g.work, SeqCst);
             spun = false;
             drop(g); // the syscall
             g = s.m.lock().unwrap();
@@ -323,33 +343,46 @@ fn pool_worker(s: &PoolShared) {
             break;
         }
         if !spun && g.parking.start_spin() {
+            publish(s, &g);
             drop(g);
-            if s.hint.load(SeqCst) == 0 {
+            if s.inbox.load(SeqCst) == 0 {
                 thread::yield_now();
             }
             g = s.m.lock().unwrap();
             g.parking.end_spin();
+            publish(s, &g);
             spun = true;
             continue;
         }
         g.parking.park();
+        publish(s, &g);
+        if s.inbox.load(SeqCst) > 0 {
+            g.parking.unpark(true);
+            publish(s, &g);
+            continue;
+        }
         loop {
             g = s.work_cv.wait(g).unwrap();
-            let closed = g.closed;
-            if g.parking.unpark(closed) != Unpark::Stay {
+            let leave = g.closed || s.inbox.load(SeqCst) > 0;
+            if g.parking.unpark(leave) != Unpark::Stay {
                 break;
             }
         }
+        publish(s, &g);
     }
 }
 
 fn pool_submit(s: &PoolShared) {
+    s.inbox.fetch_add(1, SeqCst);
+    if s.spinning_hint.load(SeqCst) > 0 || s.idle_hint.load(SeqCst) == 0 {
+        return; // the spinner, or a busy worker when it next takes the lock, takes it in
+    }
     let mut g = s.m.lock().unwrap();
-    g.work += 1;
-    s.hint.store(g.work, SeqCst);
-    if g.parking.claim() == Claim::Parked {
+    take_in(s, &mut g);
+    if g.work > 0 && g.parking.claim() == Claim::Parked {
         s.work_cv.notify_one();
     }
+    publish(s, &g);
 }
 
 /// Runs `workers` workers; the model's main thread submits `submits` times, while another
@@ -380,6 +413,8 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
         stray.into_iter().for_each(|t| t.join().unwrap());
         let mut g = s.m.lock().unwrap();
         while g.done < submits {
+            // Not every path takes the submit in at once: a worker busy when it came does
+            // when it next holds the lock (in the pool, also the watchdog's next round).
             g = s.done_cv.wait(g).unwrap();
         }
         g.closed = true;
@@ -387,7 +422,7 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
         drop(g);
         ws.into_iter().for_each(|t| t.join().unwrap());
         let g = s.m.lock().unwrap();
-        assert_eq!((g.work, g.parking.idle(), g.parking.unclaimed()), (0, 0, 0));
+        assert_eq!((g.work, s.inbox.load(SeqCst), g.parking.idle(), g.parking.unclaimed()), (0, 0, 0, 0));
     });
 }
 
@@ -404,4 +439,105 @@ fn hand_off_one_submit_two_workers() {
 #[test]
 fn hand_off_with_a_stray_wake_up() {
     hand_off(1, 1, true);
+}
+
+fn handed(id: Id, result: i32) -> Completion<u32> {
+    Completion { id, op: aopen::OpKind::Open, result, token: id as u32, out: None }
+}
+
+/// Two workers hand completions off while the loop pops (and clears the eventfd when it
+/// empties the queue): at the end, and after the loop takes the rest, the eventfd is
+/// readable exactly while a completion is in the queue, and each is delivered once.
+#[test]
+fn outbox_readiness_under_racing_pushes_and_pops() {
+    loom::model(|| {
+        let fd = Arc::new(ModelFd::default());
+        let out = Arc::new(Outbox::new(8, Fd(fd.clone())));
+        let pushers: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|id| {
+                let out = out.clone();
+                thread::spawn(move || assert!(out.push(handed(id, -1)).is_ok()))
+            })
+            .collect();
+        let mut got: Vec<Id> = out.pop(true, &Inline::default()).map(|p| p.c.id).into_iter().collect();
+        pushers.into_iter().for_each(|t| t.join().unwrap());
+        let readable = fd.count.load(SeqCst) > 0;
+        assert_eq!(readable, out.ready() > 0, "readiness out of step after the race");
+        while let Some(p) = out.pop(true, &Inline::default()) {
+            got.push(p.c.id);
+        }
+        got.sort();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(fd.count.load(SeqCst), 0, "readable with nothing queued");
+    });
+}
+
+/// A cancel of a handed-off open (under the pool lock, as `Shared::cancel`) races the loop's
+/// pop of it: exactly one wins. The cancel returns 0 only if the pop delivers -ECANCELED
+/// (and the descriptor goes to the library); otherwise the cancel finds it delivered
+/// (ENOENT) and the loop receives the descriptor. No claim is left behind.
+#[test]
+fn late_cancel_vs_delivery() {
+    loom::model(|| {
+        let fd = Arc::new(ModelFd::default());
+        let out = Arc::new(Outbox::new(8, Fd(fd.clone())));
+        assert!(out.push(handed(7, 100)).is_ok());
+        // The pool's table, as far as this request goes: reported delivered or not.
+        let table = Arc::new(Mutex::new(false));
+        let cancel = {
+            let (out, table) = (out.clone(), table.clone());
+            thread::spawn(move || {
+                let mut delivered = table.lock().unwrap();
+                out.take_reports(|id| {
+                    assert_eq!(id, 7);
+                    *delivered = true;
+                });
+                if *delivered {
+                    return -libc::ENOENT;
+                }
+                let late = out.begin_late_cancel();
+                out.take_reports(|_| *delivered = true);
+                if *delivered {
+                    return -libc::ENOENT;
+                }
+                late.claim(7, 1);
+                0
+            })
+        };
+        let p = out.pop(true, &Inline::default()).expect("pushed before");
+        let rc = cancel.join().unwrap();
+        assert_eq!(
+            p.cancelled.is_some(),
+            rc == 0,
+            "cancel returned {rc}, delivery cancelled: {:?}",
+            p.cancelled
+        );
+        // A later pop of another open never sees a stale claim.
+        assert!(out.push(handed(8, 101)).is_ok());
+        assert!(out.pop(true, &Inline::default()).unwrap().cancelled.is_none());
+    });
+}
+
+/// The same race for an open completed on the submitting thread (the `Inline` ledger, which
+/// no worker touches): exactly one of the cancel and the delivery wins.
+#[test]
+fn inline_cancel_vs_delivery() {
+    loom::model(|| {
+        let fd = Arc::new(ModelFd::default());
+        let out = Arc::new(Outbox::new(8, Fd(fd.clone())));
+        let inline = Arc::new(Inline::default());
+        let id = 9 | 1 << 61;
+        inline.record(id, aopen::OpKind::Open);
+        assert!(out.push(handed(id, 100)).is_ok());
+        let cancel = {
+            let inline = inline.clone();
+            thread::spawn(move || inline.cancel(id).unwrap_or(Err(libc::ENOENT)))
+        };
+        let p = out.pop(true, &inline).expect("pushed before");
+        let rc = cancel.join().unwrap();
+        assert!(p.inline);
+        assert_eq!(p.cancelled.is_some(), rc.is_ok(), "cancel {rc:?}, delivery cancelled: {:?}", p.cancelled);
+        assert_eq!(inline.cancel(id), None, "delivered: nothing left to cancel");
+    });
 }

@@ -165,9 +165,11 @@ pub unsafe extern "C" fn aopen_wait(ctx: *mut aopen_ctx, timeout_ms: c_int) -> c
 /// - `id`: an id returned by a submit call on this context.
 ///
 /// # Returns
-/// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open,
-///   or one done but not yet delivered, is delivered at once, and any descriptor it opens is
-///   closed by the library when its syscall returns. A cancelled close did not close its fd.
+/// - 0: it will be delivered with -ECANCELED. A queued request never runs; a running open
+///   is delivered at once, and any descriptor it opens is closed by the library when its
+///   syscall returns; an open done but not yet delivered is delivered with -ECANCELED in its
+///   place, and its descriptor is closed by the library when that delivery is made. A
+///   cancelled close did not close its fd.
 ///   Any other running call (read, write, fsync, unlink, mkdir, rename, ftruncate, getdents,
 ///   stat) is delivered at once too, but may still take effect when its syscall returns, as
 ///   with io_uring and libuv; a read at the file position may still move it.

@@ -124,6 +124,16 @@ impl Parking {
         self.idle + (self.spinning - self.spin_claims)
     }
 
+    /// Parked workers no request has claimed.
+    pub fn parked_unclaimed(&self) -> usize {
+        self.idle
+    }
+
+    /// The spinning worker, if no request has claimed it (0 or 1).
+    pub fn spinning_unclaimed(&self) -> usize {
+        self.spinning - self.spin_claims
+    }
+
     /// Idle workers, claimed or not (parked or spinning).
     pub fn idle(&self) -> usize {
         self.parked + self.spinning

@@ -1,11 +1,21 @@
-//! `Shared`: what a context's handle, workers and watchdog share, and the context's critical sections: each change a caller's call makes under the context lock
-//! is one method here, on the type that owns the lock (tokio's `LockedImpl`). `context`
-//! decides what to do and calls one of these; it never takes the lock itself. The pool's own
-//! critical sections (a worker taking and finishing work, the watchdog's rounds, shutdown)
-//! stay with the threads: `worker`, `watchdog`, `shutdown`.
+//! `Shared`: what a context's handle, workers and watchdog share, and the context's critical
+//! sections: each change a call makes under the pool lock is one method here, on the type
+//! that owns the lock (tokio's `LockedImpl`). `context` decides what to do and calls one of
+//! these; it never takes the lock itself. The pool's own critical sections (a worker taking
+//! and finishing work, the watchdog's rounds, shutdown) stay with the threads: `worker`,
+//! `watchdog`, `shutdown`.
 //!
-//! Each method takes the lock once, changes the queue, then publishes the counts spinners
-//! watch and wakes whom the change concerns (`Shared::woke`, `Shared::kick`).
+//! The loop and the lock. A submit, an inline completion and every delivery go through the
+//! hand-off (`queue::handoff`) without the lock: the loop takes it only to wake a parked
+//! worker, start one, or have the watchdog look sooner than it would (`Shared::needs_kick`),
+//! and for the rare calls (cancel, stats, a detached close). Whoever takes the lock first
+//! takes in what the loop handed over (`Shared::refresh`); every lock section that may make
+//! completions ready ends by handing them off (`Shared::woke`).
+//!
+//! Hints published for lock-free readers are stored with `SeqCst` and read after a `SeqCst`
+//! fence: a parking worker stores its idle hint, then looks at the inbox; a submit pushes,
+//! then reads the hint; so either the worker sees the request or the submit sees the worker
+//! (and locks, and wakes it). The watchdog's next-round hint pairs the same way.
 
 use crate::config::Resolved;
 use crate::fair::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
@@ -18,15 +28,26 @@ use crate::op::OpKind;
 use crate::op::Output;
 use crate::pool::parking::{Claim, Parking};
 use crate::pool::thread::{spawn_thread, spin_until, SyscallClock, SPIN, SPIN_MAX_BACKLOG_PER_WORKER};
+use crate::queue::handoff::{output_bytes, Admission, Entry, Inbox, Inline, Outbox, Popped};
 use crate::queue::ids::Id;
-use crate::queue::ready::Completions;
-use crate::queue::ready::Notifier;
+use crate::queue::ids::INLINE;
+use crate::queue::ready::{Completions, Elsewhere, Notifier};
 use crate::queue::requests::{Completion, MountReport};
 use crate::queue::requests::{Effect, Requests};
 use crate::stats::Counters;
+use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Stores `v` in `hint` if it differs (the caller fences); returns whether it did.
+fn set(hint: &AtomicUsize, v: usize) -> bool {
+    let changed = hint.load(Ordering::Relaxed) != v;
+    if changed {
+        hint.store(v, Ordering::Relaxed);
+    }
+    changed
+}
 
 /// A context's pool and counters at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +78,10 @@ pub struct Snapshot {
     pub abandoned_buffer_bytes: usize,
 }
 
+/// Hand-off entries the loop lets pile up before it takes them in itself, if it can
+/// without waiting (see [`Shared::settle_some`]).
+const SETTLE_BATCH: usize = 32;
+
 /// State shared by the context handle, its workers and its watchdog.
 pub struct Shared<T> {
     pub(crate) inner: Mutex<Inner<T>>,
@@ -72,16 +97,24 @@ pub struct Shared<T> {
     pub(super) exec: Box<Executor>,
     /// Time origin of the workers' syscall clocks.
     pub(super) epoch: Instant,
-    /// Queued and ready counts, published under the lock for spinners to watch without it.
+    /// What the loop hands in and takes out without the lock (see `queue::handoff`).
+    pub(crate) inbox: Inbox<T>,
+    pub(crate) admission: Admission,
+    pub(crate) outbox: Outbox<T, Notifier>,
+    pub(crate) inline: Inline,
+    /// Published under the lock for threads that do not hold it: startable work (for the
+    /// spinner), ready completions the hand-off could not take yet, parked unclaimed and
+    /// spinning workers, workers on the budget, when the watchdog looks next (nanoseconds
+    /// since `epoch`, `u64::MAX`: not by itself), threads in `wait`, and whether the pool
+    /// has shut down.
     pub(super) startable_hint: AtomicUsize,
-    pub(super) ready_hint: AtomicUsize,
-    /// Undelivered requests (queued, running or ready; not owed closes, nor abandoned
-    /// syscalls whose request was delivered), published likewise: the fast path runs in
-    /// submit only while this is 0, so that after a batch of completions one inline
-    /// completion sends the rest of the batch's submits to the pool.
-    pub(super) active_hint: AtomicUsize,
-    /// `held_bytes` at the last publish.
-    pub(super) held_hint: AtomicUsize,
+    pub(super) overflow_hint: AtomicUsize,
+    pub(super) idle_hint: AtomicUsize,
+    pub(super) spinning_hint: AtomicUsize,
+    pub(super) workers_hint: AtomicUsize,
+    pub(super) watchdog_hint: AtomicU64,
+    pub(super) waiters_hint: AtomicUsize,
+    pub(crate) closed: AtomicBool,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     pub(super) readiness_fd: (i32, bool),
@@ -89,8 +122,8 @@ pub struct Shared<T> {
 
 /// Everything guarded by `Shared::inner`.
 pub struct Inner<T> {
-    /// The requests and the readiness eventfd (closed once the pool shuts down).
-    pub(crate) q: Completions<T, Notifier>,
+    /// The requests (their readiness is the hand-off's).
+    pub(crate) q: Completions<T, Elsewhere>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
     /// Idle workers (parked on `work_cv`, or spinning) and which of them submits claimed.
@@ -115,6 +148,7 @@ impl<T: Send + 'static> Shared<T> {
     /// A pool with no threads yet and the watchdog started.
     pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
+        let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 q: Completions::new(
@@ -125,7 +159,7 @@ impl<T: Send + 'static> Shared<T> {
                         cfg.max_threads,
                     )
                     .with_byte_budget(cfg.buffer_budget),
-                    notifier,
+                    Elsewhere,
                 ),
                 threads: 0,
                 parking: Parking::default(),
@@ -144,10 +178,18 @@ impl<T: Send + 'static> Shared<T> {
             cfg,
             exec,
             epoch: Instant::now(),
+            inbox: Inbox::new(depth),
+            admission: Admission::new(depth, budget),
+            outbox: Outbox::new(depth, notifier),
+            inline: Inline::default(),
             startable_hint: AtomicUsize::new(0),
-            ready_hint: AtomicUsize::new(0),
-            active_hint: AtomicUsize::new(0),
-            held_hint: AtomicUsize::new(0),
+            overflow_hint: AtomicUsize::new(0),
+            idle_hint: AtomicUsize::new(0),
+            spinning_hint: AtomicUsize::new(0),
+            workers_hint: AtomicUsize::new(0),
+            watchdog_hint: AtomicU64::new(u64::MAX),
+            waiters_hint: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
             readiness_fd,
         });
         let s = Arc::clone(&shared);
@@ -155,16 +197,80 @@ impl<T: Send + 'static> Shared<T> {
         Ok(shared)
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        lock(&self.inner)
+    /// Takes the pool lock and takes in what the loop handed over (see [`Self::refresh`]).
+    pub(crate) fn lock(self: &Arc<Self>) -> MutexGuard<'_, Inner<T>> {
+        let mut g = lock(&self.inner);
+        self.refresh(&mut g, 0);
+        g
     }
 
-    /// After a queue transition (lock held: `g`): publishes the counts for spinners and
-    /// wakes sleeping `wait` callers if completions became ready (the queue has signalled the
-    /// eventfd already).
-    pub(crate) fn woke(&self, g: &Inner<T>, e: Effect) {
+    /// Takes in (lock held) the requests the loop submitted, then the deliveries it
+    /// reported; whoever takes requests in hands them on as a submit with the lock would
+    /// (see [`Self::kick`]: a worker for what startable work the caller, taking `taking`
+    /// itself, leaves; the watchdog by the first deadline); then hands ready completions off
+    /// and publishes. Called on every lock taken, and by a worker, the watchdog or a waiter
+    /// when a wait on a condition variable gives the lock back.
+    pub(crate) fn refresh(self: &Arc<Self>, g: &mut Inner<T>, taking: usize) {
+        if self.take_in_all(g) {
+            if let Some(deadline) = g.q.table().next_deadline() {
+                self.wake_watchdog_by(g, deadline);
+            }
+            if g.q.table().startable() > taking {
+                let _ = self.kick(g);
+            }
+        }
+        self.woke(g, Effect::default());
+    }
+
+    /// Takes in (lock held) what the loop handed in, then the deliveries it reported;
+    /// returns whether any request came in.
+    fn take_in_all(&self, g: &mut Inner<T>) -> bool {
+        let mut took = false;
+        while let Some(e) = self.inbox.pop() {
+            self.take_in(g, e);
+            took = true;
+        }
+        self.outbox.take_reports(|id| g.q.delivered(id));
+        took
+    }
+
+    /// Takes one handed-in request into the table (lock held). After shutdown a request
+    /// is taken as shutdown takes the queued ones: a close's descriptor becomes an owed
+    /// close, the rest never run.
+    fn take_in(&self, g: &mut Inner<T>, e: Entry<T>) {
+        let Entry { id, fs, op, token, submitted } = e;
+        let bytes = op.buffer_bytes();
+        if g.q.is_closed() {
+            if let Op::Close { fd } = op {
+                g.q.owe_close(fs, fd, Instant::now());
+            }
+            self.admission.refuse(bytes);
+            return;
+        }
+        if g.q.ingest(id, fs, op, token, submitted).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            self.admission.refuse(bytes);
+            return;
+        }
+        self.admission.publish_held(g.q.table().held_bytes());
+        self.admission.taken_in(bytes);
+    }
+
+    /// After a queue transition (lock held: `g`): hands ready completions off to the loop
+    /// (signalling readiness if they were the first), publishes the hints, and wakes
+    /// sleeping `wait` callers if completions became ready.
+    pub(crate) fn woke(&self, g: &mut Inner<T>, _e: Effect) {
+        let mut handed = false;
+        while g.q.table().ready() > 0 {
+            let Some(c) = g.q.flush_one() else { break };
+            if let Err(c) = self.outbox.push(c) {
+                g.q.unflush(c); // full: the loop takes the rest when it makes room
+                break;
+            }
+            handed = true;
+        }
         self.publish(g);
-        if e.became_ready && g.waiters > 0 {
+        if handed && g.waiters > 0 {
             self.ready_cv.notify_all();
         }
     }
@@ -181,25 +287,41 @@ impl<T: Send + 'static> Shared<T> {
 
     /// Publishes the startable and ready counts (lock held) for spinners, and settles this
     /// context's part of the process-wide abandoned count.
+    /// Stores a changed hint, and ends with a `SeqCst` fence when one changed (the
+    /// publishing side of the pairings in the module docs: what the publisher reads next,
+    /// the inbox, is read after the hint is visible).
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        self.startable_hint.store(g.q.table().startable(), Ordering::Relaxed);
-        self.ready_hint.store(g.q.table().ready(), Ordering::Relaxed);
-        self.active_hint.store(g.q.table().outstanding(), Ordering::Relaxed);
-        self.held_hint.store(g.q.table().held_bytes(), Ordering::Relaxed);
-        g.abandoned_reported.settle(g.q.table().abandoned());
+        let t = g.q.table();
+        let changed = set(&self.startable_hint, t.startable())
+            | set(&self.overflow_hint, t.ready())
+            | set(&self.idle_hint, g.parking.parked_unclaimed())
+            | set(&self.spinning_hint, g.parking.spinning_unclaimed())
+            | set(&self.workers_hint, Self::active(g))
+            | set(&self.waiters_hint, g.waiters);
+        if changed {
+            fence(Ordering::SeqCst);
+        }
+        self.admission.publish_held(t.held_bytes());
+        g.abandoned_reported.settle(t.abandoned());
     }
 
-    /// Whether no request is undelivered (a hint, read without the lock):
-    /// then a request the kernel can finish from its caches costs less done at once than a
-    /// worker's wake-up; with work in flight, the pool's threads are the faster way.
+    /// Whether no request is undelivered (read without the lock): then a request the
+    /// kernel can finish from its caches costs less done at once than a worker's wake-up;
+    /// with work in flight, the pool's threads are the faster way (so after a batch of
+    /// completions one inline completion sends the rest of the batch's submits to the pool).
     pub(crate) fn is_quiet(&self) -> bool {
-        self.active_hint.load(Ordering::Relaxed) == 0
+        self.admission.undelivered() == 0
+    }
+
+    /// Undelivered requests (queued, running or ready), read without the lock.
+    pub(crate) fn undelivered(&self) -> usize {
+        self.admission.undelivered()
     }
 
     /// Bytes of caller data requests held at the last publish (a hint, read without the
     /// lock), for the spare-buffer cache to stay within the budget beside them.
     pub(crate) fn held_bytes_hint(&self) -> usize {
-        self.held_hint.load(Ordering::Relaxed)
+        self.admission.held_hint()
     }
 
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
@@ -209,11 +331,17 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// The pool and its counters now.
-    pub(crate) fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
         let g = self.lock();
         let t = g.q.table();
+        let mut counters = *t.counters();
+        let (submitted, delivered, cancelled) = self.inline.counts();
+        counters.submitted += submitted;
+        counters.inline += submitted;
+        counters.delivered += delivered;
+        counters.cancelled += cancelled;
         Snapshot {
-            counters: *t.counters(),
+            counters,
             queued: t.queued(),
             queued_over_share: t.queued() - t.startable(),
             running: t.running(),
@@ -226,7 +354,7 @@ impl<T: Send + 'static> Shared<T> {
             process_abandoned: abandoned_in_process(),
             abandoned_cap: abandoned_cap(),
             blocked_running: t.blocked_running(),
-            buffer_bytes: t.held_bytes(),
+            buffer_bytes: t.held_bytes() + self.admission.pending_bytes(),
             abandoned_buffer_bytes: t.abandoned_bytes(),
         }
     }
@@ -235,10 +363,15 @@ impl<T: Send + 'static> Shared<T> {
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
     pub(crate) fn kick(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
+        let r = self.hand_on(g);
+        self.publish(g);
+        r
+    }
+
+    fn hand_on(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), i32> {
         if Self::hold_at_cap(g) {
             self.wake_watchdog_by(g, Instant::now() + RECHECK_TICK);
         }
-        self.publish(g);
         if g.q.table().startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
         }
@@ -261,10 +394,17 @@ impl<T: Send + 'static> Shared<T> {
         Ok(())
     }
 
+    /// Sets when the watchdog looks next by itself, and publishes it (`SeqCst`: see the
+    /// module docs).
+    pub(super) fn set_watchdog_next(&self, g: &mut Inner<T>, next: Option<Instant>) {
+        g.watchdog_next = next;
+        self.watchdog_hint.store(next.map_or(u64::MAX, |t| self.since_epoch(t)), Ordering::SeqCst);
+    }
+
     /// Makes sure the watchdog runs no later than `by`.
     pub(crate) fn wake_watchdog_by(&self, g: &mut Inner<T>, by: Instant) {
         if g.watchdog_next.map_or(true, |next| next > by) {
-            g.watchdog_next = Some(by);
+            self.set_watchdog_next(g, Some(by));
             self.wake_watchdog(g);
         }
     }
@@ -304,63 +444,146 @@ impl<T: Send + 'static> Shared<T> {
         self.watchdog_cv.notify_one();
     }
 
+    /// Completions the loop can take now: in the hand-off, or ready in the table behind a
+    /// full hand-off.
+    fn deliverable(&self) -> usize {
+        self.outbox.ready() + self.overflow_hint.load(Ordering::SeqCst)
+    }
+
     /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
     /// many are ready (0 on timeout); `Err(ESHUTDOWN)` once the pool shuts down, which wakes
     /// every waiter.
-    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<usize, i32> {
+    pub(crate) fn wait(self: &Arc<Self>, timeout: Option<Duration>) -> Result<usize, i32> {
         let start = Instant::now();
         let until = timeout.map(|t| start + t);
         // Spin briefly first, unless the pool is saturated: a completion within SPIN then
         // costs no futex wake-up. With a backlog of many requests per worker, each wake-up
         // delivers a large batch anyway, and a spinning caller would only take a CPU from
-        // the workers (measured at 256 in flight on 2 vCPUs: 295k pairs/s spinning, 540k not).
+        // the workers.
         let backlog = self.startable_hint.load(Ordering::Relaxed);
         let spin =
             if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
         let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));
-        spin_until(spin_deadline, || self.ready_hint.load(Ordering::Relaxed) > 0);
+        spin_until(spin_deadline, || self.deliverable() > 0);
+        // Ready already (the usual case while requests are in flight): no lock. With a
+        // backlog of many requests per worker, give the CPU to a worker once first: on a
+        // machine with as many workers as CPUs or more, a caller that returns for every
+        // completion or two only takes CPU from the workers that make them.
+        if backlog > SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads && self.deliverable() < self.cfg.threads {
+            std::thread::yield_now();
+        }
+        let ready = self.deliverable();
+        if ready > 0 && !self.closed.load(Ordering::SeqCst) {
+            return Ok(ready);
+        }
         let mut g = self.lock();
-        while g.q.table().ready() == 0 && !g.q.is_closed() {
-            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                break;
+        loop {
+            if g.q.is_closed() {
+                return Err(libc::ESHUTDOWN);
             }
+            // Registered as a waiter before looking (a push without the lock reads the
+            // hint after its own count: see the module docs).
             g.waiters += 1;
+            self.waiters_hint.store(g.waiters, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let ready = self.deliverable();
+            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+            if ready > 0 || left == Some(Duration::ZERO) {
+                g.waiters -= 1;
+                self.waiters_hint.store(g.waiters, Ordering::SeqCst);
+                return Ok(ready);
+            }
             g = match left {
                 None => self.ready_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
                 Some(left) => self.ready_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0,
             };
             g.waiters -= 1;
+            self.refresh(&mut g, 0);
         }
-        if g.q.is_closed() {
-            return Err(libc::ESHUTDOWN);
-        }
-        Ok(g.q.table().ready())
     }
 
-    /// Queues `op`, charged to `fs`, and hands it to a worker (or has one started). Nothing
-    /// stays queued on an error: `ESHUTDOWN`, `EAGAIN` (queue full, or no thread at all).
+    /// Queues `op`, charged to `fs`, for a worker, without the pool lock unless a worker
+    /// must be woken or started or the watchdog told (see [`Self::needs_kick`]). `Err`,
+    /// with nothing queued: `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached,
+    /// or no thread at all could be started), `EINVAL` (a buffer larger than the budget).
     pub(crate) fn submit(self: &Arc<Self>, fs: FsId, op: Op, token: T) -> Result<Id, (i32, T)> {
-        let now = Instant::now();
-        let mut g = self.lock();
-        if g.q.is_closed() {
+        if self.closed.load(Ordering::SeqCst) {
             return Err((libc::ESHUTDOWN, token));
         }
-        let id = g.q.submit(fs, op, token, now)?;
+        let bytes = op.buffer_bytes();
+        let id = match self.admit(bytes) {
+            Ok(id) => id,
+            Err(e) => return Err((e, token)),
+        };
+        let now = Instant::now();
+        let entry = Entry { id, fs, op, token, submitted: now };
+        let handed = self.inbox.push(entry);
+        fence(Ordering::SeqCst);
+        let deadline = self.cfg.timeout.map(|t| now + t);
+        if handed.is_ok() && !self.needs_kick(now, deadline) {
+            return Ok(id);
+        }
+        // Taken in here and handed on once, below.
+        let mut g = lock(&self.inner);
+        self.take_in_all(&mut g);
+        if let Err(entry) = handed {
+            self.take_in(&mut g, entry); // the inbox is full: straight into the table
+        }
+        if g.q.is_closed() {
+            self.woke(&mut g, Effect::default());
+            return Ok(id); // taken in as shutdown takes queued requests
+        }
         if let Err(e) = self.kick(&mut g) {
-            let token = g.q.unsubmit(id).expect("the request was just queued");
-            return Err((e, token));
+            if let Some(token) = g.q.unsubmit(id) {
+                self.admission.refuse(0);
+                self.publish(&g);
+                return Err((e, token));
+            }
         }
         if let Some(deadline) = g.q.table().next_deadline() {
             self.wake_watchdog_by(&mut g, deadline);
         }
+        self.woke(&mut g, Effect::default());
         Ok(id)
     }
 
+    /// Admits a request of `bytes` (see [`Admission::admit`]); when the byte budget looks
+    /// spent, looks again with the lock (deliveries the table has not taken in yet free
+    /// bytes it still counts).
+    fn admit(self: &Arc<Self>, bytes: usize) -> Result<Id, i32> {
+        match self.admission.admit(bytes) {
+            Err(libc::EAGAIN) if bytes > 0 => {
+                drop(self.lock());
+                self.admission.admit(bytes)
+            }
+            r => r,
+        }
+    }
+
+    /// Whether a submit just handed in must take the lock (the `SeqCst` fence after its push
+    /// taken): to wake a parked worker (none spins), to start one (fewer than `threads` on
+    /// the budget), to have the watchdog look within [`WAIT_THRESHOLD`] (so that work
+    /// waiting behind busy or stuck workers grows the pool) or by `deadline`, or because
+    /// the pool shut down meanwhile.
+    fn needs_kick(&self, now: Instant, deadline: Option<Instant>) -> bool {
+        if self.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        if self.spinning_hint.load(Ordering::SeqCst) > 0 {
+            return false; // it takes the request in, and hands on any others (`refresh`)
+        }
+        let watchdog = self.watchdog_hint.load(Ordering::SeqCst);
+        self.idle_hint.load(Ordering::SeqCst) > 0
+            || self.workers_hint.load(Ordering::SeqCst) < self.cfg.threads
+            || watchdog > self.since_epoch(now + WAIT_THRESHOLD)
+            || deadline.is_some_and(|d| watchdog > self.since_epoch(d))
+    }
+
     /// Queues the completion of a request the fast path ran on the caller's thread, with
-    /// what it wrote into library memory. If it cannot be queued (full, over the buffer
-    /// budget, or shut down), an open's descriptor is closed again (inline: it is a plain
-    /// file on a local filesystem, else by a worker) and the error returned.
+    /// what it wrote into library memory, without the pool lock. If it cannot be queued
+    /// (the depth or the budget is reached, or shut down), an open's descriptor is closed
+    /// again (inline: it is a plain file on a local filesystem, else by a worker) and the
+    /// error returned.
     pub(crate) fn submit_completed(
         self: &Arc<Self>,
         kind: OpKind,
@@ -368,33 +591,67 @@ impl<T: Send + 'static> Shared<T> {
         out: Option<Output>,
         token: T,
     ) -> Result<Id, (i32, T)> {
-        let mut g = self.lock();
-        let r = if g.q.is_closed() {
-            Err((libc::ESHUTDOWN, token))
-        } else {
-            g.q.submit_completed(kind, result, out, token, Instant::now())
-        };
-        match &r {
-            Ok((_, e)) => self.woke(&g, *e),
-            Err(_) if kind.opened_fd(result).is_some() => {
-                // Nobody will receive the descriptor the inline open made.
-                if crate::op::inline::close_nowait(result) == Err(libc::EAGAIN) {
-                    g.q.owe_close(fs::UNKNOWN, result, Instant::now());
-                    let _ = self.kick(&mut g);
+        let out = Output::of_result(out, result);
+        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
+        let admitted =
+            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes) };
+        let id = match admitted {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(fd) = kind.opened_fd(result) {
+                    // Nobody will receive the descriptor the inline open made.
+                    if crate::op::inline::close_nowait(fd) == Err(libc::EAGAIN) {
+                        let _ = self.close_detached(fs::UNKNOWN, fd);
+                    }
                 }
+                return Err((e, token));
             }
-            Err(_) => {}
+        };
+        // Recorded for a cancel before the loop can pop it; the table never hears of it.
+        let id = id | INLINE;
+        self.inline.record(id, kind);
+        let c = Completion { id, op: kind, result, token, out };
+        if let Err(c) = self.outbox.push(c) {
+            // The hand-off is full: the table keeps it behind the completions it holds.
+            self.inline.forget(id);
+            let mut g = self.lock();
+            g.q.ingest_ready(c, bytes);
+            self.admission.taken_in(bytes);
+            self.woke(&mut g, Effect::default());
+            return Ok(id);
         }
-        r.map(|(id, _)| id)
+        fence(Ordering::SeqCst);
+        if self.waiters_hint.load(Ordering::SeqCst) > 0 {
+            let g = self.lock();
+            drop(g);
+            self.ready_cv.notify_all();
+        }
+        Ok(id)
     }
 
     /// Cancels request `id` (see `Context::cancel`); a finished open's descriptor becomes an
-    /// owed close, handed to a worker.
+    /// owed close, handed to a worker. A handed-off open is settled with its delivery (see
+    /// `queue::handoff`): whichever comes first wins.
     pub(crate) fn cancel(self: &Arc<Self>, id: Id) -> Result<(), i32> {
+        if let Some(r) = self.inline.cancel(id) {
+            return r; // completed on the submitting thread: settled without the pool lock
+        }
         let mut g = self.lock();
+        if g.q.handed_off_open(id) {
+            let late = self.outbox.begin_late_cancel();
+            self.outbox.take_reports(|d| g.q.delivered(d));
+            if !g.q.handed_off_open(id) {
+                self.publish(&g);
+                return Err(libc::ENOENT); // delivered meanwhile
+            }
+            g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
+            late.claim(id, g.q.table().fs_of(id));
+            self.publish(&g);
+            return Ok(());
+        }
         let owed = g.q.table().owed();
         let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.woke(&g, e);
+        self.woke(&mut g, e);
         if g.q.table().owed() > owed {
             let _ = self.kick(&mut g);
         }
@@ -416,51 +673,98 @@ impl<T: Send + 'static> Shared<T> {
 
     /// The next completion for `dispatch`, which has delivered `delivered` so far: at most
     /// `max` in all (0: as many as were ready at its start, counted on the first call).
-    pub(crate) fn pop_for_dispatch(&self, delivered: usize, max: &mut usize) -> Option<Completion<T>> {
-        let mut g = self.lock();
+    pub(crate) fn pop_for_dispatch(
+        self: &Arc<Self>,
+        delivered: usize,
+        max: &mut usize,
+    ) -> Option<Completion<T>> {
         if delivered == 0 && *max == 0 {
-            *max = g.q.table().ready();
+            *max = self.deliverable();
         }
         if delivered >= *max {
             return None;
         }
-        let c = g.q.pop(delivered + 1 == *max)?;
-        self.publish(&g);
-        Some(c)
+        self.pop(delivered + 1 == *max)
     }
 
-    /// Takes up to `max` ready completions under one lock, then hands them to `out` with the
-    /// lock released (copying a read's bytes out must not hold up the workers). Returns how
-    /// many.
-    pub(crate) fn reap(&self, max: usize, out: impl FnMut(Completion<T>)) -> usize {
-        let batch: Vec<Completion<T>> = {
-            let mut g = self.lock();
-            let mut batch = Vec::with_capacity(max.min(g.q.table().ready()));
-            while batch.len() < max {
-                let Some(c) = g.q.pop(batch.len() + 1 == max) else { break };
-                batch.push(c);
-            }
-            self.publish(&g);
-            batch
-        };
-        let n = batch.len();
-        batch.into_iter().for_each(out);
+    /// Hands up to `max` ready completions to `out`, one at a time, without the pool lock
+    /// (copying a read's bytes out never holds up the workers). Returns how many.
+    pub(crate) fn reap(self: &Arc<Self>, max: usize, mut out: impl FnMut(Completion<T>)) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(c) = self.pop(n + 1 == max) else { break };
+            out(c);
+            n += 1;
+        }
         n
+    }
+
+    /// The oldest completion, taken from the hand-off; when it is empty but completions wait
+    /// behind it in the table, the lock hands them off first.
+    fn pop(self: &Arc<Self>, last_of_batch: bool) -> Option<Completion<T>> {
+        let popped = match self.outbox.pop(last_of_batch, &self.inline) {
+            Some(p) => p,
+            None if self.overflow_hint.load(Ordering::SeqCst) > 0 => {
+                drop(self.lock());
+                self.outbox.pop(last_of_batch, &self.inline)?
+            }
+            None => return None,
+        };
+        Some(self.settle(popped))
+    }
+
+    /// Once the loop has handed over [`SETTLE_BATCH`] entries nobody took in (inline
+    /// completions and delivery reports, while every worker is idle), takes them in now if
+    /// the lock is free: a few at a time, never a long take-in at once, and never a wait.
+    fn settle_some(self: &Arc<Self>) {
+        if self.inbox.len() + self.outbox.reports() < SETTLE_BATCH {
+            return;
+        }
+        if let Ok(mut g) = self.inner.try_lock() {
+            self.refresh(&mut g, 0);
+        }
+    }
+
+    /// What a pop owes the pool: the count, a report that did not fit, and a cancel that
+    /// won over the delivery of an open (the descriptor goes to a worker to close).
+    fn settle(self: &Arc<Self>, p: Popped<T>) -> Completion<T> {
+        let Popped { mut c, unreported, cancelled, inline } = p;
+        self.admission.delivered(1);
+        if inline {
+            self.admission.taken_in(output_bytes(&c)); // counted from its admission to here
+        }
+        if unreported {
+            let mut g = self.lock();
+            g.q.delivered(c.id);
+            self.publish(&g);
+        } else {
+            self.settle_some();
+        }
+        if let Some(fs) = cancelled {
+            if let Some(fd) = c.op.opened_fd(c.result) {
+                if self.close_detached(fs, fd).is_err() {
+                    crate::sys::close_quietly(fd);
+                }
+            }
+            c.result = -libc::ECANCELED;
+            c.out = None;
+        }
+        c
     }
 
     /// The descriptor that polls readable while a completion is ready.
     pub(crate) fn readiness_fd(&self) -> i32 {
-        self.lock().q.readiness().fd()
+        self.outbox.readiness().fd()
     }
 
     /// Worker threads alive now, and the most ever alive.
-    pub(crate) fn threads(&self) -> (usize, usize) {
+    pub(crate) fn threads(self: &Arc<Self>) -> (usize, usize) {
         let g = self.lock();
         (g.threads, g.peak_threads)
     }
 
     /// See `Context::blocked_mounts`.
-    pub(crate) fn blocked_mounts(&self, min_age: Duration) -> Vec<MountReport> {
+    pub(crate) fn blocked_mounts(self: &Arc<Self>, min_age: Duration) -> Vec<MountReport> {
         self.lock().q.table().blocked_mounts(Instant::now(), min_age)
     }
 }

@@ -1,11 +1,24 @@
 //! Shutdown: the context's free, and its release in a forked child.
 
+use crate::fs;
 use crate::pool::shared::Shared;
+use crate::sync::atomic::fence;
 use crate::sync::Arc;
 use crate::sys;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 impl<T: Send + 'static> Shared<T> {
+    /// Empties the hand-off at shutdown (no loop thread pops then: freeing a context is
+    /// never concurrent with its other calls): the descriptors of opens nobody will receive.
+    fn undelivered_fds(&self) -> Vec<i32> {
+        let fds = self.outbox.drain().into_iter().filter_map(|(c, _)| c.op.opened_fd(c.result)).collect();
+        self.inline.clear();
+        let left = self.admission.undelivered();
+        self.admission.delivered(left);
+        fds
+    }
+
     /// Releases, in a forked child, the child's copies of the descriptors the pool held:
     /// without waiting for the lock (its holder may not exist here) and without touching
     /// threads (none exist here). If the lock is taken, only the readiness fd is closed.
@@ -13,9 +26,12 @@ impl<T: Send + 'static> Shared<T> {
         let mut fds = Vec::new();
         match self.inner.try_lock() {
             Ok(mut g) => {
+                // No worker was pushing completions (they push with the lock held); the
+                // inbox is left alone (a loop thread of the parent may have been pushing).
                 g.q.shutdown(Instant::now());
                 fds = g.q.take_queued_owed();
-                g.q.readiness_mut().close();
+                fds.extend(self.undelivered_fds());
+                self.outbox.readiness().close();
             }
             Err(_) => {
                 if self.readiness_fd.1 {
@@ -36,8 +52,17 @@ impl<T: Send + 'static> Shared<T> {
         if g.q.is_closed() {
             return;
         }
-        g.q.shutdown(Instant::now());
-        g.q.readiness_mut().close();
+        // Closed first, then the inbox taken in once more: a submit that pushed after the
+        // take-in above reads `closed` after its push and takes its request in itself.
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.refresh(&mut g, 0);
+        let now = Instant::now();
+        g.q.shutdown(now);
+        for fd in self.undelivered_fds() {
+            g.q.owe_close(fs::UNKNOWN, fd, now);
+        }
+        self.outbox.readiness().close();
         self.publish(&g);
         self.wake_watchdog(&mut g);
         self.work_cv.notify_all();

@@ -6,6 +6,7 @@ use crate::pool::parking::Claim;
 use crate::pool::shared::{Inner, Shared};
 use crate::queue::ids::Id;
 use crate::queue::requests::Effect;
+use crate::sync::atomic::fence;
 use crate::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -20,13 +21,21 @@ impl<T: Send + 'static> Shared<T> {
             }
             let now = Instant::now();
             let became_ready = g.q.expire(now);
-            self.woke(&g, Effect { became_ready });
+            self.woke(&mut g, Effect { became_ready });
             Self::hold_at_cap(&mut g);
             self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);
             let next = self.next_round(&g, now);
-            g.watchdog_next = next;
+            self.set_watchdog_next(&mut g, next);
             g.watchdog_woken = false;
+            self.publish(&g);
+            // Published before looking: a submit that read the old hint (and so took no lock)
+            // is seen here (see `shared`).
+            fence(Ordering::SeqCst);
+            if !self.inbox.is_empty() {
+                self.refresh(&mut g, 0);
+                continue;
+            }
             // Sleep, with the lock released, until woken or the next deadline.
             while !g.watchdog_woken {
                 g = match next {
@@ -40,6 +49,7 @@ impl<T: Send + 'static> Shared<T> {
                     }
                 };
             }
+            self.refresh(&mut g, 0);
         }
         g.watchdog_alive = false;
         self.exit_cv.notify_all();

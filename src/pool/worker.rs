@@ -8,7 +8,8 @@ use crate::pool::shared::{Inner, Shared};
 use crate::pool::thread::{
     spawn_thread, spin_until, SyscallClock, IDLE_TIMEOUT, SPIN, SPIN_MAX_BACKLOG_PER_WORKER,
 };
-use crate::sync::Arc;
+use crate::sync::atomic::fence;
+use crate::sync::{lock, Arc};
 use crate::sys;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -28,10 +29,12 @@ impl<T: Send + 'static> Shared<T> {
 
     pub(super) fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
         clock.tid.store(sys::gettid(), Ordering::Relaxed);
-        let mut g = self.lock();
+        let mut g = lock(&self.inner);
         // Whether this worker has spun since it last had work (it spins once, then parks).
         let mut spun_since_work = false;
         loop {
+            // What the loop handed in, less the one request this worker takes itself.
+            self.refresh(&mut g, 1);
             let start = Instant::now();
             // A request whose deadline has passed times out here rather than run, even when
             // the watchdog (late on a loaded machine) has not expired it yet.
@@ -58,7 +61,8 @@ impl<T: Send + 'static> Shared<T> {
                 // What the call wrote into library memory (a stat's result), for delivery;
                 // the rest of the op (a path copy) is freed here, outside the lock.
                 let out = op.into_output();
-                g = self.lock();
+                g = lock(&self.inner);
+                self.refresh(&mut g, 1);
                 clock.request.store(0, Ordering::Relaxed);
                 g.q.record_service(end - start);
                 // A call that returned after its deadline was unfinished then: it times out
@@ -66,7 +70,7 @@ impl<T: Send + 'static> Shared<T> {
                 // result is dropped like a cancelled one's.
                 self.expire_due(&mut g, end);
                 let e = g.q.finish_with(id, kind, result, out, end);
-                self.woke(&g, e);
+                self.woke(&mut g, e);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);
@@ -76,36 +80,55 @@ impl<T: Send + 'static> Shared<T> {
             if g.q.is_closed() {
                 break;
             }
-            let unsaturated = g.q.table().outstanding() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
+            let unsaturated = self.undelivered() <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads;
             if !spun_since_work && unsaturated && g.parking.start_spin() {
                 // One worker at a time spins briefly before parking (more would only take
                 // CPU from the threads submitting and delivering); re-check under the lock
                 // either way, so a request a submit left to this spinner is never missed.
+                self.publish(&g);
                 drop(g);
-                spin_until(Instant::now() + SPIN, || self.startable_hint.load(Ordering::Relaxed) > 0);
-                g = self.lock();
+                spin_until(Instant::now() + SPIN, || {
+                    self.startable_hint.load(Ordering::Relaxed) > 0 || !self.inbox.is_empty()
+                });
+                g = lock(&self.inner);
                 g.parking.end_spin();
+                self.publish(&g);
                 spun_since_work = true;
                 continue;
             }
             g.parking.park();
+            self.publish(&g);
+            // Published as idle before looking: a submit that pushed before this look is
+            // seen here, one after it sees the idle worker and wakes it (see `shared`).
+            fence(Ordering::SeqCst);
+            if !self.inbox.is_empty() {
+                g.parking.unpark(true);
+                self.publish(&g);
+                continue;
+            }
             let timed_out = loop {
                 let (g2, waited) =
                     self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
                 g = g2;
-                let leave = waited.timed_out() || g.q.is_closed();
+                let leave = waited.timed_out() || g.q.is_closed() || !self.inbox.is_empty();
                 match g.parking.unpark(leave) {
                     Unpark::Stay => continue,
                     Unpark::Claimed => break false,
                     Unpark::Left => break waited.timed_out(),
                 }
             };
-            if timed_out && g.q.table().startable() == 0 && Self::active(&g) > self.cfg.threads {
+            self.publish(&g);
+            if timed_out
+                && g.q.table().startable() == 0
+                && self.inbox.is_empty()
+                && Self::active(&g) > self.cfg.threads
+            {
                 break;
             }
         }
         g.clocks.retain(|c| !Arc::ptr_eq(c, &clock));
         g.threads -= 1;
+        self.publish(&g);
         self.exit_cv.notify_all();
     }
 }

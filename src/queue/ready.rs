@@ -19,6 +19,7 @@ use crate::op::{Op, OpKind, Output};
 use crate::queue::ids::Id;
 use crate::queue::requests::{CancelError, Completion, Effect, Requests};
 use crate::sys;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
 /// Where readiness is signalled (the eventfd; a model in loom tests).
@@ -165,6 +166,37 @@ impl<T, R: Readiness> Completions<T, R> {
         Some(c)
     }
 
+    /// See [`Requests::ingest`].
+    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
+        self.table.ingest(id, fs, op, token, submitted)
+    }
+
+    /// See [`Requests::ingest_ready`].
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        self.table.ingest_ready(c, bytes)
+    }
+
+    /// Hands off the oldest ready completion (see [`Requests::flush_ready`]); the caller
+    /// keeps readiness (the hand-off does).
+    pub fn flush_one(&mut self) -> Option<Completion<T>> {
+        self.table.flush_ready()
+    }
+
+    /// See [`Requests::unflush`].
+    pub fn unflush(&mut self, c: Completion<T>) {
+        self.table.unflush(c)
+    }
+
+    /// See [`Requests::delivered`].
+    pub fn delivered(&mut self, id: Id) {
+        self.table.delivered(id)
+    }
+
+    /// See [`Requests::handed_off_open`] and [`Requests::cancel`].
+    pub fn handed_off_open(&self, id: Id) -> bool {
+        self.table.handed_off_open(id)
+    }
+
     /// Ends every caller's request (see [`Requests::shutdown`]); readiness is never signalled
     /// again. Owed closes still run.
     pub fn shutdown(&mut self, now: Instant) {
@@ -173,17 +205,29 @@ impl<T, R: Readiness> Completions<T, R> {
     }
 }
 
-/// Where readiness is signalled.
+/// Readiness kept elsewhere: the pool's completions are handed off, and the hand-off keeps
+/// the eventfd in step (`queue::handoff`).
+pub struct Elsewhere;
+
+impl Readiness for Elsewhere {
+    fn signal(&self) {}
+    fn clear(&self) {}
+    fn rearm(&self) {}
+}
+
+/// Where readiness is signalled. The descriptor is closed through a shared reference (the
+/// hand-off that holds it is shared by the loop and the workers), once, at shutdown, when no
+/// thread signals any more.
 #[derive(Debug)]
 pub struct Notifier {
-    fd: i32,
+    fd: AtomicI32,
     owned: bool,
 }
 
 impl Notifier {
     /// An eventfd of the library's own.
     pub fn own() -> Result<Self, i32> {
-        Ok(Notifier { fd: sys::eventfd()?, owned: true })
+        Ok(Notifier { fd: AtomicI32::new(sys::eventfd()?), owned: true })
     }
 
     /// The caller's descriptor: it must be open (else `EBADF`); it is written, never read
@@ -192,12 +236,12 @@ impl Notifier {
         if fd < 0 || !sys::fd_is_open(fd) {
             return Err(libc::EBADF);
         }
-        Ok(Notifier { fd, owned: false })
+        Ok(Notifier { fd: AtomicI32::new(fd), owned: false })
     }
 
-    /// The descriptor to poll.
+    /// The descriptor to poll (-1 once closed).
     pub fn fd(&self) -> i32 {
-        self.fd
+        self.fd.load(Ordering::Relaxed)
     }
 
     /// Whether the descriptor is the library's own (closed with the context).
@@ -205,12 +249,12 @@ impl Notifier {
         self.owned
     }
 
-    /// Releases the descriptor if it is ours. Idempotent.
-    pub fn close(&mut self) {
-        if self.owned && self.fd >= 0 {
-            sys::close_quietly(self.fd);
+    /// Releases the descriptor if it is ours, and stops signalling either way. Idempotent.
+    pub fn close(&self) {
+        let fd = self.fd.swap(-1, Ordering::Relaxed);
+        if self.owned && fd >= 0 {
+            sys::close_quietly(fd);
         }
-        self.fd = -1;
     }
 }
 
@@ -218,17 +262,18 @@ impl Readiness for Notifier {
     /// Makes the fd readable: one 8-byte write. If the counter would overflow (a caller's
     /// eventfd that is never read), reset it and write again, as mio does.
     fn signal(&self) {
-        if sys::eventfd_write(self.fd, 1) == Err(libc::EAGAIN) {
-            let _ = sys::eventfd_read(self.fd);
-            let _ = sys::eventfd_write(self.fd, 1);
+        let fd = self.fd();
+        if fd >= 0 && sys::eventfd_write(fd, 1) == Err(libc::EAGAIN) {
+            let _ = sys::eventfd_read(fd);
+            let _ = sys::eventfd_write(fd, 1);
         }
     }
 
     /// Called when the queue has been drained empty: an own eventfd is reset so it stops
     /// polling readable; a caller's is left alone (the caller reads it).
     fn clear(&self) {
-        if self.owned {
-            let _ = sys::eventfd_read(self.fd);
+        if self.owned && self.fd() >= 0 {
+            let _ = sys::eventfd_read(self.fd());
         }
     }
 
@@ -275,7 +320,7 @@ mod tests {
     fn borrowed_rejects_closed_fd_and_is_never_closed() {
         assert_eq!(Notifier::borrowed(-1).unwrap_err(), libc::EBADF);
         let fd = sys::eventfd().unwrap();
-        let mut n = Notifier::borrowed(fd).unwrap();
+        let n = Notifier::borrowed(fd).unwrap();
         n.signal();
         n.clear(); // must not read a caller's fd
         assert!(readable(fd));

@@ -20,9 +20,17 @@
 //! against `depth`: each one stands for a descriptor, so they are bounded by the process's
 //! descriptor limit, and refusing one would leak it.
 //!
-//! Requests live in a [`Slab`]: an id names its slot, so every lookup is an index, and a
-//! stale id (of a delivered request) finds nothing. Ids say nothing of age; each request
-//! also has a submit sequence number, which orders the scheduler's queues and the deadlines.
+//! Requests live in an [`IdMap`] under ids given from outside (the context numbers them as
+//! the loop submits, see `queue::handoff`), or by the table itself ([`Requests::submit_on`],
+//! and [`OWN`] up for owed closes). An id of a delivered request finds nothing. Each
+//! request also has a sequence number, given when the table takes it in, which orders the
+//! scheduler's queues and the deadlines.
+//!
+//! Handed off. A ready request's completion (token, result, output) may leave the table
+//! before it is delivered ([`Requests::flush_ready`]): the pool moves it to the lock-free
+//! queue the loop pops, and the request stays here, Ready without its token, until the loop
+//! reports it delivered ([`Requests::delivered`]). So a cancel still finds it (`EALREADY`,
+//! or for a handed-off open, a cancel the hand-off settles with the loop).
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
@@ -38,8 +46,8 @@ use crate::fs::FsId;
 use crate::fs::IdHasher;
 use crate::op::{most_result, Op, OpKind, Output};
 use crate::queue::deadlines::Deadlines;
-use crate::queue::ids::Id;
-use crate::queue::slab::Slab;
+use crate::queue::idmap::IdMap;
+use crate::queue::ids::{Id, OWN};
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::hash::BuildHasherDefault;
@@ -70,8 +78,9 @@ enum State<T> {
     /// Its syscall runs on a worker, for the caller.
     Running { token: T },
     /// In the ready queue, waiting for delivery. `cancelled`: the result is final because
-    /// of a cancel or timeout (a syscall of its that still runs is abandoned).
-    Ready { result: i32, cancelled: bool, token: T, out: Option<Output> },
+    /// of a cancel or timeout (a syscall of its that still runs is abandoned). `token` is
+    /// None once the completion was handed off (see the module docs).
+    Ready { result: i32, cancelled: bool, token: Option<T>, out: Option<Output> },
     /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
     /// request delivered or shut down before its syscall returned.
     Abandoned { owed: bool },
@@ -149,9 +158,12 @@ pub struct MountReport {
 pub struct Requests<T> {
     depth: usize,
     /// Every request with a state (see [`State`]).
-    reqs: Slab<Req<T>>,
-    /// The next submit sequence number.
+    reqs: IdMap<Req<T>>,
+    /// The next sequence number, the next id [`Requests::submit_on`] gives, and the next
+    /// id of an owed close.
     next_seq: u64,
+    next_id: Id,
+    next_own: Id,
     /// The caller's requests not yet delivered (queued, running or ready): what `depth` bounds.
     outstanding: usize,
     /// Owed closes queued or running (not counted against `depth`).
@@ -163,7 +175,7 @@ pub struct Requests<T> {
     /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
     /// buffer stays counted until its syscall returns, since the kernel may still write it.
     abandoned_bytes: usize,
-    /// Owed closes that found the slab full, queued as soon as a slot frees.
+    /// Owed closes that found the table full, queued as soon as a place frees.
     owed_spill: Vec<(FsId, i32)>,
     /// The per-filesystem queues: which queued request runs next.
     sched: Scheduler,
@@ -187,17 +199,17 @@ impl<T> Requests<T> {
     /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
     /// filesystems only while fewer than `budget` of them run.
     pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
-        Self::with_slab(Slab::new(), depth, timeout, share, budget)
+        Self::with_map(IdMap::new(), depth, timeout, share, budget)
     }
 
     /// A table of at most `slots` requests (owed closes included), for tests.
     #[cfg(test)]
     fn with_slots(slots: usize, depth: usize) -> Self {
-        Self::with_slab(Slab::with_limit(slots), depth, None, usize::MAX, usize::MAX)
+        Self::with_map(IdMap::with_limit(slots), depth, None, usize::MAX, usize::MAX)
     }
 
-    fn with_slab(
-        reqs: Slab<Req<T>>,
+    fn with_map(
+        reqs: IdMap<Req<T>>,
         depth: usize,
         timeout: Option<Duration>,
         share: usize,
@@ -207,6 +219,8 @@ impl<T> Requests<T> {
             depth,
             reqs,
             next_seq: 1,
+            next_id: 1,
+            next_own: OWN,
             outstanding: 0,
             byte_budget: usize::MAX,
             held_bytes: 0,
@@ -245,18 +259,28 @@ impl<T> Requests<T> {
         if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
+        let id = self.next_id;
+        self.ingest(id, fs, op, token, now)?;
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
+    /// already (the hand-off bounds the depth and the bytes before the table sees it).
+    /// `Err(EAGAIN)` only when the table is full.
+    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
         let kind = op.kind();
-        let (id, seq) = self.insert(kind, fs, now, State::Queued { op, token: Some(token) }).map_err(
+        let seq = self.insert(id, kind, fs, submitted, State::Queued { op, token: Some(token) }).map_err(
             |state| match state {
                 State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
                 _ => unreachable!("given back as it was given"),
             },
         )?;
         self.sched.push(fs, seq, id);
-        self.deadlines.track(seq, id, now);
+        self.deadlines.track(seq, id, submitted);
         self.outstanding += 1;
         self.counters.submitted += 1;
-        Ok(id)
+        Ok(())
     }
 
     /// Records a request that already completed on the submitting thread (the fast path)
@@ -275,39 +299,81 @@ impl<T> Requests<T> {
         if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
-        let state = State::Ready { result, cancelled: false, token, out };
-        let (id, _) = self.insert(kind, crate::fs::UNKNOWN, now, state).map_err(|state| match state {
-            State::Ready { token, .. } => (libc::EAGAIN, token),
+        let id = self.next_id;
+        let state = State::Ready { result, cancelled: false, token: Some(token), out };
+        self.insert(id, kind, crate::fs::UNKNOWN, now, state).map_err(|state| match state {
+            State::Ready { token: Some(token), .. } => (libc::EAGAIN, token),
             _ => unreachable!("given back as it was given"),
         })?;
+        self.next_id += 1;
         self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
     }
 
+    /// Takes in the completion of a request the submitting thread completed (the fast
+    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
+    /// library memory its output holds.
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        let Completion { id, op: kind, result, token, out } = c;
+        let state = State::Ready { result, cancelled: false, token: Some(token), out };
+        let most = most_result(kind, bytes);
+        let req = Req {
+            seq: 0,
+            kind,
+            fs: crate::fs::UNKNOWN,
+            submitted: Instant::now(),
+            syscall: None,
+            state,
+            bytes,
+            most,
+            fds: [-1, -1],
+        };
+        if self.reqs.insert(id, req).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            return;
+        }
+        self.held_bytes += bytes;
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        self.counters.inline += 1;
+        self.push_ready(id);
+    }
+
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
     /// owed close (see the module docs). Never refused: with every slot taken, it waits for
     /// the next one to free.
     pub fn owe_close(&mut self, fs: FsId, fd: i32, now: Instant) {
-        let state = State::Queued { op: Op::Close { fd }, token: None };
-        match self.insert(OpKind::Close, fs, now, state) {
-            Ok((id, seq)) => self.sched.push(fs, seq, id),
-            Err(_) => self.owed_spill.push((fs, fd)),
-        }
+        self.queue_owed(fs, fd, now);
         self.owed += 1;
         self.counters.owed_closes += 1;
     }
 
-    /// Gives a new request the next id and sequence number and keeps it; gives its state
-    /// back when the slab is full.
+    /// Queues an owed close of `fd` under the next own id, or keeps it for the next free
+    /// place when the table is full.
+    fn queue_owed(&mut self, fs: FsId, fd: i32, now: Instant) {
+        let state = State::Queued { op: Op::Close { fd }, token: None };
+        let id = self.next_own;
+        match self.insert(id, OpKind::Close, fs, now, state) {
+            Ok(seq) => {
+                self.next_own += 1;
+                self.sched.push(fs, seq, id);
+            }
+            Err(_) => self.owed_spill.push((fs, fd)),
+        }
+    }
+
+    /// Keeps a new request under `id` with the next sequence number; gives its state back
+    /// when the table is full.
     fn insert(
         &mut self,
+        id: Id,
         kind: OpKind,
         fs: FsId,
         now: Instant,
         state: State<T>,
-    ) -> Result<(Id, u64), State<T>> {
+    ) -> Result<u64, State<T>> {
         let seq = self.next_seq;
         let fds = match &state {
             State::Queued { op, .. } => op.caller_fds(),
@@ -323,10 +389,10 @@ impl<T> Requests<T> {
             _ => (0, most_result(kind, 0)),
         };
         let req = Req { seq, kind, fs, submitted: now, syscall: None, state, bytes, most, fds };
-        let id = self.reqs.insert(req).map_err(|r| r.state)?;
+        self.reqs.insert(id, req).map_err(|r| r.state)?;
         self.next_seq += 1;
         self.held_bytes += bytes;
-        Ok((id, seq))
+        Ok(seq)
     }
 
     /// Frees request `id`'s slot, and queues an owed close that was waiting for one.
@@ -334,11 +400,7 @@ impl<T> Requests<T> {
         let req = self.reqs.remove(id)?;
         self.held_bytes -= req.bytes;
         if let Some((fs, fd)) = self.owed_spill.pop() {
-            let state = State::Queued { op: Op::Close { fd }, token: None };
-            match self.insert(OpKind::Close, fs, Instant::now(), state) {
-                Ok((id, seq)) => self.sched.push(fs, seq, id),
-                Err(_) => self.owed_spill.push((fs, fd)),
-            }
+            self.queue_owed(fs, fd, Instant::now());
         }
         Some(req)
     }
@@ -406,7 +468,7 @@ impl<T> Requests<T> {
         match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
             State::Running { token } => {
                 let out = Output::of_result(out, result);
-                req.state = State::Ready { result, cancelled: false, token, out };
+                req.state = State::Ready { result, cancelled: false, token: Some(token), out };
                 self.deadlines.untrack(seq);
                 return Effect { became_ready: self.push_ready(id) };
             }
@@ -434,25 +496,68 @@ impl<T> Requests<T> {
 
     /// Delivers the oldest ready request.
     pub fn pop_ready(&mut self) -> Option<Completion<T>> {
+        let c = self.flush_ready()?;
+        self.delivered(c.id);
+        Some(c)
+    }
+
+    /// Hands off the oldest ready request's completion: it stays here, Ready without its
+    /// token, until [`Requests::delivered`].
+    pub fn flush_ready(&mut self) -> Option<Completion<T>> {
         let id = self.ready.pop_front()?;
         let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
-        let State::Ready { result, token, out, .. } =
-            std::mem::replace(&mut req.state, State::Abandoned { owed: false })
-        else {
+        let State::Ready { result, token, out, .. } = &mut req.state else {
             unreachable!("the ready queue holds ready requests only")
         };
-        let kind = req.kind;
+        let (result, kind) = (*result, req.kind);
+        let token = token.take().expect("a queued completion has its token");
+        let out = out.take();
         debug_assert!(
             result <= req.most,
             "{kind:?} reports {result}, more than the {} it may (asked for)",
             req.most
         );
+        Some(Completion { id, op: kind, result, token, out })
+    }
+
+    /// Takes back a completion [`Requests::flush_ready`] gave that could not be handed off
+    /// (the loop's queue was full): it is the oldest ready again.
+    pub fn unflush(&mut self, c: Completion<T>) {
+        let req = self.reqs.get_mut(c.id).expect("a handed-off request stays until delivered");
+        let State::Ready { token, out, .. } = &mut req.state else { unreachable!("flushed from Ready") };
+        *token = Some(c.token);
+        *out = c.out;
+        self.ready.push_front(c.id);
+    }
+
+    /// The filesystem request `id` is charged to.
+    pub fn fs_of(&self, id: Id) -> FsId {
+        self.reqs.get(id).map_or(crate::fs::UNKNOWN, |r| r.fs)
+    }
+
+    /// The loop delivered request `id`, handed off before: its place is freed (or, while its
+    /// abandoned syscall runs, kept until `finish`).
+    pub fn delivered(&mut self, id: Id) {
+        let Some(req) = self.reqs.get_mut(id) else {
+            debug_assert!(false, "a handed-off request stays until delivered");
+            return;
+        };
+        debug_assert!(matches!(req.state, State::Ready { token: None, .. }), "{id} delivered twice");
+        req.state = State::Abandoned { owed: false };
         if req.syscall.is_none() {
             self.remove(id);
         } // else its abandoned syscall still runs: `finish` frees the slot
         self.outstanding -= 1;
         self.counters.delivered += 1;
-        Some(Completion { id, op: kind, result, token, out })
+    }
+
+    /// Whether request `id` is an open whose completion was handed off, not cancelled and
+    /// not yet reported delivered: a cancel of it must be settled with the loop (see
+    /// `queue::handoff`), since its result (a descriptor) is in the loop's queue.
+    pub fn handed_off_open(&self, id: Id) -> bool {
+        self.reqs.get(id).is_some_and(|r| {
+            r.kind == OpKind::Open && matches!(r.state, State::Ready { cancelled: false, token: None, .. })
+        })
     }
 }
 

@@ -26,7 +26,8 @@ impl<T> Requests<T> {
         let req = self.reqs.get_mut(id).ok_or(CancelError::NotFound)?;
         let close = req.kind == OpKind::Close;
         let (fs, seq) = (req.fs, req.seq);
-        let cancelled = |token| State::Ready { result: -errno, cancelled: true, token, out: None };
+        let cancelled =
+            |token| State::Ready { result: -errno, cancelled: true, token: Some(token), out: None };
         let (became_ready, late_fd) =
             match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
                 State::Queued { op: _, token: Some(token) } => {
@@ -44,10 +45,18 @@ impl<T> Requests<T> {
                     req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
                     (self.push_ready(id), None)
                 }
-                State::Ready { result, cancelled: false, token, .. } if req.kind == OpKind::Open => {
+                State::Ready { result, cancelled: false, token: Some(token), .. }
+                    if req.kind == OpKind::Open =>
+                {
                     req.state = cancelled(token);
                     // Keeps its place in the ready queue; the fd it opened is nobody's now.
                     (false, (result >= 0).then_some(result))
+                }
+                State::Ready { cancelled: false, token: None, out, .. } if req.kind == OpKind::Open => {
+                    // Handed off: the loop delivers -ECANCELED and has the library close the
+                    // descriptor (the hand-off settles which of cancel and delivery won).
+                    req.state = State::Ready { result: -errno, cancelled: true, token: None, out };
+                    (false, None)
                 }
                 other => {
                     let err = match other {
@@ -114,8 +123,9 @@ impl<T> Requests<T> {
                     self.sched.abandon(fs);
                     req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
                 }
-                State::Ready { result, .. } => {
-                    if req.kind == OpKind::Open && result >= 0 {
+                State::Ready { result, token, .. } => {
+                    // A handed-off completion's descriptor is the hand-off's to close.
+                    if req.kind == OpKind::Open && result >= 0 && token.is_some() {
                         owed.push((fs, result));
                     }
                     if req.syscall.is_none() {

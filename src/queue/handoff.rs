@@ -1,0 +1,424 @@
+//! The hand-off between the loop's threads and the pool, with no lock the loop shares with
+//! the workers: what a submit hands in ([`Inbox`]), what it may admit ([`Admission`]), and
+//! what the loop takes out ([`Outbox`]), each a `crossbeam-channel` bounded queue
+//! (`try_send` / `try_recv` never park or allocate) with atomics beside it.
+//!
+//! ```text
+//!   loop: admit ─► Inbox ──(taken in by whoever holds the pool lock)──► Requests
+//!   loop: pop ◄─ Outbox ◄──(flushed under the pool lock)──────────────── Requests
+//!   loop: report delivered ─► Outbox::reports ──(taken in under the lock)──► Requests
+//! ```
+//!
+//! Readiness. `ready` counts completions pushed less those popped. Only the push that takes
+//! it from 0 to 1 and the pop that takes it from 1 to 0 touch the eventfd, each under a small
+//! lock of its own (`transition`), setting it from the count as it is then: the last of them
+//! sees the last count (a later change is itself a transition), so at every quiescent point
+//! the eventfd is readable exactly while a completion is in the queue, with one write per
+//! empty-to-non-empty transition. (A push's count may come after its pop: the count then
+//! dips below 0, no transition happens, and the eventfd stays as it was.)
+//!
+//! A cancel of a handed-off open. Its descriptor is in the queue, so the cancel and the
+//! delivery must agree on who won, with no lock the delivery takes in the usual case. The
+//! cancel (pool lock held) raises `late_count`, then takes in the delivery reports, then,
+//! if the request is still undelivered, adds its id to `late`; a pop reports its delivery,
+//! then (after a `SeqCst` fence) looks at `late_count`, and only if it is raised locks
+//! `late` to look for its id. Either the cancel sees the report (the open was delivered:
+//! `ENOENT`) or the pop sees the raised count and finds the id under the lock (it delivers
+//! `-ECANCELED`, and the descriptor goes to the library to close). `tests/loom.rs` checks
+//! both protocols.
+
+use crate::fs::FsId;
+use crate::op::Op;
+use crate::op::{OpKind, Output};
+use crate::queue::ids::{Id, INLINE};
+use crate::queue::ready::Readiness;
+use crate::queue::requests::Completion;
+use crate::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use crate::sync::chan::{bounded, Receiver, Sender};
+use crate::sync::{lock, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Most entries a hand-off queue holds before the side that fills it takes the pool lock
+/// and hands over directly (a bounded queue allocates all its places at once).
+pub(crate) const MOST_QUEUED: usize = 4096;
+
+/// What a submit hands to the pool: a request for a worker, `op` on a file of `fs`.
+pub struct Entry<T> {
+    pub id: Id,
+    pub fs: FsId,
+    pub op: Op,
+    pub token: T,
+    pub submitted: Instant,
+}
+
+/// Submitted requests not yet taken into the table.
+pub struct Inbox<T> {
+    tx: Sender<Entry<T>>,
+    rx: Receiver<Entry<T>>,
+}
+
+impl<T> Inbox<T> {
+    pub fn new(depth: usize) -> Self {
+        let (tx, rx) = bounded(depth.clamp(1, MOST_QUEUED));
+        Inbox { tx, rx }
+    }
+
+    /// Hands `e` in; gives it back when the inbox is full (then take the lock and hand it
+    /// to the table directly).
+    pub fn push(&self, e: Entry<T>) -> Result<(), Entry<T>> {
+        self.tx.try_send(e).map_err(|e| e.into_inner())
+    }
+
+    /// The oldest entry not yet taken in. (An empty queue is told by its two indices alone:
+    /// `try_recv` on an empty queue pays a fence.)
+    pub fn pop(&self) -> Option<Entry<T>> {
+        if self.rx.is_empty() {
+            return None;
+        }
+        self.rx.try_recv().ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// Entries not yet taken in.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+}
+
+/// What the loop admits without the pool lock: at most `depth` undelivered requests and
+/// `budget` bytes of caller data held, and the ids.
+pub struct Admission {
+    depth: usize,
+    budget: usize,
+    /// Admitted and not yet delivered (nor refused).
+    undelivered: AtomicUsize,
+    /// Bytes of admitted requests not yet taken into the table, and of the outputs of
+    /// inline completions until delivered.
+    inbox_bytes: AtomicUsize,
+    /// The bytes the table held when the pool last published.
+    held_hint: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+impl Admission {
+    pub fn new(depth: usize, budget: usize) -> Self {
+        Admission {
+            depth,
+            budget,
+            undelivered: AtomicUsize::new(0),
+            inbox_bytes: AtomicUsize::new(0),
+            held_hint: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Admits a request holding `bytes` of caller data and gives it its id. `Err(EINVAL)`:
+    /// more than the whole budget; `Err(EAGAIN)`: `depth` undelivered already, or its bytes
+    /// would pass the budget (as the pool last published it: try again with the lock).
+    pub fn admit(&self, bytes: usize) -> Result<Id, i32> {
+        if bytes > self.budget {
+            return Err(libc::EINVAL);
+        }
+        let depth = self.depth;
+        self.undelivered
+            .fetch_update(SeqCst, SeqCst, |n| (n < depth).then_some(n + 1))
+            .map_err(|_| libc::EAGAIN)?;
+        if bytes > 0 {
+            let (budget, held) = (self.budget, self.held_hint.load(SeqCst));
+            let room = |ib: usize| (ib + held + bytes <= budget).then_some(ib + bytes);
+            if self.inbox_bytes.fetch_update(SeqCst, SeqCst, room).is_err() {
+                self.undelivered.fetch_sub(1, SeqCst);
+                return Err(libc::EAGAIN);
+            }
+        }
+        Ok(self.next_id.fetch_add(1, SeqCst))
+    }
+
+    /// Takes back an admission whose request never reached the table (`bytes` as admitted).
+    pub fn refuse(&self, bytes: usize) {
+        self.inbox_bytes.fetch_sub(bytes, SeqCst);
+        self.undelivered.fetch_sub(1, SeqCst);
+    }
+
+    /// The table took in a request of `bytes` (after the pool published the table's bytes,
+    /// so the two never miss them both).
+    pub fn taken_in(&self, bytes: usize) {
+        self.inbox_bytes.fetch_sub(bytes, SeqCst);
+    }
+
+    /// Publishes the bytes the table holds (pool lock held).
+    pub fn publish_held(&self, held: usize) {
+        if self.held_hint.load(Relaxed) != held {
+            self.held_hint.store(held, SeqCst);
+        }
+    }
+
+    /// Bytes of admitted requests the table does not hold: handed in and not yet taken in,
+    /// or the outputs of completions made on the submitting thread, until delivered.
+    pub fn pending_bytes(&self) -> usize {
+        self.inbox_bytes.load(SeqCst)
+    }
+
+    /// The bytes the table held at the last publish.
+    pub fn held_hint(&self) -> usize {
+        self.held_hint.load(SeqCst)
+    }
+
+    /// A request was delivered (or shut down undelivered).
+    pub fn delivered(&self, n: usize) {
+        self.undelivered.fetch_sub(n, SeqCst);
+    }
+
+    /// Admitted requests not yet delivered: queued, running or ready.
+    pub fn undelivered(&self) -> usize {
+        self.undelivered.load(SeqCst)
+    }
+}
+
+/// What [`Outbox::pop`] hands the loop.
+pub struct Popped<T> {
+    pub c: Completion<T>,
+    /// The delivery report did not fit: the caller must report it under the pool lock.
+    pub unreported: bool,
+    /// A cancel won over this delivery of an open: deliver `-ECANCELED`, and have the
+    /// library close the descriptor (`c.result` is it), charged to this filesystem.
+    pub cancelled: Option<FsId>,
+    /// Made on the submitting thread and settled by [`Inline`]: its output's bytes were
+    /// counted by the admission alone.
+    pub inline: bool,
+}
+
+/// Completions for the loop, with the readiness fd kept in step (see the module docs).
+pub struct Outbox<T, R: Readiness> {
+    tx: Sender<Completion<T>>,
+    rx: Receiver<Completion<T>>,
+    ready: AtomicIsize,
+    transition: Mutex<()>,
+    readiness: R,
+    report_tx: Sender<Id>,
+    report_rx: Receiver<Id>,
+    late: Mutex<Vec<(Id, FsId)>>,
+    late_count: AtomicUsize,
+}
+
+impl<T, R: Readiness> Outbox<T, R> {
+    pub fn new(depth: usize, readiness: R) -> Self {
+        let (tx, rx) = bounded(depth.clamp(1, MOST_QUEUED));
+        let (report_tx, report_rx) = bounded(depth.clamp(1, MOST_QUEUED));
+        Outbox {
+            tx,
+            rx,
+            ready: AtomicIsize::new(0),
+            transition: Mutex::new(()),
+            readiness,
+            report_tx,
+            report_rx,
+            late: Mutex::new(Vec::new()),
+            late_count: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn readiness(&self) -> &R {
+        &self.readiness
+    }
+
+    /// Completions in the queue (at a quiescent point; a racing push may not count yet).
+    pub fn ready(&self) -> usize {
+        self.ready.load(SeqCst).max(0) as usize
+    }
+
+    /// Queues `c` for the loop, signalling readiness if the queue was empty; gives it back
+    /// when the queue is full (it then stays in the table until the loop makes room).
+    pub fn push(&self, c: Completion<T>) -> Result<(), Completion<T>> {
+        self.tx.try_send(c).map_err(|e| e.into_inner())?;
+        if self.ready.fetch_add(1, SeqCst) == 0 {
+            let _t = lock(&self.transition);
+            if self.ready.load(SeqCst) > 0 {
+                self.readiness.signal();
+            }
+        }
+        Ok(())
+    }
+
+    /// The oldest completion, reported delivered and checked against a racing cancel;
+    /// `last_of_batch` re-arms a caller's eventfd if completions remain. None when empty.
+    /// A completion `inline` knows (made on the submitting thread: see [`Inline`]) is
+    /// settled there instead, and never reported.
+    pub fn pop(&self, last_of_batch: bool, inline: &Inline) -> Option<Popped<T>> {
+        let c = self.rx.try_recv().ok()?;
+        let (unreported, cancelled, inline) = match inline.delivered(c.id) {
+            Some(claimed) => (false, claimed.then_some(crate::fs::UNKNOWN), true),
+            None => {
+                let unreported = self.report_tx.try_send(c.id).is_err();
+                fence(SeqCst);
+                let late = self.late_count.load(SeqCst) > 0 && c.op == OpKind::Open;
+                (unreported, if late { self.settle_late(c.id) } else { None }, false)
+            }
+        };
+        if self.ready.fetch_sub(1, SeqCst) == 1 {
+            let _t = lock(&self.transition);
+            if self.ready.load(SeqCst) <= 0 {
+                self.readiness.clear();
+            }
+        } else if last_of_batch && self.ready.load(SeqCst) > 0 {
+            self.readiness.rearm();
+        }
+        Some(Popped { c, unreported, cancelled, inline })
+    }
+
+    /// Whether a cancel claimed `id` (and takes the claim): the filesystem it is charged to.
+    fn settle_late(&self, id: Id) -> Option<FsId> {
+        let mut late = lock(&self.late);
+        let at = late.iter().position(|&(l, _)| l == id)?;
+        let (_, fs) = late.swap_remove(at);
+        self.late_count.fetch_sub(1, SeqCst);
+        Some(fs)
+    }
+
+    /// Delivery reports not yet taken in.
+    pub fn reports(&self) -> usize {
+        self.report_rx.len()
+    }
+
+    /// Takes every delivery report, oldest first (pool lock held).
+    pub fn take_reports(&self, mut delivered: impl FnMut(Id)) {
+        while !self.report_rx.is_empty() {
+            let Ok(id) = self.report_rx.try_recv() else { break };
+            delivered(id);
+        }
+    }
+
+    /// Starts cancelling a handed-off open against its delivery (pool lock held): while
+    /// the returned guard lives, pops look for claims. Then take the delivery reports in,
+    /// and if the request is still undelivered, [`LateCancel::claim`] it: its pop will
+    /// deliver `-ECANCELED`. Dropping the guard unclaimed lets the pops go by.
+    pub fn begin_late_cancel(&self) -> LateCancel<'_> {
+        let late = lock(&self.late);
+        self.late_count.fetch_add(1, SeqCst);
+        LateCancel { late, count: &self.late_count, claimed: false }
+    }
+
+    /// Empties the queue at shutdown (pool lock held, no loop thread popping): the
+    /// completions never delivered, each with whether a cancel claimed it.
+    pub fn drain(&self) -> Vec<(Completion<T>, bool)> {
+        let mut out = Vec::new();
+        while let Ok(c) = self.rx.try_recv() {
+            let claimed = self.late_count.load(SeqCst) > 0 && self.settle_late(c.id).is_some();
+            out.push((c, claimed));
+        }
+        while self.report_rx.try_recv().is_ok() {}
+        self.ready.store(0, SeqCst);
+        out
+    }
+}
+
+/// The requests the fast path completed on the submitting thread, from their hand-off to
+/// their delivery: a record the loop's threads keep among themselves (no worker touches it),
+/// so that a cancel still finds them while the table never hears of them. Their ids carry
+/// [`INLINE`]. A cancel and the delivery meet under its lock: a cancel of an open before
+/// its delivery makes the delivery `-ECANCELED` (the descriptor goes to the library to
+/// close); of anything else, `EALREADY` (it took effect); after it, `ENOENT`.
+#[derive(Default)]
+pub struct Inline {
+    pending: Mutex<InlinePending>,
+    submitted: AtomicU64,
+    delivered: AtomicU64,
+    cancelled: AtomicU64,
+}
+
+#[derive(Default)]
+struct InlinePending {
+    /// Undelivered, in hand-off order.
+    ids: std::collections::VecDeque<(Id, OpKind)>,
+    /// Of those, the opens a cancel claimed.
+    claimed: Vec<Id>,
+}
+
+impl Inline {
+    /// Records request `id` (its completion is about to be handed off).
+    pub fn record(&self, id: Id, kind: OpKind) {
+        lock(&self.pending).ids.push_back((id, kind));
+        self.submitted.fetch_add(1, Relaxed);
+    }
+
+    /// Forgets `id`, whose completion could not be handed off (it goes to the table).
+    pub fn forget(&self, id: Id) {
+        let mut p = lock(&self.pending);
+        if let Some(at) = p.ids.iter().rposition(|&(i, _)| i == id) {
+            p.ids.remove(at);
+            self.submitted.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Request `id` is being delivered: None if it is not recorded here (a worker's
+    /// completion), else whether a cancel claimed it.
+    fn delivered(&self, id: Id) -> Option<bool> {
+        if id & INLINE == 0 {
+            return None;
+        }
+        let mut p = lock(&self.pending);
+        let at = p.ids.iter().position(|&(i, _)| i == id)?;
+        p.ids.remove(at);
+        self.delivered.fetch_add(1, Relaxed);
+        let claimed = p.claimed.iter().position(|&c| c == id).map(|at| p.claimed.swap_remove(at));
+        Some(claimed.is_some())
+    }
+
+    /// Cancels request `id` if it is recorded here (None otherwise): see the type's docs.
+    pub fn cancel(&self, id: Id) -> Option<Result<(), i32>> {
+        if id & INLINE == 0 {
+            return None;
+        }
+        let mut p = lock(&self.pending);
+        let &(_, kind) = p.ids.iter().find(|&&(i, _)| i == id)?;
+        if kind != OpKind::Open || p.claimed.contains(&id) {
+            return Some(Err(libc::EALREADY));
+        }
+        p.claimed.push(id);
+        self.cancelled.fetch_add(1, Relaxed);
+        Some(Ok(()))
+    }
+
+    /// Forgets every record (shutdown).
+    pub fn clear(&self) {
+        let mut p = lock(&self.pending);
+        p.ids.clear();
+        p.claimed.clear();
+    }
+
+    /// Requests recorded, delivered, and cancelled so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.submitted.load(Relaxed), self.delivered.load(Relaxed), self.cancelled.load(Relaxed))
+    }
+}
+
+/// A cancel of a handed-off open in progress (see [`Outbox::begin_late_cancel`]).
+pub struct LateCancel<'a> {
+    late: MutexGuard<'a, Vec<(Id, FsId)>>,
+    count: &'a AtomicUsize,
+    claimed: bool,
+}
+
+impl LateCancel<'_> {
+    /// Claims request `id`, charged to `fs`, for the cancel: its pop delivers `-ECANCELED`.
+    pub fn claim(mut self, id: Id, fs: FsId) {
+        self.late.push((id, fs));
+        self.claimed = true;
+    }
+}
+
+impl Drop for LateCancel<'_> {
+    fn drop(&mut self) {
+        if !self.claimed {
+            self.count.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+/// The bytes of library memory a completion's output holds.
+pub fn output_bytes<T>(c: &Completion<T>) -> usize {
+    c.out.as_ref().map_or(0, Output::buffer_bytes)
+}
