@@ -163,6 +163,17 @@ static int test_forked_child(void) {
 
 int main(void) {
     ctx = new_ctx(0, 0, 0, 0);
+    if (under_valgrind()) {
+        /* valgrind 3.19 does not know openat2 (it answers ENOSYS): every stat_nowait is then
+         * -EAGAIN (submit it), with nothing written. */
+        struct statx st;
+        memset(&st, 0xA5, sizeof st);
+        make_file(fast_path("v"), "x");
+        CHECK_EQ(aopen_stat_nowait(ctx, fast_path("v"), 0, STATX_BASIC_STATS, &st), -EAGAIN);
+        CHECK(((unsigned char *)&st)[0] == 0xA5, "written on -EAGAIN");
+        aopen_ctx_free(ctx);
+        SKIP("valgrind has no openat2: the rest needs the fast path");
+    }
     /* The test directory is under /tmp, on a local filesystem. */
     test_local_files();
     test_errors();
