@@ -113,45 +113,11 @@ impl<T> Req<T> {
     }
 }
 
-/// Why `cancel` refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelError {
-    /// No such undelivered request (`ENOENT`).
-    NotFound,
-    /// A close already running, a request other than an open already done, or a request
-    /// already cancelled (`EALREADY`).
-    Already,
-}
-
-impl CancelError {
-    pub fn errno(self) -> i32 {
-        match self {
-            CancelError::NotFound => libc::ENOENT,
-            CancelError::Already => libc::EALREADY,
-        }
-    }
-}
-
 /// What a state change did to the ready queue.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Effect {
     /// The ready queue went from empty to non-empty: readiness must be signalled.
     pub became_ready: bool,
-}
-
-/// One filesystem's part of the table, for introspection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MountReport {
-    pub fs: FsId,
-    /// Requests waiting for a worker.
-    pub queued: usize,
-    /// Syscalls in progress, abandoned ones included.
-    pub running: usize,
-    pub abandoned: usize,
-    /// Queued requests submitted, and syscalls started, at least the threshold ago.
-    pub blocked: usize,
-    /// How long the oldest of those has been waiting or running.
-    pub oldest: Duration,
 }
 
 /// Every undelivered request of one context, and the owed closes.
@@ -452,5 +418,7 @@ impl<T> Requests<T> {
 mod cancel;
 mod gauges;
 mod handoff;
+pub use cancel::CancelError;
+pub use gauges::MountReport;
 #[cfg(test)]
 mod tests;
