@@ -51,9 +51,11 @@
 //! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
 //! under it.
 
+mod deliver;
 pub mod parking;
 mod shared;
 mod shutdown;
+mod submit;
 mod thread;
 mod watchdog;
 mod worker;
