@@ -55,6 +55,7 @@ mod deliver;
 pub mod parking;
 mod shared;
 mod shutdown;
+mod snapshot;
 mod submit;
 mod thread;
 mod watchdog;
@@ -62,5 +63,5 @@ mod worker;
 
 pub use shared::Shared;
 
-pub use shared::Snapshot;
+pub use snapshot::Snapshot;
 pub use thread::IDLE_TIMEOUT;

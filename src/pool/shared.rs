@@ -1,7 +1,8 @@
 //! `Shared`: what a context's handle, workers and watchdog share, and the context's critical
-//! sections: each change a call makes under the pool lock is one method here, on the type
-//! that owns the lock (tokio's `LockedImpl`). `context` decides what to do and calls one of
-//! these; it never takes the lock itself. The pool's own critical sections (a worker taking
+//! sections: each change a call makes under the pool lock is one method on the type that
+//! owns the lock (tokio's `LockedImpl`): here, or in `submit.rs` and `deliver.rs` (the loop's
+//! side of the hand-off) and `snapshot.rs` (what the pool reports). `context` decides what
+//! to do and calls one of these; it never takes the lock itself. The pool's own critical sections (a worker taking
 //! and finishing work, the watchdog's rounds, shutdown) stay with the threads: `worker`,
 //! `watchdog`, `shutdown`.
 //!
@@ -17,7 +18,7 @@
 //! (and locks, and wakes it). The watchdog's next-round hint pairs the same way.
 
 use crate::config::Resolved;
-use crate::fair::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
+use crate::fair::abandoned::{self, at_abandoned_cap};
 use crate::fair::thresholds::*;
 use crate::op::run::Executor;
 use crate::op::Op;
@@ -27,13 +28,11 @@ use crate::queue::admission::Admission;
 use crate::queue::handoff::{Entry, Inbox, Outbox};
 use crate::queue::inline::Inline;
 use crate::queue::ready::{Completions, Elsewhere, Notifier};
-use crate::queue::requests::MountReport;
 use crate::queue::requests::{Effect, Requests};
-use crate::stats::Counters;
 use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Stores `v` in `hint` if it differs (the caller fences); returns whether it did.
 fn set(hint: &AtomicUsize, v: usize) -> bool {
@@ -42,35 +41,6 @@ fn set(hint: &AtomicUsize, v: usize) -> bool {
         hint.store(v, Ordering::Relaxed);
     }
     changed
-}
-
-/// A context's pool and counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub counters: Counters,
-    /// Requests waiting for a worker, and how many of those wait only for their mount's share.
-    pub queued: usize,
-    pub queued_over_share: usize,
-    /// Syscalls in progress (abandoned ones included).
-    pub running: usize,
-    /// Worker threads alive, idle (waiting for work), abandoned, and the most ever alive.
-    pub threads: usize,
-    pub idle: usize,
-    pub abandoned: usize,
-    pub peak_threads: usize,
-    /// Mounts with queued or running requests.
-    pub mounts: usize,
-    /// The per-mount share.
-    pub per_mount_threads: usize,
-    /// Abandoned workers in the whole process, and the cap on them.
-    pub process_abandoned: usize,
-    pub abandoned_cap: usize,
-    /// Syscalls in progress on blocked filesystems.
-    pub blocked_running: usize,
-    /// Bytes of caller data held in library memory, and of those the ones held by
-    /// abandoned syscalls until they return.
-    pub buffer_bytes: usize,
-    pub abandoned_buffer_bytes: usize,
 }
 
 /// State shared by the context handle, its workers and its watchdog.
@@ -321,35 +291,6 @@ impl<T: Send + 'static> Shared<T> {
         g.threads - g.q.table().off_budget().min(g.threads)
     }
 
-    /// The pool and its counters now.
-    pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
-        let g = self.lock();
-        let t = g.q.table();
-        let mut counters = *t.counters();
-        let (submitted, delivered, cancelled) = self.inline.counts();
-        counters.submitted += submitted;
-        counters.inline += submitted;
-        counters.delivered += delivered;
-        counters.cancelled += cancelled;
-        Snapshot {
-            counters,
-            queued: t.queued(),
-            queued_over_share: t.queued() - t.startable(),
-            running: t.running(),
-            threads: g.threads,
-            idle: g.parking.idle(),
-            abandoned: t.abandoned(),
-            peak_threads: g.peak_threads,
-            mounts: t.mounts(),
-            per_mount_threads: t.share(),
-            process_abandoned: abandoned_in_process(),
-            abandoned_cap: abandoned_cap(),
-            blocked_running: t.blocked_running(),
-            buffer_bytes: t.held_bytes() + self.admission.pending_bytes(),
-            abandoned_buffer_bytes: t.abandoned_bytes(),
-        }
-    }
-
     /// After a submit: hands the work to an idle worker, or starts one while below
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
@@ -433,16 +374,5 @@ impl<T: Send + 'static> Shared<T> {
     pub(super) fn wake_watchdog(&self, g: &mut Inner<T>) {
         g.watchdog_woken = true;
         self.watchdog_cv.notify_one();
-    }
-
-    /// Worker threads alive now, and the most ever alive.
-    pub(crate) fn threads(self: &Arc<Self>) -> (usize, usize) {
-        let g = self.lock();
-        (g.threads, g.peak_threads)
-    }
-
-    /// See `Context::blocked_mounts`.
-    pub(crate) fn blocked_mounts(self: &Arc<Self>, min_age: Duration) -> Vec<MountReport> {
-        self.lock().q.table().blocked_mounts(Instant::now(), min_age)
     }
 }
