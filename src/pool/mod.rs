@@ -51,14 +51,17 @@
 //! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
 //! under it.
 
+mod deliver;
 pub mod parking;
 mod shared;
 mod shutdown;
+mod snapshot;
+mod submit;
 mod thread;
 mod watchdog;
 mod worker;
 
 pub use shared::Shared;
 
-pub use shared::Snapshot;
+pub use snapshot::Snapshot;
 pub use thread::IDLE_TIMEOUT;

@@ -1,16 +1,16 @@
 //! `Shared`: what a context's handle, workers and watchdog share, and the context's critical
-//! sections: each change a call makes under the pool lock is one method here, on the type
-//! that owns the lock (tokio's `LockedImpl`). `context` decides what to do and calls one of
-//! these; it never takes the lock itself. The pool's own critical sections (a worker taking
+//! sections: each change a call makes under the pool lock is one method on the type that
+//! owns the lock (tokio's `LockedImpl`): here, or in `submit.rs` and `deliver.rs` (the loop's
+//! side of the hand-off) and `snapshot.rs` (what the pool reports). `context` decides what
+//! to do and calls one of these; it never takes the lock itself. The pool's own critical sections (a worker taking
 //! and finishing work, the watchdog's rounds, shutdown) stay with the threads: `worker`,
 //! `watchdog`, `shutdown`.
 //!
 //! The loop and the lock. A submit, an inline completion and every delivery go through the
-//! hand-off (`queue::handoff`) without the lock: the loop takes it only to wake a parked
-//! worker, start one, or have the watchdog look sooner than it would (`Shared::needs_kick`),
-//! and for the rare calls (cancel, stats, a detached close). Whoever takes the lock first
-//! takes in what the loop handed over (`Shared::refresh`); every lock section that may make
-//! completions ready ends by handing them off (`Shared::woke`).
+//! hand-off (`queue::handoff`) without the lock: the loop's way in is `submit.rs`, its way
+//! out `deliver.rs`. Whoever takes the lock first takes in what the loop handed over
+//! (`Shared::refresh`); every lock section that may make completions ready ends by handing
+//! them off (`Shared::woke`).
 //!
 //! Hints published for lock-free readers are stored with `SeqCst` and read after a `SeqCst`
 //! fence: a parking worker stores its idle hint, then looks at the inbox; a submit pushes,
@@ -18,27 +18,21 @@
 //! (and locks, and wakes it). The watchdog's next-round hint pairs the same way.
 
 use crate::config::Resolved;
-use crate::fair::abandoned::{self, abandoned_cap, abandoned_in_process, at_abandoned_cap};
+use crate::fair::abandoned::{self, at_abandoned_cap};
 use crate::fair::thresholds::*;
-use crate::fs;
-use crate::fs::FsId;
 use crate::op::run::Executor;
 use crate::op::Op;
-use crate::op::OpKind;
-use crate::op::Output;
 use crate::pool::parking::{Claim, Parking};
-use crate::pool::thread::{spawn_thread, spin_until, SyscallClock, SPIN, SPIN_MAX_BACKLOG_PER_WORKER};
-use crate::queue::handoff::{output_bytes, Admission, Entry, Inbox, Inline, Outbox, Popped};
-use crate::queue::ids::Id;
-use crate::queue::ids::INLINE;
+use crate::pool::thread::{spawn_thread, SyscallClock};
+use crate::queue::admission::Admission;
+use crate::queue::handoff::{Entry, Inbox, Outbox};
+use crate::queue::inline::Inline;
 use crate::queue::ready::{Completions, Elsewhere, Notifier};
-use crate::queue::requests::{Completion, MountReport};
 use crate::queue::requests::{Effect, Requests};
-use crate::stats::Counters;
 use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Stores `v` in `hint` if it differs (the caller fences); returns whether it did.
 fn set(hint: &AtomicUsize, v: usize) -> bool {
@@ -48,39 +42,6 @@ fn set(hint: &AtomicUsize, v: usize) -> bool {
     }
     changed
 }
-
-/// A context's pool and counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    pub counters: Counters,
-    /// Requests waiting for a worker, and how many of those wait only for their mount's share.
-    pub queued: usize,
-    pub queued_over_share: usize,
-    /// Syscalls in progress (abandoned ones included).
-    pub running: usize,
-    /// Worker threads alive, idle (waiting for work), abandoned, and the most ever alive.
-    pub threads: usize,
-    pub idle: usize,
-    pub abandoned: usize,
-    pub peak_threads: usize,
-    /// Mounts with queued or running requests.
-    pub mounts: usize,
-    /// The per-mount share.
-    pub per_mount_threads: usize,
-    /// Abandoned workers in the whole process, and the cap on them.
-    pub process_abandoned: usize,
-    pub abandoned_cap: usize,
-    /// Syscalls in progress on blocked filesystems.
-    pub blocked_running: usize,
-    /// Bytes of caller data held in library memory, and of those the ones held by
-    /// abandoned syscalls until they return.
-    pub buffer_bytes: usize,
-    pub abandoned_buffer_bytes: usize,
-}
-
-/// Hand-off entries the loop lets pile up before it takes them in itself, if it can
-/// without waiting (see [`Shared::settle_some`]).
-const SETTLE_BATCH: usize = 32;
 
 /// State shared by the context handle, its workers and its watchdog.
 pub struct Shared<T> {
@@ -224,7 +185,7 @@ impl<T: Send + 'static> Shared<T> {
 
     /// Takes in (lock held) what the loop handed in, then the deliveries it reported;
     /// returns whether any request came in.
-    fn take_in_all(&self, g: &mut Inner<T>) -> bool {
+    pub(super) fn take_in_all(&self, g: &mut Inner<T>) -> bool {
         let mut took = false;
         while let Some(e) = self.inbox.pop() {
             self.take_in(g, e);
@@ -237,7 +198,7 @@ impl<T: Send + 'static> Shared<T> {
     /// Takes one handed-in request into the table (lock held). After shutdown a request
     /// is taken as shutdown takes the queued ones: a close's descriptor becomes an owed
     /// close, the rest never run.
-    fn take_in(&self, g: &mut Inner<T>, e: Entry<T>) {
+    pub(super) fn take_in(&self, g: &mut Inner<T>, e: Entry<T>) {
         let Entry { id, fs, op, token, submitted } = e;
         let bytes = op.buffer_bytes();
         if g.q.is_closed() {
@@ -330,35 +291,6 @@ impl<T: Send + 'static> Shared<T> {
         g.threads - g.q.table().off_budget().min(g.threads)
     }
 
-    /// The pool and its counters now.
-    pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
-        let g = self.lock();
-        let t = g.q.table();
-        let mut counters = *t.counters();
-        let (submitted, delivered, cancelled) = self.inline.counts();
-        counters.submitted += submitted;
-        counters.inline += submitted;
-        counters.delivered += delivered;
-        counters.cancelled += cancelled;
-        Snapshot {
-            counters,
-            queued: t.queued(),
-            queued_over_share: t.queued() - t.startable(),
-            running: t.running(),
-            threads: g.threads,
-            idle: g.parking.idle(),
-            abandoned: t.abandoned(),
-            peak_threads: g.peak_threads,
-            mounts: t.mounts(),
-            per_mount_threads: t.share(),
-            process_abandoned: abandoned_in_process(),
-            abandoned_cap: abandoned_cap(),
-            blocked_running: t.blocked_running(),
-            buffer_bytes: t.held_bytes() + self.admission.pending_bytes(),
-            abandoned_buffer_bytes: t.abandoned_bytes(),
-        }
-    }
-
     /// After a submit: hands the work to an idle worker, or starts one while below
     /// `threads`, or lets the watchdog decide about growth. `Err` only when the pool has no
     /// thread at all and none could be started.
@@ -442,329 +374,5 @@ impl<T: Send + 'static> Shared<T> {
     pub(super) fn wake_watchdog(&self, g: &mut Inner<T>) {
         g.watchdog_woken = true;
         self.watchdog_cv.notify_one();
-    }
-
-    /// Completions the loop can take now: in the hand-off, or ready in the table behind a
-    /// full hand-off.
-    fn deliverable(&self) -> usize {
-        self.outbox.ready() + self.overflow_hint.load(Ordering::SeqCst)
-    }
-
-    /// Blocks until a completion is ready or `timeout` (None: forever) passes. Returns how
-    /// many are ready (0 on timeout); `Err(ESHUTDOWN)` once the pool shuts down, which wakes
-    /// every waiter.
-    pub(crate) fn wait(self: &Arc<Self>, timeout: Option<Duration>) -> Result<usize, i32> {
-        let start = Instant::now();
-        let until = timeout.map(|t| start + t);
-        // Spin briefly first, unless the pool is saturated: a completion within SPIN then
-        // costs no futex wake-up. With a backlog of many requests per worker, each wake-up
-        // delivers a large batch anyway, and a spinning caller would only take a CPU from
-        // the workers.
-        let backlog = self.startable_hint.load(Ordering::Relaxed);
-        let spin =
-            if backlog <= SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads { SPIN } else { Duration::ZERO };
-        let spin_deadline = start + timeout.map_or(spin, |t| t.min(spin));
-        spin_until(spin_deadline, || self.deliverable() > 0);
-        // Ready already (the usual case while requests are in flight): no lock. With a
-        // backlog of many requests per worker, give the CPU to a worker once first: on a
-        // machine with as many workers as CPUs or more, a caller that returns for every
-        // completion or two only takes CPU from the workers that make them.
-        if backlog > SPIN_MAX_BACKLOG_PER_WORKER * self.cfg.threads && self.deliverable() < self.cfg.threads {
-            std::thread::yield_now();
-        }
-        let ready = self.deliverable();
-        if ready > 0 && !self.closed.load(Ordering::SeqCst) {
-            return Ok(ready);
-        }
-        let mut g = self.lock();
-        loop {
-            if g.q.is_closed() {
-                return Err(libc::ESHUTDOWN);
-            }
-            // Registered as a waiter before looking (a push without the lock reads the
-            // hint after its own count: see the module docs).
-            g.waiters += 1;
-            self.waiters_hint.store(g.waiters, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            let ready = self.deliverable();
-            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
-            if ready > 0 || left == Some(Duration::ZERO) {
-                g.waiters -= 1;
-                self.waiters_hint.store(g.waiters, Ordering::SeqCst);
-                return Ok(ready);
-            }
-            g = match left {
-                None => self.ready_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-                Some(left) => self.ready_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0,
-            };
-            g.waiters -= 1;
-            self.refresh(&mut g, 0);
-        }
-    }
-
-    /// Queues `op`, charged to `fs`, for a worker, without the pool lock unless a worker
-    /// must be woken or started or the watchdog told (see [`Self::needs_kick`]). `Err`,
-    /// with nothing queued: `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached,
-    /// or no thread at all could be started), `EINVAL` (a buffer larger than the budget).
-    pub(crate) fn submit(self: &Arc<Self>, fs: FsId, op: Op, token: T) -> Result<Id, (i32, T)> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err((libc::ESHUTDOWN, token));
-        }
-        let bytes = op.buffer_bytes();
-        let id = match self.admit(bytes) {
-            Ok(id) => id,
-            Err(e) => return Err((e, token)),
-        };
-        let now = Instant::now();
-        let entry = Entry { id, fs, op, token, submitted: now };
-        let handed = self.inbox.push(entry);
-        fence(Ordering::SeqCst);
-        let deadline = self.cfg.timeout.map(|t| now + t);
-        if handed.is_ok() && !self.needs_kick(now, deadline) {
-            return Ok(id);
-        }
-        // Taken in here and handed on once, below.
-        let mut g = lock(&self.inner);
-        self.take_in_all(&mut g);
-        if let Err(entry) = handed {
-            self.take_in(&mut g, entry); // the inbox is full: straight into the table
-        }
-        if g.q.is_closed() {
-            self.woke(&mut g, Effect::default());
-            return Ok(id); // taken in as shutdown takes queued requests
-        }
-        if let Err(e) = self.kick(&mut g) {
-            if let Some(token) = g.q.unsubmit(id) {
-                self.admission.refuse(0);
-                self.publish(&g);
-                return Err((e, token));
-            }
-        }
-        if let Some(deadline) = g.q.table().next_deadline() {
-            self.wake_watchdog_by(&mut g, deadline);
-        }
-        self.woke(&mut g, Effect::default());
-        Ok(id)
-    }
-
-    /// Admits a request of `bytes` (see [`Admission::admit`]); when the byte budget looks
-    /// spent, looks again with the lock (deliveries the table has not taken in yet free
-    /// bytes it still counts).
-    fn admit(self: &Arc<Self>, bytes: usize) -> Result<Id, i32> {
-        match self.admission.admit(bytes) {
-            Err(libc::EAGAIN) if bytes > 0 => {
-                drop(self.lock());
-                self.admission.admit(bytes)
-            }
-            r => r,
-        }
-    }
-
-    /// Whether a submit just handed in must take the lock (the `SeqCst` fence after its push
-    /// taken): to wake a parked worker (none spins), to start one (fewer than `threads` on
-    /// the budget), to have the watchdog look within [`WAIT_THRESHOLD`] (so that work
-    /// waiting behind busy or stuck workers grows the pool) or by `deadline`, or because
-    /// the pool shut down meanwhile.
-    fn needs_kick(&self, now: Instant, deadline: Option<Instant>) -> bool {
-        if self.closed.load(Ordering::SeqCst) {
-            return true;
-        }
-        if self.spinning_hint.load(Ordering::SeqCst) > 0 {
-            return false; // it takes the request in, and hands on any others (`refresh`)
-        }
-        let watchdog = self.watchdog_hint.load(Ordering::SeqCst);
-        self.idle_hint.load(Ordering::SeqCst) > 0
-            || self.workers_hint.load(Ordering::SeqCst) < self.cfg.threads
-            || watchdog > self.since_epoch(now + WAIT_THRESHOLD)
-            || deadline.is_some_and(|d| watchdog > self.since_epoch(d))
-    }
-
-    /// Queues the completion of a request the fast path ran on the caller's thread, with
-    /// what it wrote into library memory, without the pool lock. If it cannot be queued
-    /// (the depth or the budget is reached, or shut down), an open's descriptor is closed
-    /// again (inline: it is a plain file on a local filesystem, else by a worker) and the
-    /// error returned.
-    pub(crate) fn submit_completed(
-        self: &Arc<Self>,
-        kind: OpKind,
-        result: i32,
-        out: Option<Output>,
-        token: T,
-    ) -> Result<Id, (i32, T)> {
-        let out = Output::of_result(out, result);
-        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
-        let admitted =
-            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes) };
-        let id = match admitted {
-            Ok(id) => id,
-            Err(e) => {
-                if let Some(fd) = kind.opened_fd(result) {
-                    // Nobody will receive the descriptor the inline open made.
-                    if crate::op::inline::close_nowait(fd) == Err(libc::EAGAIN) {
-                        let _ = self.close_detached(fs::UNKNOWN, fd);
-                    }
-                }
-                return Err((e, token));
-            }
-        };
-        // Recorded for a cancel before the loop can pop it; the table never hears of it.
-        let id = id | INLINE;
-        self.inline.record(id, kind);
-        let c = Completion { id, op: kind, result, token, out };
-        if let Err(c) = self.outbox.push(c) {
-            // The hand-off is full: the table keeps it behind the completions it holds.
-            self.inline.forget(id);
-            let mut g = self.lock();
-            g.q.ingest_ready(c, bytes);
-            self.admission.taken_in(bytes);
-            self.woke(&mut g, Effect::default());
-            return Ok(id);
-        }
-        fence(Ordering::SeqCst);
-        if self.waiters_hint.load(Ordering::SeqCst) > 0 {
-            let g = self.lock();
-            drop(g);
-            self.ready_cv.notify_all();
-        }
-        Ok(id)
-    }
-
-    /// Cancels request `id` (see `Context::cancel`); a finished open's descriptor becomes an
-    /// owed close, handed to a worker. A handed-off open is settled with its delivery (see
-    /// `queue::handoff`): whichever comes first wins.
-    pub(crate) fn cancel(self: &Arc<Self>, id: Id) -> Result<(), i32> {
-        if let Some(r) = self.inline.cancel(id) {
-            return r; // completed on the submitting thread: settled without the pool lock
-        }
-        let mut g = self.lock();
-        if g.q.handed_off_open(id) {
-            let late = self.outbox.begin_late_cancel();
-            self.outbox.take_reports(|d| g.q.delivered(d));
-            if !g.q.handed_off_open(id) {
-                self.publish(&g);
-                return Err(libc::ENOENT); // delivered meanwhile
-            }
-            g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-            late.claim(id, g.q.table().fs_of(id));
-            self.publish(&g);
-            return Ok(());
-        }
-        let owed = g.q.table().owed();
-        let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.woke(&mut g, e);
-        if g.q.table().owed() > owed {
-            let _ = self.kick(&mut g);
-        }
-        Ok(())
-    }
-
-    /// Queues a close of `fd`, charged to `fs`, that nobody receives; `ESHUTDOWN` after
-    /// shutdown (then the caller still owns `fd`).
-    pub(crate) fn close_detached(self: &Arc<Self>, fs: FsId, fd: i32) -> Result<(), i32> {
-        let mut g = self.lock();
-        if g.q.is_closed() {
-            return Err(libc::ESHUTDOWN);
-        }
-        g.q.owe_close(fs, fd, Instant::now());
-        // With no thread and none startable, the watchdog's growth tick runs it later.
-        let _ = self.kick(&mut g);
-        Ok(())
-    }
-
-    /// The next completion for `dispatch`, which has delivered `delivered` so far: at most
-    /// `max` in all (0: as many as were ready at its start, counted on the first call).
-    pub(crate) fn pop_for_dispatch(
-        self: &Arc<Self>,
-        delivered: usize,
-        max: &mut usize,
-    ) -> Option<Completion<T>> {
-        if delivered == 0 && *max == 0 {
-            *max = self.deliverable();
-        }
-        if delivered >= *max {
-            return None;
-        }
-        self.pop(delivered + 1 == *max)
-    }
-
-    /// Hands up to `max` ready completions to `out`, one at a time, without the pool lock
-    /// (copying a read's bytes out never holds up the workers). Returns how many.
-    pub(crate) fn reap(self: &Arc<Self>, max: usize, mut out: impl FnMut(Completion<T>)) -> usize {
-        let mut n = 0;
-        while n < max {
-            let Some(c) = self.pop(n + 1 == max) else { break };
-            out(c);
-            n += 1;
-        }
-        n
-    }
-
-    /// The oldest completion, taken from the hand-off; when it is empty but completions wait
-    /// behind it in the table, the lock hands them off first.
-    fn pop(self: &Arc<Self>, last_of_batch: bool) -> Option<Completion<T>> {
-        let popped = match self.outbox.pop(last_of_batch, &self.inline) {
-            Some(p) => p,
-            None if self.overflow_hint.load(Ordering::SeqCst) > 0 => {
-                drop(self.lock());
-                self.outbox.pop(last_of_batch, &self.inline)?
-            }
-            None => return None,
-        };
-        Some(self.settle(popped))
-    }
-
-    /// Once the loop has handed over [`SETTLE_BATCH`] entries nobody took in (inline
-    /// completions and delivery reports, while every worker is idle), takes them in now if
-    /// the lock is free: a few at a time, never a long take-in at once, and never a wait.
-    fn settle_some(self: &Arc<Self>) {
-        if self.inbox.len() + self.outbox.reports() < SETTLE_BATCH {
-            return;
-        }
-        if let Ok(mut g) = self.inner.try_lock() {
-            self.refresh(&mut g, 0);
-        }
-    }
-
-    /// What a pop owes the pool: the count, a report that did not fit, and a cancel that
-    /// won over the delivery of an open (the descriptor goes to a worker to close).
-    fn settle(self: &Arc<Self>, p: Popped<T>) -> Completion<T> {
-        let Popped { mut c, unreported, cancelled, inline } = p;
-        self.admission.delivered(1);
-        if inline {
-            self.admission.taken_in(output_bytes(&c)); // counted from its admission to here
-        }
-        if unreported {
-            let mut g = self.lock();
-            g.q.delivered(c.id);
-            self.publish(&g);
-        } else {
-            self.settle_some();
-        }
-        if let Some(fs) = cancelled {
-            if let Some(fd) = c.op.opened_fd(c.result) {
-                if self.close_detached(fs, fd).is_err() {
-                    crate::sys::close_quietly(fd);
-                }
-            }
-            c.result = -libc::ECANCELED;
-            c.out = None;
-        }
-        c
-    }
-
-    /// The descriptor that polls readable while a completion is ready.
-    pub(crate) fn readiness_fd(&self) -> i32 {
-        self.outbox.readiness().fd()
-    }
-
-    /// Worker threads alive now, and the most ever alive.
-    pub(crate) fn threads(self: &Arc<Self>) -> (usize, usize) {
-        let g = self.lock();
-        (g.threads, g.peak_threads)
-    }
-
-    /// See `Context::blocked_mounts`.
-    pub(crate) fn blocked_mounts(self: &Arc<Self>, min_age: Duration) -> Vec<MountReport> {
-        self.lock().q.table().blocked_mounts(Instant::now(), min_age)
     }
 }

@@ -1,7 +1,8 @@
 //! The hand-off between the loop's threads and the pool, with no lock the loop shares with
-//! the workers: what a submit hands in ([`Inbox`]), what it may admit ([`Admission`]), and
-//! what the loop takes out ([`Outbox`]), each a `crossbeam-channel` bounded queue
-//! (`try_send` / `try_recv` never park or allocate) with atomics beside it.
+//! the workers: what a submit hands in ([`Inbox`]) and what the loop takes out ([`Outbox`]),
+//! each a `crossbeam-channel` bounded queue (`try_send` / `try_recv` never park or allocate)
+//! with atomics beside it. What a submit may admit is `queue::admission`'s; the completions
+//! made on the submitting thread are recorded in `queue::inline`'s ledger.
 //!
 //! ```text
 //!   loop: admit ─► Inbox ──(taken in by whoever holds the pool lock)──► Requests
@@ -30,10 +31,11 @@
 use crate::fs::FsId;
 use crate::op::Op;
 use crate::op::{OpKind, Output};
-use crate::queue::ids::{Id, INLINE};
+use crate::queue::ids::Id;
+use crate::queue::inline::Inline;
 use crate::queue::ready::Readiness;
 use crate::queue::requests::Completion;
-use crate::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use crate::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use crate::sync::chan::{bounded, Receiver, Sender};
 use crate::sync::{lock, Mutex, MutexGuard};
 use std::time::Instant;
@@ -85,96 +87,6 @@ impl<T> Inbox<T> {
     /// Entries not yet taken in.
     pub fn len(&self) -> usize {
         self.rx.len()
-    }
-}
-
-/// What the loop admits without the pool lock: at most `depth` undelivered requests and
-/// `budget` bytes of caller data held, and the ids.
-pub struct Admission {
-    depth: usize,
-    budget: usize,
-    /// Admitted and not yet delivered (nor refused).
-    undelivered: AtomicUsize,
-    /// Bytes of admitted requests not yet taken into the table, and of the outputs of
-    /// inline completions until delivered.
-    inbox_bytes: AtomicUsize,
-    /// The bytes the table held when the pool last published.
-    held_hint: AtomicUsize,
-    next_id: AtomicU64,
-}
-
-impl Admission {
-    pub fn new(depth: usize, budget: usize) -> Self {
-        Admission {
-            depth,
-            budget,
-            undelivered: AtomicUsize::new(0),
-            inbox_bytes: AtomicUsize::new(0),
-            held_hint: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    /// Admits a request holding `bytes` of caller data and gives it its id. `Err(EINVAL)`:
-    /// more than the whole budget; `Err(EAGAIN)`: `depth` undelivered already, or its bytes
-    /// would pass the budget (as the pool last published it: try again with the lock).
-    pub fn admit(&self, bytes: usize) -> Result<Id, i32> {
-        if bytes > self.budget {
-            return Err(libc::EINVAL);
-        }
-        let depth = self.depth;
-        self.undelivered
-            .fetch_update(SeqCst, SeqCst, |n| (n < depth).then_some(n + 1))
-            .map_err(|_| libc::EAGAIN)?;
-        if bytes > 0 {
-            let (budget, held) = (self.budget, self.held_hint.load(SeqCst));
-            let room = |ib: usize| (ib + held + bytes <= budget).then_some(ib + bytes);
-            if self.inbox_bytes.fetch_update(SeqCst, SeqCst, room).is_err() {
-                self.undelivered.fetch_sub(1, SeqCst);
-                return Err(libc::EAGAIN);
-            }
-        }
-        Ok(self.next_id.fetch_add(1, SeqCst))
-    }
-
-    /// Takes back an admission whose request never reached the table (`bytes` as admitted).
-    pub fn refuse(&self, bytes: usize) {
-        self.inbox_bytes.fetch_sub(bytes, SeqCst);
-        self.undelivered.fetch_sub(1, SeqCst);
-    }
-
-    /// The table took in a request of `bytes` (after the pool published the table's bytes,
-    /// so the two never miss them both).
-    pub fn taken_in(&self, bytes: usize) {
-        self.inbox_bytes.fetch_sub(bytes, SeqCst);
-    }
-
-    /// Publishes the bytes the table holds (pool lock held).
-    pub fn publish_held(&self, held: usize) {
-        if self.held_hint.load(Relaxed) != held {
-            self.held_hint.store(held, SeqCst);
-        }
-    }
-
-    /// Bytes of admitted requests the table does not hold: handed in and not yet taken in,
-    /// or the outputs of completions made on the submitting thread, until delivered.
-    pub fn pending_bytes(&self) -> usize {
-        self.inbox_bytes.load(SeqCst)
-    }
-
-    /// The bytes the table held at the last publish.
-    pub fn held_hint(&self) -> usize {
-        self.held_hint.load(SeqCst)
-    }
-
-    /// A request was delivered (or shut down undelivered).
-    pub fn delivered(&self, n: usize) {
-        self.undelivered.fetch_sub(n, SeqCst);
-    }
-
-    /// Admitted requests not yet delivered: queued, running or ready.
-    pub fn undelivered(&self) -> usize {
-        self.undelivered.load(SeqCst)
     }
 }
 
@@ -312,86 +224,6 @@ impl<T, R: Readiness> Outbox<T, R> {
         while self.report_rx.try_recv().is_ok() {}
         self.ready.store(0, SeqCst);
         out
-    }
-}
-
-/// The requests the fast path completed on the submitting thread, from their hand-off to
-/// their delivery: a record the loop's threads keep among themselves (no worker touches it),
-/// so that a cancel still finds them while the table never hears of them. Their ids carry
-/// [`INLINE`]. A cancel and the delivery meet under its lock: a cancel of an open before
-/// its delivery makes the delivery `-ECANCELED` (the descriptor goes to the library to
-/// close); of anything else, `EALREADY` (it took effect); after it, `ENOENT`.
-#[derive(Default)]
-pub struct Inline {
-    pending: Mutex<InlinePending>,
-    submitted: AtomicU64,
-    delivered: AtomicU64,
-    cancelled: AtomicU64,
-}
-
-#[derive(Default)]
-struct InlinePending {
-    /// Undelivered, in hand-off order.
-    ids: std::collections::VecDeque<(Id, OpKind)>,
-    /// Of those, the opens a cancel claimed.
-    claimed: Vec<Id>,
-}
-
-impl Inline {
-    /// Records request `id` (its completion is about to be handed off).
-    pub fn record(&self, id: Id, kind: OpKind) {
-        lock(&self.pending).ids.push_back((id, kind));
-        self.submitted.fetch_add(1, Relaxed);
-    }
-
-    /// Forgets `id`, whose completion could not be handed off (it goes to the table).
-    pub fn forget(&self, id: Id) {
-        let mut p = lock(&self.pending);
-        if let Some(at) = p.ids.iter().rposition(|&(i, _)| i == id) {
-            p.ids.remove(at);
-            self.submitted.fetch_sub(1, Relaxed);
-        }
-    }
-
-    /// Request `id` is being delivered: None if it is not recorded here (a worker's
-    /// completion), else whether a cancel claimed it.
-    fn delivered(&self, id: Id) -> Option<bool> {
-        if id & INLINE == 0 {
-            return None;
-        }
-        let mut p = lock(&self.pending);
-        let at = p.ids.iter().position(|&(i, _)| i == id)?;
-        p.ids.remove(at);
-        self.delivered.fetch_add(1, Relaxed);
-        let claimed = p.claimed.iter().position(|&c| c == id).map(|at| p.claimed.swap_remove(at));
-        Some(claimed.is_some())
-    }
-
-    /// Cancels request `id` if it is recorded here (None otherwise): see the type's docs.
-    pub fn cancel(&self, id: Id) -> Option<Result<(), i32>> {
-        if id & INLINE == 0 {
-            return None;
-        }
-        let mut p = lock(&self.pending);
-        let &(_, kind) = p.ids.iter().find(|&&(i, _)| i == id)?;
-        if kind != OpKind::Open || p.claimed.contains(&id) {
-            return Some(Err(libc::EALREADY));
-        }
-        p.claimed.push(id);
-        self.cancelled.fetch_add(1, Relaxed);
-        Some(Ok(()))
-    }
-
-    /// Forgets every record (shutdown).
-    pub fn clear(&self) {
-        let mut p = lock(&self.pending);
-        p.ids.clear();
-        p.claimed.clear();
-    }
-
-    /// Requests recorded, delivered, and cancelled so far.
-    pub fn counts(&self) -> (u64, u64, u64) {
-        (self.submitted.load(Relaxed), self.delivered.load(Relaxed), self.cancelled.load(Relaxed))
     }
 }
 

@@ -26,11 +26,12 @@
 //! request also has a sequence number, given when the table takes it in, which orders the
 //! scheduler's queues and the deadlines.
 //!
-//! Handed off. A ready request's completion (token, result, output) may leave the table
-//! before it is delivered ([`Requests::flush_ready`]): the pool moves it to the lock-free
-//! queue the loop pops, and the request stays here, Ready without its token, until the loop
-//! reports it delivered ([`Requests::delivered`]). So a cancel still finds it (`EALREADY`,
-//! or for a handed-off open, a cancel the hand-off settles with the loop).
+//! Handed off. A ready request's completion may leave the table before it is delivered; the
+//! request stays here until the loop reports it delivered (see `requests/handoff.rs`, with
+//! the rest of the table's side of the hand-off).
+//!
+//! Cancels, timeouts and shutdown are in `requests/cancel.rs`; what the table reports without
+//! changing, in `requests/gauges.rs`.
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
 //! untouched to delivery.
@@ -112,45 +113,11 @@ impl<T> Req<T> {
     }
 }
 
-/// Why `cancel` refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelError {
-    /// No such undelivered request (`ENOENT`).
-    NotFound,
-    /// A close already running, a request other than an open already done, or a request
-    /// already cancelled (`EALREADY`).
-    Already,
-}
-
-impl CancelError {
-    pub fn errno(self) -> i32 {
-        match self {
-            CancelError::NotFound => libc::ENOENT,
-            CancelError::Already => libc::EALREADY,
-        }
-    }
-}
-
 /// What a state change did to the ready queue.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Effect {
     /// The ready queue went from empty to non-empty: readiness must be signalled.
     pub became_ready: bool,
-}
-
-/// One filesystem's part of the table, for introspection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MountReport {
-    pub fs: FsId,
-    /// Requests waiting for a worker.
-    pub queued: usize,
-    /// Syscalls in progress, abandoned ones included.
-    pub running: usize,
-    pub abandoned: usize,
-    /// Queued requests submitted, and syscalls started, at least the threshold ago.
-    pub blocked: usize,
-    /// How long the oldest of those has been waiting or running.
-    pub oldest: Duration,
 }
 
 /// Every undelivered request of one context, and the owed closes.
@@ -265,24 +232,6 @@ impl<T> Requests<T> {
         Ok(id)
     }
 
-    /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
-    /// already (the hand-off bounds the depth and the bytes before the table sees it).
-    /// `Err(EAGAIN)` only when the table is full.
-    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
-        let kind = op.kind();
-        let seq = self.insert(id, kind, fs, submitted, State::Queued { op, token: Some(token) }).map_err(
-            |state| match state {
-                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
-                _ => unreachable!("given back as it was given"),
-            },
-        )?;
-        self.sched.push(fs, seq, id);
-        self.deadlines.track(seq, id, submitted);
-        self.outstanding += 1;
-        self.counters.submitted += 1;
-        Ok(())
-    }
-
     /// Records a request that already completed on the submitting thread (the fast path)
     /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
     /// `depth` requests are undelivered already.
@@ -310,35 +259,6 @@ impl<T> Requests<T> {
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
-    }
-
-    /// Takes in the completion of a request the submitting thread completed (the fast
-    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
-    /// library memory its output holds.
-    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
-        let Completion { id, op: kind, result, token, out } = c;
-        let state = State::Ready { result, cancelled: false, token: Some(token), out };
-        let most = most_result(kind, bytes);
-        let req = Req {
-            seq: 0,
-            kind,
-            fs: crate::fs::UNKNOWN,
-            submitted: Instant::now(),
-            syscall: None,
-            state,
-            bytes,
-            most,
-            fds: [-1, -1],
-        };
-        if self.reqs.insert(id, req).is_err() {
-            debug_assert!(false, "the table has no limit in a pool");
-            return;
-        }
-        self.held_bytes += bytes;
-        self.outstanding += 1;
-        self.counters.submitted += 1;
-        self.counters.inline += 1;
-        self.push_ready(id);
     }
 
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
@@ -493,75 +413,12 @@ impl<T> Requests<T> {
         self.ready.push_back(id);
         self.ready.len() == 1
     }
-
-    /// Delivers the oldest ready request.
-    pub fn pop_ready(&mut self) -> Option<Completion<T>> {
-        let c = self.flush_ready()?;
-        self.delivered(c.id);
-        Some(c)
-    }
-
-    /// Hands off the oldest ready request's completion: it stays here, Ready without its
-    /// token, until [`Requests::delivered`].
-    pub fn flush_ready(&mut self) -> Option<Completion<T>> {
-        let id = self.ready.pop_front()?;
-        let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
-        let State::Ready { result, token, out, .. } = &mut req.state else {
-            unreachable!("the ready queue holds ready requests only")
-        };
-        let (result, kind) = (*result, req.kind);
-        let token = token.take().expect("a queued completion has its token");
-        let out = out.take();
-        debug_assert!(
-            result <= req.most,
-            "{kind:?} reports {result}, more than the {} it may (asked for)",
-            req.most
-        );
-        Some(Completion { id, op: kind, result, token, out })
-    }
-
-    /// Takes back a completion [`Requests::flush_ready`] gave that could not be handed off
-    /// (the loop's queue was full): it is the oldest ready again.
-    pub fn unflush(&mut self, c: Completion<T>) {
-        let req = self.reqs.get_mut(c.id).expect("a handed-off request stays until delivered");
-        let State::Ready { token, out, .. } = &mut req.state else { unreachable!("flushed from Ready") };
-        *token = Some(c.token);
-        *out = c.out;
-        self.ready.push_front(c.id);
-    }
-
-    /// The filesystem request `id` is charged to.
-    pub fn fs_of(&self, id: Id) -> FsId {
-        self.reqs.get(id).map_or(crate::fs::UNKNOWN, |r| r.fs)
-    }
-
-    /// The loop delivered request `id`, handed off before: its place is freed (or, while its
-    /// abandoned syscall runs, kept until `finish`).
-    pub fn delivered(&mut self, id: Id) {
-        let Some(req) = self.reqs.get_mut(id) else {
-            debug_assert!(false, "a handed-off request stays until delivered");
-            return;
-        };
-        debug_assert!(matches!(req.state, State::Ready { token: None, .. }), "{id} delivered twice");
-        req.state = State::Abandoned { owed: false };
-        if req.syscall.is_none() {
-            self.remove(id);
-        } // else its abandoned syscall still runs: `finish` frees the slot
-        self.outstanding -= 1;
-        self.counters.delivered += 1;
-    }
-
-    /// Whether request `id` is an open whose completion was handed off, not cancelled and
-    /// not yet reported delivered: a cancel of it must be settled with the loop (see
-    /// `queue::handoff`), since its result (a descriptor) is in the loop's queue.
-    pub fn handed_off_open(&self, id: Id) -> bool {
-        self.reqs.get(id).is_some_and(|r| {
-            r.kind == OpKind::Open && matches!(r.state, State::Ready { cancelled: false, token: None, .. })
-        })
-    }
 }
 
 mod cancel;
 mod gauges;
+mod handoff;
+pub use cancel::CancelError;
+pub use gauges::MountReport;
 #[cfg(test)]
 mod tests;

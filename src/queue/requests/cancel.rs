@@ -3,6 +3,25 @@
 
 use super::*;
 
+/// Why `cancel` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelError {
+    /// No such undelivered request (`ENOENT`).
+    NotFound,
+    /// A close already running, a request other than an open already done, or a request
+    /// already cancelled (`EALREADY`).
+    Already,
+}
+
+impl CancelError {
+    pub fn errno(self) -> i32 {
+        match self {
+            CancelError::NotFound => libc::ENOENT,
+            CancelError::Already => libc::EALREADY,
+        }
+    }
+}
+
 impl<T> Requests<T> {
     /// Takes back a request that was just submitted and never became visible to anyone else
     /// (used when no worker could be started for it).

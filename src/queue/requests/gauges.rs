@@ -4,6 +4,21 @@
 use super::*;
 use crate::fair::marking;
 
+/// One filesystem's part of the table, for introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountReport {
+    pub fs: FsId,
+    /// Requests waiting for a worker.
+    pub queued: usize,
+    /// Syscalls in progress, abandoned ones included.
+    pub running: usize,
+    pub abandoned: usize,
+    /// Queued requests submitted, and syscalls started, at least the threshold ago.
+    pub blocked: usize,
+    /// How long the oldest of those has been waiting or running.
+    pub oldest: Duration,
+}
+
 impl<T> Requests<T> {
     /// Re-marks which filesystems are blocked, by the policy in `fair::marking`: those with a
     /// syscall running since before `since` for which `asleep(id)` holds (the pool asks the

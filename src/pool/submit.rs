@@ -1,0 +1,192 @@
+//! The loop's way in: a request for a worker ([`Shared::submit`]), a completion the fast
+//! path made ([`Shared::submit_completed`]), a cancel and a detached close.
+//!
+//! A submit and an inline completion go through the hand-off (`queue::handoff`) without the
+//! pool lock: the loop takes it only to wake a parked worker, start one, or have the
+//! watchdog look sooner than it would ([`Shared::needs_kick`]), and for the rare calls
+//! (cancel, a detached close). A submit pushes, then reads the hints the pool publishes
+//! (see `pool::shared`'s module docs for the pairing).
+
+use crate::fair::thresholds::WAIT_THRESHOLD;
+use crate::fs;
+use crate::fs::FsId;
+use crate::op::{Op, OpKind, Output};
+use crate::pool::shared::Shared;
+use crate::queue::handoff::Entry;
+use crate::queue::ids::{Id, INLINE};
+use crate::queue::requests::{Completion, Effect};
+use crate::sync::atomic::fence;
+use crate::sync::{lock, Arc};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl<T: Send + 'static> Shared<T> {
+    /// Queues `op`, charged to `fs`, for a worker, without the pool lock unless a worker
+    /// must be woken or started or the watchdog told (see [`Self::needs_kick`]). `Err`,
+    /// with nothing queued: `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached,
+    /// or no thread at all could be started), `EINVAL` (a buffer larger than the budget).
+    pub(crate) fn submit(self: &Arc<Self>, fs: FsId, op: Op, token: T) -> Result<Id, (i32, T)> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err((libc::ESHUTDOWN, token));
+        }
+        let bytes = op.buffer_bytes();
+        let id = match self.admit(bytes) {
+            Ok(id) => id,
+            Err(e) => return Err((e, token)),
+        };
+        let now = Instant::now();
+        let entry = Entry { id, fs, op, token, submitted: now };
+        let handed = self.inbox.push(entry);
+        fence(Ordering::SeqCst);
+        let deadline = self.cfg.timeout.map(|t| now + t);
+        if handed.is_ok() && !self.needs_kick(now, deadline) {
+            return Ok(id);
+        }
+        // Taken in here and handed on once, below.
+        let mut g = lock(&self.inner);
+        self.take_in_all(&mut g);
+        if let Err(entry) = handed {
+            self.take_in(&mut g, entry); // the inbox is full: straight into the table
+        }
+        if g.q.is_closed() {
+            self.woke(&mut g, Effect::default());
+            return Ok(id); // taken in as shutdown takes queued requests
+        }
+        if let Err(e) = self.kick(&mut g) {
+            if let Some(token) = g.q.unsubmit(id) {
+                self.admission.refuse(0);
+                self.publish(&g);
+                return Err((e, token));
+            }
+        }
+        if let Some(deadline) = g.q.table().next_deadline() {
+            self.wake_watchdog_by(&mut g, deadline);
+        }
+        self.woke(&mut g, Effect::default());
+        Ok(id)
+    }
+
+    /// Admits a request of `bytes` (see [`Admission::admit`]); when the byte budget looks
+    /// spent, looks again with the lock (deliveries the table has not taken in yet free
+    /// bytes it still counts).
+    fn admit(self: &Arc<Self>, bytes: usize) -> Result<Id, i32> {
+        match self.admission.admit(bytes) {
+            Err(libc::EAGAIN) if bytes > 0 => {
+                drop(self.lock());
+                self.admission.admit(bytes)
+            }
+            r => r,
+        }
+    }
+
+    /// Whether a submit just handed in must take the lock (the `SeqCst` fence after its push
+    /// taken): to wake a parked worker (none spins), to start one (fewer than `threads` on
+    /// the budget), to have the watchdog look within [`WAIT_THRESHOLD`] (so that work
+    /// waiting behind busy or stuck workers grows the pool) or by `deadline`, or because
+    /// the pool shut down meanwhile.
+    fn needs_kick(&self, now: Instant, deadline: Option<Instant>) -> bool {
+        if self.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        if self.spinning_hint.load(Ordering::SeqCst) > 0 {
+            return false; // it takes the request in, and hands on any others (`refresh`)
+        }
+        let watchdog = self.watchdog_hint.load(Ordering::SeqCst);
+        self.idle_hint.load(Ordering::SeqCst) > 0
+            || self.workers_hint.load(Ordering::SeqCst) < self.cfg.threads
+            || watchdog > self.since_epoch(now + WAIT_THRESHOLD)
+            || deadline.is_some_and(|d| watchdog > self.since_epoch(d))
+    }
+
+    /// Queues the completion of a request the fast path ran on the caller's thread, with
+    /// what it wrote into library memory, without the pool lock. If it cannot be queued
+    /// (the depth or the budget is reached, or shut down), an open's descriptor is closed
+    /// again (inline: it is a plain file on a local filesystem, else by a worker) and the
+    /// error returned.
+    pub(crate) fn submit_completed(
+        self: &Arc<Self>,
+        kind: OpKind,
+        result: i32,
+        out: Option<Output>,
+        token: T,
+    ) -> Result<Id, (i32, T)> {
+        let out = Output::of_result(out, result);
+        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
+        let admitted =
+            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes) };
+        let id = match admitted {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(fd) = kind.opened_fd(result) {
+                    // Nobody will receive the descriptor the inline open made.
+                    if crate::op::inline::close_nowait(fd) == Err(libc::EAGAIN) {
+                        let _ = self.close_detached(fs::UNKNOWN, fd);
+                    }
+                }
+                return Err((e, token));
+            }
+        };
+        // Recorded for a cancel before the loop can pop it; the table never hears of it.
+        let id = id | INLINE;
+        self.inline.record(id, kind);
+        let c = Completion { id, op: kind, result, token, out };
+        if let Err(c) = self.outbox.push(c) {
+            // The hand-off is full: the table keeps it behind the completions it holds.
+            self.inline.forget(id);
+            let mut g = self.lock();
+            g.q.ingest_ready(c, bytes);
+            self.admission.taken_in(bytes);
+            self.woke(&mut g, Effect::default());
+            return Ok(id);
+        }
+        fence(Ordering::SeqCst);
+        if self.waiters_hint.load(Ordering::SeqCst) > 0 {
+            let g = self.lock();
+            drop(g);
+            self.ready_cv.notify_all();
+        }
+        Ok(id)
+    }
+
+    /// Cancels request `id` (see `Context::cancel`); a finished open's descriptor becomes an
+    /// owed close, handed to a worker. A handed-off open is settled with its delivery (see
+    /// `queue::handoff`): whichever comes first wins.
+    pub(crate) fn cancel(self: &Arc<Self>, id: Id) -> Result<(), i32> {
+        if let Some(r) = self.inline.cancel(id) {
+            return r; // completed on the submitting thread: settled without the pool lock
+        }
+        let mut g = self.lock();
+        if g.q.handed_off_open(id) {
+            let late = self.outbox.begin_late_cancel();
+            self.outbox.take_reports(|d| g.q.delivered(d));
+            if !g.q.handed_off_open(id) {
+                self.publish(&g);
+                return Err(libc::ENOENT); // delivered meanwhile
+            }
+            g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
+            late.claim(id, g.q.table().fs_of(id));
+            self.publish(&g);
+            return Ok(());
+        }
+        let owed = g.q.table().owed();
+        let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
+        self.woke(&mut g, e);
+        if g.q.table().owed() > owed {
+            let _ = self.kick(&mut g);
+        }
+        Ok(())
+    }
+
+    /// Queues a close of `fd`, charged to `fs`, that nobody receives; `ESHUTDOWN` after
+    /// shutdown (then the caller still owns `fd`).
+    pub(crate) fn close_detached(self: &Arc<Self>, fs: FsId, fd: i32) -> Result<(), i32> {
+        let mut g = self.lock();
+        if g.q.is_closed() {
+            return Err(libc::ESHUTDOWN);
+        }
+        g.q.owe_close(fs, fd, Instant::now());
+        // With no thread and none startable, the watchdog's growth tick runs it later.
+        let _ = self.kick(&mut g);
+        Ok(())
+    }
+}
