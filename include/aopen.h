@@ -535,7 +535,7 @@ int aopen_ctx_fd(const struct aopen_ctx *ctx);
  * - `user_data`: handed back untouched in the completion.
  *
  * # Returns
- * A request id > 0 (never reused within the context), or -EINVAL
+ * A request id > 0 (not reused before 2^35 later requests of the context), or -EINVAL
  * (NULL `ctx` or `path`), -ENAMETOOLONG (path of PATH_MAX bytes or more), -EAGAIN
  * (`queue_depth` requests are undelivered, or no worker thread could be started;
  * nothing was queued).

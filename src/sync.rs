@@ -24,10 +24,10 @@ pub mod atomic {
 /// crossbeam's own tests for the queue itself).
 pub mod chan {
     #[cfg(not(loom))]
-    pub use crossbeam_channel::{bounded, Receiver, Sender};
+    pub use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
     #[cfg(loom)]
-    pub use model::{bounded, Receiver, Sender};
+    pub use model::{bounded, unbounded, Receiver, Sender};
 
     #[cfg(loom)]
     mod model {
@@ -49,6 +49,10 @@ pub mod chan {
             pub fn into_inner(self) -> T {
                 self.0
             }
+        }
+
+        pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+            bounded(usize::MAX)
         }
 
         pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {

@@ -110,18 +110,13 @@ impl<T: Send + 'static> Shared<T> {
     pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
+        let table =
+            Requests::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads, cfg.max_threads)
+                .with_byte_budget(cfg.buffer_budget);
+        let ids = table.ids();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                q: Completions::new(
-                    Requests::with_share(
-                        cfg.queue_depth,
-                        cfg.timeout,
-                        cfg.per_mount_threads,
-                        cfg.max_threads,
-                    )
-                    .with_byte_budget(cfg.buffer_budget),
-                    Elsewhere,
-                ),
+                q: Completions::new(table, Elsewhere),
                 threads: 0,
                 parking: Parking::default(),
                 waiters: 0,
@@ -140,7 +135,7 @@ impl<T: Send + 'static> Shared<T> {
             exec,
             epoch: Instant::now(),
             inbox: Inbox::new(depth),
-            admission: Admission::new(depth, budget),
+            admission: Admission::new(depth, budget, ids),
             outbox: Outbox::new(depth, notifier),
             inline: Inline::default(),
             startable_hint: AtomicUsize::new(0),
@@ -205,12 +200,12 @@ impl<T: Send + 'static> Shared<T> {
             if let Op::Close { fd } = op {
                 g.q.owe_close(fs, fd, Instant::now());
             }
-            self.admission.refuse(bytes);
+            self.admission.refuse(id, bytes);
             return;
         }
         if g.q.ingest(id, fs, op, token, submitted).is_err() {
             debug_assert!(false, "the table has no limit in a pool");
-            self.admission.refuse(bytes);
+            self.admission.refuse(id, bytes);
             return;
         }
         self.admission.publish_held(g.q.table().held_bytes());

@@ -13,7 +13,7 @@ use crate::fs::FsId;
 use crate::op::{Op, OpKind, Output};
 use crate::pool::shared::Shared;
 use crate::queue::handoff::Entry;
-use crate::queue::ids::{Id, INLINE};
+use crate::queue::ids::Id;
 use crate::queue::requests::{Completion, Effect};
 use crate::sync::atomic::fence;
 use crate::sync::{lock, Arc};
@@ -30,7 +30,7 @@ impl<T: Send + 'static> Shared<T> {
             return Err((libc::ESHUTDOWN, token));
         }
         let bytes = op.buffer_bytes();
-        let id = match self.admit(bytes) {
+        let id = match self.admit(bytes, false) {
             Ok(id) => id,
             Err(e) => return Err((e, token)),
         };
@@ -54,7 +54,7 @@ impl<T: Send + 'static> Shared<T> {
         }
         if let Err(e) = self.kick(&mut g) {
             if let Some(token) = g.q.unsubmit(id) {
-                self.admission.refuse(0);
+                self.admission.withdraw(0);
                 self.publish(&g);
                 return Err((e, token));
             }
@@ -69,11 +69,11 @@ impl<T: Send + 'static> Shared<T> {
     /// Admits a request of `bytes` (see [`Admission::admit`]); when the byte budget looks
     /// spent, looks again with the lock (deliveries the table has not taken in yet free
     /// bytes it still counts).
-    fn admit(self: &Arc<Self>, bytes: usize) -> Result<Id, i32> {
-        match self.admission.admit(bytes) {
+    fn admit(self: &Arc<Self>, bytes: usize, inline: bool) -> Result<Id, i32> {
+        match self.admission.admit(bytes, inline) {
             Err(libc::EAGAIN) if bytes > 0 => {
                 drop(self.lock());
-                self.admission.admit(bytes)
+                self.admission.admit(bytes, inline)
             }
             r => r,
         }
@@ -113,7 +113,7 @@ impl<T: Send + 'static> Shared<T> {
         let out = Output::of_result(out, result);
         let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
         let admitted =
-            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes) };
+            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes, true) };
         let id = match admitted {
             Ok(id) => id,
             Err(e) => {
@@ -127,17 +127,23 @@ impl<T: Send + 'static> Shared<T> {
             }
         };
         // Recorded for a cancel before the loop can pop it; the table never hears of it.
-        let id = id | INLINE;
         self.inline.record(id, kind);
         let c = Completion { id, op: kind, result, token, out };
-        if let Err(c) = self.outbox.push(c) {
-            // The hand-off is full: the table keeps it behind the completions it holds.
+        if let Err(mut c) = self.outbox.push(c) {
+            // The hand-off is full: the table keeps it behind the completions it holds,
+            // under an id of its own (one the caller has not seen yet).
             self.inline.forget(id);
             let mut g = self.lock();
+            let Ok(slot) = g.q.table().ids().take() else {
+                drop(g);
+                self.admission.withdraw(bytes);
+                return Err((libc::EAGAIN, c.token));
+            };
+            c.id = slot;
             g.q.ingest_ready(c, bytes);
             self.admission.taken_in(bytes);
             self.woke(&mut g, Effect::default());
-            return Ok(id);
+            return Ok(slot);
         }
         fence(Ordering::SeqCst);
         if self.waiters_hint.load(Ordering::SeqCst) > 0 {

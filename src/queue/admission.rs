@@ -2,8 +2,10 @@
 //! undelivered requests and `budget` bytes of caller data held, checked with atomics as a
 //! submit (or an inline completion) comes in, and the ids the admitted requests get.
 
-use crate::queue::ids::Id;
+use crate::queue::idmap::Slots;
+use crate::queue::ids::{Id, INLINE};
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use crate::sync::Arc;
 
 /// What the loop admits without the pool lock: at most `depth` undelivered requests and
 /// `budget` bytes of caller data held, and the ids.
@@ -17,25 +19,32 @@ pub struct Admission {
     inbox_bytes: AtomicUsize,
     /// The bytes the table held when the pool last published.
     held_hint: AtomicUsize,
-    next_id: AtomicU64,
+    /// The table's slots, whose ids the requests for workers get.
+    slots: Arc<Slots>,
+    /// The next number of a request completed on the submitting thread (its id is this
+    /// with [`INLINE`] set: it never enters the table).
+    next_inline: AtomicU64,
 }
 
 impl Admission {
-    pub fn new(depth: usize, budget: usize) -> Self {
+    pub fn new(depth: usize, budget: usize, slots: Arc<Slots>) -> Self {
         Admission {
             depth,
             budget,
             undelivered: AtomicUsize::new(0),
             inbox_bytes: AtomicUsize::new(0),
             held_hint: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            slots,
+            next_inline: AtomicU64::new(1),
         }
     }
 
-    /// Admits a request holding `bytes` of caller data and gives it its id. `Err(EINVAL)`:
-    /// more than the whole budget; `Err(EAGAIN)`: `depth` undelivered already, or its bytes
-    /// would pass the budget (as the pool last published it: try again with the lock).
-    pub fn admit(&self, bytes: usize) -> Result<Id, i32> {
+    /// Admits a request holding `bytes` of caller data and gives it its id: a slot of the
+    /// table's, or for one completed on the submitting thread (`inline`) a number with
+    /// [`INLINE`] set. `Err(EINVAL)`: more than the whole budget; `Err(EAGAIN)`: `depth`
+    /// undelivered already, or its bytes would pass the budget (as the pool last published
+    /// it: try again with the lock), or no slot is left.
+    pub fn admit(&self, bytes: usize, inline: bool) -> Result<Id, i32> {
         if bytes > self.budget {
             return Err(libc::EINVAL);
         }
@@ -51,11 +60,27 @@ impl Admission {
                 return Err(libc::EAGAIN);
             }
         }
-        Ok(self.next_id.fetch_add(1, SeqCst))
+        if inline {
+            return Ok(self.next_inline.fetch_add(1, Relaxed) | INLINE);
+        }
+        self.slots.take().inspect_err(|_| {
+            self.inbox_bytes.fetch_sub(bytes, SeqCst);
+            self.undelivered.fetch_sub(1, SeqCst);
+        })
     }
 
-    /// Takes back an admission whose request never reached the table (`bytes` as admitted).
-    pub fn refuse(&self, bytes: usize) {
+    /// Takes back the admission of request `id`, which never reached the table (`bytes`
+    /// as admitted): its slot is free again.
+    pub fn refuse(&self, id: Id, bytes: usize) {
+        if id & INLINE == 0 {
+            self.slots.give_back(id);
+        }
+        self.withdraw(bytes);
+    }
+
+    /// Takes back an admission of `bytes` whose request the table took in and gave back
+    /// (its slot freed there).
+    pub fn withdraw(&self, bytes: usize) {
         self.inbox_bytes.fetch_sub(bytes, SeqCst);
         self.undelivered.fetch_sub(1, SeqCst);
     }

@@ -20,9 +20,10 @@
 //! against `depth`: each one stands for a descriptor, so they are bounded by the process's
 //! descriptor limit, and refusing one would leak it.
 //!
-//! Requests live in an [`IdMap`] under ids given from outside (the context numbers them as
-//! the loop submits, see `queue::handoff`), or by the table itself ([`Requests::submit_on`],
-//! and [`OWN`] up for owed closes). An id of a delivered request finds nothing. Each
+//! Requests live in an [`IdMap`], a slab whose slots the loop hands out as ids when it
+//! submits (see `queue::admission`), before any worker has seen the request; the table
+//! takes ids from it too ([`Requests::submit_on`], owed closes). An id of a delivered request
+//! finds nothing. Each
 //! request also has a sequence number, given when the table takes it in, which orders the
 //! scheduler's queues and the deadlines.
 //!
@@ -48,7 +49,7 @@ use crate::fs::IdHasher;
 use crate::op::{most_result, Op, OpKind, Output};
 use crate::queue::deadlines::Deadlines;
 use crate::queue::idmap::IdMap;
-use crate::queue::ids::{Id, OWN};
+use crate::queue::ids::Id;
 use crate::stats::Counters;
 use std::collections::VecDeque;
 use std::hash::BuildHasherDefault;
@@ -126,11 +127,8 @@ pub struct Requests<T> {
     depth: usize,
     /// Every request with a state (see [`State`]).
     reqs: IdMap<Req<T>>,
-    /// The next sequence number, the next id [`Requests::submit_on`] gives, and the next
-    /// id of an owed close.
+    /// The next sequence number.
     next_seq: u64,
-    next_id: Id,
-    next_own: Id,
     /// The caller's requests not yet delivered (queued, running or ready): what `depth` bounds.
     outstanding: usize,
     /// Owed closes queued or running (not counted against `depth`).
@@ -186,8 +184,6 @@ impl<T> Requests<T> {
             depth,
             reqs,
             next_seq: 1,
-            next_id: 1,
-            next_own: OWN,
             outstanding: 0,
             byte_budget: usize::MAX,
             held_bytes: 0,
@@ -226,9 +222,11 @@ impl<T> Requests<T> {
         if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
-        let id = self.next_id;
-        self.ingest(id, fs, op, token, now)?;
-        self.next_id += 1;
+        let Ok(id) = self.reqs.take_id() else { return Err((libc::EAGAIN, token)) };
+        if let Err(e) = self.ingest(id, fs, op, token, now) {
+            self.reqs.release_id(id);
+            return Err(e);
+        }
         Ok(id)
     }
 
@@ -248,13 +246,15 @@ impl<T> Requests<T> {
         if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
             return Err((libc::EAGAIN, token));
         }
-        let id = self.next_id;
+        let Ok(id) = self.reqs.take_id() else { return Err((libc::EAGAIN, token)) };
         let state = State::Ready { result, cancelled: false, token: Some(token), out };
-        self.insert(id, kind, crate::fs::UNKNOWN, now, state).map_err(|state| match state {
-            State::Ready { token: Some(token), .. } => (libc::EAGAIN, token),
-            _ => unreachable!("given back as it was given"),
+        self.insert(id, kind, crate::fs::UNKNOWN, now, state).map_err(|state| {
+            self.reqs.release_id(id);
+            match state {
+                State::Ready { token: Some(token), .. } => (libc::EAGAIN, token),
+                _ => unreachable!("given back as it was given"),
+            }
         })?;
-        self.next_id += 1;
         self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;
@@ -270,18 +270,24 @@ impl<T> Requests<T> {
         self.counters.owed_closes += 1;
     }
 
-    /// Queues an owed close of `fd` under the next own id, or keeps it for the next free
+    /// Queues an owed close of `fd` under an id of its own, or keeps it for the next free
     /// place when the table is full.
     fn queue_owed(&mut self, fs: FsId, fd: i32, now: Instant) {
         let state = State::Queued { op: Op::Close { fd }, token: None };
-        let id = self.next_own;
+        let Ok(id) = self.reqs.take_id() else { return self.owed_spill.push((fs, fd)) };
         match self.insert(id, OpKind::Close, fs, now, state) {
-            Ok(seq) => {
-                self.next_own += 1;
-                self.sched.push(fs, seq, id);
+            Ok(seq) => self.sched.push(fs, seq, id),
+            Err(_) => {
+                self.reqs.release_id(id);
+                self.owed_spill.push((fs, fd));
             }
-            Err(_) => self.owed_spill.push((fs, fd)),
         }
+    }
+
+    /// The allocator of this table's ids, for whoever numbers requests before the table
+    /// takes them in (the loop's admission).
+    pub fn ids(&self) -> std::sync::Arc<crate::queue::idmap::Slots> {
+        self.reqs.ids()
     }
 
     /// Keeps a new request under `id` with the next sequence number; gives its state back
