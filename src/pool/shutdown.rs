@@ -1,7 +1,7 @@
 //! Shutdown: the context's free, and its release in a forked child.
 
-use crate::fs;
-use crate::pool::shared::Shared;
+use crate::fs::{self, FsId};
+use crate::pool::shared::{Inner, Shared};
 use crate::sync::atomic::fence;
 use crate::sync::Arc;
 use crate::sys;
@@ -10,9 +10,16 @@ use std::time::{Duration, Instant};
 
 impl<T: Send + 'static> Shared<T> {
     /// Empties the hand-off at shutdown (no loop thread pops then: freeing a context is
-    /// never concurrent with its other calls): the descriptors of opens nobody will receive.
-    fn undelivered_fds(&self) -> Vec<i32> {
-        let fds = self.outbox.drain().into_iter().filter_map(|(c, _)| c.op.opened_fd(c.result)).collect();
+    /// never concurrent with its other calls): the descriptors of opens nobody will receive,
+    /// each with the filesystem its request was charged to (taken from the table, which
+    /// still holds a handed-off request; a fast-path open's is none: `fs::UNKNOWN`).
+    fn undelivered_fds(&self, g: &Inner<T>) -> Vec<(FsId, i32)> {
+        let fds = self
+            .outbox
+            .drain()
+            .into_iter()
+            .filter_map(|(c, _)| c.op.opened_fd(c.result).map(|fd| (g.q.table().fs_of(c.id), fd)))
+            .collect();
         self.inline.clear();
         let left = self.admission.undelivered();
         self.admission.delivered(left);
@@ -28,9 +35,10 @@ impl<T: Send + 'static> Shared<T> {
             Ok(mut g) => {
                 // No worker was pushing completions (they push with the lock held); the
                 // inbox is left alone (a loop thread of the parent may have been pushing).
+                let undelivered = self.undelivered_fds(&g);
                 g.q.shutdown(Instant::now());
                 fds = g.q.take_queued_owed();
-                fds.extend(self.undelivered_fds());
+                fds.extend(undelivered.into_iter().map(|(_, fd)| fd));
                 self.outbox.readiness().close();
             }
             Err(_) => {
@@ -58,9 +66,16 @@ impl<T: Send + 'static> Shared<T> {
         fence(Ordering::SeqCst);
         self.refresh(&mut g, 0);
         let now = Instant::now();
+        // Before the table forgets the handed-off requests: their filesystems.
+        let undelivered = self.undelivered_fds(&g);
         g.q.shutdown(now);
-        for fd in self.undelivered_fds() {
-            g.q.owe_close(fs::UNKNOWN, fd, now);
+        for (fs, fd) in undelivered {
+            // A fast-path open's file is plain and local: closed here, as the fast path
+            // would; any other is owed, charged to its own filesystem (a close behind a
+            // hung one of another filesystem would wait for it).
+            if fs != fs::UNKNOWN || crate::op::inline::close_nowait(fd) == Err(libc::EAGAIN) {
+                g.q.owe_close(fs, fd, now);
+            }
         }
         self.outbox.readiness().close();
         self.publish(&g);
