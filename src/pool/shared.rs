@@ -28,7 +28,7 @@ use crate::queue::admission::Admission;
 use crate::queue::handoff::{Entry, Inbox, Outbox};
 use crate::queue::inline::Inline;
 use crate::queue::ready::{Completions, Elsewhere, Notifier};
-use crate::queue::requests::{Effect, Requests};
+use crate::queue::requests::Requests;
 use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -175,7 +175,7 @@ impl<T: Send + 'static> Shared<T> {
                 let _ = self.kick(g);
             }
         }
-        self.woke(g, Effect::default());
+        self.woke(g);
     }
 
     /// Takes in (lock held) what the loop handed in, then the deliveries it reported;
@@ -214,8 +214,9 @@ impl<T: Send + 'static> Shared<T> {
 
     /// After a queue transition (lock held: `g`): hands ready completions off to the loop
     /// (signalling readiness if they were the first), publishes the hints, and wakes
-    /// sleeping `wait` callers if completions became ready.
-    pub(crate) fn woke(&self, g: &mut Inner<T>, _e: Effect) {
+    /// sleeping `wait` callers if completions were handed off. What became ready is read
+    /// from the table, so callers pass no `Effect`.
+    pub(crate) fn woke(&self, g: &mut Inner<T>) {
         let mut handed = false;
         while g.q.table().ready() > 0 {
             let Some(c) = g.q.flush_one() else { break };
@@ -235,9 +236,8 @@ impl<T: Send + 'static> Shared<T> {
     /// completions ready: what a worker does before it takes work and before it records a
     /// call's end, so a deadline holds even while the watchdog is late.
     pub(crate) fn expire_due(&self, g: &mut Inner<T>, now: Instant) {
-        let expired = Effect { became_ready: g.q.expire(now) };
-        if expired.became_ready {
-            self.woke(g, expired);
+        if g.q.expire(now) {
+            self.woke(g);
         }
     }
 

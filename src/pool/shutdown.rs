@@ -18,7 +18,7 @@ impl<T: Send + 'static> Shared<T> {
             .outbox
             .drain()
             .into_iter()
-            .filter_map(|(c, _)| c.op.opened_fd(c.result).map(|fd| (g.q.table().fs_of(c.id), fd)))
+            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (g.q.table().fs_of(c.id), fd)))
             .collect();
         self.inline.clear();
         let left = self.admission.undelivered();

@@ -14,7 +14,7 @@ use crate::op::{Op, OpKind, Output};
 use crate::pool::shared::Shared;
 use crate::queue::handoff::Entry;
 use crate::queue::ids::Id;
-use crate::queue::requests::{Completion, Effect};
+use crate::queue::requests::Completion;
 use crate::sync::atomic::fence;
 use crate::sync::{lock, Arc};
 use std::sync::atomic::Ordering;
@@ -49,7 +49,7 @@ impl<T: Send + 'static> Shared<T> {
             self.take_in(&mut g, entry); // the inbox is full: straight into the table
         }
         if g.q.is_closed() {
-            self.woke(&mut g, Effect::default());
+            self.woke(&mut g);
             return Ok(id); // taken in as shutdown takes queued requests
         }
         if let Err(e) = self.kick(&mut g) {
@@ -62,7 +62,7 @@ impl<T: Send + 'static> Shared<T> {
         if let Some(deadline) = g.q.table().next_deadline() {
             self.wake_watchdog_by(&mut g, deadline);
         }
-        self.woke(&mut g, Effect::default());
+        self.woke(&mut g);
         Ok(id)
     }
 
@@ -142,7 +142,7 @@ impl<T: Send + 'static> Shared<T> {
             c.id = slot;
             g.q.ingest_ready(c, bytes);
             self.admission.taken_in(bytes);
-            self.woke(&mut g, Effect::default());
+            self.woke(&mut g);
             return Ok(slot);
         }
         fence(Ordering::SeqCst);
@@ -175,8 +175,8 @@ impl<T: Send + 'static> Shared<T> {
             return Ok(());
         }
         let owed = g.q.table().owed();
-        let e = g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.woke(&mut g, e);
+        g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
+        self.woke(&mut g);
         if g.q.table().owed() > owed {
             let _ = self.kick(&mut g);
         }

@@ -5,7 +5,6 @@ use crate::fair::thresholds::*;
 use crate::pool::parking::Claim;
 use crate::pool::shared::{Inner, Shared};
 use crate::queue::ids::Id;
-use crate::queue::requests::Effect;
 use crate::sync::atomic::fence;
 use crate::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,8 +19,8 @@ impl<T: Send + 'static> Shared<T> {
                 break;
             }
             let now = Instant::now();
-            let became_ready = g.q.expire(now);
-            self.woke(&mut g, Effect { became_ready });
+            g.q.expire(now);
+            self.woke(&mut g);
             Self::hold_at_cap(&mut g);
             self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);

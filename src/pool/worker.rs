@@ -69,8 +69,8 @@ impl<T: Send + 'static> Shared<T> {
                 // (as the watchdog, late on a loaded machine, would have made it), and its
                 // result is dropped like a cancelled one's.
                 self.expire_due(&mut g, end);
-                let e = g.q.finish_with(id, kind, result, out, end);
-                self.woke(&mut g, e);
+                g.q.finish_with(id, kind, result, out, end);
+                self.woke(&mut g);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);

@@ -213,15 +213,14 @@ impl<T, R: Readiness> Outbox<T, R> {
         LateCancel { late, count: &self.late_count, claimed: false }
     }
 
-    /// Empties the queue at shutdown (pool lock held, no loop thread popping): the
-    /// completions never delivered, each with whether a cancel claimed it.
-    pub fn drain(&self) -> Vec<(Completion<T>, bool)> {
-        let mut out = Vec::new();
-        while let Ok(c) = self.rx.try_recv() {
-            let claimed = self.late_count.load(SeqCst) > 0 && self.settle_late(c.id).is_some();
-            out.push((c, claimed));
-        }
+    /// Empties the queue at shutdown (pool lock held, no loop thread popping, no cancel in
+    /// progress): the completions never delivered. Every claim of a late cancel goes with
+    /// them: the caller owes a close to every undelivered open's descriptor, claimed or not.
+    pub fn drain(&self) -> Vec<Completion<T>> {
+        let out = std::iter::from_fn(|| self.rx.try_recv().ok()).collect();
         while self.report_rx.try_recv().is_ok() {}
+        lock(&self.late).clear();
+        self.late_count.store(0, SeqCst);
         self.ready.store(0, SeqCst);
         out
     }
