@@ -146,12 +146,7 @@ impl<T: Send + 'static> Shared<T> {
         }
         if let Some(fs) = cancelled {
             if let Some(fd) = c.op.opened_fd(c.result) {
-                // A fast-path open's file (plain, local) is closed here, as the fast path
-                // would; any other goes to a worker, charged to its filesystem.
-                let here = inline && crate::op::inline::close_nowait(fd) != Err(libc::EAGAIN);
-                if !here && self.close_detached(fs, fd).is_err() {
-                    crate::sys::close_quietly(fd);
-                }
+                self.close_unreceived(fs, fd, inline);
             }
             c.result = -libc::ECANCELED;
             c.out = None;

@@ -118,10 +118,7 @@ impl<T: Send + 'static> Shared<T> {
             Ok(id) => id,
             Err(e) => {
                 if let Some(fd) = kind.opened_fd(result) {
-                    // Nobody will receive the descriptor the inline open made.
-                    if crate::op::inline::close_nowait(fd) == Err(libc::EAGAIN) {
-                        let _ = self.close_detached(fs::UNKNOWN, fd);
-                    }
+                    self.close_unreceived(fs::UNKNOWN, fd, true); // the inline open's
                 }
                 return Err((e, token));
             }
@@ -137,6 +134,9 @@ impl<T: Send + 'static> Shared<T> {
             let Ok(slot) = g.q.table().ids().take() else {
                 drop(g);
                 self.admission.withdraw(bytes);
+                if let Some(fd) = kind.opened_fd(result) {
+                    self.close_unreceived(fs::UNKNOWN, fd, true); // refused like the first case
+                }
                 return Err((libc::EAGAIN, c.token));
             };
             c.id = slot;
@@ -194,5 +194,18 @@ impl<T: Send + 'static> Shared<T> {
         // With no thread and none startable, the watchdog's growth tick runs it later.
         let _ = self.kick(&mut g);
         Ok(())
+    }
+
+    /// Closes `fd`, which nobody will receive, without waiting on its filesystem: at once
+    /// if the fast path opened it (`fast`) and may close it (a plain file on a local
+    /// filesystem), else on a worker charged to `fs`, else (shut down) here, as its last
+    /// owner.
+    pub(crate) fn close_unreceived(self: &Arc<Self>, fs: FsId, fd: i32, fast: bool) {
+        if fast && crate::op::inline::close_nowait(fd) != Err(libc::EAGAIN) {
+            return;
+        }
+        if self.close_detached(fs, fd).is_err() {
+            crate::sys::close_quietly(fd);
+        }
     }
 }
