@@ -1001,14 +1001,31 @@ static void round_(int round, long n) {
     }
     close(ep);
     aopen_ctx_free(w.ctx);
-    if (w.inflight > 0) { /* freed busy: nothing runs a callback, and no buffer is written */
+    if (w.inflight > 0) { /* freed busy: nothing runs a callback, and no buffer is written after */
         event("freed the context with %d in flight", w.inflight);
+        /* A worker may have copied a finished read's bytes into its buffer before the free
+         * returned (never past `len`); after it, nothing may write any buffer. */
+        static unsigned char *seen[MAXOPS];
+        for (int i = 0; i < MAXOPS; i++) {
+            struct op *o = &w.ops[i];
+            if (o->used && o->buf) {
+                seen[i] = malloc(o->len + 1);
+                CHECK(seen[i] != NULL, "malloc");
+                memcpy(seen[i], o->buf, o->len);
+            }
+        }
+        usleep(2000);
         for (int i = 0; i < MAXOPS; i++) {
             struct op *o = &w.ops[i];
             if (!o->used)
                 continue;
-            if (o->buf)
-                check_canary(o, 0, "a read undelivered when its context was freed");
+            if (o->buf) {
+                check_canary(o, o->len, "a read undelivered when its context was freed");
+                EXPECT(memcmp(seen[i], o->buf, o->len) == 0, "%s len %zu off %lld: written after its context was freed",
+                       kind_name[o->kind], o->len, (long long)o->off);
+                free(seen[i]);
+                seen[i] = NULL;
+            }
             lost(o); /* (a close's fd was the library's from submit on) */
             release(o);
         }

@@ -1,11 +1,13 @@
 /* Semantics 11: aopen_ctx_free returns promptly with workers stuck in hung opens, calls no
  * callbacks, runs no queued request, closes every descriptor opened for undelivered or
  * abandoned requests (now, or when a stuck open returns), closes its own eventfd and
- * leaves a caller's eventfd open and unwritten. */
+ * leaves a caller's eventfd open and unwritten; and once it returns no worker writes the
+ * caller's read buffers (workers copy a read's bytes to the caller themselves). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -117,9 +119,46 @@ static int test_idle_free_leaves_no_thread(void) {
     return 0;
 }
 
+/* Frees a context at random moments while its workers finish reads, whose bytes they copy
+ * into the caller's buffers, then unmaps the buffers at once: a worker still copying after
+ * the free returned would fault. */
+static int test_free_while_workers_copy_reads(void) {
+    enum { READS = 16, LEN = 256 << 10 };
+    char path[4096];
+    snprintf(path, sizeof path, "%s", fast_path("big"));
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0, "create");
+    static char block[LEN];
+    memset(block, 'r', sizeof block);
+    CHECK_EQ(write(fd, block, sizeof block), (long)sizeof block);
+    unsigned seed = (unsigned)now_ms();
+    printf("seed %u\n", seed);
+    srand(seed);
+    long delivered = 0;
+    for (int round = 0; round < 200; round++) {
+        aopen_options o = {.flags = AOPEN_OPT_NO_INLINE, .threads = 4};
+        aopen_ctx *ctx;
+        CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+        char *bufs = mmap(NULL, (size_t)READS * LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(bufs != MAP_FAILED, "mmap");
+        for (int i = 0; i < READS; i++)
+            CHECK(aopen_read_submit(ctx, fd, bufs + (size_t)i * LEN, LEN, 0, NULL, NULL) > 0, "read submit");
+        /* Free at once, after some reads are ready, or after all are. */
+        int when = rand() % 3;
+        if (when > 0)
+            delivered += wait_ready(ctx, when == 1 ? 1 + rand() % READS : READS, 5000) > 0;
+        aopen_ctx_free(ctx);
+        CHECK_EQ(munmap(bufs, (size_t)READS * LEN), 0);
+    }
+    printf("200 frees with reads being copied (%ld after some were ready)\n", delivered);
+    close(fd);
+    return 0;
+}
+
 int main(void) {
     delay = require_shim();
     make_file(slow_path("s"), "x");
     make_file(fast_path("f"), "x");
-    return test_free_with_stuck_workers() || test_caller_eventfd_untouched() || test_idle_free_leaves_no_thread();
+    return test_free_with_stuck_workers() || test_caller_eventfd_untouched() || test_idle_free_leaves_no_thread() ||
+           test_free_while_workers_copy_reads();
 }

@@ -628,10 +628,13 @@ int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
  * larger ones only while none are) into library memory too, its completion ready at once;
  * a read the page cache holds only part of still goes to a worker, so that `result` is
  * what a blocking `pread` returns.
- * Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
- * that delivers the completion, on its thread, before the callback runs. Before that, and
- * after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
- * as such a completion is delivered, even while the read still hangs on a worker. The
+ * The bytes are copied into `buf` by the worker as its read returns, while the request is
+ * still waiting for them (once the read returned a cancel gets -EALREADY), or, for a read
+ * made inside this call, by the `aopen_dispatch` or `aopen_reap` call that delivers it;
+ * either way before the completion is delivered, and only when the read succeeded. After a
+ * cancel or timeout is delivered, and after `aopen_ctx_free` returns, the library never
+ * touches `buf`: free it as soon as such a completion is delivered, even while the read
+ * still hangs on a worker. The
  * library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
  * timeout until the syscall returns (the kernel may still write it), so delivering the
  * cancel of a hung read frees no budget; from 512 bytes up it
@@ -700,8 +703,8 @@ int aopen_read_nowait(struct aopen_ctx *ctx, int fd, void *buf, size_t len, int6
  * Submits an asynchronous `getdents64(dirfd, buf, len)` and returns at once.
  *
  * Reads `linux_dirent64` records from the directory's current position on a worker into
- * library memory; they are copied into `buf` by the call that delivers the completion, as
- * for `aopen_read_submit` (same buffer rules and budget). Concurrent requests on one
+ * library memory; they are copied into `buf` as for `aopen_read_submit` (same buffer rules
+ * and budget). Concurrent requests on one
  * descriptor run in no set order.
  *
  * # Parameters
@@ -772,10 +775,11 @@ int64_t aopen_write_submit(struct aopen_ctx *ctx,
  * Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
  *
  * Runs on a worker (io_uring too hands a stat by path to its workers), into library
- * memory. The result is copied into `*out` by the `aopen_dispatch` or `aopen_reap` call that
- * delivers the completion, on its thread, before the callback runs; only a successful stat
- * writes it. Before that, and after a cancel or timeout is delivered, the library never
- * touches `*out`: free it as soon as such a completion is delivered.
+ * memory. The result is copied into `*out` as a read's bytes are into its buffer (see
+ * `aopen_read_submit`): by the worker as the stat returns, or by the delivering call for one
+ * made inside this call; only a successful stat writes it, always before its completion is
+ * delivered. After a cancel or timeout is delivered, the library never touches `*out`: free
+ * it as soon as such a completion is delivered.
  *
  * # Parameters
  * - `path`: copied before this returns.
@@ -1299,9 +1303,9 @@ int64_t aopen_struct_layout(const char *struct_name, const char *field_name);
  * Submits an asynchronous `readlinkat(AT_FDCWD, path, buf, len)` and returns at once.
  *
  * Runs on a worker into library memory; the link's target is copied into `buf` (without a
- * NUL, truncated to `len` bytes, as readlink(2) does) by the call that delivers the
- * completion, which is the only time the library writes `buf`. The library buffer counts
- * against `buffer_budget_kib` as a read's does.
+ * NUL, truncated to `len` bytes, as readlink(2) does) as a read's bytes are (see
+ * `aopen_read_submit`), which is the only time the library writes `buf`. The library
+ * buffer counts against `buffer_budget_kib` as a read's does.
  *
  * # Parameters
  * - `path`: the symbolic link; copied before this returns.
@@ -1417,8 +1421,8 @@ int64_t aopen_access_submit(struct aopen_ctx *ctx,
 /**
  * Submits an asynchronous `statfs(path, out)` and returns at once.
  *
- * Runs on a worker into library memory; `*out` is written only by the call that delivers a
- * successful completion, as for `aopen_stat_submit`.
+ * Runs on a worker into library memory; `*out` is written only for a successful call,
+ * before its completion is delivered, as for `aopen_stat_submit`.
  *
  * # Parameters
  * - `path`: any file on the filesystem; copied before this returns.

@@ -5,13 +5,12 @@ use crate::config::Config;
 use crate::fork;
 use crate::fs;
 pub use crate::fs::Mount;
-use crate::mem::buffers::Buffers;
 pub use crate::mem::bytes::Bytes;
 use crate::op::charge::{attribute, Attributor};
 use crate::op::inline;
 use crate::op::run::{self, Executor};
 use crate::op::{Op, Output, StatxBuf};
-use crate::pool::{Shared, Snapshot};
+use crate::pool::{Place, Shared, Snapshot};
 use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;
 use crate::queue::requests::{Completion, MountReport};
@@ -42,8 +41,6 @@ pub struct Context<T: Send + 'static> {
     /// Whether submit may complete a request on the caller's thread (the fast path: see
     /// `inline`): with real syscalls and without `no_inline`.
     inline: bool,
-    /// Spare large read buffers, for the next reads (see `mem::buffers`).
-    buffers: Buffers,
 }
 
 /// Reads smaller than this go inline (when cached) even with work in flight.
@@ -66,30 +63,54 @@ impl<T: Send + 'static> Waiter<T> {
 }
 
 impl<T: Send + 'static> Context<T> {
-    /// A context running real syscalls.
+    /// A context running real syscalls; outputs are copied to the caller by the delivering
+    /// call.
     pub fn new(cfg: &Config) -> Result<Self, i32> {
-        let mut ctx = Self::with_executor(cfg, Box::new(run::run_syscall))?;
+        Self::with_place(cfg, None)
+    }
+
+    /// A context running real syscalls, whose workers copy outputs to the caller with
+    /// `place` (see `pool::place`; None: the delivering call copies them).
+    pub fn with_place(cfg: &Config, place: Option<Place<T>>) -> Result<Self, i32> {
+        let mut ctx = Self::build(cfg, Box::new(run::run_syscall), Self::attributor(cfg), place)?;
         ctx.inline = !cfg.no_inline;
         Ok(ctx)
     }
 
+    /// The attribution `cfg` asks for.
+    fn attributor(cfg: &Config) -> Attributor {
+        if cfg.no_mounts {
+            |_| fs::UNKNOWN
+        } else {
+            attribute
+        }
+    }
+
     /// A context whose workers run `exec` instead of the real syscalls (for tests).
     pub fn with_executor(cfg: &Config, exec: Box<Executor>) -> Result<Self, i32> {
-        Self::with_parts(cfg, exec, if cfg.no_mounts { |_| fs::UNKNOWN } else { attribute })
+        Self::with_parts(cfg, exec, Self::attributor(cfg))
     }
 
     /// A context with its own executor and filesystem attribution (for tests).
     pub fn with_parts(cfg: &Config, exec: Box<Executor>, attribute: Attributor) -> Result<Self, i32> {
+        Self::build(cfg, exec, attribute, None)
+    }
+
+    fn build(
+        cfg: &Config,
+        exec: Box<Executor>,
+        attribute: Attributor,
+        place: Option<Place<T>>,
+    ) -> Result<Self, i32> {
         let cfg = cfg.validate()?;
         let notifier = match cfg.eventfd {
             Some(fd) => Notifier::borrowed(fd)?,
             None => Notifier::own()?,
         };
         let born = fork::generation();
-        let buffers = Buffers::default();
-        let shared = Shared::start(cfg, notifier, exec)?;
+        let shared = Shared::start(cfg, notifier, exec, place)?;
         LIVE.fetch_add(1, Ordering::SeqCst);
-        Ok(Context { shared, born, attribute, inline: false, buffers })
+        Ok(Context { shared, born, attribute, inline: false })
     }
 
     /// Whether this is a copy inherited by a forked child (then it is dead here).
@@ -130,9 +151,7 @@ impl<T: Send + 'static> Context<T> {
     /// Takes back the library memory of a delivered completion's output (after its bytes
     /// were copied out), for later reads to reuse.
     pub fn recycle(&self, out: Output) {
-        if let Output::Bytes(buf) = out {
-            self.buffers.put(buf, self.buffer_budget().saturating_sub(self.shared.held_bytes_hint()));
-        }
+        self.shared.recycle(out);
     }
 
     /// The context's buffer budget in bytes.

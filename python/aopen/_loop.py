@@ -89,7 +89,7 @@ class Context:
                 self._set(w, None)
 
     def _deliver(self, rid, op, result):
-        self.kept.pop(rid, None)  # aopen_reap has copied into it already
+        self.kept.pop(rid, None)  # the bytes are in it by delivery
         w = self.waiting.pop(rid, None)
         if w is None or not self._set(w, result):
             if op == _abi.OP_OPEN and result >= 0:

@@ -115,7 +115,7 @@ impl<T: Send + 'static> Context<T> {
     pub(super) fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
         check_io(fd, len, offset)?;
         self.check_buffer_len(len)?;
-        Ok(self.buffers.take(len))
+        Ok(self.shared.buffers.take(len))
     }
 
     /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,

@@ -58,7 +58,7 @@ pub unsafe extern "C" fn aopen_ctx_new(opts: *const aopen_options, out: *mut *mu
             Some(o) => config_from(o)?,
             None => Config::default(),
         };
-        let ctx = Box::new(aopen_ctx { ctx: Context::new(&cfg)? });
+        let ctx = Box::new(aopen_ctx { ctx: Context::with_place(&cfg, Some(super::deliver::place))? });
         // SAFETY: `out` is non-NULL and the caller guarantees it is writable.
         unsafe { out.write(Box::into_raw(ctx)) };
         Ok(0)

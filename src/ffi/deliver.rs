@@ -1,5 +1,7 @@
 //! Delivering completions and cancelling: `aopen_dispatch`, `aopen_reap`, `aopen_wait`,
-//! `aopen_cancel`. Outputs are copied into the caller's memory here, and only here.
+//! `aopen_cancel`. Outputs are copied into the caller's memory here: by the delivering call,
+//! or, for a call that ran on a worker, by that worker with [`place`] before it hands the
+//! completion off (see `pool::place`).
 
 use super::guard::*;
 use super::types::*;
@@ -9,9 +11,9 @@ use crate::queue::requests::Completion;
 use std::ffi::{c_int, c_uint};
 use std::time::Duration;
 
-/// Copies a completion's output (a read's bytes, a stat's result) into the caller's buffer:
-/// done by the call that delivers it, on its thread, and by nothing else. The library memory
-/// goes back to `ctx` for later reads.
+/// Copies a completion's output (a read's bytes, a stat's result) into the caller's buffer,
+/// unless its worker placed it there already (see [`place`]). The library memory goes back
+/// to `ctx` for later reads.
 pub(super) fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
     let Some(out) = c.out.take() else { return };
     let (dst, room) = (c.token.out, c.token.out_len);
@@ -31,6 +33,16 @@ unsafe fn plain_bytes<S>(v: &S) -> &[u8] {
 }
 
 /// Copies up to `room` bytes of `out` to `dst`.
+/// Copies a finished call's output to its caller's destination, on the worker that made
+/// it (see `pool::place`): false when the call has none (then nothing is written).
+pub(super) fn place(t: &Token, out: &Output) -> bool {
+    if t.out.is_null() {
+        return false;
+    }
+    copy_out(out, t.out, t.out_len);
+    true
+}
+
 pub(super) fn copy_out(out: &Output, dst: *mut u8, room: usize) {
     let src: &[u8] = match out {
         // SAFETY: statx is plain integers, with no padding the kernel left unwritten in a
@@ -42,8 +54,10 @@ pub(super) fn copy_out(out: &Output, dst: *mut u8, room: usize) {
     };
     let n = src.len().min(room);
     // SAFETY: the caller promised (aopen_stat_submit, aopen_read_submit) that `dst` is
-    // writable for `room` bytes until the completion is delivered, which is now; `src` is
-    // library memory, so the two never overlap.
+    // writable for `room` bytes until the completion is delivered, which is now or later
+    // (a worker places an output before it hands the completion off, only while no cancel,
+    // timeout or free can have given `dst` back: see `pool::place`); `src` is library
+    // memory, so the two never overlap.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
 }
 

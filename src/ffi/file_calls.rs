@@ -56,10 +56,13 @@ pub unsafe extern "C" fn aopen_fsync_submit(
 /// larger ones only while none are) into library memory too, its completion ready at once;
 /// a read the page cache holds only part of still goes to a worker, so that `result` is
 /// what a blocking `pread` returns.
-/// Either way the bytes are copied into `buf` by the `aopen_dispatch` or `aopen_reap` call
-/// that delivers the completion, on its thread, before the callback runs. Before that, and
-/// after a cancel or timeout is delivered, the library never touches `buf`: free it as soon
-/// as such a completion is delivered, even while the read still hangs on a worker. The
+/// The bytes are copied into `buf` by the worker as its read returns, while the request is
+/// still waiting for them (once the read returned a cancel gets -EALREADY), or, for a read
+/// made inside this call, by the `aopen_dispatch` or `aopen_reap` call that delivers it;
+/// either way before the completion is delivered, and only when the read succeeded. After a
+/// cancel or timeout is delivered, and after `aopen_ctx_free` returns, the library never
+/// touches `buf`: free it as soon as such a completion is delivered, even while the read
+/// still hangs on a worker. The
 /// library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
 /// timeout until the syscall returns (the kernel may still write it), so delivering the
 /// cancel of a hung read frees no budget; from 512 bytes up it
@@ -158,8 +161,8 @@ pub unsafe extern "C" fn aopen_read_nowait(
 /// Submits an asynchronous `getdents64(dirfd, buf, len)` and returns at once.
 ///
 /// Reads `linux_dirent64` records from the directory's current position on a worker into
-/// library memory; they are copied into `buf` by the call that delivers the completion, as
-/// for `aopen_read_submit` (same buffer rules and budget). Concurrent requests on one
+/// library memory; they are copied into `buf` as for `aopen_read_submit` (same buffer rules
+/// and budget). Concurrent requests on one
 /// descriptor run in no set order.
 ///
 /// # Parameters
@@ -253,10 +256,11 @@ pub unsafe extern "C" fn aopen_write_submit(
 /// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
 ///
 /// Runs on a worker (io_uring too hands a stat by path to its workers), into library
-/// memory. The result is copied into `*out` by the `aopen_dispatch` or `aopen_reap` call that
-/// delivers the completion, on its thread, before the callback runs; only a successful stat
-/// writes it. Before that, and after a cancel or timeout is delivered, the library never
-/// touches `*out`: free it as soon as such a completion is delivered.
+/// memory. The result is copied into `*out` as a read's bytes are into its buffer (see
+/// `aopen_read_submit`): by the worker as the stat returns, or by the delivering call for one
+/// made inside this call; only a successful stat writes it, always before its completion is
+/// delivered. After a cancel or timeout is delivered, the library never touches `*out`: free
+/// it as soon as such a completion is delivered.
 ///
 /// # Parameters
 /// - `path`: copied before this returns.

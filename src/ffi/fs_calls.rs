@@ -71,9 +71,9 @@ pub(super) unsafe fn submit_plain(
 /// Submits an asynchronous `readlinkat(AT_FDCWD, path, buf, len)` and returns at once.
 ///
 /// Runs on a worker into library memory; the link's target is copied into `buf` (without a
-/// NUL, truncated to `len` bytes, as readlink(2) does) by the call that delivers the
-/// completion, which is the only time the library writes `buf`. The library buffer counts
-/// against `buffer_budget_kib` as a read's does.
+/// NUL, truncated to `len` bytes, as readlink(2) does) as a read's bytes are (see
+/// `aopen_read_submit`), which is the only time the library writes `buf`. The library
+/// buffer counts against `buffer_budget_kib` as a read's does.
 ///
 /// # Parameters
 /// - `path`: the symbolic link; copied before this returns.
@@ -223,8 +223,8 @@ pub unsafe extern "C" fn aopen_access_submit(
 
 /// Submits an asynchronous `statfs(path, out)` and returns at once.
 ///
-/// Runs on a worker into library memory; `*out` is written only by the call that delivers a
-/// successful completion, as for `aopen_stat_submit`.
+/// Runs on a worker into library memory; `*out` is written only for a successful call,
+/// before its completion is delivered, as for `aopen_stat_submit`.
 ///
 /// # Parameters
 /// - `path`: any file on the filesystem; copied before this returns.

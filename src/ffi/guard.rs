@@ -15,8 +15,8 @@ pub struct aopen_ctx {
 pub(super) struct Token {
     pub(super) cb: aopen_cb,
     pub(super) user_data: *mut c_void,
-    /// A stat's or read's destination in the caller's memory and its size, written only by
-    /// the call that delivers the completion; NULL for other calls.
+    /// A stat's or read's destination in the caller's memory and its size, written by the
+    /// worker that ran the call or by the call that delivers it; NULL for other calls.
     pub(super) out: *mut u8,
     pub(super) out_len: usize,
 }
@@ -27,13 +27,13 @@ impl Token {
         Token { cb, user_data, out: std::ptr::null_mut(), out_len: 0 }
     }
 
-    /// The token of a call whose result the delivering call copies into `out` (`len` bytes).
+    /// The token of a call whose result goes into `out` (`len` bytes).
     pub(super) fn with_output(cb: aopen_cb, user_data: *mut c_void, out: *mut u8, len: usize) -> Self {
         Token { cb, user_data, out, out_len: len }
     }
 
-    /// The token of a call whose result is one `T` (a statx, a statfs) the delivering call
-    /// copies into `*out`: `Err(EINVAL)` for a NULL `out`.
+    /// The token of a call whose result is one `T` (a statx, a statfs), copied into `*out`:
+    /// `Err(EINVAL)` for a NULL `out`.
     pub(super) fn with_struct<S>(cb: aopen_cb, user_data: *mut c_void, out: *mut S) -> Result<Self, i32> {
         if out.is_null() {
             return Err(libc::EINVAL);

@@ -11,7 +11,7 @@ use crate::mem::bytes::Bytes;
 use std::ffi::CString;
 
 /// A `statx` result in library memory: filled on a worker, copied to the caller's buffer
-/// only by the call that delivers it.
+/// by that worker or by the call that delivers it (see `pool::place`).
 pub struct StatxBuf(pub Box<libc::statx>);
 
 impl StatxBuf {
@@ -70,7 +70,8 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// What a call wrote into library memory, for the delivering call to copy to the caller.
+/// What a call wrote into library memory, for its worker or the delivering call to copy to
+/// the caller (see `pool::place`).
 #[derive(Debug)]
 pub enum Output {
     Statx(StatxBuf),

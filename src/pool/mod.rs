@@ -53,6 +53,7 @@
 
 mod deliver;
 pub mod parking;
+mod place;
 mod shared;
 mod shutdown;
 mod snapshot;
@@ -61,6 +62,7 @@ mod thread;
 mod watchdog;
 mod worker;
 
+pub use place::Place;
 pub use shared::Shared;
 
 pub use snapshot::Snapshot;

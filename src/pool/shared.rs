@@ -20,9 +20,11 @@
 use crate::config::Resolved;
 use crate::fair::abandoned::{self, at_abandoned_cap};
 use crate::fair::thresholds::*;
+use crate::mem::buffers::Buffers;
 use crate::op::run::Executor;
 use crate::op::Op;
 use crate::pool::parking::{Claim, Parking};
+use crate::pool::place::Place;
 use crate::pool::thread::{spawn_thread, SyscallClock};
 use crate::queue::admission::Admission;
 use crate::queue::handoff::{Entry, Inbox, Outbox};
@@ -79,6 +81,11 @@ pub struct Shared<T> {
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     pub(super) readiness_fd: (i32, bool),
+    /// Where workers copy outputs to (see `pool::place`), and how many copy now.
+    pub(super) place: Option<Place<T>>,
+    pub(super) placing: AtomicUsize,
+    /// Spare large read buffers, for the next reads (see `mem::buffers`).
+    pub(crate) buffers: Buffers,
 }
 
 /// Everything guarded by `Shared::inner`.
@@ -107,7 +114,12 @@ pub struct Inner<T> {
 
 impl<T: Send + 'static> Shared<T> {
     /// A pool with no threads yet and the watchdog started.
-    pub fn start(cfg: Resolved, notifier: Notifier, exec: Box<Executor>) -> Result<Arc<Self>, i32> {
+    pub fn start(
+        cfg: Resolved,
+        notifier: Notifier,
+        exec: Box<Executor>,
+        place: Option<Place<T>>,
+    ) -> Result<Arc<Self>, i32> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
         let table =
@@ -147,6 +159,9 @@ impl<T: Send + 'static> Shared<T> {
             waiters_hint: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             readiness_fd,
+            place,
+            placing: AtomicUsize::new(0),
+            buffers: Buffers::default(),
         });
         let s = Arc::clone(&shared);
         spawn_thread("aopen-watchdog", move || s.watchdog()).map_err(|_| libc::EAGAIN)?;

@@ -65,6 +65,14 @@ impl<T: Send + 'static> Shared<T> {
         self.closed.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         self.refresh(&mut g, 0);
+        // No worker takes an output to place from here on; the ones placing finish (a copy
+        // each, then a push, or a lock to give a completion back), before the caller's
+        // memory is given back with the context.
+        if self.placing.load(Ordering::SeqCst) > 0 {
+            drop(g);
+            self.wait_placed();
+            g = self.lock();
+        }
         let now = Instant::now();
         // Before the table forgets the handed-off requests: their filesystems.
         let undelivered = self.undelivered_fds(&g);

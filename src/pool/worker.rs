@@ -32,6 +32,8 @@ impl<T: Send + 'static> Shared<T> {
         let mut g = lock(&self.inner);
         // Whether this worker has spun since it last had work (it spins once, then parks).
         let mut spun_since_work = false;
+        // Its last completion, whose output it places once it lets go of the lock.
+        let mut to_place = None;
         loop {
             // What the loop handed in, less the one request this worker takes itself.
             self.refresh(&mut g, 1);
@@ -50,6 +52,9 @@ impl<T: Send + 'static> Shared<T> {
                 // wakes only if it had nothing to look at before then).
                 self.wake_watchdog_by(&mut g, start + BLOCKED_THRESHOLD);
                 drop(g);
+                if let Some(c) = to_place.take() {
+                    self.place(c);
+                }
                 let kind = op.kind();
                 clock.started.store(self.since_epoch(start), Ordering::Relaxed);
                 let result = catch_unwind(AssertUnwindSafe(|| (self.exec)(&mut op))).unwrap_or(-libc::EIO);
@@ -61,6 +66,7 @@ impl<T: Send + 'static> Shared<T> {
                 // What the call wrote into library memory (a stat's result), for delivery;
                 // the rest of the op (a path copy) is freed here, outside the lock.
                 let out = op.into_output();
+                let placeable = out.is_some() && result >= 0;
                 g = lock(&self.inner);
                 self.refresh(&mut g, 1);
                 clock.request.store(0, Ordering::Relaxed);
@@ -70,11 +76,20 @@ impl<T: Send + 'static> Shared<T> {
                 // result is dropped like a cancelled one's.
                 self.expire_due(&mut g, end);
                 g.q.finish_with(id, kind, result, out, end);
+                if placeable {
+                    to_place = self.take_to_place(&mut g, id);
+                }
                 self.woke(&mut g);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);
                 }
+                continue;
+            }
+            if let Some(c) = to_place.take() {
+                drop(g);
+                self.place(c);
+                g = lock(&self.inner);
                 continue;
             }
             if g.q.is_closed() {

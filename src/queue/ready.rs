@@ -182,6 +182,12 @@ impl<T, R: Readiness> Completions<T, R> {
         self.table.flush_ready()
     }
 
+    /// Hands off request `id`'s completion if it is the newest ready one (see
+    /// [`Requests::flush_newest`]); the caller keeps readiness, as for [`Self::flush_one`].
+    pub fn flush_newest(&mut self, id: Id) -> Option<Completion<T>> {
+        self.table.flush_newest(id)
+    }
+
     /// See [`Requests::unflush`].
     pub fn unflush(&mut self, c: Completion<T>) {
         self.table.unflush(c)

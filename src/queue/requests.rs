@@ -68,7 +68,8 @@ pub struct Completion<T> {
     /// -errno.
     pub result: i32,
     pub token: T,
-    /// A successful stat's or read's result, for the delivering call to copy to the caller.
+    /// A successful stat's or read's result, for the caller (None once placed: see
+    /// `pool::place`).
     pub out: Option<Output>,
 }
 

@@ -69,6 +69,21 @@ impl<T> Requests<T> {
     /// token, until [`Requests::delivered`].
     pub fn flush_ready(&mut self) -> Option<Completion<T>> {
         let id = self.ready.pop_front()?;
+        Some(self.hand_off(id))
+    }
+
+    /// Hands off request `id`'s completion, if it is the newest ready one (a worker's own,
+    /// just finished), as [`Requests::flush_ready`] hands off the oldest.
+    pub fn flush_newest(&mut self, id: Id) -> Option<Completion<T>> {
+        if self.ready.back() != Some(&id) {
+            return None;
+        }
+        self.ready.pop_back();
+        Some(self.hand_off(id))
+    }
+
+    /// Takes ready request `id`'s completion out, leaving it Ready without its token.
+    fn hand_off(&mut self, id: Id) -> Completion<T> {
         let req = self.reqs.get_mut(id).expect("ready ids are always in the table");
         let State::Ready { result, token, out, .. } = &mut req.state else {
             unreachable!("the ready queue holds ready requests only")
@@ -81,7 +96,7 @@ impl<T> Requests<T> {
             "{kind:?} reports {result}, more than the {} it may (asked for)",
             req.most
         );
-        Some(Completion { id, op: kind, result, token, out })
+        Completion { id, op: kind, result, token, out }
     }
 
     /// Takes back a completion [`Requests::flush_ready`] gave that could not be handed off
