@@ -1,8 +1,9 @@
 //! The C ABI of the link and query calls (readlink, symlink, link, access, statfs, fstatfs),
 //! and what the later file calls share: their op kinds and submit helpers (the attribute
 //! calls are in `attr_calls`, the data calls and `aopen_call_submit` in `data_calls`). Each
-//! is like the file calls in `ffi`: submitted to a worker, charged to its file's filesystem,
-//! cancellable, timed out like any request, caller memory written only at delivery.
+//! is like the file calls in `io_calls` and `meta_calls`: submitted to a worker, charged to
+//! its file's filesystem, cancellable, timed out like any request, caller memory written only
+//! at delivery.
 
 use super::guard::{aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
 use super::types::aopen_cb;
