@@ -10,7 +10,7 @@ pub use crate::mem::bytes::Bytes;
 use crate::op::charge::{attribute, Attributor};
 use crate::op::inline;
 use crate::op::run::{self, Executor};
-use crate::op::{Op, Output, StatxBuf};
+use crate::op::{Op, Output};
 use crate::pool::{Shared, Snapshot};
 use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;

@@ -1,12 +1,25 @@
-//! The Rust API's one method per call: each checks its arguments, builds its `Op` (with its
-//! library buffer, within the budget) and hands it to `Context::submit`.
+//! How a call reaches `Context::submit`, after its argument checks, all of them here:
+//! [`Context::submit_op`] for every call that takes no library buffer from the context (the
+//! checks in one match, `check_op`), and one method for each call that does (read,
+//! getdents, readlink), with the rule for that buffer; `submit_open` and `submit_close` for
+//! Rust callers.
 
 use super::*;
 
-/// The argument checks of the metadata, link and copy calls (see [`Context::submit_op`]).
+/// The argument checks of every call that takes no library buffer from the context (see
+/// [`Context::submit_op`]), each in the order the call makes them: a negative descriptor
+/// first, then the rest.
 fn check_op(op: &Op) -> Result<(), i32> {
     match *op {
-        Op::Fstatfs { fd, .. }
+        Op::Open { ref path, .. } if path.as_bytes().len() >= libc::PATH_MAX as usize => {
+            Err(libc::ENAMETOOLONG)
+        }
+        Op::Close { fd }
+        | Op::Fsync { fd, .. }
+        | Op::Ftruncate { fd, .. }
+        | Op::Fstat { fd, .. }
+        | Op::Write { fd, .. }
+        | Op::Fstatfs { fd, .. }
         | Op::Fchmod { fd, .. }
         | Op::Fchown { fd, .. }
         | Op::Futimens { fd, .. }
@@ -14,6 +27,11 @@ fn check_op(op: &Op) -> Result<(), i32> {
             if fd < 0 =>
         {
             Err(libc::EBADF)
+        }
+        Op::Unlink { flags, .. } if flags & !libc::AT_REMOVEDIR != 0 => Err(libc::EINVAL),
+        Op::Ftruncate { length, .. } if length < 0 => Err(libc::EINVAL),
+        Op::Write { offset, ref data, .. } if offset < -1 || data.len() > i32::MAX as usize => {
+            Err(libc::EINVAL)
         }
         Op::Fallocate { offset, len, .. } if offset < 0 || len <= 0 => Err(libc::EINVAL),
         Op::CopyFileRange { fd_in, fd_out, .. } | Op::Sendfile { in_fd: fd_in, out_fd: fd_out, .. }
@@ -43,61 +61,17 @@ fn check_io(fd: i32, len: usize, offset: i64) -> Result<(), i32> {
 }
 
 impl<T: Send + 'static> Context<T> {
-    /// Queues an open of `path` (`O_CLOEXEC` is always added). `Err((errno, token))`:
-    /// `ENAMETOOLONG`, `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
+    /// Queues an open of `path` (`O_CLOEXEC` is always added): an `Op::Open` through
+    /// [`Context::submit_op`].
     pub fn submit_open(&self, path: CString, flags: i32, mode: u32, token: T) -> Result<Id, (i32, T)> {
-        if path.as_bytes().len() >= libc::PATH_MAX as usize {
-            return Err((libc::ENAMETOOLONG, token));
-        }
-        self.submit(Op::Open { path, flags, mode }, token)
+        self.submit_op(Op::Open { path, flags, mode }, token)
     }
 
     /// Queues a close of `fd`, which the library owns from now on, unless the request is
-    /// cancelled or times out before it runs (then the caller still owns `fd`).
+    /// cancelled or times out before it runs (then the caller still owns `fd`): an
+    /// `Op::Close` through [`Context::submit_op`].
     pub fn submit_close(&self, fd: i32, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Close { fd }, token)
-    }
-
-    /// Queues `fsync(fd)`, or `fdatasync(fd)` with `datasync`. `Err(EBADF)` for `fd` < 0.
-    pub fn submit_fsync(&self, fd: i32, datasync: bool, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Fsync { fd, datasync }, token)
-    }
-
-    /// Queues `unlinkat(AT_FDCWD, path, flags)`; `flags` is 0 or `AT_REMOVEDIR` (else
-    /// `Err(EINVAL)`).
-    pub fn submit_unlink(&self, path: CString, flags: i32, token: T) -> Result<Id, (i32, T)> {
-        if flags & !libc::AT_REMOVEDIR != 0 {
-            return Err((libc::EINVAL, token));
-        }
-        self.submit(Op::Unlink { path, flags }, token)
-    }
-
-    /// Queues `mkdirat(AT_FDCWD, path, mode)`.
-    pub fn submit_mkdir(&self, path: CString, mode: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Mkdir { path, mode }, token)
-    }
-
-    /// Queues `renameat2(AT_FDCWD, from, AT_FDCWD, to, flags)` (the kernel checks `flags`).
-    pub fn submit_rename(&self, from: CString, to: CString, flags: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Rename { from, to, flags }, token)
-    }
-
-    /// Queues `ftruncate(fd, length)`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for a
-    /// negative `length`.
-    pub fn submit_ftruncate(&self, fd: i32, length: i64, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        if length < 0 {
-            return Err((libc::EINVAL, token));
-        }
-        self.submit(Op::Ftruncate { fd, length }, token)
+        self.submit_op(Op::Close { fd }, token)
     }
 
     /// Queues a read of `len` bytes at `offset` (-1: at the file position) into a library
@@ -138,35 +112,14 @@ impl<T: Send + 'static> Context<T> {
         Ok(())
     }
 
-    /// Queues a write of `data` (the library's copy) at `offset` (-1: at the file position),
-    /// with the checks of [`Context::submit_read`].
-    pub fn submit_write(&self, fd: i32, data: Bytes, offset: i64, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_io(fd, data.len(), offset) {
-            return Err((e, token));
-        }
-        self.submit(Op::Write { fd, offset, data }, token)
-    }
-
-    /// Queues `statx(AT_FDCWD, path, flags, mask)` into a library buffer, delivered in the
-    /// completion's `out` (see [`Completion`]): the kernel checks `flags` and `mask`.
-    pub fn submit_stat(&self, path: CString, flags: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
-        self.submit(Op::Stat { path, flags, mask, out: StatxBuf::new() }, token)
-    }
-
-    /// Queues `statx(fd, "", AT_EMPTY_PATH, mask)` like [`Context::submit_stat`].
-    /// `Err(EBADF)` for `fd` < 0.
-    pub fn submit_fstat(&self, fd: i32, mask: u32, token: T) -> Result<Id, (i32, T)> {
-        if fd < 0 {
-            return Err((libc::EBADF, token));
-        }
-        self.submit(Op::Fstat { fd, mask, out: StatxBuf::new() }, token)
-    }
-
-    /// Queues a metadata, link or copy call, or a caller's function (`Op::Symlink` through
-    /// `Op::Call`; a readlink goes through [`Context::submit_readlink`] for its buffer), after
-    /// the checks the calls share: `Err(EBADF)` for a negative descriptor, `Err(EINVAL)` for
-    /// an offset below -1, a non-positive fallocate range, or a copy over `i32::MAX` bytes.
-    /// Flags and modes are the kernel's to check, as for the synchronous call.
+    /// Queues any call that takes no library buffer from the context (all but read, getdents
+    /// and readlink: see [`Context::submit_read`]; a write brings its own copy), after its
+    /// argument checks: `Err(EBADF)` for a negative descriptor; `Err(EINVAL)` for unlink
+    /// flags other than `AT_REMOVEDIR`, a negative truncate length, an offset below -1, a
+    /// non-positive fallocate range, or a write or copy over `i32::MAX` bytes;
+    /// `Err(ENAMETOOLONG)` for an open's path of `PATH_MAX` bytes or more. Other flags and
+    /// modes are the kernel's to check, as for the synchronous call. Then, as any submit:
+    /// `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
     pub fn submit_op(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = check_op(&op) {
             return Err((e, token));

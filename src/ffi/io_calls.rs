@@ -4,6 +4,7 @@
 use super::guard::*;
 use super::types::*;
 use crate::context::Bytes;
+use crate::op::Op;
 use std::ffi::{c_int, c_uint, c_void};
 
 /// Submits an asynchronous `fsync(fd)` (or `fdatasync(fd)`) and returns at once.
@@ -37,13 +38,12 @@ pub unsafe extern "C" fn aopen_fsync_submit(
     user_data: *mut c_void,
 ) -> i64 {
     guard_errno(|| {
-        // SAFETY: the caller guarantees `ctx` is NULL or live.
-        let ctx = unsafe { ctx_ref(ctx) }?;
         if flags & !AOPEN_FSYNC_DATASYNC != 0 {
             return Err(libc::EINVAL);
         }
-        let datasync = flags & AOPEN_FSYNC_DATASYNC != 0;
-        submitted(ctx.submit_fsync(fd, datasync, Token::new(cb, user_data)))
+        let op = Op::Fsync { fd, datasync: flags & AOPEN_FSYNC_DATASYNC != 0 };
+        // SAFETY: the caller guarantees `ctx` is NULL or live.
+        unsafe { submit_plain(ctx, op, cb, user_data) }
     })
 }
 
@@ -245,6 +245,6 @@ pub unsafe extern "C" fn aopen_write_submit(
             // SAFETY: `buf` is non-NULL and readable for `len` bytes, per the contract.
             Bytes::copy_of(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
         };
-        submitted(ctx.submit_write(fd, data, offset, Token::new(cb, user_data)))
+        submitted(ctx.submit_op(Op::Write { fd, offset, data }, Token::new(cb, user_data)))
     })
 }

@@ -3,6 +3,7 @@
 
 use super::guard::*;
 use super::types::*;
+use crate::op::{Op, StatxBuf};
 use std::ffi::{c_char, c_int, c_uint, c_void};
 
 /// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
@@ -45,9 +46,9 @@ pub unsafe extern "C" fn aopen_stat_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
-        let path = unsafe { path_arg(path) }?.to_owned();
+        let path = unsafe { owned_path(path) }?;
         let token = Token::with_struct(cb, user_data, out)?;
-        submitted(ctx.submit_stat(path, flags, mask, token))
+        submitted(ctx.submit_op(Op::Stat { path, flags, mask, out: StatxBuf::new() }, token))
     })
 }
 
@@ -88,7 +89,7 @@ pub unsafe extern "C" fn aopen_fstat_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         let token = Token::with_struct(cb, user_data, out)?;
-        submitted(ctx.submit_fstat(fd, mask, token))
+        submitted(ctx.submit_op(Op::Fstat { fd, mask, out: StatxBuf::new() }, token))
     })
 }
 
@@ -125,8 +126,8 @@ pub unsafe extern "C" fn aopen_unlink_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
-        let path = unsafe { path_arg(path) }?.to_owned();
-        submitted(ctx.submit_unlink(path, flags, Token::new(cb, user_data)))
+        let path = unsafe { owned_path(path) }?;
+        submitted(ctx.submit_op(Op::Unlink { path, flags }, Token::new(cb, user_data)))
     })
 }
 
@@ -161,8 +162,8 @@ pub unsafe extern "C" fn aopen_mkdir_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
-        let path = unsafe { path_arg(path) }?.to_owned();
-        submitted(ctx.submit_mkdir(path, mode, Token::new(cb, user_data)))
+        let path = unsafe { owned_path(path) }?;
+        submitted(ctx.submit_op(Op::Mkdir { path, mode }, Token::new(cb, user_data)))
     })
 }
 
@@ -201,8 +202,8 @@ pub unsafe extern "C" fn aopen_rename_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `from` and `to` are NULL or NUL-terminated.
-        let (from, to) = unsafe { (path_arg(from)?.to_owned(), path_arg(to)?.to_owned()) };
-        submitted(ctx.submit_rename(from, to, flags, Token::new(cb, user_data)))
+        let (from, to) = unsafe { (owned_path(from)?, owned_path(to)?) };
+        submitted(ctx.submit_op(Op::Rename { from, to, flags }, Token::new(cb, user_data)))
     })
 }
 
@@ -235,9 +236,6 @@ pub unsafe extern "C" fn aopen_ftruncate_submit(
     cb: aopen_cb,
     user_data: *mut c_void,
 ) -> i64 {
-    guard_errno(|| {
-        // SAFETY: the caller guarantees `ctx` is NULL or live.
-        let ctx = unsafe { ctx_ref(ctx) }?;
-        submitted(ctx.submit_ftruncate(fd, length, Token::new(cb, user_data)))
-    })
+    // SAFETY: the caller guarantees `ctx` is NULL or live.
+    guard_errno(|| unsafe { submit_plain(ctx, Op::Ftruncate { fd, length }, cb, user_data) })
 }
