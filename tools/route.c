@@ -4,7 +4,8 @@
  * loop. Each request stands between calls to route_mark(), which route.py breaks on to tell
  * what a stretch of the library's calls belongs to. The loop waits on the context fd with
  * poll(2) and takes completions with aopen_reap, as an event loop does. Before each request
- * the worker is left idle long enough to park, so every route starts from the same state.
+ * the worker is left idle long enough to park and the last reap's report is taken in, so
+ * every route starts from the same state.
  *
  * Not a test: it checks only that each request succeeds (exit 1 otherwise). */
 #define _GNU_SOURCE
@@ -29,10 +30,17 @@ static void fail(const char *what, long r) {
     exit(1);
 }
 
-/* Lets the worker finish spinning and park (a spin lasts microseconds; under gdb, longer). */
-static void settle(void) {
+/* Lets the worker finish spinning and park (a spin lasts microseconds; under gdb, longer),
+ * then has the pool take in what the last reap reported (aopen_stats takes the pool's lock,
+ * and whoever takes it takes in pending delivery reports): else the next submit that locks
+ * would, and one route would carry another request's report. */
+static void settle(struct aopen_ctx *ctx) {
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL);
+    aopen_stats_snapshot s;
+    int r = aopen_stats(ctx, &s);
+    if (r < 0)
+        fail("aopen_stats", r);
 }
 
 /* The context fd, asked for once, as a loop does when it registers it. */
@@ -64,7 +72,7 @@ static int open_close(struct aopen_ctx *ctx, const char *path, int traced) {
         route_mark("open:done");
     if (c.result < 0)
         fail("open completion", c.result);
-    settle();
+    settle(ctx);
     if (traced)
         route_mark("close:submit");
     id = aclose_submit(ctx, c.result, NULL, NULL);
@@ -98,13 +106,13 @@ int main(void) {
     /* Untraced: starts the worker and warms the caches (the file's mount, its path). */
     if (open_close(ctx, path, 0) < 0)
         fail("warm-up close", -1);
-    settle();
+    settle(ctx);
     r = open_close(ctx, path, 1);
     if (r < 0)
         fail("close completion", r);
 
     char buf[4096];
-    settle();
+    settle(ctx);
     route_mark("read:submit");
     int64_t id = aopen_read_submit(ctx, fd, buf, sizeof buf, 0, NULL, NULL);
     route_mark("read:loop");

@@ -16,7 +16,9 @@ module), and how many times it re-enters a file it had left:
   which makes the completion visible to the loop, then the loop's aopen_reap.
 The worker's hits after the eventfd write (looking for its next request, parking) are no
 request's route and are left out; other threads' (the watchdog's) are counted on a line of
-their own.
+their own. The loop reports each delivery to the table without the lock, and whoever takes
+the lock next takes the report in: route.c has that done before each request (aopen_stats),
+so no leg carries another request's report, and none shows its own.
 
 A hit is a function's entry, so a return into a file is not seen: "re-enters" counts calls
 into a file the route had left. Under gdb everything is slower, so caches bounded in time (an
