@@ -231,6 +231,24 @@ impl<T> Requests<T> {
         Ok(id)
     }
 
+    /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
+    /// already (the hand-off bounds the depth and the bytes before the table sees it).
+    /// `Err(EAGAIN)` only when the table is full.
+    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
+        let kind = op.kind();
+        let seq = self.insert(id, kind, fs, submitted, State::Queued { op, token: Some(token) }).map_err(
+            |state| match state {
+                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
+                _ => unreachable!("given back as it was given"),
+            },
+        )?;
+        self.sched.push(fs, seq, id);
+        self.deadlines.track(seq, id, submitted);
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        Ok(())
+    }
+
     /// Records a request that already completed on the submitting thread (the fast path)
     /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
     /// `depth` requests are undelivered already.
@@ -260,6 +278,35 @@ impl<T> Requests<T> {
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
+    }
+
+    /// Takes in the completion of a request the submitting thread completed (the fast
+    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
+    /// library memory its output holds.
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        let Completion { id, op: kind, result, token, out } = c;
+        let state = State::Ready { result, cancelled: false, token: Some(token), out };
+        let most = most_result(kind, bytes);
+        let req = Req {
+            seq: 0,
+            kind,
+            fs: crate::fs::UNKNOWN,
+            submitted: Instant::now(),
+            syscall: None,
+            state,
+            bytes,
+            most,
+            fds: [-1, -1],
+        };
+        if self.reqs.insert(id, req).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            return;
+        }
+        self.held_bytes += bytes;
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        self.counters.inline += 1;
+        self.push_ready(id);
     }
 
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
