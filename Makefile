@@ -39,7 +39,7 @@ NIGHTLY  := $(shell rustup run nightly rustc --version >/dev/null 2>&1 && echo y
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --child-silent-after-fork=yes
 
-.PHONY: check-valgrind check-asan check-tsan check-loom soak soak-fs bench
+.PHONY: check-valgrind check-asan check-tsan check-loom soak soak-fs bench route
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
 	test-demo test-install test-examples test-python test-python-install demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
@@ -163,6 +163,13 @@ $(BUILD)/bench: benches/bench.c include/aopen.h $(LIB) $(SONAME_LINK)
 
 bench: $(BUILD)/bench $(SHIM)
 	benches/run.sh $(abspath $(SHIM))
+
+# The route of one open, its close and one read through src/, file by file, from the export to
+# the syscall and back: tools/route.py runs tools/route.c under gdb on a debug build, with a
+# breakpoint on each of the crate's functions. Evidence for README's layout, not a test: it
+# is not part of `make test`. Needs gdb.
+route:
+	CARGO="$(CARGO)" CC="$(CC)" python3 tools/route.py
 
 # Runs each event-loop example under the shim; skips (with a note) a loop whose library
 # pkg-config cannot find. examples/copy copies from hangfs where FUSE is available.

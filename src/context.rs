@@ -1,5 +1,12 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
+//!
+//! This file: making one; the way in (every call's argument checks, `check_op` and the rule
+//! for a library buffer, then the fast path or attribution, then one call into the pool:
+//! `Context::submit`) and the way out (dispatch, reap, wait, and what a delivered completion
+//! leaves behind), so that a request's route through the context is this file alone; cancel
+//! and shutdown. `nowait.rs`: the calls that run on the caller's thread or not at all,
+//! without the queue; `stats.rs`: what the context reports.
 
 use crate::config::Config;
 use crate::fork;
@@ -9,19 +16,19 @@ pub use crate::mem::bytes::Bytes;
 use crate::op::charge::{attribute, Attributor};
 use crate::op::inline;
 use crate::op::run::{self, Executor};
-use crate::op::{Op, Output, StatxBuf};
-use crate::pool::{Place, Shared, Snapshot};
+use crate::op::{Op, Output};
+use crate::pool::{Place, Shared};
 use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;
-use crate::queue::requests::{Completion, MountReport};
+use crate::queue::requests::Completion;
 use crate::sync::Arc;
 use crate::sys;
 use std::ffi::CString;
-use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-mod calls;
+mod nowait;
+mod stats;
 
 /// How long shutdown waits for idle threads to leave before returning anyway.
 const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);
@@ -48,6 +55,49 @@ const INLINE_READ_ALWAYS: usize = 64 * 1024;
 
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The argument checks of every call that takes no library buffer from the context (see
+/// [`Context::submit_op`]), each in the order the call makes them: a negative descriptor
+/// first, then the rest.
+fn check_op(op: &Op) -> Result<(), i32> {
+    match *op {
+        Op::Open { ref path, .. } if path.as_bytes().len() >= libc::PATH_MAX as usize => {
+            Err(libc::ENAMETOOLONG)
+        }
+        Op::Close { fd }
+        | Op::Fsync { fd, .. }
+        | Op::Ftruncate { fd, .. }
+        | Op::Fstat { fd, .. }
+        | Op::Write { fd, .. }
+        | Op::Fstatfs { fd, .. }
+        | Op::Fchmod { fd, .. }
+        | Op::Fchown { fd, .. }
+        | Op::Futimens { fd, .. }
+        | Op::Fallocate { fd, .. }
+            if fd < 0 =>
+        {
+            Err(libc::EBADF)
+        }
+        Op::Unlink { flags, .. } if flags & !libc::AT_REMOVEDIR != 0 => Err(libc::EINVAL),
+        Op::Ftruncate { length, .. } if length < 0 => Err(libc::EINVAL),
+        Op::Write { offset, ref data, .. } if offset < -1 || data.len() > i32::MAX as usize => {
+            Err(libc::EINVAL)
+        }
+        Op::Fallocate { offset, len, .. } if offset < 0 || len <= 0 => Err(libc::EINVAL),
+        Op::CopyFileRange { fd_in, fd_out, .. } | Op::Sendfile { in_fd: fd_in, out_fd: fd_out, .. }
+            if fd_in < 0 || fd_out < 0 =>
+        {
+            Err(libc::EBADF)
+        }
+        Op::CopyFileRange { off_in, off_out, len, .. }
+            if off_in < -1 || off_out < -1 || len > i32::MAX as usize =>
+        {
+            Err(libc::EINVAL)
+        }
+        Op::Sendfile { offset, count, .. } if offset < -1 || count > i32::MAX as usize => Err(libc::EINVAL),
+        _ => Ok(()),
+    }
+}
 
 /// A handle for blocking until completions are ready that stays valid if the context is
 /// freed meanwhile: its waits then end with `ESHUTDOWN`.
@@ -127,39 +177,92 @@ impl<T: Send + 'static> Context<T> {
         }
     }
 
-    /// A handle for `wait` that outlives the context (see [`Waiter`]).
-    pub fn waiter(&self) -> Waiter<T> {
-        Waiter { shared: Arc::clone(&self.shared) }
-    }
-
-    /// The descriptor that polls readable while a completion is ready.
-    pub fn fd(&self) -> Result<i32, i32> {
-        self.alive()?;
-        Ok(self.shared.readiness_fd())
-    }
-
-    /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is
-    /// cached (see `op::inline::read_nowait`): the bytes read, or `Err(EAGAIN)` (then submit).
-    pub fn read_nowait(&self, fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64) -> Result<usize, i32> {
-        self.alive()?;
-        if self.shared.cfg.no_inline {
-            return Err(libc::EAGAIN);
-        }
-        inline::read_nowait(fd, buf, offset, false)
-    }
-
-    /// Takes back the library memory of a delivered completion's output (after its bytes
-    /// were copied out), for later reads to reuse.
-    pub fn recycle(&self, out: Output) {
-        self.shared.recycle(out);
-    }
-
     /// The context's buffer budget in bytes.
     pub fn buffer_budget(&self) -> usize {
         self.shared.cfg.buffer_budget
     }
 
-    pub(super) fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {
+    /// Queues any call that takes no library buffer from the context (all but read, getdents
+    /// and readlink: see [`Context::submit_read`]; a write brings its own copy), after its
+    /// argument checks: `Err(EBADF)` for a negative descriptor; `Err(EINVAL)` for unlink
+    /// flags other than `AT_REMOVEDIR`, a negative truncate length, an offset below -1, a
+    /// non-positive fallocate range, or a write or copy over `i32::MAX` bytes;
+    /// `Err(ENAMETOOLONG)` for an open's path of `PATH_MAX` bytes or more. Other flags and
+    /// modes are the kernel's to check, as for the synchronous call. Then, as any submit:
+    /// `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
+    pub fn submit_op(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = check_op(&op) {
+            return Err((e, token));
+        }
+        self.submit(op, token)
+    }
+
+    /// Queues an open of `path` (`O_CLOEXEC` is always added): an `Op::Open` through
+    /// [`Context::submit_op`].
+    pub fn submit_open(&self, path: CString, flags: i32, mode: u32, token: T) -> Result<Id, (i32, T)> {
+        self.submit_op(Op::Open { path, flags, mode }, token)
+    }
+
+    /// Queues a close of `fd`, which the library owns from now on, unless the request is
+    /// cancelled or times out before it runs (then the caller still owns `fd`): an
+    /// `Op::Close` through [`Context::submit_op`].
+    pub fn submit_close(&self, fd: i32, token: T) -> Result<Id, (i32, T)> {
+        self.submit_op(Op::Close { fd }, token)
+    }
+
+    /// Queues a read of `len` bytes at `offset` (-1: at the file position) into a library
+    /// buffer, delivered in the completion's `out`. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)`
+    /// for `offset` < -1 or `len` over `i32::MAX`, or a buffer over the whole budget.
+    pub fn submit_read(&self, fd: i32, len: usize, offset: i64, token: T) -> Result<Id, (i32, T)> {
+        match self.read_buffer(fd, len, offset) {
+            Ok(buf) => self.submit(Op::Read { fd, offset, buf }, token),
+            Err(e) => Err((e, token)),
+        }
+    }
+
+    /// Queues `getdents64(fd)` of up to `len` bytes of records into a library buffer,
+    /// delivered like a read's. `Err(EBADF)` for `fd` < 0, `Err(EINVAL)` for `len` over
+    /// `i32::MAX` or the whole budget.
+    pub fn submit_getdents(&self, fd: i32, len: usize, token: T) -> Result<Id, (i32, T)> {
+        match self.read_buffer(fd, len, 0) {
+            Ok(buf) => self.submit(Op::Getdents { fd, buf }, token),
+            Err(e) => Err((e, token)),
+        }
+    }
+
+    /// Queues `readlinkat(AT_FDCWD, path)` of up to `len` bytes into a library buffer,
+    /// delivered like a read's (same budget checks).
+    pub fn submit_readlink(&self, path: CString, len: usize, token: T) -> Result<Id, (i32, T)> {
+        match self.read_buffer(0, len, 0) {
+            Ok(buf) => self.submit(Op::Readlink { path, buf }, token),
+            Err(e) => Err((e, token)),
+        }
+    }
+
+    /// A library buffer for a read of `len` bytes, after the checks of
+    /// [`Context::submit_read`] (the budget's before allocating it).
+    fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
+        if fd < 0 {
+            return Err(libc::EBADF);
+        }
+        if offset < -1 || len > i32::MAX as usize {
+            return Err(libc::EINVAL);
+        }
+        self.check_buffer_len(len)?;
+        Ok(self.shared.buffers.take(len))
+    }
+
+    /// The rule for one call's library buffer, checked before it is allocated or filled:
+    /// `Err(EINVAL)` past `i32::MAX` bytes or past the whole buffer budget. (What is free of
+    /// the budget is the table's to check, at submit: `EAGAIN`.)
+    pub fn check_buffer_len(&self, len: usize) -> Result<(), i32> {
+        if len > i32::MAX as usize || len > self.buffer_budget() {
+            return Err(libc::EINVAL);
+        }
+        Ok(())
+    }
+
+    fn submit(&self, mut op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
@@ -205,75 +308,6 @@ impl<T: Send + 'static> Context<T> {
         }
     }
 
-    /// Opens `path` on this thread if the kernel can finish it from its caches on a local
-    /// filesystem (see `op::inline`): `Ok(fd)`, `Err(errno)` for an open that completed with an
-    /// error, `Err(EAGAIN)` when it would have to wait (then submit it), `Err(ESHUTDOWN)` in a
-    /// forked child.
-    pub fn open_nowait(&self, path: &std::ffi::CStr, flags: i32, mode: u32) -> Result<i32, i32> {
-        // SAFETY: statx is plain data, all zeroes a valid value.
-        let mut st: libc::statx = unsafe { std::mem::zeroed() };
-        self.open_nowait_statx(path, flags, mode, &mut st)
-    }
-
-    /// [`Context::open_nowait`], leaving in `st`, after `Ok(fd)`, the descriptor's statx
-    /// (`STATX_BASIC_STATS`, taken right after the open: what an fstat would return).
-    pub fn open_nowait_statx(
-        &self,
-        path: &std::ffi::CStr,
-        flags: i32,
-        mode: u32,
-        st: &mut libc::statx,
-    ) -> Result<i32, i32> {
-        self.alive()?;
-        if self.shared.cfg.no_inline {
-            return Err(libc::EAGAIN);
-        }
-        match inline::open_nowait(path, flags, mode, st) {
-            inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
-            inline::OpenNowait::Done(r) => Err(-r),
-            inline::OpenNowait::Wait => Err(libc::EAGAIN),
-            inline::OpenNowait::WaitAndClose(fd) => {
-                // Not a plain file: its close may block (a device's driver), so a worker
-                // closes it, and the caller submits the open.
-                if self.close_detached(fd).is_err() {
-                    crate::sys::close_quietly(fd);
-                }
-                Err(libc::EAGAIN)
-            }
-        }
-    }
-
-    /// Stats `path` on this thread if the kernel can resolve it from its caches to a file on
-    /// a local filesystem (see `op::inline::stat_nowait`): `Ok(())` with `out` written,
-    /// `Err(errno)` for a stat that completed with an error, `Err(EAGAIN)` when it would have
-    /// to wait (then submit it), `Err(ESHUTDOWN)` in a forked child.
-    pub fn stat_nowait(
-        &self,
-        path: &std::ffi::CStr,
-        flags: i32,
-        mask: u32,
-        out: &mut libc::statx,
-    ) -> Result<(), i32> {
-        self.alive()?;
-        if self.shared.cfg.no_inline {
-            return Err(libc::EAGAIN);
-        }
-        inline::stat_nowait(path, flags, mask, out)
-    }
-
-    /// Closes `fd` on this thread if it is on a local filesystem (see `op::inline`): `Ok(())`, or
-    /// `Err(EAGAIN)` with `fd` still the caller's (then submit the close).
-    pub fn close_nowait(&self, fd: i32) -> Result<(), i32> {
-        self.alive()?;
-        if fd < 0 {
-            return Err(libc::EBADF);
-        }
-        if self.shared.cfg.no_inline {
-            return Err(libc::EAGAIN);
-        }
-        inline::close_nowait(fd)
-    }
-
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such
     /// undelivered request; `Err(EALREADY)`: a close already running or done, or a request
     /// already cancelled or timed out.
@@ -295,6 +329,17 @@ impl<T: Send + 'static> Context<T> {
         }
         let fs = (self.attribute)(&Op::Close { fd });
         self.shared.close_detached(fs, fd)
+    }
+
+    /// A handle for `wait` that outlives the context (see [`Waiter`]).
+    pub fn waiter(&self) -> Waiter<T> {
+        Waiter { shared: Arc::clone(&self.shared) }
+    }
+
+    /// The descriptor that polls readable while a completion is ready.
+    pub fn fd(&self) -> Result<i32, i32> {
+        self.alive()?;
+        Ok(self.shared.readiness_fd())
     }
 
     /// Delivers up to `max` ready completions (0: every one ready now), oldest first, one at
@@ -326,40 +371,10 @@ impl<T: Send + 'static> Context<T> {
         self.shared.wait(timeout)
     }
 
-    /// A snapshot of the pool's size, for tests and introspection.
-    pub fn threads(&self) -> (usize, usize) {
-        self.shared.threads()
-    }
-
-    /// Counters, histograms and the pool's state now. Takes the context lock once, briefly.
-    pub fn stats(&self) -> Result<Snapshot, i32> {
-        self.alive()?;
-        Ok(self.shared.snapshot())
-    }
-
-    /// The filesystems with a request queued, or a syscall running, for at least `min_age`,
-    /// oldest first (abandoned syscalls and owed closes included: they show a filesystem
-    /// that is still stuck).
-    pub fn blocked_mounts(&self, min_age: Duration) -> Result<Vec<MountReport>, i32> {
-        self.alive()?;
-        Ok(self.shared.blocked_mounts(min_age))
-    }
-
-    /// [`Context::blocked_mounts`], each with its mount in the current mount table (looked
-    /// up once for the whole list; None for a filesystem no longer mounted).
-    pub fn blocked_mounts_described(
-        &self,
-        min_age: Duration,
-    ) -> Result<Vec<(MountReport, Option<Mount>)>, i32> {
-        let reports = self.blocked_mounts(min_age)?;
-        let table = fs::current();
-        Ok(reports
-            .into_iter()
-            .map(|m| {
-                let mount = table.mount_of_fs(m.fs).cloned();
-                (m, mount)
-            })
-            .collect())
+    /// Takes back the library memory of a delivered completion's output (after its bytes
+    /// were copied out), for later reads to reuse.
+    pub fn recycle(&self, out: Output) {
+        self.shared.recycle(out);
     }
 
     /// Lets go of a completion that nobody receives (dispatched without a callback): the

@@ -21,7 +21,6 @@ mod queue;
 mod stats;
 mod sync;
 mod sys;
-mod sysmeta;
 
 pub use config::Config;
 pub use context::Context;

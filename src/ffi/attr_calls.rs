@@ -2,8 +2,7 @@
 //! Like the other later file calls (see `fs_calls`): submitted to a worker, charged to the
 //! file's filesystem, cancellable, timed out like any request.
 
-use super::fs_calls::{owned_path, submit_plain};
-use super::guard::{aopen_ctx, guard_errno};
+use super::guard::{aopen_ctx, guard_errno, owned_path, submit_plain};
 use super::types::aopen_cb;
 use crate::op::Op;
 use std::ffi::{c_char, c_int, c_void};

@@ -2,8 +2,7 @@
 //! caller (fallocate, copy_file_range, sendfile), and of `aopen_call_submit`, which runs a
 //! function of the caller's on a worker. Like the other later file calls (see `fs_calls`).
 
-use super::fs_calls::{owned_path, submit_plain};
-use super::guard::{aopen_ctx, guard_errno};
+use super::guard::{aopen_ctx, guard_errno, owned_path, submit_plain};
 use super::types::aopen_cb;
 use crate::op::{Job, Op};
 use std::ffi::{c_char, c_int, c_uint, c_void};

@@ -1,13 +1,14 @@
 //! The C ABI of the link and query calls (readlink, symlink, link, access, statfs, fstatfs),
-//! and what the later file calls share: their op kinds and submit helpers (the attribute
-//! calls are in `attr_calls`, the data calls and `aopen_call_submit` in `data_calls`). Each
-//! is like the file calls in `ffi`: submitted to a worker, charged to its file's filesystem,
-//! cancellable, timed out like any request, caller memory written only at delivery.
+//! and the op kinds of the later file calls (the attribute calls are in `attr_calls`, the
+//! data calls and `aopen_call_submit` in `data_calls`). Each
+//! is like the file calls in `io_calls` and `meta_calls`: submitted to a worker, charged to
+//! its file's filesystem, cancellable, timed out like any request, caller memory written only
+//! at delivery.
 
-use super::guard::{aopen_ctx, buf_arg, ctx_ref, guard_errno, path_arg, submitted, Token};
+use super::guard::{aopen_ctx, buf_arg, ctx_ref, guard_errno, owned_path, submit_plain, submitted, Token};
 use super::types::aopen_cb;
 use crate::op::{Op, OpKind, StatfsBuf};
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void};
 
 /// Completion of an `aopen_readlink_submit` request.
 pub const AOPEN_OP_READLINK: u32 = 12u32;
@@ -43,30 +44,6 @@ const _: () = {
     assert!(AOPEN_OP_COPY_FILE_RANGE == OpKind::CopyFileRange as u32);
     assert!(AOPEN_OP_SENDFILE == OpKind::Sendfile as u32 && AOPEN_OP_CALL == OpKind::Call as u32);
 };
-
-/// A path argument, copied: `Err(EINVAL)` for NULL, `Err(ENAMETOOLONG)` for PATH_MAX or more.
-///
-/// # Safety
-/// `path` is NULL or a readable NUL-terminated string.
-pub(super) unsafe fn owned_path(path: *const c_char) -> Result<CString, i32> {
-    // SAFETY: per this function's contract.
-    Ok(unsafe { path_arg(path) }?.to_owned())
-}
-
-/// Submits `op` on `ctx` with a token that writes no caller memory.
-///
-/// # Safety
-/// `ctx` is NULL or a live context.
-pub(super) unsafe fn submit_plain(
-    ctx: *mut aopen_ctx,
-    op: Op,
-    cb: aopen_cb,
-    user_data: *mut c_void,
-) -> Result<i64, i32> {
-    // SAFETY: per this function's contract.
-    let ctx = unsafe { ctx_ref(ctx) }?;
-    submitted(ctx.submit_op(op, Token::new(cb, user_data)))
-}
 
 /// Submits an asynchronous `readlinkat(AT_FDCWD, path, buf, len)` and returns at once.
 ///

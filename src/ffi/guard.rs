@@ -1,9 +1,11 @@
-//! What every export shares: the context handle, the caller's token, the panic guard, and
-//! the checks of pointer arguments (context, path, buffer).
+//! What every export shares: the context handle, the caller's token, the panic guard, the
+//! checks of pointer arguments (context, path, buffer), and the submit of a call that writes
+//! no caller memory.
 
 use super::types::*;
 use crate::context::Context;
-use std::ffi::{c_char, c_void, CStr};
+use crate::op::Op;
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// An opaque context: one worker pool and one completion queue.
@@ -95,4 +97,28 @@ pub(super) unsafe fn path_arg<'a>(path: *const c_char) -> Result<&'a CStr, i32> 
     }
     // SAFETY: the string is NUL-terminated within `max` bytes (checked above).
     Ok(unsafe { CStr::from_ptr(path) })
+}
+
+/// A path argument, copied: `Err(EINVAL)` for NULL, `Err(ENAMETOOLONG)` for PATH_MAX or more.
+///
+/// # Safety
+/// `path` is NULL or a readable NUL-terminated string.
+pub(super) unsafe fn owned_path(path: *const c_char) -> Result<CString, i32> {
+    // SAFETY: per this function's contract.
+    Ok(unsafe { path_arg(path) }?.to_owned())
+}
+
+/// Submits `op` on `ctx` with a token that writes no caller memory.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+pub(super) unsafe fn submit_plain(
+    ctx: *mut aopen_ctx,
+    op: Op,
+    cb: aopen_cb,
+    user_data: *mut c_void,
+) -> Result<i64, i32> {
+    // SAFETY: per this function's contract.
+    let ctx = unsafe { ctx_ref(ctx) }?;
+    submitted(ctx.submit_op(op, Token::new(cb, user_data)))
 }

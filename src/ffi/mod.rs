@@ -20,8 +20,11 @@ mod ctx;
 /// `aopen_submit`, `aclose_submit`.
 mod open_close;
 
-/// fsync, read, getdents, write, stat, fstat, unlink, mkdir, rename, ftruncate.
-mod file_calls;
+/// fsync, read, read_nowait, getdents, write: a file's bytes.
+mod io_calls;
+
+/// stat, fstat, unlink, mkdir, rename, ftruncate: what a file is and where it stands.
+mod meta_calls;
 
 /// `aopen_open_nowait`, `aopen_stat_nowait`, `aopen_close_nowait`, `aclose_detach`.
 mod nowait;
@@ -52,9 +55,10 @@ pub use attr_calls::*;
 pub use ctx::*;
 pub use data_calls::*;
 pub use deliver::*;
-pub use file_calls::*;
 pub use fs_calls::*;
 pub use guard::aopen_ctx;
+pub use io_calls::*;
+pub use meta_calls::*;
 pub use nowait::*;
 pub use open_close::*;
 pub use stats::*;

@@ -2,6 +2,7 @@
 
 use super::guard::*;
 use super::types::*;
+use crate::op::Op;
 use std::ffi::{c_char, c_int, c_void};
 
 /// Submits an asynchronous `open(path, flags | O_CLOEXEC, mode)` and returns at once.
@@ -52,8 +53,8 @@ pub unsafe extern "C" fn aopen_submit(
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         let ctx = unsafe { ctx_ref(ctx) }?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
-        let path = unsafe { path_arg(path) }?.to_owned();
-        submitted(ctx.submit_open(path, flags, mode, Token::new(cb, user_data)))
+        let path = unsafe { owned_path(path) }?;
+        submitted(ctx.submit_op(Op::Open { path, flags, mode }, Token::new(cb, user_data)))
     })
 }
 
@@ -93,9 +94,6 @@ pub unsafe extern "C" fn aclose_submit(
     cb: aopen_cb,
     user_data: *mut c_void,
 ) -> i64 {
-    guard_errno(|| {
-        // SAFETY: the caller guarantees `ctx` is NULL or live.
-        let ctx = unsafe { ctx_ref(ctx) }?;
-        submitted(ctx.submit_close(fd, Token::new(cb, user_data)))
-    })
+    // SAFETY: the caller guarantees `ctx` is NULL or live.
+    guard_errno(|| unsafe { submit_plain(ctx, Op::Close { fd }, cb, user_data) })
 }

@@ -4,7 +4,6 @@ use crate::fdguard;
 use crate::mem::bytes::Bytes;
 use crate::op::Op;
 use crate::sys;
-use crate::sysmeta;
 
 /// Runs one request's syscall; returns an fd, 0, or -errno. A stat writes into the op's own
 /// buffer (library memory), never the caller's.
@@ -32,24 +31,24 @@ pub fn run_syscall(op: &mut Op) -> i32 {
             status(sys::statx(libc::AT_FDCWD, path, *flags, *mask, &mut out.0))
         }
         Op::Fstat { fd, mask, out } => status(sys::statx_fd(*fd, 0, *mask, &mut out.0)),
-        Op::Readlink { path, buf } => filled(buf, |room| sysmeta::readlink(path, room)),
-        Op::Symlink { target, link } => status(sysmeta::symlink(target, link)),
-        Op::Link { from, to, flags } => status(sysmeta::link(from, to, *flags)),
-        Op::Access { path, mode, flags } => status(sysmeta::access(path, *mode, *flags)),
-        Op::Statfs { path, out } => status(sysmeta::statfs(path, &mut out.0)),
-        Op::Fstatfs { fd, out } => status(sysmeta::fstatfs(*fd, &mut out.0)),
-        Op::Chmod { path, mode } => status(sysmeta::chmod(path, *mode)),
-        Op::Fchmod { fd, mode } => status(sysmeta::fchmod(*fd, *mode)),
-        Op::Chown { path, uid, gid, flags } => status(sysmeta::chown(path, *uid, *gid, *flags)),
-        Op::Fchown { fd, uid, gid } => status(sysmeta::fchown(*fd, *uid, *gid)),
-        Op::Utimens { path, times, flags } => status(sysmeta::utimens(path, times, *flags)),
-        Op::Futimens { fd, times } => status(sysmeta::futimens(*fd, times)),
-        Op::Fallocate { fd, mode, offset, len } => status(sysmeta::fallocate(*fd, *mode, *offset, *len)),
+        Op::Readlink { path, buf } => filled(buf, |room| sys::readlink(path, room)),
+        Op::Symlink { target, link } => status(sys::symlink(target, link)),
+        Op::Link { from, to, flags } => status(sys::link(from, to, *flags)),
+        Op::Access { path, mode, flags } => status(sys::access(path, *mode, *flags)),
+        Op::Statfs { path, out } => status(sys::statfs(path, &mut out.0)),
+        Op::Fstatfs { fd, out } => status(sys::fstatfs(*fd, &mut out.0)),
+        Op::Chmod { path, mode } => status(sys::chmod(path, *mode)),
+        Op::Fchmod { fd, mode } => status(sys::fchmod(*fd, *mode)),
+        Op::Chown { path, uid, gid, flags } => status(sys::chown(path, *uid, *gid, *flags)),
+        Op::Fchown { fd, uid, gid } => status(sys::fchown(*fd, *uid, *gid)),
+        Op::Utimens { path, times, flags } => status(sys::utimens(path, times, *flags)),
+        Op::Futimens { fd, times } => status(sys::futimens(*fd, times)),
+        Op::Fallocate { fd, mode, offset, len } => status(sys::fallocate(*fd, *mode, *offset, *len)),
         Op::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
-            count(sysmeta::copy_file_range(*fd_in, *off_in, *fd_out, *off_out, *len, *flags))
+            count(sys::copy_file_range(*fd_in, *off_in, *fd_out, *off_out, *len, *flags))
         }
         Op::Sendfile { out_fd, in_fd, offset, count: n } => {
-            count(sysmeta::sendfile(*out_fd, *in_fd, *offset, *n))
+            count(sys::sendfile(*out_fd, *in_fd, *offset, *n))
         }
         Op::Call { job, .. } => job.run(),
     }

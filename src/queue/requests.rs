@@ -31,7 +31,8 @@
 //! request stays here until the loop reports it delivered (see `requests/handoff.rs`, with
 //! the rest of the table's side of the hand-off).
 //!
-//! Cancels, timeouts and shutdown are in `requests/cancel.rs`; what the table reports without
+//! A worker's side (a request taken to run, its syscall's return) is in `requests/running.rs`;
+//! cancels, timeouts and shutdown in `requests/cancel.rs`; what the table reports without
 //! changing, in `requests/gauges.rs`.
 //!
 //! `T` is the caller's per-request token (the C layer's callback and user_data), carried
@@ -231,6 +232,24 @@ impl<T> Requests<T> {
         Ok(id)
     }
 
+    /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
+    /// already (the hand-off bounds the depth and the bytes before the table sees it).
+    /// `Err(EAGAIN)` only when the table is full.
+    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
+        let kind = op.kind();
+        let seq = self.insert(id, kind, fs, submitted, State::Queued { op, token: Some(token) }).map_err(
+            |state| match state {
+                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
+                _ => unreachable!("given back as it was given"),
+            },
+        )?;
+        self.sched.push(fs, seq, id);
+        self.deadlines.track(seq, id, submitted);
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        Ok(())
+    }
+
     /// Records a request that already completed on the submitting thread (the fast path)
     /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
     /// `depth` requests are undelivered already.
@@ -260,6 +279,35 @@ impl<T> Requests<T> {
         self.counters.submitted += 1;
         self.counters.inline += 1;
         Ok((id, Effect { became_ready: self.push_ready(id) }))
+    }
+
+    /// Takes in the completion of a request the submitting thread completed (the fast
+    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
+    /// library memory its output holds.
+    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
+        let Completion { id, op: kind, result, token, out } = c;
+        let state = State::Ready { result, cancelled: false, token: Some(token), out };
+        let most = most_result(kind, bytes);
+        let req = Req {
+            seq: 0,
+            kind,
+            fs: crate::fs::UNKNOWN,
+            submitted: Instant::now(),
+            syscall: None,
+            state,
+            bytes,
+            most,
+            fds: [-1, -1],
+        };
+        if self.reqs.insert(id, req).is_err() {
+            debug_assert!(false, "the table has no limit in a pool");
+            return;
+        }
+        self.held_bytes += bytes;
+        self.outstanding += 1;
+        self.counters.submitted += 1;
+        self.counters.inline += 1;
+        self.push_ready(id);
     }
 
     /// Queues a close of `fd`, which the library owns and nobody will receive, on `fs`: an
@@ -332,90 +380,6 @@ impl<T> Requests<T> {
         Some(req)
     }
 
-    /// The oldest queued request that could start now (see [`Scheduler::next`]), moved to
-    /// Running for a worker at `now`, with the filesystem it is charged to.
-    pub fn take_work(&mut self, now: Instant) -> Option<(Id, Op, FsId)> {
-        let (id, fs) = self.sched.next()?;
-        let req = self.reqs.get_mut(id).expect("queued ids are always in the table");
-        let (op, state) = match std::mem::replace(&mut req.state, State::Abandoned { owed: true }) {
-            State::Queued { op, token: Some(token) } => (op, State::Running { token }),
-            State::Queued { op, token: None } => (op, State::Abandoned { owed: true }),
-            _ => unreachable!("the scheduler holds queued requests only"),
-        };
-        let owed = matches!(state, State::Abandoned { .. });
-        req.state = state;
-        req.syscall = Some(now);
-        self.counters.queue_wait.record(now.saturating_duration_since(req.submitted));
-        if req.kind == OpKind::Close {
-            // A running close cannot be cancelled, so no timeout can reach it.
-            self.deadlines.untrack(req.seq);
-        }
-        let bytes = req.bytes;
-        self.sched.start(fs, id, owed);
-        self.running += 1;
-        if owed {
-            self.abandoned += 1;
-            self.abandoned_bytes += bytes;
-        }
-        Some((id, op, fs))
-    }
-
-    /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno). If
-    /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
-    /// becomes an owed close on the same filesystem.
-    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
-        self.finish_with(id, kind, result, None, now)
-    }
-
-    /// [`Requests::finish`] for a call that wrote into library memory (`out`): kept for
-    /// delivery if the request still waits and succeeded, else dropped.
-    pub fn finish_with(
-        &mut self,
-        id: Id,
-        kind: OpKind,
-        result: i32,
-        out: Option<Output>,
-        now: Instant,
-    ) -> Effect {
-        let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
-            debug_assert!(false, "a running request keeps its slot until its syscall returns");
-            return Effect::default();
-        };
-        let abandoned = req.runs_abandoned();
-        req.syscall = None;
-        let (fs, seq) = (req.fs, req.seq);
-        self.running -= 1;
-        if abandoned {
-            self.abandoned -= 1;
-            self.abandoned_bytes -= req.bytes;
-            req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::release(fd));
-        }
-        self.sched.end(fs, abandoned);
-        let late_fd = kind.opened_fd(result);
-        match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
-            State::Running { token } => {
-                let out = Output::of_result(out, result);
-                req.state = State::Ready { result, cancelled: false, token: Some(token), out };
-                self.deadlines.untrack(seq);
-                return Effect { became_ready: self.push_ready(id) };
-            }
-            // Cancelled or timed out, and not yet delivered: delivery frees the slot.
-            ready @ State::Ready { .. } => req.state = ready,
-            State::Abandoned { owed } => {
-                self.remove(id);
-                if owed {
-                    self.owed -= 1;
-                    return Effect::default(); // its result is nobody's
-                }
-            }
-            State::Queued { .. } => unreachable!("a queued request has no syscall"),
-        }
-        if let Some(fd) = late_fd {
-            self.owe_close(fs, fd, now);
-        }
-        Effect::default()
-    }
-
     fn push_ready(&mut self, id: Id) -> bool {
         self.ready.push_back(id);
         self.ready.len() == 1
@@ -425,6 +389,7 @@ impl<T> Requests<T> {
 mod cancel;
 mod gauges;
 mod handoff;
+mod running;
 pub use cancel::CancelError;
 pub use gauges::MountReport;
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! Thin, errno-returning wrappers over the few syscalls the library makes, one file per job.
 //!
 //! Every function here returns `Ok(value)` or `Err(errno)` (a positive errno value), and is
-//! re-exported here, so callers name it `crate::sys::foo` whatever file holds it. The later
-//! file calls' wrappers are in `sysmeta`. Outside tests, libc is also called directly by the
+//! re-exported here, so callers name it `crate::sys::foo` whatever file holds it (the later
+//! file calls' are in `meta.rs`). Outside tests, libc is also called directly by the
 //! FFI boundary (`strnlen` of a path argument), the fast path's interposer check
 //! (`dlopen`/`dlsym`) and the fork check (`pthread_atfork`).
 
 mod eventfd;
 mod fds;
 mod io;
+mod meta;
 mod openat2;
 mod paths;
 mod procfs;
@@ -18,6 +19,7 @@ mod thread;
 pub(crate) use eventfd::*;
 pub(crate) use fds::*;
 pub(crate) use io::*;
+pub(crate) use meta::*;
 pub(crate) use openat2::*;
 pub(crate) use paths::*;
 pub(crate) use procfs::*;

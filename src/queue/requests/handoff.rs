@@ -1,6 +1,7 @@
-//! The table's side of the hand-off (see `queue::handoff`): taking in what the loop handed
-//! over (requests admitted already, completions the fast path made that could not be handed
-//! off), handing ready completions off and taking them back, and the loop's delivery reports.
+//! The table's side of the hand-off (see `queue::handoff`): handing ready completions off
+//! and taking them back, and the loop's delivery reports. (Taking in what the loop handed
+//! over, [`Requests::ingest`] and [`Requests::ingest_ready`], is with the other ways in, in
+//! `requests.rs`.)
 //!
 //! Handed off. A ready request's completion (token, result, output) may leave the table
 //! before it is delivered ([`Requests::flush_ready`]): the pool moves it to the lock-free
@@ -11,53 +12,6 @@
 use super::*;
 
 impl<T> Requests<T> {
-    /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
-    /// already (the hand-off bounds the depth and the bytes before the table sees it).
-    /// `Err(EAGAIN)` only when the table is full.
-    pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
-        let kind = op.kind();
-        let seq = self.insert(id, kind, fs, submitted, State::Queued { op, token: Some(token) }).map_err(
-            |state| match state {
-                State::Queued { token: Some(t), .. } => (libc::EAGAIN, t),
-                _ => unreachable!("given back as it was given"),
-            },
-        )?;
-        self.sched.push(fs, seq, id);
-        self.deadlines.track(seq, id, submitted);
-        self.outstanding += 1;
-        self.counters.submitted += 1;
-        Ok(())
-    }
-
-    /// Takes in the completion of a request the submitting thread completed (the fast
-    /// path) that could not be handed off: Ready, behind the ones the table holds. `bytes`:
-    /// library memory its output holds.
-    pub fn ingest_ready(&mut self, c: Completion<T>, bytes: usize) {
-        let Completion { id, op: kind, result, token, out } = c;
-        let state = State::Ready { result, cancelled: false, token: Some(token), out };
-        let most = most_result(kind, bytes);
-        let req = Req {
-            seq: 0,
-            kind,
-            fs: crate::fs::UNKNOWN,
-            submitted: Instant::now(),
-            syscall: None,
-            state,
-            bytes,
-            most,
-            fds: [-1, -1],
-        };
-        if self.reqs.insert(id, req).is_err() {
-            debug_assert!(false, "the table has no limit in a pool");
-            return;
-        }
-        self.held_bytes += bytes;
-        self.outstanding += 1;
-        self.counters.submitted += 1;
-        self.counters.inline += 1;
-        self.push_ready(id);
-    }
-
     /// Delivers the oldest ready request.
     pub fn pop_ready(&mut self) -> Option<Completion<T>> {
         let c = self.flush_ready()?;

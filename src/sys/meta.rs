@@ -1,8 +1,8 @@
-//! Thin, errno-returning wrappers over the syscalls of the metadata, link and copy calls
-//! (readlink, symlink, link, access, statfs, chmod, chown, utimens, fallocate,
-//! copy_file_range, sendfile), in the style of `sys`: `Ok(value)` or `Err(errno)`.
+//! The syscalls of the later file calls: the metadata, link and copy calls (readlink,
+//! symlink, link, access, statfs, chmod, chown, utimens, fallocate, copy_file_range,
+//! sendfile).
 
-use crate::sys::{count_retrying, errno, zero_or_errno};
+use super::{count_retrying, errno, zero_or_errno};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
