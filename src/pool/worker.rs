@@ -34,13 +34,18 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         // Its last completion, whose output it places once it lets go of the lock.
         let mut to_place = None;
+        // Whether this worker has held the lock since it finished its last call (then the
+        // take-in and the expiry below were made as it finished).
+        let mut just_finished = false;
         loop {
-            // What the loop handed in, less the one request this worker takes itself.
-            self.refresh(&mut g, 1);
             let start = Instant::now();
-            // A request whose deadline has passed times out here rather than run, even when
-            // the watchdog (late on a loaded machine) has not expired it yet.
-            self.expire_due(&mut g, start);
+            if !std::mem::take(&mut just_finished) {
+                // What the loop handed in, less the one request this worker takes itself.
+                self.refresh(&mut g, 1);
+                // A request whose deadline has passed times out here rather than run, even
+                // when the watchdog (late on a loaded machine) has not expired it yet.
+                self.expire_due(&mut g, start);
+            }
             if Self::hold_at_cap(&mut g) {
                 self.wake_watchdog_by(&mut g, start + RECHECK_TICK);
             }
@@ -84,6 +89,7 @@ impl<T: Send + 'static> Shared<T> {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);
                 }
+                just_finished = true;
                 continue;
             }
             if let Some(c) = to_place.take() {
