@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 /// Hand-off entries the loop lets pile up before it takes them in itself, if it can
 /// without waiting (see [`Shared::settle_some`]).
 const SETTLE_BATCH: usize = 32;
+/// How often (in pops, per thread) the loop looks whether it should (see
+/// [`Shared::settle_some`]).
+const SETTLE_EVERY: usize = 8;
+
+std::thread_local! {
+    /// Pops made on this thread (a count for [`SETTLE_EVERY`], no more).
+    static POPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 impl<T: Send + 'static> Shared<T> {
     /// Completions the loop can take now: in the hand-off, or ready in the table behind a
@@ -120,8 +128,14 @@ impl<T: Send + 'static> Shared<T> {
     /// Once the loop has handed over [`SETTLE_BATCH`] entries nobody took in (inline
     /// completions and delivery reports, while every worker is idle), takes them in now if
     /// the lock is free: a few at a time, never a long take-in at once, and never a wait.
+    /// The queues' lengths are looked at once per [`SETTLE_EVERY`] pops of this thread (each
+    /// look reads indices the workers write).
     fn settle_some(self: &Arc<Self>) {
-        if self.inbox.len() + self.outbox.reports() < SETTLE_BATCH {
+        let due = POPS.with(|n| {
+            n.set(n.get().wrapping_add(1));
+            n.get() % SETTLE_EVERY == 0
+        });
+        if !due || self.inbox.len() + self.outbox.reports() < SETTLE_BATCH {
             return;
         }
         if let Ok(mut g) = self.inner.try_lock() {
