@@ -625,17 +625,16 @@ int64_t aopen_fsync_submit(struct aopen_ctx *ctx,
  * The read runs on a worker into library memory, or, when it is at an offset on a local
  * regular file whose data is cached, inside this call (`preadv2(RWF_NOWAIT)`, the fast
  * path of `aopen_read_nowait`; for reads under 64 KiB even with other requests in flight,
- * larger ones only while none are) into library memory too, its completion ready at once;
- * a read the page cache holds only part of still goes to a worker, so that `result` is
- * what a blocking `pread` returns.
- * The bytes are copied into `buf` by the worker as its read returns, while the request is
- * still waiting for them (once the read returned a cancel gets -EALREADY), or, for a read
- * made inside this call, by the `aopen_dispatch` or `aopen_reap` call that delivers it;
- * either way before the completion is delivered, and only when the read succeeded. After a
- * cancel or timeout is delivered, and after `aopen_ctx_free` returns, the library never
- * touches `buf`: free it as soon as such a completion is delivered, even while the read
- * still hangs on a worker. The
- * library's buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
+ * larger ones only while none are) straight into `buf`, its completion ready at once (it
+ * is admitted first, so a submit that fails writes nothing); a read the page cache holds
+ * only part of still goes to a worker, so that `result` is what a blocking `pread`
+ * returns. A worker's bytes are copied into `buf` by the worker as its read returns, while
+ * the request is still waiting for them (once the read returned, a cancel gets -EALREADY):
+ * either way `buf` holds them before the completion is delivered, and only when the read
+ * succeeded. After a cancel or timeout is delivered, and after `aopen_ctx_free` returns,
+ * the library never touches `buf`: free it as soon as such a completion is delivered,
+ * even while the read still hangs on a worker. A worker's
+ * library buffer counts against `buffer_budget_kib` until delivery, and after a cancel or
  * timeout until the syscall returns (the kernel may still write it), so delivering the
  * cancel of a hung read frees no budget; from 512 bytes up it
  * is page-aligned, so an `O_DIRECT` descriptor works whatever `buf`'s alignment. `fd` stays
@@ -688,7 +687,8 @@ int64_t aopen_read_submit(struct aopen_ctx *ctx,
  *
  * # Returns
  * The bytes read (possibly fewer than `len` where only part is cached; 0 at end of file),
- * -EAGAIN (it would wait, or not a local regular file), or -EINVAL (NULL `ctx`, NULL `buf`
+ * -EAGAIN (it would wait, or not a local regular file, or opened `O_DIRECT`, whose reads
+ * bypass the page cache and wait for the disk), or -EINVAL (NULL `ctx`, NULL `buf`
  * with `len` > 0, `offset` < -1, `len` over `INT_MAX`), -EBADF, or the read's own -errno.
  *
  * # Thread safety

@@ -16,7 +16,7 @@ pub use crate::mem::bytes::Bytes;
 use crate::op::charge::{attribute, Attributor};
 use crate::op::inline;
 use crate::op::run::{self, Executor};
-use crate::op::{Op, Output};
+use crate::op::{Op, OpKind, Output};
 use crate::pool::{Place, Shared};
 use crate::queue::ids::Id;
 use crate::queue::ready::Notifier;
@@ -24,6 +24,7 @@ use crate::queue::requests::Completion;
 use crate::sync::Arc;
 use crate::sys;
 use std::ffi::CString;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -48,6 +49,11 @@ pub struct Context<T: Send + 'static> {
     /// Whether submit may complete a request on the caller's thread (the fast path: see
     /// `inline`): with real syscalls and without `no_inline`.
     inline: bool,
+}
+
+/// Whether a read of `len` bytes at `offset` is at an offset and stays within one 4 KiB page.
+fn within_a_page(len: usize, offset: i64) -> bool {
+    offset >= 0 && (offset as u64 % 4096) as usize + len <= 4096
 }
 
 /// Reads smaller than this go inline (when cached) even with work in flight.
@@ -242,14 +248,71 @@ impl<T: Send + 'static> Context<T> {
     /// A library buffer for a read of `len` bytes, after the checks of
     /// [`Context::submit_read`] (the budget's before allocating it).
     fn read_buffer(&self, fd: i32, len: usize, offset: i64) -> Result<Bytes, i32> {
+        self.check_read(fd, len, offset)?;
+        Ok(self.shared.buffers.take(len))
+    }
+
+    /// The checks of a read of `len` bytes of `fd` at `offset`: `Err(EBADF)` for `fd` < 0,
+    /// `Err(EINVAL)` for `offset` < -1 or `len` past the buffer limit.
+    fn check_read(&self, fd: i32, len: usize, offset: i64) -> Result<(), i32> {
         if fd < 0 {
             return Err(libc::EBADF);
         }
         if offset < -1 || len > i32::MAX as usize {
             return Err(libc::EINVAL);
         }
-        self.check_buffer_len(len)?;
-        Ok(self.shared.buffers.take(len))
+        self.check_buffer_len(len)
+    }
+
+    /// [`Context::submit_read`] for a caller whose destination `dst` may be written at once:
+    /// a read the fast path makes (see [`Context::reads_inline`]) within one page goes
+    /// straight into `dst`, with no library buffer and nothing to copy at delivery (else to
+    /// a worker, without trying the fast path again); any other is submitted as
+    /// `submit_read` submits it.
+    ///
+    /// Within one page, because `RWF_NOWAIT` finds such a range cached or not as a whole: it
+    /// never reads part of it and leaves the rest to a worker, whose read (of a file shrunk
+    /// meanwhile) could then return fewer bytes than the fast path had written.
+    pub fn submit_read_into(
+        &self,
+        fd: i32,
+        dst: &mut [MaybeUninit<u8>],
+        offset: i64,
+        token: T,
+    ) -> Result<Id, (i32, T)> {
+        let len = dst.len();
+        if let Err(e) = self.alive().and_then(|()| self.check_read(fd, len, offset)) {
+            return Err((e, token));
+        }
+        if !within_a_page(len, offset) {
+            return self.submit_read(fd, len, offset, token); // the fast path into library memory
+        }
+        if self.reads_inline(len, offset) {
+            // Admitted first, so that a refused read never writes `dst`.
+            let id = match self.shared.admit_completed() {
+                Ok(id) => id,
+                Err(e) => return Err((e, token)),
+            };
+            // (Within one page a short read is always the end of the file: not `whole`.)
+            match inline::read_nowait(fd, dst, offset, false) {
+                Err(libc::EAGAIN) => self.shared.unadmit_completed(id),
+                r => {
+                    let result = r.map_or_else(|e| -e, |n| n as i32); // n <= len <= i32::MAX
+                    return self.shared.hand_completed(id, OpKind::Read, result, None, 0, token);
+                }
+            }
+        }
+        let buf = self.shared.buffers.take(len);
+        self.submit_pooled(Op::Read { fd, offset, buf }, token)
+    }
+
+    /// Whether a read of `len` bytes at `offset` may go inline (when cached): only at an
+    /// offset (the pool may redo it: a completion refused as over the depth or the budget is
+    /// dropped, and a read at the file position would have moved it); a small one always (its
+    /// syscall costs less than a worker's hand-off), a large one only while nothing is in
+    /// flight (with work in flight, the pool's worker makes its copy in parallel).
+    fn reads_inline(&self, len: usize, offset: i64) -> bool {
+        self.inline && offset >= 0 && (len < INLINE_READ_ALWAYS || self.shared.is_quiet())
     }
 
     /// The rule for one call's library buffer, checked before it is allocated or filled:
@@ -271,6 +334,14 @@ impl<T: Send + 'static> Context<T> {
                 let kind = op.kind();
                 return self.shared.submit_completed(kind, result, op.into_output(), token);
             }
+        }
+        self.submit_pooled(op, token)
+    }
+
+    /// Queues `op` for a worker, charged to its file's filesystem.
+    fn submit_pooled(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = self.alive() {
+            return Err((e, token));
         }
         let fs = (self.attribute)(&op);
         self.shared.submit(fs, op, token)
@@ -296,9 +367,7 @@ impl<T: Send + 'static> Context<T> {
                 done(self.open_nowait(path, *flags, *mode))
             }
             Op::Close { fd } if self.shared.is_quiet() => done(inline::close_nowait(*fd).map(|()| 0)),
-            Op::Read { fd, offset, buf }
-                if *offset >= 0 && (buf.room_len() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
-            {
+            Op::Read { fd, offset, buf } if self.reads_inline(buf.room_len(), *offset) => {
                 let r = run::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
                 (r != -libc::EAGAIN).then_some(r)
             }

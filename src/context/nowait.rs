@@ -3,7 +3,6 @@
 //! else returns `EAGAIN` at once (then the caller submits it).
 
 use super::*;
-use std::mem::MaybeUninit;
 
 impl<T: Send + 'static> Context<T> {
     /// Reads on this thread if `fd` is a regular file on a local filesystem and the data is

@@ -77,6 +77,20 @@ pub(super) fn buf_arg(buf: *mut c_void, len: usize) -> Result<*mut u8, i32> {
     }
 }
 
+/// The caller's `len` bytes at `buf` (non-NULL when `len` > 0: see [`buf_arg`]) as a
+/// destination the kernel may write, nothing assumed of what they hold.
+///
+/// # Safety
+/// `buf` is writable for `len` bytes (`len` <= `isize::MAX`) for as long as the slice is used.
+pub(super) unsafe fn dst_arg<'a>(buf: *mut u8, len: usize) -> &'a mut [std::mem::MaybeUninit<u8>] {
+    if len == 0 {
+        return &mut [];
+    }
+    // SAFETY: non-NULL (len > 0, checked by buf_arg) and writable for `len` bytes, per this
+    // function's contract; as MaybeUninit nothing is assumed of what it holds.
+    unsafe { std::slice::from_raw_parts_mut(buf.cast(), len) }
+}
+
 /// A submit's return: the request id, or -errno (the token is dropped).
 pub(super) fn submitted(r: Result<crate::queue::ids::Id, (i32, Token)>) -> Result<i64, i32> {
     r.map(|id| id as i64).map_err(|(e, _)| e)

@@ -265,7 +265,7 @@ fn refuse_nowait(id: Option<u64>) {
 }
 
 /// `pread(fd, buf, offset)` (offset -1: at the file position) on the caller's thread if `fd`
-/// is a regular file on a local filesystem and the data is in the page cache
+/// is a regular file on a local filesystem, not opened `O_DIRECT`, and the data is in the page cache
 /// (`preadv2(RWF_NOWAIT)`): the bytes read (possibly fewer than asked, where only part is
 /// cached), or `Err(EAGAIN)` when it would wait (then submit it). With `whole`, a read that
 /// stops short of both `buf`'s end and the end of the file (only part of it was cached) is
@@ -282,7 +282,9 @@ pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64, whole: boo
     if info.mode & libc::S_IFMT != libc::S_IFREG || !mount_is_local(info.mount_id) {
         return Err(libc::EAGAIN);
     }
-    if nowait_refused(info.mount_id) {
+    // O_DIRECT bypasses the page cache: RWF_NOWAIT then only spares it the locks, and the
+    // read waits for the disk (and transfers whole blocks, past the end of the file too).
+    if nowait_refused(info.mount_id) || sys::status_flags(fd)? & libc::O_DIRECT != 0 {
         return Err(libc::EAGAIN);
     }
     match sys::pread_nowait(fd, buf, offset) {

@@ -123,6 +123,37 @@ impl<T: Send + 'static> Shared<T> {
                 return Err((e, token));
             }
         };
+        self.hand_completed(id, kind, result, out, bytes, token)
+    }
+
+    /// Admits a completion the caller's thread is about to make with no output in library
+    /// memory (a read straight into the caller's buffer), before it makes it: so that a
+    /// refused one writes nothing. Hand it over with [`Self::hand_completed`], or take the
+    /// admission back with [`Self::unadmit_completed`] if the call goes to the pool instead.
+    pub(crate) fn admit_completed(self: &Arc<Self>) -> Result<Id, i32> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(libc::ESHUTDOWN);
+        }
+        self.admit(0, true)
+    }
+
+    /// Takes back an admission of [`Self::admit_completed`] that made no completion.
+    pub(crate) fn unadmit_completed(&self, id: Id) {
+        self.admission.refuse(id, 0);
+    }
+
+    /// Queues the completion of admitted request `id` (its output holding `bytes` of
+    /// library memory), made on the caller's thread, for the loop (see
+    /// [`Self::submit_completed`]).
+    pub(crate) fn hand_completed(
+        self: &Arc<Self>,
+        id: Id,
+        kind: OpKind,
+        result: i32,
+        out: Option<Output>,
+        bytes: usize,
+        token: T,
+    ) -> Result<Id, (i32, T)> {
         // Recorded for a cancel before the loop can pop it; the table never hears of it.
         self.inline.record(id, kind);
         let c = Completion { id, op: kind, result, token, out };

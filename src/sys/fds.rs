@@ -80,6 +80,16 @@ pub(crate) fn set_status_flags(fd: i32, flags: i32) -> Result<(), i32> {
     Ok(())
 }
 
+/// `fd`'s status flags (`F_GETFL`: the access mode, `O_APPEND`, `O_DIRECT`, ...).
+pub(crate) fn status_flags(fd: i32) -> Result<i32, i32> {
+    // SAFETY: F_GETFL on an integer descriptor only reads its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(errno());
+    }
+    Ok(flags)
+}
+
 /// Whether `fd` is an open descriptor.
 pub(crate) fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD on any integer is harmless; it only reads the descriptor flags.
