@@ -50,9 +50,6 @@ pub struct Context<T: Send + 'static> {
     inline: bool,
 }
 
-/// Reads smaller than this go inline (when cached) even with work in flight.
-const INLINE_READ_ALWAYS: usize = 64 * 1024;
-
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -267,45 +264,14 @@ impl<T: Send + 'static> Context<T> {
             return Err((e, token));
         }
         if self.inline {
-            if let Some(result) = self.run_inline(&mut op) {
+            let quiet = || self.shared.is_quiet();
+            if let Some(result) = inline::try_run(&mut op, quiet, |fd| self.close_on_worker(fd)) {
                 let kind = op.kind();
                 return self.shared.submit_completed(kind, result, op.into_output(), token);
             }
         }
         let fs = (self.attribute)(&op);
         self.shared.submit(fs, op, token)
-    }
-
-    /// Runs `op` on this thread if the fast path can (see `op::inline`): its result (with any
-    /// output in `op`'s own buffer), or None when it must go to the pool.
-    ///
-    /// An open or close goes inline only while nothing is in flight: with work in flight the
-    /// pool's threads, in parallel with the caller, are the faster way. So does a large read
-    /// (the pool's worker makes the first of its two copies while the caller makes the
-    /// other's). A small cached read and an fstat always do: their syscall costs less than
-    /// handing them to a worker. Only reads at an offset go inline, as the pool may redo them:
-    /// a completion refused as over the depth or the buffer budget is dropped, and a read at
-    /// the file position would have moved it.
-    fn run_inline(&self, op: &mut Op) -> Option<i32> {
-        let done = |r: Result<i32, i32>| match r {
-            Err(libc::EAGAIN) => None,
-            r => Some(r.unwrap_or_else(|e| -e)),
-        };
-        match op {
-            Op::Open { path, flags, mode } if self.shared.is_quiet() => {
-                done(self.open_nowait(path, *flags, *mode))
-            }
-            Op::Close { fd } if self.shared.is_quiet() => done(inline::close_nowait(*fd).map(|()| 0)),
-            Op::Read { fd, offset, buf }
-                if *offset >= 0 && (buf.room_len() < INLINE_READ_ALWAYS || self.shared.is_quiet()) =>
-            {
-                let r = run::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
-                (r != -libc::EAGAIN).then_some(r)
-            }
-            Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
-            // No non-blocking form in the kernel (io_uring hands these to its workers too).
-            _ => None,
-        }
     }
 
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such
