@@ -51,14 +51,6 @@ pub struct Context<T: Send + 'static> {
     inline: bool,
 }
 
-/// Whether a read of `len` bytes at `offset` is at an offset and stays within one 4 KiB page.
-fn within_a_page(len: usize, offset: i64) -> bool {
-    offset >= 0 && (offset as u64 % 4096) as usize + len <= 4096
-}
-
-/// Reads smaller than this go inline (when cached) even with work in flight.
-const INLINE_READ_ALWAYS: usize = 64 * 1024;
-
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -265,7 +257,7 @@ impl<T: Send + 'static> Context<T> {
     }
 
     /// [`Context::submit_read`] for a caller whose destination `dst` may be written at once:
-    /// a read the fast path makes (see [`Context::reads_inline`]) within one page goes
+    /// a read the fast path makes (see [`inline::reads_inline`]) within one page goes
     /// straight into `dst`, with no library buffer and nothing to copy at delivery (else to
     /// a worker, without trying the fast path again); any other is submitted as
     /// `submit_read` submits it.
@@ -281,13 +273,13 @@ impl<T: Send + 'static> Context<T> {
         token: T,
     ) -> Result<Id, (i32, T)> {
         let len = dst.len();
+        if !inline::within_a_page(len, offset) {
+            return self.submit_read(fd, len, offset, token); // the fast path into library memory
+        }
         if let Err(e) = self.alive().and_then(|()| self.check_read(fd, len, offset)) {
             return Err((e, token));
         }
-        if !within_a_page(len, offset) {
-            return self.submit_read(fd, len, offset, token); // the fast path into library memory
-        }
-        if self.reads_inline(len, offset) {
+        if self.inline && inline::reads_inline(len, offset, || self.shared.is_quiet()) {
             // Admitted first, so that a refused read never writes `dst`.
             let id = match self.shared.admit_completed() {
                 Ok(id) => id,
@@ -306,15 +298,6 @@ impl<T: Send + 'static> Context<T> {
         self.submit_pooled(Op::Read { fd, offset, buf }, token)
     }
 
-    /// Whether a read of `len` bytes at `offset` may go inline (when cached): only at an
-    /// offset (the pool may redo it: a completion refused as over the depth or the budget is
-    /// dropped, and a read at the file position would have moved it); a small one always (its
-    /// syscall costs less than a worker's hand-off), a large one only while nothing is in
-    /// flight (with work in flight, the pool's worker makes its copy in parallel).
-    fn reads_inline(&self, len: usize, offset: i64) -> bool {
-        self.inline && offset >= 0 && (len < INLINE_READ_ALWAYS || self.shared.is_quiet())
-    }
-
     /// The rule for one call's library buffer, checked before it is allocated or filled:
     /// `Err(EINVAL)` past `i32::MAX` bytes or past the whole buffer budget. (What is free of
     /// the budget is the table's to check, at submit: `EAGAIN`.)
@@ -330,7 +313,8 @@ impl<T: Send + 'static> Context<T> {
             return Err((e, token));
         }
         if self.inline {
-            if let Some(result) = self.run_inline(&mut op) {
+            let quiet = || self.shared.is_quiet();
+            if let Some(result) = inline::try_run(&mut op, quiet, |fd| self.close_on_worker(fd)) {
                 let kind = op.kind();
                 return self.shared.submit_completed(kind, result, op.into_output(), token);
             }
@@ -345,36 +329,6 @@ impl<T: Send + 'static> Context<T> {
         }
         let fs = (self.attribute)(&op);
         self.shared.submit(fs, op, token)
-    }
-
-    /// Runs `op` on this thread if the fast path can (see `op::inline`): its result (with any
-    /// output in `op`'s own buffer), or None when it must go to the pool.
-    ///
-    /// An open or close goes inline only while nothing is in flight: with work in flight the
-    /// pool's threads, in parallel with the caller, are the faster way. So does a large read
-    /// (the pool's worker makes the first of its two copies while the caller makes the
-    /// other's). A small cached read and an fstat always do: their syscall costs less than
-    /// handing them to a worker. Only reads at an offset go inline, as the pool may redo them:
-    /// a completion refused as over the depth or the buffer budget is dropped, and a read at
-    /// the file position would have moved it.
-    fn run_inline(&self, op: &mut Op) -> Option<i32> {
-        let done = |r: Result<i32, i32>| match r {
-            Err(libc::EAGAIN) => None,
-            r => Some(r.unwrap_or_else(|e| -e)),
-        };
-        match op {
-            Op::Open { path, flags, mode } if self.shared.is_quiet() => {
-                done(self.open_nowait(path, *flags, *mode))
-            }
-            Op::Close { fd } if self.shared.is_quiet() => done(inline::close_nowait(*fd).map(|()| 0)),
-            Op::Read { fd, offset, buf } if self.reads_inline(buf.room_len(), *offset) => {
-                let r = run::filled(buf, |spare| inline::read_nowait(*fd, spare, *offset, true));
-                (r != -libc::EAGAIN).then_some(r)
-            }
-            Op::Fstat { fd, mask, out } => done(inline::fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
-            // No non-blocking form in the kernel (io_uring hands these to its workers too).
-            _ => None,
-        }
     }
 
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such

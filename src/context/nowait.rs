@@ -38,18 +38,14 @@ impl<T: Send + 'static> Context<T> {
         if self.shared.cfg.no_inline {
             return Err(libc::EAGAIN);
         }
-        match inline::open_nowait(path, flags, mode, st) {
-            inline::OpenNowait::Done(r) if r >= 0 => Ok(r),
-            inline::OpenNowait::Done(r) => Err(-r),
-            inline::OpenNowait::Wait => Err(libc::EAGAIN),
-            inline::OpenNowait::WaitAndClose(fd) => {
-                // Not a plain file: its close may block (a device's driver), so a worker
-                // closes it, and the caller submits the open.
-                if self.close_detached(fd).is_err() {
-                    crate::sys::close_quietly(fd);
-                }
-                Err(libc::EAGAIN)
-            }
+        inline::open_cached(path, flags, mode, st, |fd| self.close_on_worker(fd))
+    }
+
+    /// Closes `fd`, which the fast path opened but may not keep (not a plain file: its close
+    /// may block in a driver), on a worker; here if the context takes no more closes.
+    pub(super) fn close_on_worker(&self, fd: i32) {
+        if self.close_detached(fd).is_err() {
+            crate::sys::close_quietly(fd);
         }
     }
 

@@ -306,6 +306,10 @@ impl Scheduler {
     pub fn blocked_unabandoned(&self) -> usize {
         self.sums.blocked_running - self.sums.blocked_abandoned
     }
+    /// [`Self::startable`] and [`Self::blocked_unabandoned`] in one call (the pool's hints).
+    pub fn startable_and_blocked_unabandoned(&self) -> (usize, usize) {
+        (self.startable(), self.blocked_unabandoned())
+    }
     /// The per-filesystem share.
     pub fn share(&self) -> usize {
         self.share

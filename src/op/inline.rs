@@ -33,11 +33,85 @@
 
 use crate::fs;
 use crate::fs::pathcache;
+use crate::op::{run, Op};
 use crate::sys::{self, c_str};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+
+/// Reads smaller than this go inline (when cached) even with work in flight.
+const READ_ALWAYS: usize = 64 * 1024;
+
+/// The fast path's policy: runs `op` on the caller's thread if it can, and returns its result
+/// (with any output in `op`'s own buffer), or None when it must go to the pool. `quiet`
+/// says whether nothing is in flight (the pool, asked without its lock); `close_elsewhere`
+/// takes a descriptor an open made but may not keep (see [`open_cached`]).
+///
+/// An open or close goes inline only while nothing is in flight: with work in flight the
+/// pool's threads, in parallel with the caller, are the faster way. So does a large read
+/// (the pool's worker makes the first of its two copies while the caller makes the
+/// other's). A small cached read and an fstat always do: their syscall costs less than
+/// handing them to a worker. Only reads at an offset go inline, as the pool may redo them:
+/// a completion refused as over the depth or the buffer budget is dropped, and a read at
+/// the file position would have moved it.
+pub fn try_run(op: &mut Op, quiet: impl Fn() -> bool, close_elsewhere: impl FnOnce(i32)) -> Option<i32> {
+    let done = |r: Result<i32, i32>| match r {
+        Err(libc::EAGAIN) => None,
+        r => Some(r.unwrap_or_else(|e| -e)),
+    };
+    match op {
+        Op::Open { path, flags, mode } if quiet() => {
+            // SAFETY: statx is plain data, all zeroes a valid value.
+            let mut st: libc::statx = unsafe { std::mem::zeroed() };
+            done(open_cached(path, *flags, *mode, &mut st, close_elsewhere))
+        }
+        Op::Close { fd } if quiet() => done(close_nowait(*fd).map(|()| 0)),
+        Op::Read { fd, offset, buf } if reads_inline(buf.room_len(), *offset, quiet) => {
+            let r = run::filled(buf, |spare| read_nowait(*fd, spare, *offset, true));
+            (r != -libc::EAGAIN).then_some(r)
+        }
+        Op::Fstat { fd, mask, out } => done(fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
+        // No non-blocking form in the kernel (io_uring hands these to its workers too).
+        _ => None,
+    }
+}
+
+/// Whether a read of `len` bytes at `offset` may go inline (when cached; `quiet` as for
+/// [`try_run`]): only at an offset; a small one always, a large one only while nothing is in
+/// flight (see [`try_run`]).
+pub fn reads_inline(len: usize, offset: i64, quiet: impl Fn() -> bool) -> bool {
+    offset >= 0 && (len < READ_ALWAYS || quiet())
+}
+
+/// Whether a read of `len` bytes at `offset` is at an offset and stays within one 4 KiB
+/// page: then `RWF_NOWAIT` finds the range cached or not as a whole, and a short read is
+/// always the end of the file (see `Context::submit_read_into`).
+pub fn within_a_page(len: usize, offset: i64) -> bool {
+    offset >= 0 && (offset as u64 % 4096) as usize + len <= 4096
+}
+
+/// [`open_nowait`] as a result: `Ok(fd)`, `Err(errno)` for an open that completed with an
+/// error, `Err(EAGAIN)` when it would have to wait (then submit it). A descriptor it opened
+/// that is not a plain file goes to `close_elsewhere` (a worker: its close may block in a
+/// driver), and the open is `Err(EAGAIN)` too.
+pub fn open_cached(
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    st: &mut libc::statx,
+    close_elsewhere: impl FnOnce(i32),
+) -> Result<i32, i32> {
+    match open_nowait(path, flags, mode, st) {
+        OpenNowait::Done(r) if r >= 0 => Ok(r),
+        OpenNowait::Done(r) => Err(-r),
+        OpenNowait::Wait => Err(libc::EAGAIN),
+        OpenNowait::WaitAndClose(fd) => {
+            close_elsewhere(fd);
+            Err(libc::EAGAIN)
+        }
+    }
+}
 
 /// Whether the process's `open`, `open64`, `openat`, `openat64` or `close` is not libc's
 /// (an LD_PRELOAD interposer), or that cannot be told. Decided once.

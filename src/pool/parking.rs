@@ -134,6 +134,12 @@ impl Parking {
         self.spinning - self.spin_claims
     }
 
+    /// [`Self::parked_unclaimed`] and [`Self::spinning_unclaimed`] in one call (the pool's
+    /// hints).
+    pub fn unclaimed_parked_spinning(&self) -> (usize, usize) {
+        (self.parked_unclaimed(), self.spinning_unclaimed())
+    }
+
     /// Idle workers, claimed or not (parked or spinning).
     pub fn idle(&self) -> usize {
         self.parked + self.spinning

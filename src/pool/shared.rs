@@ -15,7 +15,10 @@
 //! Hints published for lock-free readers are stored with `SeqCst` and read after a `SeqCst`
 //! fence: a parking worker stores its idle hint, then looks at the inbox; a submit pushes,
 //! then reads the hint; so either the worker sees the request or the submit sees the worker
-//! (and locks, and wakes it). The watchdog's next-round hint pairs the same way.
+//! (and locks, and wakes it). The watchdog's next-round hint pairs the same way. So a lock
+//! section publishes ([`Shared::publish`]) before it lets the lock go, waits on a condition
+//! variable, or looks at the inbox after changing what the hints say; the worker's sections
+//! publish once, there, and nowhere before.
 
 use crate::config::Resolved;
 use crate::fair::abandoned::{self, at_abandoned_cap};
@@ -43,6 +46,11 @@ fn set(hint: &AtomicUsize, v: usize) -> bool {
         hint.store(v, Ordering::Relaxed);
     }
     changed
+}
+
+/// Of `threads` workers, those not off budget.
+fn on_budget(threads: usize, off_budget: usize) -> usize {
+    threads - off_budget.min(threads)
 }
 
 /// State shared by the context handle, its workers and its watchdog.
@@ -179,18 +187,26 @@ impl<T: Send + 'static> Shared<T> {
     /// reported; whoever takes requests in hands them on as a submit with the lock would
     /// (see [`Self::kick`]: a worker for what startable work the caller, taking `taking`
     /// itself, leaves; the watchdog by the first deadline); then hands ready completions off
-    /// and publishes. Called on every lock taken, and by a worker, the watchdog or a waiter
-    /// when a wait on a condition variable gives the lock back.
+    /// and publishes. Called on every lock taken, and by the watchdog or a waiter when a
+    /// wait on a condition variable gives the lock back (a worker, which publishes once per
+    /// lock section, calls [`Self::refresh_unpublished`]).
     pub(crate) fn refresh(self: &Arc<Self>, g: &mut Inner<T>, taking: usize) {
+        self.refresh_unpublished(g, taking);
+        self.publish(g);
+    }
+
+    /// [`Self::refresh`] without the publish, for a lock section that publishes once before
+    /// it lets the lock go, waits, or looks at the inbox again (a worker's).
+    pub(super) fn refresh_unpublished(self: &Arc<Self>, g: &mut Inner<T>, taking: usize) {
         if self.take_in_all(g) {
             if let Some(deadline) = g.q.table().next_deadline() {
                 self.wake_watchdog_by(g, deadline);
             }
             if g.q.table().startable() > taking {
-                let _ = self.kick(g);
+                let _ = self.hand_on(g);
             }
         }
-        self.woke(g);
+        self.woke_unpublished(g);
     }
 
     /// Takes in (lock held) what the loop handed in, then the deliveries it reported;
@@ -228,10 +244,18 @@ impl<T: Send + 'static> Shared<T> {
     }
 
     /// After a queue transition (lock held: `g`): hands ready completions off to the loop
-    /// (signalling readiness if they were the first), publishes the hints, and wakes
-    /// sleeping `wait` callers if completions were handed off. What became ready is read
-    /// from the table, so callers pass no `Effect`.
+    /// (signalling readiness if they were the first), wakes sleeping `wait` callers if
+    /// completions were handed off, and publishes the hints. What became ready is read from
+    /// the table, so callers pass no `Effect`.
     pub(crate) fn woke(&self, g: &mut Inner<T>) {
+        self.woke_unpublished(g);
+        self.publish(g);
+    }
+
+    /// [`Self::woke`] without the publish, for a lock section that publishes once before it
+    /// lets the lock go, waits, or looks at the inbox again (a worker's). The `wait` callers
+    /// it wakes need the lock to look, so they see the hints the section ends with.
+    pub(super) fn woke_unpublished(&self, g: &mut Inner<T>) {
         let mut handed = false;
         while g.q.table().ready() > 0 {
             let Some(c) = g.q.flush_one() else { break };
@@ -241,39 +265,42 @@ impl<T: Send + 'static> Shared<T> {
             }
             handed = true;
         }
-        self.publish(g);
         if handed && g.waiters > 0 {
             self.ready_cv.notify_all();
         }
     }
 
-    /// Times out what is due at `now` (lock held) and wakes `wait` callers if that made
-    /// completions ready: what a worker does before it takes work and before it records a
-    /// call's end, so a deadline holds even while the watchdog is late.
-    pub(crate) fn expire_due(&self, g: &mut Inner<T>, now: Instant) {
+    /// Times out what is due at `now` (lock held) and hands off what that made ready, waking
+    /// `wait` callers: what a worker does before it takes work and before it records a
+    /// call's end, so a deadline holds even while the watchdog is late. Publishes nothing:
+    /// the worker publishes before it lets the lock go.
+    pub(super) fn expire_due(&self, g: &mut Inner<T>, now: Instant) {
         if g.q.expire(now) {
-            self.woke(g);
+            self.woke_unpublished(g);
         }
     }
 
-    /// Publishes the startable and ready counts (lock held) for spinners, and settles this
-    /// context's part of the process-wide abandoned count.
-    /// Stores a changed hint, and ends with a `SeqCst` fence when one changed (the
-    /// publishing side of the pairings in the module docs: what the publisher reads next,
-    /// the inbox, is read after the hint is visible).
+    /// Publishes the hints (lock held) for threads that do not hold it, and settles this
+    /// context's part of the process-wide abandoned count. Stores a changed hint, and ends
+    /// with a `SeqCst` fence when one changed (the publishing side of the pairings in the
+    /// module docs: what the publisher reads next, the inbox, is read after the hint is
+    /// visible). Every lock section publishes before it lets the lock go, waits on a
+    /// condition variable, or looks at the inbox after changing what the hints say; once
+    /// each is enough, so the worker's sections publish once, at their end.
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        let t = g.q.table();
-        let changed = set(&self.startable_hint, t.startable())
-            | set(&self.overflow_hint, t.ready())
-            | set(&self.idle_hint, g.parking.parked_unclaimed())
-            | set(&self.spinning_hint, g.parking.spinning_unclaimed())
-            | set(&self.workers_hint, Self::active(g))
+        let h = g.q.table().hints();
+        let (parked, spinning) = g.parking.unclaimed_parked_spinning();
+        let changed = set(&self.startable_hint, h.startable)
+            | set(&self.overflow_hint, h.ready)
+            | set(&self.idle_hint, parked)
+            | set(&self.spinning_hint, spinning)
+            | set(&self.workers_hint, on_budget(g.threads, h.off_budget))
             | set(&self.waiters_hint, g.waiters);
         if changed {
             fence(Ordering::SeqCst);
         }
-        self.admission.publish_held(t.held_bytes());
-        g.abandoned_reported.settle(t.abandoned());
+        self.admission.publish_held(h.held_bytes);
+        g.abandoned_reported.settle(h.abandoned);
     }
 
     /// Whether no request is undelivered (read without the lock): then a request the
@@ -298,7 +325,7 @@ impl<T: Send + 'static> Shared<T> {
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
     /// a syscall of a blocked filesystem).
     pub(super) fn active(g: &Inner<T>) -> usize {
-        g.threads - g.q.table().off_budget().min(g.threads)
+        on_budget(g.threads, g.q.table().off_budget())
     }
 
     /// After a submit: hands the work to an idle worker, or starts one while below

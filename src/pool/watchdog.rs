@@ -20,7 +20,7 @@ impl<T: Send + 'static> Shared<T> {
             }
             let now = Instant::now();
             g.q.expire(now);
-            self.woke(&mut g);
+            self.woke_unpublished(&mut g); // published once, below, before it looks at the inbox
             Self::hold_at_cap(&mut g);
             self.mark_blocked(&mut g, now);
             self.grow(&mut g, now);

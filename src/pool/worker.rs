@@ -37,11 +37,14 @@ impl<T: Send + 'static> Shared<T> {
         // Whether this worker has held the lock since it finished its last call (then the
         // take-in and the expiry below were made as it finished).
         let mut just_finished = false;
+        // Each of its lock sections publishes the hints once, before it lets the lock go,
+        // waits, or looks at the inbox after changing what they say (see
+        // `Shared::publish`); what the section does before then publishes nothing.
         loop {
             let start = Instant::now();
             if !std::mem::take(&mut just_finished) {
                 // What the loop handed in, less the one request this worker takes itself.
-                self.refresh(&mut g, 1);
+                self.refresh_unpublished(&mut g, 1);
                 // A request whose deadline has passed times out here rather than run, even
                 // when the watchdog (late on a loaded machine) has not expired it yet.
                 self.expire_due(&mut g, start);
@@ -73,7 +76,7 @@ impl<T: Send + 'static> Shared<T> {
                 let out = op.into_output();
                 let placeable = out.is_some() && result >= 0;
                 g = lock(&self.inner);
-                self.refresh(&mut g, 1);
+                self.refresh_unpublished(&mut g, 1);
                 clock.request.store(0, Ordering::Relaxed);
                 g.q.record_service(end - start);
                 // A call that returned after its deadline was unfinished then: it times out
@@ -84,7 +87,7 @@ impl<T: Send + 'static> Shared<T> {
                 if placeable {
                     to_place = self.take_to_place(&mut g, id);
                 }
-                self.woke(&mut g);
+                self.woke_unpublished(&mut g);
                 if g.q.is_closed() {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);
@@ -93,6 +96,7 @@ impl<T: Send + 'static> Shared<T> {
                 continue;
             }
             if let Some(c) = to_place.take() {
+                self.publish(&g);
                 drop(g);
                 self.place(c);
                 g = lock(&self.inner);

@@ -19,7 +19,35 @@ pub struct MountReport {
     pub oldest: Duration,
 }
 
+/// The counts the pool publishes for threads without its lock (see `pool::shared`), read
+/// in one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    /// See [`Requests::startable`].
+    pub startable: usize,
+    /// See [`Requests::ready`].
+    pub ready: usize,
+    /// See [`Requests::off_budget`].
+    pub off_budget: usize,
+    /// See [`Requests::held_bytes`].
+    pub held_bytes: usize,
+    /// See [`Requests::abandoned`].
+    pub abandoned: usize,
+}
+
 impl<T> Requests<T> {
+    /// The counts the pool publishes after a lock section.
+    pub fn hints(&self) -> Hints {
+        let (startable, blocked_unabandoned) = self.sched.startable_and_blocked_unabandoned();
+        Hints {
+            startable,
+            ready: self.ready.len(),
+            off_budget: self.abandoned + blocked_unabandoned,
+            held_bytes: self.held_bytes,
+            abandoned: self.abandoned,
+        }
+    }
+
     /// Re-marks which filesystems are blocked, by the policy in `fair::marking`: those with a
     /// syscall running since before `since` for which `asleep(id)` holds (the pool asks the
     /// kernel whether the worker is asleep). Returns how many filesystems are blocked.
