@@ -834,6 +834,10 @@ static void setup_world(int round) {
         CHECK(f >= 0, "create %s", made[i]);
         close(f);
     }
+    /* The twins start with the same times: made a clock tick apart, their creation times
+     * differ, and a round with no utimens would then find them different. */
+    const struct timespec t0[2] = {{1000000000, 0}, {1000000000, 0}};
+    CHECK(utimensat(AT_FDCWD, w.mpath, t0, 0) == 0 && utimensat(AT_FDCWD, w.mref, t0, 0) == 0, "utimensat");
     w.mfd = open(w.mpath, O_RDWR | O_CLOEXEC);
     w.mref_fd = open(w.mref, O_RDWR | O_CLOEXEC);
     w.sfd = open(w.spath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -907,8 +911,10 @@ static void check_world(void) {
         EXPECT(ma.st_mode == mb.st_mode && ma.st_uid == mb.st_uid && ma.st_gid == mb.st_gid &&
                    ma.st_mtim.tv_sec == mb.st_mtim.tv_sec && ma.st_mtim.tv_nsec == mb.st_mtim.tv_nsec &&
                    ma.st_atim.tv_sec == mb.st_atim.tv_sec && ma.st_atim.tv_nsec == mb.st_atim.tv_nsec,
-               "chmod/chown/utimens: mode %o/%o owner %d:%d/%d:%d mtime %ld/%ld", ma.st_mode, mb.st_mode, ma.st_uid,
-               ma.st_gid, mb.st_uid, mb.st_gid, (long)ma.st_mtim.tv_sec, (long)mb.st_mtim.tv_sec);
+               "chmod/chown/utimens: mode %o/%o owner %d:%d/%d:%d mtime %ld.%09ld/%ld.%09ld atime %ld.%09ld/%ld.%09ld",
+               ma.st_mode, mb.st_mode, ma.st_uid, ma.st_gid, mb.st_uid, mb.st_gid, (long)ma.st_mtim.tv_sec,
+               ma.st_mtim.tv_nsec, (long)mb.st_mtim.tv_sec, mb.st_mtim.tv_nsec, (long)ma.st_atim.tv_sec,
+               ma.st_atim.tv_nsec, (long)mb.st_atim.tv_sec, mb.st_atim.tv_nsec);
     if (!w.s_dead) {
         struct stat sa, sb;
         CHECK(fstat(w.sfd, &sa) == 0 && fstat(w.sref_fd, &sb) == 0, "fstat");
