@@ -59,11 +59,11 @@ mod shutdown;
 mod snapshot;
 mod submit;
 mod thread;
+mod wake;
 mod watchdog;
 mod worker;
 
-pub use place::Place;
-pub use shared::Shared;
+pub use shared::{Place, Shared};
 
 pub use snapshot::Snapshot;
 pub use thread::IDLE_TIMEOUT;

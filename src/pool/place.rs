@@ -17,7 +17,7 @@
 //! caller memory is written after the context is freed.
 //!
 //! Where the destination is, the pool does not know: the caller's token does. The context's
-//! creator gives the pool a [`Place`] function (the C layer's copies into the `buf` of
+//! creator gives the pool a `Place` function (the C layer's copies into the `buf` of
 //! `aopen_read_submit`); without one, outputs are copied by the delivering call as before.
 
 use crate::op::Output;
@@ -28,17 +28,13 @@ use crate::sync::atomic::fence;
 use crate::sync::{lock, Arc};
 use std::sync::atomic::Ordering;
 
-/// Copies a finished call's output to the destination its token names; false (nothing
-/// written) when the token names none. Called on a worker, with the guarantees of the
-/// module docs: the caller's memory is still the request's.
-pub type Place<T> = fn(&T, &Output) -> bool;
-
 impl<T: Send + 'static> Shared<T> {
     /// After request `id` finished (lock held) with an output in library memory: its
     /// completion, taken out of the table for this worker to place the output, if the pool
-    /// has a [`Place`] and is open and the completion is still waiting (the newest ready
-    /// one; a cancelled request's was queued earlier). Counted in `placing` until
-    /// [`Self::place`] is done with it.
+    /// has a `Place` and is open and the completion is the newest ready one. (A request a
+    /// cancel or timeout made ready earlier is that one only if nothing became ready since:
+    /// its completion has no output, and is handed off as it is.) Counted in `placing`
+    /// until [`Self::place`] is done with it.
     pub(super) fn take_to_place(&self, g: &mut Inner<T>, id: Id) -> Option<Completion<T>> {
         // `closed` is set under the lock: after shutdown set it, nothing is taken here.
         if self.place.is_none() || self.closed.load(Ordering::SeqCst) {
