@@ -55,7 +55,9 @@ struct hangfs *hangfs_mount_as(const char *name, const char *source) {
     mounted[n_mounted++] = h;
     char ready[4200];
     snprintf(ready, sizeof ready, "%s/ready", h->ctl);
-    double until = now_ms() + 10000;
+    /* Generous: on a loaded 2-CPU machine (a CI run beside a build) a daemon was seen to
+     * take over 10 s to come up; this bounds a daemon that never mounts, nothing else. */
+    double until = now_ms() + 30000;
     while (access(ready, F_OK) != 0) {
         int status;
         CHECK(waitpid(pid, &status, WNOHANG) == 0, "hangfs exited before mounting %s", h->mnt);
