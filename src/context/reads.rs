@@ -77,7 +77,7 @@ impl<T: Send + 'static> Context<T> {
         }
         if self.inline && inline::reads_inline(len, offset, || self.shared.is_quiet()) {
             // Admitted first, so that a refused read never writes `dst`.
-            let id = match self.shared.admit_completed() {
+            let id = match self.shared.admit_completed(0) {
                 Ok(id) => id,
                 Err(e) => return Err((e, token)),
             };

@@ -16,10 +16,7 @@ use std::time::Duration;
 /// to `ctx` for later reads.
 pub(super) fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
     let Some(out) = c.out.take() else { return };
-    let (dst, room) = (c.token.out, c.token.out_len);
-    if !dst.is_null() {
-        copy_out(&out, dst, room);
-    }
+    place(&c.token, &out);
     ctx.recycle(out);
 }
 
@@ -32,9 +29,9 @@ unsafe fn plain_bytes<S>(v: &S) -> &[u8] {
     unsafe { std::slice::from_raw_parts((v as *const S).cast(), std::mem::size_of::<S>()) }
 }
 
-/// Copies up to `room` bytes of `out` to `dst`.
-/// Copies a finished call's output to its caller's destination, on the worker that made
-/// it (see `pool::place`): false when the call has none (then nothing is written).
+/// Copies a call's output to its caller's destination: by the worker that made it (see
+/// `pool::place`), or by the delivering call for one the fast path made. False when the
+/// call has none (then nothing is written).
 pub(super) fn place(t: &Token, out: &Output) -> bool {
     if t.out.is_null() {
         return false;
@@ -43,7 +40,8 @@ pub(super) fn place(t: &Token, out: &Output) -> bool {
     true
 }
 
-pub(super) fn copy_out(out: &Output, dst: *mut u8, room: usize) {
+/// Copies up to `room` bytes of `out` to `dst`.
+fn copy_out(out: &Output, dst: *mut u8, room: usize) {
     let src: &[u8] = match out {
         // SAFETY: statx is plain integers, with no padding the kernel left unwritten in a
         // zeroed box.

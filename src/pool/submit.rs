@@ -112,9 +112,7 @@ impl<T: Send + 'static> Shared<T> {
     ) -> Result<Id, (i32, T)> {
         let out = Output::of_result(out, result);
         let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
-        let admitted =
-            if self.closed.load(Ordering::SeqCst) { Err(libc::ESHUTDOWN) } else { self.admit(bytes, true) };
-        let id = match admitted {
+        let id = match self.admit_completed(bytes) {
             Ok(id) => id,
             Err(e) => {
                 if let Some(fd) = kind.opened_fd(result) {
@@ -126,15 +124,16 @@ impl<T: Send + 'static> Shared<T> {
         self.hand_completed(id, kind, result, out, bytes, token)
     }
 
-    /// Admits a completion the caller's thread is about to make with no output in library
-    /// memory (a read straight into the caller's buffer), before it makes it: so that a
-    /// refused one writes nothing. Hand it over with [`Self::hand_completed`], or take the
+    /// Admits a completion made on the caller's thread whose output holds `bytes` of
+    /// library memory: `Err(ESHUTDOWN)` once shut down, else as [`Self::admit`]. A read
+    /// straight into the caller's buffer (no output) is admitted before it is made, so that a
+    /// refused one writes nothing: hand it over with [`Self::hand_completed`], or take the
     /// admission back with [`Self::unadmit_completed`] if the call goes to the pool instead.
-    pub(crate) fn admit_completed(self: &Arc<Self>) -> Result<Id, i32> {
+    pub(crate) fn admit_completed(self: &Arc<Self>, bytes: usize) -> Result<Id, i32> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(libc::ESHUTDOWN);
         }
-        self.admit(0, true)
+        self.admit(bytes, true)
     }
 
     /// Takes back an admission of [`Self::admit_completed`] that made no completion.
