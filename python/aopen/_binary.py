@@ -7,9 +7,12 @@ coroutine runs the io object's own method through the file's ``Runner`` (``_raw`
 """
 
 import errno
+import io
+import os
 
 import _pyio
 
+from . import _loop
 from ._loop import _close_nowait, oserror
 from ._raw import _YIELD_EVERY, Raw, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
 
@@ -188,6 +191,26 @@ class _CBufferedMixin:
     readlines = c_readlines
 
 
+class _WarnUnclosed:
+    """C's finalizer: an unclosed file warns (ResourceWarning, through its raw layer's
+    ``_dealloc_warn``), then closes. ``_pyio``'s closes without a word."""
+
+    def __del__(self):
+        try:
+            closed = self.closed
+        except Exception:
+            return
+        if not closed:
+            try:
+                self._dealloc_warn(self)
+            except Exception:
+                pass
+        super().__del__()
+
+    def _dealloc_warn(self, source):
+        self.raw._dealloc_warn(source)
+
+
 class _CTruncateMixin:
     """C's truncate(): flush, rewind the raw file to the logical position, then the raw
     layer's truncate (whose default size is its own position)."""
@@ -206,20 +229,33 @@ class _CTruncateMixin:
         return self.raw.truncate(pos)
 
 
-class BufferedReader(_CBufferedMixin, _pyio.BufferedReader):
+class BufferedReader(_WarnUnclosed, _CBufferedMixin, _pyio.BufferedReader):
     pass
 
 
-class BufferedWriter(_CTruncateMixin, _pyio.BufferedWriter):
+class BufferedWriter(_WarnUnclosed, _CTruncateMixin, _pyio.BufferedWriter):
     pass
 
 
-class BufferedRandom(_CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
+class BufferedRandom(_WarnUnclosed, _CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
     def _flush_before_read(self):
         self.flush()
 
     def _pending_writes(self):
         return bool(self._write_buf)
+
+
+async def _run_sync(file, name, args, kwargs):
+    """``file.name(*args, **kwargs)`` of a synchronous file object, on libaopen's pool
+    (charged to the filesystem of its descriptor, where it has one)."""
+    try:
+        fd = file.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        fd = -1
+    if type(fd) is not int:
+        fd = -1
+    method = getattr(file, name)
+    return await _loop.current().run_blocking(lambda: method(*args, **kwargs), fd=fd)
 
 
 class FileProtocol:
@@ -243,13 +279,29 @@ class FileProtocol:
 
 class AsyncBase(FileProtocol):
     """What every async file shares: the io object (``_file``), its runner, iteration,
-    ``async with``, and plain attributes that do no I/O."""
+    ``async with``, and plain attributes that do no I/O.
 
-    def __init__(self, file, stack, ctxmgr_mode=None):
+    Made by ``open`` over libaopen's own io stack (``native``), or, as aiofiles' classes
+    are, around any synchronous file object: ``AsyncBufferedIOBase(file, loop=None,
+    executor=None)`` (what ``wrap()`` returns; `loop` and `executor` are accepted and
+    ignored), whose every method then runs that object's method off the loop, on
+    libaopen's pool."""
+
+    _sync = False  # around a synchronous file object (aiofiles' constructor)
+
+    def __init__(self, file, loop=None, executor=None):
+        self._file = file
+        self._sync = True
+
+    @classmethod
+    def native(cls, file, stack):
+        """The file over libaopen's io stack `stack`, whose top object is `file`."""
+        self = cls.__new__(cls)
         self._file = file
         self._stack = stack
         self._runner = Runner(stack)
         self._lraw = stack.raw
+        return self
 
     @classmethod
     def lazy(cls, raw, make):
@@ -281,6 +333,8 @@ class AsyncBase(FileProtocol):
 
     async def _call(self, name, *args, **kwargs):
         self._check_attached()
+        if self._sync:
+            return await _run_sync(self._file, name, args, kwargs)
         return await self._runner.run(getattr(self._file, name), *args, **kwargs) if not kwargs else \
             await self._runner.run(lambda: getattr(self._file, name)(*args, **kwargs))
 
@@ -299,11 +353,17 @@ class AsyncBase(FileProtocol):
     async def fsync(self):
         """``os.fsync(self.fileno())`` after a ``flush()``."""
         await self.flush()
+        if self._sync:
+            fd = self._file.fileno()
+            return await _loop.current().run_blocking(lambda: os.fsync(fd), fd=fd)
         raw = self._stack.raw
         await self._runner.run(lambda: raw._sys("fsync", 0))
 
     async def stat(self):
         """``os.fstat(self.fileno())``."""
+        if self._sync:
+            fd = self._file.fileno()
+            return await _loop.current().run_blocking(lambda: os.fstat(fd), fd=fd)
         raw = self._stack.raw
         raw._checkClosed()
         return await self._runner.run(lambda: raw._sys("fstat"))
@@ -395,7 +455,9 @@ class _Detachable(AsyncBase):
             if raw._closefd:
                 await raw._ctx.close_fd(raw._fd)
             return
-        return await self._runner.run(self._file.close)
+        if self._sync:
+            return await self._call("close")
+        return await self._runner.close(self._file.close)
 
 
 @_delegate("flush", "isatty", "read", "read1", "readinto", "readline", "readlines", "seek",
@@ -420,7 +482,8 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
         if self._fast_size and type(size) is int and size > 0 and size % self._fast_size == 0:
             d = self.__dict__
             f = d.get("_file")
-            if f is None or (not self._runner.busy and len(f._read_buf) == f._read_pos and not self._detached):
+            if f is None or (not self._runner.busy and self._runner.pending is None and len(f._read_buf) == f._read_pos
+                              and not self._detached):
                 raw = self._lraw
                 if not raw.closed:
                     if raw._inline_bytes >= _YIELD_EVERY:  # before the read: cancel-safe
@@ -441,4 +504,40 @@ class AsyncFileIO(AsyncBase):
     """The async ``io.FileIO`` (``buffering=0``)."""
 
     async def close(self):
-        return await self._runner.run(self._file.close)
+        if self._sync:
+            return await self._call("close")
+        return await self._runner.close(self._file.close)
+
+
+class _Indirect:
+    """aiofiles' ``AsyncIndirect*`` classes: the file is whatever ``indirect()`` returns at
+    each call (``sys.stdin`` and friends follow reassignment of ``sys.stdin``)."""
+
+    def __init__(self, name, loop, executor, indirect):
+        self._indirect = indirect
+        self._name = name
+        self._sync = True
+
+    @property
+    def _file(self):
+        return self._indirect()
+
+    @_file.setter
+    def _file(self, v):
+        pass  # discard writes, as aiofiles'
+
+
+class AsyncIndirectBase(_Indirect, AsyncBase):
+    """aiofiles' ``base.AsyncIndirectBase``."""
+
+
+class AsyncIndirectBufferedIOBase(_Indirect, AsyncBufferedIOBase):
+    """``AsyncBufferedIOBase`` over ``indirect()``."""
+
+
+class AsyncIndirectBufferedReader(_Indirect, AsyncBufferedReader):
+    """``AsyncBufferedReader`` over ``indirect()``."""
+
+
+class AsyncIndirectFileIO(_Indirect, AsyncFileIO):
+    """``AsyncFileIO`` over ``indirect()``."""

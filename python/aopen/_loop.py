@@ -10,6 +10,7 @@ running loop's context, made on first use.
 import asyncio
 import ctypes
 import errno
+import functools
 import os
 import sys
 import weakref
@@ -45,9 +46,15 @@ def fspath(path):
     return b
 
 
-def oserror(err, *paths):
-    """The OSError the os module raises for `err` (its subclass by errno), with the paths."""
-    return OSError(err, os.strerror(err), *[os.fsdecode(p) if isinstance(p, bytes) else p for p in paths])
+def oserror(err, path=None, path2=None):
+    """The OSError the os module raises for `err` (its subclass by errno), with the paths
+    (`path2`: a two-path call's second, its ``filename2``)."""
+    if path is None:
+        return OSError(err, os.strerror(err))
+    path = os.fsdecode(path) if isinstance(path, bytes) else path
+    if path2 is None:
+        return OSError(err, os.strerror(err), path)
+    return OSError(err, os.strerror(err), path, None, os.fsdecode(path2) if isinstance(path2, bytes) else path2)
 
 
 class Context:
@@ -74,7 +81,10 @@ class Context:
         waiting, self.waiting = self.waiting, {}
         self.kept = {}  # aopen_ctx_free delivers nothing more, so writes nothing more
         for w in list(waiting.values()) + self.room_waiters:
-            self._cancel_waiter(w)
+            try:
+                self._cancel_waiter(w)
+            except RuntimeError:  # its loop is closed already: nobody awaits it any more
+                pass
         self.room_waiters = []
 
     def on_readable(self):
@@ -147,7 +157,7 @@ class Context:
         rid = await self._submit(submit)
         result = await self._await(rid, keep)
         if result < 0:
-            raise oserror(-result, *[p for p in (path, path2) if p is not None])
+            raise oserror(-result, path, path2)
         return result
 
     def _abandon(self, rid, w, opens):
@@ -212,12 +222,19 @@ class AsyncioContext(Context):
         # No reference to the loop is kept: this object is the loop's value in a
         # WeakKeyDictionary, and the loop's finalizer frees the context.
         loop.add_reader(self.fd, self.on_readable)
-        self._finalizer = weakref.finalize(loop, lib.aopen_ctx_free, self.ctx)
+        self._finalizer = weakref.finalize(loop, self._release_ctx)
+
+    def _release_ctx(self):
+        """Frees the C context, then forgets it: files that outlive their loop (closed by
+        the garbage collector) then never call into freed memory."""
+        ctx = self.ctx
+        if ctx is not None:
+            lib.aopen_ctx_free(ctx)
+        self._free()
 
     def close(self, loop):
         loop.remove_reader(self.fd)
         self._finalizer()
-        self._free()
 
     @staticmethod
     def _waiter():
@@ -251,6 +268,16 @@ class AsyncioContext(Context):
         return await asyncio.shield(w)
 
     @staticmethod
+    async def _wait_outcome(w):
+        """Waits for `w`; cancelling this wait leaves `w` to get its result."""
+        return await asyncio.shield(w)
+
+    @staticmethod
+    def _on_result(w, fn):
+        """Calls ``fn()`` once `w` has its result (or was cancelled: the context closed)."""
+        w.add_done_callback(lambda _w: fn())
+
+    @staticmethod
     async def _to_thread(fn):
         return await asyncio.get_running_loop().run_in_executor(None, fn)
 
@@ -260,10 +287,15 @@ class AsyncioContext(Context):
 
 
 class _TrioWaiter:
-    __slots__ = ("event", "value", "state")  # state: 0 waiting, 1 result, 2 cancelled
+    __slots__ = ("event", "value", "state", "then")  # state: 0 waiting, 1 result, 2 cancelled
 
     def __init__(self, trio):
-        self.event, self.value, self.state = trio.Event(), None, 0
+        self.event, self.value, self.state, self.then = trio.Event(), None, 0, None
+
+    def done(self):
+        self.event.set()
+        if self.then is not None:
+            self.then()
 
 
 class TrioContext(Context):
@@ -310,14 +342,26 @@ class TrioContext(Context):
         if w.state:
             return False
         w.value, w.state = result, 1
-        w.event.set()
+        w.done()
         return True
 
     @staticmethod
     def _cancel_waiter(w):
         if not w.state:
             w.state = 2
-            w.event.set()
+            w.done()
+
+    async def _wait_outcome(self, w):
+        """Waits for `w`; cancelling this wait leaves `w` to get its result."""
+        return await self._wait(w)
+
+    @staticmethod
+    def _on_result(w, fn):
+        """Calls ``fn()`` once `w` has its result (or was cancelled: the context closed)."""
+        if w.state:
+            fn()
+        else:
+            w.then = fn
 
     @staticmethod
     def _has_result(w):
@@ -433,10 +477,9 @@ def wrap(func):
     (``aopen_call_submit``), charged to the filesystem of its first path or fd argument,
     or on a thread where the library lacks that call. Never on the loop."""
 
+    @functools.wraps(func)
     async def run(*args, loop=None, executor=None, **kwargs):
         path, fd = _first_path_or_fd(args, kwargs)
         return await current().run_blocking(lambda: func(*args, **kwargs), path=path, fd=fd)
 
-    run.__name__ = getattr(func, "__name__", "run")
-    run.__doc__ = getattr(func, "__doc__", None)
     return run

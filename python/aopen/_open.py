@@ -3,6 +3,7 @@ open, fstat and every later call made through libaopen; ``wrap()`` and the stdio
 """
 
 import asyncio
+import builtins
 import errno
 import io
 import os
@@ -16,12 +17,12 @@ from functools import singledispatch
 import _pyio
 
 from . import _loop
-from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, BufferedRandom,
-                      BufferedReader, BufferedWriter, FileProtocol)
+from ._binary import (AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO, AsyncIndirectBufferedIOBase,
+                      BufferedRandom, BufferedReader, BufferedWriter)
 from ._abi import STATX_BRIEF, lib
 from ._loop import _FSENC, _FSERR, _open_nowait_statx, oserror
 from ._raw import Raw, Stack, fstat
-from ._text import AsyncTextIOWrapper, TextIOWrapper
+from ._text import AsyncTextIndirectIOWrapper, AsyncTextIOWrapper, TextIOWrapper
 
 
 class ContextManager(Awaitable, AbstractAsyncContextManager):
@@ -84,8 +85,29 @@ def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None,
          opener=None, *, loop=None, executor=None):
     """The built-in ``open``, asynchronous: every argument means what it means there. `loop`
     and `executor` are accepted for aiofiles' signature and ignored (the running loop's
-    libaopen context does the work)."""
+    libaopen context does the work).
+
+    The seam aiofiles' tests patch: while ``aopen.aiofiles.threadpool.sync_open`` is not the
+    built-in ``open`` (``mock.patch("aiofiles.threadpool.sync_open", ...)``), the file is
+    ``sync_open(file, mode=..., ...)``, called on libaopen's pool, given to ``wrap()``."""
+    tp = sys.modules.get("aopen.aiofiles.threadpool")
+    if tp is not None and tp.sync_open is not _builtin_open:
+        return ContextManager(_open_through(tp, file, mode, buffering, encoding, errors, newline, closefd, opener,
+                                            loop, executor))
     return _OpenContextManager((file, mode, buffering, encoding, errors, newline, closefd, opener))
+
+
+_builtin_open = builtins.open
+
+
+async def _open_through(tp, file, mode, buffering, encoding, errors, newline, closefd, opener, loop, executor):
+    """aiofiles' own open: the patched ``sync_open`` off the loop, then ``wrap()``."""
+    sync_open = tp.sync_open
+    f = await _loop.current().run_blocking(
+        lambda: sync_open(file, mode=mode, buffering=buffering, encoding=encoding, errors=errors,
+                          newline=newline, closefd=closefd, opener=opener),
+        path=file if isinstance(file, (str, bytes, os.PathLike)) else None)
+    return tp.wrap(f, loop=loop, executor=executor)
 
 
 def _flags(mode):
@@ -281,7 +303,7 @@ def _build(raw, mode, buffering, encoding, errors, newline, binary):
     if buffering < 0:
         buffering = raw._blksize
     if buffering == 0:
-        return AsyncFileIO(raw, Stack(raw))
+        return AsyncFileIO.native(raw, Stack(raw))
     if binary:
         # The buffer is made on first use (AsyncBase.lazy); the checks its constructor makes
         # on the raw file cannot fail here.
@@ -301,66 +323,44 @@ def _build(raw, mode, buffering, encoding, errors, newline, binary):
     encoding = _pyio.text_encoding(encoding)
     text = TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
     text.mode = mode
-    return AsyncTextIOWrapper(text, Stack(raw, buffer, text))
+    return AsyncTextIOWrapper.native(text, Stack(raw, buffer, text))
 
 
 # --- wrap(): a synchronous file object, each call on the library's pool -----------------
 
 
-class _Blocking(FileProtocol):
-    """A synchronous file object whose every method runs off the loop (``run_blocking``:
-    a libaopen worker charged to the file's filesystem, or a thread), as aiofiles' wrappers
-    of a sync file run on its executor."""
-
-    _METHODS = ("close", "flush", "isatty", "read", "read1", "readall", "readinto", "readline",
-                "readlines", "seek", "seekable", "tell", "truncate", "writable", "write",
-                "writelines", "peek", "readable")
-    _PLAIN = ("detach", "fileno")
-    _PROPS = ("closed", "raw", "name", "mode", "buffer", "encoding", "errors", "line_buffering",
-              "newlines")
-
-    def __init__(self, get):
-        self._get = get  # the object, or a function returning it (stdin, ... follow sys)
-
-    @property
-    def _file(self):
-        return self._get()
-
-    def __getattr__(self, name):
-        f = self._file
-        if name in self._METHODS:
-            target = getattr(f, name)
-
-            async def method(*args, **kwargs):
-                try:
-                    fd = f.fileno()
-                except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-                    fd = -1
-                return await _loop.current().run_blocking(lambda: target(*args, **kwargs), fd=fd)
-
-            return method
-        if name in self._PLAIN or name in self._PROPS:
-            return getattr(f, name)
-        raise AttributeError(name)
-
-
-
 @singledispatch
 def wrap(file, *, loop=None, executor=None):
-    """An async file object around a synchronous one (aiofiles' ``threadpool.wrap``)."""
+    """An async file object around a synchronous one (aiofiles' ``threadpool.wrap``): each
+    of its methods runs on libaopen's pool."""
     raise TypeError(f"Unsupported io type: {file}.")
 
 
 @wrap.register(io.TextIOBase)
-@wrap.register(io.BufferedIOBase)
-@wrap.register(io.RawIOBase)
 def _(file, *, loop=None, executor=None):
-    return _Blocking(lambda: file)
+    return AsyncTextIOWrapper(file, loop=loop, executor=executor)
 
 
-stdin = _Blocking(lambda: sys.stdin)
-stdout = _Blocking(lambda: sys.stdout)
-stderr = _Blocking(lambda: sys.stderr)
-stdin_bytes = _Blocking(lambda: sys.stdin.buffer)
-stdout_bytes = _Blocking(lambda: sys.stdout.buffer)
-stderr_bytes = _Blocking(lambda: sys.stderr.buffer)
+@wrap.register(io.BufferedWriter)
+@wrap.register(io.BufferedIOBase)
+def _(file, *, loop=None, executor=None):
+    return AsyncBufferedIOBase(file, loop=loop, executor=executor)
+
+
+@wrap.register(io.BufferedReader)
+@wrap.register(io.BufferedRandom)
+def _(file, *, loop=None, executor=None):
+    return AsyncBufferedReader(file, loop=loop, executor=executor)
+
+
+@wrap.register(io.FileIO)
+def _(file, *, loop=None, executor=None):
+    return AsyncFileIO(file, loop=loop, executor=executor)
+
+
+stdin = AsyncTextIndirectIOWrapper("sys.stdin", None, None, indirect=lambda: sys.stdin)
+stdout = AsyncTextIndirectIOWrapper("sys.stdout", None, None, indirect=lambda: sys.stdout)
+stderr = AsyncTextIndirectIOWrapper("sys.stderr", None, None, indirect=lambda: sys.stderr)
+stdin_bytes = AsyncIndirectBufferedIOBase("sys.stdin.buffer", None, None, indirect=lambda: sys.stdin.buffer)
+stdout_bytes = AsyncIndirectBufferedIOBase("sys.stdout.buffer", None, None, indirect=lambda: sys.stdout.buffer)
+stderr_bytes = AsyncIndirectBufferedIOBase("sys.stderr.buffer", None, None, indirect=lambda: sys.stderr.buffer)

@@ -16,11 +16,31 @@ code is synchronous, so each async method runs the synchronous method in *attemp
   its result and starts the next attempt, which replays up to there and goes on.
 
 So the io classes see exactly the system calls and results the built-in file would, and
-their results, positions, exceptions and the file's contents are the built-in file's. The
-file position is the Raw's own (``pos``): reads and writes are positioned (``pread``/
-``pwrite`` at ``pos``), except in append mode and on a stream (a FIFO, a tty), where the
-kernel's position is the truth; the descriptor's position is set to ``pos`` after each
-operation, so ``fileno()`` users see the same position the built-in file would give them.
+their results, positions, exceptions and the file's contents are the built-in file's.
+
+Positions. ``Raw`` is FileIO: the descriptor's offset is its position. An operation starts
+from the descriptor's offset (``lseek(SEEK_CUR)``, which never reaches a filesystem), reads
+and writes at it with ``pread``/``pwrite`` (``pos``), and leaves the descriptor's offset
+where the built-in file would (``lseek(SEEK_SET)``), also after a close with
+``closefd=False``; so ``os.read``/``os.write``/``os.lseek`` on ``fileno()`` interleave with
+its calls as with the built-in file. In append mode and on a stream (a FIFO, a tty) the
+kernel's offset moves by itself (``write(2)``/``read(2)`` at -1).
+
+Cancellation (the rule, the same for every call, text and binary, buffered or not): a
+cancelled call leaves the file as if it either never happened or completed, whichever the
+kernel did, never a mix. What a cancelled operation's calls did in the kernel decides:
+
+- Calls with no effect the file can see (a ``pread``, an ``fstat``): none of them counts;
+  the stack is restored, and the next read returns the same bytes.
+- Calls with an effect (a write, a truncate, a close, a read from a stream) are waited for,
+  never abandoned: the ``CancelledError`` is raised at once, and the request goes on
+  (``_Pending``). When it completes, the stack is replayed through every effect the kernel
+  made, and stops at the first call it did not make: a write there "would block" (the
+  buffered layer keeps what fits, as after a short write), anything else ends the
+  operation there. Bytes read from a stream are kept (``Raw._pushback``) for the next read.
+- Until then the file's next call waits for that outcome (without blocking the loop, and
+  itself cancellable); ``close()`` does not wait: it cancels the request (the library keeps
+  the descriptor's number from reuse until its syscall returns) and closes the descriptor.
 """
 
 import copy
@@ -38,6 +58,7 @@ from ._loop import oserror
 
 _MAX_IO = 0x7FFFF000  # what Linux moves in one read or write at most
 _YIELD_EVERY = 1 << 20  # bytes read on the loop thread before the runner yields to the loop
+_STREAM_CHUNK = 64 * 1024  # a stream's readall, per read(2)
 
 
 class _Miss(BaseException):
@@ -51,7 +72,8 @@ class _Miss(BaseException):
 
 
 class _Interrupted(BaseException):
-    """Raised at the first unlogged call of the last attempt of a cancelled operation."""
+    """Raised at the first call the kernel did not make, when a cancelled operation is
+    replayed through the calls it did make (never escapes a runner)."""
 
 
 def c_readlines(self, hint=None):
@@ -91,6 +113,7 @@ class Raw(_pyio.RawIOBase):
         self._missed = None  # the call the attempt missed on, while the miss unwinds
         self._inline_bytes = 0
         self._rbuf = None  # read_nowait's buffer
+        self._pushback = b""  # a stream's bytes a cancelled read took from the kernel
 
     # --- the system calls -------------------------------------------------------------
 
@@ -110,6 +133,8 @@ class Raw(_pyio.RawIOBase):
                     raise AssertionError(f"aopen: replay diverged: {call[:2]} where {logged[:2]} was made")
             else:
                 if self._interrupt:
+                    if call[0] == "write":
+                        return None  # the kernel took no more: a write that would block
                     raise _Interrupted()
                 done = _inline(self, call)
                 if done is None:
@@ -180,22 +205,43 @@ class Raw(_pyio.RawIOBase):
         self._checkReadable()
         if size is None or size < 0:
             return self.readall()
-        data = self._sys("read", self.pos if self._seekable else -1, min(size, _MAX_IO))
-        if self._seekable:
-            self.pos += len(data)
+        if not self._seekable:
+            if self._pushback:
+                data, self._pushback = self._pushback[:size], self._pushback[size:]
+                return data
+            try:
+                return self._sys("read", -1, min(size, _MAX_IO))
+            except BlockingIOError:
+                return None  # a non-blocking descriptor with nothing to read, as FileIO
+        data = self._sys("read", self.pos, min(size, _MAX_IO))
+        self.pos += len(data)
         return data
 
     def readall(self):
         self._checkClosed()
         self._checkReadable()
-        data = self._sys("readall", self.pos if self._seekable else -1)
-        if self._seekable:
-            self.pos += len(data)
+        if not self._seekable:
+            # A stream: read(2) until its end, each read an entry of its own (what it takes
+            # from the kernel is kept if the operation is cancelled).
+            out = bytearray(self._pushback)
+            self._pushback = b""
+            while True:
+                try:
+                    data = self._sys("read", -1, _STREAM_CHUNK)
+                except BlockingIOError:
+                    return bytes(out) if out else None
+                if not data:
+                    return bytes(out)
+                out += data
+        data = self._sys("readall", self.pos)
+        self.pos += len(data)
         return data
 
     def readinto(self, b):
         m = memoryview(b).cast("B")
         data = self.read(len(m))
+        if data is None:
+            return None
         n = len(data)
         m[:n] = data
         return n
@@ -205,13 +251,21 @@ class Raw(_pyio.RawIOBase):
         self._checkWritable()
         data = bytes(memoryview(b)[:_MAX_IO])
         if self._appending or not self._seekable:
-            n, pos = self._sys("write", -1, data)
+            try:
+                done = self._sys("write", -1, data)
+            except BlockingIOError:
+                return None  # a non-blocking descriptor with no room, as FileIO
+            if done is None:
+                return None
+            n, pos = done
             if pos is not None:
                 self.pos = pos
             return n
-        n, _ = self._sys("write", self.pos, data)
-        self.pos += n
-        return n
+        done = self._sys("write", self.pos, data)
+        if done is None:
+            return None
+        self.pos += done[0]
+        return done[0]
 
     def seek(self, pos, whence=0):
         if isinstance(pos, float):
@@ -259,11 +313,14 @@ class Raw(_pyio.RawIOBase):
 
     def __del__(self):
         if self._fd >= 0 and self._closefd and not self.closed:
-            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+            self._dealloc_warn(self)
             self.close()
 
     def _dealloc_warn(self, source):
-        pass
+        """FileIO's: the ResourceWarning for an unclosed file, naming `source` (the object
+        the user held: a buffered or text layer finalized over this one warns through it)."""
+        if self._fd >= 0 and self._closefd and not self.closed:
+            warnings.warn(f"unclosed file {source!r}", ResourceWarning, stacklevel=2, source=source)
 
     readlines = c_readlines
 
@@ -304,7 +361,11 @@ def read_nowait(raw, n):
     buf = raw._rbuf
     if buf is None or len(buf) < n:
         buf = raw._rbuf = ctypes.create_string_buffer(n)
-    got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, raw.pos)
+    pos = _kernel_pos(raw._fd)  # FileIO's position: the descriptor's offset
+    if pos is None:
+        return None
+    raw.pos = pos
+    got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, pos)
     if got < 0 or got > n or (0 < got < n):
         return None  # to be waited for, an error, or perhaps partly cached: the slow path
     raw._inline_bytes += got
@@ -343,8 +404,50 @@ async def _read(raw, off, n):
             return bytes(out)
 
 
+def _has_effect(call):
+    """Whether the file can see that `call` was made: a write, a truncate, a close, or a
+    read from a stream (at -1: it takes the bytes from the kernel). A pread, an fstat, an
+    lseek(SEEK_DATA) or an fsync leave nothing the file object holds changed."""
+    kind = call[0]
+    return kind == "write" or kind == "truncate" or kind == "close" or (kind == "read" and call[1] < 0)
+
+
+def _effect_submit(raw, call):
+    """(submit, keep) for an effectful call's one request: ``submit()`` returns its id;
+    `keep` is the memory the library writes on delivery."""
+    ctx, fd, kind = raw._ctx, raw._fd, call[0]
+    if kind == "write":
+        off, data = call[1], call[2]  # (copied by the library before the submit returns)
+        return (lambda: lib.aopen_write_submit(ctx.ctx, fd, data, len(data), off, None, None)), None
+    if kind == "truncate":
+        return (lambda: lib.aopen_ftruncate_submit(ctx.ctx, fd, call[1], None, None)), None
+    if kind == "close":
+        return (lambda: lib.aclose_submit(ctx.ctx, fd, None, None)), None
+    n = call[2]  # a stream's read(2)
+    buf = ctypes.create_string_buffer(n)
+    return (lambda: lib.aopen_read_submit(ctx.ctx, fd, buf, n, -1, None, None)), buf
+
+
+def _effect_outcome(raw, call, result, keep):
+    """(ok, result) of an effectful call whose request completed with `result`."""
+    if result is None:  # the context was freed: whatever the kernel did is unknown
+        return False, OSError(errno.ESHUTDOWN, "the loop's libaopen context was closed")
+    if result < 0:
+        return False, oserror(-result)
+    kind = call[0]
+    if kind == "write":
+        # Appending (or a stream): the kernel's position is the file's; lseek(SEEK_CUR)
+        # never reaches the filesystem.
+        return True, (result, _kernel_pos(raw._fd) if call[1] < 0 and raw._seekable else None)
+    if kind == "read":
+        if result > call[2]:  # never trust a count past the buffer
+            return False, OSError(errno.EIO, f"libaopen reported {result} bytes read for a read of {call[2]}")
+        return True, keep.raw[:result]
+    return True, None
+
+
 async def _perform(raw, call):
-    """Runs one call as libaopen requests: (ok, result)."""
+    """Runs one call with no effect (see _has_effect) as libaopen requests: (ok, result)."""
     kind, ctx, fd = call[0], raw._ctx, raw._fd
     try:
         if kind == "read":
@@ -352,28 +455,15 @@ async def _perform(raw, call):
         if kind == "readall":
             off, out, chunk = call[1], bytearray(), 64 * 1024
             while True:
-                data = await _read(raw, off + len(out) if off >= 0 else -1, chunk)
+                data = await _read(raw, off + len(out), chunk)
                 if not data:
                     return True, bytes(out)
                 out += data
                 chunk = min(chunk * 2, _YIELD_EVERY)
-        if kind == "write":
-            off, data = call[1], call[2]
-            n = await ctx.call(lambda: lib.aopen_write_submit(ctx.ctx, fd, data, len(data), off, None, None))
-            # Appending (or a stream): the kernel's position is the file's; lseek(SEEK_CUR)
-            # never reaches the filesystem.
-            pos = _kernel_pos(fd) if off < 0 and raw._seekable else None
-            return True, (n, pos)
-        if kind == "truncate":
-            await ctx.call(lambda: lib.aopen_ftruncate_submit(ctx.ctx, fd, call[1], None, None))
-            return True, None
         if kind == "fstat":
             return True, await fstat(ctx, fd)
         if kind == "lseek":
             return True, await ctx.run_blocking(lambda: os.lseek(fd, call[1], call[2]), fd=fd)
-        if kind == "close":
-            await ctx.close_fd(fd)
-            return True, None
         if kind == "fsync":
             await ctx.call(lambda: lib.aopen_fsync_submit(ctx.ctx, fd, call[1], None, None))
             return True, None
@@ -490,14 +580,27 @@ class Stack:
         return out
 
 
+class _Pending:
+    """A cancelled operation's effectful call, still a request: what the kernel makes of it
+    decides the file's state (``Runner._settle``)."""
+
+    __slots__ = ("rid", "waiter", "call", "keep", "snap", "log", "fn", "args")
+
+    def __init__(self, rid, waiter, call, keep, snap, log, fn, args):
+        self.rid, self.waiter, self.call, self.keep = rid, waiter, call, keep
+        self.snap, self.log, self.fn, self.args = snap, log, fn, args
+
+
 class Runner:
     """Runs a file's synchronous methods as operations (see the module's docstring); one
-    operation at a time per file, in the order they were called."""
+    operation at a time per file, in the order they were called. ``pending``: a cancelled
+    operation's call whose outcome the kernel has not decided yet; every operation waits
+    for it first, except ``close``."""
 
-    __slots__ = ("stack", "busy", "queue")
+    __slots__ = ("stack", "busy", "queue", "pending")
 
     def __init__(self, stack):
-        self.stack, self.busy, self.queue = stack, False, []
+        self.stack, self.busy, self.queue, self.pending = stack, False, [], None
 
     async def run(self, fn, *args):
         raw = self.stack.raw
@@ -515,7 +618,25 @@ class Runner:
                 raise
         else:
             self.busy = True
+        try:
+            if self.pending is not None:
+                await self._wait_pending()
+            if raw._inline_bytes >= _YIELD_EVERY:
+                # Much was read on the loop thread: let the loop run, before this operation
+                # does anything (a cancel here leaves nothing to undo).
+                raw._inline_bytes = 0
+                await ctx.sleep0()
+        except BaseException:
+            self._release()
+            raise
+        return await self._run(fn, args)
+
+    async def _run(self, fn, args):
+        raw = self.stack.raw
+        ctx = raw._ctx
         raw._log, raw._next, raw._interrupt, raw._missed = [], 0, False, None
+        if raw._seekable and not raw.closed:
+            raw.pos = _kernel_pos(raw._fd) or 0  # FileIO's position: the descriptor's offset
         start = raw.pos
         try:
             snap = None
@@ -528,42 +649,125 @@ class Runner:
                     miss = raw._missed
                 Stack.restore(snap)
                 raw._next, raw._missed = 0, None
-                try:
-                    ok, result = await _perform(raw, miss)
-                except BaseException:
-                    self._interrupt(snap, miss, fn, args)
-                    raise
-                raw._log.append((miss, ok, result))
+                if _has_effect(miss):
+                    outcome = await self._decide(miss, snap, fn, args)
+                else:
+                    try:
+                        outcome = await _perform(raw, miss)  # cancelled: the request is abandoned
+                    except BaseException:
+                        self._apply(snap, raw._log, fn, args)
+                        raise
+                raw._log.append((miss, *outcome))
         finally:
             raw._log, raw._missed = None, None
-            # (A seek makes no call but moves the position: the descriptor's too, as the
-            # built-in's; an appending write of nothing leaves it there.)
-            if raw._seekable and raw.pos != start and not raw.closed:
-                try:
-                    os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
-                except OSError:
-                    pass
+            self._sync_offset(start)
             self._release()
-            if raw._inline_bytes >= _YIELD_EVERY:
-                raw._inline_bytes = 0
-                await ctx.sleep0()
 
-    def _interrupt(self, snap, miss, fn, args):
-        """The operation was cancelled while `miss` was a request. Calls it had made that
-        cannot be taken back (writes, a close) stay made: the stack is replayed up to the
-        first call not made, which raises there, as an interrupted call would."""
+    async def _decide(self, call, snap, fn, args):
+        """Runs an effectful call as one request and returns its (ok, result). Cancelled
+        while it runs, it leaves the request running as ``pending`` and raises at once."""
         raw = self.stack.raw
-        if miss[0] == "close":
-            raw._log.append((miss, True, None))  # the descriptor is the library's now
-        if not any(c[0] in ("write", "truncate", "close") for c, _, _ in raw._log):
-            return  # nothing made that matters: as if the operation never started
+        ctx = raw._ctx
+        submit, keep = _effect_submit(raw, call)
+        try:
+            rid = await ctx._submit(submit)
+        except OSError as e:  # refused (the context closed): the call's error
+            return False, e
+        except BaseException:
+            self._apply(snap, raw._log, fn, args)  # never submitted
+            raise
+        w = ctx._waiter()
+        ctx.waiting[rid] = w
+        if keep is not None:
+            ctx.kept[rid] = keep
+        try:
+            result = await ctx._wait_outcome(w)
+        except BaseException:
+            if ctx._has_result(w):  # decided already: settled now
+                raw._log.append((call, *_effect_outcome(raw, call, ctx._result(w), keep)))
+                self._apply(snap, raw._log, fn, args)
+            else:
+                self.pending = _Pending(rid, w, call, keep, snap, list(raw._log), fn, args)
+                ctx._on_result(w, self._settle)
+            raise
+        return _effect_outcome(raw, call, result, keep)
+
+    async def _wait_pending(self):
+        """Waits (cancellably) until the kernel decided the pending call, and settles."""
+        p = self.pending
+        ctx = self.stack.raw._ctx
+        try:
+            await ctx._wait_outcome(p.waiter)
+        except BaseException:
+            if not ctx._has_result(p.waiter) and ctx.ctx is not None:
+                raise
+        self._settle()
+
+    def _settle(self):
+        """The pending call's outcome is known: the file becomes what the kernel made of
+        the cancelled operation. (Run from the request's delivery too: no operation runs
+        meanwhile, since each waits for this first.)"""
+        p, self.pending = self.pending, None
+        if p is None:
+            return
+        raw = self.stack.raw
+        if raw.closed:
+            return  # closed meanwhile (``close`` does not wait): nothing left to settle
+        ctx = raw._ctx
+        result = ctx._result(p.waiter) if ctx._has_result(p.waiter) else None
+        start = raw.pos
+        self._apply(p.snap, p.log + [(p.call, *_effect_outcome(raw, p.call, result, p.keep))], p.fn, p.args)
+        self._sync_offset(start)
+
+    def _apply(self, snap, log, fn, args):
+        """Leaves the stack as the cancelled operation (`fn`) left the kernel, `log` being
+        the calls it made: the state before it if none had an effect (a stream's bytes kept
+        for the next read), else replayed through its last effect (see the module's
+        docstring)."""
+        raw = self.stack.raw
         Stack.restore(snap)
-        raw._next, raw._interrupt = 0, True
+        effects = [i for i, (call, ok, _) in enumerate(log) if ok and _has_effect(call)]
+        if not effects:
+            return
+        if all(log[i][0][0] == "read" for i in effects):
+            # A stream's reads: the bytes stay with the file, first for the next read.
+            raw._pushback += b"".join(log[i][2] for i in effects)
+            return
+        raw._log, raw._next, raw._interrupt, raw._missed = log[:effects[-1] + 1], 0, True, None
         try:
             fn(*args)
         except BaseException:
             pass
-        raw._interrupt = False
+        finally:
+            raw._log, raw._interrupt, raw._missed = None, False, None
+
+    def _sync_offset(self, start):
+        """The descriptor's offset where FileIO leaves it: the position (while the
+        descriptor is open: closed with closefd=False, it still is)."""
+        raw = self.stack.raw
+        if raw._seekable and raw.pos != start and (not raw.closed or not raw._closefd):
+            try:
+                os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+            except OSError:
+                pass
+
+    async def close(self, fn):
+        """Runs ``close`` (`fn`): as an operation, except while a cancelled call is still
+        undecided: then it does not wait, and closes the descriptor at once."""
+        p = self.pending
+        raw = self.stack.raw
+        if p is None or raw._ctx._has_result(p.waiter):
+            return await self.run(fn)
+        self.pending = None
+        ctx = raw._ctx
+        if ctx.ctx is not None:
+            lib.aopen_cancel(ctx.ctx, p.rid)  # the library keeps the number until it is done
+        ctx.waiting.pop(p.rid, None)
+        already = raw.closed
+        raw._IOBase__closed = True
+        if already or not raw._closefd or p.call[0] == "close":
+            return  # (a pending close closes the descriptor itself)
+        await ctx.close_fd(raw._fd)
 
     def _release(self):
         """Hands the turn to the next waiting operation, or frees it."""

@@ -10,11 +10,11 @@ import math
 
 import _pyio
 
-from ._binary import _Detachable, _delegate, _props, _proxy, size_arg
+from ._binary import _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, size_arg
 from ._raw import c_readlines
 
 
-class TextIOWrapper(_pyio.TextIOWrapper):
+class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
     """``_pyio.TextIOWrapper`` reading in the C implementation's chunks: 8192 bytes, or as
     many as a ``read(n)`` still needs (which decides where ``tell()`` cookies start)."""
 
@@ -51,6 +51,15 @@ class TextIOWrapper(_pyio.TextIOWrapper):
 
     _in_readline = False
     readlines = c_readlines
+
+    def _dealloc_warn(self, source):
+        self.buffer._dealloc_warn(source)
+
+    @property
+    def newlines(self):
+        # C: the newlines the universal-newline decoder saw, None without one (newline=""
+        # keeps one; "\n", "\r" and "\r\n" have none, where _pyio raises AttributeError).
+        return getattr(self._decoder, "newlines", None) if self._decoder else None
 
     def _read_chunk(self, size_hint=0):
         if self._decoder is None:
@@ -171,4 +180,10 @@ class AsyncTextIOWrapper(_Detachable):
 
     async def close(self):
         self._check_attached()
-        return await self._runner.run(self._file.close)
+        if self._sync:
+            return await self._call("close")
+        return await self._runner.close(self._file.close)
+
+
+class AsyncTextIndirectIOWrapper(_Indirect, AsyncTextIOWrapper):
+    """``AsyncTextIOWrapper`` over ``indirect()``."""

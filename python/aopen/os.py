@@ -63,7 +63,7 @@ async def mkdir(path, mode=0o777):
 async def rename(src, dst):
     """``os.rename(src, dst)``."""
     ctx, s, d = _context(), _fspath(src), _fspath(dst)
-    await ctx.call(lambda: _lib.aopen_rename_submit(ctx.ctx, s, d, 0, None, None), s)
+    await ctx.call(lambda: _lib.aopen_rename_submit(ctx.ctx, s, d, 0, None, None), s, path2=d)
 
 
 replace = rename  # on Linux rename(2) replaces an existing destination

@@ -86,12 +86,12 @@ class _NamedContextManager(ContextManager):
                 await _aos.unlink(name)
 
 
-class _Spooled(FileProtocol):
+class AsyncSpooledTemporaryFile(FileProtocol):
     """``tempfile.SpooledTemporaryFile``: in memory (calls made here, they cannot wait)
     until it rolls over to a file, after which, and for the write that rolls it over,
     each call runs off the loop."""
 
-    def __init__(self, file):
+    def __init__(self, file, loop=None, executor=None):
         self._file = file
 
     def _off_loop(self):
@@ -137,15 +137,17 @@ class _Spooled(FileProtocol):
 def SpooledTemporaryFile(max_size=0, mode="w+b", buffering=-1, encoding=None, newline=None,
                          suffix=None, prefix=None, dir=None, loop=None, executor=None):
     async def make():
-        return _Spooled(_tempfile.SpooledTemporaryFile(max_size, mode, buffering, encoding, newline,
+        return AsyncSpooledTemporaryFile(_tempfile.SpooledTemporaryFile(max_size, mode, buffering, encoding, newline,
                                                        suffix, prefix, dir))
 
     return ContextManager(make())
 
 
-class _TemporaryDirectory:
-    def __init__(self, name):
-        self.name = name
+class AsyncTemporaryDirectory:
+    """A temporary directory (``name``), removed by ``cleanup()`` / ``close()``."""
+
+    def __init__(self, file, loop=None, executor=None):
+        self.name = getattr(file, "name", file)  # a path, or (aiofiles') the sync object
 
     async def cleanup(self):
         await _loop.current().run_blocking(partial(_shutil.rmtree, self.name, ignore_errors=True), path=self.name)
@@ -172,6 +174,6 @@ def TemporaryDirectory(suffix=None, prefix=None, dir=None, loop=None, executor=N
 
     async def make():
         name = await _loop.current().run_blocking(partial(_tempfile.mkdtemp, suffix, prefix, dir), path=dir)
-        return _TemporaryDirectory(name)
+        return AsyncTemporaryDirectory(name)
 
     return _DirContextManager(make())
