@@ -27,6 +27,8 @@ if py=$(python/tests/setup_venv.sh); then
   PYTHONPATH=python AOPEN_LOOP=uvloop AOPEN_HYPOTHESIS_EXAMPLES=100 timeout 600 \
     "$py" -m pytest -q -p no:cacheprovider python/tests/test_differential.py
   PYTHONPATH=python timeout 120 "$py" -m pytest -q -p no:cacheprovider python/tests/test_anyio.py
+  # aiofiles' module layout and seams, misuse and edge cases beside the built-in file.
+  PYTHONPATH=python timeout 300 "$py" -m pytest -q -p no:cacheprovider python/tests/test_dropin.py
 else
   echo "SKIP aiofiles suite and differential tests: no test venv (package registry unreachable)"
 fi

@@ -191,6 +191,97 @@ class _CBufferedMixin:
     readlines = c_readlines
 
 
+def c_optional_size(size):
+    """C's conversion of an optional size (read, readline): None, or an integer."""
+    if size is None or isinstance(size, int):
+        return size
+    if not hasattr(type(size), "__index__"):
+        raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
+    return size.__index__()
+
+
+def c_size(size):
+    """C's conversion of a Py_ssize_t argument (read1, peek)."""
+    if isinstance(size, int):
+        return size
+    if not hasattr(type(size), "__index__"):
+        raise TypeError(f"'{type(size).__name__}' object cannot be interpreted as an integer")
+    return size.__index__()
+
+
+class _CFront:
+    """The C buffered classes' argument conversions, closed-file checks and messages, before
+    ``_pyio``'s code (whose messages and argument checks differ). ``_reads`` / ``_writes``:
+    which methods the C class has (the others are BufferedIOBase's: "unsupported")."""
+
+    _reads = _writes = True
+
+    def _c_closed(self, msg):
+        if self.raw.closed:
+            raise ValueError(msg)
+
+    def _unsupported(self, name):
+        raise io.UnsupportedOperation(name)
+
+    def _c_reading(self, name, msg):
+        if not self._reads:
+            raise io.UnsupportedOperation(name)
+        self._c_closed(msg)
+
+    def read(self, size=-1):
+        size = c_optional_size(size)
+        self._c_reading("read", "read of closed file")
+        return super().read(size)
+
+    def read1(self, size=-1):
+        size = c_size(size)
+        self._c_reading("read1", "read of closed file")
+        return super().read1(size)
+
+    def readline(self, size=-1):
+        size = c_optional_size(size)
+        self._c_reading("read", "readline of closed file")
+        return super().readline(size)
+
+    def peek(self, size=0):
+        size = c_size(size)
+        self._c_reading("peek", "peek of closed file")
+        return super().peek(size)
+
+    def readinto(self, b):
+        if isinstance(b, (bytes, str)) or (isinstance(b, memoryview) and b.readonly):
+            raise TypeError(f"readinto() argument must be read-write bytes-like object, not {type(b).__name__}")
+        self._c_reading("readinto", "readinto of closed file")
+        return super().readinto(b)
+
+    def write(self, b):
+        if isinstance(b, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        if not self._writes:
+            raise io.UnsupportedOperation("write")
+        self._c_closed("write to closed file")
+        return super().write(b)
+
+    def seek(self, pos, whence=0):
+        if whence not in (0, 1, 2, getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):
+            raise ValueError(f"whence value {whence} unsupported")
+        self._c_closed("seek of closed file")
+        return super().seek(pos, whence)
+
+    def flush(self):
+        if not self._writes:  # a reader's flush is its raw file's (IOBase's)
+            self._c_closed("I/O operation on closed file.")
+            return None
+        self._c_closed("flush of closed file")
+        return super().flush()
+
+    def truncate(self, pos=None):
+        self._c_closed("truncate of closed file")
+        if not self._writes:
+            raise io.UnsupportedOperation("truncate")
+        return super().truncate(pos)
+
+
 class _WarnUnclosed:
     """C's finalizer: an unclosed file warns (ResourceWarning, through its raw layer's
     ``_dealloc_warn``), then closes. ``_pyio``'s closes without a word."""
@@ -229,15 +320,15 @@ class _CTruncateMixin:
         return self.raw.truncate(pos)
 
 
-class BufferedReader(_WarnUnclosed, _CBufferedMixin, _pyio.BufferedReader):
-    pass
+class BufferedReader(_WarnUnclosed, _CFront, _CBufferedMixin, _pyio.BufferedReader):
+    _writes = False
 
 
-class BufferedWriter(_WarnUnclosed, _CTruncateMixin, _pyio.BufferedWriter):
-    pass
+class BufferedWriter(_WarnUnclosed, _CFront, _CTruncateMixin, _pyio.BufferedWriter):
+    _reads = False
 
 
-class BufferedRandom(_WarnUnclosed, _CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
+class BufferedRandom(_WarnUnclosed, _CFront, _CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
     def _flush_before_read(self):
         self.flush()
 

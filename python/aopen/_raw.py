@@ -149,6 +149,10 @@ class Raw(_pyio.RawIOBase):
 
     # --- FileIO's interface ------------------------------------------------------------
 
+    def _checkClosed(self, msg=None):
+        if self.closed:
+            raise ValueError("I/O operation on closed file" if msg is None else msg)  # FileIO's
+
     def _checkReadable(self, msg=None):
         if not self._readable:
             raise io.UnsupportedOperation("File not open for reading")

@@ -10,7 +10,7 @@ import math
 
 import _pyio
 
-from ._binary import _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, size_arg
+from ._binary import _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, c_optional_size, c_size, size_arg
 from ._raw import c_readlines
 
 
@@ -54,6 +54,30 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
 
     def _dealloc_warn(self, source):
         self.buffer._dealloc_warn(source)
+
+    # C's argument conversions and checks, before _pyio's code: a closed file is "I/O
+    # operation on closed file." whatever the call (_pyio's come from the layer below).
+    def _c_closed(self):
+        if self.buffer.closed:
+            raise ValueError("I/O operation on closed file.")
+
+    def _checkReadable(self, msg=None):
+        if not self.buffer.readable():
+            raise _pyio.UnsupportedOperation("not readable")
+
+    def flush(self):
+        self._c_closed()
+        return super().flush()
+
+    def tell(self):
+        self._c_closed()
+        return self._tell()
+
+    def seek(self, cookie, whence=0):
+        self._c_closed()
+        if whence not in (0, 1, 2):
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        return super().seek(cookie, whence)
 
     @property
     def newlines(self):
@@ -106,7 +130,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         finally:
             self._telling = telling
 
-    def tell(self):
+    def _tell(self):
         # _pyio asserts that its first guess of where to start decoding lies inside the
         # snapshot's bytes; C has no such check (a seek to a cookie that skips characters,
         # then a read, can put it past them). The guess, clamped to those bytes (what the
@@ -125,13 +149,17 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         return super().tell()
 
     def truncate(self, pos=None):
+        self._c_closed()
         # C: flush, then the buffer's truncate with `pos` as given (None: the buffer's own
         # position, not a tell() cookie).
         self.flush()
         return self.buffer.truncate(pos)
 
-    def readline(self, size=None):
-        if size is not None and size.__index__() == 0:
+    def readline(self, size=-1):
+        size = c_size(size)  # (C's takes an integer only: None is a TypeError)
+        self._c_closed()
+        self._checkReadable()
+        if size == 0:
             # C reads chunks until one decodes (or the input ends: then it forgets the
             # snapshot, as at any EOF) before it looks at the limit, but only when it holds
             # no decoded characters at all, used or not.
@@ -153,6 +181,8 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
             self._in_readline = False
 
     def read(self, size=None):
+        size = c_optional_size(size)
+        self._c_closed()
         self._checkReadable()
         size = size_arg(size)
         decoder = self._decoder or self._get_decoder()

@@ -1,0 +1,267 @@
+"""The drop-in beside the built-in file and aiofiles, outside the op-sequence property tests:
+aiofiles' module layout and seams (every import projects make, the naive
+``sys.modules["aiofiles"]`` switch, ``install()``, aiofiles' README test recipe), error types
+and messages against the built-in file over a matrix of misuse, a non-blocking FIFO,
+``newlines``, ``filename2`` of two-path calls, the ResourceWarning of an unclosed file, and
+``aiofiles.os.wrap``'s metadata. Run with pytest (python/run_tests.sh)."""
+
+import asyncio
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import aopen.aiofiles as aiofiles  # noqa: E402
+
+IMPORTS = """
+import asyncio, os, sys, tempfile
+import aopen.aiofiles
+{switch}
+import aiofiles, aiofiles.os, aiofiles.ospath, aiofiles.base, aiofiles.threadpool
+import aiofiles.threadpool.text, aiofiles.threadpool.binary, aiofiles.threadpool.utils
+import aiofiles.tempfile, aiofiles.tempfile.temptypes
+from aiofiles.threadpool.text import AsyncTextIOWrapper
+from aiofiles.threadpool.binary import AsyncBufferedIOBase, AsyncBufferedReader, AsyncFileIO
+from aiofiles.threadpool.binary import AsyncIndirectBufferedIOBase
+from aiofiles.base import AsyncBase, AiofilesContextManager, AsyncIndirectBase
+from aiofiles.tempfile.temptypes import AsyncSpooledTemporaryFile, AsyncTemporaryDirectory
+from aiofiles.threadpool import sync_open
+from aiofiles.threadpool.utils import delegate_to_executor, proxy_method_directly
+assert aiofiles.os is aopen.aiofiles.os is sys.modules["aopen.os"]
+assert aiofiles.threadpool is sys.modules["aopen.aiofiles.threadpool"]
+assert sys.modules["aiofiles.threadpool.binary"] is sys.modules["aopen.aiofiles.threadpool.binary"]
+from unittest import mock
+d = tempfile.mkdtemp()
+
+async def main():
+    async with aiofiles.open(os.path.join(d, "f"), "w") as f:
+        assert isinstance(f, AsyncTextIOWrapper) and isinstance(f, AsyncBase)
+        await f.write("hi")
+    async with aiofiles.open(os.path.join(d, "f"), "rb") as f:
+        assert isinstance(f, AsyncBufferedReader)
+        assert await f.read() == b"hi"
+    assert isinstance(aiofiles.open(os.path.join(d, "f")), AiofilesContextManager)
+    assert await aiofiles.os.path.exists(d)
+    # aiofiles' README recipe for tests
+    mock_file = mock.MagicMock()
+    aiofiles.threadpool.wrap.register(mock.MagicMock)(
+        lambda *args, **kwargs: aiofiles.threadpool.AsyncBufferedIOBase(*args, **kwargs))
+    with mock.patch("aiofiles.threadpool.sync_open", return_value=mock_file) as mock_open:
+        async with aiofiles.open("filename", "w") as f:
+            await f.write("data")
+        mock_file.write.assert_called_once_with("data")
+        mock_open.assert_called_once()
+    async with aiofiles.open(os.path.join(d, "f"), "rb") as f:  # unpatched again
+        assert await f.read() == b"hi"
+    print("imports ok")
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("switch", ['sys.modules["aiofiles"] = aopen.aiofiles', "aopen.aiofiles.install()",
+                                    "aopen.aiofiles.install(); aopen.aiofiles.install()"])
+def test_imports_and_seams(switch):
+    """Each switch, in a fresh interpreter: every aiofiles module and name projects import,
+    one module object per name, and aiofiles' README mock recipe intercepts the open."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    out = subprocess.run([sys.executable, "-c", IMPORTS.format(switch=switch)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "imports ok" in out.stdout, out.stdout + out.stderr
+
+
+def test_install_replaces_an_imported_aiofiles():
+    """install() after the real aiofiles was imported: later imports get the drop-in."""
+    pytest.importorskip("aiofiles")
+    code = textwrap.dedent("""
+        import sys, aiofiles, aiofiles.os
+        assert "aopen" not in aiofiles.__name__
+        import aopen.aiofiles
+        aopen.aiofiles.install()
+        import aiofiles, aiofiles.os
+        assert aiofiles is aopen.aiofiles and aiofiles.os is aopen.aiofiles.os
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stdout + out.stderr
+
+
+def outcome(fn):
+    try:
+        return ("ok", repr(fn()))
+    except Exception as e:
+        return (type(e).__name__, str(e))
+
+
+async def aoutcome(coro_fn):
+    try:
+        return ("ok", repr(await coro_fn()))
+    except Exception as e:
+        return (type(e).__name__, str(e))
+
+
+MISUSE = [
+    ("rb", "write", (b"x",)), ("r", "write", ("x",)), ("wb", "read", (1,)), ("w", "read", ()),
+    ("rb", "seek", (0, 7)), ("r", "seek", (0, 7)), ("r", "seek", (1, 1)), ("r", "seek", (-1,)),
+    ("rb", "seek", (-1,)), ("r", "write", (b"x",)), ("w", "write", (b"x",)), ("wb", "write", ("x",)),
+    ("rb", "readline", ("x",)), ("r", "read", ("x",)), ("rb", "read", ("x",)), ("rb", "truncate", ()),
+    ("r", "truncate", ()), ("rb", "peek", ("x",)), ("rb", "readinto", (b"xx",)), ("r", "readline", (1.5,)),
+    ("rb", "read1", (None,)), ("r+b", "peek", (None,)), ("wb", "readline", ()), ("ab", "read", ()),
+    ("r", "readline", (None,)), ("rb", "readline", (None,)), ("w", "readline", ()), ("r+", "seek", (0, 3)),
+]
+
+
+@pytest.mark.parametrize("mode,meth,args", MISUSE)
+def test_misuse_raises_what_the_builtin_raises(tmp_path, mode, meth, args):
+    """Type and message of the exception (or the result), as the built-in file's."""
+    p = tmp_path / "f"
+    p.write_bytes(b"hello\nworld\n")
+    with open(p, mode) as g:
+        want = outcome(lambda: getattr(g, meth)(*args))
+    p.write_bytes(b"hello\nworld\n")
+
+    async def main():
+        async with aiofiles.open(p, mode) as f:
+            return await aoutcome(lambda: getattr(f, meth)(*args))
+
+    assert asyncio.run(main()) == want
+
+
+@pytest.mark.parametrize("mode", ["rb", "r", "wb", "w", "r+b", "r+"])
+def test_calls_on_a_closed_file_raise_what_the_builtin_raises(tmp_path, mode):
+    p = tmp_path / "f"
+    p.write_bytes(b"hello\n")
+    g = open(p, mode)
+    g.close()
+    data = "x" if "b" not in mode else b"x"
+    calls = [("read", ()), ("write", (data,)), ("tell", ()), ("seek", (0,)), ("flush", ()), ("readline", ()),
+             ("truncate", ()), ("readlines", ())]
+
+    async def main():
+        f = await aiofiles.open(p, mode)
+        await f.close()
+        return [await aoutcome(lambda: getattr(f, m)(*a)) for m, a in calls]
+
+    assert asyncio.run(main()) == [outcome(lambda: getattr(g, m)(*a)) for m, a in calls]
+
+
+def test_nonblocking_fifo_reads_as_the_builtin(tmp_path):
+    """An O_NONBLOCK FIFO with no writer's data: read(n) and read() give None, readline
+    b'' (FileIO's None on EAGAIN), binary and text."""
+    p = str(tmp_path / "fifo")
+    os.mkfifo(p)
+
+    def opener(path, flags):
+        return os.open(path, flags | os.O_NONBLOCK)
+
+    cases = [("rb", "read", (10,)), ("rb", "read", ()), ("rb", "readline", ()), ("rb", "read1", (5,)),
+             ("rb", "peek", (1,)), ("r", "read", (10,)), ("r", "read", ()), ("r", "readline", ())]
+    for mode, meth, args in cases:
+        with open(p, mode, opener=opener) as g:
+            want = outcome(lambda: getattr(g, meth)(*args))
+
+        async def main():
+            async with aiofiles.open(p, mode, opener=opener) as f:
+                return await aoutcome(lambda: getattr(f, meth)(*args))
+
+        assert asyncio.run(main()) == want, (mode, meth, args)
+
+
+@pytest.mark.parametrize("newline", [None, "", "\n", "\r", "\r\n"])
+def test_newlines_as_the_builtin(tmp_path, newline):
+    p = tmp_path / "f"
+    p.write_bytes(b"a\r\nb\nc\rd")
+    with open(p, "r", newline=newline) as g:
+        before = g.newlines
+        g.read()
+        want = (before, g.newlines)
+
+    async def main():
+        async with aiofiles.open(p, "r", newline=newline) as f:
+            before = f.newlines
+            await f.read()
+            return (before, f.newlines)
+
+    assert asyncio.run(main()) == want
+
+
+def test_two_path_errors_carry_filename2(tmp_path):
+    a, b = str(tmp_path / "missing"), str(tmp_path / "x" / "y")
+    for name, sync in (("rename", os.rename), ("replace", os.replace), ("link", os.link),
+                       ("renames", os.renames)):
+        with pytest.raises(OSError) as want:
+            sync(a, b)
+
+        async def main():
+            await getattr(aiofiles.os, name)(a, b)
+
+        with pytest.raises(OSError) as got:
+            asyncio.run(main())
+        assert (type(got.value), got.value.errno, got.value.filename, got.value.filename2) == \
+            (type(want.value), want.value.errno, want.value.filename, want.value.filename2), name
+    os.symlink("t", str(tmp_path / "s"))
+    with pytest.raises(OSError) as want:
+        os.symlink("t", str(tmp_path / "s"))
+    with pytest.raises(OSError) as got:
+        asyncio.run(aiofiles.os.symlink("t", str(tmp_path / "s")))
+    assert (got.value.errno, got.value.filename, got.value.filename2) == \
+        (want.value.errno, want.value.filename, want.value.filename2)
+
+
+@pytest.mark.parametrize("mode,read", [("rb", True), ("r", True), ("rb", False), ("wb", False), ("w", True)])
+def test_an_unclosed_file_warns(tmp_path, mode, read):
+    """ResourceWarning when an unclosed file is collected, whether or not it was used."""
+    p = tmp_path / "f"
+    p.write_bytes(b"data\n")
+
+    async def main():
+        f = await aiofiles.open(p, mode)
+        if read:
+            await (f.read() if "r" in mode else f.write("x"))
+        del f
+        gc.collect()
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) and "unclosed file" in str(w.message) for w in seen), \
+        [str(w.message) for w in seen]
+
+
+def test_os_wrap_keeps_the_function_metadata():
+    w = aiofiles.os.wrap(os.getcwd)
+    assert (w.__name__, w.__qualname__, w.__wrapped__, w.__doc__) == \
+        (os.getcwd.__name__, os.getcwd.__qualname__, os.getcwd, os.getcwd.__doc__)
+    assert asyncio.run(w()) == os.getcwd()
+
+
+def test_closefd_false_leaves_the_offset_where_the_builtin_does(tmp_path):
+    """Issue 28's first reproduction: the flush at close moves the shared descriptor."""
+    results = []
+    for use_aopen in (False, True):
+        p = str(tmp_path / f"f{use_aopen}")
+        fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+
+        async def main():
+            async with aiofiles.open(fd, "wb", closefd=False) as f:
+                await f.write(b"header;")
+
+        if use_aopen:
+            asyncio.run(main())
+        else:
+            with open(fd, "wb", closefd=False) as f:
+                f.write(b"header;")
+        os.write(fd, b"body")
+        os.close(fd)
+        with open(p, "rb") as g:
+            results.append(g.read())
+    assert results == [b"header;body", b"header;body"]
