@@ -372,6 +372,15 @@ class AsyncBase(FileProtocol):
     """What every async file shares: the io object (``_file``), its runner, iteration,
     ``async with``, and plain attributes that do no I/O.
 
+    Cancellation: a cancelled call leaves the file as if it either never happened or
+    completed, whichever the kernel did, never a mix. ``tell()``, the buffers and the
+    descriptor's offset agree with what the kernel did; bytes a cancelled read took from the
+    kernel are never lost (the next read returns them); a cancelled write that reached the
+    kernel moves the position over what it wrote, like a short write. The CancelledError
+    comes at once, even while the call hangs on a dead server; the file's next call waits
+    (cancellably, without blocking the loop) until the kernel decides, and ``close()`` does
+    not wait. (How: ``aopen._raw``.)
+
     Made by ``open`` over libaopen's own io stack (``native``), or, as aiofiles' classes
     are, around any synchronous file object: ``AsyncBufferedIOBase(file, loop=None,
     executor=None)`` (what ``wrap()`` returns; `loop` and `executor` are accepted and
@@ -556,12 +565,14 @@ class _Detachable(AsyncBase):
 @_proxy("fileno", "readable")
 @_props("closed", "raw", "name", "mode")
 class AsyncBufferedIOBase(_Detachable):
-    """The async ``io.BufferedWriter`` (and BufferedIOBase)."""
+    """The async ``io.BufferedWriter`` (and BufferedIOBase). A cancelled call follows the
+    rule in ``AsyncBase``: never happened or completed, as the kernel decided."""
 
 
 @_delegate("peek")
 class AsyncBufferedReader(AsyncBufferedIOBase):
-    """The async ``io.BufferedReader`` and ``io.BufferedRandom``."""
+    """The async ``io.BufferedReader`` and ``io.BufferedRandom``. A cancelled call follows
+    the rule in ``AsyncBase``: never happened or completed, as the kernel decided."""
 
     _fast_size = 0  # a BufferedReader's buffer size: read(n) may skip its io objects
 
@@ -592,7 +603,8 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
 @_proxy("fileno", "readable")
 @_props("closed", "name", "mode")
 class AsyncFileIO(AsyncBase):
-    """The async ``io.FileIO`` (``buffering=0``)."""
+    """The async ``io.FileIO`` (``buffering=0``). A cancelled call follows the rule in
+    ``AsyncBase``: never happened or completed, as the kernel decided."""
 
     async def close(self):
         if self._sync:

@@ -356,29 +356,31 @@ def _inline(raw, call):
 
 
 def read_nowait(raw, n):
-    """A positioned read of n bytes at the file position, on the loop thread, where the
-    library finds them all cached (or the file ends there): the bytes, the position moved
-    past them (the descriptor's too, as the built-in leaves it); else None, nothing done."""
+    """A read of n bytes at the descriptor's offset, on the loop thread, where the library
+    finds them all cached (or the file ends there): the bytes, the position (and the
+    offset) moved past them, as FileIO's read; else None, nothing done."""
     ctx = raw._ctx
     if ctx.ctx is None or not raw._seekable:
         return None
     buf = raw._rbuf
     if buf is None or len(buf) < n:
         buf = raw._rbuf = ctypes.create_string_buffer(n)
-    pos = _kernel_pos(raw._fd)  # FileIO's position: the descriptor's offset
-    if pos is None:
-        return None
-    raw.pos = pos
-    got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, pos)
-    if got < 0 or got > n or (0 < got < n):
-        return None  # to be waited for, an error, or perhaps partly cached: the slow path
-    raw._inline_bytes += got
-    raw.pos += got
-    if got:
+    fd = raw._fd
+    got = lib.aopen_read_nowait(ctx.ctx, fd, buf, n, -1)  # at the offset, advancing it
+    if got < 0:
+        return None  # to be waited for, or an error: the slow path
+    if got != n and got != 0:
+        # Perhaps partly cached: given back, and the slow path reads it all.
         try:
-            os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+            os.lseek(fd, -got, os.SEEK_CUR)
         except OSError:
             pass
+        return None
+    pos = _kernel_pos(fd)  # in the kernel: never waits
+    if pos is None:
+        return None
+    raw._inline_bytes += got
+    raw.pos = pos
     return ctypes.string_at(buf, got)
 
 

@@ -204,7 +204,8 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
 @_proxy("fileno")
 @_props("buffer", "closed", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
 class AsyncTextIOWrapper(_Detachable):
-    """The async ``io.TextIOWrapper``."""
+    """The async ``io.TextIOWrapper``. A cancelled call follows the rule in
+    ``aopen._binary.AsyncBase``: never happened or completed, as the kernel decided."""
 
     _DETACHED = "underlying buffer has been detached"
 
