@@ -53,6 +53,8 @@ def strip_comment(lines):
         s = line.strip()
         if s.startswith("/**"):
             s = s[3:]
+        elif s.startswith("/*"):
+            s = s[2:]
         if s.endswith("*/"):
             s = s[:-2]
         s = s.rstrip()
