@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the fast run (no shim), the Python asyncio run, then the slow run with the
 # slow-open shim preloaded.
-# Results are appended to build/bench.csv (run,metric,variant,k,repeat,value).
+# Results are appended to build/bench.csv (run,metric,variant,k,repeat,value), and this
+# run's ratios drawn in build/bench.svg (tools/bench_plot.py; docs/performance.md shows it).
 # Usage: benches/run.sh SHIM.so
 set -eu
 cd "$(dirname "$0")/.."
@@ -44,3 +45,15 @@ echo
 LD_PRELOAD=$shim SLOW_OPEN_PREFIX="$dir/slow/" SLOW_OPEN_MS=200 build/bench slow "$csv" "$dir/file" "$dir/slow/file"
 echo
 echo "results appended to $csv"
+# The picture for docs/performance.md: this run's ratios per depth, drawn by
+# tools/bench_plot.py with matplotlib from PyPI in a venv of the bench's own (build/benchvenv),
+# made on first use; without it (no venv module, no registry) the plot is skipped with a note.
+venv=build/benchvenv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+  { python3 -m venv "$venv" && "$venv/bin/python" -m pip install -q --disable-pip-version-check matplotlib; } \
+    >/dev/null 2>&1 || echo "(no matplotlib venv in $venv: build/bench.svg not drawn)"
+fi
+if "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+  "$venv/bin/python" tools/bench_plot.py "$csv" build/bench.svg "$BENCH_RUN" \
+    || echo "(tools/bench_plot.py failed: build/bench.svg not drawn)"
+fi

@@ -10,10 +10,13 @@
  * aopen_ctx_free releases the child's copies of its descriptors.
  *
  * No function makes a call that can wait on a filesystem on the caller's thread: not an
- * open, and not a close, which can hang in a filesystem's flush. Every close the library
- * owes (a cancelled or timed-out open's late descriptor, a dropped completion's, what
- * aopen_ctx_free leaves) runs on a worker, counted in aopen_stats; aclose_detach hands one
- * of the caller's descriptors over the same way. Attribution on submit uses only calls the
+ * open, and not a close, which can hang in a filesystem's flush. The closes made on the
+ * caller's thread are only of regular files and directories on local filesystems, whose
+ * close never waits on a server: aopen_close_nowait's, and on the fast path a quiet
+ * aclose_submit's and that of an inline open's descriptor nobody can receive. Every other
+ * close the library owes (a cancelled or timed-out open's late descriptor, a dropped
+ * completion's, what aopen_ctx_free leaves) runs on a worker, counted in aopen_stats;
+ * aclose_detach hands one of the caller's descriptors over the same way. Attribution on submit uses only calls the
  * kernel answers from its caches (openat2 with RESOLVE_CACHED, statx with
  * AT_STATX_DONT_SYNC).
  */
