@@ -269,3 +269,9 @@ test-demo-hung: $(BUILD)/hung $(SHIM)
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# The docs: man pages from the header, and the checks that keep README.md and docs/ true.
+include mk/docs.mk
+test: check-docs
+install: install-man
+uninstall: uninstall-man
