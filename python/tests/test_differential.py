@@ -235,6 +235,11 @@ def builtin_open(path, mode, buffering, **kw):
         return open(path, mode, buffering, **kw)
     open(path, mode, buffering, **kw).close()  # the built-in's exceptions, if any, first
     raw = _ProbeRaw(path, mode.replace("b", "").replace("t", "").replace("w", "r").replace("x", "r"))
+    return probe_stack(raw, mode, buffering, kw)
+
+
+def probe_stack(raw, mode, buffering, kw):
+    """The built-in's BufferedRandom (and TextIOWrapper) over a _ProbeRaw, as open() makes them."""
     size = buffering if buffering > 1 else (os.fstat(raw.fileno()).st_blksize or io.DEFAULT_BUFFER_SIZE)
     buf = _ProbeRandom(raw, size)
     raw.buffer = buf
