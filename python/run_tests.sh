@@ -23,6 +23,12 @@ if py=$(python/tests/setup_venv.sh); then
   python/tests/run_aiofiles_suite.sh "$py" uvloop
   PYTHONPATH=python AOPEN_HYPOTHESIS_EXAMPLES=${AOPEN_HYPOTHESIS_EXAMPLES:-300} timeout 600 \
     "$py" -m pytest -q -p no:cacheprovider python/tests/test_differential.py
+  # Cancellation at random points and os calls on fileno() between the drop-in's, against
+  # the built-in file and the kernel (issue 28's rule), on asyncio and uvloop.
+  PYTHONPATH=python AOPEN_HYPOTHESIS_EXAMPLES=${AOPEN_HYPOTHESIS_EXAMPLES:-300} timeout 600 \
+    "$py" -m pytest -q -p no:cacheprovider python/tests/test_cancel.py
+  PYTHONPATH=python AOPEN_LOOP=uvloop AOPEN_HYPOTHESIS_EXAMPLES=100 timeout 600 \
+    "$py" -m pytest -q -p no:cacheprovider python/tests/test_cancel.py
   # The same on uvloop, a smaller budget; then anyio on its asyncio and trio backends.
   PYTHONPATH=python AOPEN_LOOP=uvloop AOPEN_HYPOTHESIS_EXAMPLES=100 timeout 600 \
     "$py" -m pytest -q -p no:cacheprovider python/tests/test_differential.py
@@ -33,11 +39,20 @@ else
   echo "SKIP aiofiles suite and differential tests: no test venv (package registry unreachable)"
 fi
 
+# Projects that depend on aiofiles (aiocsv, aiogram, sanic): their own tests with aiofiles and
+# with the drop-in; a project fails only where the drop-in fails a test aiofiles passes.
+timeout 900 python/tests/run_projects.sh
+
 if [ -n "${AOPEN_HANGFS:-}" ] && [ "$(id -u)" = 0 ] && [ -w /dev/fuse ]; then
   mkdir "$dir/fuse"
   AOPEN_TEST_DIR=$dir/fuse AOPEN_PRIVATE_MOUNTS=1 AOPEN_LIBRARY=$PWD/target/release/libaopen.so \
     PYTHONPATH=python timeout 120 unshare --mount --propagation private \
     python3 -m unittest -v python/tests/test_fuse.py
+  # Cancelling the drop-in's calls while they hang in their syscall (issue 28's rule).
+  mkdir "$dir/fuse-cancel"
+  AOPEN_TEST_DIR=$dir/fuse-cancel AOPEN_PRIVATE_MOUNTS=1 AOPEN_LIBRARY=$PWD/target/release/libaopen.so \
+    PYTHONPATH=python timeout 120 unshare --mount --propagation private \
+    python3 -m unittest -v python/tests/test_fuse_cancel.py
 else
   echo "SKIP python/tests/test_fuse.py: needs root, /dev/fuse and AOPEN_HANGFS (libfuse3-dev)"
 fi

@@ -240,6 +240,8 @@ class _CFront:
 
     def readline(self, size=-1):
         size = c_optional_size(size)
+        if not self._reads and size == 0:
+            return b""  # IOBase.readline's loop reads nothing for a limit of 0
         self._c_reading("read", "readline of closed file")
         return super().readline(size)
 
@@ -260,7 +262,45 @@ class _CFront:
         if not self._writes:
             raise io.UnsupportedOperation("write")
         self._c_closed("write to closed file")
-        return super().write(b)
+        data = memoryview(b).cast("B")
+        if getattr(self, "_read_buf", None):
+            # Undo readahead (_pyio's BufferedRandom.write; no syscall: the raw position).
+            with self._read_lock:
+                self.raw.seek(self._read_pos - len(self._read_buf), 1)
+                self._reset_read_buf()
+        with self._write_lock:
+            return self._c_write(data)
+
+    def _c_write(self, data):
+        # C's _io__Buffered_write: what fits joins the buffer; else the buffer is written out,
+        # then `data` straight to the raw file while more than a buffer's worth is left, and
+        # the rest buffered (_pyio writes everything out at once, so the kernel would see
+        # other writes at other moments). A raw file that takes no more ("would block")
+        # leaves what fits buffered and raises BlockingIOError, as C.
+        n, size = len(data), self.buffer_size
+        if len(self._write_buf) + n <= size:
+            self._write_buf.extend(data)
+            return n
+        try:
+            self._flush_unlocked()
+        except BlockingIOError:
+            avail = size - len(self._write_buf)
+            if n <= avail:
+                self._write_buf.extend(data)
+                return n
+            self._write_buf.extend(data[:avail])
+            raise BlockingIOError(errno.EAGAIN, "write could not complete without blocking", avail)
+        written, remaining = 0, n
+        while remaining > size:
+            k = self.raw.write(data[written:])
+            if k is None:
+                self._write_buf.extend(data[written:written + size])
+                raise BlockingIOError(errno.EAGAIN, "write could not complete without blocking", written + size)
+            written += k
+            remaining -= k
+        if remaining > 0:
+            self._write_buf.extend(data[written:])
+        return n
 
     def seek(self, pos, whence=0):
         if whence not in (0, 1, 2, getattr(os, "SEEK_DATA", 3), getattr(os, "SEEK_HOLE", 4)):

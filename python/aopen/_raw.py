@@ -35,9 +35,10 @@ kernel did, never a mix. What a cancelled operation's calls did in the kernel de
 - Calls with an effect (a write, a truncate, a close, a read from a stream) are waited for,
   never abandoned: the ``CancelledError`` is raised at once, and the request goes on
   (``_Pending``). When it completes, the stack is replayed through every effect the kernel
-  made, and stops at the first call it did not make: a write there "would block" (the
-  buffered layer keeps what fits, as after a short write), anything else ends the
-  operation there. Bytes read from a stream are kept (``Raw._pushback``) for the next read.
+  made, and the operation ends at the first call it did not make: the position moves over
+  exactly what the kernel wrote, like a short write (the buffered layer writes out what it
+  held before it writes a caller's data past its buffer, so what it still holds is earlier
+  calls'). Bytes read from a stream are kept (``Raw._pushback``) for the next read.
 - Until then the file's next call waits for that outcome (without blocking the loop, and
   itself cancellable); ``close()`` does not wait: it cancels the request (the library keeps
   the descriptor's number from reuse until its syscall returns) and closes the descriptor.
@@ -133,8 +134,6 @@ class Raw(_pyio.RawIOBase):
                     raise AssertionError(f"aopen: replay diverged: {call[:2]} where {logged[:2]} was made")
             else:
                 if self._interrupt:
-                    if call[0] == "write":
-                        return None  # the kernel took no more: a write that would block
                     raise _Interrupted()
                 done = _inline(self, call)
                 if done is None:

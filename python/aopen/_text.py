@@ -67,6 +67,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
 
     def flush(self):
         self._c_closed()
+        self._writeflush()
         return super().flush()
 
     def tell(self):
@@ -122,13 +123,36 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         self._checkClosed()
         if not self._c_writable:
             raise _pyio.UnsupportedOperation("not writable")
-        # C's line-buffered write flushes the buffer, not the text layer: tell() stays
-        # disabled after a next() (_pyio's self.flush() would enable it).
-        telling = self._telling
-        try:
-            return super().write(s)
-        finally:
-            self._telling = telling
+        # C holds the encoded text (its pending_bytes) until a chunk's worth has gathered,
+        # a line ends on a line-buffered file, or a flush, tell, seek, read or close: only then
+        # does the buffer below see it (_pyio passes each write down at once, so the kernel
+        # would see writes at other moments). C's line-buffered write flushes the buffer,
+        # not the text layer: tell() stays disabled after a next().
+        length = len(s)
+        haslf = (self._writetranslate or self._line_buffering) and "\n" in s
+        if haslf and self._writetranslate and self._writenl != "\n":
+            s = s.replace("\n", self._writenl)
+        needflush = self._line_buffering and (haslf or "\r" in s)
+        b = (self._encoder or self._get_encoder()).encode(s)
+        if len(self._pending) + len(b) > self._CHUNK_SIZE:
+            self._writeflush()
+        self._pending += b
+        if len(self._pending) >= self._CHUNK_SIZE or needflush:
+            self._writeflush()
+        if needflush:
+            self.buffer.flush()
+        self._set_decoded_chars("")
+        self._snapshot = None
+        if self._decoder:
+            self._decoder.reset()
+        return length
+
+    _pending = b""  # encoded writes the text layer holds (C's pending_bytes)
+
+    def _writeflush(self):
+        b, self._pending = self._pending, b""
+        if b:
+            self.buffer.write(b)
 
     def _tell(self):
         # _pyio asserts that its first guess of where to start decoding lies inside the
@@ -158,6 +182,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
     def readline(self, size=-1):
         size = c_size(size)  # (C's takes an integer only: None is a TypeError)
         self._c_closed()
+        self._writeflush()  # (C's readline passes pending writes down before it looks)
         self._checkReadable()
         if size == 0:
             # C reads chunks until one decodes (or the input ends: then it forgets the
@@ -184,6 +209,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         size = c_optional_size(size)
         self._c_closed()
         self._checkReadable()
+        self._writeflush()
         size = size_arg(size)
         decoder = self._decoder or self._get_decoder()
         if size < 0:

@@ -239,7 +239,8 @@ def explain(trace, aview, twins, expect=None):
 
 
 def overlay(base, at, data):
-    return base[:at] + data + base[at + len(data):]
+    """`base` with `data` written at `at` (a write past the end leaves a hole of zeros)."""
+    return base[:at].ljust(at, b"\0") + data + base[at + len(data):]
 
 
 async def partial_write_twins(f, path, case, prior, name, arg, trace):
@@ -316,7 +317,7 @@ async def cancelled_step(f, path, case, twins, name, arg, steps, trace):
             options.append(made)
     aview = await settled_view(f, path, options)
     results = {t: t.call("tell", None) for t in options}
-    if _ProbeRaw.hit:
+    if _ProbeRaw.hit or _ProbeRaw.offset_hit:
         return None
     left = [t for t in options if results[t] == told and t.view() == aview]
     if not left and r[0] == "cancelled" and name in ("write", "write_big", "writelines", "writelines_big"):
@@ -332,7 +333,7 @@ async def cancelled_step(f, path, case, twins, name, arg, steps, trace):
                 and t.view() == aview2]
         if left:
             event(f"{name}: cancelled, settled after a flush")
-        if _ProbeRaw.hit:
+        if _ProbeRaw.hit or _ProbeRaw.offset_hit:
             return None
     if not left:
         message = (f"after {name}({arg!r:.60}) cancelled after {steps} loop steps ({r[0]}), the drop-in is "
@@ -349,7 +350,7 @@ def cancel_differential(content, mode, buffering, newline, encoding, errors, ops
     binary = "b" in mode
     kw = {} if binary else dict(encoding=encoding, errors=errors, newline=newline)
     content = initial_bytes(content)
-    _ProbeRaw.hit = None
+    _ProbeRaw.hit = _ProbeRaw.offset_hit = None
     with tempfile.TemporaryDirectory() as d:
         case = Case(d, mode, buffering, kw)
         path = os.path.join(d, "aopen")
@@ -378,7 +379,7 @@ def cancel_differential(content, mode, buffering, newline, encoding, errors, ops
                         trace.append((name, arg, r))
                         aview = kernel_view(f, path)
                         expect = {t: t.call(name, arg) for t in twins}
-                        if _ProbeRaw.hit:
+                        if _ProbeRaw.hit or _ProbeRaw.offset_hit:
                             return
                         left = [t for t in twins if expect[t] == r and t.view() == aview]
                         assert left, "the drop-in and the built-in differ after a call:\n" + explain(
@@ -403,7 +404,7 @@ def cancel_differential(content, mode, buffering, newline, encoding, errors, ops
                     t.drop()
 
         run(main())
-        if _ProbeRaw.hit:
+        if _ProbeRaw.hit or _ProbeRaw.offset_hit:
             event(_ProbeRaw.hit)
 
 
@@ -628,7 +629,7 @@ def interleave(content, mode, buffering, newline, encoding, errors, ops, closefd
     binary = "b" in mode
     kw = {} if binary else dict(encoding=encoding, errors=errors, newline=newline)
     content = initial_bytes(content)
-    _ProbeRaw.hit = None
+    _ProbeRaw.hit = _ProbeRaw.offset_hit = None
     with tempfile.TemporaryDirectory() as d:
         paths = [os.path.join(d, "builtin"), os.path.join(d, "aopen")]
         if not mode.startswith("x"):
@@ -682,7 +683,7 @@ def interleave(content, mode, buffering, newline, encoding, errors, ops, closefd
             for fd in fds:
                 if fd is not None:
                     os.close(fd)
-        if _ProbeRaw.hit:
+        if _ProbeRaw.hit or _ProbeRaw.offset_hit:
             event(_ProbeRaw.hit)
             return
         b, a = out["builtin"], out["aopen"]

@@ -174,6 +174,7 @@ class _ProbeRaw(io.FileIO):
 
     buffer = None
     hit = None  # why the sequence is not compared, if it is not
+    offset_hit = None  # why the descriptor's offset is not compared from there on
     read_since_seek = False  # whether the buffer may hold bytes read ahead
 
     def seek(self, pos, whence=0):
@@ -210,6 +211,12 @@ class _ProbeRandom(io.BufferedRandom):
             # the kernel appends them at the end; reads from that buffer then show the
             # file as it is not. aopen's reads show the file.
             _ProbeRaw.hit = "not compared: C's appending write over bytes it read ahead"
+        if self.raw.tell() > super().tell():
+            # C writes into its buffer over bytes read ahead and leaves the raw file (the
+            # descriptor's offset) past them until a flush; aopen rewinds it first (as
+            # _pyio). Contents and results agree; the offset, which only test_cancel
+            # compares after every call, differs until the next flush.
+            _ProbeRaw.offset_hit = "offset not compared: C's write over bytes it read ahead"
         n = super().write(b)
         self.pending += len(memoryview(b))
         return n
