@@ -525,10 +525,12 @@ int aopen_ctx_fd(const struct aopen_ctx *ctx);
  *
  * The fast path: while the context has no undelivered request, an open that
  * `aopen_open_nowait` could make (cached, on a local filesystem, a regular file or
- * directory, no interposer, no `AOPEN_OPT_NO_INLINE`) is made inside this call instead, and
- * its completion queued at once (`aopen_stats.inline_completions`). It is delivered like any
- * other: the callback never runs inside submit. With work in flight, the workers are the
- * faster way and everything goes to them.
+ * directory or any file with `O_PATH`, no interposer, no `AOPEN_OPT_NO_INLINE`) is made
+ * inside this call instead, and its completion queued at once
+ * (`aopen_stats.inline_completions`). It is delivered like any other: the callback never
+ * runs inside submit. With work in flight, the workers are the faster way and everything
+ * goes to them. Either way the completion is what open(2) answers, with the same F_GETFL
+ * and F_GETFD flags.
  *
  * # Parameters
  * - `path`: NUL-terminated; copied before this returns.
@@ -974,13 +976,18 @@ int64_t aopen_ftruncate_submit(struct aopen_ctx *ctx,
  *
  * # Parameters
  * - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
- *   always get -EAGAIN (the kernel cannot do them from cache).
+ *   always get -EAGAIN (the kernel cannot do them from cache), as do `O_ASYNC` and flags
+ *   with a bit open(2) does not know (it ignores them). With `O_PATH` a file of any type
+ *   may be opened here (such an open runs no open of the file), the other flags ignored
+ *   but for `O_DIRECTORY` and `O_NOFOLLOW`, as open(2) ignores them.
  *
  * # Returns
  * A descriptor (>= 0, the caller's), or -EAGAIN when the open would have to wait or could
  * reach a filesystem that might (submit it with `aopen_submit` instead), or another -errno
  * for an open that completed with an error (-ENOENT from a cached negative lookup, -EACCES,
- * ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+ * ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child). A
+ * descriptor or an open's -errno is what open(2) answers, with the same file status flags
+ * (F_GETFL) and descriptor flags (F_GETFD: always `FD_CLOEXEC`).
  * Always -EAGAIN with `AOPEN_OPT_NO_INLINE`, and while an LD_PRELOAD interposer of
  * open/openat/close is loaded (it must keep seeing every call).
  *

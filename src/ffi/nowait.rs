@@ -18,13 +18,18 @@ use std::ffi::{c_char, c_int, c_uint};
 ///
 /// # Parameters
 /// - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
-///   always get -EAGAIN (the kernel cannot do them from cache).
+///   always get -EAGAIN (the kernel cannot do them from cache), as do `O_ASYNC` and flags
+///   with a bit open(2) does not know (it ignores them). With `O_PATH` a file of any type
+///   may be opened here (such an open runs no open of the file), the other flags ignored
+///   but for `O_DIRECTORY` and `O_NOFOLLOW`, as open(2) ignores them.
 ///
 /// # Returns
 /// A descriptor (>= 0, the caller's), or -EAGAIN when the open would have to wait or could
 /// reach a filesystem that might (submit it with `aopen_submit` instead), or another -errno
 /// for an open that completed with an error (-ENOENT from a cached negative lookup, -EACCES,
-/// ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child).
+/// ...), or -EINVAL (NULL `ctx` or `path`), -ENAMETOOLONG, -ESHUTDOWN (forked child). A
+/// descriptor or an open's -errno is what open(2) answers, with the same file status flags
+/// (F_GETFL) and descriptor flags (F_GETFD: always `FD_CLOEXEC`).
 /// Always -EAGAIN with `AOPEN_OPT_NO_INLINE`, and while an LD_PRELOAD interposer of
 /// open/openat/close is loaded (it must keep seeing every call).
 ///

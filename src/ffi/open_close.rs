@@ -14,10 +14,12 @@ use std::ffi::{c_char, c_int, c_void};
 ///
 /// The fast path: while the context has no undelivered request, an open that
 /// `aopen_open_nowait` could make (cached, on a local filesystem, a regular file or
-/// directory, no interposer, no `AOPEN_OPT_NO_INLINE`) is made inside this call instead, and
-/// its completion queued at once (`aopen_stats.inline_completions`). It is delivered like any
-/// other: the callback never runs inside submit. With work in flight, the workers are the
-/// faster way and everything goes to them.
+/// directory or any file with `O_PATH`, no interposer, no `AOPEN_OPT_NO_INLINE`) is made
+/// inside this call instead, and its completion queued at once
+/// (`aopen_stats.inline_completions`). It is delivered like any other: the callback never
+/// runs inside submit. With work in flight, the workers are the faster way and everything
+/// goes to them. Either way the completion is what open(2) answers, with the same F_GETFL
+/// and F_GETFD flags.
 ///
 /// # Parameters
 /// - `path`: NUL-terminated; copied before this returns.

@@ -17,14 +17,19 @@
 //!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
 //!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
 //!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`; they are refused here first.
-//! - Only regular files and directories are opened or closed inline. What the path reaches
-//!   is first looked at through an `O_PATH` descriptor (`probe`), which opens nothing: a
-//!   FIFO's peer waiting in its own open is never woken by a probing open whose close would
-//!   then cut the pipe, and a device's driver never runs. An absolute path found plain is
-//!   not probed again for a second. The open itself is made with `O_NONBLOCK` (cleared
-//!   afterwards unless asked for), so if the path changed meanwhile a FIFO never blocks it,
-//!   and anything that is not a plain file is handed back (its open is resubmitted, and this
-//!   descriptor closed on a worker: a device's close runs its driver).
+//! - An open answers what open(2) answers: open(2) ignores flag bits it does not know and,
+//!   with `O_PATH`, every flag but `O_DIRECTORY` and `O_NOFOLLOW`, where openat2 fails with
+//!   `EINVAL`. So `O_PATH` is opened as open(2) would, flags with a bit unknown here go to
+//!   the pool, and so does any open openat2 fails with `EINVAL`.
+//! - Only regular files and directories are opened or closed inline, but any file may be
+//!   opened `O_PATH` (which runs no open of the file, and whose close runs no flush). What
+//!   the path reaches is first looked at through an `O_PATH` descriptor (`probe`), which
+//!   opens nothing: a FIFO's peer waiting in its own open is never woken by a probing open
+//!   whose close would then cut the pipe, and a device's driver never runs. An absolute path
+//!   found plain is not probed again for a second. The open itself is made with
+//!   `O_NONBLOCK` (cleared afterwards unless asked for), so if the path changed meanwhile a
+//!   FIFO never blocks it, and anything that is not a plain file is handed back (its open is
+//!   resubmitted, and this descriptor closed on a worker: a device's close runs its driver).
 //! - A close blocks only in the filesystem's flush, so only a descriptor on a local filesystem
 //!   is closed inline.
 //! - An LD_PRELOAD interposer of open or close (the slow-open shim, a tracer) must keep seeing
@@ -157,10 +162,12 @@ fn plain(mode: u32) -> bool {
 }
 
 /// Finishes an inline open that returned `fd`: a regular file or directory is the caller's
-/// (with `O_NONBLOCK` cleared unless asked for); anything else is handed back to close.
+/// (with `O_NONBLOCK` cleared unless asked for), as is any `O_PATH` descriptor (it opened
+/// nothing, and its close calls no flush); anything else is handed back to close.
 /// `st` is left holding the descriptor's statx.
 fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
     match sys::fd_statx(fd, st) {
+        Ok(_) if flags & libc::O_PATH != 0 => OpenNowait::Done(fd),
         Ok(info) if plain(info.mode) => {
             // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
             // gets here: see open_nowait).
@@ -174,26 +181,66 @@ fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
     }
 }
 
+/// The open flags this module knows: every one libc names (the kernel's `VALID_OPEN_FLAGS`,
+/// but for `O_LARGEFILE`, which libc names 0 on 64-bit targets, where the kernel adds it
+/// to every open anyway).
+const OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | libc::O_TMPFILE;
+
+/// What open(2) opens for `flags` (of [`OPEN_FLAGS`]): with `O_PATH` only `O_DIRECTORY` and
+/// `O_NOFOLLOW` count beside it ("O_PATH beats everything else", in the kernel's words),
+/// where openat2 fails with `EINVAL`.
+fn as_open_would(flags: i32) -> i32 {
+    if flags & libc::O_PATH != 0 {
+        flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+    } else {
+        flags
+    }
+}
+
 /// `open(path, flags | O_CLOEXEC, mode)` on the caller's thread if the kernel can do it from
-/// its caches on a local filesystem and it is a regular file or directory (see the module
-/// docs). The open is made with `O_NONBLOCK`, so a FIFO met on the way never blocks it.
-/// After a `Done(fd)` with `fd` >= 0, `st` holds the descriptor's statx
+/// its caches on a local filesystem and it is a regular file or directory, or any file with
+/// `O_PATH` (see the module docs), answering what open(2) would. The open is made with
+/// `O_NONBLOCK` (but for `O_PATH`, which opens nothing), so a FIFO met on the way never
+/// blocks it. After a `Done(fd)` with `fd` >= 0, `st` holds the descriptor's statx
 /// (`STATX_BASIC_STATS | STATX_MNT_ID`, taken right after the open, as fstat would see it).
 pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> OpenNowait {
-    // O_ASYNC: open records it without arming it, and F_SETFL (which clears the added
-    // O_NONBLOCK) would arm it: leave that to the pool's plain open.
-    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC) != 0
-        || flags & libc::O_TMPFILE == libc::O_TMPFILE
-        || interposed()
-    {
+    // A bit it does not know open(2) ignores and openat2 refuses: the pool's open(2) answers.
+    if flags & !OPEN_FLAGS != 0 || interposed() {
         return OpenNowait::Wait;
     }
-    let how = flags | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    let flags = as_open_would(flags);
+    // O_CREAT, O_TRUNC, O_TMPFILE: RESOLVE_CACHED refuses them; any O_TMPFILE bit, as its
+    // half without O_DIRECTORY is open's EINVAL, where the probe would answer the walk's
+    // ENOENT. O_ASYNC: open records it without arming it, and F_SETFL (which clears the
+    // added O_NONBLOCK) would arm it. The pool's plain open makes them all.
+    let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
+    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC | tmpfile) != 0 {
+        return OpenNowait::Wait;
+    }
+    let path_only = flags & libc::O_PATH != 0;
+    let how = flags | libc::O_CLOEXEC | if path_only { 0 } else { libc::O_NONBLOCK };
     let p = path.to_bytes();
     let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
     // A path that was a plain file a moment ago skips the probe (settle still checks what
-    // the open reached).
-    let known = recently_plain(p, flags);
+    // the open reached); an O_PATH open needs none, as it opens nothing either.
+    let known = path_only || recently_plain(p, flags);
     let probed = |dirfd: i32, name: &CStr| if known { Ok(()) } else { probe(dirfd, name, flags, resolve) };
     if p.starts_with(b"/") && fs::current().root_is_local() {
         match probed(libc::AT_FDCWD, path)
@@ -203,20 +250,24 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
             // On another mount (EXDEV, or EAGAIN: a cached walk cannot say which), or not
             // cached: the general way tells.
             Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
-            // ENXIO: the added O_NONBLOCK's answer for a FIFO with no reader (or a device
-            // that is not there); a blocking open waits for the reader, so the pool decides.
-            Err(libc::ENOSYS) | Err(libc::ENXIO) | Err(NOT_PLAIN) => return OpenNowait::Wait,
+            Err(e) if hand_on(e) => return OpenNowait::Wait,
             Err(e) => return OpenNowait::Done(-e),
         }
     }
     let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
     match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
         Ok(fd) => remember_plain(settle(fd, flags, st), p, flags),
-        Err(libc::EXDEV) | Err(libc::ENOSYS) | Err(libc::EAGAIN) | Err(libc::ENXIO) | Err(NOT_PLAIN) => {
-            OpenNowait::Wait
-        }
+        Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
         Err(e) => OpenNowait::Done(-e),
     }
+}
+
+/// Whether an inline open's error `e` is not open(2)'s answer, so the pool's open decides:
+/// ENOSYS (no openat2); ENXIO, the added O_NONBLOCK's answer for a FIFO with no reader (or a
+/// device that is not there), where a blocking open waits for the reader; NOT_PLAIN; and
+/// EINVAL, as openat2 refuses more than open(2) does.
+fn hand_on(e: i32) -> bool {
+    matches!(e, libc::ENOSYS | libc::ENXIO | NOT_PLAIN | libc::EINVAL)
 }
 
 /// The directory holding `path`'s last component, opened `O_PATH` from the caches alone and
@@ -255,9 +306,10 @@ fn recently_plain(path: &[u8], flags: i32) -> bool {
     PLAIN_PATHS.get(path, walk_flags(flags) as u64, 0).is_some()
 }
 
-/// Records an absolute `path` whose open completed (`r`) as plain; returns `r`.
+/// Records an absolute `path` whose open completed (`r`) as plain, unless the open was
+/// `O_PATH` (which completes on any file); returns `r`.
 fn remember_plain(r: OpenNowait, path: &[u8], flags: i32) -> OpenNowait {
-    if matches!(r, OpenNowait::Done(fd) if fd >= 0) && path.starts_with(b"/") {
+    if matches!(r, OpenNowait::Done(fd) if fd >= 0) && path.starts_with(b"/") && flags & libc::O_PATH == 0 {
         PLAIN_PATHS.put(path, walk_flags(flags) as u64, 0, ());
     }
     r
@@ -370,5 +422,23 @@ mod tests {
             assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600, &mut st), OpenNowait::Wait);
         }
         assert_eq!(close_nowait(-1), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn flags_open_ignores_are_never_openat2s_einval() {
+        // SAFETY: statx is plain data, all zeroes a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let unknown = 0x0080_0000; // (not in VALID_OPEN_FLAGS)
+        assert_eq!(open_nowait(c_str(b"/tmp\0"), libc::O_RDONLY | unknown, 0, &mut st), OpenNowait::Wait);
+        let path = libc::O_PATH | libc::O_RDWR | libc::O_NONBLOCK | libc::O_APPEND;
+        assert_eq!(as_open_would(path | libc::O_NOFOLLOW), libc::O_PATH | libc::O_NOFOLLOW);
+        match open_nowait(c_str(b"/tmp\0"), path, 0, &mut st) {
+            OpenNowait::Done(fd) => {
+                assert!(fd >= 0, "O_PATH answered {fd}");
+                assert_eq!(sys::status_flags(fd).map(|f| f & libc::O_PATH), Ok(libc::O_PATH));
+                sys::close_quietly(fd);
+            }
+            other => assert_eq!(other, OpenNowait::Wait), // (no openat2, or not cached)
+        }
     }
 }
