@@ -123,6 +123,8 @@ class _CBufferedMixin:
         rb, used = b"", 0
         while remaining > 0 and len(rb) < bs:
             chunk = self.raw.read(bs - len(rb))
+            if chunk is None and not rb and len(out) == 1 and not out[0]:
+                return None  # a non-blocking raw file with nothing yet: C's None
             if not chunk:
                 break
             rb += chunk
@@ -231,6 +233,8 @@ class _CFront:
     def read(self, size=-1):
         size = c_optional_size(size)
         self._c_reading("read", "read of closed file")
+        if size == 0:
+            return b""  # C's read_fast: nothing to flush or read for it
         return super().read(size)
 
     def read1(self, size=-1):
@@ -363,14 +367,42 @@ class _CTruncateMixin:
 class BufferedReader(_WarnUnclosed, _CFront, _CBufferedMixin, _pyio.BufferedReader):
     _writes = False
 
+    def _c_flush(self):
+        return self.flush()
+
 
 class BufferedWriter(_WarnUnclosed, _CFront, _CTruncateMixin, _pyio.BufferedWriter):
     _reads = False
+
+    def _c_flush(self):
+        return self.flush()
 
 
 class BufferedRandom(_WarnUnclosed, _CFront, _CTruncateMixin, _CBufferedMixin, _pyio.BufferedRandom):
     def _flush_before_read(self):
         self.flush()
+
+    def _c_flush(self):
+        # C's flush (buffered_flush_and_rewind): the writes out, then the raw file moved
+        # back to the logical position and the read-ahead dropped, so the descriptor's
+        # offset is where the file is. (_pyio's BufferedRandom calls its flush() before
+        # each read too; C's reads use what is read ahead first: that one stays
+        # _pyio's.)
+        self.flush()
+        if len(self._read_buf) > self._read_pos:
+            with self._read_lock:
+                self.raw.seek(self._read_pos - len(self._read_buf), 1)
+                self._reset_read_buf()
+
+    def close(self):
+        with self._write_lock:
+            if self.raw is None or self.closed:
+                return
+        try:
+            self._c_flush()
+        finally:
+            with self._write_lock:
+                self.raw.close()
 
     def _pending_writes(self):
         return bool(self._write_buf)
@@ -473,6 +505,8 @@ class AsyncBase(FileProtocol):
 
     async def _call(self, name, *args, **kwargs):
         self._check_attached()
+        if self._closing():
+            raise ValueError("I/O operation on closed file.")
         if self._sync:
             return await _run_sync(self._file, name, args, kwargs)
         return await self._runner.run(getattr(self._file, name), *args, **kwargs) if not kwargs else \
@@ -480,6 +514,17 @@ class AsyncBase(FileProtocol):
 
     def _check_attached(self):
         pass
+
+    def _closing(self):
+        """Whether close() returned while the close itself runs on in the background
+        (``Runner.close``): the file is closed for its user."""
+        r = self.__dict__.get("_runner")
+        return r is not None and r.closing is not None
+
+    @property
+    def closed(self):
+        self._check_attached()
+        return self._closing() or self._file.closed
 
     def _close_here(self):
         """``close()`` made on the loop thread where it completes at once: True (done), or
@@ -600,13 +645,17 @@ class _Detachable(AsyncBase):
         return await self._runner.close(self._file.close)
 
 
-@_delegate("flush", "isatty", "read", "read1", "readinto", "readline", "readlines", "seek",
+@_delegate("isatty", "read", "read1", "readinto", "readline", "readlines", "seek",
            "seekable", "tell", "truncate", "writable", "write", "writelines")
 @_proxy("fileno", "readable")
-@_props("closed", "raw", "name", "mode")
+@_props("raw", "name", "mode")
 class AsyncBufferedIOBase(_Detachable):
     """The async ``io.BufferedWriter`` (and BufferedIOBase). A cancelled call follows the
     rule in ``AsyncBase``: never happened or completed, as the kernel decided."""
+
+    async def flush(self):
+        # C's flush of a BufferedRandom also rewinds what it read ahead (``_c_flush``).
+        return await self._call("flush" if self._sync else "_c_flush")
 
 
 @_delegate("peek")
@@ -637,11 +686,21 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
                         return data
         return await self._call("read", size)
 
+    async def readline(self, size=-1):
+        # A line already in the read buffer is returned here, as the built-in's readline
+        # returns it: no system call can happen, so no operation is needed.
+        if size == -1 and type(size) is int and not self._sync and not self._detached \
+                and "_make" not in self.__dict__ and self._runner.idle():
+            f = self._file
+            if not f.closed and not getattr(f, "_write_buf", None) and f._read_buf.find(b"\n", f._read_pos) >= 0:
+                return f.readline()
+        return await self._call("readline", size)
+
 
 @_delegate("flush", "isatty", "read", "readall", "readinto", "readline", "readlines", "seek",
            "seekable", "tell", "truncate", "writable", "write", "writelines")
 @_proxy("fileno", "readable")
-@_props("closed", "name", "mode")
+@_props("name", "mode")
 class AsyncFileIO(AsyncBase):
     """The async ``io.FileIO`` (``buffering=0``). A cancelled call follows the rule in
     ``AsyncBase``: never happened or completed, as the kernel decided."""

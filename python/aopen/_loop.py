@@ -13,6 +13,7 @@ import errno
 import functools
 import os
 import sys
+import warnings
 import weakref
 
 from . import _abi
@@ -25,6 +26,15 @@ _open_nowait = _abi.unprototyped("aopen_open_nowait")
 _open_nowait_statx = _abi.unprototyped("aopen_open_nowait_statx")
 _close_nowait = _abi.unprototyped("aopen_close_nowait")
 _FSENC, _FSERR = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsencode's
+
+
+def _call_then(fn):
+    """Runs a completion's follow-up (a file settling a cancelled call): an error there is
+    reported, never raised into the loop's reaper."""
+    try:
+        fn()
+    except Exception as e:  # pragma: no cover (a bug: say so, keep the loop alive)
+        warnings.warn(f"aopen: settling a cancelled call failed: {e!r}", RuntimeWarning)
 
 
 class AopenError(OSError):
@@ -70,6 +80,9 @@ class Context:
         # buffer, a read's): kept alive until then, even if its awaiter was cancelled.
         self.kept = {}
         self.room_waiters = []  # submitters waiting for room in a full queue
+        # waiter -> what to call once it has its result (_on_result): run by _free too,
+        # where a closed loop can no longer run a future's callbacks.
+        self.then = {}
         self.buf = (_abi.Completion * _REAP_BATCH)()
         # What the loop thread's nowait stats write (read at once, before any await).
         self.statx = _abi.Statx()
@@ -86,6 +99,9 @@ class Context:
             except RuntimeError:  # its loop is closed already: nobody awaits it any more
                 pass
         self.room_waiters = []
+        then, self.then = self.then, {}
+        for fn in then.values():
+            _call_then(fn)
 
     def on_readable(self):
         while self.ctx is not None:
@@ -272,10 +288,26 @@ class AsyncioContext(Context):
         """Waits for `w`; cancelling this wait leaves `w` to get its result."""
         return await asyncio.shield(w)
 
-    @staticmethod
-    def _on_result(w, fn):
+    def _on_result(self, w, fn):
         """Calls ``fn()`` once `w` has its result (or was cancelled: the context closed)."""
-        w.add_done_callback(lambda _w: fn())
+        self.then[w] = fn
+        w.add_done_callback(lambda _w: self.then.pop(_w, None) and _call_then(fn))
+
+    @staticmethod
+    def _is_done(w):
+        return w.done()
+
+    @staticmethod
+    def _spawn(coro, what):
+        """Runs `coro` on its own (a task), reporting an error as a RuntimeWarning."""
+        task = asyncio.get_running_loop().create_task(coro)
+
+        def report(t):
+            if not t.cancelled() and t.exception() is not None:
+                warnings.warn(f"aopen: {what} failed: {t.exception()!r}", RuntimeWarning)
+
+        task.add_done_callback(report)
+        return task
 
     @staticmethod
     async def _to_thread(fn):
@@ -294,8 +326,9 @@ class _TrioWaiter:
 
     def done(self):
         self.event.set()
-        if self.then is not None:
-            self.then()
+        then, self.then = self.then, None
+        if then is not None:
+            _call_then(then)
 
 
 class TrioContext(Context):
@@ -359,9 +392,25 @@ class TrioContext(Context):
     def _on_result(w, fn):
         """Calls ``fn()`` once `w` has its result (or was cancelled: the context closed)."""
         if w.state:
-            fn()
+            _call_then(fn)
         else:
             w.then = fn
+
+    @staticmethod
+    def _is_done(w):
+        return w.state != 0
+
+    def _spawn(self, coro, what):
+        """Runs `coro` on its own (a system task of the run), reporting an error as a
+        RuntimeWarning."""
+        async def run():
+            try:
+                await coro
+            except Exception as e:
+                warnings.warn(f"aopen: {what} failed: {e!r}", RuntimeWarning)
+
+        self._trio.lowlevel.spawn_system_task(run, name="aopen close")
+        return True
 
     @staticmethod
     def _has_result(w):

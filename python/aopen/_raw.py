@@ -107,7 +107,8 @@ class Raw(_pyio.RawIOBase):
         self._blksize = blksize if blksize > 1 else io.DEFAULT_BUFFER_SIZE
         self._seekable = seekable
         self._tty = tty
-        self.pos = pos  # the file position (seekable files)
+        self.pos = pos  # the file position (seekable files; see the property)
+        self._synced = pos  # the descriptor's offset as last read or set, None: unknown
         self._log = None  # the running operation's calls: [(call, ok, result)]; None: none
         self._next = 0  # the attempt's index into _log
         self._interrupt = False
@@ -115,6 +116,25 @@ class Raw(_pyio.RawIOBase):
         self._inline_bytes = 0
         self._rbuf = None  # read_nowait's buffer
         self._pushback = b""  # a stream's bytes a cancelled read took from the kernel
+
+    # --- the position ----------------------------------------------------------------
+
+    _stale = False  # an operation started: the descriptor's offset is the position
+
+    @property
+    def pos(self):
+        """FileIO's position, which is the descriptor's offset: read from it on first use in
+        an operation (``lseek(SEEK_CUR)``, which never reaches a filesystem), so that an
+        operation served from the buffers makes no system call."""
+        if self._stale:
+            self._stale = False
+            self._pos = self._synced = _kernel_pos(self._fd) or 0
+        return self._pos
+
+    @pos.setter
+    def pos(self, value):
+        self._stale = False
+        self._pos = value
 
     # --- the system calls -------------------------------------------------------------
 
@@ -308,11 +328,15 @@ class Raw(_pyio.RawIOBase):
 
     def close(self):
         if not self.closed:
-            try:
-                if self._closefd:
+            if self._closefd:
+                try:
                     self._sys("close")
-            finally:
-                super().close()
+                except (_Miss, _Interrupted):
+                    raise  # not made (yet): the descriptor is still open
+                except BaseException:
+                    super().close()  # close(2) failed: the descriptor is released anyway
+                    raise
+            super().close()
 
     def __del__(self):
         if self._fd >= 0 and self._closefd and not self.closed:
@@ -379,7 +403,7 @@ def read_nowait(raw, n):
     if pos is None:
         return None
     raw._inline_bytes += got
-    raw.pos = pos
+    raw.pos = raw._synced = pos
     return ctypes.string_at(buf, got)
 
 
@@ -602,10 +626,16 @@ class Runner:
     operation's call whose outcome the kernel has not decided yet; every operation waits
     for it first, except ``close``."""
 
-    __slots__ = ("stack", "busy", "queue", "pending")
+    __slots__ = ("stack", "busy", "queue", "pending", "closing")
 
     def __init__(self, stack):
         self.stack, self.busy, self.queue, self.pending = stack, False, [], None
+        self.closing = None  # the close close() left to run in the background
+
+    def idle(self):
+        """No operation runs or waits, and no cancelled call is undecided: a call that
+        makes no system call may run on the stack directly."""
+        return not self.busy and self.pending is None
 
     async def run(self, fn, *args):
         raw = self.stack.raw
@@ -641,8 +671,7 @@ class Runner:
         ctx = raw._ctx
         raw._log, raw._next, raw._interrupt, raw._missed = [], 0, False, None
         if raw._seekable and not raw.closed:
-            raw.pos = _kernel_pos(raw._fd) or 0  # FileIO's position: the descriptor's offset
-        start = raw.pos
+            raw._stale = True  # FileIO's position: the descriptor's offset, read when used
         try:
             snap = None
             while True:
@@ -665,7 +694,7 @@ class Runner:
                 raw._log.append((miss, *outcome))
         finally:
             raw._log, raw._missed = None, None
-            self._sync_offset(start)
+            self._sync_offset()
             self._release()
 
     async def _decide(self, call, snap, fn, args):
@@ -693,7 +722,7 @@ class Runner:
                 self._apply(snap, raw._log, fn, args)
             else:
                 self.pending = _Pending(rid, w, call, keep, snap, list(raw._log), fn, args)
-                ctx._on_result(w, self._settle)
+                ctx._on_result(w, self._settle)  # (also when the context is freed)
             raise
         return _effect_outcome(raw, call, result, keep)
 
@@ -704,8 +733,9 @@ class Runner:
         try:
             await ctx._wait_outcome(p.waiter)
         except BaseException:
-            if not ctx._has_result(p.waiter) and ctx.ctx is not None:
-                raise
+            if not (ctx.ctx is None and ctx._is_done(p.waiter)):
+                raise  # cancelled: the call stays pending
+            # (else the context was freed under it: settled as not made)
         self._settle()
 
     def _settle(self):
@@ -720,59 +750,56 @@ class Runner:
             return  # closed meanwhile (``close`` does not wait): nothing left to settle
         ctx = raw._ctx
         result = ctx._result(p.waiter) if ctx._has_result(p.waiter) else None
-        start = raw.pos
         self._apply(p.snap, p.log + [(p.call, *_effect_outcome(raw, p.call, result, p.keep))], p.fn, p.args)
-        self._sync_offset(start)
+        self._sync_offset()
 
     def _apply(self, snap, log, fn, args):
         """Leaves the stack as the cancelled operation (`fn`) left the kernel, `log` being
         the calls it made: the state before it if none had an effect (a stream's bytes kept
         for the next read), else replayed through its last effect (see the module's
-        docstring)."""
+        docstring). The stack is left outside any operation."""
         raw = self.stack.raw
         Stack.restore(snap)
         effects = [i for i, (call, ok, _) in enumerate(log) if ok and _has_effect(call)]
-        if not effects:
-            return
-        if all(log[i][0][0] == "read" for i in effects):
-            # A stream's reads: the bytes stay with the file, first for the next read.
-            raw._pushback += b"".join(log[i][2] for i in effects)
-            return
-        raw._log, raw._next, raw._interrupt, raw._missed = log[:effects[-1] + 1], 0, True, None
         try:
-            fn(*args)
-        except BaseException:
-            pass
-        finally:
-            raw._log, raw._interrupt, raw._missed = None, False, None
-
-    def _sync_offset(self, start):
-        """The descriptor's offset where FileIO leaves it: the position (while the
-        descriptor is open: closed with closefd=False, it still is)."""
-        raw = self.stack.raw
-        if raw._seekable and raw.pos != start and (not raw.closed or not raw._closefd):
+            if not effects:
+                return
+            if all(log[i][0][0] == "read" for i in effects):
+                # A stream's reads: the bytes stay with the file, first for the next read.
+                raw._pushback += b"".join(log[i][2] for i in effects)
+                return
+            raw._log, raw._next, raw._interrupt, raw._missed = log[:effects[-1] + 1], 0, True, None
             try:
-                os.lseek(raw._fd, raw.pos, os.SEEK_SET)  # in the kernel: never waits
+                fn(*args)
+            except (_Interrupted, Exception):
+                pass  # (the call's own error, or the end of what the kernel made)
+        finally:
+            raw._log, raw._next, raw._interrupt, raw._missed = None, 0, False, None
+
+    def _sync_offset(self):
+        """The descriptor's offset where FileIO leaves it: the position, where it moved
+        (while the descriptor is open: closed with closefd=False, it still is)."""
+        raw = self.stack.raw
+        if raw._seekable and not raw._stale and raw._pos != raw._synced and (not raw.closed or not raw._closefd):
+            try:
+                os.lseek(raw._fd, raw._pos, os.SEEK_SET)  # in the kernel: never waits
+                raw._synced = raw._pos
             except OSError:
                 pass
 
     async def close(self, fn):
-        """Runs ``close`` (`fn`): as an operation, except while a cancelled call is still
-        undecided: then it does not wait, and closes the descriptor at once."""
+        """Runs ``close`` (`fn`) as an operation, except while a cancelled call is still
+        undecided on a descriptor the file owns: then close() does not wait; the file counts
+        as closed at once (``closing``), and the close runs in the background once the
+        kernel decided, writing out what the file holds, then closing the descriptor. With
+        closefd=False it waits (cancellably): the descriptor's offset is the caller's next."""
         p = self.pending
         raw = self.stack.raw
-        if p is None or raw._ctx._has_result(p.waiter):
+        if self.closing is not None:
+            return
+        if p is None or raw._ctx._is_done(p.waiter) or not raw._closefd:
             return await self.run(fn)
-        self.pending = None
-        ctx = raw._ctx
-        if ctx.ctx is not None:
-            lib.aopen_cancel(ctx.ctx, p.rid)  # the library keeps the number until it is done
-        ctx.waiting.pop(p.rid, None)
-        already = raw.closed
-        raw._IOBase__closed = True
-        if already or not raw._closefd or p.call[0] == "close":
-            return  # (a pending close closes the descriptor itself)
-        await ctx.close_fd(raw._fd)
+        self.closing = raw._ctx._spawn(self.run(fn), f"closing {raw.name!r} after a cancelled call")
 
     def _release(self):
         """Hands the turn to the next waiting operation, or frees it."""

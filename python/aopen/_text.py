@@ -55,6 +55,18 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
     def _dealloc_warn(self, source):
         self.buffer._dealloc_warn(source)
 
+    def _line_buffered(self):
+        """Whether readline() finds a whole line in the characters decoded already, with
+        nothing to write first: then it makes no system call."""
+        if self._pending or self.closed or self._decoder is None:
+            return False
+        chars, used = self._decoded_chars, self._decoded_chars_used
+        if self._readtranslate:
+            return chars.find("\n", used) >= 0
+        if self._readuniversal:  # (a '\r' the decoder let through is never a line's half)
+            return chars.find("\n", used) >= 0 or chars.find("\r", used) >= 0
+        return chars.find(self._readnl, used) >= 0
+
     # C's argument conversions and checks, before _pyio's code: a closed file is "I/O
     # operation on closed file." whatever the call (_pyio's come from the layer below).
     def _c_closed(self):
@@ -66,9 +78,12 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
             raise _pyio.UnsupportedOperation("not readable")
 
     def flush(self):
+        # C's: the pending writes down, then the buffer's own flush (which, for a
+        # BufferedRandom, also rewinds what it read ahead: ``_c_flush``).
         self._c_closed()
         self._writeflush()
-        return super().flush()
+        getattr(self.buffer, "_c_flush", self.buffer.flush)()
+        self._telling = self._seekable
 
     def tell(self):
         self._c_closed()
@@ -225,10 +240,10 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         return result
 
 
-@_delegate("flush", "isatty", "read", "readable", "readline", "readlines", "seek",
+@_delegate("flush", "isatty", "read", "readable", "readlines", "seek",
            "seekable", "tell", "truncate", "write", "writable", "writelines")
 @_proxy("fileno")
-@_props("buffer", "closed", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
+@_props("buffer", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
 class AsyncTextIOWrapper(_Detachable):
     """The async ``io.TextIOWrapper``. A cancelled call follows the rule in
     ``aopen._binary.AsyncBase``: never happened or completed, as the kernel decided."""
@@ -240,6 +255,15 @@ class AsyncTextIOWrapper(_Detachable):
         if self._sync:
             return await self._call("close")
         return await self._runner.close(self._file.close)
+
+    async def readline(self, size=-1):
+        # A line already decoded is returned here, as the built-in's readline returns it:
+        # no system call can happen, so no operation (and no snapshot of the stack) is
+        # needed. Anything else is an operation.
+        if size == -1 and type(size) is int and not self._sync and not self._detached \
+                and "_make" not in self.__dict__ and self._runner.idle() and self._file._line_buffered():
+            return self._file.readline()
+        return await self._call("readline", size)
 
 
 class AsyncTextIndirectIOWrapper(_Indirect, AsyncTextIOWrapper):
