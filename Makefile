@@ -42,7 +42,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 
 .PHONY: check-valgrind check-asan check-tsan check-loom soak soak-fs bench route
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install test-link test-examples test-python test-python-install demo demo-hung test-demo-hung clean
+	test-demo test-install test-link test-examples test-python test-python-install wheel demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
@@ -191,6 +191,11 @@ test-install: $(LIB) $(SONAME_LINK)
 # tree with an rpath there starts (it needs the soname link beside the library).
 test-link:
 	c-tests/link_test.sh
+
+# The sdist and the one py3-none-manylinux wheel (the library bundled, without debug info)
+# into build/wheelhouse; the packaging tools come from the package registry into build/.
+wheel:
+	python/build_wheel.sh $(BUILD)/wheelhouse
 
 # `pip install ./python` into a fresh venv (setuptools-rust builds and bundles the library),
 # then the article's test drive from there.
