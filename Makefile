@@ -197,8 +197,9 @@ test-link:
 wheel:
 	python/build_wheel.sh $(BUILD)/wheelhouse
 
-# `pip install ./python` into a fresh venv (setuptools-rust builds and bundles the library),
-# then the article's test drive from there.
+# That wheel, built from its sdist and checked by auditwheel, installed into fresh venvs of
+# two Pythons with no Rust toolchain and no build tree: the article's test drive and an
+# aopen.aiofiles smoke test run there.
 test-python-install: $(SHIM)
 	python/tests/install_test.sh $(abspath $(SHIM))
 
