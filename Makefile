@@ -24,6 +24,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+SONAME_LINK := $(LIBDIR_B)/libaopen.so.$(MAJOR)
 
 C_TESTS  := $(sort $(basename $(notdir $(wildcard c-tests/*.c))))
 # The tests' helpers, one file per job (c-tests/helpers/), in one archive: a test links the
@@ -41,21 +42,21 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-
 
 .PHONY: check-valgrind check-asan check-tsan check-loom soak soak-fs bench route
 .PHONY: all lib header check-header check-symbols install uninstall lint test test-rust test-c \
-	test-demo test-install test-examples test-python test-python-install demo demo-hung test-demo-hung clean
+	test-demo test-install test-link test-examples test-python test-python-install wheel demo demo-hung test-demo-hung clean
 .DELETE_ON_ERROR:
 
 all: lib include/aopen.h
 
 lib: $(LIB) $(SONAME_LINK)
 
-# Programs linked here record the soname, so the build tree carries it as an install would.
 $(LIB): $(RUST_SRC) build.rs
 	$(CARGO) build --release
 	@touch $@
 
+# Programs linked here record the soname, so the build tree carries it as an install would.
 # The soname link is a target of its own, so a library cargo built outside make (`cargo
-# build --release && make test`) still gets it.
-SONAME_LINK := $(LIBDIR_B)/libaopen.so.$(MAJOR)
+# build --release && make test`) still gets it. SONAME_LINK is defined above, with the
+# other paths: a variable in a prerequisite list is expanded where the rule is read.
 $(SONAME_LINK): $(LIB)
 	ln -sf libaopen.so $@
 
@@ -186,8 +187,19 @@ test-python: $(SHIM) $(LIB) $(SONAME_LINK) $(FUSE_DEP)
 test-install: $(LIB) $(SONAME_LINK)
 	c-tests/install_test.sh
 
-# `pip install ./python` into a fresh venv (setuptools-rust builds and bundles the library),
-# then the article's test drive from there.
+# From a fresh clone of this repository: `make`, then a program linked against the build
+# tree with an rpath there starts (it needs the soname link beside the library).
+test-link:
+	c-tests/link_test.sh
+
+# The sdist and the one py3-none-manylinux wheel (the library bundled, without debug info)
+# into build/wheelhouse; the packaging tools come from the package registry into build/.
+wheel:
+	python/build_wheel.sh $(BUILD)/wheelhouse
+
+# That wheel, built from its sdist and checked by auditwheel, installed into fresh venvs of
+# two Pythons with no Rust toolchain and no build tree: the article's test drive and an
+# aopen.aiofiles smoke test run there.
 test-python-install: $(SHIM)
 	python/tests/install_test.sh $(abspath $(SHIM))
 
@@ -225,7 +237,7 @@ $(BUILD)/examples/%: examples/%.c include/aopen.h $(LIB) $(SONAME_LINK)
 	@mkdir -p $(BUILD)/examples
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -o $@ $< $(LINK) $(if $(PKG),$$(pkg-config --cflags --libs $(PKG)))
 
-test: check-header check-symbols test-rust test-install test-demo test-demo-hung test-examples test-python \
+test: check-header check-symbols test-rust test-install test-link test-demo test-demo-hung test-examples test-python \
 	test-python-install $(BUILD)/bench test-c
 
 # rustfmt and clippy, warnings as errors; no circle in the import graph between src/'s
