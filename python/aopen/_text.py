@@ -170,6 +170,12 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
             self.buffer.write(b)
 
     def _tell(self):
+        if self._snapshot is None and self._decoded_chars and self._seekable and self._telling:
+            # No snapshot (the characters were decoded while iterating) yet characters
+            # held: _pyio asserts there; C's assert is compiled out, and it returns the
+            # buffer's position.
+            self.flush()
+            return self.buffer.tell()
         # _pyio asserts that its first guess of where to start decoding lies inside the
         # snapshot's bytes; C has no such check (a seek to a cookie that skips characters,
         # then a read, can put it past them). The guess, clamped to those bytes (what the
