@@ -671,7 +671,9 @@ class Runner:
         ctx = raw._ctx
         raw._log, raw._next, raw._interrupt, raw._missed = [], 0, False, None
         if raw._seekable and not raw.closed:
-            raw._stale = True  # FileIO's position: the descriptor's offset, read when used
+            # FileIO's position: the descriptor's offset (whoever moved it since), read
+            # when used; what it was is unknown until then.
+            raw._stale, raw._synced = True, None
         try:
             snap = None
             while True:

@@ -265,3 +265,29 @@ def test_closefd_false_leaves_the_offset_where_the_builtin_does(tmp_path):
         with open(p, "rb") as g:
             results.append(g.read())
     assert results == [b"header;body", b"header;body"]
+
+
+@pytest.mark.parametrize("mode", ["w+", "w+b", "r+b"])
+def test_seek_after_the_offset_moved_behind_the_file(tmp_path, mode):
+    """os.write on fileno() moves the offset; a seek back to where the file last left it
+    must still reach the kernel (aiofiles' test_sendfile_file, reduced)."""
+    results = []
+    for use_aopen in (False, True):
+        p = tmp_path / f"f{use_aopen}"
+        p.write_bytes(b"")
+        data = b"0123456789"
+
+        async def main():
+            async with aiofiles.open(p, mode) as f:
+                os.write(f.fileno(), data)
+                await f.seek(0)
+                return await f.read(), os.lseek(f.fileno(), 0, os.SEEK_CUR)
+
+        if use_aopen:
+            results.append(asyncio.run(main()))
+        else:
+            with open(p, mode) as f:
+                os.write(f.fileno(), data)
+                f.seek(0)
+                results.append((f.read(), os.lseek(f.fileno(), 0, os.SEEK_CUR)))
+    assert results[0] == results[1]
