@@ -64,6 +64,12 @@ mod tests {
         assert_eq!(thread_is_blocked(tid), Some(true), "a sleeping thread is blocked");
         done_tx.send(()).unwrap();
         h.join().unwrap();
+        // join returns when the thread clears its tid, a moment before the kernel releases
+        // its task (a zombie's /proc entry lingers on a loaded machine): wait for that too.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while thread_is_blocked(tid).is_some() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         assert_eq!(thread_is_blocked(tid), None, "a finished thread is unknown");
     }
 }
