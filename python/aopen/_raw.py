@@ -341,7 +341,10 @@ class Raw(_pyio.RawIOBase):
     def __del__(self):
         if self._fd >= 0 and self._closefd and not self.closed:
             self._dealloc_warn(self)
-            self.close()
+            try:
+                self.close()
+            except Exception:
+                pass  # as C's finalizer outside dev mode: the descriptor is released anyway
 
     def _dealloc_warn(self, source):
         """FileIO's: the ResourceWarning for an unclosed file, naming `source` (the object

@@ -214,3 +214,41 @@ class TestCancelInSyscall(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(HANGFS and PRIVATE and DIR and os.geteuid() == 0 and os.access("/dev/fuse", os.W_OK),
+                     "needs root, /dev/fuse, AOPEN_HANGFS and a private mount namespace (run_tests.sh)")
+class TestCloseWithAHungWrite(unittest.TestCase):
+    """close() while a cancelled write still hangs: it returns at once and the file is closed
+    for its user; what earlier write() calls returned is written out once the hung write
+    returns, and the descriptor closed then (never dropped, never closed under the call)."""
+
+    setUp, tearDown = TestCancelInSyscall.setUp, TestCancelInSyscall.tearDown
+    cancel_hung = TestCancelInSyscall.cancel_hung
+
+    def test_close_with_a_hung_write_returns_at_once_and_writes_after(self):
+        fs = self.fs
+
+        async def main():
+            f = await aiofiles.open(fs.path("dyn/w2"), "wb", buffering=8192)
+            self.assertEqual(await f.write(b"a" * 5000), 5000)  # held in the buffer
+            fs.hang("write")
+            # The next write must write the a's out first: that write hangs, and is cancelled.
+            took = await self.cancel_hung("write", lambda: f.write(b"b" * 5000))
+            writes = fs.done("write")
+            t0 = time.monotonic()
+            await asyncio.wait_for(f.close(), 10)
+            closed = time.monotonic() - t0
+            self.assertTrue(f.closed)
+            with self.assertRaises(ValueError):
+                await f.write(b"c")
+            fs.answer("write")
+            self.assertTrue(await fs.settled(), "the file was not closed once the hung write returned")
+            return took, closed, fs.done("write") - writes
+
+        took, closed, more = asyncio.run(main())
+        self.assertLess(took, PROMPT)
+        self.assertLess(closed, PROMPT, "close() waited for the hung write")
+        # The a's (the hung write, which hangfs then took) and the b's (buffered by the
+        # replayed write, which completed) reached the filesystem.
+        self.assertGreaterEqual(more, 2)
