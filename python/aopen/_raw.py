@@ -40,8 +40,10 @@ kernel did, never a mix. What a cancelled operation's calls did in the kernel de
   held before it writes a caller's data past its buffer, so what it still holds is earlier
   calls'). Bytes read from a stream are kept (``Raw._pushback``) for the next read.
 - Until then the file's next call waits for that outcome (without blocking the loop, and
-  itself cancellable); ``close()`` does not wait: it cancels the request (the library keeps
-  the descriptor's number from reuse until its syscall returns) and closes the descriptor.
+  itself cancellable). ``close()`` does not wait: the file is closed for its user at once,
+  and its close runs in the background once the kernel decided (writing out what earlier
+  calls left buffered, then closing the descriptor); with closefd=False it waits, as the
+  descriptor's offset is then the caller's.
 """
 
 import copy
