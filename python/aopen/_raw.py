@@ -129,8 +129,10 @@ class Raw(_pyio.RawIOBase):
         an operation (``lseek(SEEK_CUR)``, which never reaches a filesystem), so that an
         operation served from the buffers makes no system call."""
         if self._stale:
+            # A call of the operation's log like the others, so that every attempt (and a
+            # replay after a cancel) sees the offset the first one read.
             self._stale = False
-            self._pos = self._synced = _kernel_pos(self._fd) or 0
+            self._pos = self._synced = self._sys("offset")
         return self._pos
 
     @pos.setter
@@ -360,6 +362,8 @@ class Raw(_pyio.RawIOBase):
 def _inline(raw, call):
     """(ok, result) for a call that completes on the loop thread without waiting, or None."""
     kind = call[0]
+    if kind == "offset":  # lseek(SEEK_CUR): in the kernel, never a filesystem's
+        return True, _kernel_pos(raw._fd) or 0
     ctx = raw._ctx
     if ctx.ctx is None:
         return None
@@ -511,6 +515,8 @@ def _perform_blocking(raw, call):
     for a synchronous file): made here, as the built-in file would."""
     kind, fd = call[0], raw._fd
     try:
+        if kind == "offset":
+            return True, _kernel_pos(fd) or 0
         if kind == "read":
             return True, (os.pread(fd, call[2], call[1]) if call[1] >= 0 else os.read(fd, call[2]))
         if kind == "readall":
