@@ -18,11 +18,12 @@ code is synchronous, so each async method runs the synchronous method in *attemp
 So the io classes see exactly the system calls and results the built-in file would, and
 their results, positions, exceptions and the file's contents are the built-in file's.
 
-Positions. ``Raw`` is FileIO: the descriptor's offset is its position. An operation starts
-from the descriptor's offset (``lseek(SEEK_CUR)``, which never reaches a filesystem), reads
-and writes at it with ``pread``/``pwrite`` (``pos``), and leaves the descriptor's offset
-where the built-in file would (``lseek(SEEK_SET)``), also after a close with
-``closefd=False``; so ``os.read``/``os.write``/``os.lseek`` on ``fileno()`` interleave with
+Positions. ``Raw`` is FileIO: the descriptor's offset is its position. An operation that
+uses the position reads the descriptor's offset first (``lseek(SEEK_CUR)``, which never
+reaches a filesystem; an entry of its log, ``offset``, so a call served from the buffers
+makes no system call), reads and writes at it with ``pread``/``pwrite`` (``pos``), and
+leaves the descriptor's offset where the built-in file would (``lseek(SEEK_SET)``), also
+after a close with ``closefd=False``; so ``os.read``/``os.write``/``os.lseek`` on ``fileno()`` interleave with
 its calls as with the built-in file. In append mode and on a stream (a FIFO, a tty) the
 kernel's offset moves by itself (``write(2)``/``read(2)`` at -1).
 
