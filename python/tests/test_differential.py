@@ -95,7 +95,7 @@ def sync_op(f, name, arg, state):
     if name == "seek_end":
         return f.seek(arg, 2)
     if name == "seek_cur":
-        return f.seek(arg, 1)
+        return _builtin_tell(f, lambda: f.seek(arg, 1))  # (a text seek(0, 1) is a tell())
     if name == "flush":
         return f.flush()
     if name == "truncate":
@@ -118,14 +118,14 @@ def sync_op(f, name, arg, state):
         return len(f.peek(arg)) > 0  # how much peek shows is the buffer's business
 
 
-def _builtin_tell(f):
+def _builtin_tell(f, call=None):
     """The built-in's tell(). After an iteration cut short (readlines with a hint, next) and
     a flush, CPython's TextIOWrapper has characters decoded but no snapshot of their bytes,
     and its tell() decodes bytes it never read (its check for that is an assert, compiled
     out): a UnicodeDecodeError, or a position, by what happens to be there. aopen returns
     the position. Not compared."""
     try:
-        return f.tell()
+        return f.tell() if call is None else call()
     except UnicodeDecodeError:
         _ProbeRaw.hit = "not compared: CPython's tell() without a snapshot after an iteration"
         raise
