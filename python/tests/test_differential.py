@@ -89,10 +89,12 @@ def sync_op(f, name, arg, state):
     if name == "tell":
         return _builtin_tell(f)
     if name == "seek0":
+        _mark_iterated(f, False)
         return f.seek(arg)
     if name == "seek_tell":
         return f.seek(_builtin_tell(f))
     if name == "seek_end":
+        _mark_iterated(f, False)
         return f.seek(arg, 2)
     if name == "seek_cur":
         return _builtin_tell(f, lambda: f.seek(arg, 1))  # (a text seek(0, 1) is a tell())
@@ -109,6 +111,7 @@ def sync_op(f, name, arg, state):
     if name == "writelines":
         return f.writelines(arg)
     if name == "readlines_hint":
+        _mark_iterated(f, True)
         return f.readlines(arg)
     if name == "next":
         # aiofiles' `async for` is readline() until an empty line (so, unlike `for line in
@@ -118,12 +121,22 @@ def sync_op(f, name, arg, state):
         return len(f.peek(arg)) > 0  # how much peek shows is the buffer's business
 
 
+def _mark_iterated(f, iterated):
+    """Notes on a built-in text file whether an iteration cut short is its last read (see
+    _builtin_tell)."""
+    if isinstance(f, io.TextIOBase):
+        f._iterated = iterated
+
+
 def _builtin_tell(f, call=None):
     """The built-in's tell(). After an iteration cut short (readlines with a hint, next) and
     a flush, CPython's TextIOWrapper has characters decoded but no snapshot of their bytes,
     and its tell() decodes bytes it never read (its check for that is an assert, compiled
-    out): a UnicodeDecodeError, or a position, by what happens to be there. aopen returns
-    the position. Not compared."""
+    out): a UnicodeDecodeError, a garbage cookie or the position, by what happens to be
+    there. aopen returns the position. Not compared (``_iterated``: set by those calls on
+    a text file, cleared by a seek)."""
+    if getattr(f, "_iterated", False):
+        _ProbeRaw.hit = "not compared: CPython's tell() without a snapshot after an iteration"
     try:
         return f.tell() if call is None else call()
     except UnicodeDecodeError:
