@@ -14,7 +14,7 @@ import _pyio
 
 from . import _loop
 from ._loop import _close_nowait, oserror
-from ._raw import _YIELD_EVERY, Raw, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
+from ._raw import _YIELD_EVERY, Raw, _Interrupted, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
 
 
 def size_arg(size):
@@ -296,7 +296,11 @@ class _CFront:
             raise BlockingIOError(errno.EAGAIN, "write could not complete without blocking", avail)
         written, remaining = 0, n
         while remaining > size:
-            k = self.raw.write(data[written:])
+            try:
+                k = self.raw.write(data[written:])
+            except _Interrupted as e:  # (a cancelled operation's replay ends here)
+                e.consumed = written
+                raise
             if k is None:
                 self._write_buf.extend(data[written:written + size])
                 raise BlockingIOError(errno.EAGAIN, "write could not complete without blocking", written + size)

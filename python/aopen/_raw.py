@@ -77,7 +77,11 @@ class _Miss(BaseException):
 
 class _Interrupted(BaseException):
     """Raised at the first call the kernel did not make, when a cancelled operation is
-    replayed through the calls it did make (never escapes a runner)."""
+    replayed through the calls it did make (never escapes a runner). ``consumed``: how many
+    bytes of the ``write()`` it stopped the buffered layer took (``_binary._c_write``), so
+    that the text layer keeps the rest pending (``_text.TextIOWrapper._writeflush``)."""
+
+    consumed = 0
 
 
 def c_readlines(self, hint=None):

@@ -11,7 +11,7 @@ import math
 import _pyio
 
 from ._binary import _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, c_optional_size, c_size, size_arg
-from ._raw import c_readlines
+from ._raw import _Interrupted, c_readlines
 
 
 class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
@@ -152,22 +152,40 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         if len(self._pending) + len(b) > self._CHUNK_SIZE:
             self._writeflush()
         self._pending += b
-        if len(self._pending) >= self._CHUNK_SIZE or needflush:
-            self._writeflush()
-        if needflush:
-            self.buffer.flush()
+        try:
+            if len(self._pending) >= self._CHUNK_SIZE or needflush:
+                self._writeflush()
+            if needflush:
+                self.buffer.flush()
+        except _Interrupted:
+            # (A cancelled write's replay stopped here: its bytes are pending, it is made.)
+            self._wrote()
+            raise
+        self._wrote()
+        return length
+
+    def _wrote(self):
+        """What a write does to the reading side (C's): drops the decoded characters and
+        the snapshot, and resets the decoder."""
         self._set_decoded_chars("")
         self._snapshot = None
         if self._decoder:
             self._decoder.reset()
-        return length
 
     _pending = b""  # encoded writes the text layer holds (C's pending_bytes)
 
     def _writeflush(self):
         b, self._pending = self._pending, b""
         if b:
-            self.buffer.write(b)
+            try:
+                self.buffer.write(b)
+            except _Interrupted as e:
+                # A cancelled operation, replayed through the calls the kernel made, ends
+                # here (``_raw.Runner._apply``): these bytes are earlier write() calls' (or
+                # the cancelled write's own, which then counts as made), so what the buffer
+                # did not take stays pending, to be written by the next flush.
+                self._pending = b[e.consumed:] + self._pending
+                raise
 
     def _tell(self):
         if self._snapshot is None and self._decoded_chars and self._seekable and self._telling:
