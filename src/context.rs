@@ -1,7 +1,7 @@
 //! A context: one worker pool and one completion queue, as a Rust API. The C layer
 //! (`ffi`) wraps exactly this.
 //!
-//! This file: making one; the way in (every call's argument checks, `check_op` and the rule
+//! This file: making one; the way in (every call's argument checks, `Op::check` and the rule
 //! for a library buffer, then the fast path or attribution, then one call into the pool:
 //! `Context::submit`) and the way out (dispatch, reap, wait, and what a delivered completion
 //! leaves behind), so that a request's route through the context is this file alone; cancel
@@ -54,49 +54,6 @@ pub struct Context<T: Send + 'static> {
 
 /// Contexts alive in this process: the last one to go releases the mount table's watch.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-/// The argument checks of every call that takes no library buffer from the context (see
-/// [`Context::submit_op`]), each in the order the call makes them: a negative descriptor
-/// first, then the rest.
-fn check_op(op: &Op) -> Result<(), i32> {
-    match *op {
-        Op::Open { ref path, .. } if path.as_bytes().len() >= libc::PATH_MAX as usize => {
-            Err(libc::ENAMETOOLONG)
-        }
-        Op::Close { fd }
-        | Op::Fsync { fd, .. }
-        | Op::Ftruncate { fd, .. }
-        | Op::Fstat { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Fstatfs { fd, .. }
-        | Op::Fchmod { fd, .. }
-        | Op::Fchown { fd, .. }
-        | Op::Futimens { fd, .. }
-        | Op::Fallocate { fd, .. }
-            if fd < 0 =>
-        {
-            Err(libc::EBADF)
-        }
-        Op::Unlink { flags, .. } if flags & !libc::AT_REMOVEDIR != 0 => Err(libc::EINVAL),
-        Op::Ftruncate { length, .. } if length < 0 => Err(libc::EINVAL),
-        Op::Write { offset, ref data, .. } if offset < -1 || data.len() > i32::MAX as usize => {
-            Err(libc::EINVAL)
-        }
-        Op::Fallocate { offset, len, .. } if offset < 0 || len <= 0 => Err(libc::EINVAL),
-        Op::CopyFileRange { fd_in, fd_out, .. } | Op::Sendfile { in_fd: fd_in, out_fd: fd_out, .. }
-            if fd_in < 0 || fd_out < 0 =>
-        {
-            Err(libc::EBADF)
-        }
-        Op::CopyFileRange { off_in, off_out, len, .. }
-            if off_in < -1 || off_out < -1 || len > i32::MAX as usize =>
-        {
-            Err(libc::EINVAL)
-        }
-        Op::Sendfile { offset, count, .. } if offset < -1 || count > i32::MAX as usize => Err(libc::EINVAL),
-        _ => Ok(()),
-    }
-}
 
 /// A handle for blocking until completions are ready that stays valid if the context is
 /// freed meanwhile: its waits then end with `ESHUTDOWN`.
@@ -190,7 +147,7 @@ impl<T: Send + 'static> Context<T> {
     /// modes are the kernel's to check, as for the synchronous call. Then, as any submit:
     /// `EAGAIN` (queue full, or no worker could be started), `ESHUTDOWN`.
     pub fn submit_op(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
-        if let Err(e) = check_op(&op) {
+        if let Err(e) = op.check() {
             return Err((e, token));
         }
         self.submit(op, token)

@@ -8,8 +8,11 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 
 /// Submits an asynchronous `statx(AT_FDCWD, path, flags, mask, out)` and returns at once.
 ///
-/// Runs on a worker (io_uring too hands a stat by path to its workers), into library
-/// memory. The result is copied into `*out` as a read's bytes are into its buffer (see
+/// Runs on a worker, into library memory. The fast path: while the context has no
+/// undelivered request, a stat that `aopen_stat_nowait` could make (the path resolved from
+/// the kernel's caches to a local filesystem, flags of `AT_SYMLINK_NOFOLLOW`,
+/// `AT_NO_AUTOMOUNT` and `AT_STATX_DONT_SYNC` only, no `AOPEN_OPT_NO_INLINE`) is made inside
+/// this call instead, as for `aopen_submit`, and its completion queued at once. The result is copied into `*out` as a read's bytes are into its buffer (see
 /// `aopen_read_submit`): by the worker as the stat returns, or by the delivering call for one
 /// made inside this call; only a successful stat writes it, always before its completion is
 /// delivered. After a cancel or timeout is delivered, the library never touches `*out`: free

@@ -51,7 +51,7 @@ pub use read::{read_nowait, reads_inline, within_a_page};
 /// says whether nothing is in flight (the pool, asked without its lock); `close_elsewhere`
 /// takes a descriptor an open made but may not keep (see [`open_cached`]).
 ///
-/// An open or close goes inline only while nothing is in flight: with work in flight the
+/// An open, close or stat by path goes inline only while nothing is in flight: with work in flight the
 /// pool's threads, in parallel with the caller, are the faster way. So does a large read
 /// (the pool's worker makes the first of its two copies while the caller makes the
 /// other's). A small cached read and an fstat always do: their syscall costs less than
@@ -70,13 +70,40 @@ pub fn try_run(op: &mut Op, quiet: impl Fn() -> bool, close_elsewhere: impl FnOn
             done(open_cached(path, *flags, *mode, &mut st, close_elsewhere))
         }
         Op::Close { fd } if quiet() => done(close_nowait(*fd).map(|()| 0)),
-        Op::Read { fd, offset, buf } if reads_inline(buf.room_len(), *offset, quiet) => {
+        Op::Read { fd, offset, buf } if reads_inline(buf.room_len(), *offset, &quiet) => {
             let r = run::filled(buf, |spare| read_nowait(*fd, spare, *offset, true));
             (r != -libc::EAGAIN).then_some(r)
         }
         Op::Fstat { fd, mask, out } => done(fstat_nowait(*fd, *mask, &mut out.0).map(|()| 0)),
+        Op::Stat { path, flags, mask, out } if quiet() => {
+            done(stat_nowait(path, *flags, *mask, &mut out.0).map(|()| 0))
+        }
+        // An open, close or stat while work is in flight, a large read: the pool (see above).
+        Op::Open { .. } | Op::Close { .. } | Op::Read { .. } | Op::Stat { .. } => None,
         // No non-blocking form in the kernel (io_uring hands these to its workers too).
-        _ => None,
+        Op::Fsync { .. }
+        | Op::Unlink { .. }
+        | Op::Mkdir { .. }
+        | Op::Rename { .. }
+        | Op::Ftruncate { .. }
+        | Op::Write { .. }
+        | Op::Getdents { .. }
+        | Op::Readlink { .. }
+        | Op::Symlink { .. }
+        | Op::Link { .. }
+        | Op::Access { .. }
+        | Op::Statfs { .. }
+        | Op::Fstatfs { .. }
+        | Op::Chmod { .. }
+        | Op::Fchmod { .. }
+        | Op::Chown { .. }
+        | Op::Fchown { .. }
+        | Op::Utimens { .. }
+        | Op::Futimens { .. }
+        | Op::Fallocate { .. }
+        | Op::CopyFileRange { .. }
+        | Op::Sendfile { .. }
+        | Op::Call { .. } => None,
     }
 }
 

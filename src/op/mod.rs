@@ -114,7 +114,21 @@ pub(crate) fn most_result(kind: OpKind, asked: usize) -> i32 {
         | OpKind::Readlink
         | OpKind::CopyFileRange
         | OpKind::Sendfile => asked.min(i32::MAX as usize) as i32,
-        _ => 0,
+        OpKind::Close
+        | OpKind::Fsync
+        | OpKind::Stat
+        | OpKind::Unlink
+        | OpKind::Mkdir
+        | OpKind::Rename
+        | OpKind::Ftruncate
+        | OpKind::Symlink
+        | OpKind::Link
+        | OpKind::Access
+        | OpKind::Statfs
+        | OpKind::Chmod
+        | OpKind::Chown
+        | OpKind::Utimens
+        | OpKind::Fallocate => 0,
     }
 }
 
@@ -223,6 +237,20 @@ impl OpKind {
     }
 }
 
+/// What a call holds and touches, beside its kind ([`Op::shape`]).
+struct Shape {
+    /// The caller's descriptors it works on (-1: none).
+    fds: [i32; 2],
+    /// Bytes of library memory it holds for the caller's data.
+    held: usize,
+    /// Bytes it asks to move (its result is at most that).
+    asked: usize,
+}
+
+impl Shape {
+    const NONE: Shape = Shape { fds: [-1, -1], held: 0, asked: 0 };
+}
+
 impl Op {
     pub fn kind(&self) -> OpKind {
         match self {
@@ -252,48 +280,64 @@ impl Op {
         }
     }
 
+    /// What the call holds and touches (see [`Shape`]): one exhaustive match, so a new call
+    /// cannot go without saying.
+    fn shape(&self) -> Shape {
+        let fd = |fd: &i32| Shape { fds: [*fd, -1], ..Shape::NONE };
+        match self {
+            Op::Read { fd, buf, .. } | Op::Getdents { fd, buf } => {
+                Shape { fds: [*fd, -1], held: buf.capacity(), asked: buf.room_len() }
+            }
+            Op::Readlink { buf, .. } => Shape { held: buf.capacity(), asked: buf.room_len(), ..Shape::NONE },
+            Op::Write { fd, data, .. } => Shape { fds: [*fd, -1], held: data.len(), asked: data.len() },
+            Op::CopyFileRange { fd_in, fd_out, len, .. } => {
+                Shape { fds: [*fd_in, *fd_out], held: 0, asked: *len }
+            }
+            Op::Sendfile { out_fd, in_fd, count, .. } => {
+                Shape { fds: [*in_fd, *out_fd], held: 0, asked: *count }
+            }
+            Op::Fsync { fd: f, .. }
+            | Op::Ftruncate { fd: f, .. }
+            | Op::Fstat { fd: f, .. }
+            | Op::Fstatfs { fd: f, .. }
+            | Op::Fchmod { fd: f, .. }
+            | Op::Fchown { fd: f, .. }
+            | Op::Futimens { fd: f, .. }
+            | Op::Fallocate { fd: f, .. } => fd(f),
+            // A close owns its descriptor, and a caller's function's use of `fs_fd` is its own.
+            Op::Open { .. }
+            | Op::Close { .. }
+            | Op::Unlink { .. }
+            | Op::Mkdir { .. }
+            | Op::Rename { .. }
+            | Op::Stat { .. }
+            | Op::Symlink { .. }
+            | Op::Link { .. }
+            | Op::Access { .. }
+            | Op::Statfs { .. }
+            | Op::Chmod { .. }
+            | Op::Chown { .. }
+            | Op::Utimens { .. }
+            | Op::Call { .. } => Shape::NONE,
+        }
+    }
+
     /// Bytes of library memory the request holds for the caller's data (counted against
     /// the context's buffer budget).
     pub fn buffer_bytes(&self) -> usize {
-        match self {
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } | Op::Readlink { buf, .. } => buf.capacity(),
-            Op::Write { data, .. } => data.len(),
-            _ => 0,
-        }
+        self.shape().held
     }
 
     /// The caller's descriptors it works on (-1: none), for a call an abandoned syscall
     /// could still be about to make on them (see `fdguard`): not a close, which owns its
     /// descriptor, nor a caller's function, whose use of `fs_fd` is its own.
     pub(crate) fn caller_fds(&self) -> [i32; 2] {
-        match self {
-            Op::Read { fd, .. }
-            | Op::Write { fd, .. }
-            | Op::Fsync { fd, .. }
-            | Op::Ftruncate { fd, .. }
-            | Op::Getdents { fd, .. }
-            | Op::Fstat { fd, .. }
-            | Op::Fstatfs { fd, .. }
-            | Op::Fchmod { fd, .. }
-            | Op::Fchown { fd, .. }
-            | Op::Futimens { fd, .. }
-            | Op::Fallocate { fd, .. } => [*fd, -1],
-            Op::CopyFileRange { fd_in, fd_out, .. } => [*fd_in, *fd_out],
-            Op::Sendfile { out_fd, in_fd, .. } => [*in_fd, *out_fd],
-            _ => [-1, -1],
-        }
+        self.shape().fds
     }
 
     /// The largest result it may report (see [`most_result`]).
     pub(crate) fn most_result(&self) -> i32 {
-        let asked = match self {
-            Op::Read { buf, .. } | Op::Getdents { buf, .. } | Op::Readlink { buf, .. } => buf.room_len(),
-            Op::Write { data, .. } => data.len(),
-            Op::CopyFileRange { len, .. } => *len,
-            Op::Sendfile { count, .. } => *count,
-            _ => 0,
-        };
-        most_result(self.kind(), asked)
+        most_result(self.kind(), self.shape().asked)
     }
 
     /// What the call wrote into library memory, for delivery.
@@ -304,7 +348,75 @@ impl Op {
                 Some(Output::Bytes(buf))
             }
             Op::Statfs { out, .. } | Op::Fstatfs { out, .. } => Some(Output::Statfs(out)),
-            _ => None,
+            Op::Open { .. }
+            | Op::Close { .. }
+            | Op::Fsync { .. }
+            | Op::Unlink { .. }
+            | Op::Mkdir { .. }
+            | Op::Rename { .. }
+            | Op::Ftruncate { .. }
+            | Op::Write { .. }
+            | Op::Symlink { .. }
+            | Op::Link { .. }
+            | Op::Access { .. }
+            | Op::Chmod { .. }
+            | Op::Fchmod { .. }
+            | Op::Chown { .. }
+            | Op::Fchown { .. }
+            | Op::Utimens { .. }
+            | Op::Futimens { .. }
+            | Op::Fallocate { .. }
+            | Op::CopyFileRange { .. }
+            | Op::Sendfile { .. }
+            | Op::Call { .. } => None,
+        }
+    }
+
+    /// The argument checks of a call that takes no library buffer from the context (the
+    /// context applies them at submit: `Context::submit_op`; the calls that do are checked
+    /// where that buffer is made, in `context::reads`), each in the order the call makes
+    /// them: a negative descriptor first (`EBADF`), then the rest (`EINVAL`,
+    /// `ENAMETOOLONG`).
+    pub fn check(&self) -> Result<(), i32> {
+        let fd = |fd: i32| if fd < 0 { Err(libc::EBADF) } else { Ok(()) };
+        let valid = |ok: bool| if ok { Ok(()) } else { Err(libc::EINVAL) };
+        let max = i32::MAX as usize;
+        match *self {
+            Op::Open { ref path, .. } if path.as_bytes().len() >= libc::PATH_MAX as usize => {
+                Err(libc::ENAMETOOLONG)
+            }
+            Op::Close { fd: f }
+            | Op::Fsync { fd: f, .. }
+            | Op::Fstat { fd: f, .. }
+            | Op::Fstatfs { fd: f, .. }
+            | Op::Fchmod { fd: f, .. }
+            | Op::Fchown { fd: f, .. }
+            | Op::Futimens { fd: f, .. } => fd(f),
+            Op::Ftruncate { fd: f, length } => fd(f).and(valid(length >= 0)),
+            Op::Write { fd: f, offset, ref data } => fd(f).and(valid(offset >= -1 && data.len() <= max)),
+            Op::Fallocate { fd: f, offset, len, .. } => fd(f).and(valid(offset >= 0 && len > 0)),
+            Op::Unlink { flags, .. } => valid(flags & !libc::AT_REMOVEDIR == 0),
+            Op::CopyFileRange { fd_in, fd_out, off_in, off_out, len, .. } => {
+                fd(fd_in).and(fd(fd_out)).and(valid(off_in >= -1 && off_out >= -1 && len <= max))
+            }
+            Op::Sendfile { in_fd, out_fd, offset, count } => {
+                fd(in_fd).and(fd(out_fd)).and(valid(offset >= -1 && count <= max))
+            }
+            Op::Open { .. }
+            | Op::Read { .. }
+            | Op::Getdents { .. }
+            | Op::Readlink { .. }
+            | Op::Mkdir { .. }
+            | Op::Rename { .. }
+            | Op::Stat { .. }
+            | Op::Symlink { .. }
+            | Op::Link { .. }
+            | Op::Access { .. }
+            | Op::Statfs { .. }
+            | Op::Chmod { .. }
+            | Op::Chown { .. }
+            | Op::Utimens { .. }
+            | Op::Call { .. } => Ok(()),
         }
     }
 }
