@@ -14,7 +14,7 @@ import _pyio
 
 from . import _loop
 from ._loop import _close_nowait, oserror
-from ._raw import _YIELD_EVERY, Raw, _Interrupted, Runner, Stack, c_readlines, read_nowait  # noqa: F401  (Raw: under every file)
+from ._raw import _YIELD_EVERY, Raw, _Interrupted, Runner, Stack, c_readlines, read_nowait, readall_nowait  # noqa: F401  (Raw: under every file)
 
 
 def size_arg(size):
@@ -615,13 +615,24 @@ class _Detachable(AsyncBase):
         return out
 
     def _close_here(self):
-        # No io object yet, so nothing buffered: the built-in's close is the raw file's,
-        # here where aopen_close_nowait closes the descriptor (a local file).
-        if self._detached or "_make" not in self.__dict__:
+        # With no io object yet, or only readers' (a BufferedReader, and a TextIOWrapper
+        # over one), nothing is buffered to write: the built-in's close is the raw file's,
+        # here where aopen_close_nowait closes the descriptor (a local file), while no
+        # operation runs or waits.
+        if self._detached:
             return False
-        raw = self._lraw
-        if raw.closed:
-            return True
+        if "_make" in self.__dict__:
+            raw = self._lraw
+            if raw.closed:
+                return True
+        else:
+            f = self._file
+            buf = getattr(f, "buffer", f)
+            if type(buf) is not BufferedReader or not self._runner.idle() or self._runner.closing is not None:
+                return False
+            raw = buf.raw
+            if raw.closed:
+                return False  # (closed already: close() says what the built-in's says)
         ctx = raw._ctx
         if not raw._closefd or ctx.ctx is None:
             return False
@@ -646,6 +657,8 @@ class _Detachable(AsyncBase):
             return
         if self._sync:
             return await self._call("close")
+        if self._close_here():
+            return
         return await self._runner.close(self._file.close)
 
 
@@ -670,13 +683,14 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
     _fast_size = 0  # a BufferedReader's buffer size: read(n) may skip its io objects
 
     async def read(self, size=-1):
-        # The fast path: a BufferedReader with nothing buffered reads a multiple of its
-        # buffer size with one raw read of that size, into the result, buffering nothing
-        # (CPython's _bufferedreader_read_generic); so does this, on the loop thread where
-        # the pages are cached. Anything else is the io objects' own read.
-        if self._fast_size and type(size) is int and size > 0 and size % self._fast_size == 0:
-            d = self.__dict__
-            f = d.get("_file")
+        # The fast paths, on the loop thread where the pages are cached: a BufferedReader
+        # with nothing buffered reads a multiple of its buffer size with one raw read of
+        # that size, into the result, buffering nothing (CPython's
+        # _bufferedreader_read_generic), and read() / read(-1) is the raw file's readall
+        # (_bufferedreader_read_all). Anything else is the io objects' own read.
+        whole = size is None or type(size) is int and size < 0
+        if self._fast_size and (whole or type(size) is int and size > 0 and size % self._fast_size == 0):
+            f = self.__dict__.get("_file")
             if f is None or (not self._runner.busy and self._runner.pending is None and len(f._read_buf) == f._read_pos
                               and not self._detached):
                 raw = self._lraw
@@ -685,8 +699,10 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
                         raw._inline_bytes = 0
                         await raw._ctx.sleep0()
                         return await self.read(size)
-                    data = read_nowait(raw, size)
+                    data = readall_nowait(raw) if whole else read_nowait(raw, size)
                     if data is not None:
+                        if f is not None and f._read_buf:
+                            f._reset_read_buf()  # (as _pyio's read all leaves it)
                         return data
         return await self._call("read", size)
 
@@ -696,8 +712,12 @@ class AsyncBufferedReader(AsyncBufferedIOBase):
         if size == -1 and type(size) is int and not self._sync and not self._detached \
                 and "_make" not in self.__dict__ and self._runner.idle():
             f = self._file
-            if not f.closed and not getattr(f, "_write_buf", None) and f._read_buf.find(b"\n", f._read_pos) >= 0:
-                return f.readline()
+            if not f.closed and not getattr(f, "_write_buf", None):
+                buf, pos = f._read_buf, f._read_pos
+                end = buf.find(b"\n", pos) + 1
+                if end:
+                    f._read_pos = end  # (what readline's read from the buffer does)
+                    return buf[pos:end]
         return await self._call("readline", size)
 
 

@@ -87,6 +87,19 @@ class Context:
         # What the loop thread's nowait stats write (read at once, before any await).
         self.statx = _abi.Statx()
         self.statx_ref = ctypes.byref(self.statx)
+        self._scratch = None
+
+    def scratch(self, n):
+        """A buffer of at least `n` bytes for the loop thread's nowait reads, which copy out
+        of it before they return: one per context (per loop thread), grown up to 1 MiB
+        (a larger read gets a buffer of its own)."""
+        b = self._scratch
+        if b is not None and len(b) >= n:
+            return b
+        b = ctypes.create_string_buffer(n)
+        if n <= 1 << 20:
+            self._scratch = b
+        return b
 
     def _free(self):
         """Frees the context (aopen_ctx_free closes every undelivered descriptor)."""

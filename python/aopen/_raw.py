@@ -121,7 +121,6 @@ class Raw(_pyio.RawIOBase):
         self._interrupt = False
         self._missed = None  # the call the attempt missed on, while the miss unwinds
         self._inline_bytes = 0
-        self._rbuf = None  # read_nowait's buffer
         self._pushback = b""  # a stream's bytes a cancelled read took from the kernel
 
     # --- the position ----------------------------------------------------------------
@@ -383,7 +382,7 @@ def _inline(raw, call):
         if got < n and got > 0:
             return None  # only part of it is cached: the rest is a request
         raw._inline_bytes += got
-        return True, buf.raw[:got]
+        return True, ctypes.string_at(buf, got)
     if kind == "close":
         rc = lib.aopen_close_nowait(ctx.ctx, raw._fd)
         if rc == -errno.EAGAIN:
@@ -399,9 +398,7 @@ def read_nowait(raw, n):
     ctx = raw._ctx
     if ctx.ctx is None or not raw._seekable:
         return None
-    buf = raw._rbuf
-    if buf is None or len(buf) < n:
-        buf = raw._rbuf = ctypes.create_string_buffer(n)
+    buf = ctx.scratch(n)
     fd = raw._fd
     got = lib.aopen_read_nowait(ctx.ctx, fd, buf, n, -1)  # at the offset, advancing it
     if got < 0:
@@ -413,12 +410,47 @@ def read_nowait(raw, n):
         except OSError:
             pass
         return None
-    pos = _kernel_pos(fd)  # in the kernel: never waits
-    if pos is None:
-        return None
     raw._inline_bytes += got
-    raw.pos = raw._synced = pos
+    _moved(raw)
     return ctypes.string_at(buf, got)
+
+
+def _moved(raw):
+    """A nowait read moved the descriptor's offset, which is FileIO's position: read again
+    when next used (``Raw.pos``), rather than asked for now."""
+    raw._stale, raw._synced = True, None
+
+
+def readall_nowait(raw):
+    """FileIO's readall (every byte from the descriptor's offset to the end) on the loop
+    thread, where the library finds them all cached, up to ``_YIELD_EVERY`` bytes: the
+    bytes, the position (and the offset) moved past them; else None, nothing done (a larger
+    file's reads go through the runner, which lets the loop run between them)."""
+    ctx = raw._ctx
+    if ctx.ctx is None or not raw._seekable:
+        return None
+    fd, n, chunks, total = raw._fd, 64 * 1024, [], 0
+    buf = ctx.scratch(n)
+    while True:
+        got = lib.aopen_read_nowait(ctx.ctx, fd, buf, n, -1)  # at the offset, advancing it
+        if got == 0:
+            break
+        if got < 0 or got > n or total + got > _YIELD_EVERY:
+            # Not all cached (or an error, or too much for one go): given back; the slow
+            # path reads it.
+            if got > 0:
+                total += got
+            if total:
+                try:
+                    os.lseek(fd, -total, os.SEEK_CUR)
+                except OSError:
+                    pass
+            return None
+        chunks.append(ctypes.string_at(buf, got))
+        total += got
+    raw._inline_bytes += total
+    _moved(raw)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _read(raw, off, n):
@@ -442,7 +474,7 @@ async def _read(raw, off, n):
                 await ctx.sleep0()
         if got > want:
             raise OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {want}")
-        out += buf.raw[:got]
+        out += ctypes.string_at(buf, got)
         if got == 0 or len(out) == n or off < 0:
             return bytes(out)
 
@@ -485,7 +517,7 @@ def _effect_outcome(raw, call, result, keep):
     if kind == "read":
         if result > call[2]:  # never trust a count past the buffer
             return False, OSError(errno.EIO, f"libaopen reported {result} bytes read for a read of {call[2]}")
-        return True, keep.raw[:result]
+        return True, ctypes.string_at(keep, result)
     return True, None
 
 

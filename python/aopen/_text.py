@@ -10,8 +10,9 @@ import math
 
 import _pyio
 
-from ._binary import _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, c_optional_size, c_size, size_arg
-from ._raw import _Interrupted, c_readlines
+from ._binary import (BufferedReader, _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, c_optional_size,
+                      c_size, size_arg)
+from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, readall_nowait
 
 
 class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
@@ -27,6 +28,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         if self.buffer.readable() and self._decoder is None:
             self._get_decoder()
         self._c_writable = self.buffer.writable()  # C has an encoder only then
+        self._c_raw = self.buffer.raw  # (whose closed flag _buffered_line reads)
         if self._c_writable and self._encoder is None:
             self._get_encoder()
 
@@ -66,6 +68,35 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         if self._readuniversal:  # (a '\r' the decoder let through is never a line's half)
             return chars.find("\n", used) >= 0 or chars.find("\r", used) >= 0
         return chars.find(self._readnl, used) >= 0
+
+    def _buffered_line(self):
+        """readline()'s line where the decoded characters hold it whole and nothing waits
+        to be written (then it makes no system call), else None: the same line, leaving the
+        same state as readline(), without _pyio's general loop (which copies the rest of
+        the decoded characters for every line)."""
+        if self._pending or self._decoder is None or self._c_raw._IOBase__closed:
+            return None
+        if self._readtranslate:
+            nl = "\n"
+        elif not self._readuniversal:
+            nl = self._readnl
+        else:
+            return self.readline() if self._line_buffered() else None
+        chars, used = self._decoded_chars, self._decoded_chars_used
+        at = chars.find(nl, used)
+        if at < 0:
+            return None
+        end = at + len(nl)
+        self._decoded_chars_used = end
+        return chars[used:end]
+
+    def _read_all(self, data):
+        """read()'s end, with `data` the bytes the buffer's read() returned (C's order: the
+        characters decoded already, then the rest decoded as final)."""
+        result = self._get_decoded_chars() + self._decoder.decode(data, final=True)
+        self._set_decoded_chars("")
+        self._snapshot = None
+        return result
 
     # C's argument conversions and checks, before _pyio's code: a closed file is "I/O
     # operation on closed file." whatever the call (_pyio's come from the layer below).
@@ -252,10 +283,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         size = size_arg(size)
         decoder = self._decoder or self._get_decoder()
         if size < 0:
-            result = self._get_decoded_chars() + decoder.decode(self.buffer.read(), final=True)
-            self._set_decoded_chars("")
-            self._snapshot = None
-            return result
+            return self._read_all(self.buffer.read())
         eof = False
         result = self._get_decoded_chars(size)
         while len(result) < size and not eof:
@@ -264,7 +292,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         return result
 
 
-@_delegate("flush", "isatty", "read", "readable", "readlines", "seek",
+@_delegate("flush", "isatty", "readable", "readlines", "seek",
            "seekable", "tell", "truncate", "write", "writable", "writelines")
 @_proxy("fileno")
 @_props("buffer", "encoding", "errors", "line_buffering", "newlines", "name", "mode")
@@ -278,6 +306,8 @@ class AsyncTextIOWrapper(_Detachable):
         self._check_attached()
         if self._sync:
             return await self._call("close")
+        if self._close_here():
+            return
         return await self._runner.close(self._file.close)
 
     async def readline(self, size=-1):
@@ -285,9 +315,29 @@ class AsyncTextIOWrapper(_Detachable):
         # no system call can happen, so no operation (and no snapshot of the stack) is
         # needed. Anything else is an operation.
         if size == -1 and type(size) is int and not self._sync and not self._detached \
-                and "_make" not in self.__dict__ and self._runner.idle() and self._file._line_buffered():
-            return self._file.readline()
+                and "_make" not in self.__dict__ and self._runner.idle():
+            line = self._file._buffered_line()
+            if line is not None:
+                return line
         return await self._call("readline", size)
+
+    async def read(self, size=-1):
+        # read() of a file whose bytes to the end are cached, on the loop thread: the
+        # buffer's read-all fast path (``readall_nowait``), then the text layer's own end of
+        # read(). Anything else is an operation.
+        if (size is None or type(size) is int and size < 0) and not self._sync and not self._detached \
+                and self._runner.idle():
+            f = self._file
+            buf = f.buffer
+            if type(buf) is BufferedReader and not f._pending and f._decoder is not None and not buf.closed \
+                    and len(buf._read_buf) == buf._read_pos:
+                raw = buf.raw
+                if raw._inline_bytes < _YIELD_EVERY:
+                    data = readall_nowait(raw)
+                    if data is not None:
+                        buf._reset_read_buf()
+                        return f._read_all(data)
+        return await self._call("read", size)
 
 
 class AsyncTextIndirectIOWrapper(_Indirect, AsyncTextIOWrapper):
