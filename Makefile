@@ -155,12 +155,14 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libaopen.so $(DESTDIR)$(LIBDIR)/libaopen.a \
 	  $(DESTDIR)$(INCLUDEDIR)/aopen.h $(DESTDIR)$(PKGCONFIGDIR)/aopen.pc
 
-# make bench: libaopen side by side with synchronous calls and libuv (when pkg-config finds
-# it), in one run; results are appended to build/bench.csv.
+# make bench: libaopen side by side with synchronous calls, libuv and io_uring (each when
+# pkg-config finds it: libuv1-dev, liburing-dev), in one run; results are appended to
+# build/bench.csv.
 UV_FLAGS = $(shell pkg-config --exists libuv 2>/dev/null && echo -DHAVE_UV $$(pkg-config --cflags --libs libuv))
+URING_FLAGS = $(shell pkg-config --exists liburing 2>/dev/null && echo -DHAVE_URING $$(pkg-config --cflags --libs liburing))
 $(BUILD)/bench: benches/bench.c include/aopen.h $(LIB) $(SONAME_LINK)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -g $(WARN) -Iinclude -o $@ $< $(LINK) $(UV_FLAGS) -ldl
+	$(CC) -O2 -g $(WARN) -Iinclude -o $@ $< $(LINK) $(UV_FLAGS) $(URING_FLAGS) -ldl
 
 bench: $(BUILD)/bench $(SHIM)
 	benches/run.sh $(abspath $(SHIM))

@@ -7,13 +7,20 @@
  *                    options, with the nowait calls tried first, with AOPEN_OPT_NO_INLINE
  *                    (the pool path alone) and with NO_INLINE+NO_MOUNTS (the pool path
  *                    without attribution, to price it); libaopen driven by aopen_wait (reap
- *                    and dispatch); libuv's threadpool (if built with it). Variants
- *                    alternate, each repeated; medians, min-max, ratios. Then eventfd writes
- *                    per completion and idle CPU use. Appends rows to CSV.
+ *                    and dispatch); libuv's threadpool (if built with it); io_uring (if
+ *                    built with liburing and the kernel allows it). Variants alternate, each
+ *                    repeated; medians, min-max, ratios. Then the file calls (pread, stat,
+ *                    readlink) against synchronous calls and libuv, and issue 30's targets:
+ *                    per workload (open+close, a 4 KiB pread, stat by path), sync, libaopen
+ *                    default and pool-only, libuv and io_uring at K = 1, 16, 256, with the
+ *                    ratios the targets name. Then eventfd writes per completion and idle
+ *                    CPU use. Appends rows to CSV.
  *                    With BENCH_BASELINE set to another build of libaopen.so, its wait+reap
  *                    variant runs alternating with this build's, loaded by dlopen.
  *                    Then the submit path alone: nanoseconds per aopen_submit and per
  *                    aclose_submit call on the pool path, with and without attribution.
+ *   bench files CSV  the file calls and the read and stat targets' tables alone.
+ *   bench targets CSV  the three targets' tables alone (about 70 s).
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
@@ -36,6 +43,9 @@
 #include "aopen.h"
 #ifdef HAVE_UV
 #include <uv.h>
+#endif
+#ifdef HAVE_URING
+#include <liburing.h>
 #endif
 
 #define RUNS 5
@@ -355,16 +365,21 @@ enum {
     AO_DISPATCH,
     BASE_REAP,
     UV,
+    URING,
     NKINDS
 };
 static const char *kind_name[] = {"sync, 1 thread",        "sync, 2 threads",        "epoll",
                                   "epoll, nowait first",   "epoll, NO_INLINE",       "epoll, NO_INL+NO_MNT",
                                   "wait+reap",             "wait+dispatch",          "baseline, wait+reap",
-                                  "libuv 4-thread pool"};
+                                  "libuv 4-thread pool",   "io_uring"};
+/* What a variant measures: open+close pairs (the fast run's table), or one of the file calls
+ * issue 30's targets name (a 4 KiB pread of a cached 4 KiB file, stat by path of it). */
+enum work { W_PAIRS, W_READ4K, W_STAT };
 struct variant {
     int kind, k;
     double runs[RUNS];
-    double cpu_us[RUNS]; /* the driving thread's CPU per pair (RUSAGE_THREAD) */
+    double cpu_us[RUNS]; /* the driving thread's CPU per pair or call (RUSAGE_THREAD) */
+    int work;
 };
 
 static double thread_cpu_s(void) {
@@ -537,11 +552,18 @@ static aopen_ctx *ctx_with(unsigned flags) {
     return ctx;
 }
 
-/* Pairs per second of one variant, and the driving thread's CPU per pair. */
+static double run_work(int work, int kind, aopen_ctx *ctx, int k);
+static double run_uring(int work, int k);
+static int uring_ok; /* io_uring is built in, set up, and has the ops the rows use */
+
+/* Pairs (or, for a file-call workload, calls) per second of one variant, and the driving
+ * thread's CPU per pair. */
 static double run_variant(const struct variant *v, aopen_ctx *ctx, aopen_ctx *noinline, aopen_ctx *nomnt,
                           double *cpu_us) {
     double c0 = thread_cpu_s(), rate = 0, t0 = now_s();
-    switch (v->kind) {
+    switch (v->work == W_PAIRS ? v->kind : -1) {
+    case -1: /* a file-call workload */
+        rate = run_work(v->work, v->kind, v->kind == AO_EPOLL_NOINLINE ? noinline : ctx, v->k); break;
     case SYNC1: rate = run_sync(1); break;
     case SYNC2: rate = run_sync(2); break;
     case AO_EPOLL: rate = run_epoll(ctx, v->k, 0); break;
@@ -554,49 +576,41 @@ static double run_variant(const struct variant *v, aopen_ctx *ctx, aopen_ctx *no
 #ifdef HAVE_UV
     case UV: rate = run_uv(v->k); break;
 #endif
+    case URING: rate = run_uring(W_PAIRS, v->k); break;
     }
     double pairs = rate * (now_s() - t0);
     *cpu_us = pairs > 0 && v->kind != SYNC2 ? (thread_cpu_s() - c0) / pairs * 1e6 : 0;
     return rate;
 }
 
-static double median_of(const struct variant *vs, int nv, int kind, int k) {
-    for (int j = 0; j < nv; j++)
-        if (vs[j].kind == kind && vs[j].k == k) {
-            double m, a, b;
-            stats(vs[j].runs, RUNS, &m, &a, &b);
-            return m;
-        }
-    return 0;
+/* Whether this run has a variant kind: the baseline when loaded, libuv when built with it,
+ * io_uring when built with it and the kernel lets us use it. */
+static int kind_available(int kind, int with_base) {
+#ifndef HAVE_UV
+    if (kind == UV)
+        return 0;
+#endif
+    return (kind != BASE_REAP || with_base) && (kind != URING || uring_ok);
 }
 
-static void file_calls(void);
+static const struct variant *find_variant(const struct variant *vs, int nv, int kind, int k) {
+    for (int j = 0; j < nv; j++)
+        if (vs[j].kind == kind && vs[j].k == k)
+            return &vs[j];
+    return NULL;
+}
 
-static void fast(void) {
-    struct variant vs[2 + 3 * (NKINDS - 2)];
-    int nv = 0;
-    vs[nv++] = (struct variant){SYNC1, 0, {0}, {0}};
-    vs[nv++] = (struct variant){SYNC2, 0, {0}, {0}};
-    int ks[] = {1, 16, 256};
-    int with_base = load_baseline();
-    for (int i = 0; i < 3; i++)
-        for (int kind = AO_EPOLL; kind < NKINDS; kind++) {
-            if (kind == BASE_REAP && !with_base)
-                continue;
-#ifndef HAVE_UV
-            if (kind == UV)
-                continue;
-#endif
-            vs[nv++] = (struct variant){kind, ks[i], {0}, {0}};
-        }
-    aopen_ctx *ctx = ctx_with(0);
-    aopen_ctx *noinline = ctx_with(AOPEN_OPT_NO_INLINE);
-    /* Without attribution: the same counters and queues, no syscall in submit. */
-    aopen_ctx *nomnt = ctx_with(AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE);
-    int rc;
-    if (with_base && (rc = baseline.ctx_new(NULL, &baseline_ctx)))
-        die("baseline aopen_ctx_new", rc);
-    /* Warm up every variant once (threads, caches, the fd table), then measure, alternating. */
+static double median_of(const struct variant *vs, int nv, int kind, int k) {
+    const struct variant *v = find_variant(vs, nv, kind, k);
+    double m = 0, a, b;
+    if (v)
+        stats(v->runs, RUNS, &m, &a, &b);
+    return m;
+}
+
+/* Warms up every variant once (threads, caches, the fd table), then measures each RUNS
+ * times, alternating. */
+static void measure(struct variant *vs, int nv, aopen_ctx *ctx, aopen_ctx *noinline, aopen_ctx *nomnt) {
     for (int r = -1; r < RUNS; r++)
         for (int i = 0; i < nv; i++) {
             double cpu;
@@ -606,6 +620,34 @@ static void fast(void) {
                 vs[i].cpu_us[r] = cpu;
             }
         }
+}
+
+static void file_calls(void);
+static void targets_heading(void);
+static void target_table(const struct variant *vs, int nv, int work);
+static void file_targets(void);
+
+static void fast(void) {
+    struct variant vs[2 + 3 * (NKINDS - 2)];
+    int nv = 0;
+    vs[nv++] = (struct variant){.kind = SYNC1};
+    vs[nv++] = (struct variant){.kind = SYNC2};
+    int ks[] = {1, 16, 256};
+    int with_base = load_baseline();
+    for (int i = 0; i < 3; i++)
+        for (int kind = AO_EPOLL; kind < NKINDS; kind++) {
+            if (!kind_available(kind, with_base))
+                continue;
+            vs[nv++] = (struct variant){.kind = kind, .k = ks[i]};
+        }
+    aopen_ctx *ctx = ctx_with(0);
+    aopen_ctx *noinline = ctx_with(AOPEN_OPT_NO_INLINE);
+    /* Without attribution: the same counters and queues, no syscall in submit. */
+    aopen_ctx *nomnt = ctx_with(AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE);
+    int rc;
+    if (with_base && (rc = baseline.ctx_new(NULL, &baseline_ctx)))
+        die("baseline aopen_ctx_new", rc);
+    measure(vs, nv, ctx, noinline, nomnt);
     double sync1, lo, hi;
     stats(vs[0].runs, RUNS, &sync1, &lo, &hi);
     printf("open+close pairs of a cached file; %d alternating runs of %.1f s each; medians.\n"
@@ -652,6 +694,9 @@ static void fast(void) {
     printf("\n");
     thread_sweep(sync1);
     file_calls();
+    targets_heading();
+    target_table(vs, nv, W_PAIRS);
+    file_targets();
     if (!with_base)
         printf("\n  (no baseline: set BENCH_BASELINE to another build's libaopen.so to compare)\n");
 #ifndef HAVE_UV
@@ -717,6 +762,7 @@ struct fc {
     double until;
     unsigned char *bufs;
     struct statx *stx;
+    const char *path; /* what stat calls name, the file fd reads */
 };
 static struct fc fc;
 static char big_path[4200], link_path[4200];
@@ -734,7 +780,7 @@ static void fc_submit(int slot) {
     }
     void *ud = (void *)(intptr_t)slot;
     int64_t id = fc.call == FC_PREAD ? aopen_read_submit(fc.ctx, fc.fd, fc.bufs + (size_t)slot * fc.size, fc.size, 0, NULL, ud)
-                 : fc.call == FC_STAT ? aopen_stat_submit(fc.ctx, big_path, 0, STATX_BASIC_STATS, &fc.stx[slot], NULL, ud)
+                 : fc.call == FC_STAT ? aopen_stat_submit(fc.ctx, fc.path, 0, STATX_BASIC_STATS, &fc.stx[slot], NULL, ud)
                                       : aopen_readlink_submit(fc.ctx, link_path, link_bufs[slot], 64, NULL, ud);
     if (id == -EAGAIN)
         fc_pending[fc_npending++] = slot;
@@ -782,7 +828,7 @@ static double run_fc_sync(int call, size_t size) {
     while (now_s() < until)
         for (int i = 0; i < 64; i++, n++) {
             long r = call == FC_PREAD  ? (long)pread(fc.fd, fc.bufs, size, 0)
-                     : call == FC_STAT ? statx(AT_FDCWD, big_path, 0, STATX_BASIC_STATS, &st)
+                     : call == FC_STAT ? statx(AT_FDCWD, fc.path, 0, STATX_BASIC_STATS, &st)
                                        : (long)readlink(link_path, link_bufs[0], 64);
             if (r != (call == FC_PREAD ? (long)size : call == FC_READLINK ? (long)strlen(LINK_TARGET) : 0))
                 die("sync file call", -errno);
@@ -809,7 +855,7 @@ static void uv_fc_next(uv_fs_t *req) {
     if (uv_fc_call == FC_PREAD)
         uv_fs_read(uv_default_loop(), req, fc.fd, &uv_fc_buf[i], 1, 0, uv_fc_cb);
     else if (uv_fc_call == FC_STAT)
-        uv_fs_stat(uv_default_loop(), req, big_path, uv_fc_cb);
+        uv_fs_stat(uv_default_loop(), req, fc.path, uv_fc_cb);
     else
         uv_fs_readlink(uv_default_loop(), req, link_path, uv_fc_cb);
 }
@@ -827,6 +873,20 @@ static double run_fc_uv(int call, int k, size_t size) {
 }
 #endif
 
+/* Writes `size` bytes of 'x' (through `bytes`) to `path`, which stays in the page cache, and
+ * leaves it open for reading in fc.fd, its path in fc.path. */
+static void fc_file(const char *path, unsigned char *bytes, size_t size) {
+    memset(bytes, 'x', size);
+    int w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w < 0 || write(w, bytes, size) != (ssize_t)size)
+        die("write the file calls' file", -errno);
+    close(w);
+    fc.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fc.fd < 0)
+        die("open the file calls' file", -errno);
+    fc.path = path;
+}
+
 static void file_calls(void) {
     snprintf(big_path, sizeof big_path, "%s.big", file_path);
     snprintf(link_path, sizeof link_path, "%s.link", file_path);
@@ -836,12 +896,7 @@ static void file_calls(void) {
     size_t big = 1 << 20;
     fc.bufs = malloc(256 * big);
     fc.stx = calloc(256, sizeof *fc.stx);
-    memset(fc.bufs, 'x', big);
-    int w = open(big_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w < 0 || write(w, fc.bufs, big) != (ssize_t)big)
-        die("write big file", -errno);
-    close(w);
-    fc.fd = open(big_path, O_RDONLY | O_CLOEXEC);
+    fc_file(big_path, fc.bufs, big);
     aopen_ctx *ctx = ctx_with(0);
     static const struct {
         const char *name;
@@ -883,6 +938,270 @@ static void file_calls(void) {
     unlink(link_path);
     free(fc.bufs);
     free(fc.stx);
+}
+
+/* ---- issue 30's targets: libaopen against io_uring and libuv, per workload ----
+ * For each workload (open+close pairs, a 4 KiB pread, stat by path), K = 1, 16, 256 in flight,
+ * the variants the targets name side by side: synchronous calls on the loop thread,
+ * libaopen with default options and with AOPEN_OPT_NO_INLINE (both epoll-driven), libuv's
+ * threadpool and io_uring. */
+
+#ifdef HAVE_URING
+static struct io_uring ring;
+#endif
+
+/* Sets up the io_uring the io_uring rows use, or prints why they are left out. */
+static void uring_init(void) {
+#ifdef HAVE_URING
+    int rc = io_uring_queue_init(256, &ring, 0);
+    if (rc < 0) {
+        printf("(io_uring unavailable here: io_uring_queue_init: %s; its rows are left out)\n", strerror(-rc));
+        return;
+    }
+    struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
+    static const int ops[] = {IORING_OP_OPENAT, IORING_OP_CLOSE, IORING_OP_READ, IORING_OP_STATX};
+    uring_ok = p != NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        uring_ok = uring_ok && io_uring_opcode_supported(p, ops[i]);
+    if (p)
+        io_uring_free_probe(p);
+    if (!uring_ok) {
+        printf("(this kernel's io_uring lacks OPENAT, CLOSE, READ or STATX: its rows are left out)\n");
+        io_uring_queue_exit(&ring);
+    }
+#else
+    printf("(io_uring not built: pkg-config found no liburing; install liburing-dev to compare)\n");
+#endif
+}
+
+#ifdef HAVE_URING
+/* K requests in flight, driven the way io_uring's users drive it: each loop turn submits every
+ * SQE queued and waits for at least one completion in one io_uring_submit_and_wait (one
+ * io_uring_enter), then handles every CQE, each queuing its slot's next SQE. No SQPOLL. A
+ * pair is OPENAT then CLOSE; a read is READ at offset 0 of fc.fd; a stat is STATX of fc.path.
+ * user_data: the slot, shifted left once, | 1 for a close. */
+static struct {
+    int work, inflight;
+    long done;
+    double until;
+} ur;
+
+static void ur_queue(int slot, int close_fd) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    if (sqe == NULL)
+        die("io_uring_get_sqe", 0);
+    if (close_fd >= 0)
+        io_uring_prep_close(sqe, close_fd);
+    else if (ur.work == W_PAIRS)
+        io_uring_prep_openat(sqe, AT_FDCWD, file_path, O_RDONLY | O_CLOEXEC, 0);
+    else if (ur.work == W_READ4K)
+        io_uring_prep_read(sqe, fc.fd, fc.bufs + (size_t)slot * 4096, 4096, 0);
+    else
+        io_uring_prep_statx(sqe, AT_FDCWD, fc.path, 0, STATX_BASIC_STATS, &fc.stx[slot]);
+    io_uring_sqe_set_data64(sqe, (uint64_t)slot << 1 | (close_fd >= 0));
+}
+
+static double run_uring(int work, int k) {
+    ur.work = work, ur.inflight = k, ur.done = 0;
+    double t0 = now_s();
+    ur.until = t0 + RUN_SECS;
+    for (int i = 0; i < k; i++)
+        ur_queue(i, -1);
+    while (ur.inflight > 0) {
+        int rc = io_uring_submit_and_wait(&ring, 1);
+        if (rc < 0 && rc != -EINTR)
+            die("io_uring_submit_and_wait", rc);
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            int slot = (int)(cqe->user_data >> 1), res = cqe->res;
+            seen++;
+            if (work == W_PAIRS && !(cqe->user_data & 1)) { /* an open: close what it opened */
+                if (res < 0)
+                    die("io_uring openat", res);
+                ur_queue(slot, res);
+                continue;
+            }
+            if (res != (work == W_READ4K ? 4096 : 0))
+                die("io_uring completion", res);
+            ur.done++;
+            if (now_s() < ur.until)
+                ur_queue(slot, -1);
+            else
+                ur.inflight--;
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+    return ur.done / (now_s() - t0);
+}
+#else
+static double run_uring(int work, int k) { return (void)work, (void)k, 0; }
+#endif
+
+/* One run of a file-call workload (W_READ4K, W_STAT) by one variant: calls per second. */
+static double run_work(int work, int kind, aopen_ctx *ctx, int k) {
+    int call = work == W_READ4K ? FC_PREAD : FC_STAT;
+    switch (kind) {
+    case SYNC1: return run_fc_sync(call, 4096);
+    case AO_EPOLL:
+    case AO_EPOLL_NOINLINE: return run_fc(ctx, call, k, 4096);
+#ifdef HAVE_UV
+    case UV: return run_fc_uv(call, k, 4096);
+#endif
+    case URING: return run_uring(work, k);
+    }
+    die("run_work: no such variant", kind);
+    return 0;
+}
+
+/* The variants the targets compare, with their names in these tables and the CSV. */
+static const struct {
+    int kind;
+    const char *name;
+} target_kinds[] = {
+    {SYNC1, "sync"}, {AO_EPOLL, "aopen_default"}, {AO_EPOLL_NOINLINE, "aopen_pool"}, {UV, "libuv"}, {URING, "io_uring"}};
+enum { NTARGET_KINDS = sizeof target_kinds / sizeof target_kinds[0], NTARGET_VARIANTS = 1 + 3 * (NTARGET_KINDS - 1) };
+static const int target_ks[] = {1, 16, 256};
+static const char *const work_metric[] = {"openclose", "read4k", "stat"};
+static const char *const work_title[] = {
+    "open+close pairs of a cached file",
+    "4 KiB pread at offset 0 of a cached 4 KiB file, from a descriptor opened once",
+    "stat by path (statx, STATX_BASIC_STATS) of that cached 4 KiB file"};
+
+static const char *target_name(int kind) {
+    for (int j = 0; j < NTARGET_KINDS; j++)
+        if (target_kinds[j].kind == kind)
+            return target_kinds[j].name;
+    return "?";
+}
+
+/* A workload's variants the targets compare (vs has room for NTARGET_VARIANTS): the
+ * synchronous loop once (it has no depth), the others at each K. Returns how many. */
+static int target_variants(struct variant *vs, int work) {
+    int nv = 0;
+    vs[nv++] = (struct variant){.kind = SYNC1, .work = work};
+    for (int i = 0; i < 3; i++)
+        for (int j = 1; j < NTARGET_KINDS; j++)
+            if (kind_available(target_kinds[j].kind, 0))
+                vs[nv++] = (struct variant){.kind = target_kinds[j].kind, .k = target_ks[i], .work = work};
+    return nv;
+}
+
+static void targets_heading(void) {
+    printf("\nissue 30's targets, each workload's variants side by side in this run (%d alternating runs of "
+           "%.1f s; medians):\n"
+           "sync: the calls on the loop thread; aopen_default: libaopen with default options and aopen_pool: "
+           "with\nAOPEN_OPT_NO_INLINE (the pool alone), both driven by epoll on aopen_ctx_fd and aopen_reap; "
+           "libuv: its\n4-thread pool; io_uring: one io_uring_submit_and_wait per loop turn, no SQPOLL. "
+           "Targets: aopen_default\n>= 0.9x io_uring and aopen_pool >= 1.25x libuv at every K; aopen_default's "
+           "loop CPU per op at\nK=256 no more than io_uring's.\n",
+           RUNS, RUN_SECS);
+}
+
+/* One target ratio, kind's median over ref's at each K (met when at least `want`), printed
+ * and appended to the CSV as METRIC_target_ratio. */
+static void target_ratio_line(const struct variant *vs, int nv, int work, int kind, int ref, double want) {
+    char metric[64], what[64];
+    snprintf(metric, sizeof metric, "%s_target_ratio", work_metric[work]);
+    snprintf(what, sizeof what, "%s x %s", target_name(kind), target_name(ref));
+    printf("  target %-25s >= %.2fx:", what, want);
+    int shown = 0;
+    for (int i = 0; i < 3; i++) {
+        int k = target_ks[i];
+        double a = median_of(vs, nv, kind, k), b = median_of(vs, nv, ref, k);
+        if (a <= 0 || b <= 0)
+            continue;
+        shown++;
+        char kk[8];
+        snprintf(kk, sizeof kk, "%d", k);
+        printf("  K=%d %.2fx %s", k, a / b, a / b >= want ? "met" : "NOT met");
+        ROW(metric, what, kk, "", a / b);
+    }
+    if (!shown)
+        printf("  (no %s rows)", target_name(ref));
+    printf("\n");
+}
+
+/* A workload's table: each variant's ops/s (median, min - max), x the synchronous loop, the
+ * ratios the targets name, the loop thread's CPU per op; then the targets, met or not. */
+static void target_table(const struct variant *vs, int nv, int work) {
+    char metric[64], cpu_metric[64];
+    snprintf(metric, sizeof metric, "%s_ops_per_s", work_metric[work]);
+    snprintf(cpu_metric, sizeof cpu_metric, "%s_loop_cpu_us_per_op", work_metric[work]);
+    double sync = median_of(vs, nv, SYNC1, 0);
+    printf("\n%s:\n", work_title[work]);
+    printf("  %-14s %4s %10s %21s %8s %10s %8s %9s\n", "variant", "K", "ops/s", "min - max", "x sync", "x io_uring",
+           "x libuv", "loop CPU");
+    for (int i = -1; i < 3; i++) /* the synchronous row first, then each K */
+        for (int j = 0; j < NTARGET_KINDS; j++) {
+            int kind = target_kinds[j].kind, k = i < 0 ? 0 : target_ks[i];
+            const struct variant *v = (i < 0) == (kind == SYNC1) ? find_variant(vs, nv, kind, k) : NULL;
+            if (v == NULL)
+                continue;
+            double med, lo, hi, cpu, a, b;
+            stats(v->runs, RUNS, &med, &lo, &hi);
+            stats(v->cpu_us, RUNS, &cpu, &a, &b);
+            char ks[8] = "-", x_uring[16] = "", x_uv[16] = "";
+            if (k)
+                snprintf(ks, sizeof ks, "%d", k);
+            double uring = median_of(vs, nv, URING, k), uv = median_of(vs, nv, UV, k);
+            if (kind == AO_EPOLL && uring > 0)
+                snprintf(x_uring, sizeof x_uring, "%.2fx", med / uring);
+            if (kind == AO_EPOLL_NOINLINE && uv > 0)
+                snprintf(x_uv, sizeof x_uv, "%.2fx", med / uv);
+            printf("  %-14s %4s %10.0f %10.0f - %-9.0f %7.2fx %10s %8s %6.2f us\n", target_kinds[j].name, ks, med, lo,
+                   hi, med / sync, x_uring, x_uv, cpu);
+            for (int r = 0; r < RUNS; r++) {
+                char rep[8];
+                snprintf(rep, sizeof rep, "%d", r);
+                ROW(metric, target_kinds[j].name, ks, rep, v->runs[r]);
+                ROW(cpu_metric, target_kinds[j].name, ks, rep, v->cpu_us[r]);
+            }
+        }
+    target_ratio_line(vs, nv, work, AO_EPOLL, URING, 0.9);
+    target_ratio_line(vs, nv, work, AO_EPOLL_NOINLINE, UV, 1.25);
+    const struct variant *ao = find_variant(vs, nv, AO_EPOLL, 256), *ur_ = find_variant(vs, nv, URING, 256);
+    if (ao && ur_) {
+        double ca, cu, a, b;
+        stats(ao->cpu_us, RUNS, &ca, &a, &b);
+        stats(ur_->cpu_us, RUNS, &cu, &a, &b);
+        printf("  target loop CPU per op at K=256, aopen_default <= io_uring: %.2f us vs %.2f us: %s\n", ca, cu,
+               ca <= cu ? "met" : "NOT met");
+    }
+}
+
+/* The read and stat workloads' tables, their variants alternating in one measurement. */
+static void file_targets(void) {
+    static char small_path[4200];
+    snprintf(small_path, sizeof small_path, "%s.4k", file_path);
+    fc.bufs = malloc(256 * 4096);
+    fc.stx = calloc(256, sizeof *fc.stx);
+    fc_file(small_path, fc.bufs, 4096);
+    aopen_ctx *ctx = ctx_with(0), *pool = ctx_with(AOPEN_OPT_NO_INLINE);
+    struct variant vs[2 * NTARGET_VARIANTS];
+    int nread = target_variants(vs, W_READ4K), nstat = target_variants(vs + nread, W_STAT);
+    measure(vs, nread + nstat, ctx, pool, NULL);
+    target_table(vs, nread, W_READ4K);
+    target_table(vs + nread, nstat, W_STAT);
+    aopen_ctx_free(ctx);
+    aopen_ctx_free(pool);
+    close(fc.fd);
+    unlink(small_path);
+    free(fc.bufs);
+    free(fc.stx);
+}
+
+/* bench targets: the three workloads' tables alone (the fast run prints them after its own). */
+static void targets(void) {
+    struct variant vs[NTARGET_VARIANTS];
+    int nv = target_variants(vs, W_PAIRS);
+    aopen_ctx *ctx = ctx_with(0), *pool = ctx_with(AOPEN_OPT_NO_INLINE);
+    measure(vs, nv, ctx, pool, NULL);
+    aopen_ctx_free(ctx);
+    aopen_ctx_free(pool);
+    targets_heading();
+    target_table(vs, nv, W_PAIRS);
+    file_targets();
 }
 
 /* ---- the slow run (shim preloaded) ---- */
@@ -969,7 +1288,7 @@ static void slow(const char *slow_file) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench fast|files|slow CSV [FILE] [SLOW_FILE]\n");
+        fprintf(stderr, "usage: bench fast|files|targets|slow CSV [FILE] [SLOW_FILE]\n");
         return 2;
     }
     csv = fopen(argv[2], "a");
@@ -984,10 +1303,16 @@ int main(int argc, char **argv) {
     if (write(fd, "x", 1) != 1)
         die("write", -errno);
     close(fd);
+    if (strcmp(argv[1], "slow") != 0)
+        uring_init();
     if (strcmp(argv[1], "fast") == 0)
         fast();
-    else if (strcmp(argv[1], "files") == 0) /* only the file-call rows (fast runs them too) */
+    else if (strcmp(argv[1], "files") == 0) { /* only the file-call rows (fast runs them too) */
         file_calls();
+        targets_heading();
+        file_targets();
+    } else if (strcmp(argv[1], "targets") == 0) /* only the targets' tables (fast prints them too) */
+        targets();
     else
         slow(argc > 4 ? argv[4] : "/tmp/aopen-bench-slow/file");
     fclose(csv);

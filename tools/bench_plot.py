@@ -8,7 +8,8 @@ RUN is a run label (the CSV's first column, "date/commit"); by default the last 
 file. Each panel is one reference: every libaopen variant's median over the run's repeats,
 divided by the reference's median at the same depth K (synchronous calls have no depth: the
 one-thread loop is the reference at every K). libuv and io_uring panels are drawn only where
-the run has their rows. Needs matplotlib (benches/run.sh installs it into a venv in build/).
+the run has their rows. A panel of issue 30's targets draws, per workload (open+close, a 4 KiB
+pread, stat by path), libaopen default x io_uring and pool only x libuv. Needs matplotlib (benches/run.sh installs it into a venv in build/).
 """
 
 import csv
@@ -102,6 +103,28 @@ def file_call_panels(med):
     return panels
 
 
+# Issue 30's targets (bench.c's target tables): per workload, the ratio each target names.
+TARGET_WORKLOADS = [("openclose", "open+close"), ("read4k", "4 KiB pread"), ("stat", "stat by path")]
+TARGET_RATIOS = [("aopen_default", "io_uring", 0.9), ("aopen_pool", "libuv", 1.25)]
+
+
+def targets_panel(rows, run):
+    """Issue 30's targets: per workload, libaopen default x io_uring and pool-only x libuv."""
+    series = {}
+    for metric, label in TARGET_WORKLOADS:
+        med = medians(rows, run, f"{metric}_ops_per_s")
+        for variant, ref, want in TARGET_RATIOS:
+            ratios = []
+            for k in KS:
+                a, b = med.get((variant, k, "")), med.get((ref, k, ""))
+                ratios.append(a / b if a and b else None)
+            if any(r is not None for r in ratios):
+                series[f"{label}: {variant} x {ref} (target {want:g}x)"] = ratios
+    if not series:
+        return None
+    return ("issue 30's targets: libaopen default x io_uring, pool only x libuv", ["K=" + k for k in KS], series)
+
+
 def python_panel(rows, run):
     """Python asyncio rows (one depth each): every variant x the built-in."""
     series = {}
@@ -183,6 +206,9 @@ def main(argv):
         panels.append((title, ["K=" + k for k in KS], series))
     for title, series in file_call_panels(medians(rows, run, "calls_per_s")):
         panels.append((title, ["K=" + k for k in KS], series))
+    targets = targets_panel(rows, run)
+    if targets:
+        panels.append(targets)
     py = python_panel(rows, run)
     if py:
         panels.append(py)
