@@ -210,7 +210,7 @@ def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener
     # The library's look at the descriptor it opened: its fstat, without a second syscall.
     blksize, st_mode, size = STATX_BRIEF(ctx.statx)
     return _opened(ctx, fd, st_mode, size, blksize, True, file, raw_mode, closefd, mode, buffering, None, None,
-                   None, binary)
+                   None, binary, local=True)
 
 
 async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener, nowait=True):
@@ -257,14 +257,15 @@ async def _open(file, mode, buffering, encoding, errors, newline, closefd, opene
             ctx.close_detached(fd)
         raise
     return _opened(ctx, fd, st.st_mode, st.st_size, st.st_blksize, owned, file, raw_mode, closefd, mode, buffering,
-                   encoding, errors, newline, binary)
+                   encoding, errors, newline, binary, local=fast)
 
 
 def _opened(ctx, fd, st_mode, size, blksize, owned, file, raw_mode, closefd, mode, buffering, encoding, errors,
-            newline, binary):
+            newline, binary, local=False):
     """The file over `fd`, whose fstat gave `st_mode`, `size` and `blksize`: what FileIO
     checks and sets at open, then the io classes. An fd we opened (`owned`) is closed on a
-    worker if that fails."""
+    worker if that fails. `local`: the library's fast path opened it (a regular file or a
+    directory on a local filesystem, with the open's flags: see ``_raw._pread_nowait``)."""
     try:
         fmt = _stat.S_IFMT(st_mode)
         if fmt == _stat.S_IFDIR:
@@ -287,6 +288,7 @@ def _opened(ctx, fd, st_mode, size, blksize, owned, file, raw_mode, closefd, mod
             elif not owned:
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
         raw = Raw(ctx, fd, file, raw_mode, closefd, blksize, pos, seekable, tty)
+        raw._local = local and owned and fmt == _stat.S_IFREG
         return _build(raw, mode, buffering, encoding, errors, newline, binary)
     except BaseException:
         if owned:

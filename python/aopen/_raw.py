@@ -123,6 +123,8 @@ class Raw(_pyio.RawIOBase):
         self._inline_bytes = 0
         self._pushback = b""  # a stream's bytes a cancelled read took from the kernel
 
+    _local = False  # opened by the library's fast path: see _pread_nowait
+
     # --- the position ----------------------------------------------------------------
 
     _stale = False  # an operation started: the descriptor's offset is the position
@@ -373,22 +375,65 @@ def _inline(raw, call):
         return None
     if kind == "read" and call[1] >= 0:
         _, off, n = call
-        buf = ctypes.create_string_buffer(n)
-        got = lib.aopen_read_nowait(ctx.ctx, raw._fd, buf, n, off)
-        if got < 0:
-            return None if got == -errno.EAGAIN else (False, oserror(-got))
-        if got > n:  # never trust a count past the buffer: it would move the position too
-            return False, OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {n}")
+        data = _pread_nowait(raw, n, off)
+        if type(data) is int:
+            if data == -errno.EIO:
+                return False, OSError(errno.EIO, f"libaopen reported more bytes read than the {n} of a read")
+            return None if data == -errno.EAGAIN else (False, oserror(-data))
+        got = len(data)
         if got < n and got > 0:
             return None  # only part of it is cached: the rest is a request
         raw._inline_bytes += got
-        return True, ctypes.string_at(buf, got)
+        return True, data
     if kind == "close":
         rc = lib.aopen_close_nowait(ctx.ctx, raw._fd)
         if rc == -errno.EAGAIN:
             return None
         return (True, None) if rc >= 0 else (False, oserror(-rc))
     return None
+
+
+# A read straight into a new bytes object (PyBytes_FromStringAndSize(NULL, n): writable
+# until it is shared) with preadv2(RWF_NOWAIT), for a descriptor this package opened through
+# the library's fast path (``Raw._local``: a regular file on a filesystem of the library's
+# local list, opened without O_DIRECT): one system call and no copy, where the library's
+# aopen_read_nowait, which must judge any descriptor, makes three (statx, F_GETFL, the
+# read) and reads into a buffer to copy from. RWF_NOWAIT alone makes it safe on such a
+# file: the kernel fails it with EAGAIN rather than wait for the disk.
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_char_p), ("len", ctypes.c_size_t)]  # (bytes: its own buffer)
+
+
+try:
+    _new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+    _new_bytes.restype, _new_bytes.argtypes = ctypes.py_object, (ctypes.c_void_p, ctypes.c_ssize_t)
+    _preadv2 = ctypes.CDLL(None, use_errno=True).preadv2
+    _preadv2.restype = ctypes.c_ssize_t
+    _preadv2.argtypes = (ctypes.c_int, ctypes.POINTER(_Iovec), ctypes.c_int, ctypes.c_int64, ctypes.c_int)
+    _RWF_NOWAIT = os.RWF_NOWAIT
+except (AttributeError, OSError):  # (no pythonapi, no preadv2: the library's reads serve)
+    _preadv2 = None
+
+
+def _pread_nowait(raw, n, off):
+    """aopen_read_nowait's answer for `raw`'s descriptor (bytes, or -errno; `off` -1: at
+    the offset, advancing it), made directly where the descriptor is ``_local``."""
+    if raw._local and _preadv2 is not None:
+        b = _new_bytes(None, n)
+        got = _preadv2(raw._fd, _Iovec(b, n), 1, off, _RWF_NOWAIT)
+        if got >= 0:
+            return b if got == n else b[:got]
+        err = ctypes.get_errno()
+        if err != errno.EAGAIN:
+            raw._local = False  # (EOPNOTSUPP, or anything unexpected: the library judges)
+        return -errno.EAGAIN
+    buf = raw._ctx.scratch(n)
+    got = lib.aopen_read_nowait(raw._ctx.ctx, raw._fd, buf, n, off)
+    if got < 0:
+        return got
+    if got > n:  # never trust a count past the buffer: it would move the position too
+        return -errno.EIO
+    return ctypes.string_at(buf, got)
 
 
 def read_nowait(raw, n):
@@ -398,21 +443,20 @@ def read_nowait(raw, n):
     ctx = raw._ctx
     if ctx.ctx is None or not raw._seekable:
         return None
-    buf = ctx.scratch(n)
-    fd = raw._fd
-    got = lib.aopen_read_nowait(ctx.ctx, fd, buf, n, -1)  # at the offset, advancing it
-    if got < 0:
+    data = _pread_nowait(raw, n, -1)  # at the offset, advancing it
+    if type(data) is int:
         return None  # to be waited for, or an error: the slow path
+    got = len(data)
     if got != n and got != 0:
         # Perhaps partly cached: given back, and the slow path reads it all.
         try:
-            os.lseek(fd, -got, os.SEEK_CUR)
+            os.lseek(raw._fd, -got, os.SEEK_CUR)
         except OSError:
             pass
         return None
     raw._inline_bytes += got
     _moved(raw)
-    return ctypes.string_at(buf, got)
+    return data
 
 
 def _moved(raw):
@@ -429,24 +473,24 @@ def readall_nowait(raw):
     ctx = raw._ctx
     if ctx.ctx is None or not raw._seekable:
         return None
-    fd, n, chunks, total = raw._fd, 64 * 1024, [], 0
-    buf = ctx.scratch(n)
+    n, chunks, total = 64 * 1024, [], 0
     while True:
-        got = lib.aopen_read_nowait(ctx.ctx, fd, buf, n, -1)  # at the offset, advancing it
+        data = _pread_nowait(raw, n, -1)  # at the offset, advancing it
+        got = data if type(data) is int else len(data)
         if got == 0:
             break
-        if got < 0 or got > n or total + got > _YIELD_EVERY:
+        if got < 0 or total + got > _YIELD_EVERY:
             # Not all cached (or an error, or too much for one go): given back; the slow
             # path reads it.
             if got > 0:
                 total += got
             if total:
                 try:
-                    os.lseek(fd, -total, os.SEEK_CUR)
+                    os.lseek(raw._fd, -total, os.SEEK_CUR)
                 except OSError:
                     pass
             return None
-        chunks.append(ctypes.string_at(buf, got))
+        chunks.append(data)
         total += got
     raw._inline_bytes += total
     _moved(raw)

@@ -291,3 +291,72 @@ def test_seek_after_the_offset_moved_behind_the_file(tmp_path, mode):
                 f.seek(0)
                 results.append((f.read(), os.lseek(f.fileno(), 0, os.SEEK_CUR)))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("how", ["read", "read_n", "text", "readline"])
+def test_fast_reads_of_pages_not_cached_read_through_the_library(how):
+    """The loop thread's reads (read(), read(n) of whole buffers, a text read(), readline)
+    of a file whose pages left the page cache (POSIX_FADV_DONTNEED, on a disk filesystem:
+    tmpfs keeps them): RWF_NOWAIT refuses them, and the library's pool reads them; the
+    bytes, tell() and the descriptor's offset are the built-in file's. Half the file is
+    read first (cached), then the rest evicted, so the fast path meets both."""
+    size = 1 << 20
+    d = tempfile.mkdtemp(dir=os.path.join(HERE, "..", "..", "build"))
+    path = os.path.join(d, "evicted")
+    data = b"".join(b"line %07d of the evicted file\n" % i for i in range(size // 30))
+    with open(path, "wb") as f:
+        f.write(data)
+        os.fsync(f.fileno())
+
+    def evict():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            try:
+                os.preadv(fd, [bytearray(4096)], len(data) - 4096, os.RWF_NOWAIT)
+                return False  # still cached (a filesystem that keeps its pages)
+            except BlockingIOError:
+                return True
+        finally:
+            os.close(fd)
+
+    async def main():
+        text = how in ("text", "readline")
+        f = await aiofiles.open(path, "r" if text else "rb", **({"encoding": "ascii"} if text else {}))
+        half = 8 * 65536 if not text else 8192  # (whole buffers: read(n)'s fast path)
+        first = await f.read(half) if how != "readline" else "".join([await f.readline() for _ in range(300)])
+        if not evict():
+            await f.close()
+            return None
+        if how == "read_n":
+            got, rest = [], True
+            while rest:
+                rest = await f.read(65536)
+                got.append(rest)
+            rest = b"".join(got)
+        elif how == "readline":
+            lines = []
+            while True:
+                line = await f.readline()
+                if not line:
+                    break
+                lines.append(line)
+            rest = "".join(lines)
+        else:
+            rest = await f.read()
+        told = await f.tell()
+        offset = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+        await f.close()
+        whole = (first + rest).encode("ascii") if text else first + rest
+        return whole, told, offset
+
+    try:
+        r = asyncio.run(main())
+        if r is None:
+            pytest.skip("the page cache kept the file's pages (POSIX_FADV_DONTNEED is advice)")
+        whole, told, offset = r
+        assert whole == data, (len(whole), len(data))
+        assert told == len(data) and offset == len(data), (told, offset)
+    finally:
+        os.unlink(path)
+        os.rmdir(d)
