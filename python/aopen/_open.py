@@ -178,10 +178,21 @@ def _check_args(file, mode, buffering, encoding, errors, newline):
     return file, raw_mode, binary
 
 
-# (mode, buffering) -> (raw_mode, binary, flags) for calls whose checks passed with
-# encoding, errors and newline None: the checks depend on nothing else (a str or bytes path;
-# buffering 1, which warns in binary mode, is never kept).
+# (mode, buffering, encoding, errors, newline) -> (raw_mode, binary, flags) for calls whose
+# checks passed, with a str or bytes path (the checks depend on nothing else; each of the
+# three is None or a str; buffering 1, which warns in binary mode, is never kept).
 _checked = {}
+
+
+def _checked_key(mode, buffering, encoding, errors, newline):
+    """The key of ``_checked`` for these arguments, or None where they are not kept (types
+    the checks would turn down, or that could not be a key)."""
+    if type(mode) is not str or type(buffering) is not int:
+        return None
+    for a in (encoding, errors, newline):
+        if a is not None and type(a) is not str:
+            return None
+    return mode, buffering, encoding, errors, newline
 
 
 _TRIED = object()  # _open_here's answer for an open it tried, that must wait: a request
@@ -192,10 +203,9 @@ def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener
     (their checks passed), a str path, a cached local file (aopen_open_nowait_statx, which
     also gives what an fstat would). The file, or _TRIED (the open must be a request), or None (not
     tried: ``_open`` does everything)."""
-    if encoding is not None or errors is not None or newline is not None or opener is not None \
-            or closefd is not True or type(file) is not str or type(mode) is not str or type(buffering) is not int:
+    if opener is not None or closefd is not True or type(file) is not str:
         return None
-    known = _checked.get((mode, buffering))
+    known = _checked.get(_checked_key(mode, buffering, encoding, errors, newline))
     if known is None or "\0" in file:
         return None
     ctx = _loop.current()
@@ -209,25 +219,22 @@ def _open_here(file, mode, buffering, encoding, errors, newline, closefd, opener
         return _TRIED
     # The library's look at the descriptor it opened: its fstat, without a second syscall.
     blksize, st_mode, size = STATX_BRIEF(ctx.statx)
-    return _opened(ctx, fd, st_mode, size, blksize, True, file, raw_mode, closefd, mode, buffering, None, None,
-                   None, binary, local=True)
+    return _opened(ctx, fd, st_mode, size, blksize, True, file, raw_mode, closefd, mode, buffering, encoding,
+                   errors, newline, binary, local=True)
 
 
 async def _open(file, mode, buffering, encoding, errors, newline, closefd, opener, nowait=True):
     """The built-in open's work, each system call through libaopen (`nowait`: try the open
     on the loop thread first)."""
-    known = None
-    if encoding is None and errors is None and newline is None and type(file) is str \
-            and type(mode) is str and type(buffering) is int:
-        known = _checked.get((mode, buffering))
+    key = _checked_key(mode, buffering, encoding, errors, newline)
+    known = _checked.get(key) if key is not None and type(file) is str else None
     if known is not None:
         raw_mode, binary, flags = known
     else:
         file, raw_mode, binary = _check_args(file, mode, buffering, encoding, errors, newline)
         flags = _flags(raw_mode)
-        if encoding is None and errors is None and newline is None and type(mode) is str \
-                and type(buffering) is int and buffering != 1 and len(_checked) < 64:
-            _checked[(mode, buffering)] = (raw_mode, binary, flags)
+        if key is not None and buffering != 1 and len(_checked) < 64:
+            _checked[key] = (raw_mode, binary, flags)
     ctx = _loop.current()
     owned = False
     fast = False
