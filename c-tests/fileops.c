@@ -19,6 +19,9 @@
 
 #include "helpers.h"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
 #endif
@@ -526,10 +529,42 @@ static int test_read_nowait(void) {
     return 0;
 }
 
+/* tmpfs refuses RWF_NOWAIT (EOPNOTSUPP) and keeps its files' data in memory: a read of a
+ * tmpfs file at an offset completes inside the submit and in aopen_read_nowait (a plain
+ * pread), with the bytes pread(2) returns, short at the end of the file. */
+static int test_tmpfs_reads_inline(void) {
+    struct statfs sfs;
+    if (statfs("/dev/shm", &sfs) != 0 || sfs.f_type != TMPFS_MAGIC) {
+        printf("skip tmpfs reads: /dev/shm is not a tmpfs\n");
+        return 0;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/dev/shm/aopen-fileops-%d", (int)getpid());
+    make_file(path, "tmpfs holds this in memory");
+    aopen_ctx *ctx;
+    aopen_options o = {0};
+    CHECK_EQ(aopen_ctx_new(&o, &ctx), 0);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open %s", path);
+    char got[64] = {0};
+    CHECK_EQ(aopen_read_nowait(ctx, fd, got, sizeof got, 6), 20);
+    CHECK(memcmp(got, "holds this in memory", 20) == 0, "read_nowait: %.20s", got);
+    memset(got, 0, sizeof got);
+    uint64_t inline0 = stats_of(ctx).inline_completions;
+    CHECK_EQ(done(ctx, aopen_read_submit(ctx, fd, got, 5, 0, NULL, NULL), AOPEN_OP_READ), 5);
+    CHECK(memcmp(got, "tmpfs", 5) == 0, "read_submit: %.5s", got);
+    CHECK_EQ(stats_of(ctx).inline_completions, inline0 + 1);
+    close(fd);
+    unlink(path);
+    aopen_ctx_free(ctx);
+    return 0;
+}
+
 int main(void) {
     umask(022);
     return test_each_call_does_what_it_says() || test_bad_input_is_refused_at_submit() ||
            test_cancelled_queued_calls_never_run() || test_stat_and_fstat() || test_cancelled_stat_never_writes() || test_read_and_write() ||
            test_buffer_budget() || test_cached_read_and_fstat_complete_inline() ||
-           test_partly_cached_read_goes_to_a_worker() || test_o_direct() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait();
+           test_partly_cached_read_goes_to_a_worker() || test_o_direct() || test_cancelled_read_never_writes() || test_getdents() || test_read_nowait() ||
+           test_tmpfs_reads_inline();
 }

@@ -118,8 +118,9 @@ pub unsafe extern "C" fn aopen_read_submit(
 ///
 /// This is the fast path `aopen_read_submit` tries first for a read at an offset, without
 /// the queue: the bytes go straight into `buf` and no completion is made. A filesystem whose
-/// files refuse `RWF_NOWAIT` is remembered and not asked again. Under `AOPEN_OPT_NO_INLINE`
-/// it always returns -EAGAIN.
+/// files refuse `RWF_NOWAIT` is remembered and not asked again. On tmpfs and ramfs, whose
+/// files' data lives in memory (tmpfs refuses `RWF_NOWAIT`), it is a plain `pread`. Under
+/// `AOPEN_OPT_NO_INLINE` it always returns -EAGAIN.
 ///
 /// # Parameters
 /// - `fd`: a descriptor open for reading.

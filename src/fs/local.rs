@@ -30,3 +30,12 @@ pub fn is_local(fstype: &str) -> bool {
     ];
     LOCAL.contains(&fstype)
 }
+
+/// Filesystem types whose files' data lives in memory (of the local list): a read copies
+/// pages that are there, or brings back one the kernel swapped out, as any page of the
+/// process's own memory may be; it never waits for a disk or a server to fill the page
+/// cache. tmpfs refuses `RWF_NOWAIT` (`EOPNOTSUPP`), so the fast path reads their files
+/// with a plain `pread` instead.
+pub fn in_memory(fstype: &str) -> bool {
+    matches!(fstype, "tmpfs" | "ramfs")
+}

@@ -23,7 +23,7 @@ mod tests;
 pub(crate) mod watch;
 
 pub use ids::{FsId, IdHasher, MountId, UNKNOWN};
-pub use local::is_local;
+pub use local::{in_memory, is_local};
 pub use opened::{forget_opened, of_closing_fd, of_open_fd, remember_opened};
 pub use resolve::{of_path, release};
 pub(crate) use resolve::{open_cached, PathFd};

@@ -159,7 +159,15 @@ pub fn interposed() -> bool {
 
 /// Whether the mount `id` (from statx) is of a filesystem type on the local list.
 fn mount_is_local(id: Option<crate::fs::MountId>) -> bool {
-    id.is_some_and(|id| fs::current().get(id).is_some_and(|m| fs::is_local(&m.fstype)))
+    local_mount(id).is_some()
+}
+
+/// For the mount `id` (from statx) of a filesystem type on the local list, whether its
+/// files' data lives in memory ([`fs::in_memory`]); None for any other mount.
+fn local_mount(id: Option<crate::fs::MountId>) -> Option<bool> {
+    let table = fs::current();
+    let m = table.get(id?)?;
+    fs::is_local(&m.fstype).then(|| fs::in_memory(&m.fstype))
 }
 
 /// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.

@@ -1,8 +1,9 @@
 //! The fast path's reads: `preadv2(RWF_NOWAIT)` on a local regular file, which the kernel
 //! fails with `EAGAIN` rather than wait for the disk (and with `EOPNOTSUPP` on a filesystem
-//! without `FMODE_NOWAIT`, remembered per mount), and the rule for which reads try it.
+//! without `FMODE_NOWAIT`, remembered per mount), a plain `pread` where the file's data lives
+//! in memory (tmpfs, ramfs), and the rule for which reads try it.
 
-use super::mount_is_local;
+use super::local_mount;
 use crate::sys;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +47,7 @@ fn refuse_nowait(id: Option<u64>) {
 
 /// `pread(fd, buf, offset)` (offset -1: at the file position) on the caller's thread if `fd`
 /// is a regular file on a local filesystem, not opened `O_DIRECT`, and the data is in the page cache
-/// (`preadv2(RWF_NOWAIT)`): the bytes read (possibly fewer than asked, where only part is
+/// (`preadv2(RWF_NOWAIT)`; on tmpfs and ramfs, whose data is in memory, a plain `pread`): the bytes read (possibly fewer than asked, where only part is
 /// cached), or `Err(EAGAIN)` when it would wait (then submit it). With `whole`, a read that
 /// stops short of both `buf`'s end and the end of the file (only part of it was cached) is
 /// `Err(EAGAIN)` too, so that a submitted read returns what a blocking `pread` would. `buf`
@@ -59,8 +60,14 @@ pub fn read_nowait(fd: i32, buf: &mut [MaybeUninit<u8>], offset: i64, whole: boo
         return Err(libc::EINVAL);
     }
     let info = sys::fd_info(fd)?;
-    if info.mode & libc::S_IFMT != libc::S_IFREG || !mount_is_local(info.mount_id) {
-        return Err(libc::EAGAIN);
+    let in_memory = match local_mount(info.mount_id) {
+        Some(in_memory) if info.mode & libc::S_IFMT == libc::S_IFREG => in_memory,
+        _ => return Err(libc::EAGAIN),
+    };
+    if in_memory {
+        // tmpfs, ramfs: the data is in memory (see fs::in_memory), and tmpfs refuses
+        // RWF_NOWAIT: a plain read.
+        return sys::read_at(fd, buf, offset);
     }
     // O_DIRECT bypasses the page cache: RWF_NOWAIT then only spares it the locks, and the
     // read waits for the disk (and transfers whole blocks, past the end of the file too).
