@@ -3,7 +3,8 @@ driven the same way in the same process (64 tasks in flight, the built-in `open`
 inside the coroutine: it blocks the loop, and is the harness's ceiling).
 
     python3 benches/py_everyday.py WORKDIR [CSV] [--loop asyncio|uvloop] [--libs L,L,...]
-                                   [--process NAME] [--secs S] [--rounds N] [--quiet]
+                                   [--workloads W,W,...] [--process NAME] [--secs S] [--rounds N]
+                                   [--quiet]
     python3 benches/py_everyday.py --combine CSV     (the tables of BENCH_RUN's rows in CSV)
 
 WORKDIR gets a fresh folder of its own for the files (removed at the end). Libraries (--libs,
@@ -200,6 +201,7 @@ def _aiofiles_like(name, module, dist):
     (aiofiles and aiofiles-x are both imported as `aiofiles`)."""
     version = importlib.metadata.version(dist) if dist else ""  # PackageNotFoundError: not this one
     mod = importlib.import_module(module)
+    version = version or getattr(sys.modules.get("aopen"), "__version__", "")
     importlib.import_module(module + ".os")
     return Lib(name, version, mod.open, mod.os.stat, mod.os.listdir)
 
@@ -257,10 +259,12 @@ def variants_of(key, lib_workload, builtin_workload, libs, builtin_name):
     return out
 
 
-async def measure(libs, files, secs, rounds, builtin_name, notes):
-    """{workload key: {variant: [rate per round]}}."""
+async def measure(libs, files, secs, rounds, builtin_name, notes, only):
+    """{workload key: {variant: [rate per round]}} of the workloads whose key is in `only`."""
     results = {}
     for key, _label, file, lib_workload, builtin_workload in WORKLOADS:
+        if key not in only:
+            continue
         variants = variants_of(key, lib_workload, builtin_workload, libs, builtin_name)
         runs = {v: [] for v, _, _ in variants}
         for r in range(-1, rounds):  # round -1 warms up (threads, caches, the library)
@@ -377,17 +381,20 @@ def combine(csv, label):
         print()
     if len(loops) > 1:
         print("x builtin side by side: " + " | ".join(loops))
-        print(f"  {'workload':40}" + "".join(f" {c:>17}" for c in cols))
+        widths = [max(17, len(c)) for c in cols]
+        print(f"  {'workload':40}" + "".join(f" {c:>{w}}" for c, w in zip(cols, widths)))
         for key, label_, *_ in WORKLOADS:
+            if not any(key in data[lp] for lp in loops):
+                continue
             line = f"  {label_:40}"
-            for c in cols:
+            for c, w in zip(cols, widths):
                 parts = []
                 for lp in loops:
                     med = {v: statistics.median(x) for v, x in data[lp].get(key, {}).items()}
                     v = med.get(c) or med.get(c + EXECUTOR)
                     base = builtin_of(c, med)
                     parts.append(f"{v / base:.2f}x" if v and base else "-")
-                line += f" {' | '.join(parts):>17}"
+                line += f" {' | '.join(parts):>{w}}"
             print(line)
 
 
@@ -411,6 +418,7 @@ def main():
     ap.add_argument("csv", nargs="?")
     ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     ap.add_argument("--libs", default=",".join(lib for lib in LIBS if lib != "aiofiles-x"))
+    ap.add_argument("--workloads", default=",".join(w[0] for w in WORKLOADS))
     ap.add_argument("--process", default="", help="name this process's built-in 'builtin [NAME]'")
     ap.add_argument("--secs", type=float, default=0.3)
     ap.add_argument("--rounds", type=int, default=3)
@@ -436,7 +444,8 @@ def main():
     try:
         files = make_files(base)
         builtin_name = f"builtin [{args.process}]" if args.process else "builtin"
-        results = asyncio.run(measure(libs, files, args.secs, args.rounds, builtin_name, notes))
+        results = asyncio.run(measure(libs, files, args.secs, args.rounds, builtin_name, notes,
+                                      set(args.workloads.split(","))))
     finally:
         shutil.rmtree(base, ignore_errors=True)
     for n in notes:
@@ -444,9 +453,9 @@ def main():
     if not args.quiet:
         shown = {k: {("builtin" if v == builtin_name else v): x for v, x in r.items()} for k, r in results.items()}
         print_tables(args.loop, shown, libs, args.secs, args.rounds)
-        versions = ", ".join(f"{lib.name} {lib.version}" for lib in libs if lib.version)
-        if versions:
-            print(f"  ({versions}; Python {sys.version.split()[0]})")
+    versions = ", ".join(f"{lib.name} {lib.version}" for lib in libs if lib.version)
+    loop = args.loop + (" " + importlib.metadata.version("uvloop") if args.loop == "uvloop" else "")
+    print(f"  ({versions + '; ' if versions else ''}Python {sys.version.split()[0]}, {loop})")
     if args.csv:
         with open(args.csv, "a") as f:
             f.writelines(csv_rows(label, args.loop, results))
