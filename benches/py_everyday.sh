@@ -20,7 +20,7 @@ shift $(($# > 0 ? 1 : 0))
 mkdir -p build
 [ -s "$csv" ] || echo "run,metric,variant,k,repeat,value" > "$csv"
 export BENCH_RUN="${BENCH_RUN:-$(date -u +%Y-%m-%dT%H:%M:%SZ)/$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
-export PYTHONPATH=$PWD/python${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=$PWD/python  # nothing inherited: the venvs pick the peers (aiofiles-x is `aiofiles`)
 export AOPEN_LIBRARY=${AOPEN_LIBRARY:-$PWD/target/release/libaopen.so}
 if [ -z "${PY_EVERYDAY_DIR:-}" ]; then
   PY_EVERYDAY_DIR=/tmp
