@@ -42,6 +42,10 @@ if ! python3 -c 'import aiofiles' 2>/dev/null && [ ! -d build/pydeps/aiofiles ];
 fi
 PYTHONPATH=build/pydeps${PYTHONPATH:+:$PYTHONPATH} python3 benches/py_bench.py "$dir/file" "$csv"
 echo
+# Issue 31's everyday workloads, each async file library beside the built-in (venvs of their
+# own under build/, made on first use from PyPI).
+benches/py_everyday.sh "$csv" || echo "(benches/py_everyday.sh failed: the everyday Python rows are left out)"
+echo
 LD_PRELOAD=$shim SLOW_OPEN_PREFIX="$dir/slow/" SLOW_OPEN_MS=200 build/bench slow "$csv" "$dir/file" "$dir/slow/file"
 echo
 echo "results appended to $csv"
