@@ -18,7 +18,7 @@ impl<T: Send + 'static> Shared<T> {
             .outbox
             .drain()
             .into_iter()
-            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (g.q.table().fs_of(c.id), fd)))
+            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (g.q.fs_of(c.id), fd)))
             .collect();
         self.inline.clear();
         let left = self.admission.undelivered();
@@ -90,7 +90,7 @@ impl<T: Send + 'static> Shared<T> {
         self.wake_watchdog(&mut g);
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
-        if g.q.table().queued() > 0 {
+        if g.q.queued() > 0 {
             // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
             let _ = self.kick(&mut g);
             return;
@@ -98,7 +98,7 @@ impl<T: Send + 'static> Shared<T> {
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.q.table().queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table().running() {
+        while g.q.queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -59,7 +59,7 @@ impl<T: Send + 'static> Shared<T> {
                 return Err((e, token));
             }
         }
-        if let Some(deadline) = g.q.table().next_deadline() {
+        if let Some(deadline) = g.q.next_deadline() {
             self.wake_watchdog_by(&mut g, deadline);
         }
         self.woke(&mut g);
@@ -161,7 +161,7 @@ impl<T: Send + 'static> Shared<T> {
             // under an id of its own (one the caller has not seen yet).
             self.inline.forget(id);
             let mut g = self.lock();
-            let Ok(slot) = g.q.table().ids().take() else {
+            let Ok(slot) = g.q.ids().take() else {
                 drop(g);
                 self.admission.withdraw(bytes);
                 if let Some(fd) = kind.opened_fd(result) {
@@ -200,14 +200,14 @@ impl<T: Send + 'static> Shared<T> {
                 return Err(libc::ENOENT); // delivered meanwhile
             }
             g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-            late.claim(id, g.q.table().fs_of(id));
+            late.claim(id, g.q.fs_of(id));
             self.publish(&g);
             return Ok(());
         }
-        let owed = g.q.table().owed();
+        let owed = g.q.owed();
         g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
         self.woke(&mut g);
-        if g.q.table().owed() > owed {
+        if g.q.owed() > owed {
             let _ = self.kick(&mut g);
         }
         Ok(())

@@ -144,7 +144,7 @@ impl<T: Send + 'static> Shared<T> {
             };
             self.publish(&g);
             if timed_out
-                && g.q.table().startable() == 0
+                && g.q.startable() == 0
                 && self.inbox.is_empty()
                 && Self::active(&g) > self.cfg.threads
             {

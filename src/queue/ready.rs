@@ -211,16 +211,6 @@ impl<T, R: Readiness> Completions<T, R> {
     }
 }
 
-/// Readiness kept elsewhere: the pool's completions are handed off, and the hand-off keeps
-/// the eventfd in step (`queue::handoff`).
-pub struct Elsewhere;
-
-impl Readiness for Elsewhere {
-    fn signal(&self) {}
-    fn clear(&self) {}
-    fn rearm(&self) {}
-}
-
 /// Where readiness is signalled. The descriptor is closed through a shared reference (the
 /// hand-off that holds it is shared by the loop and the workers), once, at shutdown, when no
 /// thread signals any more.

@@ -154,6 +154,8 @@ pub struct Requests<T> {
     running: usize,
     abandoned: usize,
     counters: Counters,
+    /// Whether [`Requests::shutdown`] has run.
+    closed: bool,
 }
 
 impl<T> Requests<T> {
@@ -198,6 +200,7 @@ impl<T> Requests<T> {
             running: 0,
             abandoned: 0,
             counters: Counters::default(),
+            closed: false,
         }
     }
 

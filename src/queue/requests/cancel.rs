@@ -119,6 +119,7 @@ impl<T> Requests<T> {
     /// library holds for them (queued closes, undelivered opens) become owed closes, which
     /// still run; running syscalls become abandoned. Tokens are dropped undelivered.
     pub fn shutdown(&mut self, now: Instant) {
+        self.closed = true;
         let callers = self.reqs.ids_where(|r| {
             matches!(
                 r.state,
@@ -164,6 +165,11 @@ impl<T> Requests<T> {
         for (fs, fd) in owed {
             self.owe_close(fs, fd, now);
         }
+    }
+
+    /// Whether [`Requests::shutdown`] has run.
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Removes the owed closes still queued (or waiting for a slot) and returns their

@@ -34,6 +34,11 @@ impl<T> Requests<T> {
         Some((id, op, fs))
     }
 
+    /// A worker's syscall took `took` (its service time).
+    pub fn record_service(&mut self, took: Duration) {
+        self.counters.service.record(took);
+    }
+
     /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno). If
     /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
     /// becomes an owed close on the same filesystem.
