@@ -260,15 +260,7 @@ impl<T: Send + 'static> Shared<T> {
     /// lets the lock go, waits, or looks at the inbox again (a worker's). The `wait` callers
     /// it wakes need the lock to look, so they see the hints the section ends with.
     pub(super) fn woke_unpublished(&self, g: &mut Inner<T>) {
-        let mut handed = false;
-        while g.q.ready() > 0 {
-            let Some(c) = g.q.flush_ready() else { break };
-            if let Err(c) = self.outbox.push(c) {
-                g.q.unflush(c); // full: the loop takes the rest when it makes room
-                break;
-            }
-            handed = true;
-        }
+        let handed = self.outbox.flush_from(&mut g.q);
         if handed && g.waiters > 0 {
             self.ready_cv.notify_all();
         }

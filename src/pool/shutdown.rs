@@ -11,15 +11,9 @@ use std::time::{Duration, Instant};
 impl<T: Send + 'static> Shared<T> {
     /// Empties the hand-off at shutdown (no loop thread pops then: freeing a context is
     /// never concurrent with its other calls): the descriptors of opens nobody will receive,
-    /// each with the filesystem its request was charged to (taken from the table, which
-    /// still holds a handed-off request; a fast-path open's is none: `fs::UNKNOWN`).
+    /// each with the filesystem its request was charged to (see `Outbox::drain` in `queue::handoff`).
     fn undelivered_fds(&self, g: &Inner<T>) -> Vec<(FsId, i32)> {
-        let fds = self
-            .outbox
-            .drain()
-            .into_iter()
-            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (g.q.fs_of(c.id), fd)))
-            .collect();
+        let fds = self.outbox.drain(&g.q);
         self.inline.clear();
         let left = self.admission.undelivered();
         self.admission.delivered(left);

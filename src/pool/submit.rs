@@ -192,25 +192,22 @@ impl<T: Send + 'static> Shared<T> {
             return r; // completed on the submitting thread: settled without the pool lock
         }
         let mut g = self.lock();
-        if g.q.handed_off_open(id) {
-            let late = self.outbox.begin_late_cancel();
-            self.outbox.take_reports(|d| g.q.delivered(d));
-            if !g.q.handed_off_open(id) {
-                self.publish(&g);
-                return Err(libc::ENOENT); // delivered meanwhile
-            }
-            g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-            late.claim(id, g.q.fs_of(id));
-            self.publish(&g);
-            return Ok(());
-        }
         let owed = g.q.owed();
-        g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.woke(&mut g);
-        if g.q.owed() > owed {
-            let _ = self.kick(&mut g);
+        match self.outbox.cancel(&mut g.q, id, Instant::now()) {
+            Ok(false) => {
+                self.woke(&mut g);
+                if g.q.owed() > owed {
+                    let _ = self.kick(&mut g);
+                }
+                Ok(())
+            }
+            // Settled with the delivery, or refused: only delivery reports may have been
+            // taken in since the lock was taken.
+            r => {
+                self.publish(&g);
+                r.map(drop)
+            }
         }
-        Ok(())
     }
 
     /// Queues a close of `fd`, charged to `fs`, that nobody receives; `ESHUTDOWN` after
