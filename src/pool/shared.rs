@@ -134,9 +134,7 @@ impl<T: Send + 'static> Shared<T> {
     ) -> Result<Arc<Self>, i32> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
-        let table =
-            Requests::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads, cfg.max_threads)
-                .with_byte_budget(cfg.buffer_budget);
+        let table = Requests::new(cfg.timeout, cfg.per_mount_threads, cfg.max_threads);
         let ids = table.ids();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -250,7 +248,7 @@ impl<T: Send + 'static> Shared<T> {
     /// After a queue transition (lock held: `g`): hands ready completions off to the loop
     /// (signalling readiness if they were the first), wakes sleeping `wait` callers if
     /// completions were handed off, and publishes the hints. What became ready is read from
-    /// the table, so callers pass no `Effect`.
+    /// the table.
     pub(crate) fn woke(&self, g: &mut Inner<T>) {
         self.woke_unpublished(g);
         self.publish(g);
