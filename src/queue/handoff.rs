@@ -27,6 +27,11 @@
 //! `ENOENT`) or the pop sees the raised count and finds the id under the lock (it delivers
 //! `-ECANCELED`, and the descriptor goes to the library to close). `tests/loom.rs` checks
 //! both protocols.
+//!
+//! The pool's lock sections step across the table and the hand-off in three places, kept
+//! here so that the loom models run the same code: handing ready completions off
+//! ([`Outbox::flush_from`]), a cancel ([`Outbox::cancel`]) and emptying the queue at
+//! shutdown ([`Outbox::drain`]).
 
 use crate::fs::FsId;
 use crate::op::Op;
