@@ -32,5 +32,5 @@ pub use pool::IDLE_TIMEOUT;
 pub use queue::handoff::{Outbox, Popped};
 pub use queue::ids::Id;
 pub use queue::inline::Inline;
-pub use queue::ready::{Completions, Readiness};
+pub use queue::ready::Readiness;
 pub use queue::requests::{Completion, Requests};

@@ -1,9 +1,14 @@
-//! Model checks (loom) of the completion queue: the request state machine (with its per-mount
-//! shares) and the readiness protocol, exactly as the pool and context drive them (each
-//! transition under the context lock, descriptors closed after unlocking); the lock-free
-//! hand-off to the loop (`Outbox`: its readiness counter, and a cancel racing the delivery of
-//! a handed-off open); and the hand-off of submits to idle workers without the lock. Run
-//! with `make check-loom`.
+//! Model checks (loom) of the structures the pool drives, driven as the pool drives them:
+//! the request table (`Requests`, with its per-mount shares) under the pool lock, and the
+//! lock-free hand-off to the loop beside it (`Outbox`: its readiness counter, the flush of
+//! ready completions, a cancel settled with the delivery of a handed-off open; `Inline`: the
+//! same for an open completed on the submitting thread). Each lock section is shaped as the
+//! pool's (`section`: delivery reports taken in first, ready completions handed off last);
+//! what a section does is one call into the live code (`take_work`, `finish`,
+//! `Outbox::cancel`, `expire`, `Outbox::drain` and `shutdown`). The worker loop itself
+//! (`Shared::worker`) spawns threads and makes syscalls (the executor, `gettid`, `/proc`), so
+//! the last models, of the hand-off of submits to idle workers, drive the live `Parking`
+//! through a model of that loop. Run with `make check-loom`.
 //!
 //! The eventfd and the process descriptor table are modelled, so every interleaving loom
 //! explores is checked for: each request delivered exactly once (at most once after a
@@ -12,8 +17,8 @@
 //! more syscalls of one mount than its share, even while a cancelled one still runs.
 #![cfg(loom)]
 
-use aopen::{Completion, Id, Op, Requests};
-use aopen::{Completions, Inline, Outbox, Readiness};
+use aopen::{Completion, FsId, Id, Op, Requests};
+use aopen::{Inline, Outbox, Popped, Readiness};
 use loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
@@ -67,26 +72,53 @@ impl Fds {
     }
 }
 
-type Q = Arc<Mutex<Completions<u32, Fd>>>;
+/// The mount every model request is charged to.
+const MOUNT: FsId = 7;
 
+/// A context as the pool holds it: the table under the pool lock, the hand-off beside it.
 struct World {
-    q: Q,
+    table: Mutex<Requests<u32>>,
+    out: Outbox<u32, Fd>,
+    inline: Inline,
     fd: Arc<ModelFd>,
-    fds: Arc<Fds>,
+    fds: Fds,
     ids: Vec<Id>,
     t0: Instant,
 }
 
-fn world(requests: u32, timeout: Option<Duration>) -> World {
+type W = Arc<World>;
+
+/// A table of `requests` opens of [`MOUNT`], taken in as the pool takes a submit in (an id
+/// from the table's slots, then `ingest`).
+fn world_with(mut table: Requests<u32>, requests: u32) -> W {
     let fd = Arc::new(ModelFd::default());
     let t0 = Instant::now();
-    let mut q = Completions::new(Requests::new(8, timeout), Fd(fd.clone()));
     let ids = (0..requests)
         .map(|i| {
-            q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
+            let id = table.ids().take().unwrap();
+            let op = Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 };
+            table.ingest(id, MOUNT, op, i, t0).unwrap();
+            id
         })
         .collect();
-    World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 }
+    let out = Outbox::new(8, Fd(fd.clone()));
+    let (inline, fds) = (Inline::default(), Fds::default());
+    Arc::new(World { table: Mutex::new(table), out, inline, fd, fds, ids, t0 })
+}
+
+fn world(requests: u32, timeout: Option<Duration>) -> W {
+    world_with(Requests::new(timeout, usize::MAX, usize::MAX), requests)
+}
+
+/// One section under the pool lock, as the pool's are: the loop's delivery reports taken in
+/// when the lock is taken (`Shared::lock`), the table's ready completions handed off before
+/// it is let go (`Shared::woke`).
+fn section<R>(w: &World, f: impl FnOnce(&mut Requests<u32>) -> R) -> R {
+    let mut t = w.table.lock().unwrap();
+    w.out.take_reports(|id| t.delivered(id));
+    let r = f(&mut t);
+    w.out.flush_from(&mut t);
+    r
 }
 
 /// A "syscall": an open makes a descriptor, a close (the library's owed closes) ends one.
@@ -101,59 +133,98 @@ fn run(op: &Op, fds: &Fds) -> i32 {
     }
 }
 
-/// A worker: takes one request, runs it outside the lock and finishes it. A descriptor
-/// nobody will receive (an abandoned open's) becomes an owed close in the queue.
-fn worker(q: &Q, fds: &Fds) {
-    let work = q.lock().unwrap().take_work(Instant::now());
-    if let Some((id, op, _)) = work {
-        let result = run(&op, fds);
-        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
+/// A worker: takes one request, runs it outside the lock and finishes it (`in_syscall`,
+/// if given, counts the syscalls running and asserts a share of 1). A descriptor nobody
+/// will receive (an abandoned open's) becomes an owed close in the table. Returns whether
+/// it found work.
+fn worker_counting(w: &World, in_syscall: Option<&AtomicUsize>) -> bool {
+    let Some((id, op, _)) = section(w, |t| t.take_work(Instant::now())) else { return false };
+    if let Some(n) = in_syscall {
+        assert!(n.fetch_add(1, SeqCst) < 1, "two syscalls of one mount with a share of 1");
     }
+    let result = run(&op, &w.fds);
+    if let Some(n) = in_syscall {
+        n.fetch_sub(1, SeqCst);
+    }
+    section(w, |t| t.finish(id, op.kind(), result, None, Instant::now()));
+    true
+}
+
+fn worker(w: &World) {
+    worker_counting(w, None);
 }
 
 /// The pool's workers after the race: they run what is left (owed closes) until nothing is.
-fn run_owed(q: &Q, fds: &Fds) {
-    loop {
-        let work = q.lock().unwrap().take_work(Instant::now());
-        let Some((id, op, _)) = work else { break };
-        let result = run(&op, fds);
-        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
-    }
+fn run_owed(w: &World) {
+    while worker_counting(w, None) {}
 }
 
 /// Starts `n` workers (each takes one request).
-fn spawn_workers(w: &World, n: usize) -> Vec<thread::JoinHandle<()>> {
+fn spawn_workers(w: &W, n: usize) -> Vec<thread::JoinHandle<()>> {
     (0..n)
         .map(|_| {
-            let (q, fds) = (w.q.clone(), w.fds.clone());
-            thread::spawn(move || worker(&q, &fds))
+            let w = w.clone();
+            thread::spawn(move || worker(&w))
         })
         .collect()
 }
 
-/// A delivering thread (reap, one at a time): the caller owns delivered descriptors.
-fn deliver(q: &Q, fds: &Fds, out: &mut Vec<Completion<u32>>) {
-    loop {
-        let c = q.lock().unwrap().pop(true);
-        let Some(c) = c else { break };
-        if c.result >= 0 {
-            fds.close(c.result);
-        }
-        out.push(c);
+/// The loop's cancel (`Shared::cancel`): in the table, or settled with the delivery of a
+/// handed-off open.
+fn cancel(w: &World, id: Id) -> Result<bool, i32> {
+    section(w, |t| w.out.cancel(t, id, Instant::now()))
+}
+
+/// A delivering thread (reap, one at a time), as `Shared::pop` and `Shared::settle`: a
+/// report that did not fit is made under the lock; a cancel that won over an open's
+/// delivery hands the descriptor to a worker to close (`Shared::close_detached`), or closes
+/// it after shutdown; otherwise the caller owns a delivered descriptor.
+fn deliver(w: &World, out: &mut Vec<Completion<u32>>) {
+    while let Some(p) = w.out.pop(true, &w.inline) {
+        out.push(settle(w, p));
     }
 }
 
-/// At a quiescent point: the eventfd is readable iff completions are ready.
+/// What one pop owes (see [`deliver`]).
+fn settle(w: &World, p: Popped<u32>) -> Completion<u32> {
+    let mut c = p.c;
+    if p.unreported {
+        section(w, |t| t.delivered(c.id));
+    }
+    if let Some(fs) = p.cancelled {
+        let fd = c.result;
+        let shut = section(w, |t| {
+            if t.is_closed() {
+                return true;
+            }
+            t.owe_close(fs, fd, Instant::now());
+            false
+        });
+        if shut {
+            w.fds.close(fd);
+        }
+        c.result = -libc::ECANCELED;
+    } else if c.result >= 0 {
+        w.fds.close(c.result);
+    }
+    c
+}
+
+/// At a quiescent point: every ready completion was handed off, and the eventfd is
+/// readable iff the hand-off holds one.
 fn assert_readiness(w: &World) {
-    let ready = w.q.lock().unwrap().table().ready();
+    let in_table = w.table.lock().unwrap().ready();
+    assert_eq!(in_table, 0, "ready completions left in the table");
+    let ready = w.out.ready();
     let readable = w.fd.count.load(SeqCst) > 0;
     assert_eq!(readable, ready > 0, "readiness out of step: readable={readable}, ready={ready}");
 }
 
 /// Delivers what is left and checks each request arrived exactly once.
 fn drain_and_check(w: &World, mut seen: Vec<Completion<u32>>) -> Vec<Completion<u32>> {
-    run_owed(&w.q, &w.fds);
-    deliver(&w.q, &w.fds, &mut seen);
+    run_owed(w);
+    deliver(w, &mut seen);
+    run_owed(w); // the closes a late cancel handed over
     assert_readiness(w);
     let mut ids: Vec<Id> = seen.iter().map(|c| c.id).collect();
     ids.sort();
@@ -167,10 +238,10 @@ fn cancel_vs_complete() {
     loom::model(|| {
         let w = world(1, None);
         let id = w.ids[0];
-        let (q, fds) = (w.q.clone(), w.fds.clone());
-        let worker_t = thread::spawn(move || worker(&q, &fds));
-        w.q.lock().unwrap().cancel(id, libc::ECANCELED, Instant::now()).expect("undelivered, so cancellable");
-        worker_t.join().unwrap();
+        let worker_t = spawn_workers(&w, 1);
+        // Before the worker finished, or after: then settled with the delivery.
+        cancel(&w, id).expect("undelivered, so cancellable");
+        worker_t.into_iter().for_each(|t| t.join().unwrap());
         assert_readiness(&w);
         let seen = drain_and_check(&w, Vec::new());
         assert_eq!(seen[0].result, -libc::ECANCELED);
@@ -181,11 +252,10 @@ fn cancel_vs_complete() {
 fn timeout_vs_complete() {
     loom::model(|| {
         let w = world(1, Some(Duration::from_millis(1)));
-        let (q, fds) = (w.q.clone(), w.fds.clone());
-        let worker_t = thread::spawn(move || worker(&q, &fds));
+        let worker_t = spawn_workers(&w, 1);
         // The watchdog, well past the deadline.
-        w.q.lock().unwrap().expire(w.t0 + Duration::from_secs(3600));
-        worker_t.join().unwrap();
+        section(&w, |t| t.expire(w.t0 + Duration::from_secs(3600)));
+        worker_t.into_iter().for_each(|t| t.join().unwrap());
         assert_readiness(&w);
         let seen = drain_and_check(&w, Vec::new());
         // Either the open finished before the deadline was processed, or it timed out.
@@ -198,30 +268,46 @@ fn free_vs_complete() {
     loom::model(|| {
         let w = world(2, None);
         let workers = spawn_workers(&w, 2);
-        // aopen_ctx_free: shut the queue and close the eventfd; what is owed, the workers close.
-        {
-            let mut g = w.q.lock().unwrap();
-            g.shutdown(Instant::now());
+        // aopen_ctx_free (`Shared::shutdown`): the hand-off emptied, the table shut, the
+        // descriptors nobody will receive owed, the eventfd closed; the workers close them.
+        section(&w, |t| {
+            let undelivered = w.out.drain(t);
+            t.shutdown(Instant::now());
+            for (fs, fd) in undelivered {
+                t.owe_close(fs, fd, Instant::now());
+            }
             w.fd.closed.store(true, SeqCst);
-        }
+        });
         for t in workers {
             t.join().unwrap();
         }
-        run_owed(&w.q, &w.fds);
+        run_owed(&w);
         // Nothing is delivered after a free, and nothing stays open.
-        assert!(w.q.lock().unwrap().pop(true).is_none());
+        assert!(w.out.pop(true, &w.inline).is_none());
+        assert_eq!(w.table.lock().unwrap().ready(), 0);
         w.fds.assert_none_open();
     });
 }
 
+/// loom's search with at most `preemptions` per execution, as tokio's pool models run:
+/// lost wake-ups and races of this kind show within a few, and the models with the most
+/// threads and hand-offs do not finish in reasonable time unbounded.
+fn bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(preemptions);
+    b.check(f);
+}
+
 #[test]
 fn reap_vs_signal() {
-    loom::model(|| {
+    // Two workers' sections and flushes against two delivery loops: unbounded, more than
+    // ten minutes; 5 preemptions, seconds.
+    bounded(5, || {
         let w = world(2, None);
         let workers = spawn_workers(&w, 2);
         let mut seen = Vec::new();
-        deliver(&w.q, &w.fds, &mut seen);
-        deliver(&w.q, &w.fds, &mut seen);
+        deliver(&w, &mut seen);
+        deliver(&w, &mut seen);
         for t in workers {
             t.join().unwrap();
         }
@@ -231,61 +317,47 @@ fn reap_vs_signal() {
     });
 }
 
-/// A worker that counts its "syscall" in `in_syscall` and asserts the mount's share (1) is
-/// never exceeded.
-fn share_worker(q: &Q, fds: &Fds, in_syscall: &AtomicUsize) {
-    let work = q.lock().unwrap().take_work(Instant::now());
-    if let Some((id, op, _)) = work {
-        assert!(in_syscall.fetch_add(1, SeqCst) < 1, "two syscalls of one mount with a share of 1");
-        let result = run(&op, fds);
-        in_syscall.fetch_sub(1, SeqCst);
-        q.lock().unwrap().finish(id, op.kind(), result, Instant::now());
-    }
-}
-
 #[test]
 fn share_holds_while_a_cancelled_syscall_runs() {
     loom::model(|| {
-        let fd = Arc::new(ModelFd::default());
-        let t0 = Instant::now();
-        let mut q = Completions::new(Requests::with_share(8, None, 1, usize::MAX), Fd(fd.clone()));
-        let ids = (0..2)
-            .map(|i| {
-                q.submit(7, Op::Open { path: CString::new("/m").unwrap(), flags: 0, mode: 0 }, i, t0).unwrap()
-            })
-            .collect();
-        let w = World { q: Arc::new(Mutex::new(q)), fd, fds: Arc::new(Fds::default()), ids, t0 };
+        let w = world_with(Requests::new(None, 1, usize::MAX), 2);
         let in_syscall = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..2)
             .map(|_| {
-                let (q, fds, n) = (w.q.clone(), w.fds.clone(), in_syscall.clone());
-                thread::spawn(move || share_worker(&q, &fds, &n))
+                let (w, n) = (w.clone(), in_syscall.clone());
+                thread::spawn(move || {
+                    worker_counting(&w, Some(&n));
+                })
             })
             .collect();
         // Cancel the first request, racing its syscall: an abandoned syscall keeps the share.
-        w.q.lock().unwrap().cancel(w.ids[0], libc::ECANCELED, Instant::now()).expect("undelivered");
+        cancel(&w, w.ids[0]).expect("undelivered");
         for t in workers {
             t.join().unwrap();
         }
         // A worker that found the share held took nothing: the second request runs now, and
         // so does the owed close of the cancelled open's late descriptor (within the share).
-        share_worker(&w.q, &w.fds, &in_syscall);
-        share_worker(&w.q, &w.fds, &in_syscall);
+        worker_counting(&w, Some(&in_syscall));
+        worker_counting(&w, Some(&in_syscall));
         {
-            let g = w.q.lock().unwrap();
-            assert_eq!((g.table().abandoned(), g.table().running(), g.table().queued()), (0, 0, 0));
+            let t = w.table.lock().unwrap();
+            assert_eq!((t.abandoned(), t.running(), t.queued()), (0, 0, 0));
         }
         let seen = drain_and_check(&w, Vec::new());
         assert_eq!(seen.iter().filter(|c| c.result == -libc::ECANCELED).count(), 1);
     });
 }
 
-// The hand-off of work to idle workers (`parking`), in the shape of the pool's worker loop
-// and `kick`: a worker takes work, else spins once (one spinner at a time), else parks until
-// a claim or shutdown; a submit queues work and claims the spinner or a parked worker. The
-// checks: no work is ever left with every worker parked (loom reports the deadlock), and
-// the claim counts stay exact (Parking's debug_asserts; `make check-loom` builds with
-// debug assertions).
+// The hand-off of work to idle workers (`parking`): the live `Parking` (which idle worker
+// a submit claims), driven by a model of the pool's worker loop and `kick`, not by the pool
+// itself: `Shared::worker` spawns threads and runs syscalls (the executor, `gettid`, the
+// spin's clock, the watchdog's `/proc` reads), which loom cannot run, so its idle path is
+// restated here (a worker takes work, else spins once, one spinner at a time, else parks
+// until a claim or shutdown; a submit queues work and claims the spinner or a parked
+// worker). A change to that path in `pool/worker.rs` or `pool/wake.rs` must be made here
+// too. The checks: no work is ever left with every worker parked (loom reports the
+// deadlock), and the claim counts stay exact (Parking's debug_asserts; `make check-loom`
+// builds with debug assertions).
 
 use aopen::{Claim, Parking, Unpark};
 use loom::sync::Condvar;
@@ -389,10 +461,7 @@ fn pool_submit(s: &PoolShared) {
 /// thread (if `stray`) wakes every parked worker claiming nothing, as a spurious wake-up
 /// would; waits for all work to be done, then shuts the pool down.
 fn hand_off(workers: usize, submits: usize, stray: bool) {
-    // Bounded preemptions, as tokio's pool models do: lost wake-ups show within a few.
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(move || {
+    bounded(3, move || {
         let s = Arc::new(PoolShared::default());
         let ws: Vec<_> = (0..workers)
             .map(|_| {
@@ -441,6 +510,7 @@ fn hand_off_with_a_stray_wake_up() {
     hand_off(1, 1, true);
 }
 
+/// A completion as a worker's flush (`Outbox::flush_from`) or the fast path hands it off.
 fn handed(id: Id, result: i32) -> Completion<u32> {
     Completion { id, op: aopen::OpKind::Open, result, token: id as u32, out: None }
 }
@@ -473,49 +543,32 @@ fn outbox_readiness_under_racing_pushes_and_pops() {
     });
 }
 
-/// A cancel of a handed-off open (under the pool lock, as `Shared::cancel`) races the loop's
-/// pop of it: exactly one wins. The cancel returns 0 only if the pop delivers -ECANCELED
-/// (and the descriptor goes to the library); otherwise the cancel finds it delivered
-/// (ENOENT) and the loop receives the descriptor. No claim is left behind.
+/// A cancel of a handed-off open (`Outbox::cancel` under the pool lock, as
+/// `Shared::cancel`) races the loop's pop of it: exactly one wins. The cancel succeeds only
+/// if the pop delivers -ECANCELED (and the descriptor goes to the library); otherwise the
+/// cancel finds it delivered (ENOENT) and the loop receives the descriptor. No claim is
+/// left behind: the next open handed off is delivered as it is.
 #[test]
 fn late_cancel_vs_delivery() {
     loom::model(|| {
-        let fd = Arc::new(ModelFd::default());
-        let out = Arc::new(Outbox::new(8, Fd(fd.clone())));
-        assert!(out.push(handed(7, 100)).is_ok());
-        // The pool's table, as far as this request goes: reported delivered or not.
-        let table = Arc::new(Mutex::new(false));
-        let cancel = {
-            let (out, table) = (out.clone(), table.clone());
-            thread::spawn(move || {
-                let mut delivered = table.lock().unwrap();
-                out.take_reports(|id| {
-                    assert_eq!(id, 7);
-                    *delivered = true;
-                });
-                if *delivered {
-                    return -libc::ENOENT;
-                }
-                let late = out.begin_late_cancel();
-                out.take_reports(|_| *delivered = true);
-                if *delivered {
-                    return -libc::ENOENT;
-                }
-                late.claim(7, 1);
-                0
-            })
+        let w = world(2, None);
+        // Both opens run and are handed off before the race.
+        worker(&w);
+        worker(&w);
+        let (first, second) = (w.ids[0], w.ids[1]);
+        let cancel_t = {
+            let w = w.clone();
+            thread::spawn(move || cancel(&w, first))
         };
-        let p = out.pop(true, &Inline::default()).expect("pushed before");
-        let rc = cancel.join().unwrap();
-        assert_eq!(
-            p.cancelled.is_some(),
-            rc == 0,
-            "cancel returned {rc}, delivery cancelled: {:?}",
-            p.cancelled
-        );
-        // A later pop of another open never sees a stale claim.
-        assert!(out.push(handed(8, 101)).is_ok());
-        assert!(out.pop(true, &Inline::default()).unwrap().cancelled.is_none());
+        let p = w.out.pop(true, &w.inline).expect("handed off before");
+        assert_eq!(p.c.id, first);
+        let won = p.cancelled.is_some();
+        let c = settle(&w, p);
+        let rc = cancel_t.join().unwrap();
+        assert!(matches!(rc, Ok(true) | Err(libc::ENOENT)), "cancel returned {rc:?}");
+        assert_eq!(won, rc.is_ok(), "cancel returned {rc:?}, delivery cancelled: {won}");
+        let seen = drain_and_check(&w, vec![c]);
+        assert!(seen.iter().any(|c| c.id == second && c.result >= 0), "a stale claim on the next open");
     });
 }
 

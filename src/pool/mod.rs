@@ -43,13 +43,22 @@
 //! submit or from the start of the oldest stuck syscall if later, at any interleaving and
 //! with no further submit. Nothing running, nothing queued: no round, and no CPU.
 //!
-//! No thread of the pool, and no caller, ever closes a descriptor inline: every close goes
-//! through the table as a request, because a close can hang in the filesystem's flush.
+//! Closes. A close can hang in the filesystem's flush, so one that may wait never runs under
+//! the lock nor on the caller's thread: it goes through the table as a request (the caller's
+//! close, or an owed close of a descriptor nobody will receive: see `queue::requests`), run
+//! by a worker. Only a descriptor known to be a regular file or directory on a local
+//! filesystem is closed on the caller's thread (`op::inline::close_nowait`): the fast path's
+//! close, and the descriptor of a fast-path open nobody will receive (refused, cancelled,
+//! or left undelivered at shutdown).
 //!
-//! Locking. One mutex guards [`Inner`]: the request table, the readiness fd and the pool
-//! counters. The readiness fd is only written or reset with that lock held, so it is
-//! readable exactly when the ready queue is non-empty. Syscalls and callbacks never run
-//! under it.
+//! Locking. One mutex guards [`Inner`]: the request table (`queue::requests::Requests`,
+//! which the pool calls directly) and the pool's counters. The loop's threads do not take
+//! it to submit or to deliver: they go through the lock-free hand-off (`queue::handoff`),
+//! taken in and filled under the lock (see `shared`). The readiness fd is the hand-off's:
+//! its `Outbox` writes it when its queue of completions goes from empty to non-empty and
+//! resets it when a pop empties it, under a small lock of its own, so at every quiescent
+//! point it is readable exactly while a completion waits there. Syscalls and callbacks
+//! never run under the pool lock.
 
 mod deliver;
 pub mod parking;

@@ -30,7 +30,7 @@ use crate::pool::thread::{spawn_thread, SyscallClock};
 use crate::queue::admission::Admission;
 use crate::queue::handoff::{Entry, Inbox, Outbox};
 use crate::queue::inline::Inline;
-use crate::queue::ready::{Completions, Elsewhere, Notifier};
+use crate::queue::ready::Notifier;
 use crate::queue::requests::Requests;
 use crate::sync::atomic::{fence, AtomicU64};
 use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
@@ -101,8 +101,9 @@ pub struct Shared<T> {
 
 /// Everything guarded by `Shared::inner`.
 pub struct Inner<T> {
-    /// The requests (their readiness is the hand-off's).
-    pub(crate) q: Completions<T, Elsewhere>,
+    /// The requests (their completions go to the loop through `Shared::outbox`, which keeps
+    /// the readiness fd).
+    pub(crate) q: Requests<T>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
     /// Idle workers (parked on `work_cv`, or spinning) and which of them submits claimed.
@@ -133,13 +134,11 @@ impl<T: Send + 'static> Shared<T> {
     ) -> Result<Arc<Self>, i32> {
         let readiness_fd = (notifier.fd(), notifier.is_owned());
         let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
-        let table =
-            Requests::with_share(cfg.queue_depth, cfg.timeout, cfg.per_mount_threads, cfg.max_threads)
-                .with_byte_budget(cfg.buffer_budget);
+        let table = Requests::new(cfg.timeout, cfg.per_mount_threads, cfg.max_threads);
         let ids = table.ids();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
-                q: Completions::new(table, Elsewhere),
+                q: table,
                 threads: 0,
                 parking: Parking::default(),
                 waiters: 0,
@@ -202,10 +201,10 @@ impl<T: Send + 'static> Shared<T> {
     /// it lets the lock go, waits, or looks at the inbox again (a worker's).
     pub(super) fn refresh_unpublished(self: &Arc<Self>, g: &mut Inner<T>, taking: usize) {
         if self.take_in_all(g) {
-            if let Some(deadline) = g.q.table().next_deadline() {
+            if let Some(deadline) = g.q.next_deadline() {
                 self.wake_watchdog_by(g, deadline);
             }
-            if g.q.table().startable() > taking {
+            if g.q.startable() > taking {
                 let _ = self.hand_on(g);
             }
         }
@@ -242,14 +241,14 @@ impl<T: Send + 'static> Shared<T> {
             self.admission.refuse(id, bytes);
             return;
         }
-        self.admission.publish_held(g.q.table().held_bytes());
+        self.admission.publish_held(g.q.held_bytes());
         self.admission.taken_in(bytes);
     }
 
     /// After a queue transition (lock held: `g`): hands ready completions off to the loop
     /// (signalling readiness if they were the first), wakes sleeping `wait` callers if
     /// completions were handed off, and publishes the hints. What became ready is read from
-    /// the table, so callers pass no `Effect`.
+    /// the table.
     pub(crate) fn woke(&self, g: &mut Inner<T>) {
         self.woke_unpublished(g);
         self.publish(g);
@@ -259,15 +258,7 @@ impl<T: Send + 'static> Shared<T> {
     /// lets the lock go, waits, or looks at the inbox again (a worker's). The `wait` callers
     /// it wakes need the lock to look, so they see the hints the section ends with.
     pub(super) fn woke_unpublished(&self, g: &mut Inner<T>) {
-        let mut handed = false;
-        while g.q.table().ready() > 0 {
-            let Some(c) = g.q.flush_one() else { break };
-            if let Err(c) = self.outbox.push(c) {
-                g.q.unflush(c); // full: the loop takes the rest when it makes room
-                break;
-            }
-            handed = true;
-        }
+        let handed = self.outbox.flush_from(&mut g.q);
         if handed && g.waiters > 0 {
             self.ready_cv.notify_all();
         }
@@ -291,7 +282,7 @@ impl<T: Send + 'static> Shared<T> {
     /// condition variable, or looks at the inbox after changing what the hints say; once
     /// each is enough, so the worker's sections publish once, at their end.
     pub(crate) fn publish(&self, g: &Inner<T>) {
-        let h = g.q.table().hints();
+        let h = g.q.hints();
         let (parked, spinning) = g.parking.unclaimed_parked_spinning();
         let changed = set(&self.startable_hint, h.startable)
             | set(&self.overflow_hint, h.ready)
@@ -328,6 +319,6 @@ impl<T: Send + 'static> Shared<T> {
     /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
     /// a syscall of a blocked filesystem).
     pub(super) fn active(g: &Inner<T>) -> usize {
-        on_budget(g.threads, g.q.table().off_budget())
+        on_budget(g.threads, g.q.off_budget())
     }
 }

@@ -11,15 +11,9 @@ use std::time::{Duration, Instant};
 impl<T: Send + 'static> Shared<T> {
     /// Empties the hand-off at shutdown (no loop thread pops then: freeing a context is
     /// never concurrent with its other calls): the descriptors of opens nobody will receive,
-    /// each with the filesystem its request was charged to (taken from the table, which
-    /// still holds a handed-off request; a fast-path open's is none: `fs::UNKNOWN`).
+    /// each with the filesystem its request was charged to (see `Outbox::drain` in `queue::handoff`).
     fn undelivered_fds(&self, g: &Inner<T>) -> Vec<(FsId, i32)> {
-        let fds = self
-            .outbox
-            .drain()
-            .into_iter()
-            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (g.q.table().fs_of(c.id), fd)))
-            .collect();
+        let fds = self.outbox.drain(&g.q);
         self.inline.clear();
         let left = self.admission.undelivered();
         self.admission.delivered(left);
@@ -90,7 +84,7 @@ impl<T: Send + 'static> Shared<T> {
         self.wake_watchdog(&mut g);
         self.work_cv.notify_all();
         self.ready_cv.notify_all();
-        if g.q.table().queued() > 0 {
+        if g.q.queued() > 0 {
             // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
             let _ = self.kick(&mut g);
             return;
@@ -98,7 +92,7 @@ impl<T: Send + 'static> Shared<T> {
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.q.table().queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.table().running() {
+        while g.q.queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -42,7 +42,7 @@ impl<T: Send + 'static> Shared<T> {
     /// The pool and its counters now.
     pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
         let g = self.lock();
-        let t = g.q.table();
+        let t = &g.q;
         let mut counters = *t.counters();
         let (submitted, delivered, cancelled) = self.inline.counts();
         counters.submitted += submitted;
@@ -76,6 +76,6 @@ impl<T: Send + 'static> Shared<T> {
 
     /// See `Context::blocked_mounts`.
     pub(crate) fn blocked_mounts(self: &Arc<Self>, min_age: Duration) -> Vec<MountReport> {
-        self.lock().q.table().blocked_mounts(Instant::now(), min_age)
+        self.lock().q.blocked_mounts(Instant::now(), min_age)
     }
 }

@@ -59,7 +59,7 @@ impl<T: Send + 'static> Shared<T> {
                 return Err((e, token));
             }
         }
-        if let Some(deadline) = g.q.table().next_deadline() {
+        if let Some(deadline) = g.q.next_deadline() {
             self.wake_watchdog_by(&mut g, deadline);
         }
         self.woke(&mut g);
@@ -161,7 +161,7 @@ impl<T: Send + 'static> Shared<T> {
             // under an id of its own (one the caller has not seen yet).
             self.inline.forget(id);
             let mut g = self.lock();
-            let Ok(slot) = g.q.table().ids().take() else {
+            let Ok(slot) = g.q.ids().take() else {
                 drop(g);
                 self.admission.withdraw(bytes);
                 if let Some(fd) = kind.opened_fd(result) {
@@ -192,25 +192,22 @@ impl<T: Send + 'static> Shared<T> {
             return r; // completed on the submitting thread: settled without the pool lock
         }
         let mut g = self.lock();
-        if g.q.handed_off_open(id) {
-            let late = self.outbox.begin_late_cancel();
-            self.outbox.take_reports(|d| g.q.delivered(d));
-            if !g.q.handed_off_open(id) {
-                self.publish(&g);
-                return Err(libc::ENOENT); // delivered meanwhile
+        let owed = g.q.owed();
+        match self.outbox.cancel(&mut g.q, id, Instant::now()) {
+            Ok(false) => {
+                self.woke(&mut g);
+                if g.q.owed() > owed {
+                    let _ = self.kick(&mut g);
+                }
+                Ok(())
             }
-            g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-            late.claim(id, g.q.table().fs_of(id));
-            self.publish(&g);
-            return Ok(());
+            // Settled with the delivery, or refused: only delivery reports may have been
+            // taken in since the lock was taken.
+            r => {
+                self.publish(&g);
+                r.map(drop)
+            }
         }
-        let owed = g.q.table().owed();
-        g.q.cancel(id, libc::ECANCELED, Instant::now()).map_err(|e| e.errno())?;
-        self.woke(&mut g);
-        if g.q.table().owed() > owed {
-            let _ = self.kick(&mut g);
-        }
-        Ok(())
     }
 
     /// Queues a close of `fd`, charged to `fs`, that nobody receives; `ESHUTDOWN` after

@@ -24,7 +24,7 @@ impl<T: Send + 'static> Shared<T> {
         if Self::hold_at_cap(g) {
             self.wake_watchdog_by(g, Instant::now() + RECHECK_TICK);
         }
-        if g.q.table().startable() == 0 {
+        if g.q.startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
         }
         match g.parking.claim() {
@@ -74,7 +74,7 @@ impl<T: Send + 'static> Shared<T> {
     /// that hangs while not yet marked can strand a thread past the cap.
     pub(super) fn room(&self, g: &Inner<T>) -> usize {
         if at_abandoned_cap() {
-            let outside_blocked = g.threads - g.q.table().blocked_running().min(g.threads);
+            let outside_blocked = g.threads - g.q.blocked_running().min(g.threads);
             self.cfg.threads.saturating_sub(outside_blocked)
         } else {
             self.cfg.max_threads.saturating_sub(Self::active(g))
@@ -87,7 +87,7 @@ impl<T: Send + 'static> Shared<T> {
     /// [`RECHECK_TICK`], for the cap may lift in another context, which tells nobody here.
     pub(super) fn hold_at_cap(g: &mut Inner<T>) -> bool {
         g.q.hold_blocked(at_abandoned_cap());
-        g.q.table().held() > 0
+        g.q.held() > 0
     }
 
     /// Has the watchdog look again now (lock held).

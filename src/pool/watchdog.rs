@@ -14,7 +14,7 @@ impl<T: Send + 'static> Shared<T> {
     pub(super) fn watchdog(self: Arc<Self>) {
         let mut g = self.lock();
         loop {
-            if g.q.is_closed() && g.q.table().queued() == 0 {
+            if g.q.is_closed() && g.q.queued() == 0 {
                 // Shut down, and no owed close waits: the workers finish what runs.
                 break;
             }
@@ -62,7 +62,7 @@ impl<T: Send + 'static> Shared<T> {
     /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]. So an idle context, or
     /// one whose only syscalls are stuck on filesystems already marked, never ticks.
     pub(super) fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
-        let t = g.q.table();
+        let t = &g.q;
         let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
         let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
             due if due > now => due,
@@ -85,7 +85,7 @@ impl<T: Send + 'static> Shared<T> {
 
     /// The growth policy (see the module docs).
     pub(super) fn grow(self: &Arc<Self>, g: &mut Inner<T>, now: Instant) {
-        let waited = g.q.table().oldest_startable_wait(now);
+        let waited = g.q.oldest_startable_wait(now);
         if waited.map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
@@ -105,7 +105,7 @@ impl<T: Send + 'static> Shared<T> {
         // Workers on the budget stuck past STUCK_THRESHOLD and asleep there: off-budget ones
         // are not asked about (no /proc read for a dead filesystem's hundreds of workers).
         let since = self.since_epoch(now).saturating_sub(STUCK_THRESHOLD.as_nanos() as u64);
-        let table = g.q.table();
+        let table = &g.q;
         let stuck = g
             .clocks
             .iter()
@@ -120,7 +120,7 @@ impl<T: Send + 'static> Shared<T> {
         } else {
             self.cfg.threads.saturating_sub(active - stuck)
         };
-        for _ in 0..want.min(room).min(g.q.table().startable()) {
+        for _ in 0..want.min(room).min(g.q.startable()) {
             if self.spawn_worker(g).is_err() {
                 break;
             }

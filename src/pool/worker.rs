@@ -83,7 +83,7 @@ impl<T: Send + 'static> Shared<T> {
                 // (as the watchdog, late on a loaded machine, would have made it), and its
                 // result is dropped like a cancelled one's.
                 self.expire_due(&mut g, end);
-                g.q.finish_with(id, kind, result, out, end);
+                g.q.finish(id, kind, result, out, end);
                 if placeable {
                     to_place = self.take_to_place(&mut g, id);
                 }
@@ -144,7 +144,7 @@ impl<T: Send + 'static> Shared<T> {
             };
             self.publish(&g);
             if timed_out
-                && g.q.table().startable() == 0
+                && g.q.startable() == 0
                 && self.inbox.is_empty()
                 && Self::active(&g) > self.cfg.threads
             {

@@ -27,6 +27,11 @@
 //! `ENOENT`) or the pop sees the raised count and finds the id under the lock (it delivers
 //! `-ECANCELED`, and the descriptor goes to the library to close). `tests/loom.rs` checks
 //! both protocols.
+//!
+//! The pool's lock sections step across the table and the hand-off in three places, kept
+//! here so that the loom models run the same code: handing ready completions off
+//! ([`Outbox::flush_from`]), a cancel ([`Outbox::cancel`]) and emptying the queue at
+//! shutdown ([`Outbox::drain`]).
 
 use crate::fs::FsId;
 use crate::op::Op;
@@ -34,7 +39,7 @@ use crate::op::{OpKind, Output};
 use crate::queue::ids::Id;
 use crate::queue::inline::Inline;
 use crate::queue::ready::Readiness;
-use crate::queue::requests::Completion;
+use crate::queue::requests::{Completion, Requests};
 use crate::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use crate::sync::chan::{bounded, Receiver, Sender};
 use crate::sync::{lock, Mutex, MutexGuard};
@@ -181,6 +186,42 @@ impl<T, R: Readiness> Outbox<T, R> {
         Some(Popped { c, unreported, cancelled, inline })
     }
 
+    /// Hands `table`'s ready completions off (pool lock held), oldest first, until the
+    /// queue is full (the rest stay in the table until the loop makes room); returns
+    /// whether it handed any.
+    pub fn flush_from(&self, table: &mut Requests<T>) -> bool {
+        let mut handed = false;
+        while table.ready() > 0 {
+            let Some(c) = table.flush_ready() else { break };
+            if let Err(c) = self.push(c) {
+                table.unflush(c);
+                break;
+            }
+            handed = true;
+        }
+        handed
+    }
+
+    /// Cancels `table`'s request `id` with `-ECANCELED` at `now` (pool lock held, delivery
+    /// reports taken in): in the table (`Ok(false)`), or, for an open whose completion was
+    /// handed off, settled with its delivery (`Ok(true)`: the pop delivers `-ECANCELED` and
+    /// has the library close the descriptor; `Err(ENOENT)` when it was delivered
+    /// meanwhile). Else the errno of [`Requests::cancel`].
+    pub fn cancel(&self, table: &mut Requests<T>, id: Id, now: Instant) -> Result<bool, i32> {
+        if !table.handed_off_open(id) {
+            table.cancel(id, libc::ECANCELED, now).map_err(|e| e.errno())?;
+            return Ok(false);
+        }
+        let late = self.begin_late_cancel();
+        self.take_reports(|d| table.delivered(d));
+        if !table.handed_off_open(id) {
+            return Err(libc::ENOENT); // delivered meanwhile
+        }
+        table.cancel(id, libc::ECANCELED, now).map_err(|e| e.errno())?;
+        late.claim(id, table.fs_of(id));
+        Ok(true)
+    }
+
     /// Whether a cancel claimed `id` (and takes the claim): the filesystem it is charged to.
     fn settle_late(&self, id: Id) -> Option<FsId> {
         let mut late = lock(&self.late);
@@ -214,10 +255,14 @@ impl<T, R: Readiness> Outbox<T, R> {
     }
 
     /// Empties the queue at shutdown (pool lock held, no loop thread popping, no cancel in
-    /// progress): the completions never delivered. Every claim of a late cancel goes with
-    /// them: the caller owes a close to every undelivered open's descriptor, claimed or not.
-    pub fn drain(&self) -> Vec<Completion<T>> {
-        let out = std::iter::from_fn(|| self.rx.try_recv().ok()).collect();
+    /// progress, `table` not yet shut down): the descriptors of the opens never delivered,
+    /// each with the filesystem its request was charged to (taken from `table`, which still
+    /// holds a handed-off request; a fast-path open's is none: `fs::UNKNOWN`). Every claim
+    /// of a late cancel goes with them: the caller owes a close to each, claimed or not.
+    pub fn drain(&self, table: &Requests<T>) -> Vec<(FsId, i32)> {
+        let out = std::iter::from_fn(|| self.rx.try_recv().ok())
+            .filter_map(|c| c.op.opened_fd(c.result).map(|fd| (table.fs_of(c.id), fd)))
+            .collect();
         while self.report_rx.try_recv().is_ok() {}
         lock(&self.late).clear();
         self.late_count.store(0, SeqCst);

@@ -1,8 +1,8 @@
 //! One context's requests and their delivery: the request state machine ([`requests`]),
-//! readiness and the eventfd ([`ready`]), timeouts ([`deadlines`]) where requests live
-//! ([`idmap`]) and the lock-free hand-off between the loop and the workers ([`handoff`]),
-//! with what a submit may admit ([`admission`]) and the ledger of completions made on the
-//! submitting thread ([`inline`]).
+//! which the pool calls directly under its lock, with timeouts ([`deadlines`]) and where
+//! requests live ([`idmap`]); the lock-free hand-off between the loop and the workers
+//! ([`handoff`]), with what a submit may admit ([`admission`]), the ledger of completions
+//! made on the submitting thread ([`inline`]), and readiness and the eventfd ([`ready`]).
 
 pub(crate) mod admission;
 pub(crate) mod deadlines;

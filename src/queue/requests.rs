@@ -2,9 +2,9 @@
 //! syscalls in it.
 //!
 //! ```text
-//!   submit ──► Queued ──take_work──► Running ──finish──► Ready ──pop_ready──► (delivered)
+//!   ingest ──► Queued ──take_work──► Running ──finish──► Ready ──flush_ready──► (handed off) ──delivered──► (gone)
 //!                │                      │                  ▲
-//!                └──cancel/timeout──────┴───────────────────┘
+//!                └──cancel/timeout──────┴──────────────────┘
 //! ```
 //!
 //! A cancelled (or timed-out) request becomes Ready at once with `-ECANCELED` (`-ETIMEDOUT`).
@@ -17,15 +17,15 @@
 //! library's own, queued on the descriptor's filesystem like any other, run by a worker
 //! (never on the caller's thread: a close can hang in the filesystem's flush), counted in
 //! `running` and `abandoned` while it runs, and never delivered. Owed closes do not count
-//! against `depth`: each one stands for a descriptor, so they are bounded by the process's
-//! descriptor limit, and refusing one would leak it.
+//! against the queue depth: each one stands for a descriptor, so they are bounded by the
+//! process's descriptor limit, and refusing one would leak it.
 //!
-//! Requests live in an [`IdMap`], a slab whose slots the loop hands out as ids when it
-//! submits (see `queue::admission`), before any worker has seen the request; the table
-//! takes ids from it too ([`Requests::submit_on`], owed closes). An id of a delivered request
-//! finds nothing. Each
-//! request also has a sequence number, given when the table takes it in, which orders the
-//! scheduler's queues and the deadlines.
+//! The table bounds neither the depth nor the bytes held: the loop admits requests before
+//! the table sees them (`queue::admission`). Requests live in an [`IdMap`], a slab whose
+//! slots the admission hands out as ids when the loop submits, before any worker has seen
+//! the request; the table takes ids from it too, for owed closes. An id of a delivered
+//! request finds nothing. Each request also has a sequence number, given when the table
+//! takes it in, which orders the scheduler's queues and the deadlines.
 //!
 //! Handed off. A ready request's completion may leave the table before it is delivered; the
 //! request stays here until the loop reports it delivered (see `requests/handoff.rs`, with
@@ -116,28 +116,16 @@ impl<T> Req<T> {
     }
 }
 
-/// What a state change did to the ready queue.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Effect {
-    /// The ready queue went from empty to non-empty: readiness must be signalled.
-    pub became_ready: bool,
-}
-
 /// Every undelivered request of one context, and the owed closes.
 #[derive(Debug)]
 pub struct Requests<T> {
-    depth: usize,
     /// Every request with a state (see [`State`]).
     reqs: IdMap<Req<T>>,
     /// The next sequence number.
     next_seq: u64,
-    /// The caller's requests not yet delivered (queued, running or ready): what `depth` bounds.
-    outstanding: usize,
-    /// Owed closes queued or running (not counted against `depth`).
+    /// Owed closes queued or running.
     owed: usize,
-    /// Most bytes of caller data the requests may hold in library memory, and how many
-    /// they hold now.
-    byte_budget: usize,
+    /// Bytes of caller data the requests hold in library memory.
     held_bytes: usize,
     /// Of `held_bytes`, those of abandoned syscalls still running: a cancelled read's
     /// buffer stays counted until its syscall returns, since the kernel may still write it.
@@ -154,40 +142,29 @@ pub struct Requests<T> {
     running: usize,
     abandoned: usize,
     counters: Counters,
+    /// Whether [`Requests::shutdown`] has run.
+    closed: bool,
 }
 
 impl<T> Requests<T> {
-    /// A table admitting at most `depth` undelivered requests, with no per-filesystem share.
-    pub fn new(depth: usize, timeout: Option<Duration>) -> Self {
-        Self::with_share(depth, timeout, usize::MAX, usize::MAX)
+    /// A table running at most `share` (at least 1) syscalls of one filesystem at once,
+    /// and starting syscalls of blocked filesystems only while fewer than `budget` of them
+    /// run; requests time out `timeout` after their submit.
+    pub fn new(timeout: Option<Duration>, share: usize, budget: usize) -> Self {
+        Self::with_map(IdMap::new(), timeout, share, budget)
     }
 
-    /// A table admitting at most `depth` undelivered requests, running at most `share` (at
-    /// least 1) syscalls of one filesystem at once, and starting syscalls of blocked
-    /// filesystems only while fewer than `budget` of them run.
-    pub fn with_share(depth: usize, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
-        Self::with_map(IdMap::new(), depth, timeout, share, budget)
-    }
-
-    /// A table of at most `slots` requests (owed closes included), for tests.
+    /// A table of at most `slots` requests (owed closes included), for tests: in a pool
+    /// the table has room for every request the admission lets in.
     #[cfg(test)]
-    fn with_slots(slots: usize, depth: usize) -> Self {
-        Self::with_map(IdMap::with_limit(slots), depth, None, usize::MAX, usize::MAX)
+    fn with_slots(slots: usize) -> Self {
+        Self::with_map(IdMap::with_limit(slots), None, usize::MAX, usize::MAX)
     }
 
-    fn with_map(
-        reqs: IdMap<Req<T>>,
-        depth: usize,
-        timeout: Option<Duration>,
-        share: usize,
-        budget: usize,
-    ) -> Self {
+    fn with_map(reqs: IdMap<Req<T>>, timeout: Option<Duration>, share: usize, budget: usize) -> Self {
         Requests {
-            depth,
             reqs,
             next_seq: 1,
-            outstanding: 0,
-            byte_budget: usize::MAX,
             held_bytes: 0,
             abandoned_bytes: 0,
             owed: 0,
@@ -198,42 +175,12 @@ impl<T> Requests<T> {
             running: 0,
             abandoned: 0,
             counters: Counters::default(),
+            closed: false,
         }
-    }
-
-    /// Bounds the bytes of caller data requests may hold in library memory.
-    pub fn with_byte_budget(mut self, bytes: usize) -> Self {
-        self.byte_budget = bytes;
-        self
-    }
-
-    /// Queues a request on an anonymous filesystem (for tests and models; see
-    /// [`Requests::submit_on`]).
-    pub fn submit(&mut self, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        self.submit_on(crate::fs::UNKNOWN, op, token, now)
-    }
-
-    /// Queues a request for a file on filesystem `fs`. `Err(EAGAIN)` when `depth` requests
-    /// are undelivered already, or its buffer would take the bytes held past the budget;
-    /// `Err(EINVAL)` for a buffer larger than the whole budget.
-    pub fn submit_on(&mut self, fs: FsId, op: Op, token: T, now: Instant) -> Result<Id, (i32, T)> {
-        let bytes = op.buffer_bytes();
-        if bytes > self.byte_budget {
-            return Err((libc::EINVAL, token));
-        }
-        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
-            return Err((libc::EAGAIN, token));
-        }
-        let Ok(id) = self.reqs.take_id() else { return Err((libc::EAGAIN, token)) };
-        if let Err(e) = self.ingest(id, fs, op, token, now) {
-            self.reqs.release_id(id);
-            return Err(e);
-        }
-        Ok(id)
     }
 
     /// Takes in request `id` for a file on `fs`, submitted at `submitted` and admitted
-    /// already (the hand-off bounds the depth and the bytes before the table sees it).
+    /// already (`queue::admission` bounds the depth and the bytes before the table sees it).
     /// `Err(EAGAIN)` only when the table is full.
     pub fn ingest(&mut self, id: Id, fs: FsId, op: Op, token: T, submitted: Instant) -> Result<(), (i32, T)> {
         let kind = op.kind();
@@ -245,40 +192,8 @@ impl<T> Requests<T> {
         )?;
         self.sched.push(fs, seq, id);
         self.deadlines.track(seq, id, submitted);
-        self.outstanding += 1;
         self.counters.submitted += 1;
         Ok(())
-    }
-
-    /// Records a request that already completed on the submitting thread (the fast path)
-    /// with `result`: it is Ready at once, delivered like any other. `Err(EAGAIN)` when
-    /// `depth` requests are undelivered already.
-    pub fn submit_completed(
-        &mut self,
-        kind: OpKind,
-        result: i32,
-        out: Option<Output>,
-        token: T,
-        now: Instant,
-    ) -> Result<(Id, Effect), (i32, T)> {
-        let out = Output::of_result(out, result);
-        let bytes = out.as_ref().map_or(0, Output::buffer_bytes);
-        if self.outstanding >= self.depth || bytes > self.byte_budget - self.held_bytes {
-            return Err((libc::EAGAIN, token));
-        }
-        let Ok(id) = self.reqs.take_id() else { return Err((libc::EAGAIN, token)) };
-        let state = State::Ready { result, cancelled: false, token: Some(token), out };
-        self.insert(id, kind, crate::fs::UNKNOWN, now, state).map_err(|state| {
-            self.reqs.release_id(id);
-            match state {
-                State::Ready { token: Some(token), .. } => (libc::EAGAIN, token),
-                _ => unreachable!("given back as it was given"),
-            }
-        })?;
-        self.outstanding += 1;
-        self.counters.submitted += 1;
-        self.counters.inline += 1;
-        Ok((id, Effect { became_ready: self.push_ready(id) }))
     }
 
     /// Takes in the completion of a request the submitting thread completed (the fast
@@ -304,7 +219,6 @@ impl<T> Requests<T> {
             return;
         }
         self.held_bytes += bytes;
-        self.outstanding += 1;
         self.counters.submitted += 1;
         self.counters.inline += 1;
         self.push_ready(id);
@@ -380,9 +294,8 @@ impl<T> Requests<T> {
         Some(req)
     }
 
-    fn push_ready(&mut self, id: Id) -> bool {
+    fn push_ready(&mut self, id: Id) {
         self.ready.push_back(id);
-        self.ready.len() == 1
     }
 }
 
@@ -390,7 +303,6 @@ mod cancel;
 mod gauges;
 mod handoff;
 mod running;
-pub use cancel::CancelError;
 pub use gauges::MountReport;
 #[cfg(test)]
 mod tests;

@@ -32,7 +32,6 @@ impl<T> Requests<T> {
         let req = self.remove(id)?;
         self.sched.remove(req.fs, id);
         self.deadlines.untrack(req.seq);
-        self.outstanding -= 1;
         self.counters.submitted -= 1;
         match req.state {
             State::Queued { token, .. } => token,
@@ -41,51 +40,50 @@ impl<T> Requests<T> {
     }
 
     /// Cancels with `-errno` (`ECANCELED`, or `ETIMEDOUT` for a timeout) at `now`.
-    pub fn cancel(&mut self, id: Id, errno: i32, now: Instant) -> Result<Effect, CancelError> {
+    pub fn cancel(&mut self, id: Id, errno: i32, now: Instant) -> Result<(), CancelError> {
         let req = self.reqs.get_mut(id).ok_or(CancelError::NotFound)?;
         let close = req.kind == OpKind::Close;
         let (fs, seq) = (req.fs, req.seq);
         let cancelled =
             |token| State::Ready { result: -errno, cancelled: true, token: Some(token), out: None };
-        let (became_ready, late_fd) =
-            match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
-                State::Queued { op: _, token: Some(token) } => {
-                    // A queued close never runs: its fd stays the caller's.
-                    req.state = cancelled(token);
-                    self.sched.remove(fs, id);
-                    (self.push_ready(id), None)
-                }
-                State::Running { token } if !close => {
-                    req.state = cancelled(token);
-                    self.abandoned += 1;
-                    self.abandoned_bytes += req.bytes;
-                    self.sched.abandon(fs);
-                    // Before the cancel can be delivered.
-                    req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
-                    (self.push_ready(id), None)
-                }
-                State::Ready { result, cancelled: false, token: Some(token), .. }
-                    if req.kind == OpKind::Open =>
-                {
-                    req.state = cancelled(token);
-                    // Keeps its place in the ready queue; the fd it opened is nobody's now.
-                    (false, (result >= 0).then_some(result))
-                }
-                State::Ready { cancelled: false, token: None, out, .. } if req.kind == OpKind::Open => {
-                    // Handed off: the loop delivers -ECANCELED and has the library close the
-                    // descriptor (the hand-off settles which of cancel and delivery won).
-                    req.state = State::Ready { result: -errno, cancelled: true, token: None, out };
-                    (false, None)
-                }
-                other => {
-                    let err = match other {
-                        State::Queued { token: None, .. } | State::Abandoned { .. } => CancelError::NotFound,
-                        _ => CancelError::Already,
-                    };
-                    req.state = other;
-                    return Err(err);
-                }
-            };
+        let late_fd = match std::mem::replace(&mut req.state, State::Abandoned { owed: false }) {
+            State::Queued { op: _, token: Some(token) } => {
+                // A queued close never runs: its fd stays the caller's.
+                req.state = cancelled(token);
+                self.sched.remove(fs, id);
+                self.push_ready(id);
+                None
+            }
+            State::Running { token } if !close => {
+                req.state = cancelled(token);
+                self.abandoned += 1;
+                self.abandoned_bytes += req.bytes;
+                self.sched.abandon(fs);
+                // Before the cancel can be delivered.
+                req.fds.iter().filter(|&&fd| fd >= 0).for_each(|&fd| fdguard::hold(fd));
+                self.push_ready(id);
+                None
+            }
+            State::Ready { result, cancelled: false, token: Some(token), .. } if req.kind == OpKind::Open => {
+                req.state = cancelled(token);
+                // Keeps its place in the ready queue; the fd it opened is nobody's now.
+                (result >= 0).then_some(result)
+            }
+            State::Ready { cancelled: false, token: None, out, .. } if req.kind == OpKind::Open => {
+                // Handed off: the loop delivers -ECANCELED and has the library close the
+                // descriptor (the hand-off settles which of cancel and delivery won).
+                req.state = State::Ready { result: -errno, cancelled: true, token: None, out };
+                None
+            }
+            other => {
+                let err = match other {
+                    State::Queued { token: None, .. } | State::Abandoned { .. } => CancelError::NotFound,
+                    _ => CancelError::Already,
+                };
+                req.state = other;
+                return Err(err);
+            }
+        };
         self.deadlines.untrack(seq);
         if errno == libc::ETIMEDOUT {
             self.counters.timed_out += 1;
@@ -95,19 +93,17 @@ impl<T> Requests<T> {
         if let Some(fd) = late_fd {
             self.owe_close(fs, fd, now);
         }
-        Ok(Effect { became_ready })
+        Ok(())
     }
 
     /// Times out every request whose deadline is at or before `now`; returns whether
-    /// completions became ready.
+    /// completions became ready where none were.
     pub fn expire(&mut self, now: Instant) -> bool {
-        let mut became_ready = false;
+        let none_ready = self.ready.is_empty();
         while let Some(id) = self.deadlines.pop_due(now) {
-            if let Ok(e) = self.cancel(id, libc::ETIMEDOUT, now) {
-                became_ready |= e.became_ready;
-            }
+            let _ = self.cancel(id, libc::ETIMEDOUT, now);
         }
-        became_ready
+        none_ready && !self.ready.is_empty()
     }
 
     /// When the next timeout falls due, if any request can still time out.
@@ -119,6 +115,7 @@ impl<T> Requests<T> {
     /// library holds for them (queued closes, undelivered opens) become owed closes, which
     /// still run; running syscalls become abandoned. Tokens are dropped undelivered.
     pub fn shutdown(&mut self, now: Instant) {
+        self.closed = true;
         let callers = self.reqs.ids_where(|r| {
             matches!(
                 r.state,
@@ -160,10 +157,14 @@ impl<T> Requests<T> {
         self.sched.retain(|id| reqs.get(id).is_some());
         self.ready.clear();
         self.deadlines.clear();
-        self.outstanding = 0;
         for (fs, fd) in owed {
             self.owe_close(fs, fd, now);
         }
+    }
+
+    /// Whether [`Requests::shutdown`] has run.
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Removes the owed closes still queued (or waiting for a slot) and returns their

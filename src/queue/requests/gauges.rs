@@ -73,11 +73,6 @@ impl<T> Requests<T> {
         self.sched.hold_blocked(hold);
     }
 
-    /// Undelivered requests (what `queue_depth` bounds).
-    pub fn outstanding(&self) -> usize {
-        self.outstanding
-    }
-
     /// Bytes of caller data held in library memory (read buffers until delivered, write
     /// copies until delivered).
     pub fn held_bytes(&self) -> usize {
@@ -164,10 +159,6 @@ impl<T> Requests<T> {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
-    }
-
-    pub fn counters_mut(&mut self) -> &mut Counters {
-        &mut self.counters
     }
 
     /// The filesystems that have a request queued, or a syscall running, for at least

@@ -12,13 +12,6 @@
 use super::*;
 
 impl<T> Requests<T> {
-    /// Delivers the oldest ready request.
-    pub fn pop_ready(&mut self) -> Option<Completion<T>> {
-        let c = self.flush_ready()?;
-        self.delivered(c.id);
-        Some(c)
-    }
-
     /// Hands off the oldest ready request's completion: it stays here, Ready without its
     /// token, until [`Requests::delivered`].
     pub fn flush_ready(&mut self) -> Option<Completion<T>> {
@@ -80,7 +73,6 @@ impl<T> Requests<T> {
         if req.syscall.is_none() {
             self.remove(id);
         } // else its abandoned syscall still runs: `finish` frees the slot
-        self.outstanding -= 1;
         self.counters.delivered += 1;
     }
 

@@ -1,7 +1,7 @@
 //! A worker's side of the table: the oldest startable request moves to Running for it
 //! ([`Requests::take_work`]), and its syscall's return makes it Ready, or, when nobody waits
 //! for it any more, frees it and owes a close for a descriptor it opened
-//! ([`Requests::finish`]).
+//! ([`Requests::finish`]); the call's service time is counted ([`Requests::record_service`]).
 
 use super::*;
 
@@ -34,26 +34,20 @@ impl<T> Requests<T> {
         Some((id, op, fs))
     }
 
-    /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno). If
-    /// nobody waits for it any more (cancelled, timed out, shut down), a descriptor it opened
-    /// becomes an owed close on the same filesystem.
-    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, now: Instant) -> Effect {
-        self.finish_with(id, kind, result, None, now)
+    /// A worker's syscall took `took` (its service time).
+    pub fn record_service(&mut self, took: Duration) {
+        self.counters.service.record(took);
     }
 
-    /// [`Requests::finish`] for a call that wrote into library memory (`out`): kept for
-    /// delivery if the request still waits and succeeded, else dropped.
-    pub fn finish_with(
-        &mut self,
-        id: Id,
-        kind: OpKind,
-        result: i32,
-        out: Option<Output>,
-        now: Instant,
-    ) -> Effect {
+    /// A worker's `kind` syscall for request `id` returned `result` (fd, 0, or -errno),
+    /// having written `out` into library memory (a stat's result, a read's bytes), kept for
+    /// delivery if the request still waits and succeeded, else dropped. If nobody waits for
+    /// it any more (cancelled, timed out, shut down), a descriptor it opened becomes an owed
+    /// close on the same filesystem.
+    pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, out: Option<Output>, now: Instant) {
         let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
             debug_assert!(false, "a running request keeps its slot until its syscall returns");
-            return Effect::default();
+            return;
         };
         let abandoned = req.runs_abandoned();
         req.syscall = None;
@@ -71,7 +65,8 @@ impl<T> Requests<T> {
                 let out = Output::of_result(out, result);
                 req.state = State::Ready { result, cancelled: false, token: Some(token), out };
                 self.deadlines.untrack(seq);
-                return Effect { became_ready: self.push_ready(id) };
+                self.push_ready(id);
+                return;
             }
             // Cancelled or timed out, and not yet delivered: delivery frees the slot.
             ready @ State::Ready { .. } => req.state = ready,
@@ -79,7 +74,7 @@ impl<T> Requests<T> {
                 self.remove(id);
                 if owed {
                     self.owed -= 1;
-                    return Effect::default(); // its result is nobody's
+                    return; // its result is nobody's
                 }
             }
             State::Queued { .. } => unreachable!("a queued request has no syscall"),
@@ -87,6 +82,5 @@ impl<T> Requests<T> {
         if let Some(fd) = late_fd {
             self.owe_close(fs, fd, now);
         }
-        Effect::default()
     }
 }
