@@ -105,9 +105,13 @@ async def _entries(path):
 
 async def listdir(path="."):
     """``os.listdir(path)``: the names in directory `path`, as ``str`` unless `path` is
-    ``bytes``, in directory order, without ``.`` and ``..``."""
-    want_bytes = isinstance(path, bytes)
-    return [n if want_bytes else _os.fsdecode(n) for n, _, _ in await _entries(path)]
+    ``bytes``, in directory order, without ``.`` and ``..``. ``os.listdir`` itself, as one
+    request on a libaopen worker charged to the directory's filesystem (one hop to the pool,
+    where an open, getdents calls and a close as requests of their own would make three or
+    more)."""
+    if isinstance(path, int):
+        return await _context().run_blocking(lambda: _os.listdir(path), fd=path)
+    return await _context().run_blocking(lambda: _os.listdir(path), path=path)
 
 
 class DirEntry:
