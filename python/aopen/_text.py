@@ -314,11 +314,13 @@ class AsyncTextIOWrapper(_Detachable):
         # A line already decoded is returned here, as the built-in's readline returns it:
         # no system call can happen, so no operation (and no snapshot of the stack) is
         # needed. Anything else is an operation.
-        if size == -1 and type(size) is int and not self._sync and not self._detached \
-                and "_make" not in self.__dict__ and self._runner.idle():
-            line = self._file._buffered_line()
-            if line is not None:
-                return line
+        if size == -1 and type(size) is int:
+            d = self.__dict__
+            r = d.get("_runner")  # (None around a synchronous file: then an operation)
+            if r is not None and not r.busy and r.pending is None and not self._detached:
+                line = d["_file"]._buffered_line()
+                if line is not None:
+                    return line
         return await self._call("readline", size)
 
     async def read(self, size=-1):
