@@ -85,7 +85,7 @@ static int test_bad_input_is_refused_at_submit(void) {
     long_path[sizeof long_path - 1] = '\0';
     CHECK_EQ(aopen_fsync_submit(NULL, 0, 0, NULL, NULL), -EINVAL);
     CHECK_EQ(aopen_fsync_submit(ctx, -1, 0, NULL, NULL), -EBADF);
-    CHECK_EQ(aopen_fsync_submit(ctx, 0, 2, NULL, NULL), -EINVAL);
+    CHECK_EQ(aopen_fsync_submit(ctx, 0, 4, NULL, NULL), -EINVAL);
     CHECK_EQ(aopen_unlink_submit(ctx, NULL, 0, NULL, NULL), -EINVAL);
     CHECK_EQ(aopen_unlink_submit(ctx, "x", 1, NULL, NULL), -EINVAL);
     CHECK_EQ(aopen_unlink_submit(ctx, long_path, 0, NULL, NULL), -ENAMETOOLONG);

@@ -87,9 +87,21 @@ struct timespec;
 #define AOPEN_OP_FTRUNCATE 10u
 
 /**
+ * Completion of an `aopen_mount_event_submit` request.
+ */
+#define AOPEN_OP_MOUNT_EVENT 24u
+
+/**
  * `aopen_fsync_submit` flags: `fdatasync(2)` instead of `fsync(2)`.
  */
 #define AOPEN_FSYNC_DATASYNC 1u
+
+/**
+ * `aopen_fsync_submit` flags: run even while the file's filesystem is blocked and the
+ * context fails fast (`AOPEN_OPT_FAIL_FAST`): the sync queues behind the stuck calls, as
+ * every call does without fail-fast. For a call that must wait, like a final flush.
+ */
+#define AOPEN_FSYNC_WAIT 2u
 
 /**
  * `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
@@ -114,10 +126,49 @@ struct timespec;
 #define AOPEN_OPT_NO_INLINE 4u
 
 /**
+ * `aopen_options.flags`: fail fast on blocked filesystems. While the watchdog marks a
+ * filesystem blocked (a call on it asleep in the kernel past 200 ms; see
+ * `aopen_mount_event_submit`), each new request charged to it completes at once with
+ * -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
+ * filesystem are untouched, and once it recovers its requests run again. -EHOSTDOWN
+ * ("host is down") because no local file call returns it, so a caller can tell "refused,
+ * its filesystem is blocked" from the call's own error: -ENOTCONN is what a FUSE
+ * filesystem whose daemon died returns, -ETIMEDOUT is this library's timeout and an NFS
+ * soft mount's, -EIO and -EAGAIN are the file's or the queue's. Two calls never fail fast:
+ * a close (`aclose_submit`: the library owns the descriptor and closes it behind the
+ * stuck calls) and an fsync with `AOPEN_FSYNC_WAIT` (the per-request opt-out). The check
+ * costs a submit a few loads of memory the pool publishes, no lock and no syscall; a
+ * request submitted within a moment of the marking may still queue.
+ */
+#define AOPEN_OPT_FAIL_FAST 8u
+
+/**
  * Buckets in the `aopen_stats` histograms: bucket 0 counts durations under 2 us, bucket
  * `i` those in [2^i, 2^(i+1)) us, the last everything from 2^31 us on.
  */
 #define AOPEN_HIST_BUCKETS 32
+
+/**
+ * `aopen_mount_event.kind`: the filesystem is marked blocked: a call on it has been asleep
+ * in its syscall for the blocked threshold (200 ms). `stuck` and `stuck_since_ns` say how
+ * many calls were in their syscalls there and since when.
+ */
+#define AOPEN_MOUNT_BLOCKED 1u
+
+/**
+ * `aopen_mount_event.kind`: a filesystem reported blocked is no longer: its stuck calls
+ * returned (so the next call on it runs at once).
+ */
+#define AOPEN_MOUNT_RECOVERED 2u
+
+/**
+ * `aopen_mount_event.kind`: the filesystem is gone: unmounted or lazily detached (it left
+ * the mount table; seen within 50 ms), or its server's connection aborted (a call on it
+ * failed with ENOTCONN or ECONNABORTED, as every call on a FUSE filesystem whose daemon
+ * died does). Reported once; no blocked or recovered event of it follows (until it is
+ * mounted again).
+ */
+#define AOPEN_MOUNT_GONE 3u
 
 /**
  * Completion of an `aopen_readlink_submit` request.
@@ -382,9 +433,14 @@ typedef struct aopen_stats_snapshot {
    */
   uint64_t abandoned_buffer_bytes;
   /**
+   * Mount events dropped because more than 256 changes waited while no
+   * `aopen_mount_event_submit` request took them (see `aopen_mount_event.dropped`).
+   */
+  uint64_t mount_events_dropped;
+  /**
    * Zero; room for more counters without changing the struct's size.
    */
-  uint64_t reserved[4];
+  uint64_t reserved[3];
 } aopen_stats_snapshot;
 
 /**
@@ -433,6 +489,61 @@ typedef struct aopen_mount_stats {
  * Receives one mount from `aopen_stats_mounts`; `m` is valid only during the call.
  */
 typedef void (*aopen_mount_cb)(const struct aopen_mount_stats *m, void *user_data);
+
+/**
+ * One change in the state of a filesystem, written by `aopen_mount_event_submit`'s
+ * completion. Strings are NUL-terminated, cut to fit, empty when unknown.
+ */
+typedef struct aopen_mount_event {
+  /**
+   * `AOPEN_MOUNT_BLOCKED`, `AOPEN_MOUNT_RECOVERED` or `AOPEN_MOUNT_GONE`.
+   */
+  uint32_t kind;
+  /**
+   * Blocked: the calls in their syscalls on the filesystem when it was marked (abandoned
+   * ones included); otherwise 0.
+   */
+  uint32_t stuck;
+  /**
+   * The id of the mount that names the filesystem (mountinfo's first field, as
+   * `statx`'s `stx_mnt_id`), or 0 if no mount table named it.
+   */
+  uint64_t mount_id;
+  /**
+   * The filesystem as the library charges requests to it: its device number
+   * (`major << 32 | minor`), or for a network filesystem a hash of its server with the
+   * top bit set. Events of one filesystem carry the same value.
+   */
+  uint64_t fs_id;
+  /**
+   * When the change was seen: CLOCK_MONOTONIC, in nanoseconds.
+   */
+  uint64_t at_ns;
+  /**
+   * Blocked: when the oldest of the stuck calls entered its syscall (CLOCK_MONOTONIC,
+   * nanoseconds); otherwise 0.
+   */
+  uint64_t stuck_since_ns;
+  /**
+   * Changes dropped, because more than 256 waited while no request took them, between
+   * the event delivered before this one and this one (oldest dropped first; each is also
+   * counted in `aopen_stats_snapshot.mount_events_dropped`).
+   */
+  uint64_t dropped;
+  /**
+   * Where it is (or, gone, was) mounted.
+   */
+  char mount_point[4096];
+  /**
+   * Its type ("nfs4", "fuse.sshfs", ...).
+   */
+  char fstype[64];
+  /**
+   * What is mounted: the server and export ("srv:/export", "//srv/share"), a device,
+   * or the name a FUSE daemon gave.
+   */
+  char source[1024];
+} aopen_mount_event;
 
 /**
  * A function `aopen_call_submit` runs on a worker: it gets `arg` and returns the request's
@@ -604,7 +715,10 @@ int64_t aclose_submit(struct aopen_ctx *ctx, int fd, aopen_cb cb, void *user_dat
  *
  * # Parameters
  * - `fd`: an open descriptor.
- * - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`.
+ * - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`, or'd with
+ *   `AOPEN_FSYNC_WAIT` for a sync that must run even while its filesystem is blocked and
+ *   the context fails fast (`AOPEN_OPT_FAIL_FAST`): it queues behind the stuck calls as
+ *   without fail-fast (a final flush before a close, say).
  * - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno, and its
  *   `op` is `AOPEN_OP_FSYNC`).
  *
@@ -1292,11 +1406,54 @@ int aopen_stats_mounts(const struct aopen_ctx *ctx,
                        void *user_data);
 
 /**
+ * Submits a request for the next change in the state of a filesystem and returns at once.
+ *
+ * The request completes when a filesystem this context has charged a request to changes
+ * state: blocked, recovered or gone (see `AOPEN_MOUNT_*`); `*out` is written with the
+ * change when the completion is delivered, before the callback runs. Changes that happen
+ * while no such request waits are kept in the context, oldest first, up to 256 (past that
+ * the oldest are dropped and counted in the next event's `dropped`), so a loop that
+ * submits the next request from its callback misses none. Per filesystem, blocked and
+ * recovered alternate, and gone comes once, last. One request may wait at a time.
+ *
+ * Like every request it has an id, is cancelled by `aopen_cancel` (delivered at once with
+ * -ECANCELED; the next change goes to the next request), counts against `queue_depth`,
+ * and is dropped undelivered by `aopen_ctx_free`; the context's timeout does not apply to
+ * it. Once one has been submitted, the context's watchdog looks at the mount table every
+ * 50 ms (one `poll(2)` of /proc/self/mountinfo; a read of it when mounts changed).
+ *
+ * # Parameters
+ * - `out`: where the change is written; must stay valid until the completion is delivered
+ *   (or the request is cancelled and that delivered).
+ * - `cb`, `user_data`: as for `aopen_submit` (result 0, or -ECANCELED; `op`
+ *   `AOPEN_OP_MOUNT_EVENT`).
+ *
+ * # Returns
+ * A request id > 0, or -EINVAL (NULL `ctx` or `out`), -EBUSY (another mount-event request
+ * waits), -EAGAIN (queue full), -ESHUTDOWN (in a forked child).
+ *
+ * # Memory and lifetimes
+ * `*out` is written only by the call that delivers the completion (`aopen_dispatch` or
+ * `aopen_reap`), on its thread; a cancelled request's `*out` is never written.
+ *
+ * # Thread safety
+ * Any thread, any time, including from a callback.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `out` is NULL or writable for one
+ * `struct aopen_mount_event` until the completion is delivered.
+ */
+int64_t aopen_mount_event_submit(struct aopen_ctx *ctx,
+                                 struct aopen_mount_event *out,
+                                 aopen_cb cb,
+                                 void *user_data);
+
+/**
  * The byte layout of a struct the C API passes.
  *
  * # Parameters
  * - `struct_name`: `"aopen_options"`, `"aopen_completion"`, `"aopen_stats_snapshot"`,
- *   `"aopen_mount_stats"`, or one of the kernel's the calls write: `"statx"`,
+ *   `"aopen_mount_stats"`, `"aopen_mount_event"`, or one of the kernel's the calls write: `"statx"`,
  *   `"statx_timestamp"`, `"statfs"`, `"timespec"`.
  * - `field_name`: a field's C name, or NULL for the struct itself.
  *
@@ -1311,7 +1468,8 @@ int aopen_stats_mounts(const struct aopen_ctx *ctx,
  * # Safety
  * `struct_name` and `field_name` are NULL or NUL-terminated strings.
  */
-int64_t aopen_struct_layout(const char *struct_name, const char *field_name);
+int64_t aopen_struct_layout(const char *struct_name,
+                            const char *field_name);
 
 /**
  * Submits an asynchronous `readlinkat(AT_FDCWD, path, buf, len)` and returns at once.

@@ -43,6 +43,9 @@ pub struct Config {
     pub no_mounts: bool,
     /// Never complete a call on the caller's thread (the `_nowait` calls always `EAGAIN`).
     pub no_inline: bool,
+    /// Complete new requests of a filesystem marked blocked at once with `EHOSTDOWN`
+    /// (closes and fsyncs asked to wait excepted: see `Op::fails_fast`).
+    pub fail_fast: bool,
     /// Most KiB of caller data held in library memory at once (0 = default).
     pub buffer_budget_kib: u32,
 }
@@ -58,6 +61,7 @@ pub struct Resolved {
     pub per_mount_threads: usize,
     pub no_mounts: bool,
     pub no_inline: bool,
+    pub fail_fast: bool,
     /// Bytes.
     pub buffer_budget: usize,
 }
@@ -115,6 +119,7 @@ impl Config {
             },
             no_mounts: self.no_mounts,
             no_inline: self.no_inline,
+            fail_fast: self.fail_fast,
             buffer_budget: match self.buffer_budget_kib {
                 0 => DEFAULT_BUFFER_BUDGET_KIB as usize,
                 k => k as usize,

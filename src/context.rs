@@ -180,13 +180,29 @@ impl<T: Send + 'static> Context<T> {
         self.submit_pooled(op, token)
     }
 
-    /// Queues `op` for a worker, charged to its file's filesystem.
+    /// Queues `op` for a worker, charged to its file's filesystem; or, when the context
+    /// fails fast and that filesystem is marked blocked (read without the lock), completes
+    /// it at once with `EHOSTDOWN` (see `Op::fails_fast` for the calls that never do).
     fn submit_pooled(&self, op: Op, token: T) -> Result<Id, (i32, T)> {
         if let Err(e) = self.alive() {
             return Err((e, token));
         }
         let fs = (self.attribute)(&op);
+        if self.shared.cfg.fail_fast && op.fails_fast() && self.shared.blocked.contains(fs) {
+            return self.shared.submit_completed(op.kind(), -libc::EHOSTDOWN, None, token);
+        }
         self.shared.submit(fs, op, token)
+    }
+
+    /// Queues a mount-event request: it completes with the next change in the state of a
+    /// filesystem this context has charged a request to (blocked, recovered, gone), its
+    /// output an `Output::MountEvent` (see `queue::events`). Changes while none waits are
+    /// kept (bounded). `Err(EBUSY)` while another waits; else as any submit.
+    pub fn submit_mount_event(&self, token: T) -> Result<Id, (i32, T)> {
+        if let Err(e) = self.alive() {
+            return Err((e, token));
+        }
+        self.shared.submit_mount_event(token)
     }
 
     /// Cancels a request: it will be delivered with `-ECANCELED`. `Err(ENOENT)`: no such

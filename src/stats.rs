@@ -50,6 +50,8 @@ pub struct Counters {
     pub owed_closes: u64,
     /// Requests that completed on the submitting thread (the fast path; see `op::inline`).
     pub inline: u64,
+    /// Mount events dropped because the queue of changes was full (see `queue::events`).
+    pub mount_events_dropped: u64,
     /// How long requests waited between submit and a worker taking them.
     pub queue_wait: Histogram,
     /// How long their syscalls ran.

@@ -53,7 +53,8 @@ class Stats(ctypes.Structure):
             ("inline_completions", ctypes.c_uint64),
             ("buffer_bytes", ctypes.c_uint64),
             ("abandoned_buffer_bytes", ctypes.c_uint64),
-            ("reserved", ctypes.c_uint64 * 4),
+            ("mount_events_dropped", ctypes.c_uint64),
+            ("reserved", ctypes.c_uint64 * 3),
         ]
     )
 

@@ -41,4 +41,12 @@ impl<T: Send + 'static> Context<T> {
             })
             .collect())
     }
+
+    /// Names a delivered mount event's filesystem by its mount in the current mount table
+    /// (which keeps departed filesystems' names), unless the change named it already.
+    pub fn describe_change(&self, c: &mut crate::fs::change::MountChange) {
+        if c.mount.is_none() {
+            c.mount = fs::current().mount_of_fs(c.fs).cloned();
+        }
+    }
 }

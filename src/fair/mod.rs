@@ -1,8 +1,10 @@
 //! Fairness between filesystems: per-filesystem shares and the blocked budget ([`shares`]),
 //! which filesystems count as blocked ([`marking`]), the process-wide cap on abandoned
-//! workers ([`abandoned`]), and the thresholds of growth and blocked marking ([`thresholds`]).
+//! workers ([`abandoned`]), the thresholds of growth and blocked marking ([`thresholds`]), and
+//! the blocked filesystems published for readers without the pool lock ([`blocked_hint`]).
 
 pub mod abandoned;
+pub mod blocked_hint;
 pub mod marking;
 pub mod shares;
 pub mod thresholds;

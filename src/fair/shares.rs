@@ -82,6 +82,9 @@ pub struct Scheduler {
     queued: usize,
     /// Blocked filesystems start nothing (the process is at the abandoned-worker cap).
     hold: bool,
+    /// Each change of a filesystem's mark since [`Scheduler::take_flips`] last took them, in
+    /// order: `(fs, blocked)`. The table turns them into mount events (`queue::events`).
+    flips: Vec<(FsId, bool)>,
 }
 
 impl Scheduler {
@@ -96,6 +99,7 @@ impl Scheduler {
             sums: Sums::default(),
             queued: 0,
             hold: false,
+            flips: Vec::new(),
         }
     }
 
@@ -247,6 +251,7 @@ impl Scheduler {
             }
             if q.running == 0 {
                 Self::mark(q, false, &mut self.sums);
+                self.flips.push((fs, false));
             }
         }
         Self::refile(q, fs, self.share, &mut self.runnable, &mut self.sums);
@@ -274,8 +279,17 @@ impl Scheduler {
     /// Marks exactly the filesystems in `blocked` (sorted) as blocked.
     pub fn set_blocked(&mut self, blocked: &[FsId]) {
         for (f, q) in self.fss.iter_mut() {
-            Self::mark(q, blocked.binary_search(f).is_ok(), &mut self.sums);
+            let mark = blocked.binary_search(f).is_ok();
+            if q.blocked != mark {
+                self.flips.push((*f, mark));
+            }
+            Self::mark(q, mark, &mut self.sums);
         }
+    }
+
+    /// The changes of marks since the last call, oldest first (see `flips`).
+    pub fn take_flips(&mut self) -> std::vec::Drain<'_, (FsId, bool)> {
+        self.flips.drain(..)
     }
 
     /// Whether `fs` is marked blocked.

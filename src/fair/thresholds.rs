@@ -20,6 +20,10 @@ pub const GROW_TICK: Duration = Duration::from_millis(2);
 /// [`BLOCKED_THRESHOLD`] that the kernel does not report asleep, or a blocked filesystem's
 /// work held at the abandoned-worker cap (which another context may lift).
 pub const RECHECK_TICK: Duration = Duration::from_millis(20);
+/// How often the watchdog looks at the mount table for filesystems that left it, once a
+/// mount-event request asked (see `queue::events`): a gone event comes at most this long
+/// after the unmount.
+pub const MOUNT_TICK: Duration = Duration::from_millis(50);
 /// The longest a startable request of a filesystem not blocked waits for a worker while
 /// workers are stuck (from when it is submitted, or from when the oldest stuck syscall
 /// started if that is later), besides creating the thread and the scheduler's latency: the

@@ -2,6 +2,7 @@
 //! binding that declares them by hand (Python's ctypes, say) can check its declarations
 //! against the library it loaded instead of trusting a header it never saw.
 
+use super::events::aopen_mount_event;
 use super::guard::{guard_errno, path_arg};
 use super::stats::{aopen_mount_stats, aopen_stats_snapshot};
 use super::types::{aopen_completion, aopen_options};
@@ -77,7 +78,22 @@ const LAYOUTS: &[Layout] = &[
         inline_completions,
         buffer_bytes,
         abandoned_buffer_bytes,
+        mount_events_dropped,
         reserved
+    ),
+    layout!(
+        "aopen_mount_event",
+        aopen_mount_event,
+        kind,
+        stuck,
+        mount_id,
+        fs_id,
+        at_ns,
+        stuck_since_ns,
+        dropped,
+        mount_point,
+        fstype,
+        source
     ),
     layout!(
         "aopen_mount_stats",
@@ -124,7 +140,7 @@ const LAYOUTS: &[Layout] = &[
 ///
 /// # Parameters
 /// - `struct_name`: `"aopen_options"`, `"aopen_completion"`, `"aopen_stats_snapshot"`,
-///   `"aopen_mount_stats"`, or one of the kernel's the calls write: `"statx"`,
+///   `"aopen_mount_stats"`, `"aopen_mount_event"`, or one of the kernel's the calls write: `"statx"`,
 ///   `"statx_timestamp"`, `"statfs"`, `"timespec"`.
 /// - `field_name`: a field's C name, or NULL for the struct itself.
 ///

@@ -8,7 +8,8 @@ use std::ffi::c_int;
 use std::time::Duration;
 
 pub(super) fn config_from(opts: &aopen_options) -> Result<Config, i32> {
-    if opts.flags & !(AOPEN_OPT_EVENTFD | AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE) != 0
+    if opts.flags & !(AOPEN_OPT_EVENTFD | AOPEN_OPT_NO_MOUNTS | AOPEN_OPT_NO_INLINE | AOPEN_OPT_FAIL_FAST)
+        != 0
         || opts.reserved.iter().any(|&r| r != 0)
     {
         return Err(libc::EINVAL);
@@ -22,6 +23,7 @@ pub(super) fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         per_mount_threads: opts.per_mount_threads,
         no_mounts: opts.flags & AOPEN_OPT_NO_MOUNTS != 0,
         no_inline: opts.flags & AOPEN_OPT_NO_INLINE != 0,
+        fail_fast: opts.flags & AOPEN_OPT_FAIL_FAST != 0,
         buffer_budget_kib: opts.buffer_budget_kib,
     })
 }

@@ -15,7 +15,10 @@ use std::time::Duration;
 /// unless its worker placed it there already (see [`place`]). The library memory goes back
 /// to `ctx` for later reads.
 pub(super) fn deliver_output(ctx: &Context<Token>, c: &mut Completion<Token>) {
-    let Some(out) = c.out.take() else { return };
+    let Some(mut out) = c.out.take() else { return };
+    if let Output::MountEvent(change) = &mut out {
+        ctx.describe_change(change);
+    }
     place(&c.token, &out);
     ctx.recycle(out);
 }
@@ -42,7 +45,14 @@ pub(super) fn place(t: &Token, out: &Output) -> bool {
 
 /// Copies up to `room` bytes of `out` to `dst`.
 fn copy_out(out: &Output, dst: *mut u8, room: usize) {
+    let event;
     let src: &[u8] = match out {
+        Output::MountEvent(c) => {
+            event = super::events::to_c(c);
+            // SAFETY: aopen_mount_event is integers and byte arrays, every byte written by
+            // `to_c`, with no padding (its fields' sizes are multiples of 8 bytes in order).
+            unsafe { plain_bytes(&event) }
+        }
         // SAFETY: statx is plain integers, with no padding the kernel left unwritten in a
         // zeroed box.
         Output::Statx(b) => unsafe { plain_bytes(&*b.0) },

@@ -16,7 +16,10 @@ use std::ffi::{c_int, c_uint, c_void};
 ///
 /// # Parameters
 /// - `fd`: an open descriptor.
-/// - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`.
+/// - `flags`: 0, or `AOPEN_FSYNC_DATASYNC` for `fdatasync(2)`, or'd with
+///   `AOPEN_FSYNC_WAIT` for a sync that must run even while its filesystem is blocked and
+///   the context fails fast (`AOPEN_OPT_FAIL_FAST`): it queues behind the stuck calls as
+///   without fail-fast (a final flush before a close, say).
 /// - `cb`, `user_data`: as for `aopen_submit` (the completion's result is 0 or -errno, and its
 ///   `op` is `AOPEN_OP_FSYNC`).
 ///
@@ -38,10 +41,11 @@ pub unsafe extern "C" fn aopen_fsync_submit(
     user_data: *mut c_void,
 ) -> i64 {
     guard_errno(|| {
-        if flags & !AOPEN_FSYNC_DATASYNC != 0 {
+        if flags & !(AOPEN_FSYNC_DATASYNC | AOPEN_FSYNC_WAIT) != 0 {
             return Err(libc::EINVAL);
         }
-        let op = Op::Fsync { fd, datasync: flags & AOPEN_FSYNC_DATASYNC != 0 };
+        let (datasync, wait) = (flags & AOPEN_FSYNC_DATASYNC != 0, flags & AOPEN_FSYNC_WAIT != 0);
+        let op = Op::Fsync { fd, datasync, wait };
         // SAFETY: the caller guarantees `ctx` is NULL or live.
         unsafe { submit_plain(ctx, op, cb, user_data) }
     })

@@ -35,6 +35,9 @@ mod deliver;
 /// `aopen_version`, `aopen_stats`, `aopen_stats_mounts`.
 mod stats;
 
+/// `aopen_mount_event_submit`: changes in the state of filesystems, through the queue.
+mod events;
+
 /// `aopen_struct_layout`.
 mod abi;
 
@@ -55,6 +58,7 @@ pub use attr_calls::*;
 pub use ctx::*;
 pub use data_calls::*;
 pub use deliver::*;
+pub use events::*;
 pub use fs_calls::*;
 pub use guard::aopen_ctx;
 pub use io_calls::*;

@@ -79,8 +79,11 @@ pub struct aopen_stats_snapshot {
     /// or timed-out read's buffer, which the kernel may still write, and a write's copy stay
     /// counted until the syscall returns, not only until the cancel is delivered.
     pub abandoned_buffer_bytes: u64,
+    /// Mount events dropped because more than 256 changes waited while no
+    /// `aopen_mount_event_submit` request took them (see `aopen_mount_event.dropped`).
+    pub mount_events_dropped: u64,
     /// Zero; room for more counters without changing the struct's size.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 /// One filesystem with blocked requests (see `aopen_stats_mounts`). Requests are charged to
@@ -180,7 +183,8 @@ pub unsafe extern "C" fn aopen_stats(ctx: *const aopen_ctx, out: *mut aopen_stat
             inline_completions: c.inline,
             buffer_bytes: s.buffer_bytes as u64,
             abandoned_buffer_bytes: s.abandoned_buffer_bytes as u64,
-            reserved: [0; 4],
+            mount_events_dropped: c.mount_events_dropped,
+            reserved: [0; 3],
         };
         // SAFETY: `out` is non-NULL and, per the contract, writable.
         unsafe { out.write(v) };

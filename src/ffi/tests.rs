@@ -28,7 +28,8 @@ fn options_validation() {
         reserved: [0; 4],
     };
     assert_eq!(config_from(&zero).unwrap(), Config::default());
-    assert_eq!(config_from(&aopen_options { flags: 8, ..zero }).unwrap_err(), libc::EINVAL);
+    assert_eq!(config_from(&aopen_options { flags: 16, ..zero }).unwrap_err(), libc::EINVAL);
+    assert!(config_from(&aopen_options { flags: AOPEN_OPT_FAIL_FAST, ..zero }).unwrap().fail_fast);
     assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_INLINE, ..zero }).unwrap().no_inline);
     assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_MOUNTS, ..zero }).unwrap().no_mounts);
     let mut r = zero;

@@ -36,8 +36,16 @@ pub const AOPEN_OP_RENAME: u32 = 9u32;
 /// Completion of an `aopen_ftruncate_submit` request.
 pub const AOPEN_OP_FTRUNCATE: u32 = 10u32;
 
+/// Completion of an `aopen_mount_event_submit` request.
+pub const AOPEN_OP_MOUNT_EVENT: u32 = 24u32;
+
 /// `aopen_fsync_submit` flags: `fdatasync(2)` instead of `fsync(2)`.
 pub const AOPEN_FSYNC_DATASYNC: u32 = 1u32;
+
+/// `aopen_fsync_submit` flags: run even while the file's filesystem is blocked and the
+/// context fails fast (`AOPEN_OPT_FAIL_FAST`): the sync queues behind the stuck calls, as
+/// every call does without fail-fast. For a call that must wait, like a final flush.
+pub const AOPEN_FSYNC_WAIT: u32 = 2u32;
 
 /// `aopen_options.flags`: signal `options.eventfd` (the caller's) instead of an own eventfd.
 pub const AOPEN_OPT_EVENTFD: u32 = 1u32;
@@ -54,6 +62,21 @@ pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 /// `aopen_close_nowait`, `aopen_read_nowait` and `aopen_stat_nowait` always return -EAGAIN,
 /// and every submit queues its call for a worker.
 pub const AOPEN_OPT_NO_INLINE: u32 = 4u32;
+
+/// `aopen_options.flags`: fail fast on blocked filesystems. While the watchdog marks a
+/// filesystem blocked (a call on it asleep in the kernel past 200 ms; see
+/// `aopen_mount_event_submit`), each new request charged to it completes at once with
+/// -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
+/// filesystem are untouched, and once it recovers its requests run again. -EHOSTDOWN
+/// ("host is down") because no local file call returns it, so a caller can tell "refused,
+/// its filesystem is blocked" from the call's own error: -ENOTCONN is what a FUSE
+/// filesystem whose daemon died returns, -ETIMEDOUT is this library's timeout and an NFS
+/// soft mount's, -EIO and -EAGAIN are the file's or the queue's. Two calls never fail fast:
+/// a close (`aclose_submit`: the library owns the descriptor and closes it behind the
+/// stuck calls) and an fsync with `AOPEN_FSYNC_WAIT` (the per-request opt-out). The check
+/// costs a submit a few loads of memory the pool publishes, no lock and no syscall; a
+/// request submitted within a moment of the marking may still queue.
+pub const AOPEN_OPT_FAIL_FAST: u32 = 8u32;
 
 /// Context options. An all-zero struct means every default.
 #[repr(C)]

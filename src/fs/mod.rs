@@ -10,8 +10,10 @@
 //! Rooms: the mount table ([`table`]) and its watch ([`watch`]), path and descriptor
 //! attribution ([`resolve`]) with a small cache of answers about absolute paths
 //! ([`pathcache`]), the descriptors the library opened ([`opened`]), and which filesystem
-//! types keep their calls local ([`local`]). The ids and hashers they share: [`ids`].
+//! types keep their calls local ([`local`]), and a change in a filesystem's state as a mount
+//! event reports it ([`change`]). The ids and hashers they share: [`ids`].
 
+pub mod change;
 pub(crate) mod ids;
 pub(crate) mod local;
 pub(crate) mod opened;

@@ -191,7 +191,11 @@ impl Table {
         self.all.len()
     }
 
-    #[cfg(test)]
+    /// Whether a mount of filesystem `fs` is in the table (not only departed).
+    pub fn has_live(&self, fs: FsId) -> bool {
+        self.all.iter().any(|m| m.fs == fs)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
     }

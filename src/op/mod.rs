@@ -78,6 +78,8 @@ pub enum Output {
     Statfs(StatfsBuf),
     /// The bytes a read returned.
     Bytes(Bytes),
+    /// A mount event's change (see `queue::events`).
+    MountEvent(Box<crate::fs::change::MountChange>),
 }
 
 impl Output {
@@ -98,7 +100,7 @@ impl Output {
     pub fn buffer_bytes(&self) -> usize {
         match self {
             Output::Bytes(v) => v.capacity(),
-            Output::Statx(_) | Output::Statfs(_) => 0,
+            Output::Statx(_) | Output::Statfs(_) | Output::MountEvent(_) => 0,
         }
     }
 }
@@ -128,7 +130,8 @@ pub(crate) fn most_result(kind: OpKind, asked: usize) -> i32 {
         | OpKind::Chmod
         | OpKind::Chown
         | OpKind::Utimens
-        | OpKind::Fallocate => 0,
+        | OpKind::Fallocate
+        | OpKind::MountEvent => 0,
     }
 }
 
@@ -139,8 +142,9 @@ pub enum Op {
     Open { path: CString, flags: i32, mode: u32 },
     /// `close(fd)`: the library owns `fd` from submit on.
     Close { fd: i32 },
-    /// `fsync(fd)`, or `fdatasync(fd)` with `datasync`.
-    Fsync { fd: i32, datasync: bool },
+    /// `fsync(fd)`, or `fdatasync(fd)` with `datasync`; `wait`: queued on a blocked
+    /// filesystem even when the context fails fast (see [`Op::fails_fast`]).
+    Fsync { fd: i32, datasync: bool, wait: bool },
     /// `unlinkat(AT_FDCWD, path, flags)` (`flags`: 0 or `AT_REMOVEDIR`).
     Unlink { path: CString, flags: i32 },
     /// `mkdirat(AT_FDCWD, path, mode)`.
@@ -227,6 +231,8 @@ pub enum OpKind {
     CopyFileRange = 21,
     Sendfile = 22,
     Call = 23,
+    /// A mount-event request (no `Op`: it waits in `queue::events`, not for a worker).
+    MountEvent = 24,
 }
 
 impl OpKind {
@@ -252,6 +258,13 @@ impl Shape {
 }
 
 impl Op {
+    /// Whether a context that fails fast completes this call at once while its filesystem
+    /// is marked blocked: every call but a close (the library owns its descriptor from
+    /// submit on, and a close refused would leave it open) and an fsync submitted to wait.
+    pub fn fails_fast(&self) -> bool {
+        !matches!(self, Op::Close { .. } | Op::Fsync { wait: true, .. })
+    }
+
     pub fn kind(&self) -> OpKind {
         match self {
             Op::Open { .. } => OpKind::Open,

@@ -15,7 +15,7 @@ pub fn run_syscall(op: &mut Op) -> i32 {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
         // (An abandoned call may still be about to use the number: see fdguard.)
         Op::Close { fd } => fdguard::close(*fd).map_or_else(|e| -e, |()| 0),
-        Op::Fsync { fd, datasync } => status(sys::fsync(*fd, *datasync)),
+        Op::Fsync { fd, datasync, .. } => status(sys::fsync(*fd, *datasync)),
         Op::Unlink { path, flags } => status(sys::unlink(path, *flags)),
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
         Op::Rename { from, to, flags } => status(sys::rename(from, to, *flags)),

@@ -61,6 +61,7 @@
 //! never run under the pool lock.
 
 mod deliver;
+mod events;
 pub mod parking;
 mod place;
 mod shared;

@@ -22,6 +22,7 @@
 
 use crate::config::Resolved;
 use crate::fair::abandoned;
+use crate::fair::blocked_hint::BlockedHint;
 use crate::mem::buffers::Buffers;
 use crate::op::run::Executor;
 use crate::op::Op;
@@ -97,6 +98,9 @@ pub struct Shared<T> {
     pub(super) placing: AtomicUsize,
     /// Spare large read buffers, for the next reads (see `mem::buffers`).
     pub(crate) buffers: Buffers,
+    /// The filesystems marked blocked, as the table publishes them for readers without the
+    /// lock (a submit that fails fast).
+    pub(crate) blocked: Arc<BlockedHint>,
 }
 
 /// Everything guarded by `Shared::inner`.
@@ -136,6 +140,7 @@ impl<T: Send + 'static> Shared<T> {
         let (depth, budget) = (cfg.queue_depth, cfg.buffer_budget);
         let table = Requests::new(cfg.timeout, cfg.per_mount_threads, cfg.max_threads);
         let ids = table.ids();
+        let blocked = table.blocked_hint();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 q: table,
@@ -172,6 +177,7 @@ impl<T: Send + 'static> Shared<T> {
             place,
             placing: AtomicUsize::new(0),
             buffers: Buffers::default(),
+            blocked,
         });
         let s = Arc::clone(&shared);
         spawn_thread("aopen-watchdog", move || s.watchdog()).map_err(|_| libc::EAGAIN)?;

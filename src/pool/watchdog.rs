@@ -23,6 +23,8 @@ impl<T: Send + 'static> Shared<T> {
             self.woke_unpublished(&mut g); // published once, below, before it looks at the inbox
             Self::hold_at_cap(&mut g);
             self.mark_blocked(&mut g, now);
+            self.check_mounts(&mut g);
+            self.woke_unpublished(&mut g); // mount events the marking or the table completed
             self.grow(&mut g, now);
             let next = self.next_round(&g, now);
             self.set_watchdog_next(&mut g, next);
@@ -59,8 +61,10 @@ impl<T: Send + 'static> Shared<T> {
     /// while a syscall runs on a filesystem not marked blocked, once it could be marked
     /// (every [`RECHECK_TICK`] once it is old enough but not asleep), whether or not work
     /// waits, since marking is what makes room in a pool full of stuck workers; while the
-    /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]. So an idle context, or
-    /// one whose only syscalls are stuck on filesystems already marked, never ticks.
+    /// abandoned-worker cap holds work back, every [`RECHECK_TICK`]; once a mount-event
+    /// request asked, every [`MOUNT_TICK`] (the mount table). So an idle context that never
+    /// asked for mount events, or one whose only syscalls are stuck on filesystems already
+    /// marked, never ticks.
     pub(super) fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
         let t = &g.q;
         let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
@@ -69,7 +73,8 @@ impl<T: Send + 'static> Shared<T> {
             _ => now + RECHECK_TICK,
         });
         let held = (t.held() > 0).then_some(now + RECHECK_TICK);
-        [t.next_deadline(), grow, mark, held].into_iter().flatten().min()
+        let mounts = Self::next_mount_check(g, now);
+        [t.next_deadline(), grow, mark, held, mounts].into_iter().flatten().min()
     }
 
     /// Marks the filesystems whose syscalls are asleep in the kernel past

@@ -42,13 +42,20 @@
 //! the table tells it what is queued, started, abandoned and ended; it says what runs next.
 //! The table marks filesystems blocked from the ages of their running syscalls
 //! ([`Requests::mark_blocked`]).
+//!
+//! Mount events. A mount-event request waits in the table (`Waiting`), not in a queue: the
+//! changes it waits for are recorded where the table learns of them (the scheduler's marks,
+//! a call failing with a dead connection, the mount table the watchdog hands in) into
+//! [`MountEvents`], which completes it with the next one (`requests/events.rs`).
 
+use crate::fair::blocked_hint::BlockedHint;
 use crate::fair::shares::Scheduler;
 use crate::fdguard;
 use crate::fs::FsId;
 use crate::fs::IdHasher;
 use crate::op::{most_result, Op, OpKind, Output};
 use crate::queue::deadlines::Deadlines;
+use crate::queue::events::MountEvents;
 use crate::queue::idmap::IdMap;
 use crate::queue::ids::Id;
 use crate::stats::Counters;
@@ -88,6 +95,9 @@ enum State<T> {
     /// Nobody waits for it and its syscall runs (abandoned): an owed close (`owed`), or a
     /// request delivered or shut down before its syscall returned.
     Abandoned { owed: bool },
+    /// A mount-event request waiting for the next change (see `queue::events`); it has no
+    /// syscall and no queue place.
+    Waiting { token: T },
 }
 
 #[derive(Debug)]
@@ -144,6 +154,10 @@ pub struct Requests<T> {
     counters: Counters,
     /// Whether [`Requests::shutdown`] has run.
     closed: bool,
+    /// Changes of the filesystems' states, and the request waiting for the next one.
+    events: MountEvents,
+    /// The filesystems the scheduler marks blocked, for readers without the lock.
+    blocked_hint: std::sync::Arc<BlockedHint>,
 }
 
 impl<T> Requests<T> {
@@ -176,6 +190,8 @@ impl<T> Requests<T> {
             abandoned: 0,
             counters: Counters::default(),
             closed: false,
+            events: MountEvents::default(),
+            blocked_hint: Default::default(),
         }
     }
 
@@ -193,6 +209,7 @@ impl<T> Requests<T> {
         self.sched.push(fs, seq, id);
         self.deadlines.track(seq, id, submitted);
         self.counters.submitted += 1;
+        self.events.see(fs);
         Ok(())
     }
 
@@ -300,6 +317,7 @@ impl<T> Requests<T> {
 }
 
 mod cancel;
+mod events;
 mod gauges;
 mod handoff;
 mod running;

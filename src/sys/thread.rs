@@ -41,6 +41,14 @@ pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
     Some(matches!(state, b'S' | b'D'))
 }
 
+/// CLOCK_MONOTONIC now, in nanoseconds (the clock `Instant` reads on Linux).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a live, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

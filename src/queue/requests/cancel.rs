@@ -54,6 +54,13 @@ impl<T> Requests<T> {
                 self.push_ready(id);
                 None
             }
+            State::Waiting { token } => {
+                // A mount-event request: the next change goes to the next request.
+                req.state = cancelled(token);
+                self.events.forget(id);
+                self.push_ready(id);
+                None
+            }
             State::Running { token } if !close => {
                 req.state = cancelled(token);
                 self.abandoned += 1;
@@ -119,7 +126,10 @@ impl<T> Requests<T> {
         let callers = self.reqs.ids_where(|r| {
             matches!(
                 r.state,
-                State::Queued { token: Some(_), .. } | State::Running { .. } | State::Ready { .. }
+                State::Queued { token: Some(_), .. }
+                    | State::Running { .. }
+                    | State::Ready { .. }
+                    | State::Waiting { .. }
             )
         });
         let mut owed = Vec::new();
@@ -131,6 +141,10 @@ impl<T> Requests<T> {
                     if let Op::Close { fd } = op {
                         owed.push((fs, fd));
                     }
+                    self.remove(id);
+                }
+                State::Waiting { .. } => {
+                    self.events.forget(id);
                     self.remove(id);
                 }
                 State::Running { .. } => {

@@ -50,10 +50,12 @@ impl<T> Requests<T> {
 
     /// Re-marks which filesystems are blocked, by the policy in `fair::marking`: those with a
     /// syscall running since before `since` for which `asleep(id)` holds (the pool asks the
-    /// kernel whether the worker is asleep). Returns how many filesystems are blocked.
+    /// kernel whether the worker is asleep). Returns how many filesystems are blocked. Each
+    /// change of a mark is a mount event (see `requests/events.rs`).
     pub fn mark_blocked(&mut self, since: Instant, asleep: impl FnMut(Id) -> bool) -> usize {
         let blocked = marking::blocked(&self.sched, self.syscalls(), since, asleep);
         self.sched.set_blocked(&blocked);
+        self.note_flips();
         blocked.len()
     }
 

@@ -43,8 +43,18 @@ impl<T> Requests<T> {
     /// having written `out` into library memory (a stat's result, a read's bytes), kept for
     /// delivery if the request still waits and succeeded, else dropped. If nobody waits for
     /// it any more (cancelled, timed out, shut down), a descriptor it opened becomes an owed
-    /// close on the same filesystem.
+    /// close on the same filesystem. A dead connection, or the filesystem's last stuck
+    /// syscall returning, is a mount event (see `requests/events.rs`).
     pub fn finish(&mut self, id: Id, kind: OpKind, result: i32, out: Option<Output>, now: Instant) {
+        let fs = self.reqs.get(id).map(|r| r.fs);
+        if let Some(fs) = fs {
+            self.note_result(fs, result);
+        }
+        self.finish_call(id, kind, result, out, now);
+        self.note_flips();
+    }
+
+    fn finish_call(&mut self, id: Id, kind: OpKind, result: i32, out: Option<Output>, now: Instant) {
         let Some(req) = self.reqs.get_mut(id).filter(|r| r.syscall.is_some()) else {
             debug_assert!(false, "a running request keeps its slot until its syscall returns");
             return;
@@ -77,7 +87,7 @@ impl<T> Requests<T> {
                     return; // its result is nobody's
                 }
             }
-            State::Queued { .. } => unreachable!("a queued request has no syscall"),
+            State::Queued { .. } | State::Waiting { .. } => unreachable!("it has no syscall"),
         }
         if let Some(fd) = late_fd {
             self.owe_close(fs, fd, now);

@@ -8,7 +8,7 @@ use crate::mem::bytes::Bytes;
 fn a_running_call_other_than_open_is_cancelled_at_once_and_a_done_one_is_not() {
     let mut t: Requests<&str> = Requests::new(None, usize::MAX, usize::MAX);
     let now = Instant::now();
-    let sync = submit(&mut t, Op::Fsync { fd: 3, datasync: false }, "sync", now);
+    let sync = submit(&mut t, Op::Fsync { fd: 3, datasync: false, wait: false }, "sync", now);
     let (id, op, _) = t.take_work(now).unwrap();
     assert_eq!((id, op.kind()), (sync, OpKind::Fsync));
     t.cancel(sync, libc::ECANCELED, now).unwrap();
