@@ -28,9 +28,11 @@ import os as _os  # as _os: the submodule aopen.os becomes this package's `os` a
 
 from . import _abi, _loop
 from ._loop import AopenError
+from ._events import MountEvent, mount_events
 from ._stats import blocked_mounts, stats
 
-__all__ = ["aopen", "aiofile", "configure", "close", "stats", "blocked_mounts", "AopenError"]
+__all__ = ["aopen", "aiofile", "configure", "close", "stats", "blocked_mounts", "mount_events", "MountEvent",
+           "AopenError"]
 
 __version__ = _abi.VERSION
 
@@ -39,14 +41,17 @@ def _context():
     return _loop.current()
 
 
-def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, loop=None):
+def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, fail_fast=False,
+              loop=None):
     """Creates the running loop's libaopen context with these options (0 = default).
 
-    Call it before the loop's first ``aopen``; a loop's context cannot be reconfigured.
-    Under trio, the context is the run's.
+    `fail_fast`: while a filesystem is marked blocked, new calls on it raise
+    ``OSError(errno.EHOSTDOWN)`` at once instead of waiting behind its stuck calls
+    (``AOPEN_OPT_FAIL_FAST``; closes still run). Call it before the loop's first ``aopen``;
+    a loop's context cannot be reconfigured. Under trio, the context is the run's.
     """
     return _loop.configure(loop, threads=threads, max_threads=max_threads, queue_depth=queue_depth,
-                           timeout_ms=timeout_ms, per_mount_threads=per_mount_threads)
+                           timeout_ms=timeout_ms, per_mount_threads=per_mount_threads, fail_fast=fail_fast)
 
 
 def close(loop=None):

@@ -183,7 +183,27 @@ class Timespec(ctypes.Structure):
 
 
 # The C name of each struct, for aopen_struct_layout.
+class MountEvent(ctypes.Structure):
+    """struct aopen_mount_event: one change of a filesystem (aopen_mount_event_submit)."""
+
+    _fields_ = [
+        ("kind", ctypes.c_uint32),
+        ("stuck", ctypes.c_uint32),
+        ("mount_id", ctypes.c_uint64),
+        ("fs_id", ctypes.c_uint64),
+        ("at_ns", ctypes.c_uint64),
+        ("stuck_since_ns", ctypes.c_uint64),
+        ("dropped", ctypes.c_uint64),
+        ("mount_point", ctypes.c_char * 4096),
+        ("fstype", ctypes.c_char * 64),
+        ("source", ctypes.c_char * 1024),
+    ]
+
+
+AOPEN_OPT_FAIL_FAST = 8
+
 STRUCTS = {
+    "aopen_mount_event": MountEvent,
     "aopen_options": Options,
     "aopen_completion": Completion,
     "aopen_stats_snapshot": Stats,
@@ -270,6 +290,7 @@ _SUBMITS = {
     "aopen_copy_file_range_submit": [_i, _i64, _i, _i64, _sz, _u],
     "aopen_sendfile_submit": [_i, _i, _i64, _sz],
     "aopen_call_submit": [CALL_FN, _p, _c, _i],
+    "aopen_mount_event_submit": [_p],
 }
 for _name, (_res, _args) in _PROTOTYPES.items():
     if hasattr(lib, _name):

@@ -14,6 +14,7 @@ import mmap
 import os
 import re
 import shutil
+import stat as stat_module
 import struct
 import subprocess
 import sys
@@ -299,6 +300,57 @@ class TestHungFuse(unittest.TestCase):
         self.assertEqual(err, errno.ETIMEDOUT)
         self.assertGreaterEqual(took, 0.19)
         self.assertLess(took, 0.2 + PROMPT)
+        self.assertEqual(count_fds(), self.base_fds)
+
+    def test_mount_events_and_fail_fast(self):
+        """aopen.mount_events() on a context configured with fail_fast: a stat hung in the
+        daemon makes a "blocked" event for the mount, within the library's threshold (200
+        ms) and PROMPT; meanwhile new calls on that mount raise OSError(EHOSTDOWN) at once
+        and a local file's are served; once released, "recovered", and calls run again."""
+        fs = self.fs
+        local = os.path.join(DIR, "local.ff")
+        with open(local, "wb") as g:
+            g.write(b"local")
+
+        async def main():
+            aopen.configure(fail_fast=True)
+            await aopen.os.stat(fs.mnt)  # (the context has used the mount)
+            events = aopen.mount_events()
+            nxt = asyncio.ensure_future(events.__anext__())
+            t0 = time.monotonic()
+            hung = asyncio.ensure_future(aopen.os.stat(fs.path("getattr/f")))
+            await until_waiting(fs, "getattr")
+            blocked = await asyncio.wait_for(nxt, 5)
+            blocked_after = time.monotonic() - t0
+            t1 = time.monotonic()
+            errs = []
+            for _ in range(100):
+                try:
+                    await aopen.os.stat(fs.path("f"))
+                except OSError as e:
+                    errs.append(e.errno)
+            failing = time.monotonic() - t1
+            async with aopen.aiofiles.open(local, "rb") as f:
+                local_data = await f.read()
+            fs.release()
+            await hung
+            recovered = await asyncio.wait_for(events.__anext__(), 5)
+            after = await aopen.os.stat(fs.mnt)
+            await events.aclose()
+            self.assertTrue(await fs.settled())
+            return blocked, blocked_after, errs, failing, local_data, recovered, after
+
+        blocked, blocked_after, errs, failing, local_data, recovered, after = asyncio.run(main())
+        print(f"\n    blocked event {blocked_after * 1000:.0f} ms after the hang; 100 stats failed fast in "
+              f"{failing * 1000:.1f} ms", file=sys.stderr)
+        self.assertEqual((blocked.kind, blocked.mount_point, blocked.stuck), ("blocked", self.fs.mnt, 1))
+        self.assertTrue(blocked.fstype.startswith("fuse"), blocked.fstype)
+        self.assertLess(blocked_after, 0.2 + PROMPT)
+        self.assertEqual(errs, [errno.EHOSTDOWN] * 100)
+        self.assertLess(failing, PROMPT)  # (each at once: no call reached the stuck mount)
+        self.assertEqual(local_data, b"local")
+        self.assertEqual((recovered.kind, recovered.mount_id), ("recovered", blocked.mount_id))
+        self.assertTrue(stat_module.S_ISDIR(after.st_mode))
         self.assertEqual(count_fds(), self.base_fds)
 
 
