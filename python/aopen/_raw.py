@@ -124,6 +124,7 @@ class Raw(_pyio.RawIOBase):
         self._pushback = b""  # a stream's bytes a cancelled read took from the kernel
 
     _local = False  # opened by the library's fast path: see _pread_nowait
+    _memory = False  # and on tmpfs or ramfs (found at the first read RWF_NOWAIT refused)
 
     # --- the position ----------------------------------------------------------------
 
@@ -415,18 +416,50 @@ except (AttributeError, OSError):  # (no pythonapi, no preadv2: the library's re
     _preadv2 = None
 
 
+# tmpfs and ramfs (statfs f_type): their files' data lives in memory, and tmpfs refuses
+# RWF_NOWAIT (EOPNOTSUPP); the library reads them with a plain pread (fs::in_memory), and so
+# does _pread_nowait, with os.pread (one syscall, into the bytes it returns).
+_IN_MEMORY = (0x01021994, 0x858458F6)
+
+
+def _in_memory(fd):
+    """Whether `fd`'s file is on tmpfs or ramfs (fstatfs, which asks no server: only a
+    ``_local`` file's descriptor is asked)."""
+    buf = ctypes.create_string_buffer(256)  # struct statfs, f_type its first field (a long)
+    if _fstatfs is None or _fstatfs(fd, buf) != 0:
+        return False
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF in _IN_MEMORY
+
+
+try:
+    _fstatfs = ctypes.CDLL(None, use_errno=True).fstatfs
+    _fstatfs.restype, _fstatfs.argtypes = ctypes.c_int, (ctypes.c_int, ctypes.c_void_p)
+except (AttributeError, OSError):
+    _fstatfs = None
+
+
 def _pread_nowait(raw, n, off):
     """aopen_read_nowait's answer for `raw`'s descriptor (bytes, or -errno; `off` -1: at
     the offset, advancing it), made directly where the descriptor is ``_local``."""
-    if raw._local and _preadv2 is not None:
-        b = _new_bytes(None, n)
-        got = _preadv2(raw._fd, _Iovec(b, n), 1, off, _RWF_NOWAIT)
-        if got >= 0:
-            return b if got == n else b[:got]
-        err = ctypes.get_errno()
-        if err != errno.EAGAIN:
-            raw._local = False  # (EOPNOTSUPP, or anything unexpected: the library judges)
-        return -errno.EAGAIN
+    if raw._local:
+        if raw._memory:
+            try:
+                return os.pread(raw._fd, n, off) if off >= 0 else os.read(raw._fd, n)
+            except OSError:
+                raw._local = False  # (anything unexpected: the library judges)
+                return -errno.EAGAIN
+        if _preadv2 is not None:
+            b = _new_bytes(None, n)
+            got = _preadv2(raw._fd, _Iovec(b, n), 1, off, _RWF_NOWAIT)
+            if got >= 0:
+                return b if got == n else b[:got]
+            err = ctypes.get_errno()
+            if err == errno.EOPNOTSUPP and _in_memory(raw._fd):
+                raw._memory = True
+                return _pread_nowait(raw, n, off)
+            if err != errno.EAGAIN:
+                raw._local = False  # (EOPNOTSUPP elsewhere, or anything unexpected: the library judges)
+            return -errno.EAGAIN
     buf = raw._ctx.scratch(n)
     got = lib.aopen_read_nowait(raw._ctx.ctx, raw._fd, buf, n, off)
     if got < 0:

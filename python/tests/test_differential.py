@@ -7,6 +7,7 @@ printed on failure by Hypothesis. The four data bugs of issue 19 are its first e
 """
 
 import asyncio
+import contextlib
 import io
 import os
 import sys
@@ -387,6 +388,32 @@ class TestDifferential(unittest.TestCase):
         @example(content=b"abc", mode="rb", buffering=-1, ops=[("seek0", -1), ("read", None)])
         def test_binary(self, content, mode, buffering, ops):
             compare(self, content, mode, buffering, None, None, None, ops)
+
+        # The same on tmpfs, whose reads take another way on the loop thread (a plain read:
+        # tmpfs refuses RWF_NOWAIT), a third of the budget each.
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(**text_case)
+        def test_text_tmpfs(self, content, mode, buffering, newline, encoding, errors, ops):
+            with _on_tmpfs(self):
+                compare(self, content, mode, buffering, newline, encoding, errors, ops)
+
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(**binary_case)
+        def test_binary_tmpfs(self, content, mode, buffering, ops):
+            with _on_tmpfs(self):
+                compare(self, content, mode, buffering, None, None, None, ops)
+
+
+@contextlib.contextmanager
+def _on_tmpfs(testcase):
+    """compare()'s files in /dev/shm (skips where that is no tmpfs)."""
+    if not os.path.isdir("/dev/shm") or os.statvfs("/dev/shm").f_fsid == os.statvfs(tempfile.gettempdir()).f_fsid:
+        testcase.skipTest("no tmpfs at /dev/shm apart from the temporary directory")
+    saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 if __name__ == "__main__":
