@@ -8,8 +8,9 @@ use std::ffi::{c_char, c_void};
 use std::time::Instant;
 
 /// `aopen_mount_event.kind`: the filesystem is marked blocked: a call on it has been asleep
-/// in its syscall for the blocked threshold (200 ms). `stuck` and `stuck_since_ns` say how
-/// many calls were in their syscalls there and since when.
+/// in its syscall for the context's blocked threshold (`aopen_options.blocked_ms`, 200 ms
+/// by default). `stuck` and `stuck_since_ns` say how many calls were in their syscalls
+/// there and since when.
 pub const AOPEN_MOUNT_BLOCKED: u32 = 1u32;
 
 /// `aopen_mount_event.kind`: a filesystem reported blocked is no longer: its stuck calls
