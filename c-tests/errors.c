@@ -53,6 +53,15 @@ static int test_bad_options(void) {
         CHECK_EQ(opts_rc(o), -EINVAL);
     }
     o = zero;
+    o.blocked_ms = 9; /* the blocked threshold: 0 (200 ms) or 10 to 600000 */
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    o.blocked_ms = 600001;
+    CHECK_EQ(opts_rc(o), -EINVAL);
+    o.blocked_ms = 10;
+    CHECK_EQ(opts_rc(o), 0);
+    o.blocked_ms = 600000;
+    CHECK_EQ(opts_rc(o), 0);
+    o = zero;
     o.max_threads = 8;
     o.per_mount_threads = 9; /* a share larger than the pool */
     CHECK_EQ(opts_rc(o), -EINVAL);

@@ -21,6 +21,15 @@
  *   are printed), and the heartbeat never misses 1 s;
  * - caller buffers are written only at delivery (canaries; cancelled ones kept to the end);
  * - the thread count stays within the README's bound;
+ * - mount events (a mount-event request kept pending in every context, resubmitted from its
+ *   callback, each context with a random blocked_ms or the default) against the loop's
+ *   record of hangs, delays, releases, kills and lazy unmounts: per filesystem, blocked and
+ *   recovered alternate; a blocked event only while an op of that filesystem hangs or is
+ *   delayed (or was released within the margin), a recovered only after one was released
+ *   or delayed or its mount went, a gone only after one of its mounts was killed or lazily
+ *   unmounted; a call of this context held in a hung op for the threshold plus the margin
+ *   has had its blocked event; a filesystem reported blocked whose daemons hold no call for
+ *   the margin has had its recovered one, and at the end every one has; nothing dropped;
  * - after everything is released: descriptors and threads back to the warm baseline, every
  *   daemon's opens matched by releases, buffer_bytes 0, owed_closes 0, nothing running.
  *
@@ -40,6 +49,7 @@
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -53,7 +63,8 @@ static const uint64_t regressions[] = {
     1, 2};
 
 /* The documented bound on a healthy filesystem's wait for a worker while others hang
- * (README, "Hung filesystems": about 225 ms), and the margin a loaded 2-core machine needs. */
+ * (README, "Hung filesystems": about 225 ms, the context's blocked_ms + 25 ms), and the
+ * margin a loaded 2-core machine needs. */
 #define HEALTHY_BOUND_MS 225
 #define MARGIN_MS 2000
 /* A library call that waited on a filesystem lasts as long as the hang (seconds); a call on
@@ -136,11 +147,27 @@ struct inc {
     struct hangfs *h;
     int slot, state;
     char mnt[4096];
+    uint64_t dev; /* its device number as the library's filesystem ids write it */
 };
 static pthread_mutex_t mnt_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct inc incs[MAXINC];
 static int ninc, cur[NSLOT];
 static long kills, detaches, hang_events, release_events;
+
+/* ---- the loop's record of hangs, for the mount events ---- */
+
+/* Per mount and op: when the current hang or delay began (0: none), its mode, when it was
+ * last released; when the mount was killed or lazily unmounted (0: not). */
+static double hang_since[MAXINC][HANGFS_OPS], released_at[MAXINC][HANGFS_OPS], went_at[MAXINC];
+static long hang_mode[MAXINC][HANGFS_OPS];
+/* Calls waiting in each hung op at the context's birth (other contexts' stuck calls), and
+ * since when more than those were seen waiting (0: not). */
+static long foreign_waiting[MAXINC][HANGFS_OPS];
+static double ours_stuck_since[MAXINC][HANGFS_OPS];
+/* A filesystem of events: slots 0 and 1 each mount their own, slots 2 and 3 (exports of
+ * srv1) share one, whatever their mounts. */
+#define UNIT_SRV (-1)
+static int unit_of(int inc) { return incs[inc].slot >= 2 ? UNIT_SRV : inc; }
 
 static int inc_state(int i) {
     pthread_mutex_lock(&mnt_mtx);
@@ -161,6 +188,9 @@ static void mount_slot(int slot) {
     struct inc *in = &incs[ninc];
     in->h = h, in->slot = slot, in->state = LIVE;
     snprintf(in->mnt, sizeof in->mnt, "%s", h->mnt);
+    struct stat st;
+    EXPECT(stat(h->mnt, &st) == 0, "stat %s: %s", h->mnt, strerror(errno));
+    in->dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
     cur[slot] = ninc++;
     pthread_mutex_unlock(&mnt_mtx);
     event("mounted %s for slot %d%s", name, slot, slot >= 2 ? " (sshfs of srv1)" : "");
@@ -238,6 +268,7 @@ static int ngrave;
 
 static aopen_ctx *ctx;
 static aopen_options opts;
+static int healthy_bound(void) { return opts.blocked_ms ? (int)opts.blocked_ms + 25 : HEALTHY_BOUND_MS; }
 static int depth, target;
 static uint32_t cap;
 
@@ -334,8 +365,158 @@ static void add_handle(int fd, struct req *r) {
     detach_fd(fd, "no handle slot");
 }
 
+/* ---- mount events: one request pending per context, checked against the record ---- */
+
+static struct {
+    int pending;
+    aopen_mount_event ev;
+} evreq;
+static long n_mount_events[4], n_events_dropped;
+/* Per unit (an inc, or UNIT_SRV at MAXINC), this context's last event kind (0: none), its
+ * time and mount; since when the unit's daemons held no call (0: they hold some). */
+static int unit_last[MAXINC + 1], unit_last_inc[MAXINC + 1];
+static double unit_last_at[MAXINC + 1], unit_idle_since[MAXINC + 1];
+static int unit_slot(int unit) { return unit == UNIT_SRV ? MAXINC : unit; }
+static const char *ev_name(uint32_t k) {
+    return k == AOPEN_MOUNT_BLOCKED ? "blocked" : k == AOPEN_MOUNT_RECOVERED ? "recovered" : k == AOPEN_MOUNT_GONE ? "gone" : "?";
+}
+static void on_complete(const aopen_completion *c);
+
+static void ask_mount_event(void) {
+    memset(&evreq.ev, 0, sizeof evreq.ev);
+    int64_t id = LIB("aopen_mount_event_submit", aopen_mount_event_submit(ctx, &evreq.ev, on_complete, &evreq));
+    EXPECT(id > 0, "aopen_mount_event_submit: %lld", (long long)id);
+    evreq.pending = 1;
+}
+
+/* Whether an op of a mount of `unit` hangs or is delayed, or was released after `after`;
+ * with `released_only`, whether one was released, delayed, or its mount went, before `by`. */
+static int unit_hung(int unit, double after) {
+    for (int i = 0; i < ninc; i++)
+        if (unit_of(i) == unit)
+            for (int op = 0; op < HANGFS_OPS; op++)
+                if (hang_since[i][op] > 0 || released_at[i][op] >= after)
+                    return 1;
+    return 0;
+}
+static int unit_eased(int unit, double by) {
+    for (int i = 0; i < ninc; i++)
+        if (unit_of(i) == unit) {
+            if (went_at[i] > 0 && went_at[i] <= by)
+                return 1;
+            for (int op = 0; op < HANGFS_OPS; op++)
+                if ((released_at[i][op] > 0 && released_at[i][op] <= by) || (hang_since[i][op] > 0 && hang_mode[i][op] > 0))
+                    return 1;
+        }
+    return 0;
+}
+static int unit_went(int unit, double by) {
+    for (int i = 0; i < ninc; i++)
+        if (unit_of(i) == unit && went_at[i] > 0 && went_at[i] <= by)
+            return 1;
+    return 0;
+}
+
+static void mount_event(const aopen_completion *c) {
+    evreq.pending = 0;
+    EXPECT(c->op == AOPEN_OP_MOUNT_EVENT && c->result == 0, "mount event: op %u result %d", c->op, c->result);
+    const aopen_mount_event *e = &evreq.ev;
+    double t = now_ms(), at = (double)e->at_ns / 1e6, margin = tools ? 10000 : MARGIN_MS;
+    int inc = -1;
+    pthread_mutex_lock(&mnt_mtx); /* (the controller mounts and retires) */
+    for (int i = 0; i < ninc; i++)
+        if (*e->mount_point ? strcmp(incs[i].mnt, e->mount_point) == 0 : incs[i].dev == e->fs_id)
+            inc = i;
+    /* (a gone filesystem no table names any more comes without a name: srv1's id is its
+     * server's hash, with the top bit set) */
+    for (int i = 0; inc < 0 && !*e->mount_point && e->fs_id >> 63 && i < ninc; i++)
+        if (incs[i].slot >= 2)
+            inc = i;
+    int hung = inc >= 0 && unit_hung(unit_of(inc), at - margin), eased = inc >= 0 && unit_eased(unit_of(inc), at + 1);
+    int went = inc >= 0 && unit_went(unit_of(inc), t);
+    pthread_mutex_unlock(&mnt_mtx);
+    event("mount event %s of %s (fs %llx) seen %.1f ms ago, %llu dropped", ev_name(e->kind), e->mount_point,
+          (unsigned long long)e->fs_id, t - at, (unsigned long long)e->dropped);
+    EXPECT(inc >= 0, "a %s event of '%s' (fs %llx), no mount of ours", ev_name(e->kind), e->mount_point,
+           (unsigned long long)e->fs_id);
+    EXPECT(e->kind >= 1 && e->kind <= 3, "mount event kind %u", e->kind);
+    EXPECT(at <= t + 1, "a mount event seen %.1f ms in the future", at - t);
+    n_mount_events[e->kind]++;
+    n_events_dropped += (long)e->dropped;
+    EXPECT(e->dropped == 0, "%llu mount events dropped, though the loop resubmits at once",
+           (unsigned long long)e->dropped);
+    int unit = unit_of(inc), u = unit_slot(unit), last = unit_last[u];
+    if (e->kind == AOPEN_MOUNT_BLOCKED) {
+        EXPECT(last != AOPEN_MOUNT_BLOCKED, "blocked twice for %s", e->mount_point);
+        EXPECT(hung, "blocked event of %s: no op of it hung, delayed or released since %.0f ms",
+               e->mount_point, margin);
+    } else if (e->kind == AOPEN_MOUNT_RECOVERED) {
+        EXPECT(last == AOPEN_MOUNT_BLOCKED, "recovered event of %s after %s", e->mount_point, last ? ev_name((uint32_t)last) : "nothing");
+        EXPECT(eased, "recovered event of %s before any release, delay or loss of it", e->mount_point);
+    } else {
+        EXPECT(last != AOPEN_MOUNT_GONE || unit_last_inc[u] != inc || unit == UNIT_SRV, "gone twice for %s", e->mount_point);
+        EXPECT(went, "gone event of %s, whose mounts were neither killed nor unmounted", e->mount_point);
+    }
+    unit_last[u] = (int)e->kind, unit_last_at[u] = t, unit_last_inc[u] = inc;
+    ask_mount_event();
+}
+
+/* At a new context: no event yet; the calls other contexts left in hung ops are theirs. */
+static void events_new_context(void) {
+    memset(unit_last, 0, sizeof unit_last);
+    memset(unit_idle_since, 0, sizeof unit_idle_since);
+    for (int i = 0; i < ninc; i++)
+        for (int op = 0; op < HANGFS_OPS; op++)
+            foreign_waiting[i][op] = incs[i].state == KILLED ? 0 : hangfs_waiting(incs[i].h, op),
+            ours_stuck_since[i][op] = 0;
+    ask_mount_event();
+}
+
+/* The checks against the record that need time: a call of this context held in a hung op
+ * for the threshold plus the margin has had its blocked event; a unit reported blocked
+ * whose daemons have held no call for the margin has had its recovered one. */
+static void check_mount_events(double t) {
+    double margin = tools ? 10000 : MARGIN_MS, threshold = opts.blocked_ms ? opts.blocked_ms : 200;
+    long held[MAXINC + 1] = {0};
+    for (int i = 0; i < ninc; i++) {
+        int u = unit_slot(unit_of(i)), st = inc_state(i);
+        if (st == KILLED) /* (its calls failed with ENOTCONN when it died) */
+            continue;
+        for (int op = 0; op < HANGFS_OPS; op++) {
+            if (op == HANGFS_RELEASE) /* (the kernel's, asynchronous: no call waits for it) */
+                continue;
+            long w = hangfs_waiting(incs[i].h, op);
+            held[u] += w;
+            if (st != LIVE || hang_since[i][op] == 0 || hang_mode[i][op] != 0 || w <= foreign_waiting[i][op])
+                continue;
+            if (ours_stuck_since[i][op] == 0)
+                ours_stuck_since[i][op] = t;
+            else if (t - ours_stuck_since[i][op] > threshold + margin && unit_last[u] != AOPEN_MOUNT_GONE)
+                EXPECT(unit_last[u] == AOPEN_MOUNT_BLOCKED,
+                       "%s: a call of this context held in a hung %s for %.0f ms, and no blocked event (last: %s)",
+                       incs[i].mnt, op_name[op], t - ours_stuck_since[i][op],
+                       unit_last[u] ? ev_name((uint32_t)unit_last[u]) : "none");
+        }
+    }
+    for (int u = 0; u <= MAXINC; u++) {
+        if (held[u] > 0 || unit_last[u] != AOPEN_MOUNT_BLOCKED) {
+            unit_idle_since[u] = 0;
+            continue;
+        }
+        if (unit_idle_since[u] == 0)
+            unit_idle_since[u] = t;
+        EXPECT(t - unit_idle_since[u] < margin,
+               "%s reported blocked, its daemons holding no call for %.0f ms, and no recovered event",
+               incs[unit_last_inc[u]].mnt, t - unit_idle_since[u]);
+    }
+}
+
 /* Checks one delivered completion against its request. */
 static void delivered(const aopen_completion *c) {
+    if (c->user_data == &evreq) {
+        mount_event(c);
+        return;
+    }
     struct req *r = c->user_data;
     EXPECT(r >= reqs && r < reqs + MAXREQ, "completion id %llu with user_data %p not ours", (unsigned long long)c->id,
            c->user_data);
@@ -672,7 +853,8 @@ static void new_context(uint32_t max_threads, int depth_at_least) {
     depth = chance(20) ? 1 + (int)below(8) : 1 + (int)below(512);
     if (depth < depth_at_least)
         depth = depth_at_least;
-    opts.queue_depth = (uint32_t)depth;
+    opts.queue_depth = (uint32_t)depth + 1; /* (and the mount-event request) */
+    opts.blocked_ms = chance(30) ? (uint32_t)(50 + below(300)) : 0;
     opts.timeout_ms = chance(50) ? 0 : (uint32_t)(100 + below(2900));
     if (max_threads)
         opts.timeout_ms = 0; /* an episode: its hung calls must stay */
@@ -683,12 +865,14 @@ static void new_context(uint32_t max_threads, int depth_at_least) {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = aopen_ctx_fd(ctx)};
     EXPECT(epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0, "epoll_ctl");
     target = 1 + (int)below((uint64_t)depth);
+    events_new_context();
     int max = opts.max_threads ? (int)opts.max_threads : 128;
     if ((int)opts.threads > max)
         max = (int)opts.threads;
     ctx_allow = 2 * max + (max / 2 > 0 ? max / 2 : 1) * (ninc + 1) + 2;
-    event("context: threads %u max %u depth %d timeout %u budget %u KiB%s", opts.threads, opts.max_threads, depth,
-          opts.timeout_ms, opts.buffer_budget_kib, opts.flags ? " NO_INLINE" : "");
+    event("context: threads %u max %u depth %d timeout %u budget %u KiB blocked_ms %u%s", opts.threads,
+          opts.max_threads, depth, opts.timeout_ms, opts.buffer_budget_kib, opts.blocked_ms,
+          opts.flags ? " NO_INLINE" : "");
 }
 
 static void free_context(void) {
@@ -696,6 +880,7 @@ static void free_context(void) {
     aopen_stats_snapshot st = stats_of(ctx);
     LIB("aopen_ctx_free", (aopen_ctx_free(ctx), 0));
     ctx = NULL;
+    evreq.pending = 0; /* (dropped with it, undelivered) */
     event("freed the context with %d in flight (%u running, %u abandoned)", inflight, st.running, st.abandoned_threads);
     n_frees++;
     freed_allow += ctx_allow;
@@ -769,9 +954,9 @@ static void check_invariants(void) {
         if (!r->used || r->cancelled || r->id == 0)
             continue;
         double age = t - r->t_submit;
-        if (!tools && r->fs == 0 && age > HEALTHY_BOUND_MS + MARGIN_MS)
+        if (!tools && r->fs == 0 && age > healthy_bound() + MARGIN_MS)
             fail("a local %s (id %llu) has waited %.0f ms, over the bound of %d ms + %d ms; %s", kind_name[r->kind],
-                 (unsigned long long)r->id, age, HEALTHY_BOUND_MS, MARGIN_MS, stats_line());
+                 (unsigned long long)r->id, age, healthy_bound(), MARGIN_MS, stats_line());
         if (opts.timeout_ms > 0 && r->kind != K_CLOSE && age > opts.timeout_ms + (tools ? 10000 : MARGIN_MS))
             fail("a %s (id %llu) with a %u ms timeout is undelivered after %.0f ms; %s", kind_name[r->kind],
                  (unsigned long long)r->id, opts.timeout_ms, age, stats_line());
@@ -784,6 +969,7 @@ static void check_invariants(void) {
                    kind_name[r->kind], (unsigned long long)r->id);
     }
     EXPECT(tools || t - last_tick < HEARTBEAT_LIMIT_MS, "no heartbeat for %.0f ms", t - last_tick);
+    check_mount_events(t);
 }
 
 /* ---- hangs ---- */
@@ -805,15 +991,21 @@ static struct hangfs *slot_fs(int slot) {
 
 static void set_mode(int slot, int op, long mode) {
     struct hangfs *h = slot_fs(slot);
+    int inc = mode_inc[slot];
     if (mode < 0) {
         hangfs_dyn_set(h, op, -1);
         hangfs_dyn_release(h, op);
         release_events++;
+        hang_since[inc][op] = 0;
     } else {
+        hang_since[inc][op] = now_ms();
+        hang_mode[inc][op] = mode;
         hangfs_dyn_set(h, op, mode);
         hangfs_dyn_release(h, op); /* a new delay applies to calls from now on */
         hang_events++;
     }
+    /* (both release the calls waiting in it) */
+    released_at[inc][op] = now_ms(), foreign_waiting[inc][op] = 0, ours_stuck_since[inc][op] = 0;
     mode_of[slot][op] = mode;
     event("slot %d: %s %s%s", slot, op_name[op], mode < 0 ? "released" : mode == 0 ? "hangs" : "delayed",
           mode > 0 ? "" : "");
@@ -925,6 +1117,7 @@ static void retire(int how) {
     pthread_mutex_lock(&mnt_mtx);
     struct inc *in = &incs[cur[slot]];
     in->state = how;
+    went_at[cur[slot]] = now_ms();
     pthread_mutex_unlock(&mnt_mtx);
     event("%s slot %d (%s)", how == KILLED ? "kill the daemon of" : "lazily unmount", slot, in->mnt);
     if (how == KILLED)
@@ -987,8 +1180,10 @@ static void finish(int fds0, int threads0, aopen_ctx *probe) {
     event("the end: release everything");
     pthread_mutex_lock(&mnt_mtx);
     for (int i = 0; i < ninc; i++) {
-        for (int op = 0; op < HANGFS_OPS; op++)
+        for (int op = 0; op < HANGFS_OPS; op++) {
             hangfs_dyn_set(incs[i].h, op, -1), hangfs_dyn_release(incs[i].h, op);
+            released_at[i][op] = now_ms(), hang_since[i][op] = 0;
+        }
         hangfs_release(incs[i].h);
     }
     pthread_mutex_unlock(&mnt_mtx);
@@ -1023,6 +1218,12 @@ static void finish(int fds0, int threads0, aopen_ctx *probe) {
             break;
         pump(10);
     }
+    /* Every filesystem reported blocked recovers (or went). */
+    for (int u = 0; u <= MAXINC; u++)
+        while (unit_last[u] == AOPEN_MOUNT_BLOCKED) {
+            EXPECT(now_ms() < until, "%s reported blocked, not recovered after the release", incs[unit_last_inc[u]].mnt);
+            pump(10);
+        }
     /* (owed_closes counts the closes owed so far: none is left once nothing is queued or
      * running) */
     EXPECT(st.queued == 0 && st.running == 0 && st.process_abandoned_threads == 0 && st.buffer_bytes == 0,
@@ -1137,9 +1338,12 @@ static int run(double seconds) {
            "%ld daemons killed, %ld lazy unmounts, %ld contexts freed, %ld episodes\n",
            (unsigned long long)seed, n_submitted, n_delivered, n_cancelled, n_timed_out, n_eagain, n_freed, n_lenient,
            hang_events, release_events, kills, detaches, n_frees, n_episodes);
+    printf("seed %llu: mount events: %ld blocked, %ld recovered, %ld gone, %ld dropped\n", (unsigned long long)seed,
+           n_mount_events[AOPEN_MOUNT_BLOCKED], n_mount_events[AOPEN_MOUNT_RECOVERED], n_mount_events[AOPEN_MOUNT_GONE],
+           n_events_dropped);
     printf("seed %llu: worst local wait %.1f ms (bound %d + %d), longest library call %.2f ms (%s; %ld over %d "
            "ms), longest heartbeat gap %.0f ms, most threads %ld (bound %d)\n",
-           (unsigned long long)seed, worst_local, HEALTHY_BOUND_MS, MARGIN_MS, worst_call, worst_call_name, slow_calls,
+           (unsigned long long)seed, worst_local, healthy_bound(), MARGIN_MS, worst_call, worst_call_name, slow_calls,
            SLOW_CALL_MS, worst_gap, (long)threads_seen, worst_bound);
     return 0;
 }

@@ -127,9 +127,9 @@ struct timespec;
 
 /**
  * `aopen_options.flags`: fail fast on blocked filesystems. While the watchdog marks a
- * filesystem blocked (a call on it asleep in the kernel past 200 ms; see
- * `aopen_mount_event_submit`), each new request charged to it completes at once with
- * -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
+ * filesystem blocked (a call on it asleep in the kernel past `blocked_ms`, 200 ms by
+ * default; see `aopen_mount_event_submit`), each new request charged to it completes at
+ * once with -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
  * filesystem are untouched, and once it recovers its requests run again. -EHOSTDOWN
  * ("host is down") because no local file call returns it, so a caller can tell "refused,
  * its filesystem is blocked" from the call's own error: -ENOTCONN is what a FUSE
@@ -150,14 +150,22 @@ struct timespec;
 
 /**
  * `aopen_mount_event.kind`: the filesystem is marked blocked: a call on it has been asleep
- * in its syscall for the blocked threshold (200 ms). `stuck` and `stuck_since_ns` say how
- * many calls were in their syscalls there and since when.
+ * in its syscall for the context's blocked threshold (`aopen_options.blocked_ms`, 200 ms
+ * by default). `stuck` and `stuck_since_ns` say how many calls were in their syscalls
+ * there and since when.
  */
 #define AOPEN_MOUNT_BLOCKED 1u
 
 /**
  * `aopen_mount_event.kind`: a filesystem reported blocked is no longer: its stuck calls
- * returned (so the next call on it runs at once).
+ * returned (so the next call on it runs at once). The mark clears when no call on it is
+ * asleep past the threshold any more: at once when its last call in progress returns, else
+ * at the watchdog's next look (within 50 ms while a mount-event request waits). Each stuck
+ * call's return is the filesystem answering, so no further call "finished in time" is
+ * awaited: with `AOPEN_OPT_FAIL_FAST` no new call on a blocked filesystem runs, so waiting
+ * for one would keep it blocked for ever (only calls already in flight, closes and
+ * `AOPEN_FSYNC_WAIT` syncs could answer). A filesystem that answers its stuck calls and
+ * hangs again is marked, and reported, blocked again after another threshold.
  */
 #define AOPEN_MOUNT_RECOVERED 2u
 
@@ -288,9 +296,22 @@ typedef struct aopen_options {
    */
   uint32_t buffer_budget_kib;
   /**
+   * The blocked threshold: a filesystem with a call asleep in its syscall this many ms is
+   * marked blocked; 0 = default (200). Accepted: 10 to 600000 (10 minutes); anything else
+   * is -EINVAL. Marking takes the filesystem's workers off the budget so that the pool
+   * grows past them (a healthy filesystem's request waits for a worker at most about
+   * `blocked_ms` + 25 ms while others hang), reports it with an `AOPEN_MOUNT_BLOCKED`
+   * event, and with `AOPEN_OPT_FAIL_FAST` refuses its new calls. Lower it to hear of a
+   * hang sooner; below about 50 ms a healthy filesystem's momentary sleep (a lock, a
+   * loaded machine, a slow disk) can mark it too, which fail-fast turns into refused
+   * calls. Raise it for filesystems whose calls are slow by nature. It does not change
+   * `timeout_ms` or how the pool grows past a worker stuck a few ms.
+   */
+  uint32_t blocked_ms;
+  /**
    * Must be zero.
    */
-  uint32_t reserved[4];
+  uint32_t reserved[3];
 } aopen_options;
 
 /**
@@ -396,8 +417,9 @@ typedef struct aopen_stats_snapshot {
   uint32_t process_abandoned_cap;
   /**
    * Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
-   * kernel for over 200 ms. They do not count against `max_threads`; together they may
-   * start only while fewer than `max_threads` of them run.
+   * kernel for over the blocked threshold (`blocked_ms`, 200 ms by default). They do not
+   * count against `max_threads`; together they may start only while fewer than
+   * `max_threads` of them run.
    */
   uint32_t blocked_running;
   /**
@@ -565,8 +587,9 @@ extern "C" {
  * # Returns
  * 0, or -EINVAL (NULL `out`; `max_threads` < `threads`; `per_mount_threads` >
  * `max_threads`; unknown `flags` bits; a non-zero `reserved` word; a value over its
- * limit), -EBADF (`AOPEN_OPT_EVENTFD` with a descriptor
- * that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN (no thread).
+ * limit; `blocked_ms` other than 0 or 10 to 600000), -EBADF (`AOPEN_OPT_EVENTFD` with a
+ * descriptor that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN
+ * (no thread).
  *
  * # Memory and lifetimes
  * The context belongs to the caller until passed to `aopen_ctx_free`. Worker threads start

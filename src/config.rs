@@ -21,6 +21,18 @@ pub const DEFAULT_BUFFER_BUDGET_KIB: u32 = 64 * 1024;
 pub const LIMIT_THREADS: u32 = 4096;
 /// Largest accepted `queue_depth`.
 pub const LIMIT_QUEUE_DEPTH: u32 = 1 << 24;
+/// Default blocked threshold: a filesystem with a call asleep in its syscall this long is
+/// marked blocked (see `fair::marking`). Far longer than the pool's stuck threshold (5 ms):
+/// marking takes all of a filesystem's workers off the budget (and, with fail-fast, refuses
+/// its new calls), so a fast open that sleeps a moment (a lock, the descriptor table
+/// growing, or under valgrind its big lock, seen to hold fast opens past 50 ms) must not do
+/// it; a dead server hangs for seconds.
+pub const DEFAULT_BLOCKED_MS: u32 = 200;
+/// Accepted blocked thresholds: 10 ms (twice the stuck threshold at which the pool starts to
+/// grow past a worker, and below the watchdog's re-check tick) to 10 minutes.
+pub const MIN_BLOCKED_MS: u32 = 10;
+/// See [`MIN_BLOCKED_MS`].
+pub const MAX_BLOCKED_MS: u32 = 600_000;
 
 /// How a context is set up. Build one with [`Config::default`] and adjust, then
 /// [`Config::validate`]; zero fields mean "the default", as in the C options struct.
@@ -48,6 +60,9 @@ pub struct Config {
     pub fail_fast: bool,
     /// Most KiB of caller data held in library memory at once (0 = default).
     pub buffer_budget_kib: u32,
+    /// A filesystem with a call asleep in its syscall this many ms is marked blocked (0 =
+    /// default, [`DEFAULT_BLOCKED_MS`]; else [`MIN_BLOCKED_MS`] to [`MAX_BLOCKED_MS`]).
+    pub blocked_ms: u32,
 }
 
 /// A configuration with every default filled in and every bound checked.
@@ -64,6 +79,9 @@ pub struct Resolved {
     pub fail_fast: bool,
     /// Bytes.
     pub buffer_budget: usize,
+    /// The blocked threshold: how long a call sleeps in its syscall before its filesystem is
+    /// marked blocked.
+    pub blocked: Duration,
 }
 
 /// The default per-filesystem share: half the pool's cap (at least 1), so that one dead one
@@ -85,6 +103,7 @@ impl Config {
         if self.threads > LIMIT_THREADS
             || self.max_threads > LIMIT_THREADS
             || self.queue_depth > LIMIT_QUEUE_DEPTH
+            || (self.blocked_ms != 0 && !(MIN_BLOCKED_MS..=MAX_BLOCKED_MS).contains(&self.blocked_ms))
         {
             return Err(libc::EINVAL);
         }
@@ -124,6 +143,10 @@ impl Config {
                 0 => DEFAULT_BUFFER_BUDGET_KIB as usize,
                 k => k as usize,
             } * 1024,
+            blocked: Duration::from_millis(u64::from(match self.blocked_ms {
+                0 => DEFAULT_BLOCKED_MS,
+                b => b,
+            })),
         })
     }
 }
@@ -139,6 +162,18 @@ mod tests {
         assert_eq!(r.queue_depth, DEFAULT_QUEUE_DEPTH as usize);
         assert_eq!(r.timeout, None);
         assert_eq!(r.per_mount_threads, r.max_threads / 2);
+        assert_eq!(r.blocked, Duration::from_millis(DEFAULT_BLOCKED_MS.into()));
+    }
+
+    #[test]
+    fn blocked_threshold_within_its_range() {
+        for ms in [MIN_BLOCKED_MS, 25, MAX_BLOCKED_MS] {
+            let r = Config { blocked_ms: ms, ..Default::default() }.validate().unwrap();
+            assert_eq!(r.blocked, Duration::from_millis(ms.into()));
+        }
+        for ms in [1, MIN_BLOCKED_MS - 1, MAX_BLOCKED_MS + 1, u32::MAX] {
+            assert_eq!(Config { blocked_ms: ms, ..Default::default() }.validate(), Err(libc::EINVAL), "{ms}");
+        }
     }
 
     #[test]

@@ -42,16 +42,20 @@ def _context():
 
 
 def configure(*, threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, fail_fast=False,
-              loop=None):
+              blocked_ms=0, loop=None):
     """Creates the running loop's libaopen context with these options (0 = default).
 
     `fail_fast`: while a filesystem is marked blocked, new calls on it raise
     ``OSError(errno.EHOSTDOWN)`` at once instead of waiting behind its stuck calls
-    (``AOPEN_OPT_FAIL_FAST``; closes still run). Call it before the loop's first ``aopen``;
-    a loop's context cannot be reconfigured. Under trio, the context is the run's.
+    (``AOPEN_OPT_FAIL_FAST``; closes still run). `blocked_ms`: how long a call sleeps in
+    its syscall before its filesystem is marked blocked (0 = 200 ms; 10 to 600000, else
+    ``OSError(errno.EINVAL)``), which ``mount_events()`` reports and `fail_fast` acts on.
+    Call it before the loop's first ``aopen``; a loop's context cannot be reconfigured.
+    Under trio, the context is the run's.
     """
     return _loop.configure(loop, threads=threads, max_threads=max_threads, queue_depth=queue_depth,
-                           timeout_ms=timeout_ms, per_mount_threads=per_mount_threads, fail_fast=fail_fast)
+                           timeout_ms=timeout_ms, per_mount_threads=per_mount_threads, fail_fast=fail_fast,
+                           blocked_ms=blocked_ms)
 
 
 def close(loop=None):

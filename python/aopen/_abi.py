@@ -29,7 +29,8 @@ class Options(ctypes.Structure):
         ("eventfd", ctypes.c_int32),
         ("per_mount_threads", ctypes.c_uint32),
         ("buffer_budget_kib", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32 * 4),
+        ("blocked_ms", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 3),
     ]
 
 

@@ -457,10 +457,11 @@ def _trio_runvar():
     return _trio_var
 
 
-def _options(threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, fail_fast=False):
+def _options(threads=0, max_threads=0, queue_depth=0, timeout_ms=0, per_mount_threads=0, fail_fast=False,
+             blocked_ms=0):
     return _abi.Options(threads=threads, max_threads=max_threads, queue_depth=queue_depth,
                         timeout_ms=timeout_ms, per_mount_threads=per_mount_threads,
-                        flags=_abi.AOPEN_OPT_FAIL_FAST if fail_fast else 0)
+                        flags=_abi.AOPEN_OPT_FAIL_FAST if fail_fast else 0, blocked_ms=blocked_ms)
 
 
 def _in_trio():

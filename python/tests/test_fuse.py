@@ -112,6 +112,20 @@ async def until_waiting(fs, op, n=1, timeout=10):
         await asyncio.sleep(0.002)
 
 
+async def stat_until_blocked(fs):
+    """On the configured context: uses the mount, asks for mount events, hangs a stat in the
+    daemon and waits for the next event. Returns the event iterator, the hung stat's task,
+    the event and the seconds from the hang to it."""
+    await aopen.os.stat(fs.mnt)  # (the context has used the mount)
+    events = aopen.mount_events()
+    nxt = asyncio.ensure_future(events.__anext__())
+    t0 = time.monotonic()
+    hung = asyncio.ensure_future(aopen.os.stat(fs.path("getattr/f")))
+    await until_waiting(fs, "getattr")
+    blocked = await asyncio.wait_for(nxt, 5)
+    return events, hung, blocked, time.monotonic() - t0
+
+
 class Heartbeat:
     """Ticks every 5 ms on the loop; `worst` is the longest gap seen."""
 
@@ -314,14 +328,7 @@ class TestHungFuse(unittest.TestCase):
 
         async def main():
             aopen.configure(fail_fast=True)
-            await aopen.os.stat(fs.mnt)  # (the context has used the mount)
-            events = aopen.mount_events()
-            nxt = asyncio.ensure_future(events.__anext__())
-            t0 = time.monotonic()
-            hung = asyncio.ensure_future(aopen.os.stat(fs.path("getattr/f")))
-            await until_waiting(fs, "getattr")
-            blocked = await asyncio.wait_for(nxt, 5)
-            blocked_after = time.monotonic() - t0
+            events, hung, blocked, blocked_after = await stat_until_blocked(fs)
             t1 = time.monotonic()
             errs = []
             for _ in range(100):
@@ -351,6 +358,35 @@ class TestHungFuse(unittest.TestCase):
         self.assertEqual(local_data, b"local")
         self.assertEqual((recovered.kind, recovered.mount_id), ("recovered", blocked.mount_id))
         self.assertTrue(stat_module.S_ISDIR(after.st_mode))
+        self.assertEqual(count_fds(), self.base_fds)
+
+    def test_blocked_ms(self):
+        """configure(blocked_ms=30): a read hung in the daemon makes a "blocked" event within
+        30 ms and PROMPT, its release "recovered"; a threshold out of range (5 ms) is EINVAL."""
+        fs = self.fs
+
+        async def bad():
+            aopen.configure(blocked_ms=5)
+
+        with self.assertRaises(OSError) as cm:
+            asyncio.run(bad())
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+
+        async def main():
+            aopen.configure(blocked_ms=30)
+            events, hung, blocked, blocked_after = await stat_until_blocked(fs)
+            fs.release()
+            await hung
+            recovered = await asyncio.wait_for(events.__anext__(), 5)
+            await events.aclose()
+            self.assertTrue(await fs.settled())
+            return blocked, blocked_after, recovered
+
+        blocked, blocked_after, recovered = asyncio.run(main())
+        print(f"\n    blocked_ms=30: blocked event {blocked_after * 1000:.0f} ms after the hang", file=sys.stderr)
+        self.assertEqual((blocked.kind, blocked.mount_point), ("blocked", fs.mnt))
+        self.assertLess(blocked_after, 0.03 + PROMPT)
+        self.assertEqual((recovered.kind, recovered.mount_id), ("recovered", blocked.mount_id))
         self.assertEqual(count_fds(), self.base_fds)
 
 

@@ -1,8 +1,8 @@
 //! Blocked marking: which filesystems count as blocked, from the ages of their running
 //! syscalls.
 //!
-//! A filesystem is blocked while it has a syscall that started before a threshold (see
-//! [`super::thresholds::BLOCKED_THRESHOLD`]) and that the kernel reports asleep: a syscall
+//! A filesystem is blocked while it has a syscall that started before a threshold (the context's
+//! blocked threshold, `config::Resolved::blocked`) and that the kernel reports asleep: a syscall
 //! merely waiting for a CPU never counts. Marking takes the filesystem's workers off the
 //! budget (see [`super::shares`]). The watchdog decides when to look; the request table
 //! hands over its running syscalls and applies the answer with [`Scheduler::set_blocked`].

@@ -50,6 +50,7 @@ const LAYOUTS: &[Layout] = &[
         eventfd,
         per_mount_threads,
         buffer_budget_kib,
+        blocked_ms,
         reserved
     ),
     layout!("aopen_completion", aopen_completion, id, user_data, result, op),

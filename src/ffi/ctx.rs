@@ -25,6 +25,7 @@ pub(super) fn config_from(opts: &aopen_options) -> Result<Config, i32> {
         no_inline: opts.flags & AOPEN_OPT_NO_INLINE != 0,
         fail_fast: opts.flags & AOPEN_OPT_FAIL_FAST != 0,
         buffer_budget_kib: opts.buffer_budget_kib,
+        blocked_ms: opts.blocked_ms,
     })
 }
 
@@ -37,8 +38,9 @@ pub(super) fn config_from(opts: &aopen_options) -> Result<Config, i32> {
 /// # Returns
 /// 0, or -EINVAL (NULL `out`; `max_threads` < `threads`; `per_mount_threads` >
 /// `max_threads`; unknown `flags` bits; a non-zero `reserved` word; a value over its
-/// limit), -EBADF (`AOPEN_OPT_EVENTFD` with a descriptor
-/// that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN (no thread).
+/// limit; `blocked_ms` other than 0 or 10 to 600000), -EBADF (`AOPEN_OPT_EVENTFD` with a
+/// descriptor that is not open), -EMFILE/-ENFILE (no descriptor for the eventfd), -EAGAIN
+/// (no thread).
 ///
 /// # Memory and lifetimes
 /// The context belongs to the caller until passed to `aopen_ctx_free`. Worker threads start

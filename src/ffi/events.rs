@@ -8,12 +8,20 @@ use std::ffi::{c_char, c_void};
 use std::time::Instant;
 
 /// `aopen_mount_event.kind`: the filesystem is marked blocked: a call on it has been asleep
-/// in its syscall for the blocked threshold (200 ms). `stuck` and `stuck_since_ns` say how
-/// many calls were in their syscalls there and since when.
+/// in its syscall for the context's blocked threshold (`aopen_options.blocked_ms`, 200 ms
+/// by default). `stuck` and `stuck_since_ns` say how many calls were in their syscalls
+/// there and since when.
 pub const AOPEN_MOUNT_BLOCKED: u32 = 1u32;
 
 /// `aopen_mount_event.kind`: a filesystem reported blocked is no longer: its stuck calls
-/// returned (so the next call on it runs at once).
+/// returned (so the next call on it runs at once). The mark clears when no call on it is
+/// asleep past the threshold any more: at once when its last call in progress returns, else
+/// at the watchdog's next look (within 50 ms while a mount-event request waits). Each stuck
+/// call's return is the filesystem answering, so no further call "finished in time" is
+/// awaited: with `AOPEN_OPT_FAIL_FAST` no new call on a blocked filesystem runs, so waiting
+/// for one would keep it blocked for ever (only calls already in flight, closes and
+/// `AOPEN_FSYNC_WAIT` syncs could answer). A filesystem that answers its stuck calls and
+/// hangs again is marked, and reported, blocked again after another threshold.
 pub const AOPEN_MOUNT_RECOVERED: u32 = 2u32;
 
 /// `aopen_mount_event.kind`: the filesystem is gone: unmounted or lazily detached (it left

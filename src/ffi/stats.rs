@@ -56,8 +56,9 @@ pub struct aopen_stats_snapshot {
     pub process_abandoned_threads: u32,
     pub process_abandoned_cap: u32,
     /// Syscalls in progress now on *blocked* filesystems: those with a syscall asleep in the
-    /// kernel for over 200 ms. They do not count against `max_threads`; together they may
-    /// start only while fewer than `max_threads` of them run.
+    /// kernel for over the blocked threshold (`blocked_ms`, 200 ms by default). They do not
+    /// count against `max_threads`; together they may start only while fewer than
+    /// `max_threads` of them run.
     pub blocked_running: u32,
     /// How long requests waited between submit and a worker taking them, in log2
     /// microsecond buckets (see `AOPEN_HIST_BUCKETS`); one count per request started.

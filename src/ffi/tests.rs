@@ -25,7 +25,8 @@ fn options_validation() {
         eventfd: 0,
         per_mount_threads: 0,
         buffer_budget_kib: 0,
-        reserved: [0; 4],
+        blocked_ms: 0,
+        reserved: [0; 3],
     };
     assert_eq!(config_from(&zero).unwrap(), Config::default());
     assert_eq!(config_from(&aopen_options { flags: 16, ..zero }).unwrap_err(), libc::EINVAL);
@@ -33,8 +34,9 @@ fn options_validation() {
     assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_INLINE, ..zero }).unwrap().no_inline);
     assert!(config_from(&aopen_options { flags: AOPEN_OPT_NO_MOUNTS, ..zero }).unwrap().no_mounts);
     let mut r = zero;
-    r.reserved[3] = 1;
+    r.reserved[2] = 1;
     assert_eq!(config_from(&r).unwrap_err(), libc::EINVAL);
+    assert_eq!(config_from(&aopen_options { blocked_ms: 25, ..zero }).unwrap().blocked_ms, 25);
     let e = config_from(&aopen_options { flags: AOPEN_OPT_EVENTFD, eventfd: 7, ..zero }).unwrap();
     assert_eq!(e.eventfd, Some(7));
 }

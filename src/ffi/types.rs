@@ -64,9 +64,9 @@ pub const AOPEN_OPT_NO_MOUNTS: u32 = 2u32;
 pub const AOPEN_OPT_NO_INLINE: u32 = 4u32;
 
 /// `aopen_options.flags`: fail fast on blocked filesystems. While the watchdog marks a
-/// filesystem blocked (a call on it asleep in the kernel past 200 ms; see
-/// `aopen_mount_event_submit`), each new request charged to it completes at once with
-/// -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
+/// filesystem blocked (a call on it asleep in the kernel past `blocked_ms`, 200 ms by
+/// default; see `aopen_mount_event_submit`), each new request charged to it completes at
+/// once with -EHOSTDOWN instead of queueing behind its stuck calls; requests of every other
 /// filesystem are untouched, and once it recovers its requests run again. -EHOSTDOWN
 /// ("host is down") because no local file call returns it, so a caller can tell "refused,
 /// its filesystem is blocked" from the call's own error: -ENOTCONN is what a FUSE
@@ -114,8 +114,19 @@ pub struct aopen_options {
     /// and the bytes requests hold stay within the budget (and 64 MiB); freed with the
     /// context.
     pub buffer_budget_kib: u32,
+    /// The blocked threshold: a filesystem with a call asleep in its syscall this many ms is
+    /// marked blocked; 0 = default (200). Accepted: 10 to 600000 (10 minutes); anything else
+    /// is -EINVAL. Marking takes the filesystem's workers off the budget so that the pool
+    /// grows past them (a healthy filesystem's request waits for a worker at most about
+    /// `blocked_ms` + 25 ms while others hang), reports it with an `AOPEN_MOUNT_BLOCKED`
+    /// event, and with `AOPEN_OPT_FAIL_FAST` refuses its new calls. Lower it to hear of a
+    /// hang sooner; below about 50 ms a healthy filesystem's momentary sleep (a lock, a
+    /// loaded machine, a slow disk) can mark it too, which fail-fast turns into refused
+    /// calls. Raise it for filesystems whose calls are slow by nature. It does not change
+    /// `timeout_ms` or how the pool grows past a worker stuck a few ms.
+    pub blocked_ms: u32,
     /// Must be zero.
-    pub reserved: [u32; 4],
+    pub reserved: [u32; 3],
 }
 
 /// One delivered request.

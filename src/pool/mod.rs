@@ -21,7 +21,7 @@
 //! - abandoned workers: their request was cancelled, timed out or shut down while its syscall
 //!   runs, or they run an owed close (a descriptor nobody will receive; see `queue::requests`);
 //! - workers of a *blocked* filesystem: one whose syscall has been asleep in the kernel past
-//!   [`BLOCKED_THRESHOLD`](crate::fair::thresholds::BLOCKED_THRESHOLD), as the watchdog finds on each round.
+//!   the context's blocked threshold (the `blocked_ms` option, 200 ms by default), as the watchdog finds on each round.
 //!
 //! Off-budget workers still hold their filesystem's share. Blocked filesystems together start
 //! syscalls only while fewer than `max_threads` of theirs run (the blocked budget), so a
@@ -39,7 +39,7 @@
 //! round is scheduled for when that syscall could be marked (the worker that starts it
 //! schedules one if none comes sooner), whether or not work waits and whether or not the
 //! pool is at `max_threads`. A startable request of a filesystem not blocked therefore waits
-//! for a worker at most [`HEALTHY_WAIT_BOUND`](crate::fair::thresholds::HEALTHY_WAIT_BOUND) while workers are stuck, counted from its
+//! for a worker at most [`healthy_wait_bound`](crate::fair::thresholds::healthy_wait_bound) of its blocked threshold (225 ms by default) while workers are stuck, counted from its
 //! submit or from the start of the oldest stuck syscall if later, at any interleaving and
 //! with no further submit. Nothing running, nothing queued: no round, and no CPU.
 //!

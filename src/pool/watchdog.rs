@@ -68,7 +68,7 @@ impl<T: Send + 'static> Shared<T> {
     pub(super) fn next_round(&self, g: &Inner<T>, now: Instant) -> Option<Instant> {
         let t = &g.q;
         let grow = (t.startable() > 0 && self.room(g) > 0).then_some(now + GROW_TICK);
-        let mark = t.oldest_unblocked_syscall().map(|s| match s + BLOCKED_THRESHOLD {
+        let mark = t.oldest_unblocked_syscall().map(|s| match s + self.cfg.blocked {
             due if due > now => due,
             _ => now + RECHECK_TICK,
         });
@@ -77,10 +77,10 @@ impl<T: Send + 'static> Shared<T> {
         [t.next_deadline(), grow, mark, held, mounts].into_iter().flatten().min()
     }
 
-    /// Marks the filesystems whose syscalls are asleep in the kernel past
-    /// [`BLOCKED_THRESHOLD`] as blocked (see `queue::requests`): their workers go off budget.
+    /// Marks the filesystems whose syscalls are asleep in the kernel past the context's
+    /// blocked threshold (`cfg.blocked`) as blocked (see `queue::requests`): their workers go off budget.
     pub(super) fn mark_blocked(&self, g: &mut Inner<T>, now: Instant) {
-        let Some(since) = now.checked_sub(BLOCKED_THRESHOLD) else { return };
+        let Some(since) = now.checked_sub(self.cfg.blocked) else { return };
         let clocks = &g.clocks;
         let asleep = |id: Id| {
             clocks.iter().find(|c| c.request.load(Ordering::Relaxed) == id).map_or(true, |c| c.asleep())

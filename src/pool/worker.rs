@@ -58,7 +58,7 @@ impl<T: Send + 'static> Shared<T> {
                 self.publish(&g);
                 // The watchdog looks at this syscall once it could be marked blocked (it
                 // wakes only if it had nothing to look at before then).
-                self.wake_watchdog_by(&mut g, start + BLOCKED_THRESHOLD);
+                self.wake_watchdog_by(&mut g, start + self.cfg.blocked);
                 drop(g);
                 if let Some(c) = to_place.take() {
                     self.place(c);
