@@ -240,16 +240,25 @@ static int test_fork(void) {
     aopen_ctx *ctx = new_ctx(0, 0, 0, 0);
     struct got g;
     ask(ctx, &g);
+    int verdict[2];
+    CHECK(pipe(verdict) == 0, "pipe");
     pid_t pid = fork();
     CHECK(pid >= 0, "fork");
     if (pid == 0) {
         struct got h;
         int64_t r = aopen_mount_event_submit(ctx, &h.ev, on_event, &h);
-        _exit(r == -ESHUTDOWN ? 0 : 1);
+        _exit(write(verdict[1], r == -ESHUTDOWN ? "K" : "F", 1) == 1 ? 0 : 1);
     }
+    close(verdict[1]);
+    char mark = 0;
+    CHECK(read(verdict[0], &mark, 1) == 1 && mark == 'K', "the child's submit did not get -ESHUTDOWN");
+    close(verdict[0]);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child saw %d", st);
+    /* Under valgrind the child exits 99 for the inherited context it leaks by design (as in
+     * fork.c). */
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    CHECK(code == 0 || (under_valgrind() && code == 99), "child failed (status %d)", st);
     aopen_ctx_free(ctx);
     return 0;
 }
