@@ -378,9 +378,7 @@ def _inline(raw, call):
         _, off, n = call
         data = _pread_nowait(raw, n, off)
         if type(data) is int:
-            if data == -errno.EIO:
-                return False, OSError(errno.EIO, f"libaopen reported more bytes read than the {n} of a read")
-            return None if data == -errno.EAGAIN else (False, oserror(-data))
+            return None if data == -errno.EAGAIN else (False, _nowait_error(data, n))
         got = len(data)
         if got < n and got > 0:
             return None  # only part of it is cached: the rest is a request
@@ -469,6 +467,14 @@ def _pread_nowait(raw, n, off):
     return ctypes.string_at(buf, got)
 
 
+def _nowait_error(err, n):
+    """The OSError of _pread_nowait's -errno `err` for a read of `n` bytes (-EIO: the
+    library reported more bytes than the buffer holds)."""
+    if err == -errno.EIO:
+        return OSError(errno.EIO, f"libaopen reported more bytes read than the {n} of a read")
+    return oserror(-err)
+
+
 def read_nowait(raw, n):
     """A read of n bytes at the descriptor's offset, on the loop thread, where the library
     finds them all cached (or the file ends there): the bytes, the position (and the
@@ -537,22 +543,23 @@ async def _read(raw, off, n):
     out = bytearray()
     while True:
         want = n - len(out)
-        buf = ctypes.create_string_buffer(want)
         at = off + len(out) if off >= 0 else -1
-        got = lib.aopen_read_nowait(ctx.ctx, fd, buf, want, at) if at >= 0 and ctx.ctx is not None else -errno.EAGAIN
-        if got == -errno.EAGAIN:
+        data = _pread_nowait(raw, want, at) if at >= 0 and ctx.ctx is not None else -errno.EAGAIN
+        if data == -errno.EAGAIN:
+            buf = ctypes.create_string_buffer(want)
             got = await ctx.call(lambda: lib.aopen_read_submit(ctx.ctx, fd, buf, want, at, None, None), keep=buf)
-        elif got < 0:
-            raise oserror(-got)
+            if got > want:
+                raise OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {want}")
+            data = ctypes.string_at(buf, got)
+        elif type(data) is int:
+            raise _nowait_error(data, want)
         else:
-            raw._inline_bytes += got  # read on the loop thread: yield now and then
+            raw._inline_bytes += len(data)  # read on the loop thread: yield now and then
             if raw._inline_bytes >= _YIELD_EVERY:
                 raw._inline_bytes = 0
                 await ctx.sleep0()
-        if got > want:
-            raise OSError(errno.EIO, f"libaopen reported {got} bytes read for a read of {want}")
-        out += ctypes.string_at(buf, got)
-        if got == 0 or len(out) == n or off < 0:
+        out += data
+        if not data or len(out) == n or off < 0:
             return bytes(out)
 
 
