@@ -31,6 +31,8 @@ use std::time::Duration;
 mod nowait;
 mod reads;
 mod stats;
+#[cfg(test)]
+mod tests;
 
 /// How long shutdown waits for idle threads to leave before returning anyway.
 const SHUTDOWN_LINGER: Duration = Duration::from_millis(50);

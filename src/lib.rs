@@ -27,7 +27,7 @@ pub use context::Context;
 pub use fair::thresholds::HEALTHY_WAIT_BOUND;
 pub use fs::FsId;
 pub use op::{Op, OpKind};
-pub use pool::parking::{Claim, Parking, Unpark};
+pub use pool::parking::{Claim, Doorbell, Parking, Unpark};
 pub use pool::IDLE_TIMEOUT;
 pub use queue::handoff::{Outbox, Popped};
 pub use queue::ids::Id;

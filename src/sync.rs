@@ -85,6 +85,86 @@ pub mod chan {
     }
 }
 
+/// A doorbell threads sleep on without holding a lock: a count that each ring moves.
+/// A sleeper reads [`Bell::count`] while the state it checked cannot change unseen (under
+/// the lock that guards it, or before a `SeqCst` look at a lock-free hint), then sleeps
+/// only while the count is still that: a ring between the look and the sleep is never
+/// lost, and a ringer needs no lock (a futex; under loom a model with the same contract).
+pub use bell::Bell;
+
+#[cfg(not(loom))]
+mod bell {
+    use crate::sys;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::time::Duration;
+
+    #[derive(Debug, Default)]
+    pub struct Bell {
+        count: AtomicU32,
+        /// Threads inside [`Bell::sleep`]: a ring with none makes no syscall.
+        sleepers: AtomicU32,
+    }
+
+    impl Bell {
+        /// The count to pass to [`Bell::sleep`].
+        pub fn count(&self) -> u32 {
+            self.count.load(SeqCst)
+        }
+
+        /// Moves the count and wakes up to `n` sleepers.
+        pub fn ring(&self, n: i32) {
+            self.count.fetch_add(1, SeqCst);
+            // Paired with the sleeper's increment before its futex look at the count: either
+            // this sees the sleeper, or the sleeper's futex sees the moved count.
+            if self.sleepers.load(SeqCst) > 0 {
+                sys::futex_wake(&self.count, n);
+            }
+        }
+
+        /// Sleeps until the count moves past `count`, at most `timeout` (None: no limit);
+        /// may return early. Returns false only when the timeout ran out.
+        pub fn sleep(&self, count: u32, timeout: Option<Duration>) -> bool {
+            self.sleepers.fetch_add(1, SeqCst);
+            let woke = self.count.load(SeqCst) != count || sys::futex_wait(&self.count, count, timeout);
+            self.sleepers.fetch_sub(1, SeqCst);
+            woke
+        }
+    }
+}
+
+#[cfg(loom)]
+mod bell {
+    use std::time::Duration;
+
+    #[derive(Debug, Default)]
+    pub struct Bell {
+        count: loom::sync::Mutex<u32>,
+        cv: loom::sync::Condvar,
+    }
+
+    impl Bell {
+        pub fn count(&self) -> u32 {
+            *self.count.lock().unwrap()
+        }
+
+        pub fn ring(&self, _n: i32) {
+            let mut c = self.count.lock().unwrap();
+            *c = c.wrapping_add(1);
+            self.cv.notify_all();
+        }
+
+        /// As the futex's, but never times out (loom has no time): a timeout's caller in a
+        /// model must be rung.
+        pub fn sleep(&self, count: u32, _timeout: Option<Duration>) -> bool {
+            let mut c = self.count.lock().unwrap();
+            while *c == count {
+                c = self.cv.wait(c).unwrap();
+            }
+            true
+        }
+    }
+}
+
 /// Locks `m`, ignoring poisoning: no code in this crate panics while holding a lock on
 /// purpose, and if one ever did, the protected state is still consistent enough to shut down.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

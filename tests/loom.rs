@@ -359,7 +359,7 @@ fn share_holds_while_a_cancelled_syscall_runs() {
 // deadlock), and the claim counts stay exact (Parking's debug_asserts; `make check-loom`
 // builds with debug assertions).
 
-use aopen::{Claim, Parking, Unpark};
+use aopen::{Claim, Doorbell, Parking, Unpark};
 use loom::sync::Condvar;
 
 #[derive(Default)]
@@ -370,14 +370,15 @@ struct Pool {
     parking: Parking,
 }
 
-/// The pool as `pool::shared` drives it: submits push to a lock-free inbox and take the lock
-/// only when the idle hint says a parked worker must be woken (no unclaimed spinner); a
-/// worker takes the inbox in whenever it holds the lock, and publishes its idle hint before
-/// it looks at the inbox one last time and parks.
+/// The pool as `pool::shared` drives it: submits push to a lock-free inbox and, when the
+/// idle hint says a worker is parked (and no unclaimed spinner), ring the live [`Doorbell`]
+/// without the lock; a worker takes the inbox in whenever it holds the lock, publishes its
+/// idle hint before it looks at the inbox one last time, and reads the doorbell's count
+/// before it lets the lock go to sleep; a claim under the lock rings it too.
 #[derive(Default)]
 struct PoolShared {
     m: Mutex<Pool>,
-    work_cv: Condvar,
+    bell: Doorbell,
     done_cv: Condvar,
     /// Requests pushed and not yet taken in (the inbox's length).
     inbox: AtomicUsize,
@@ -402,6 +403,8 @@ fn pool_worker(s: &PoolShared) {
     let mut spun = false;
     loop {
         take_in(s, &mut g);
+        hand_on(s, &mut g);
+        publish(s, &g);
         if g.work > 0 {
             g.work -= 1;
             spun = false;
@@ -434,7 +437,10 @@ fn pool_worker(s: &PoolShared) {
             continue;
         }
         loop {
-            g = s.work_cv.wait(g).unwrap();
+            let count = s.bell.count();
+            drop(g);
+            s.bell.sleep(count, None);
+            g = s.m.lock().unwrap();
             let leave = g.closed || s.inbox.load(SeqCst) > 0;
             if g.parking.unpark(leave) != Unpark::Stay {
                 break;
@@ -446,15 +452,20 @@ fn pool_worker(s: &PoolShared) {
 
 fn pool_submit(s: &PoolShared) {
     s.inbox.fetch_add(1, SeqCst);
-    if s.spinning_hint.load(SeqCst) > 0 || s.idle_hint.load(SeqCst) == 0 {
-        return; // the spinner, or a busy worker when it next takes the lock, takes it in
+    if s.spinning_hint.load(SeqCst) > 0 {
+        return; // the spinner takes it in
     }
-    let mut g = s.m.lock().unwrap();
-    take_in(s, &mut g);
-    if g.work > 0 && g.parking.claim() == Claim::Parked {
-        s.work_cv.notify_one();
+    // A parked worker rung awake, or one already rung, takes it in; with none parked, a
+    // busy worker when it next takes the lock.
+    s.bell.ring_unlocked(s.idle_hint.load(SeqCst));
+}
+
+/// A worker finishing work hands what it took in beyond its own to a parked worker, by a
+/// claim under the lock (`Shared::hand_on`).
+fn hand_on(s: &PoolShared, g: &mut Pool) {
+    if g.work > 1 && g.parking.claim() == Claim::Parked {
+        s.bell.ring_claimed();
     }
-    publish(s, &g);
 }
 
 /// Runs `workers` workers; the model's main thread submits `submits` times, while another
@@ -473,7 +484,7 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
             let s = s.clone();
             thread::spawn(move || {
                 let _g = s.m.lock().unwrap();
-                s.work_cv.notify_all();
+                s.bell.ring_all();
             })
         });
         for _ in 0..submits {
@@ -487,7 +498,7 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
             g = s.done_cv.wait(g).unwrap();
         }
         g.closed = true;
-        s.work_cv.notify_all();
+        s.bell.ring_all();
         drop(g);
         ws.into_iter().for_each(|t| t.join().unwrap());
         let g = s.m.lock().unwrap();

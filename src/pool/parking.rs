@@ -3,12 +3,20 @@
 //! idle worker for its request, and a claim is consumed exactly once, so no request counts
 //! on a worker another request already claimed, and none is left with nobody coming.
 //!
-//! All of it is guarded by the pool's lock; the pool owns the condition variable and does
-//! the waiting and notifying this says to do.
+//! The counts are guarded by the pool's lock. Parked workers sleep on the [`Doorbell`],
+//! which a submit rings without that lock: the loop's thread never sleeps on a lock a
+//! worker can hold (a worker preempted inside its lock section would otherwise stall the
+//! loop for a scheduler slice, tens of milliseconds on a loaded machine). A ring made
+//! without the lock claims nothing here: the worker it wakes finds the inbox non-empty and
+//! leaves its wait unclaimed ([`Unpark::Left`]), then takes the inbox in and hands the rest on.
 //!
 //! Invariants, checked in debug builds: `spin_claims <= spinning <= 1`, and
 //! `idle + notified == parked` (a parked worker is either unclaimed, or claimed by a notify
 //! that some parked worker will consume).
+
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::Bell;
+use std::time::Duration;
 
 /// Whom a submit's request was handed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +151,53 @@ impl Parking {
     /// Idle workers, claimed or not (parked or spinning).
     pub fn idle(&self) -> usize {
         self.parked + self.spinning
+    }
+}
+
+/// What parked workers sleep on, and the rings made without the pool lock that no worker
+/// has answered yet (so a burst of submits wakes one worker per parked one, not one each).
+#[derive(Debug, Default)]
+pub struct Doorbell {
+    bell: Bell,
+    unanswered: AtomicUsize,
+}
+
+impl Doorbell {
+    /// A submit, without the lock, after its push and a `SeqCst` fence: wakes a parked
+    /// worker if `parked` (the published count of parked unclaimed workers) is more than
+    /// the rings not yet answered. Returns whether it rang; if not, a worker already on
+    /// its way takes the push in with the others.
+    pub fn ring_unlocked(&self, parked: usize) -> bool {
+        if parked <= self.unanswered.load(SeqCst) {
+            return false;
+        }
+        self.unanswered.fetch_add(1, SeqCst);
+        self.bell.ring(1);
+        true
+    }
+
+    /// Wakes the parked worker a [`Claim::Parked`] chose (lock held).
+    pub fn ring_claimed(&self) {
+        self.bell.ring(1);
+    }
+
+    /// Wakes every parked worker (shutdown; a safety net).
+    pub fn ring_all(&self) {
+        self.bell.ring(i32::MAX);
+    }
+
+    /// What a worker about to sleep reads while it still holds the lock (after
+    /// [`Parking::park`] and its last look at the inbox), for [`Self::sleep`].
+    pub fn count(&self) -> u32 {
+        self.bell.count()
+    }
+
+    /// Sleeps, the lock released, until rung after `count` was read or `timeout` runs out
+    /// (false); may return early. Answers one ring made without the lock, whichever woke it.
+    pub fn sleep(&self, count: u32, timeout: Option<Duration>) -> bool {
+        let woke = self.bell.sleep(count, timeout);
+        let _ = self.unanswered.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+        woke
     }
 }
 

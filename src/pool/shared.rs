@@ -8,16 +8,17 @@
 //!
 //! The loop and the lock. A submit, an inline completion and every delivery go through the
 //! hand-off (`queue::handoff`) without the lock: the loop's way in is `submit.rs`, its way
-//! out `deliver.rs`. Whoever takes the lock first takes in what the loop handed over
+//! out `deliver.rs`. A submit also wakes a parked worker, starts one, or has the watchdog
+//! look sooner without the lock (the doorbells, `Shared::starting`, `Shared::watch_by`): the
+//! loop's thread never sleeps behind a worker preempted in its lock section. Whoever takes the lock first takes in what the loop handed over
 //! (`Shared::refresh`); every lock section that may make completions ready ends by handing
 //! them off (`Shared::woke`).
 //!
 //! Hints published for lock-free readers are stored with `SeqCst` and read after a `SeqCst`
 //! fence: a parking worker stores its idle hint, then looks at the inbox; a submit pushes,
 //! then reads the hint; so either the worker sees the request or the submit sees the worker
-//! (and locks, and wakes it). The watchdog's next-round hint pairs the same way. So a lock
-//! section publishes ([`Shared::publish`]) before it lets the lock go, waits on a condition
-//! variable, or looks at the inbox after changing what the hints say; the worker's sections
+//! (and rings it awake). The watchdog's next-round hint pairs the same way. So a lock
+//! section publishes ([`Shared::publish`]) before it lets the lock go, sleeps, or looks at the inbox after changing what the hints say; the worker's sections
 //! publish once, there, and nowhere before.
 
 use crate::config::Resolved;
@@ -26,7 +27,7 @@ use crate::fair::blocked_hint::BlockedHint;
 use crate::mem::buffers::Buffers;
 use crate::op::run::Executor;
 use crate::op::Op;
-use crate::pool::parking::Parking;
+use crate::pool::parking::{Doorbell, Parking};
 use crate::pool::thread::{spawn_thread, SyscallClock};
 use crate::queue::admission::Admission;
 use crate::queue::handoff::{Entry, Inbox, Outbox};
@@ -34,7 +35,7 @@ use crate::queue::inline::Inline;
 use crate::queue::ready::Notifier;
 use crate::queue::requests::Requests;
 use crate::sync::atomic::{fence, AtomicU64};
-use crate::sync::{lock, Arc, Condvar, Mutex, MutexGuard};
+use crate::sync::{lock, Arc, Bell, Condvar, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -60,14 +61,14 @@ pub type Place<T> = fn(&T, &crate::op::Output) -> bool;
 /// State shared by the context handle, its workers and its watchdog.
 pub struct Shared<T> {
     pub(crate) inner: Mutex<Inner<T>>,
-    /// Idle workers wait here for queued work.
-    pub(crate) work_cv: Condvar,
+    /// Parked workers sleep here for queued work; a submit rings it without the lock.
+    pub(crate) doorbell: Doorbell,
     /// `wait` callers wait here for a completion.
     pub(crate) ready_cv: Condvar,
     /// Shutdown waits here for threads to leave.
     pub(crate) exit_cv: Condvar,
-    /// The watchdog sleeps here between its rounds.
-    pub(super) watchdog_cv: Condvar,
+    /// The watchdog sleeps here between its rounds; a submit rings it without the lock.
+    pub(super) watchdog_bell: Bell,
     pub(crate) cfg: Resolved,
     pub(super) exec: Box<Executor>,
     /// Time origin of the workers' syscall clocks.
@@ -90,6 +91,13 @@ pub struct Shared<T> {
     pub(super) watchdog_hint: AtomicU64,
     pub(super) waiters_hint: AtomicUsize,
     pub(crate) closed: AtomicBool,
+    /// Workers a submit started without the lock that have not yet counted themselves in
+    /// `Inner::threads` (they do in their first lock section).
+    pub(super) starting: AtomicUsize,
+    /// The earliest time a submit, without the lock, asked the watchdog to look by
+    /// (nanoseconds since `epoch`, `u64::MAX`: none); the watchdog takes it in as its next
+    /// round's time.
+    pub(super) watch_by: AtomicU64,
     /// A copy of the readiness fd and whether it is ours, readable without the lock (a
     /// forked child must release it without locking).
     pub(super) readiness_fd: (i32, bool),
@@ -110,13 +118,13 @@ pub struct Inner<T> {
     pub(crate) q: Requests<T>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
-    /// Idle workers (parked on `work_cv`, or spinning) and which of them submits claimed.
+    /// Idle workers (parked on `Shared::doorbell`, or spinning) and which of them submits claimed.
     pub(super) parking: Parking,
     /// Threads blocked in `wait`.
     pub(crate) waiters: usize,
     /// Whether the watchdog thread is running.
     pub(crate) watchdog_alive: bool,
-    /// Set (with `Shared::watchdog_cv` notified) to have the watchdog look again now.
+    /// Set (with `Shared::watchdog_bell` rung) to have the watchdog look again now.
     pub(crate) watchdog_woken: bool,
     /// When the watchdog will next wake by itself (None: only when woken).
     pub(crate) watchdog_next: Option<Instant>,
@@ -154,10 +162,10 @@ impl<T: Send + 'static> Shared<T> {
                 clocks: Vec::new(),
                 abandoned_reported: abandoned::Reported::default(),
             }),
-            work_cv: Condvar::new(),
+            doorbell: Doorbell::default(),
             ready_cv: Condvar::new(),
             exit_cv: Condvar::new(),
-            watchdog_cv: Condvar::new(),
+            watchdog_bell: Bell::default(),
             cfg,
             exec,
             epoch: Instant::now(),
@@ -173,6 +181,8 @@ impl<T: Send + 'static> Shared<T> {
             watchdog_hint: AtomicU64::new(u64::MAX),
             waiters_hint: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            starting: AtomicUsize::new(0),
+            watch_by: AtomicU64::new(u64::MAX),
             readiness_fd,
             place,
             placing: AtomicUsize::new(0),
@@ -322,9 +332,9 @@ impl<T: Send + 'static> Shared<T> {
         self.admission.held_hint()
     }
 
-    /// Workers that serve this context's budget: alive and not off budget (abandoned, or in
-    /// a syscall of a blocked filesystem).
-    pub(super) fn active(g: &Inner<T>) -> usize {
-        on_budget(g.threads, g.q.off_budget())
+    /// Workers that serve this context's budget: alive (or starting) and not off budget
+    /// (abandoned, or in a syscall of a blocked filesystem).
+    pub(super) fn active(&self, g: &Inner<T>) -> usize {
+        on_budget(g.threads + self.starting.load(Ordering::SeqCst), g.q.off_budget())
     }
 }

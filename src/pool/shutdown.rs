@@ -82,7 +82,7 @@ impl<T: Send + 'static> Shared<T> {
         self.outbox.readiness().close();
         self.publish(&g);
         self.wake_watchdog(&mut g);
-        self.work_cv.notify_all();
+        self.doorbell.ring_all();
         self.ready_cv.notify_all();
         if g.q.queued() > 0 {
             // Owed closes wait: wake workers for them (the watchdog grows past hung ones).
@@ -92,7 +92,10 @@ impl<T: Send + 'static> Shared<T> {
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.q.queued() == 0 && g.threads + usize::from(g.watchdog_alive) > g.q.running() {
+        while g.q.queued() == 0
+            && g.threads + self.starting.load(Ordering::SeqCst) + usize::from(g.watchdog_alive)
+                > g.q.running()
+        {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

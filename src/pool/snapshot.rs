@@ -3,10 +3,11 @@
 //! Each is read under the pool lock, as one critical section.
 
 use crate::fair::abandoned::{abandoned_cap, abandoned_in_process};
-use crate::pool::shared::Shared;
+use crate::pool::shared::{Inner, Shared};
 use crate::queue::requests::MountReport;
 use crate::stats::Counters;
 use crate::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A context's pool and counters at one moment.
@@ -54,10 +55,10 @@ impl<T: Send + 'static> Shared<T> {
             queued: t.queued(),
             queued_over_share: t.queued() - t.startable(),
             running: t.running(),
-            threads: g.threads,
+            threads: self.alive(&g),
             idle: g.parking.idle(),
             abandoned: t.abandoned(),
-            peak_threads: g.peak_threads,
+            peak_threads: g.peak_threads.max(self.alive(&g)),
             mounts: t.mounts(),
             per_mount_threads: t.share(),
             process_abandoned: abandoned_in_process(),
@@ -71,7 +72,12 @@ impl<T: Send + 'static> Shared<T> {
     /// Worker threads alive now, and the most ever alive.
     pub(crate) fn threads(self: &Arc<Self>) -> (usize, usize) {
         let g = self.lock();
-        (g.threads, g.peak_threads)
+        (self.alive(&g), g.peak_threads.max(self.alive(&g)))
+    }
+
+    /// Worker threads alive: counted, or started by a submit and not yet counted.
+    fn alive(&self, g: &Inner<T>) -> usize {
+        g.threads + self.starting.load(Ordering::SeqCst)
     }
 
     /// See `Context::blocked_mounts`.

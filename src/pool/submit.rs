@@ -2,11 +2,15 @@
 //! path made ([`Shared::submit_completed`]), a cancel and a detached close.
 //!
 //! A submit and an inline completion go through the hand-off (`queue::handoff`) without the
-//! pool lock: the loop takes it only to wake a parked worker, start one, or have the
-//! watchdog look sooner than it would ([`Shared::needs_kick`]), and for the rare calls
-//! (cancel, a detached close). A submit pushes, then reads the hints the pool publishes
-//! (see `pool::shared`'s module docs for the pairing).
+//! pool lock, and so do the wake-up of a parked worker, the start of one and the watchdog's
+//! earlier round that a submit may need ([`Shared::kick_unlocked`]): a worker preempted
+//! inside its lock section never stalls the loop's thread. The loop takes the lock only for
+//! the rare cases: a full inbox, a pool shut down or at the abandoned-worker cap, a thread
+//! that could not be started, a byte budget that looks spent, a `wait` caller to wake, a
+//! cancel, a detached close. A submit pushes, then reads the hints the pool publishes (see
+//! `pool::shared`'s module docs for the pairing).
 
+use crate::fair::abandoned::at_abandoned_cap;
 use crate::fair::thresholds::WAIT_THRESHOLD;
 use crate::fs;
 use crate::fs::FsId;
@@ -21,8 +25,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 impl<T: Send + 'static> Shared<T> {
-    /// Queues `op`, charged to `fs`, for a worker, without the pool lock unless a worker
-    /// must be woken or started or the watchdog told (see [`Self::needs_kick`]). `Err`,
+    /// Queues `op`, charged to `fs`, for a worker, without the pool lock but in the rare
+    /// cases of the module docs (see [`Self::kick_unlocked`]). `Err`,
     /// with nothing queued: `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached,
     /// or no thread at all could be started), `EINVAL` (a buffer larger than the budget).
     pub(crate) fn submit(self: &Arc<Self>, fs: FsId, op: Op, token: T) -> Result<Id, (i32, T)> {
@@ -39,7 +43,7 @@ impl<T: Send + 'static> Shared<T> {
         let handed = self.inbox.push(entry);
         fence(Ordering::SeqCst);
         let deadline = self.cfg.timeout.map(|t| now + t);
-        if handed.is_ok() && !self.needs_kick(now, deadline) {
+        if handed.is_ok() && self.kick_unlocked(now, deadline) {
             return Ok(id);
         }
         // Taken in here and handed on once, below.
@@ -79,23 +83,39 @@ impl<T: Send + 'static> Shared<T> {
         }
     }
 
-    /// Whether a submit just handed in must take the lock (the `SeqCst` fence after its push
-    /// taken): to wake a parked worker (none spins), to start one (fewer than `threads` on
-    /// the budget), to have the watchdog look within [`WAIT_THRESHOLD`] (so that work
-    /// waiting behind busy or stuck workers grows the pool) or by `deadline`, or because
-    /// the pool shut down meanwhile.
-    fn needs_kick(&self, now: Instant, deadline: Option<Instant>) -> bool {
-        if self.closed.load(Ordering::SeqCst) {
-            return true;
+    /// Hands on, without the lock, a request a submit just pushed (the `SeqCst` fence after
+    /// its push taken), as [`Self::kick`] would with it: the spinner takes it; else a
+    /// parked worker no earlier submit rang is rung awake; else a worker is started while fewer than `threads` serve the budget; else the watchdog is
+    /// asked to look within [`WAIT_THRESHOLD`] (so that work waiting behind busy or stuck
+    /// workers grows the pool). The watchdog is also asked to look by the request's
+    /// `deadline`. False when the lock must be taken instead: the pool shut down, the
+    /// process is at the abandoned-worker cap, or no thread could be started where none is.
+    fn kick_unlocked(self: &Arc<Self>, now: Instant, deadline: Option<Instant>) -> bool {
+        if self.closed.load(Ordering::SeqCst) || at_abandoned_cap() {
+            return false;
+        }
+        if let Some(d) = deadline {
+            self.ask_watchdog_by(d);
         }
         if self.spinning_hint.load(Ordering::SeqCst) > 0 {
-            return false; // it takes the request in, and hands on any others (`refresh`)
+            return true; // it takes the request in, and hands on any others (`refresh`)
         }
-        let watchdog = self.watchdog_hint.load(Ordering::SeqCst);
-        self.idle_hint.load(Ordering::SeqCst) > 0
-            || self.workers_hint.load(Ordering::SeqCst) < self.cfg.threads
-            || watchdog > self.since_epoch(now + WAIT_THRESHOLD)
-            || deadline.is_some_and(|d| watchdog > self.since_epoch(d))
+        if self.doorbell.ring_unlocked(self.idle_hint.load(Ordering::SeqCst)) {
+            return true;
+        }
+        // Every parked worker is rung already (each takes one request's worth of the
+        // inbox in, and hands the rest on): the request needs another, as with a claim.
+        let serving = self.workers_hint.load(Ordering::SeqCst) + self.starting.load(Ordering::SeqCst);
+        if serving < self.cfg.threads {
+            if self.spawn_worker_unlocked().is_ok() {
+                return true;
+            }
+            if serving == 0 {
+                return false; // `kick` tells the caller no thread could be started
+            }
+        }
+        self.ask_watchdog_by(now + WAIT_THRESHOLD);
+        true
     }
 
     /// Queues the completion of a request the fast path ran on the caller's thread, with

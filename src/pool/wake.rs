@@ -30,15 +30,15 @@ impl<T: Send + 'static> Shared<T> {
         match g.parking.claim() {
             Claim::Spinner => return Ok(()), // it takes the work when its spin ends
             Claim::Parked => {
-                self.work_cv.notify_one();
+                self.doorbell.ring_claimed();
                 return Ok(());
             }
             Claim::Nobody => {}
         }
-        if Self::active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {
+        if self.active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {
             return Ok(());
         }
-        if g.threads == 0 {
+        if g.threads == 0 && self.starting.load(Ordering::SeqCst) == 0 {
             return Err(libc::EAGAIN);
         }
         let by = Instant::now() + WAIT_THRESHOLD;
@@ -77,7 +77,7 @@ impl<T: Send + 'static> Shared<T> {
             let outside_blocked = g.threads - g.q.blocked_running().min(g.threads);
             self.cfg.threads.saturating_sub(outside_blocked)
         } else {
-            self.cfg.max_threads.saturating_sub(Self::active(g))
+            self.cfg.max_threads.saturating_sub(self.active(g))
         }
     }
 
@@ -93,6 +93,28 @@ impl<T: Send + 'static> Shared<T> {
     /// Has the watchdog look again now (lock held).
     pub(super) fn wake_watchdog(&self, g: &mut Inner<T>) {
         g.watchdog_woken = true;
-        self.watchdog_cv.notify_one();
+        self.watchdog_bell.ring(1);
+    }
+
+    /// Makes sure the watchdog runs no later than `by`, without the lock (a submit's): an
+    /// earlier ask stands, and the watchdog is rung only when this one is earlier than both
+    /// it and the round the watchdog published.
+    pub(super) fn ask_watchdog_by(&self, by: Instant) {
+        let at = self.since_epoch(by);
+        if self.watchdog_hint.load(Ordering::SeqCst) <= at {
+            return;
+        }
+        if self.watch_by.fetch_min(at, Ordering::SeqCst) > at {
+            self.watchdog_bell.ring(1);
+        }
+    }
+
+    /// What [`Self::ask_watchdog_by`] asked since the watchdog last took it (lock held, by
+    /// the watchdog).
+    pub(super) fn take_watch_by(&self) -> Option<Instant> {
+        match self.watch_by.swap(u64::MAX, Ordering::SeqCst) {
+            u64::MAX => None,
+            at => Some(self.epoch + std::time::Duration::from_nanos(at - 1)),
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::pool::parking::Claim;
 use crate::pool::shared::{Inner, Shared};
 use crate::queue::ids::Id;
 use crate::sync::atomic::fence;
-use crate::sync::Arc;
+use crate::sync::{lock, Arc};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -37,18 +37,25 @@ impl<T: Send + 'static> Shared<T> {
                 self.refresh(&mut g, 0);
                 continue;
             }
-            // Sleep, with the lock released, until woken or the next deadline.
+            // Sleep, with the lock released, until woken, the next deadline, or the time a
+            // submit asked for without the lock.
+            let mut next = next;
             while !g.watchdog_woken {
-                g = match next {
-                    None => self.watchdog_cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-                    Some(t) => {
-                        let left = t.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        self.watchdog_cv.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0
+                // Read before the submits' ask is taken: an ask after it rings past it.
+                let count = self.watchdog_bell.count();
+                if let Some(asked) = self.take_watch_by() {
+                    if next.map_or(true, |n| n > asked) {
+                        next = Some(asked);
+                        self.set_watchdog_next(&mut g, next);
                     }
-                };
+                }
+                let left = next.map(|t| t.saturating_duration_since(Instant::now()));
+                if left.is_some_and(|l| l.is_zero()) {
+                    break;
+                }
+                drop(g);
+                self.watchdog_bell.sleep(count, left);
+                g = lock(&self.inner);
             }
             self.refresh(&mut g, 0);
         }
@@ -98,11 +105,11 @@ impl<T: Send + 'static> Shared<T> {
             // Work waits while a worker idles: every path that makes work startable hands
             // it to a worker, so this is a safety net, not a way work is meant to start.
             if g.parking.claim() == Claim::Parked {
-                self.work_cv.notify_one();
+                self.doorbell.ring_claimed();
             }
             return;
         }
-        let active = Self::active(g);
+        let active = self.active(g);
         let room = self.room(g);
         if room == 0 {
             return;

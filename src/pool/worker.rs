@@ -16,20 +16,45 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 impl<T: Send + 'static> Shared<T> {
+    /// Starts a worker, counted at once (lock held).
     pub(super) fn spawn_worker(self: &Arc<Self>, g: &mut Inner<T>) -> Result<(), ()> {
         let s = Arc::clone(self);
         let clock = Arc::new(SyscallClock::default());
         let mine = Arc::clone(&clock);
-        spawn_thread("aopen-worker", move || s.worker(mine)).map_err(|_| ())?;
-        g.clocks.push(clock);
-        g.threads += 1;
-        g.peak_threads = g.peak_threads.max(g.threads);
+        spawn_thread("aopen-worker", move || s.worker(mine, false)).map_err(|_| ())?;
+        Self::count_in(g, clock);
         Ok(())
     }
 
-    pub(super) fn worker(self: Arc<Self>, clock: Arc<SyscallClock>) {
+    /// Starts a worker without the lock (a submit's): it counts itself among the threads in
+    /// its first lock section, and until then among [`Shared::starting`], which
+    /// [`Shared::active`] counts too.
+    pub(super) fn spawn_worker_unlocked(self: &Arc<Self>) -> Result<(), ()> {
+        self.starting.fetch_add(1, Ordering::SeqCst);
+        let s = Arc::clone(self);
+        let clock = Arc::new(SyscallClock::default());
+        spawn_thread("aopen-worker", move || s.worker(clock, true)).map_err(|_| {
+            self.starting.fetch_sub(1, Ordering::SeqCst);
+        })
+    }
+
+    fn count_in(g: &mut Inner<T>, clock: Arc<SyscallClock>) {
+        g.clocks.push(clock);
+        g.threads += 1;
+        g.peak_threads = g.peak_threads.max(g.threads);
+    }
+
+    /// A worker's life; `uncounted` if it was started without the lock.
+    pub(super) fn worker(self: Arc<Self>, clock: Arc<SyscallClock>, uncounted: bool) {
         clock.tid.store(sys::gettid(), Ordering::Relaxed);
         let mut g = lock(&self.inner);
+        if uncounted {
+            // Published before it stops counting as starting, so that a submit never sees
+            // it as neither and starts another in its place.
+            Self::count_in(&mut g, Arc::clone(&clock));
+            self.publish(&g);
+            self.starting.fetch_sub(1, Ordering::SeqCst);
+        }
         // Whether this worker has spun since it last had work (it spins once, then parks).
         let mut spun_since_work = false;
         // Its last completion, whose output it places once it lets go of the lock.
@@ -132,21 +157,24 @@ impl<T: Send + 'static> Shared<T> {
                 continue;
             }
             let timed_out = loop {
-                let (g2, waited) =
-                    self.work_cv.wait_timeout(g, IDLE_TIMEOUT).unwrap_or_else(|e| e.into_inner());
-                g = g2;
-                let leave = waited.timed_out() || g.q.is_closed() || !self.inbox.is_empty();
+                // Read with the lock held: a ring after it (a claim, or a submit's without
+                // the lock) ends the sleep.
+                let count = self.doorbell.count();
+                drop(g);
+                let woke = self.doorbell.sleep(count, Some(IDLE_TIMEOUT));
+                g = lock(&self.inner);
+                let leave = !woke || g.q.is_closed() || !self.inbox.is_empty();
                 match g.parking.unpark(leave) {
                     Unpark::Stay => continue,
                     Unpark::Claimed => break false,
-                    Unpark::Left => break waited.timed_out(),
+                    Unpark::Left => break !woke,
                 }
             };
             self.publish(&g);
             if timed_out
                 && g.q.startable() == 0
                 && self.inbox.is_empty()
-                && Self::active(&g) > self.cfg.threads
+                && self.active(&g) > self.cfg.threads
             {
                 break;
             }

@@ -41,6 +41,39 @@ pub(crate) fn thread_is_blocked(tid: i32) -> Option<bool> {
     Some(matches!(state, b'S' | b'D'))
 }
 
+/// Sleeps while `*word == expected` (`FUTEX_WAIT_PRIVATE`), at most `timeout` (None:
+/// until woken). Returns false when the timeout ran out, true otherwise (woken, the word
+/// had already moved, a signal, or a spurious return: the caller looks again).
+pub(crate) fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: Option<std::time::Duration>,
+) -> bool {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned 32-bit atomic for the whole call; `tsp` is null or
+    // points to `ts`, which outlives the call. FUTEX_WAIT only reads both.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            tsp,
+        )
+    };
+    !(r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT))
+}
+
+/// Wakes up to `n` threads sleeping in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32, n: i32) {
+    // SAFETY: `word` is a live, aligned 32-bit atomic; FUTEX_WAKE reads no user memory.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n) };
+}
+
 /// CLOCK_MONOTONIC now, in nanoseconds (the clock `Instant` reads on Linux).
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
