@@ -359,7 +359,7 @@ fn share_holds_while_a_cancelled_syscall_runs() {
 // deadlock), and the claim counts stay exact (Parking's debug_asserts; `make check-loom`
 // builds with debug assertions).
 
-use aopen::{Claim, Doorbell, Parking, Unpark};
+use aopen::{Doorbell, Parking, Unpark};
 use loom::sync::Condvar;
 
 #[derive(Default)]
@@ -370,11 +370,11 @@ struct Pool {
     parking: Parking,
 }
 
-/// The pool as `pool::shared` drives it: submits push to a lock-free inbox and, when the
-/// idle hint says a worker is parked (and no unclaimed spinner), ring the live [`Doorbell`]
-/// without the lock; a worker takes the inbox in whenever it holds the lock, publishes its
-/// idle hint before it looks at the inbox one last time, and reads the doorbell's count
-/// before it lets the lock go to sleep; a claim under the lock rings it too.
+/// The pool as `pool::shared` drives it, on the live [`Parking`] and [`Doorbell`]: submits
+/// push to a lock-free inbox and, unless a spinner is unclaimed, claim a parked worker and
+/// ring it without the lock; a worker takes the inbox in whenever it holds the lock and
+/// hands on by a claim what no claimed worker comes for; a parking worker counts as idle
+/// before its last look at the inbox and sleeps on the count read with that look.
 #[derive(Default)]
 struct PoolShared {
     m: Mutex<Pool>,
@@ -382,20 +382,22 @@ struct PoolShared {
     done_cv: Condvar,
     /// Requests pushed and not yet taken in (the inbox's length).
     inbox: AtomicUsize,
-    /// Parked unclaimed workers, and the unclaimed spinner, as last published.
-    idle_hint: AtomicUsize,
+    /// The unclaimed spinner, as last published.
     spinning_hint: AtomicUsize,
 }
 
 fn publish(s: &PoolShared, g: &Pool) {
-    s.idle_hint.store(g.parking.parked_unclaimed(), SeqCst);
     s.spinning_hint.store(g.parking.spinning_unclaimed(), SeqCst);
 }
 
-/// Takes the inbox in (lock held).
+/// Takes the inbox in (lock held), and hands on what this worker, taking one, leaves and
+/// no claimed worker comes for (`Shared::refresh_unpublished`).
 fn take_in(s: &PoolShared, g: &mut Pool) {
     let n = s.inbox.swap(0, SeqCst);
     g.work += n;
+    if n > 0 && g.work > 1 + s.bell.on_their_way() {
+        g.parking.claim(&s.bell);
+    }
 }
 
 fn pool_worker(s: &PoolShared) {
@@ -403,7 +405,6 @@ fn pool_worker(s: &PoolShared) {
     let mut spun = false;
     loop {
         take_in(s, &mut g);
-        hand_on(s, &mut g);
         publish(s, &g);
         if g.work > 0 {
             g.work -= 1;
@@ -429,21 +430,17 @@ fn pool_worker(s: &PoolShared) {
             spun = true;
             continue;
         }
-        g.parking.park();
+        g.parking.park(&s.bell);
         publish(s, &g);
-        if s.inbox.load(SeqCst) > 0 {
-            g.parking.unpark(true);
-            publish(s, &g);
-            continue;
-        }
         loop {
-            let count = s.bell.count();
-            drop(g);
-            s.bell.sleep(count, None);
-            g = s.m.lock().unwrap();
             let leave = g.closed || s.inbox.load(SeqCst) > 0;
-            if g.parking.unpark(leave) != Unpark::Stay {
-                break;
+            match g.parking.unpark(&s.bell, leave) {
+                (Unpark::Stay, count) => {
+                    drop(g);
+                    s.bell.sleep(count, None);
+                    g = s.m.lock().unwrap();
+                }
+                _ => break,
             }
         }
         publish(s, &g);
@@ -455,17 +452,9 @@ fn pool_submit(s: &PoolShared) {
     if s.spinning_hint.load(SeqCst) > 0 {
         return; // the spinner takes it in
     }
-    // A parked worker rung awake, or one already rung, takes it in; with none parked, a
-    // busy worker when it next takes the lock.
-    s.bell.ring_unlocked(s.idle_hint.load(SeqCst));
-}
-
-/// A worker finishing work hands what it took in beyond its own to a parked worker, by a
-/// claim under the lock (`Shared::hand_on`).
-fn hand_on(s: &PoolShared, g: &mut Pool) {
-    if g.work > 1 && g.parking.claim() == Claim::Parked {
-        s.bell.ring_claimed();
-    }
+    // A parked worker claimed and rung takes it in; with none parked, a busy worker when
+    // it next takes the lock.
+    s.bell.claim();
 }
 
 /// Runs `workers` workers; the model's main thread submits `submits` times, while another
@@ -502,7 +491,10 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
         drop(g);
         ws.into_iter().for_each(|t| t.join().unwrap());
         let g = s.m.lock().unwrap();
-        assert_eq!((g.work, s.inbox.load(SeqCst), g.parking.idle(), g.parking.unclaimed()), (0, 0, 0, 0));
+        assert_eq!(
+            (g.work, s.inbox.load(SeqCst), g.parking.idle(), g.parking.unclaimed(&s.bell)),
+            (0, 0, 0, 0)
+        );
     });
 }
 

@@ -3,18 +3,19 @@
 //! idle worker for its request, and a claim is consumed exactly once, so no request counts
 //! on a worker another request already claimed, and none is left with nobody coming.
 //!
-//! The counts are guarded by the pool's lock. Parked workers sleep on the [`Doorbell`],
-//! which a submit rings without that lock: the loop's thread never sleeps on a lock a
-//! worker can hold (a worker preempted inside its lock section would otherwise stall the
-//! loop for a scheduler slice, tens of milliseconds on a loaded machine). A ring made
-//! without the lock claims nothing here: the worker it wakes finds the inbox non-empty and
-//! leaves its wait unclaimed ([`Unpark::Left`]), then takes the inbox in and hands the rest on.
+//! A parked worker is claimed without the pool lock ([`Doorbell::claim`]: one atomic for
+//! the unclaimed and the claimed-but-not-woken counts), and sleeps on the doorbell's bell,
+//! which the claim rings: the loop's thread never sleeps on a lock a worker can hold (a
+//! worker preempted inside its lock section would otherwise stall the loop for a scheduler
+//! slice, tens of milliseconds on a loaded machine). Parking and unparking, and the
+//! spinner's counts, happen under the lock ([`Parking`]).
 //!
 //! Invariants, checked in debug builds: `spin_claims <= spinning <= 1`, and
-//! `idle + notified == parked` (a parked worker is either unclaimed, or claimed by a notify
-//! that some parked worker will consume).
+//! `idle + notified == parked` (a parked worker is either unclaimed, or claimed by a ring
+//! that some parked worker will consume; a claim moves one from `idle` to `notified` in
+//! one atomic step, so the sum holds at every moment).
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use crate::sync::Bell;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use std::time::Duration;
 pub enum Claim {
     /// The spinning worker: it takes the work when its spin ends, with no wake-up.
     Spinner,
-    /// A parked worker: the caller must notify one waiter.
+    /// A parked worker, rung awake.
     Parked,
     /// Nobody idle: a busy worker takes it when it finishes, or the pool starts one.
     Nobody,
@@ -32,7 +33,7 @@ pub enum Claim {
 /// What a parked worker does after its wait returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unpark {
-    /// It consumed a claim (its own notify or another's): go take the work.
+    /// It consumed a claim (its own ring or another's): go take the work.
     Claimed,
     /// It stops waiting unclaimed (timed out, or the pool shut down).
     Left,
@@ -40,14 +41,67 @@ pub enum Unpark {
     Stay,
 }
 
-/// The idle workers of one pool.
+/// Parked workers' claims, and the bell they sleep on: shared with submits, which claim
+/// and ring without the pool lock.
+#[derive(Debug, Default)]
+pub struct Doorbell {
+    bell: Bell,
+    /// `idle` (parked workers no submit has claimed) in the low 32 bits, `notified`
+    /// (claims not yet consumed by a worker waking) in the high 32.
+    claims: AtomicU64,
+}
+
+const NOTIFIED: u64 = 1 << 32;
+const IDLE: u64 = 1;
+
+fn idle_of(c: u64) -> usize {
+    (c & (NOTIFIED - 1)) as usize
+}
+
+fn notified_of(c: u64) -> usize {
+    (c >> 32) as usize
+}
+
+impl Doorbell {
+    /// Claims a parked unclaimed worker, if there is one, and rings it awake: with or
+    /// without the pool lock (a submit calls it after its push and a `SeqCst` fence).
+    pub fn claim(&self) -> bool {
+        let claimed = self
+            .claims
+            .fetch_update(SeqCst, SeqCst, |c| (idle_of(c) > 0).then(|| c - IDLE + NOTIFIED))
+            .is_ok();
+        if claimed {
+            self.bell.ring(1);
+        }
+        claimed
+    }
+
+    /// Parked workers no submit has claimed.
+    pub fn parked_unclaimed(&self) -> usize {
+        idle_of(self.claims.load(SeqCst))
+    }
+
+    /// Claimed parked workers not yet woken: each is on its way to take one request.
+    pub fn on_their_way(&self) -> usize {
+        notified_of(self.claims.load(SeqCst))
+    }
+
+    /// Wakes every parked worker, claiming none (shutdown; a stray wake-up in the models).
+    pub fn ring_all(&self) {
+        self.bell.ring(i32::MAX);
+    }
+
+    /// Sleeps, the lock released, until rung after `count` ([`Parking::unpark`]'s) or
+    /// `timeout` runs out (false); may return early.
+    pub fn sleep(&self, count: u32, timeout: Option<Duration>) -> bool {
+        self.bell.sleep(count, timeout)
+    }
+}
+
+/// The idle workers of one pool, as the pool lock guards them.
 #[derive(Debug, Default)]
 pub struct Parking {
-    /// Parked workers no submit has claimed.
-    idle: usize,
-    /// Claims of parked workers not yet consumed by one waking.
-    notified: usize,
-    /// Workers waiting on the pool's condition variable.
+    /// Workers parked on the doorbell (claimed or not).
     parked: usize,
     /// Workers spinning for work before they park (at most one), and whether a submit
     /// claimed it.
@@ -56,25 +110,24 @@ pub struct Parking {
 }
 
 impl Parking {
-    fn check(&self) {
+    fn check(&self, bell: &Doorbell) {
         debug_assert!(self.spin_claims <= self.spinning && self.spinning <= 1, "{self:?}");
-        debug_assert_eq!(self.idle + self.notified, self.parked, "{self:?}");
+        let c = bell.claims.load(SeqCst);
+        debug_assert_eq!(idle_of(c) + notified_of(c), self.parked, "{self:?}");
     }
 
-    /// Hands a new request to an idle worker, if one is unclaimed: the spinner first (no
-    /// wake-up needed), then a parked one.
-    pub fn claim(&mut self) -> Claim {
+    /// Hands a new request to an idle worker, if one is unclaimed (lock held): the spinner
+    /// first (no wake-up needed), then a parked one, rung awake.
+    pub fn claim(&mut self, bell: &Doorbell) -> Claim {
         let claim = if self.spinning > self.spin_claims {
             self.spin_claims += 1;
             Claim::Spinner
-        } else if self.idle > 0 {
-            self.idle -= 1;
-            self.notified += 1;
+        } else if bell.claim() {
             Claim::Parked
         } else {
             Claim::Nobody
         };
-        self.check();
+        self.check(bell);
         claim
     }
 
@@ -87,7 +140,6 @@ impl Parking {
             return false;
         }
         self.spinning = 1;
-        self.check();
         true
     }
 
@@ -99,42 +151,47 @@ impl Parking {
             self.spin_claims -= 1;
         }
         self.spinning -= 1;
-        self.check();
     }
 
-    /// A worker is about to wait for work.
-    pub fn park(&mut self) {
-        self.idle += 1;
+    /// A worker is about to sleep for work (lock held): it counts as idle from here, so a
+    /// submit that pushes after the worker's next look at the inbox (after a `SeqCst`
+    /// fence) claims it. Then [`Self::unpark`] says whether to sleep.
+    pub fn park(&mut self, bell: &Doorbell) {
         self.parked += 1;
-        self.check();
+        bell.claims.fetch_add(IDLE, SeqCst);
+        self.check(bell);
     }
 
-    /// A parked worker's wait returned; `leave` if it would stop waiting unclaimed (timed
-    /// out, or shut down). A pending claim is consumed first, whichever worker it woke.
-    pub fn unpark(&mut self, leave: bool) -> Unpark {
-        let r = if self.notified > 0 {
-            self.notified -= 1;
-            self.parked -= 1;
-            Unpark::Claimed
-        } else if leave {
-            self.idle -= 1;
-            self.parked -= 1;
-            Unpark::Left
-        } else {
-            Unpark::Stay
+    /// A parked worker looks (lock held), before its first sleep and after each; `leave`
+    /// if it would stop waiting unclaimed (timed out, shut down, or work in the inbox). A
+    /// pending claim is consumed first, whichever worker it woke. On [`Unpark::Stay`],
+    /// sleep on the count returned with it: read before the claims were, so a claim made
+    /// after this look rings past it.
+    pub fn unpark(&mut self, bell: &Doorbell, leave: bool) -> (Unpark, u32) {
+        let count = bell.bell.count();
+        let r = match bell.claims.fetch_update(SeqCst, SeqCst, |c| {
+            if notified_of(c) > 0 {
+                Some(c - NOTIFIED)
+            } else if leave && idle_of(c) > 0 {
+                Some(c - IDLE)
+            } else {
+                None
+            }
+        }) {
+            Ok(c) if notified_of(c) > 0 => Unpark::Claimed,
+            Ok(_) => Unpark::Left,
+            Err(_) => Unpark::Stay,
         };
-        self.check();
-        r
+        if r != Unpark::Stay {
+            self.parked -= 1;
+        }
+        self.check(bell);
+        (r, count)
     }
 
     /// Idle workers no request has claimed (parked or spinning).
-    pub fn unclaimed(&self) -> usize {
-        self.idle + (self.spinning - self.spin_claims)
-    }
-
-    /// Parked workers no request has claimed.
-    pub fn parked_unclaimed(&self) -> usize {
-        self.idle
+    pub fn unclaimed(&self, bell: &Doorbell) -> usize {
+        bell.parked_unclaimed() + (self.spinning - self.spin_claims)
     }
 
     /// The spinning worker, if no request has claimed it (0 or 1).
@@ -142,62 +199,9 @@ impl Parking {
         self.spinning - self.spin_claims
     }
 
-    /// [`Self::parked_unclaimed`] and [`Self::spinning_unclaimed`] in one call (the pool's
-    /// hints).
-    pub fn unclaimed_parked_spinning(&self) -> (usize, usize) {
-        (self.parked_unclaimed(), self.spinning_unclaimed())
-    }
-
     /// Idle workers, claimed or not (parked or spinning).
     pub fn idle(&self) -> usize {
         self.parked + self.spinning
-    }
-}
-
-/// What parked workers sleep on, and the rings made without the pool lock that no worker
-/// has answered yet (so a burst of submits wakes one worker per parked one, not one each).
-#[derive(Debug, Default)]
-pub struct Doorbell {
-    bell: Bell,
-    unanswered: AtomicUsize,
-}
-
-impl Doorbell {
-    /// A submit, without the lock, after its push and a `SeqCst` fence: wakes a parked
-    /// worker if `parked` (the published count of parked unclaimed workers) is more than
-    /// the rings not yet answered. Returns whether it rang; if not, a worker already on
-    /// its way takes the push in with the others.
-    pub fn ring_unlocked(&self, parked: usize) -> bool {
-        if parked <= self.unanswered.load(SeqCst) {
-            return false;
-        }
-        self.unanswered.fetch_add(1, SeqCst);
-        self.bell.ring(1);
-        true
-    }
-
-    /// Wakes the parked worker a [`Claim::Parked`] chose (lock held).
-    pub fn ring_claimed(&self) {
-        self.bell.ring(1);
-    }
-
-    /// Wakes every parked worker (shutdown; a safety net).
-    pub fn ring_all(&self) {
-        self.bell.ring(i32::MAX);
-    }
-
-    /// What a worker about to sleep reads while it still holds the lock (after
-    /// [`Parking::park`] and its last look at the inbox), for [`Self::sleep`].
-    pub fn count(&self) -> u32 {
-        self.bell.count()
-    }
-
-    /// Sleeps, the lock released, until rung after `count` was read or `timeout` runs out
-    /// (false); may return early. Answers one ring made without the lock, whichever woke it.
-    pub fn sleep(&self, count: u32, timeout: Option<Duration>) -> bool {
-        let woke = self.bell.sleep(count, timeout);
-        let _ = self.unanswered.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
-        woke
     }
 }
 
@@ -207,34 +211,46 @@ mod tests {
 
     #[test]
     fn each_claim_is_consumed_once_by_whichever_worker_wakes() {
-        let mut p = Parking::default();
-        p.park();
-        p.park();
-        assert_eq!(p.claim(), Claim::Parked);
-        // The other worker wakes spuriously first and takes the claim; the notified one
-        // then finds none and keeps waiting.
-        assert_eq!(p.unpark(false), Unpark::Claimed);
-        assert_eq!(p.unpark(false), Unpark::Stay);
-        assert_eq!(p.claim(), Claim::Parked);
-        assert_eq!(p.claim(), Claim::Nobody, "one parked worker, already claimed");
-        assert_eq!(p.unpark(true), Unpark::Claimed, "a timeout after a notify still takes it");
-        assert_eq!((p.unclaimed(), p.idle()), (0, 0));
+        let (mut p, b) = (Parking::default(), Doorbell::default());
+        p.park(&b);
+        p.park(&b);
+        assert_eq!(p.claim(&b), Claim::Parked);
+        // The other worker wakes spuriously first and takes the claim; the rung one then
+        // finds none and keeps waiting.
+        assert_eq!(p.unpark(&b, false).0, Unpark::Claimed);
+        assert_eq!(p.unpark(&b, false).0, Unpark::Stay);
+        assert!(b.claim(), "a claim without the lock");
+        assert!(!b.claim(), "one parked worker, already claimed");
+        assert_eq!(p.claim(&b), Claim::Nobody);
+        assert_eq!(p.unpark(&b, true).0, Unpark::Claimed, "a timeout after a ring still takes it");
+        assert_eq!((p.unclaimed(&b), p.idle()), (0, 0));
     }
 
     #[test]
     fn the_spinner_is_claimed_before_any_parked_worker_and_only_once() {
-        let mut p = Parking::default();
-        p.park();
+        let (mut p, b) = (Parking::default(), Doorbell::default());
+        p.park(&b);
         assert!(p.start_spin());
         assert!(!p.start_spin(), "one spinner at a time");
-        assert_eq!(p.unclaimed(), 2);
-        assert_eq!(p.claim(), Claim::Spinner);
-        assert_eq!(p.claim(), Claim::Parked);
-        assert_eq!(p.claim(), Claim::Nobody);
+        assert_eq!(p.unclaimed(&b), 2);
+        assert_eq!(p.claim(&b), Claim::Spinner);
+        assert_eq!(p.claim(&b), Claim::Parked);
+        assert_eq!(p.claim(&b), Claim::Nobody);
         p.end_spin();
-        assert_eq!(p.unpark(true), Unpark::Claimed);
+        assert_eq!(p.unpark(&b, true).0, Unpark::Claimed);
         assert_eq!(p.idle(), 0);
-        p.park();
-        assert_eq!(p.unpark(true), Unpark::Left);
+        p.park(&b);
+        assert_eq!(p.unpark(&b, true).0, Unpark::Left);
+    }
+
+    #[test]
+    fn a_claim_after_the_look_ends_the_sleep() {
+        let (mut p, b) = (Parking::default(), Doorbell::default());
+        p.park(&b);
+        let (r, count) = p.unpark(&b, false);
+        assert_eq!(r, Unpark::Stay);
+        assert!(b.claim());
+        assert!(b.sleep(count, Some(Duration::from_secs(30))), "rung past the count: no sleep");
+        assert_eq!(p.unpark(&b, false).0, Unpark::Claimed);
     }
 }

@@ -85,7 +85,6 @@ pub struct Shared<T> {
     /// has shut down.
     pub(super) startable_hint: AtomicUsize,
     pub(super) overflow_hint: AtomicUsize,
-    pub(super) idle_hint: AtomicUsize,
     pub(super) spinning_hint: AtomicUsize,
     pub(super) workers_hint: AtomicUsize,
     pub(super) watchdog_hint: AtomicU64,
@@ -175,7 +174,6 @@ impl<T: Send + 'static> Shared<T> {
             inline: Inline::default(),
             startable_hint: AtomicUsize::new(0),
             overflow_hint: AtomicUsize::new(0),
-            idle_hint: AtomicUsize::new(0),
             spinning_hint: AtomicUsize::new(0),
             workers_hint: AtomicUsize::new(0),
             watchdog_hint: AtomicU64::new(u64::MAX),
@@ -220,7 +218,9 @@ impl<T: Send + 'static> Shared<T> {
             if let Some(deadline) = g.q.next_deadline() {
                 self.wake_watchdog_by(g, deadline);
             }
-            if g.q.startable() > taking {
+            // What the submits pushed they claimed parked workers for, as far as there
+            // were any (`Shared::kick_unlocked`): hand on only what nobody comes for.
+            if g.q.startable() > taking + self.doorbell.on_their_way() {
                 let _ = self.hand_on(g);
             }
         }
@@ -299,10 +299,9 @@ impl<T: Send + 'static> Shared<T> {
     /// each is enough, so the worker's sections publish once, at their end.
     pub(crate) fn publish(&self, g: &Inner<T>) {
         let h = g.q.hints();
-        let (parked, spinning) = g.parking.unclaimed_parked_spinning();
+        let spinning = g.parking.spinning_unclaimed();
         let changed = set(&self.startable_hint, h.startable)
             | set(&self.overflow_hint, h.ready)
-            | set(&self.idle_hint, parked)
             | set(&self.spinning_hint, spinning)
             | set(&self.workers_hint, on_budget(g.threads, h.off_budget))
             | set(&self.waiters_hint, g.waiters);

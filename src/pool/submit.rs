@@ -85,11 +85,12 @@ impl<T: Send + 'static> Shared<T> {
 
     /// Hands on, without the lock, a request a submit just pushed (the `SeqCst` fence after
     /// its push taken), as [`Self::kick`] would with it: the spinner takes it; else a
-    /// parked worker no earlier submit rang is rung awake; else a worker is started while fewer than `threads` serve the budget; else the watchdog is
-    /// asked to look within [`WAIT_THRESHOLD`] (so that work waiting behind busy or stuck
-    /// workers grows the pool). The watchdog is also asked to look by the request's
-    /// `deadline`. False when the lock must be taken instead: the pool shut down, the
-    /// process is at the abandoned-worker cap, or no thread could be started where none is.
+    /// parked worker is claimed and rung awake (`Doorbell::claim`); else a worker is
+    /// started while fewer than `threads` serve the budget; else the watchdog is asked to
+    /// look within [`WAIT_THRESHOLD`] (so that work waiting behind busy or stuck workers
+    /// grows the pool). The watchdog is also asked to look by the request's `deadline`.
+    /// False when the lock must be taken instead: the pool shut down, the process is at the
+    /// abandoned-worker cap, or no thread could be started where none is.
     fn kick_unlocked(self: &Arc<Self>, now: Instant, deadline: Option<Instant>) -> bool {
         if self.closed.load(Ordering::SeqCst) || at_abandoned_cap() {
             return false;
@@ -100,11 +101,9 @@ impl<T: Send + 'static> Shared<T> {
         if self.spinning_hint.load(Ordering::SeqCst) > 0 {
             return true; // it takes the request in, and hands on any others (`refresh`)
         }
-        if self.doorbell.ring_unlocked(self.idle_hint.load(Ordering::SeqCst)) {
+        if self.doorbell.claim() {
             return true;
         }
-        // Every parked worker is rung already (each takes one request's worth of the
-        // inbox in, and hands the rest on): the request needs another, as with a claim.
         let serving = self.workers_hint.load(Ordering::SeqCst) + self.starting.load(Ordering::SeqCst);
         if serving < self.cfg.threads {
             if self.spawn_worker_unlocked().is_ok() {

@@ -27,12 +27,9 @@ impl<T: Send + 'static> Shared<T> {
         if g.q.startable() == 0 {
             return Ok(()); // it waits for its mount's share, held by running workers
         }
-        match g.parking.claim() {
+        match g.parking.claim(&self.doorbell) {
             Claim::Spinner => return Ok(()), // it takes the work when its spin ends
-            Claim::Parked => {
-                self.doorbell.ring_claimed();
-                return Ok(());
-            }
+            Claim::Parked => return Ok(()),  // rung awake
             Claim::Nobody => {}
         }
         if self.active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {

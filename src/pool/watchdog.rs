@@ -2,7 +2,6 @@
 //! and grows the pool past blocked workers (see the pool docs).
 
 use crate::fair::thresholds::*;
-use crate::pool::parking::Claim;
 use crate::pool::shared::{Inner, Shared};
 use crate::queue::ids::Id;
 use crate::sync::atomic::fence;
@@ -101,12 +100,10 @@ impl<T: Send + 'static> Shared<T> {
         if waited.map_or(true, |w| w < WAIT_THRESHOLD) {
             return;
         }
-        if g.parking.unclaimed() > 0 {
+        if g.parking.unclaimed(&self.doorbell) > 0 {
             // Work waits while a worker idles: every path that makes work startable hands
             // it to a worker, so this is a safety net, not a way work is meant to start.
-            if g.parking.claim() == Claim::Parked {
-                self.doorbell.ring_claimed();
-            }
+            g.parking.claim(&self.doorbell);
             return;
         }
         let active = self.active(g);

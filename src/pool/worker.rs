@@ -146,29 +146,22 @@ impl<T: Send + 'static> Shared<T> {
                 spun_since_work = true;
                 continue;
             }
-            g.parking.park();
+            g.parking.park(&self.doorbell);
             self.publish(&g);
-            // Published as idle before looking: a submit that pushed before this look is
-            // seen here, one after it sees the idle worker and wakes it (see `shared`).
-            fence(Ordering::SeqCst);
-            if !self.inbox.is_empty() {
-                g.parking.unpark(true);
-                self.publish(&g);
-                continue;
-            }
+            let mut woke = true;
             let timed_out = loop {
-                // Read with the lock held: a ring after it (a claim, or a submit's without
-                // the lock) ends the sleep.
-                let count = self.doorbell.count();
-                drop(g);
-                let woke = self.doorbell.sleep(count, Some(IDLE_TIMEOUT));
-                g = lock(&self.inner);
+                // Idle (and published) before looking at the inbox: a submit that pushed
+                // after this look claims this worker, or another parked one, and rings.
+                fence(Ordering::SeqCst);
                 let leave = !woke || g.q.is_closed() || !self.inbox.is_empty();
-                match g.parking.unpark(leave) {
-                    Unpark::Stay => continue,
-                    Unpark::Claimed => break false,
-                    Unpark::Left => break !woke,
-                }
+                let count = match g.parking.unpark(&self.doorbell, leave) {
+                    (Unpark::Stay, count) => count,
+                    (Unpark::Claimed, _) => break false,
+                    (Unpark::Left, _) => break !woke,
+                };
+                drop(g);
+                woke = self.doorbell.sleep(count, Some(IDLE_TIMEOUT));
+                g = lock(&self.inner);
             };
             self.publish(&g);
             if timed_out

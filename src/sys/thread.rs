@@ -21,6 +21,16 @@ pub(crate) fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Schedules the calling thread `SCHED_BATCH` (its wake-ups do not preempt running
+/// threads; any user may choose it). Where the kernel or a seccomp filter refuses, the
+/// thread stays as it was.
+pub(crate) fn schedule_as_batch() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a live sched_param; pid 0 is the calling thread. Failure changes
+    // nothing and is ignored.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+}
+
 /// The calling thread's kernel id.
 pub(crate) fn gettid() -> i32 {
     // SAFETY: gettid takes no arguments and cannot fail.
