@@ -5,9 +5,9 @@
 //! pool lock, and so do the wake-up of a parked worker, the start of one and the watchdog's
 //! earlier round that a submit may need ([`Shared::kick_unlocked`]): a worker preempted
 //! inside its lock section never stalls the loop's thread. The loop takes the lock only for
-//! the rare cases: a full inbox, a pool shut down or at the abandoned-worker cap, a thread
-//! that could not be started, a byte budget that looks spent, a `wait` caller to wake, a
-//! cancel, a detached close. A submit pushes, then reads the hints the pool publishes (see
+//! the rare cases: a full inbox, a pool shut down, no idle worker at the abandoned-worker
+//! cap, a thread that could not be started, a byte budget that looks spent, a `wait`
+//! caller to wake, a cancel, a detached close. A submit pushes, then reads the hints the pool publishes (see
 //! `pool::shared`'s module docs for the pairing).
 
 use crate::fair::abandoned::at_abandoned_cap;
@@ -89,10 +89,11 @@ impl<T: Send + 'static> Shared<T> {
     /// started while fewer than `threads` serve the budget; else the watchdog is asked to
     /// look within [`WAIT_THRESHOLD`] (so that work waiting behind busy or stuck workers
     /// grows the pool). The watchdog is also asked to look by the request's `deadline`.
-    /// False when the lock must be taken instead: the pool shut down, the process is at the
-    /// abandoned-worker cap, or no thread could be started where none is.
+    /// False when the lock must be taken instead: the pool shut down, no idle worker while
+    /// the process is at the abandoned-worker cap, or no thread could be started where none
+    /// is.
     fn kick_unlocked(self: &Arc<Self>, now: Instant, deadline: Option<Instant>) -> bool {
-        if self.closed.load(Ordering::SeqCst) || at_abandoned_cap() {
+        if self.closed.load(Ordering::SeqCst) {
             return false;
         }
         if let Some(d) = deadline {
@@ -103,6 +104,9 @@ impl<T: Send + 'static> Shared<T> {
         }
         if self.doorbell.claim() {
             return true;
+        }
+        if at_abandoned_cap() {
+            return false; // what may start is decided with the blocked filesystems in view
         }
         let serving = self.workers_hint.load(Ordering::SeqCst) + self.starting.load(Ordering::SeqCst);
         if serving < self.cfg.threads {
