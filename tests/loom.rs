@@ -400,9 +400,11 @@ fn take_in(s: &PoolShared, g: &mut Pool) {
     }
 }
 
-fn pool_worker(s: &PoolShared) {
+/// A worker; one that `spins` spins once before its first park, as the pool's first idle
+/// worker does (one that does not is a worker that already spun since its last work).
+fn pool_worker(s: &PoolShared, spins: bool) {
     let mut g = s.m.lock().unwrap();
-    let mut spun = false;
+    let mut spun = !spins;
     loop {
         take_in(s, &mut g);
         publish(s, &g);
@@ -433,6 +435,8 @@ fn pool_worker(s: &PoolShared) {
         g.parking.park(&s.bell);
         publish(s, &g);
         loop {
+            // Counted as idle, then the fence, then the look (`pool::worker`).
+            loom::sync::atomic::fence(SeqCst);
             let leave = g.closed || s.inbox.load(SeqCst) > 0;
             match g.parking.unpark(&s.bell, leave) {
                 (Unpark::Stay, count) => {
@@ -449,6 +453,8 @@ fn pool_worker(s: &PoolShared) {
 
 fn pool_submit(s: &PoolShared) {
     s.inbox.fetch_add(1, SeqCst);
+    // The push, then the fence, then the hints and the claim (`Shared::submit`).
+    loom::sync::atomic::fence(SeqCst);
     if s.spinning_hint.load(SeqCst) > 0 {
         return; // the spinner takes it in
     }
@@ -457,16 +463,17 @@ fn pool_submit(s: &PoolShared) {
     s.bell.claim();
 }
 
-/// Runs `workers` workers; the model's main thread submits `submits` times, while another
-/// thread (if `stray`) wakes every parked worker claiming nothing, as a spurious wake-up
-/// would; waits for all work to be done, then shuts the pool down.
-fn hand_off(workers: usize, submits: usize, stray: bool) {
+/// Runs `workers` workers (spinning once before they park if `spin`); the model's main
+/// thread submits `submits` times, while another thread (if `stray`) wakes every parked
+/// worker claiming nothing, as a spurious wake-up would; waits for all work to be done,
+/// then shuts the pool down.
+fn hand_off(workers: usize, submits: usize, stray: bool, spin: bool) {
     bounded(3, move || {
         let s = Arc::new(PoolShared::default());
         let ws: Vec<_> = (0..workers)
             .map(|_| {
                 let s = s.clone();
-                thread::spawn(move || pool_worker(&s))
+                thread::spawn(move || pool_worker(&s, spin))
             })
             .collect();
         let stray = stray.then(|| {
@@ -500,17 +507,24 @@ fn hand_off(workers: usize, submits: usize, stray: bool) {
 
 #[test]
 fn hand_off_two_submits_two_workers() {
-    hand_off(2, 2, false);
+    hand_off(2, 2, false, true);
 }
 
 #[test]
 fn hand_off_one_submit_two_workers() {
-    hand_off(2, 1, false);
+    hand_off(2, 1, false, true);
 }
 
 #[test]
 fn hand_off_with_a_stray_wake_up() {
-    hand_off(1, 1, true);
+    hand_off(1, 1, true, true);
+}
+
+/// A submit whose claim finds no idle worker, because the only one is between its last
+/// take-in and its park: the worker's look at the inbox after it counts as idle finds it.
+#[test]
+fn hand_off_to_a_worker_about_to_park() {
+    hand_off(1, 1, false, false);
 }
 
 /// A completion as a worker's flush (`Outbox::flush_from`) or the fast path hands it off.
