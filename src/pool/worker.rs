@@ -59,15 +59,18 @@ impl<T: Send + 'static> Shared<T> {
         let mut spun_since_work = false;
         // Its last completion, whose output it places once it lets go of the lock.
         let mut to_place = None;
-        // Whether this worker has held the lock since it finished its last call (then the
-        // take-in and the expiry below were made as it finished).
-        let mut just_finished = false;
+        // When this worker finished its last call, if it has held the lock since (then the
+        // take-in and the expiry below were made as it finished, and that time serves as
+        // the next call's start: a clock read less per request, a few percent of the
+        // pool's CPU on this VM's clock).
+        let mut just_finished: Option<Instant> = None;
         // Each of its lock sections publishes the hints once, before it lets the lock go,
         // waits, or looks at the inbox after changing what they say (see
         // `Shared::publish`); what the section does before then publishes nothing.
         loop {
-            let start = Instant::now();
-            if !std::mem::take(&mut just_finished) {
+            let finished = just_finished.take();
+            let start = finished.unwrap_or_else(Instant::now);
+            if finished.is_none() {
                 // What the loop handed in, less the one request this worker takes itself.
                 self.refresh_unpublished(&mut g, 1);
                 // A request whose deadline has passed times out here rather than run, even
@@ -117,7 +120,7 @@ impl<T: Send + 'static> Shared<T> {
                     // After shutdown the watchdog only waits for owed closes: let it look.
                     self.wake_watchdog(&mut g);
                 }
-                just_finished = true;
+                just_finished = Some(end);
                 continue;
             }
             if let Some(c) = to_place.take() {
