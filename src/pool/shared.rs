@@ -218,9 +218,11 @@ impl<T: Send + 'static> Shared<T> {
             if let Some(deadline) = g.q.next_deadline() {
                 self.wake_watchdog_by(g, deadline);
             }
-            // What the submits pushed they claimed parked workers for, as far as there
-            // were any (`Shared::kick_unlocked`): hand on only what nobody comes for.
-            if g.q.startable() > taking + self.doorbell.on_their_way() {
+            // What the submits pushed they claimed parked workers for, or started workers
+            // for, as far as they could (`Shared::kick_unlocked`): hand on only what nobody
+            // comes for.
+            let coming = self.doorbell.on_their_way() + self.starting.load(Ordering::SeqCst);
+            if g.q.startable() > taking + coming {
                 let _ = self.hand_on(g);
             }
         }
