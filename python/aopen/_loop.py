@@ -11,6 +11,7 @@ import asyncio
 import ctypes
 import errno
 import functools
+import itertools
 import os
 import sys
 import warnings
@@ -228,21 +229,45 @@ class Context:
             return await self._to_thread(fn)
         box = []
 
-        def run(_arg):
+        def run():
             try:
                 box.append((True, fn()))
             except BaseException as e:  # handed to the awaiter, never into C
                 box.append((False, e))
             return 0
 
-        cfn = _abi.CALL_FN(run)
+        # One C function for every call, which never goes away: a cancel is delivered at
+        # once, also while a worker is about to call it or inside it, and a C function made
+        # per call and dropped with the request would then be called, or returned into,
+        # after it was freed. The call is looked up by its key; one the awaiter gave up on
+        # before it started is not run.
+        key = next(_call_keys)
+        _calls[key] = run
         p = fspath(path) if path is not None else None
-        submit = lambda: lib.aopen_call_submit(self.ctx, cfn, None, p, fd if p is None else -1, None, None)
-        await self.call(submit, keep=cfn)
+        submit = lambda: lib.aopen_call_submit(self.ctx, _CALL_FN, key, p, fd if p is None else -1, None, None)
+        try:
+            await self.call(submit)
+        finally:
+            _calls.pop(key, None)
         ok, value = box[0]
         if ok:
             return value
         raise value
+
+
+# Calls run_blocking submitted, by key, until they start or their awaiter gives up.
+_calls = {}
+_call_keys = itertools.count(1)
+
+
+def _run_call(key):
+    """The C function of every ``aopen_call_submit`` (on a worker): runs the call `key` names,
+    unless its awaiter gave up on it first."""
+    run = _calls.pop(key, None)
+    return -errno.ECANCELED if run is None else run()
+
+
+_CALL_FN = _abi.CALL_FN(_run_call)
 
 
 class AsyncioContext(Context):

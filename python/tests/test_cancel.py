@@ -21,6 +21,7 @@ it with a failure; rerun with that variable set to reproduce).
 """
 
 import asyncio
+import errno
 import functools
 import io
 import os
@@ -775,3 +776,49 @@ test_interleave_binary_closefd_false = example(
     content=b"", mode="wb", buffering=-1, ops=[("write", b"header;")], after=[("os_write", b"body")])(
     _interleave_test(True, False))
 test_interleave_text_closefd_false = _interleave_test(False, False)
+
+
+def test_cancelled_run_blocking_frees_nothing_a_worker_still_calls():
+    """A cancel of ``run_blocking`` is delivered at once, also while a worker is inside the
+    call: nothing the worker calls or returns into may be freed with the request. The call
+    runs to its end after its awaiter gave up and the garbage was collected, and nothing is
+    reported unraisable (a C function made per call was freed there: seen in CI as
+    "Exception ignored on calling ctypes callback function: <frame ...>")."""
+    import gc
+    import threading
+
+    from aopen import _loop
+
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    unraisable = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+
+    def slow():
+        started.set()
+        release.wait(30)
+        finished.set()
+        return 7
+
+    async def main():
+        ctx = _loop.current()
+        task = asyncio.ensure_future(ctx.run_blocking(slow))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):
+            gc.collect()
+        release.set()
+        assert await asyncio.get_running_loop().run_in_executor(None, finished.wait, 30)
+        await asyncio.sleep(0.05)  # the worker returns through the C function
+        # A call whose awaiter gave up before it started never runs.
+        assert _loop._run_call(-1) == -errno.ECANCELED
+        assert await ctx.run_blocking(lambda: 5) == 5
+
+    try:
+        asyncio.run(main())
+    finally:
+        sys.unraisablehook = old_hook
+    assert unraisable == []
