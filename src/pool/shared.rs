@@ -333,9 +333,15 @@ impl<T: Send + 'static> Shared<T> {
         self.admission.held_hint()
     }
 
-    /// Workers that serve this context's budget: alive (or starting) and not off budget
-    /// (abandoned, or in a syscall of a blocked filesystem).
+    /// Worker threads alive: counted in `Inner::threads`, or started by a submit and not
+    /// yet counted (`Shared::starting`).
+    pub(super) fn alive(&self, g: &Inner<T>) -> usize {
+        g.threads + self.starting.load(Ordering::SeqCst)
+    }
+
+    /// Workers that serve this context's budget: alive (see [`Self::alive`]) and not off
+    /// budget (abandoned, or in a syscall of a blocked filesystem).
     pub(super) fn active(&self, g: &Inner<T>) -> usize {
-        on_budget(g.threads + self.starting.load(Ordering::SeqCst), g.q.off_budget())
+        on_budget(self.alive(g), g.q.off_budget())
     }
 }

@@ -92,10 +92,7 @@ impl<T: Send + 'static> Shared<T> {
         // Let threads that are not inside a syscall leave, briefly, so that a context
         // freed while idle leaves no library thread behind.
         let until = Instant::now() + linger;
-        while g.q.queued() == 0
-            && g.threads + self.starting.load(Ordering::SeqCst) + usize::from(g.watchdog_alive)
-                > g.q.running()
-        {
+        while g.q.queued() == 0 && self.alive(&g) + usize::from(g.watchdog_alive) > g.q.running() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -3,11 +3,10 @@
 //! Each is read under the pool lock, as one critical section.
 
 use crate::fair::abandoned::{abandoned_cap, abandoned_in_process};
-use crate::pool::shared::{Inner, Shared};
+use crate::pool::shared::Shared;
 use crate::queue::requests::MountReport;
 use crate::stats::Counters;
 use crate::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A context's pool and counters at one moment.
@@ -73,11 +72,6 @@ impl<T: Send + 'static> Shared<T> {
     pub(crate) fn threads(self: &Arc<Self>) -> (usize, usize) {
         let g = self.lock();
         (self.alive(&g), g.peak_threads.max(self.alive(&g)))
-    }
-
-    /// Worker threads alive: counted, or started by a submit and not yet counted.
-    fn alive(&self, g: &Inner<T>) -> usize {
-        g.threads + self.starting.load(Ordering::SeqCst)
     }
 
     /// See `Context::blocked_mounts`.

@@ -35,7 +35,7 @@ impl<T: Send + 'static> Shared<T> {
         if self.active(g) < self.cfg.threads && self.room(g) > 0 && self.spawn_worker(g).is_ok() {
             return Ok(());
         }
-        if g.threads == 0 && self.starting.load(Ordering::SeqCst) == 0 {
+        if self.alive(g) == 0 {
             return Err(libc::EAGAIN);
         }
         let by = Instant::now() + WAIT_THRESHOLD;
