@@ -9,17 +9,19 @@
 //! The loop and the lock. A submit, an inline completion and every delivery go through the
 //! hand-off (`queue::handoff`) without the lock: the loop's way in is `submit.rs`, its way
 //! out `deliver.rs`. A submit also wakes a parked worker, starts one, or has the watchdog
-//! look sooner without the lock (the doorbells, `Shared::starting`, `Shared::watch_by`): the
-//! loop's thread never sleeps behind a worker preempted in its lock section. Whoever takes the lock first takes in what the loop handed over
-//! (`Shared::refresh`); every lock section that may make completions ready ends by handing
-//! them off (`Shared::woke`).
+//! look sooner without the lock (the doorbells, `Shared::starting`, `Shared::watch_by`):
+//! the loop's thread never sleeps behind a worker preempted in its lock section. Whoever
+//! takes the lock first takes in what the loop handed over (`Shared::refresh`); every lock
+//! section that may make completions ready ends by handing them off (`Shared::woke`).
 //!
-//! Hints published for lock-free readers are stored with `SeqCst` and read after a `SeqCst`
-//! fence: a parking worker stores its idle hint, then looks at the inbox; a submit pushes,
-//! then reads the hint; so either the worker sees the request or the submit sees the worker
-//! (and rings it awake). The watchdog's next-round hint pairs the same way. So a lock
-//! section publishes ([`Shared::publish`]) before it lets the lock go, sleeps, or looks at the inbox after changing what the hints say; the worker's sections
-//! publish once, there, and nowhere before.
+//! A parking worker counts itself idle in the doorbell (`pool::parking`), then, after a
+//! `SeqCst` fence, looks at the inbox; a submit pushes, fences, then claims an idle worker
+//! there; so either the worker sees the request or the submit claims the worker and rings
+//! it awake. Hints published for lock-free readers (the spinner, the watchdog's next round)
+//! are stored with `SeqCst` and read after a `SeqCst` fence, and pair the same way. So a
+//! lock section publishes ([`Shared::publish`]) before it lets the lock go, sleeps, or
+//! looks at the inbox after changing what the hints say; the worker's sections publish
+//! once, there, and nowhere before.
 
 use crate::config::Resolved;
 use crate::fair::abandoned;
@@ -79,8 +81,8 @@ pub struct Shared<T> {
     pub(crate) outbox: Outbox<T, Notifier>,
     pub(crate) inline: Inline,
     /// Published under the lock for threads that do not hold it: startable work (for the
-    /// spinner), ready completions the hand-off could not take yet, parked unclaimed and
-    /// spinning workers, workers on the budget, when the watchdog looks next (nanoseconds
+    /// spinner), ready completions the hand-off could not take yet, the unclaimed spinner,
+    /// workers on the budget, when the watchdog looks next (nanoseconds
     /// since `epoch`, `u64::MAX`: not by itself), threads in `wait`, and whether the pool
     /// has shut down.
     pub(super) startable_hint: AtomicUsize,
@@ -117,7 +119,8 @@ pub struct Inner<T> {
     pub(crate) q: Requests<T>,
     /// Live worker threads (idle, running or stuck).
     pub(crate) threads: usize,
-    /// Idle workers (parked on `Shared::doorbell`, or spinning) and which of them submits claimed.
+    /// Idle workers (parked on `Shared::doorbell`, or spinning) and which of them submits
+    /// claimed.
     pub(super) parking: Parking,
     /// Threads blocked in `wait`.
     pub(crate) waiters: usize,

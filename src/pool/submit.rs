@@ -7,8 +7,8 @@
 //! inside its lock section never stalls the loop's thread. The loop takes the lock only for
 //! the rare cases: a full inbox, a pool shut down, no idle worker at the abandoned-worker
 //! cap, a thread that could not be started, a byte budget that looks spent, a `wait`
-//! caller to wake, a cancel, a detached close. A submit pushes, then reads the hints the pool publishes (see
-//! `pool::shared`'s module docs for the pairing).
+//! caller to wake, a cancel, a detached close. A submit pushes, then claims and reads the
+//! hints the pool publishes (see `pool::shared`'s module docs for the pairing).
 
 use crate::fair::abandoned::at_abandoned_cap;
 use crate::fair::thresholds::WAIT_THRESHOLD;
@@ -26,9 +26,9 @@ use std::time::Instant;
 
 impl<T: Send + 'static> Shared<T> {
     /// Queues `op`, charged to `fs`, for a worker, without the pool lock but in the rare
-    /// cases of the module docs (see [`Self::kick_unlocked`]). `Err`,
-    /// with nothing queued: `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached,
-    /// or no thread at all could be started), `EINVAL` (a buffer larger than the budget).
+    /// cases of the module docs (see [`Self::kick_unlocked`]). `Err`, with nothing queued:
+    /// `ESHUTDOWN`, `EAGAIN` (the depth or the byte budget is reached, or no thread at all
+    /// could be started), `EINVAL` (a buffer larger than the budget).
     pub(crate) fn submit(self: &Arc<Self>, fs: FsId, op: Op, token: T) -> Result<Id, (i32, T)> {
         if self.closed.load(Ordering::SeqCst) {
             return Err((libc::ESHUTDOWN, token));
