@@ -206,9 +206,9 @@ impl<T: Send + 'static> Shared<T> {
     /// reported; whoever takes requests in hands them on as a submit with the lock would
     /// (see [`Self::kick`]: a worker for what startable work the caller, taking `taking`
     /// itself, leaves; the watchdog by the first deadline); then hands ready completions off
-    /// and publishes. Called on every lock taken, and by the watchdog or a waiter when a
-    /// wait on a condition variable gives the lock back (a worker, which publishes once per
-    /// lock section, calls [`Self::refresh_unpublished`]).
+    /// and publishes. Called on every lock taken, and by the watchdog or a waiter when it
+    /// takes the lock back after a sleep (a worker, which publishes once per lock section,
+    /// calls [`Self::refresh_unpublished`]).
     pub(crate) fn refresh(self: &Arc<Self>, g: &mut Inner<T>, taking: usize) {
         self.refresh_unpublished(g, taking);
         self.publish(g);
@@ -299,9 +299,9 @@ impl<T: Send + 'static> Shared<T> {
     /// context's part of the process-wide abandoned count. Stores a changed hint, and ends
     /// with a `SeqCst` fence when one changed (the publishing side of the pairings in the
     /// module docs: what the publisher reads next, the inbox, is read after the hint is
-    /// visible). Every lock section publishes before it lets the lock go, waits on a
-    /// condition variable, or looks at the inbox after changing what the hints say; once
-    /// each is enough, so the worker's sections publish once, at their end.
+    /// visible). Every lock section publishes before it lets the lock go, sleeps, or looks
+    /// at the inbox after changing what the hints say; once each is enough, so the worker's
+    /// sections publish once, at their end.
     pub(crate) fn publish(&self, g: &Inner<T>) {
         let h = g.q.hints();
         let spinning = g.parking.spinning_unclaimed();
