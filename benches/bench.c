@@ -13,14 +13,15 @@
  *                    readlink) against synchronous calls and libuv, and issue 30's targets:
  *                    per workload (open+close, a 4 KiB pread, stat by path), sync, libaopen
  *                    default and pool-only, libuv and io_uring at K = 1, 16, 256, with the
- *                    ratios the targets name. Then eventfd writes per completion and idle
+ *                    ratios the targets name, and io_uring with the safety checks a library
+ *                    must make first (io_uring_checked: the ceiling of a safe ring engine). Then eventfd writes per completion and idle
  *                    CPU use. Appends rows to CSV.
  *                    With BENCH_BASELINE set to another build of libaopen.so, its wait+reap
  *                    variant runs alternating with this build's, loaded by dlopen.
  *                    Then the submit path alone: nanoseconds per aopen_submit and per
  *                    aclose_submit call on the pool path, with and without attribution.
  *   bench files CSV  the file calls and the read and stat targets' tables alone.
- *   bench targets CSV  the three targets' tables alone (about 70 s).
+ *   bench targets CSV  the three targets' tables alone (about 90 s).
  *   bench slow CSV   with the slow_open shim preloaded: 64 opens delayed 200 ms each, wall
  *                    time with default options vs libuv's default pool; resident memory
  *                    per outstanding request.
@@ -45,6 +46,7 @@
 #include <uv.h>
 #endif
 #ifdef HAVE_URING
+#include <linux/openat2.h>
 #include <liburing.h>
 #endif
 
@@ -366,12 +368,13 @@ enum {
     BASE_REAP,
     UV,
     URING,
+    URING_SAFE,
     NKINDS
 };
 static const char *kind_name[] = {"sync, 1 thread",        "sync, 2 threads",        "epoll",
                                   "epoll, nowait first",   "epoll, NO_INLINE",       "epoll, NO_INL+NO_MNT",
                                   "wait+reap",             "wait+dispatch",          "baseline, wait+reap",
-                                  "libuv 4-thread pool",   "io_uring"};
+                                  "libuv 4-thread pool",   "io_uring",               "io_uring, checked"};
 /* What a variant measures: open+close pairs (the fast run's table), or one of the file calls
  * issue 30's targets name (a 4 KiB pread of a cached 4 KiB file, stat by path of it). */
 enum work { W_PAIRS, W_READ4K, W_STAT };
@@ -554,6 +557,7 @@ static aopen_ctx *ctx_with(unsigned flags) {
 
 static double run_work(int work, int kind, aopen_ctx *ctx, int k);
 static double run_uring(int work, int k);
+static double run_uring_safe(int work, int k);
 static int uring_ok; /* io_uring is built in, set up, and has the ops the rows use */
 
 /* Pairs (or, for a file-call workload, calls) per second of one variant, and the driving
@@ -577,6 +581,7 @@ static double run_variant(const struct variant *v, aopen_ctx *ctx, aopen_ctx *no
     case UV: rate = run_uv(v->k); break;
 #endif
     case URING: rate = run_uring(W_PAIRS, v->k); break;
+    case URING_SAFE: rate = run_uring_safe(W_PAIRS, v->k); break;
     }
     double pairs = rate * (now_s() - t0);
     *cpu_us = pairs > 0 && v->kind != SYNC2 ? (thread_cpu_s() - c0) / pairs * 1e6 : 0;
@@ -590,7 +595,7 @@ static int kind_available(int kind, int with_base) {
     if (kind == UV)
         return 0;
 #endif
-    return (kind != BASE_REAP || with_base) && (kind != URING || uring_ok);
+    return (kind != BASE_REAP || with_base) && ((kind != URING && kind != URING_SAFE) || uring_ok);
 }
 
 static const struct variant *find_variant(const struct variant *vs, int nv, int kind, int k) {
@@ -959,14 +964,14 @@ static void uring_init(void) {
         return;
     }
     struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
-    static const int ops[] = {IORING_OP_OPENAT, IORING_OP_CLOSE, IORING_OP_READ, IORING_OP_STATX};
+    static const int ops[] = {IORING_OP_OPENAT, IORING_OP_OPENAT2, IORING_OP_CLOSE, IORING_OP_READ, IORING_OP_STATX};
     uring_ok = p != NULL;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         uring_ok = uring_ok && io_uring_opcode_supported(p, ops[i]);
     if (p)
         io_uring_free_probe(p);
     if (!uring_ok) {
-        printf("(this kernel's io_uring lacks OPENAT, CLOSE, READ or STATX: its rows are left out)\n");
+        printf("(this kernel's io_uring lacks OPENAT, OPENAT2, CLOSE, READ or STATX: its rows are left out)\n");
         io_uring_queue_exit(&ring);
     }
 #else
@@ -1001,12 +1006,89 @@ static void ur_queue(int slot, int close_fd) {
     io_uring_sqe_set_data64(sqe, (uint64_t)slot << 1 | (close_fd >= 0));
 }
 
-static double run_uring(int work, int k) {
+
+/* io_uring with the checks a library must make before it hands io_uring a call on a path or
+ * descriptor of its caller's, each made the cheapest way there is; the ceiling of an engine
+ * that puts those calls on a ring (issue 30, item 2). A call that may reach a network or FUSE
+ * filesystem must never go to the ring (its inline open sends FUSE_OPEN from the loop's
+ * thread, its io-wq workers are shared by every mount), nor may a FIFO or device be opened:
+ * - an open is OPENAT2 from a directory found local (an O_PATH descriptor held open, as a
+ *   library would cache it) with RESOLVE_CACHED | RESOLVE_NO_XDEV (the walk cannot leave that
+ *   mount, nor wait), then one statx of the descriptor it returns: a regular file on that
+ *   mount (else it would be closed and the open handed to a pool);
+ * - a close is one statx of the descriptor (a regular file on a local mount: a close that
+ *   runs no flush), then CLOSE: the descriptor number is the caller's, so what it names can
+ *   change between calls;
+ * - a read is that statx, then READ with RWF_NOWAIT (never handed to io-wq: EAGAIN instead);
+ * - a stat by path is OPENAT2 with O_PATH as for an open, one statx of that descriptor on the
+ *   loop's thread (io_uring's STATX takes no RESOLVE_ flags and always runs on io-wq), then
+ *   CLOSE of it.
+ * Nothing is handed to a pool here: every check passes on the cached local file. */
+static struct {
+    int dirfd;
+    char name[4200];
+    uint64_t mnt;
+} urs;
+
+/* The check: fd is a regular file on the file's mount (statx, as the library's checks are). */
+static void urs_check(int fd) {
+    struct statx st;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &st) != 0)
+        die("statx of a descriptor", -errno);
+    if (!S_ISREG(st.stx_mode) || st.stx_mnt_id != urs.mnt)
+        die("io_uring checked: not a regular file on the file's mount", 0);
+}
+
+static void urs_queue_open(int slot, int path_only) {
+    static struct open_how how_file = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_CACHED | RESOLVE_NO_XDEV};
+    static struct open_how how_path = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED | RESOLVE_NO_XDEV};
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    if (sqe == NULL)
+        die("io_uring_get_sqe", 0);
+    io_uring_prep_openat2(sqe, urs.dirfd, urs.name, path_only ? &how_path : &how_file);
+    io_uring_sqe_set_data64(sqe, (uint64_t)slot << 1);
+}
+
+static void urs_queue_read(int slot) {
+    urs_check(fc.fd);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    if (sqe == NULL)
+        die("io_uring_get_sqe", 0);
+    io_uring_prep_read(sqe, fc.fd, fc.bufs + (size_t)slot * 4096, 4096, 0);
+    sqe->rw_flags = RWF_NOWAIT;
+    io_uring_sqe_set_data64(sqe, (uint64_t)slot << 1);
+}
+
+static void urs_start(int work, int slot) {
+    if (work == W_READ4K)
+        urs_queue_read(slot);
+    else
+        urs_queue_open(slot, work == W_STAT);
+}
+
+/* Runs `work` with k in flight on the ring, with the checks (checked) or without. */
+static double run_ring(int work, int k, int checked) {
+    if (checked) {
+        const char *path = work == W_PAIRS ? file_path : fc.path;
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        snprintf(urs.name, sizeof urs.name, "%s", slash ? slash + 1 : dir);
+        if (slash)
+            slash[slash == dir] = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        urs.dirfd = open(dir, O_PATH | O_CLOEXEC | O_DIRECTORY);
+        struct statx st;
+        if (urs.dirfd < 0 || statx(urs.dirfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) != 0)
+            die("io_uring checked: the file's directory", -errno);
+        urs.mnt = st.stx_mnt_id;
+    }
     ur.work = work, ur.inflight = k, ur.done = 0;
     double t0 = now_s();
     ur.until = t0 + RUN_SECS;
     for (int i = 0; i < k; i++)
-        ur_queue(i, -1);
+        checked ? urs_start(work, i) : ur_queue(i, -1);
     while (ur.inflight > 0) {
         int rc = io_uring_submit_and_wait(&ring, 1);
         if (rc < 0 && rc != -EINTR)
@@ -1014,28 +1096,46 @@ static double run_uring(int work, int k) {
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&ring, head, cqe) {
-            int slot = (int)(cqe->user_data >> 1), res = cqe->res;
+            int slot = (int)(cqe->user_data >> 1), res = cqe->res, closed = cqe->user_data & 1;
             seen++;
-            if (work == W_PAIRS && !(cqe->user_data & 1)) { /* an open: close what it opened */
+            /* An open (or a checked stat's O_PATH walk): check what it reached, close it. */
+            if (!closed && (work == W_PAIRS || (checked && work == W_STAT))) {
                 if (res < 0)
                     die("io_uring openat", res);
+                if (checked && work == W_STAT) {
+                    struct statx sx;
+                    if (statx(res, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID, &sx) != 0 ||
+                        sx.stx_mnt_id != urs.mnt)
+                        die("io_uring checked: stat", -errno);
+                } else if (checked) {
+                    urs_check(res); /* what the open reached */
+                    urs_check(res); /* the close's own check (a later call of the caller's) */
+                }
                 ur_queue(slot, res);
                 continue;
             }
             if (res != (work == W_READ4K ? 4096 : 0))
                 die("io_uring completion", res);
             ur.done++;
-            if (now_s() < ur.until)
-                ur_queue(slot, -1);
-            else
+            if (now_s() >= ur.until)
                 ur.inflight--;
+            else if (checked)
+                urs_start(work, slot);
+            else
+                ur_queue(slot, -1);
         }
         io_uring_cq_advance(&ring, seen);
     }
+    if (checked)
+        close(urs.dirfd);
     return ur.done / (now_s() - t0);
 }
+
+static double run_uring(int work, int k) { return run_ring(work, k, 0); }
+static double run_uring_safe(int work, int k) { return run_ring(work, k, 1); }
 #else
 static double run_uring(int work, int k) { return (void)work, (void)k, 0; }
+static double run_uring_safe(int work, int k) { return (void)work, (void)k, 0; }
 #endif
 
 /* One run of a file-call workload (W_READ4K, W_STAT) by one variant: calls per second. */
@@ -1049,6 +1149,7 @@ static double run_work(int work, int kind, aopen_ctx *ctx, int k) {
     case UV: return run_fc_uv(call, k, 4096);
 #endif
     case URING: return run_uring(work, k);
+    case URING_SAFE: return run_uring_safe(work, k);
     }
     die("run_work: no such variant", kind);
     return 0;
@@ -1059,7 +1160,8 @@ static const struct {
     int kind;
     const char *name;
 } target_kinds[] = {
-    {SYNC1, "sync"}, {AO_EPOLL, "aopen_default"}, {AO_EPOLL_NOINLINE, "aopen_pool"}, {UV, "libuv"}, {URING, "io_uring"}};
+    {SYNC1, "sync"}, {AO_EPOLL, "aopen_default"}, {AO_EPOLL_NOINLINE, "aopen_pool"}, {UV, "libuv"}, {URING, "io_uring"},
+    {URING_SAFE, "io_uring_checked"}};
 enum { NTARGET_KINDS = sizeof target_kinds / sizeof target_kinds[0], NTARGET_VARIANTS = 1 + 3 * (NTARGET_KINDS - 1) };
 static const int target_ks[] = {1, 16, 256};
 static const char *const work_metric[] = {"openclose", "read4k", "stat"};
@@ -1092,7 +1194,9 @@ static void targets_heading(void) {
            "%.1f s; medians):\n"
            "sync: the calls on the loop thread; aopen_default: libaopen with default options and aopen_pool: "
            "with\nAOPEN_OPT_NO_INLINE (the pool alone), both driven by epoll on aopen_ctx_fd and aopen_reap; "
-           "libuv: its\n4-thread pool; io_uring: one io_uring_submit_and_wait per loop turn, no SQPOLL. "
+           "libuv: its\n4-thread pool; io_uring: one io_uring_submit_and_wait per loop turn, no SQPOLL; io_uring_checked:\n"
+           "the same with the checks a library must make first on its caller's paths and descriptors (the\n"
+           "ceiling of a safe ring engine: see bench.c). "
            "Targets: aopen_default\n>= 0.9x io_uring and aopen_pool >= 1.25x libuv at every K; aopen_default's "
            "loop CPU per op at\nK=256 no more than io_uring's.\n",
            RUNS, RUN_SECS);
@@ -1130,7 +1234,7 @@ static void target_table(const struct variant *vs, int nv, int work) {
     snprintf(cpu_metric, sizeof cpu_metric, "%s_loop_cpu_us_per_op", work_metric[work]);
     double sync = median_of(vs, nv, SYNC1, 0);
     printf("\n%s:\n", work_title[work]);
-    printf("  %-14s %4s %10s %21s %8s %10s %8s %9s\n", "variant", "K", "ops/s", "min - max", "x sync", "x io_uring",
+    printf("  %-16s %4s %10s %21s %8s %10s %8s %9s\n", "variant", "K", "ops/s", "min - max", "x sync", "x io_uring",
            "x libuv", "loop CPU");
     for (int i = -1; i < 3; i++) /* the synchronous row first, then each K */
         for (int j = 0; j < NTARGET_KINDS; j++) {
@@ -1149,7 +1253,7 @@ static void target_table(const struct variant *vs, int nv, int work) {
                 snprintf(x_uring, sizeof x_uring, "%.2fx", med / uring);
             if (kind == AO_EPOLL_NOINLINE && uv > 0)
                 snprintf(x_uv, sizeof x_uv, "%.2fx", med / uv);
-            printf("  %-14s %4s %10.0f %10.0f - %-9.0f %7.2fx %10s %8s %6.2f us\n", target_kinds[j].name, ks, med, lo,
+            printf("  %-16s %4s %10.0f %10.0f - %-9.0f %7.2fx %10s %8s %6.2f us\n", target_kinds[j].name, ks, med, lo,
                    hi, med / sync, x_uring, x_uv, cpu);
             for (int r = 0; r < RUNS; r++) {
                 char rep[8];
@@ -1159,6 +1263,7 @@ static void target_table(const struct variant *vs, int nv, int work) {
             }
         }
     target_ratio_line(vs, nv, work, AO_EPOLL, URING, 0.9);
+    target_ratio_line(vs, nv, work, AO_EPOLL, URING_SAFE, 0.9);
     target_ratio_line(vs, nv, work, AO_EPOLL_NOINLINE, UV, 1.25);
     const struct variant *ao = find_variant(vs, nv, AO_EPOLL, 256), *ur_ = find_variant(vs, nv, URING, 256);
     if (ao && ur_) {
