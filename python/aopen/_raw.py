@@ -125,6 +125,7 @@ class Raw(_pyio.RawIOBase):
 
     _local = False  # opened by the library's fast path: see _pread_nowait
     _memory = False  # and on tmpfs or ramfs (found at the first read RWF_NOWAIT refused)
+    _in_fast_path = False  # a text readline on the loop thread that must make no call runs
 
     # --- the position ----------------------------------------------------------------
 
@@ -152,6 +153,8 @@ class Raw(_pyio.RawIOBase):
     def _sys(self, *call):
         log = self._log
         if log is None:  # outside any operation: a finalizer, or a detached layer's use
+            if self._in_fast_path:
+                raise AssertionError(f"aopen: a fast path made a system call: {call[:2]}")
             ok, result = _perform_blocking(self, call)
         else:
             i = self._next
@@ -486,8 +489,9 @@ def read_nowait(raw, n):
     if type(data) is int:
         return None  # to be waited for, or an error: the slow path
     got = len(data)
-    if got != n and got != 0:
-        # Perhaps partly cached: given back, and the slow path reads it all.
+    if got != n and got != 0 and not raw._memory:
+        # Perhaps partly cached: given back, and the slow path reads it all. (Where the
+        # data lives in memory, the read was a plain one: short only at the end.)
         try:
             os.lseek(raw._fd, -got, os.SEEK_CUR)
         except OSError:

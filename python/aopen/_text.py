@@ -6,13 +6,19 @@ is libaopen's (``_raw``). Decoding, newline translation and tell/seek cookies ar
 module's own code, never a second implementation.
 """
 
+import codecs
 import math
 
 import _pyio
 
 from ._binary import (BufferedReader, _Detachable, _Indirect, _WarnUnclosed, _delegate, _props, _proxy, c_optional_size,
                       c_size, size_arg)
-from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, readall_nowait
+from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, read_nowait, readall_nowait
+
+
+# Encodings (codecs' names) in which a newline character is the byte b"\n" and that byte is
+# never part of another character.
+_ASCII_NEWLINE = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
 
 
 class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
@@ -28,7 +34,7 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         if self.buffer.readable() and self._decoder is None:
             self._get_decoder()
         self._c_writable = self.buffer.writable()  # C has an encoder only then
-        self._c_raw = self.buffer.raw  # (whose closed flag _buffered_line reads)
+        self._c_raw = self.buffer.raw  # (whose closed flag _readline_nowait reads)
         if self._c_writable and self._encoder is None:
             self._get_encoder()
 
@@ -69,26 +75,80 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
             return chars.find("\n", used) >= 0 or chars.find("\r", used) >= 0
         return chars.find(self._readnl, used) >= 0
 
-    def _buffered_line(self):
-        """readline()'s line where the decoded characters hold it whole and nothing waits
-        to be written (then it makes no system call), else None: the same line, leaving the
-        same state as readline(), without _pyio's general loop (which copies the rest of
-        the decoded characters for every line)."""
+    # The lines _readline_nowait cut ahead from the decoded characters `_lines_of`, the next
+    # one last, and where the last one it handed out ends in them (the `_decoded_chars_used`
+    # it left): valid only while both still hold (anything else that reads or seeks moves
+    # one of them, and the lines are cut again).
+    _lines = None
+    _lines_of = None
+    _lines_end = -1
+
+    def _readline_nowait(self):
+        """readline()'s line where it needs no system call, or only one read of the next
+        chunk that the library finds cached and that holds the line's end; else None. The
+        same line, leaving the same state as readline(), made on the loop thread without an
+        operation. A line the decoded characters hold comes from their lines, cut once
+        (``str.split``; _pyio's general loop copies the rest of them for every line)."""
+        lines, used = self._lines, self._decoded_chars_used
+        if lines and self._lines_end == used and self._lines_of is self._decoded_chars \
+                and not self._c_raw._IOBase__closed:
+            # (Nothing else read, sought or wrote since the lines were cut: a write drops
+            # the decoded characters, and so does every read of another chunk.)
+            line = lines.pop()
+            self._decoded_chars_used = self._lines_end = used + len(line)
+            return line
         if self._pending or self._decoder is None or self._c_raw._IOBase__closed:
             return None
         if self._readtranslate:
             nl = "\n"
         elif not self._readuniversal:
             nl = self._readnl
+        elif self._line_buffered():
+            return self.readline()
         else:
-            return self.readline() if self._line_buffered() else None
-        chars, used = self._decoded_chars, self._decoded_chars_used
-        at = chars.find(nl, used)
-        if at < 0:
+            return self._readline_after_read()
+        chars = self._decoded_chars
+        parts = chars[used:].split(nl)
+        if len(parts) == 1:
+            return self._readline_after_read()
+        parts.pop()  # (what follows the last newline: not a whole line)
+        lines = [part + nl for part in reversed(parts)]
+        self._lines, self._lines_of = lines, chars
+        line = lines.pop()
+        self._decoded_chars_used = self._lines_end = used + len(line)
+        return line
+
+    def _readline_after_read(self):
+        """readline() where the decoded characters hold no whole line, on the loop thread
+        when it needs one read of the next chunk, the library finds it cached
+        (``read_nowait``), and it holds the line's end; else None (the bytes such a read got
+        stay in the buffer, as if it had read ahead: readline's own chunk read takes them)."""
+        buf = self.buffer
+        if type(buf) is not BufferedReader or len(buf._read_buf) != buf._read_pos \
+                or not self._newline_byte_ends_lines():
             return None
-        end = at + len(nl)
-        self._decoded_chars_used = end
-        return chars[used:end]
+        raw = buf.raw
+        if raw._inline_bytes >= _YIELD_EVERY:
+            return None  # (the runner lets the loop run)
+        data = read_nowait(raw, self._CHUNK_SIZE)  # (what read1's raw read would read)
+        if not data:
+            return None  # not all cached, or the end of the file: the runner's readline
+        buf._read_buf, buf._read_pos = data, 0
+        if b"\n" not in data:
+            return None
+        # A newline in the chunk ends the line within it: readline() reads this chunk (from
+        # the buffer) and no other (a system call would be a bug: ``Raw._sys`` raises).
+        raw._in_fast_path = True
+        try:
+            return self.readline()
+        finally:
+            raw._in_fast_path = False
+
+    def _newline_byte_ends_lines(self):
+        """Whether a chunk whose bytes hold b"\\n" holds a line's end: the byte is always a
+        newline character in this encoding and never part of another character, and a
+        newline character ends a line here (newline None, "" or "\\n")."""
+        return (self._readuniversal or self._readnl == "\n") and codecs.lookup(self._encoding).name in _ASCII_NEWLINE
 
     def _read_all(self, data):
         """read()'s end, with `data` the bytes the buffer's read() returned (C's order: the
@@ -318,7 +378,7 @@ class AsyncTextIOWrapper(_Detachable):
             d = self.__dict__
             r = d.get("_runner")  # (None around a synchronous file: then an operation)
             if r is not None and not r.busy and r.pending is None and not self._detached:
-                line = d["_file"]._buffered_line()
+                line = d["_file"]._readline_nowait()
                 if line is not None:
                     return line
         return await self._call("readline", size)

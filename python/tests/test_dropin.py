@@ -293,6 +293,53 @@ def test_seek_after_the_offset_moved_behind_the_file(tmp_path, mode):
     assert results[0] == results[1]
 
 
+@pytest.mark.parametrize("newline", [None, "", "\n", "\r\n", "\r"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_text_readline_of_a_cached_file_stays_on_the_loop_thread(tmp_path, monkeypatch, newline, encoding):
+    """A readline() loop over a cached text file of many chunks: the lines, tell() and the
+    offset are the built-in file's. Where a chunk's b"\\n" ends a line (an ASCII-superset
+    encoding, newline None, "" or "\\n"), each next chunk is read on the loop thread: the
+    loop makes at most two operations (the file's short last chunk and its end), not one per
+    chunk; elsewhere every chunk is an operation (``Runner._run``), as before."""
+    from aopen import _raw
+    path = str(tmp_path / "lines")
+    text = "".join(f"line {i:4}: d\u00e9j\u00e0 vu {'x' * (i % 37)}\r\n" if i % 5 == 0 else f"line {i:4}\n"
+                   for i in range(6000))
+    with open(path, "w", encoding=encoding, newline="") as f:
+        f.write(text)
+    with open(path, encoding=encoding, newline=newline) as f:
+        want = []
+        while line := f.readline():
+            want.append(line)
+        want_tell = f.tell()
+    runs = []
+    real_run = _raw.Runner._run
+
+    async def counted(self, fn, args):
+        runs.append(getattr(fn, "__name__", fn))
+        return await real_run(self, fn, args)
+
+    async def main():
+        async with aiofiles.open(path, encoding=encoding, newline=newline) as f:
+            await f.readline()  # (the first chunk: an operation, as any first read)
+            runs.clear()
+            got = []
+            while line := await f.readline():
+                got.append(line)
+            return got, len(runs), await f.tell(), os.lseek(f.fileno(), 0, os.SEEK_CUR)
+
+    monkeypatch.setattr(_raw.Runner, "_run", counted)
+    got, operations, told, offset = asyncio.run(main())
+    assert [want[0]] + got == want
+    assert told == want_tell and offset == os.path.getsize(path)
+    chunks = os.path.getsize(path) // 8192
+    assert chunks >= 8
+    if encoding == "utf-8" and newline in (None, "", "\n"):
+        assert operations <= 2, operations
+    else:
+        assert operations >= chunks - 1, (operations, chunks)
+
+
 @pytest.mark.parametrize("how", ["read", "read_n", "text", "readline"])
 def test_fast_reads_of_pages_not_cached_read_through_the_library(how):
     """The loop thread's reads (read(), read(n) of whole buffers, a text read(), readline)
