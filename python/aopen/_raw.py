@@ -700,6 +700,10 @@ def _clone_codec(c):
         d = copy.copy(c)
         d.decoder = _clone_codec(c.decoder)
         return d
+    if isinstance(c, io.IncrementalNewlineDecoder):  # (_text.NewlineDecoder)
+        d = type(c)(_clone_codec(c.inner), c.translate)
+        d.setstate(c.getstate())
+        return d
     try:
         return copy.copy(c)
     except TypeError:  # a codec implemented in C: through its documented state

@@ -7,6 +7,7 @@ module's own code, never a second implementation.
 """
 
 import codecs
+import io
 import math
 
 import _pyio
@@ -19,6 +20,16 @@ from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, read_nowait, readall_
 # Encodings (codecs' names) in which a newline character is the byte b"\n" and that byte is
 # never part of another character.
 _ASCII_NEWLINE = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
+
+
+class NewlineDecoder(io.IncrementalNewlineDecoder):
+    """The C implementation's ``IncrementalNewlineDecoder``, which keeps what it was made
+    with, so that a snapshot of the io stack can make an independent copy of it
+    (``_raw._clone_codec``): C's neither copies nor shows its inner decoder."""
+
+    def __init__(self, decoder, translate, errors="strict"):
+        super().__init__(decoder, translate, errors)
+        self.inner, self.translate = decoder, translate
 
 
 class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
@@ -191,6 +202,15 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         # C: the newlines the universal-newline decoder saw, None without one (newline=""
         # keeps one; "\n", "\r" and "\r\n" have none, where _pyio raises AttributeError).
         return getattr(self._decoder, "newlines", None) if self._decoder else None
+
+    def _get_decoder(self):
+        # _pyio's, with the C implementation's IncrementalNewlineDecoder (the built-in's own:
+        # _pyio's counts the newlines it saw with three passes in Python over every chunk).
+        decoder = codecs.getincrementaldecoder(self._encoding)(self._errors)
+        if self._readuniversal:
+            decoder = NewlineDecoder(decoder, self._readtranslate)
+        self._decoder = decoder
+        return decoder
 
     def _read_chunk(self, size_hint=0):
         if self._decoder is None:
