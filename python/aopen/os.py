@@ -21,7 +21,8 @@ import struct
 
 from . import ospath as path
 from ._abi import lib as _lib, stat_result  # noqa: F401  (stat_result: aopen.os's, as before)
-from ._loop import current as _context, fspath as _fspath, oserror, wrap
+from ._loop import _FSENC, _FSERR, _close_nowait, _open_nowait, current as _context, fspath as _fspath, oserror, wrap
+from ._raw import _in_memory
 from ._stat import _AT_SYMLINK_NOFOLLOW, lstat, stat
 from .ospath import exists, getsize, isdir, isfile  # noqa: F401  (aiofiles.os has them too)
 
@@ -105,13 +106,48 @@ async def _entries(path):
 
 async def listdir(path="."):
     """``os.listdir(path)``: the names in directory `path`, as ``str`` unless `path` is
-    ``bytes``, in directory order, without ``.`` and ``..``. ``os.listdir`` itself, as one
-    request on a libaopen worker charged to the directory's filesystem (one hop to the pool,
-    where an open, getdents calls and a close as requests of their own would make three or
-    more)."""
+    ``bytes``, in directory order, without ``.`` and ``..``. On the loop thread where that
+    cannot wait (``_listdir_here``), else ``os.listdir`` itself, as one request on a libaopen
+    worker charged to the directory's filesystem (one hop to the pool, where an open,
+    getdents calls and a close as requests of their own would make three or more)."""
     if isinstance(path, int):
         return await _context().run_blocking(lambda: _os.listdir(path), fd=path)
+    names = _listdir_here(path)
+    if names is not None:
+        return names
     return await _context().run_blocking(lambda: _os.listdir(path), path=path)
+
+
+_LISTDIR_FLAGS = _os.O_RDONLY | _os.O_DIRECTORY | _os.O_CLOEXEC  # (opendir's, less O_NONBLOCK)
+
+
+def _listdir_here(path):
+    """``os.listdir(path)`` on the loop thread, for a ``str`` path (or a path-like giving
+    one) that the library opens from its caches (``aopen_open_nowait``: a directory on a
+    local filesystem) to a directory on tmpfs or ramfs. Their entries live in memory, so
+    getdents reads no device, as the library's plain reads of their files; the names. A
+    path the caches answer with an error (``ENOENT``, ``ENOTDIR``, ...) raises what
+    ``os.listdir`` raises. None where the library cannot tell, or the directory is on
+    another filesystem: then the pool's ``os.listdir``."""
+    if type(path) is not str:
+        if not isinstance(path, _os.PathLike):
+            return None
+        path = _os.fspath(path)
+        if type(path) is not str:
+            return None
+    ctx = _context()
+    if not path or "\0" in path or ctx.ctx is None or _open_nowait is None or _close_nowait is None:
+        return None
+    fd = _open_nowait(ctx.ctx, path.encode(_FSENC, _FSERR), _LISTDIR_FLAGS, 0)
+    if fd < 0:
+        if fd == -_errno.EAGAIN:
+            return None
+        raise oserror(-fd, path)
+    try:
+        return _os.listdir(fd) if _in_memory(fd) else None
+    finally:
+        if _close_nowait(ctx.ctx, fd) == -_errno.EAGAIN:
+            ctx.close_detached(fd)
 
 
 class DirEntry:

@@ -404,6 +404,85 @@ class TestDifferential(unittest.TestCase):
                 compare(self, content, mode, buffering, None, None, None, ops)
 
 
+# --- os.listdir: aopen.os.listdir against the os module's, on random trees --------------------
+
+ENTRY_KINDS = ["file", "dir", "link_file", "link_dir", "link_missing", "fifo"]
+NAMES = st.text(st.sampled_from(list("abé-_.") + ["\u2603"]), min_size=1, max_size=6).filter(
+    lambda n: n not in (".", "..")) if st else None
+
+
+def _make_tree(root, entries):
+    """`entries` ((name, kind) pairs) in directory `root`, and a subdirectory "sub" holding
+    them again (a directory to list that is not the root)."""
+    for base in (root, os.path.join(root, "sub")):
+        os.makedirs(base, exist_ok=True)
+        for name, kind in entries:
+            p = os.path.join(base, name)
+            if os.path.lexists(p) or name == "sub":
+                continue
+            if kind == "file":
+                open(p, "w").close()
+            elif kind == "dir":
+                os.mkdir(p)
+            elif kind == "fifo":
+                os.mkfifo(p)
+            else:
+                os.symlink({"link_file": "sub/../x", "link_dir": ".", "link_missing": "nowhere"}[kind], p)
+
+
+def _listdir_paths(root, entries):
+    """The paths a caller might list: the root and "sub", each entry (a file, a directory, a
+    symlink to either, a dangling one, a FIFO), missing names, a trailing slash, as str, as
+    bytes and as a path-like."""
+    import pathlib
+    paths = [root, os.path.join(root, "sub"), root + "/", os.path.join(root, "missing"),
+             os.path.join(root, "missing", "deeper")]
+    paths += [os.path.join(root, name) for name, _ in entries]
+    paths += [os.path.join(root, name) + "/" for name, _ in entries[:2]]
+    return paths + [os.fsencode(p) for p in paths[:3]] + [pathlib.Path(p) for p in paths[:3]]
+
+
+def compare_listdir(testcase, base, entries):
+    root = tempfile.mkdtemp(dir=base)
+    try:
+        open(os.path.join(root, "x"), "w").close()
+        _make_tree(root, entries)
+        import aopen.os as aos
+
+        async def main():
+            return [await aoutcome(lambda: aos.listdir(p)) for p in paths]
+
+        paths = _listdir_paths(root, entries)
+        want = [outcome(lambda: os.listdir(p)) for p in paths]
+        got = run(main())
+        for p, w, g in zip(paths, want, got):
+            testcase.assertEqual(g, w, f"listdir({p!r})")
+    finally:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@unittest.skipIf(st is None, "hypothesis is not installed (python/run_tests.sh installs it into build/pyvenv)")
+class TestListdirDifferential(unittest.TestCase):
+    """aopen.os.listdir and os.listdir on random trees: the same names in the same order, or
+    the same exception (type and errno), on tmpfs (listed on the loop thread where the
+    library's caches open the directory) and on the test directory's filesystem (the pool)."""
+
+    if st is not None:
+        entries = st.lists(st.tuples(NAMES, st.sampled_from(ENTRY_KINDS)), max_size=12, unique_by=lambda e: e[0])
+
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(entries=entries)
+        def test_listdir_tmpfs(self, entries):
+            with _on_tmpfs(self):
+                compare_listdir(self, "/dev/shm", entries)
+
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(entries=entries)
+        def test_listdir(self, entries):
+            compare_listdir(self, os.environ.get("AOPEN_TEST_DIR") or tempfile.gettempdir(), entries)
+
+
 @contextlib.contextmanager
 def _on_tmpfs(testcase):
     """compare()'s files in /dev/shm (skips where that is no tmpfs)."""
