@@ -18,6 +18,10 @@
  * once the files are made, so permissions apply (EACCES; EPERM for O_NOATIME on a file not
  * its own).
  *
+ * Half the cases run in a world on the test directory's filesystem, half in a world on a
+ * tmpfs (mounted, as root, in a mount namespace of the test's own; else skipped with a
+ * note), where an open that creates or truncates goes inline too.
+ *
  * OPEN_FLAGS_SEED=S replays a run; OPEN_FLAGS_CASES=N sets the cases (default 4000). */
 #define _GNU_SOURCE
 #include "helpers.h"
@@ -25,7 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -107,7 +113,8 @@ static int random_flags(void) {
 enum kind { FILE_OWN, FILE_RO, NOPERM, LOCKED, DIRECTORY, LINK, DIRLINK, DANGLING, FIFO, LONELY, DEVNULL, MISSING, KINDS };
 static const char *kind_path[KINDS] = {"file",  "ro",   "noperm", "locked/f", "dir",       "link",
                                        "dlink", "dangling", "fifo", "lonely", "/dev/null", "missing"};
-static char world[4096];
+static char worlds[2][4096]; /* on the test directory's filesystem; on a tmpfs ("" if none) */
+static const char *world;
 
 /* An open of the FIFO nobody holds that would wait for a peer (O_PATH opens nothing; a
  * read-write open never waits; O_NONBLOCK never does). */
@@ -253,9 +260,11 @@ static void one_case(const char *path, int flags) {
     cases++;
 }
 
-/* Makes the world: each kind's path, owned by `uid` (when root) unless it is root's. */
-static void make_world(uid_t uid, int *fifo_keeper) {
-    snprintf(world, sizeof world, "%s/w", test_dir());
+/* Makes world `w` in directory `base`: each kind's path, owned by `uid` (when root) unless
+ * it is root's. */
+static void make_world(int w, const char *base, uid_t uid, int *fifo_keeper) {
+    snprintf(worlds[w], sizeof worlds[w], "%s/w", base);
+    world = worlds[w];
     CHECK(mkdir(world, 0755) == 0, "mkdir %s", world);
     CHECK(chdir(world) == 0, "chdir");
     make_file("file", "a file of the test's own\n");
@@ -279,8 +288,22 @@ static void make_world(uid_t uid, int *fifo_keeper) {
         const char *own[] = {".", "file", "dir", "link", "dlink", "dangling", "fifo", "lonely"};
         for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
             CHECK(lchown(own[i], uid, uid) == 0, "lchown %s", own[i]);
-        CHECK(chmod(test_dir(), 0755) == 0, "chmod %s", test_dir());
+        CHECK(chmod(base, 0755) == 0, "chmod %s", base);
     }
+}
+
+/* A tmpfs at test_dir()/tmpfs, in a mount namespace of this process's own (gone with it):
+ * the directory, or NULL (with the reason printed) where it cannot be made. */
+static const char *mount_tmpfs(void) {
+    static char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tmpfs", test_dir());
+    if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mkdir(dir, 0755) != 0 || mount("aopen-open-flags", dir, "tmpfs", 0, "mode=0755") != 0) {
+        printf("no tmpfs world (needs root and a mount namespace: %s): every case on %s\n", strerror(errno),
+               test_dir());
+        return NULL;
+    }
+    return dir;
 }
 
 int main(int argc, char **argv) {
@@ -295,9 +318,12 @@ int main(int argc, char **argv) {
     k_largefile = (fcntl(probe, F_GETFL) & ~(O_ACCMODE | O_DIRECTORY)) | O_LARGEFILE;
     close(probe);
 
-    int keeper;
+    int keeper[2] = {-1, -1};
     uid_t nobody = 65534;
-    make_world(nobody, &keeper);
+    const char *tmpfs = mount_tmpfs();
+    if (tmpfs)
+        make_world(1, tmpfs, nobody, &keeper[1]);
+    make_world(0, test_dir(), nobody, &keeper[0]);
     const char *who = "as its own user";
     if (geteuid() == 0) {
         if (setgroups(0, NULL) == 0 && setresgid(nobody, nobody, nobody) == 0 &&
@@ -329,6 +355,12 @@ int main(int argc, char **argv) {
     double t0 = now_ms();
     char abs_path[4200];
     while (cases < n) {
+        int w = tmpfs && cases >= n / 2; /* the second half in the tmpfs world */
+        if (world != worlds[w]) {
+            reset();
+            world = worlds[w];
+            CHECK(chdir(world) == 0, "chdir %s", world);
+        }
         enum kind k = (enum kind)below(KINDS);
         int flags = random_flags();
         if (would_block(k, flags))
@@ -347,6 +379,8 @@ int main(int argc, char **argv) {
            cases, fds, errors, answered_inline, inline_fds, handed_on, mismatches, (now_ms() - t0) / 1000);
     aopen_ctx_free(ictx);
     aopen_ctx_free(pctx);
-    close(keeper);
+    close(keeper[0]);
+    if (keeper[1] >= 0)
+        close(keeper[1]);
     return mismatches ? 1 : 0;
 }

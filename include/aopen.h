@@ -1116,9 +1116,12 @@ int64_t aopen_ftruncate_submit(struct aopen_ctx *ctx,
  * -EAGAIN instead of reaching another filesystem. `O_CLOEXEC` is always added.
  *
  * # Parameters
- * - `path`, `flags`, `mode`: as for `aopen_submit`. `O_CREAT`, `O_TRUNC` and `O_TMPFILE`
- *   always get -EAGAIN (the kernel cannot do them from cache), as do `O_ASYNC` and flags
- *   with a bit open(2) does not know (it ignores them). With `O_PATH` a file of any type
+ * - `path`, `flags`, `mode`: as for `aopen_submit`. `O_TMPFILE` always gets -EAGAIN, as do
+ *   `O_ASYNC` and flags with a bit open(2) does not know (it ignores them). `O_CREAT` and
+ *   `O_TRUNC` (which the kernel cannot do from cache) get -EAGAIN but in a directory on
+ *   tmpfs or ramfs, whose files live in memory: there the name is opened from the cached
+ *   directory with `RESOLVE_NO_XDEV` alone (a create or truncate reads and writes no
+ *   device). With `O_PATH` a file of any type
  *   may be opened here (such an open runs no open of the file), the other flags ignored
  *   but for `O_DIRECTORY` and `O_NOFOLLOW`, as open(2) ignores them.
  *

@@ -173,10 +173,26 @@ impl<T: Send + 'static> Context<T> {
             return Err((e, token));
         }
         if self.inline {
+            // A call that changes a file when it runs inline (an open that creates or
+            // truncates) is admitted first, so that one the queue refuses never runs.
+            let admitted = if inline::changes_a_file(&op) {
+                match self.shared.admit_completed(0) {
+                    Ok(id) => Some(id),
+                    Err(e) => return Err((e, token)),
+                }
+            } else {
+                None
+            };
             let quiet = || self.shared.is_quiet();
             if let Some(result) = inline::try_run(&mut op, quiet, |fd| self.close_on_worker(fd)) {
                 let kind = op.kind();
-                return self.shared.submit_completed(kind, result, op.into_output(), token);
+                return match admitted {
+                    Some(id) => self.shared.hand_completed(id, kind, result, op.into_output(), 0, token),
+                    None => self.shared.submit_completed(kind, result, op.into_output(), token),
+                };
+            }
+            if let Some(id) = admitted {
+                self.shared.unadmit_completed(id);
             }
         }
         self.submit_pooled(op, token)

@@ -125,6 +125,7 @@ class Raw(_pyio.RawIOBase):
 
     _local = False  # opened by the library's fast path: see _pread_nowait
     _memory = False  # and on tmpfs or ramfs (found at the first read RWF_NOWAIT refused)
+    _memory_asked = False  # (or by a first write: _lives_in_memory)
     _in_fast_path = False  # a text readline on the loop thread that must make no call runs
 
     # --- the position ----------------------------------------------------------------
@@ -387,6 +388,17 @@ def _inline(raw, call):
             return None  # only part of it is cached: the rest is a request
         raw._inline_bytes += got
         return True, data
+    if kind == "write" and raw._local and len(call[2]) <= _YIELD_EVERY and _lives_in_memory(raw):
+        # A write to a file whose data lives in memory (tmpfs, ramfs) reads and writes no
+        # device, as the plain reads of such files: made here, counted with the reads so the
+        # runner lets the loop run now and then.
+        _, off, data = call
+        try:
+            n = os.pwrite(raw._fd, data, off) if off >= 0 else os.write(raw._fd, data)
+        except OSError as e:
+            return False, e
+        raw._inline_bytes += n
+        return True, (n, None if off >= 0 else _kernel_pos(raw._fd))
     if kind == "close":
         rc = lib.aopen_close_nowait(ctx.ctx, raw._fd)
         if rc == -errno.EAGAIN:
@@ -421,6 +433,15 @@ except (AttributeError, OSError):  # (no pythonapi, no preadv2: the library's re
 # RWF_NOWAIT (EOPNOTSUPP); the library reads them with a plain pread (fs::in_memory), and so
 # does _pread_nowait, with os.pread (one syscall, into the bytes it returns).
 _IN_MEMORY = (0x01021994, 0x858458F6)
+
+
+def _lives_in_memory(raw):
+    """Whether `raw`'s file (a ``_local`` one) is on tmpfs or ramfs: known from a read that
+    found it (``_memory``), else asked once (fstatfs)."""
+    if not raw._memory and raw._memory_asked is False:
+        raw._memory_asked = True
+        raw._memory = _in_memory(raw._fd)
+    return raw._memory
 
 
 def _in_memory(fd):

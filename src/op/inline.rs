@@ -16,7 +16,10 @@
 //!   can block, a FUSE_OPEN round trip or an NFSv4 OPEN RPC), then opens the last component
 //!   from that directory with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: a symlink or `..` that
 //!   leaves the directory's mount fails with `EXDEV` rather than reach another filesystem.
-//!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`; they are refused here first.
+//!   `RESOLVE_CACHED` refuses `O_CREAT`, `O_TRUNC` and `O_TMPFILE`. `O_TMPFILE` always goes
+//!   to the pool; an open with `O_CREAT` or `O_TRUNC` goes inline only in a directory on
+//!   tmpfs or ramfs, whose files live in memory (a create or truncate there reads and writes
+//!   no device), opened from it with `RESOLVE_NO_XDEV` alone (see `open_in_memory`).
 //! - An open answers what open(2) answers: open(2) ignores flag bits it does not know and,
 //!   with `O_PATH`, every flag but `O_DIRECTORY` and `O_NOFOLLOW`, where openat2 fails with
 //!   `EINVAL`. So `O_PATH` is opened as open(2) would, flags with a bit unknown here go to
@@ -105,6 +108,13 @@ pub fn try_run(op: &mut Op, quiet: impl Fn() -> bool, close_elsewhere: impl FnOn
         | Op::Sendfile { .. }
         | Op::Call { .. } => None,
     }
+}
+
+/// Whether [`try_run`] may change a file when it runs `op` (an open that creates or
+/// truncates, in a directory whose files live in memory): such a call is admitted to the
+/// queue before it runs, so that one the queue refuses never happens.
+pub fn changes_a_file(op: &Op) -> bool {
+    matches!(op, Op::Open { flags, .. } if flags & (libc::O_CREAT | libc::O_TRUNC) != 0)
 }
 
 /// [`open_nowait`] as a result: `Ok(fd)`, `Err(errno)` for an open that completed with an
@@ -266,7 +276,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
     // ENOENT. O_ASYNC: open records it without arming it, and F_SETFL (which clears the
     // added O_NONBLOCK) would arm it. The pool's plain open makes them all.
     let tmpfile = libc::O_TMPFILE & !libc::O_DIRECTORY;
-    if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_ASYNC | tmpfile) != 0 {
+    if flags & (libc::O_ASYNC | tmpfile) != 0 {
         return OpenNowait::Wait;
     }
     let path_only = flags & libc::O_PATH != 0;
@@ -277,6 +287,9 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
     // the open reached); an O_PATH open needs none, as it opens nothing either.
     let known = path_only || recently_plain(p, flags);
     let probed = |dirfd: i32, name: &CStr| if known { Ok(()) } else { probe(dirfd, name, flags, resolve) };
+    if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
+        return remember_plain(open_in_memory(p, flags, how, mode, known, st), p, flags);
+    }
     if p.starts_with(b"/") && fs::current().root_is_local() {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
@@ -292,6 +305,45 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
     let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
     match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
         Ok(fd) => remember_plain(settle(fd, flags, st), p, flags),
+        Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
+        Err(e) => OpenNowait::Done(-e),
+    }
+}
+
+/// An open that may create or truncate the file (`O_CREAT`, `O_TRUNC`, which
+/// `RESOLVE_CACHED` refuses), made on the caller's thread only in a directory the caches
+/// resolve on a filesystem whose files live in memory (tmpfs, ramfs: [`fs::in_memory`]).
+/// There a lookup, a create and a truncate read and write no device (the rule the plain
+/// reads of such files follow); the name is opened from that directory with
+/// `RESOLVE_NO_XDEV`, so a symlink or `..` that would leave it fails with `EXDEV` rather
+/// than reach another filesystem. What the name is now is probed as for any open (`known`:
+/// found plain lately): a missing name (`ENOENT`, or `EAGAIN`: such a filesystem keeps a
+/// dentry for every file it holds, so a name it has none for is not there) is what a create
+/// makes; and `settle` checks what the open reached. (A walk that raced a rename in the
+/// directory may answer `EAGAIN` too: the open then runs unprobed, `O_NONBLOCK` and `settle`
+/// guarding it, as an open of a path found plain lately does.)
+fn open_in_memory(
+    p: &[u8],
+    flags: i32,
+    how: i32,
+    mode: u32,
+    known: bool,
+    st: &mut libc::statx,
+) -> OpenNowait {
+    let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
+    let in_memory = sys::fd_info(dirfd.0).is_ok_and(|info| local_mount(info.mount_id) == Some(true));
+    if !in_memory {
+        return OpenNowait::Wait;
+    }
+    let walk = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
+    // (The probe's other errors are not open(2)'s answer: open(2) checks an O_CREAT's flags,
+    // O_DIRECTORY with it for one, before it walks, and then the pool's open answers.)
+    match if known { Ok(()) } else { probe(dirfd.0, &name, flags, walk) } {
+        Ok(()) | Err(libc::ENOENT) | Err(libc::EAGAIN) => {}
+        Err(_) => return OpenNowait::Wait,
+    }
+    match sys::openat2(dirfd.0, &name, how, mode, libc::RESOLVE_NO_XDEV) {
+        Ok(fd) => settle(fd, flags, st),
         Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
         Err(e) => OpenNowait::Done(-e),
     }
@@ -449,14 +501,66 @@ pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) ->
 mod tests {
     use super::*;
 
+    /// Whether `path`'s filesystem is tmpfs (statfs).
+    fn on_tmpfs(path: &CStr) -> bool {
+        // SAFETY: statfs is plain data, all zeroes a valid value; `path` is NUL-terminated
+        // and `sf` a valid out-pointer.
+        let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::statfs(path.as_ptr(), &mut sf) == 0 && sf.f_type == libc::TMPFS_MAGIC }
+    }
+
     #[test]
-    fn creating_and_truncating_opens_always_wait() {
-        for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY, libc::O_TMPFILE | libc::O_RDWR] {
-            // SAFETY: statx is plain data, all zeroes a valid value.
-            let mut st: libc::statx = unsafe { std::mem::zeroed() };
-            assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600, &mut st), OpenNowait::Wait);
+    fn creating_and_truncating_opens_wait_outside_memory_filesystems() {
+        // SAFETY: statx is plain data, all zeroes a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let tmpfile = libc::O_TMPFILE | libc::O_RDWR;
+        assert_eq!(open_nowait(c_str(b"/tmp\0"), tmpfile, 0o600, &mut st), OpenNowait::Wait);
+        if !on_tmpfs(c_str(b"/\0")) {
+            for flags in [libc::O_CREAT, libc::O_TRUNC | libc::O_WRONLY] {
+                assert_eq!(open_nowait(c_str(b"/tmp\0"), flags, 0o600, &mut st), OpenNowait::Wait);
+            }
         }
         assert_eq!(close_nowait(-1), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn creating_and_truncating_opens_in_a_memory_filesystem_go_inline() {
+        if !on_tmpfs(c_str(b"/dev/shm\0")) {
+            return; // (no tmpfs at /dev/shm here)
+        }
+        let name = format!("/dev/shm/aopen-inline-create-{}", std::process::id());
+        let path = std::ffi::CString::new(name.clone()).unwrap();
+        let fifo = std::ffi::CString::new(format!("{name}.fifo")).unwrap();
+        // SAFETY: statx is plain data, all zeroes a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let opened = |r: OpenNowait| match r {
+            OpenNowait::Done(fd) if fd >= 0 => fd,
+            other => panic!("not opened inline: {other:?}"),
+        };
+        let create = libc::O_CREAT | libc::O_WRONLY;
+        let fd = opened(open_nowait(&path, create | libc::O_EXCL, 0o600, &mut st));
+        assert_eq!(st.stx_mode as u32 & libc::S_IFMT, libc::S_IFREG);
+        assert_eq!(sys::status_flags(fd).map(|f| f & libc::O_NONBLOCK), Ok(0));
+        // SAFETY: fd is open; the buffer is 3 readable bytes.
+        assert_eq!(unsafe { libc::write(fd, b"abc".as_ptr().cast(), 3) }, 3);
+        sys::close_quietly(fd);
+        assert_eq!(
+            open_nowait(&path, create | libc::O_EXCL, 0o600, &mut st),
+            OpenNowait::Done(-libc::EEXIST)
+        );
+        let fd = opened(open_nowait(&path, libc::O_TRUNC | libc::O_RDWR, 0, &mut st));
+        assert_eq!(st.stx_size, 0, "truncated");
+        sys::close_quietly(fd);
+        // A FIFO is never opened for writing inline (it would have no reader, or one woken).
+        // SAFETY: `fifo` is NUL-terminated.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert_eq!(open_nowait(&fifo, create, 0o600, &mut st), OpenNowait::Wait);
+        // SAFETY: both paths are NUL-terminated.
+        unsafe {
+            libc::unlink(path.as_ptr());
+            libc::unlink(fifo.as_ptr());
+        }
     }
 
     #[test]
