@@ -183,7 +183,9 @@ impl<T: Send + 'static> Context<T> {
             } else {
                 None
             };
-            let quiet = || self.shared.is_quiet();
+            // (Quiet: nothing in flight but this call's own admission.)
+            let own = usize::from(admitted.is_some());
+            let quiet = || self.shared.undelivered() <= own;
             if let Some(result) = inline::try_run(&mut op, quiet, |fd| self.close_on_worker(fd)) {
                 let kind = op.kind();
                 return match admitted {
