@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -301,6 +302,37 @@ static int test_fifo_pairs_with_a_waiting_writer(void) {
     return 0;
 }
 
+/* The same behind a symlink made just now on tmpfs, opened with O_CREAT (the tmpfs way of an
+ * open that may create): the symlink's first walk is no cached walk (its access time is due),
+ * and must not be taken for a missing name, whose open would run unprobed and wake the
+ * writer. */
+static int test_fifo_behind_a_new_symlink_in_memory(void) {
+    if (!in_memory("/dev/shm"))
+        return 0;
+    char fifo[64], link[64];
+    snprintf(fifo, sizeof fifo, "/dev/shm/aopen-nowait-fifo-%d", (int)getpid());
+    snprintf(link, sizeof link, "/dev/shm/aopen-nowait-link-%d", (int)getpid());
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    CHECK(symlink(strrchr(fifo, '/') + 1, link) == 0, "symlink");
+    signal(SIGPIPE, SIG_IGN); /* (a wrongly woken writer's write fails, not the test) */
+    __atomic_store_n(&writer_opened, 0, __ATOMIC_SEQ_CST);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fifo_writer, (void *)fifo) == 0, "pthread_create");
+    sleep_ms(50);
+    CHECK_EQ(aopen_open_nowait(ctx, link, O_RDONLY | O_CREAT, 0600), -EAGAIN);
+    sleep_ms(100);
+    CHECK(!__atomic_load_n(&writer_opened, __ATOMIC_SEQ_CST), "an inline O_CREAT through the symlink woke the writer");
+    int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0, "open the FIFO");
+    char buf[32] = {0};
+    CHECK_EQ(read(fd, buf, sizeof buf), 16);
+    close(fd);
+    pthread_join(t, NULL);
+    unlink(link);
+    unlink(fifo);
+    return 0;
+}
+
 static int test_no_inline_option(void) {
     aopen_options o;
     memset(&o, 0, sizeof o);
@@ -338,6 +370,7 @@ int main(int argc, char **argv) {
     test_create_in_memory();
     test_submit_inline();
     test_fifo_pairs_with_a_waiting_writer();
+    test_fifo_behind_a_new_symlink_in_memory();
     test_no_inline_option();
     aopen_ctx_free(ctx);
     return 0;

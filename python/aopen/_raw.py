@@ -724,6 +724,7 @@ def _clone_codec(c):
     if isinstance(c, io.IncrementalNewlineDecoder):  # (_text.NewlineDecoder)
         d = type(c)(_clone_codec(c.inner), c.translate)
         d.setstate(c.getstate())
+        d.seen_before = c.seen()
         return d
     try:
         return copy.copy(c)

@@ -9,6 +9,7 @@ module's own code, never a second implementation.
 import codecs
 import io
 import math
+import os
 
 import _pyio
 
@@ -22,14 +23,39 @@ from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, read_nowait, readall_
 _ASCII_NEWLINE = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
 
 
+# The newline kinds an IncrementalNewlineDecoder has seen, as bits (its own), and its
+# ``newlines`` value for each set of them.
+_LF, _CR, _CRLF = 1, 2, 4
+_KINDS = {"\n": _LF, "\r": _CR, "\r\n": _CRLF}
+_NEWLINES = [None, "\n", "\r", ("\r", "\n"), "\r\n", ("\n", "\r\n"), ("\r", "\r\n"), ("\r", "\n", "\r\n")]
+
+
 class NewlineDecoder(io.IncrementalNewlineDecoder):
     """The C implementation's ``IncrementalNewlineDecoder``, which keeps what it was made
-    with, so that a snapshot of the io stack can make an independent copy of it
-    (``_raw._clone_codec``): C's neither copies nor shows its inner decoder."""
+    with and the newline kinds seen before it was copied, so that a snapshot of the io stack
+    can make an independent copy of it (``_raw._clone_codec``): C's neither copies nor
+    shows its inner decoder, and its state (``getstate``) leaves out the kinds it saw."""
 
     def __init__(self, decoder, translate, errors="strict"):
         super().__init__(decoder, translate, errors)
-        self.inner, self.translate = decoder, translate
+        self.inner, self.translate, self.seen_before = decoder, translate, 0
+
+    def seen(self):
+        """The newline kinds seen, as bits: before the copy, and since."""
+        now = super().newlines
+        bits = self.seen_before
+        if now is not None:
+            for kind in (now,) if type(now) is str else now:
+                bits |= _KINDS[kind]
+        return bits
+
+    @property
+    def newlines(self):
+        return _NEWLINES[self.seen()]
+
+    def reset(self):
+        super().reset()
+        self.seen_before = 0
 
 
 class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
@@ -132,8 +158,8 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
     def _readline_after_read(self):
         """readline() where the decoded characters hold no whole line, on the loop thread
         when it needs one read of the next chunk, the library finds it cached
-        (``read_nowait``), and it holds the line's end; else None (the bytes such a read got
-        stay in the buffer, as if it had read ahead: readline's own chunk read takes them)."""
+        (``read_nowait``), and it holds the line's end; else None (a chunk read that holds
+        no line's end is given back: the descriptor's offset moved back over it)."""
         buf = self.buffer
         if type(buf) is not BufferedReader or len(buf._read_buf) != buf._read_pos \
                 or not self._newline_byte_ends_lines():
@@ -144,9 +170,14 @@ class TextIOWrapper(_WarnUnclosed, _pyio.TextIOWrapper):
         data = read_nowait(raw, self._CHUNK_SIZE)  # (what read1's raw read would read)
         if not data:
             return None  # not all cached, or the end of the file: the runner's readline
-        buf._read_buf, buf._read_pos = data, 0
         if b"\n" not in data:
+            try:  # given back: readline's own chunk read reads it again
+                os.lseek(raw._fd, -len(data), os.SEEK_CUR)
+                raw._inline_bytes -= len(data)
+            except OSError:  # (kept instead, as a read ahead: that read takes it from here)
+                buf._read_buf, buf._read_pos = data, 0
             return None
+        buf._read_buf, buf._read_pos = data, 0
         # A newline in the chunk ends the line within it: readline() reads this chunk (from
         # the buffer) and no other (a system call would be a bug: ``Raw._sys`` raises).
         raw._in_fast_path = True

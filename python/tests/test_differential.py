@@ -71,6 +71,7 @@ def ops_strategy(binary):
         st.tuples(st.just("writelines"), st.lists(data, max_size=3)),
         st.tuples(st.just("readlines_hint"), st.integers(-1, 30)),
         st.tuples(st.just("next"), st.none()),
+        *([] if binary else [st.tuples(st.just("newlines"), st.none())]),
         *([st.tuples(st.just("read1"), st.integers(-1, 100)),
            st.tuples(st.just("readinto"), st.integers(0, 50)),
            st.tuples(st.just("peek"), st.integers(-1, 20))] if binary else []),
@@ -120,6 +121,8 @@ def sync_op(f, name, arg, state):
         return f.readline() or "stop"
     if name == "peek":
         return len(f.peek(arg)) > 0  # how much peek shows is the buffer's business
+    if name == "newlines":
+        return f.newlines
 
 
 def _mark_iterated(f, iterated):
@@ -185,6 +188,8 @@ async def async_op(f, name, arg):
             return "stop"
     if name == "peek":
         return len(await f.peek(arg)) > 0
+    if name == "newlines":
+        return f.newlines  # (an attribute: what the decoder has seen)
 
 
 MODES = ["r", "r+", "w", "w+", "a", "a+", "x", "x+"]

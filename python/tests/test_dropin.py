@@ -193,6 +193,27 @@ def test_newlines_as_the_builtin(tmp_path, newline):
     assert asyncio.run(main()) == want
 
 
+def test_newlines_survive_an_operation_that_goes_to_the_pool(tmp_path):
+    """``newlines`` is what the decoder saw in every read so far, also after an operation
+    that met a call it had to hand to the pool (a read of over 1 MiB here): the io stack is
+    then restored from a snapshot and the operation run again, and the decoder's copy must
+    keep the newline kinds seen before (the C decoder's state leaves them out)."""
+    p = tmp_path / "f"
+    p.write_bytes(b"a\r\n" + b"b\n" * 600000)
+    with open(p, newline=None) as g:
+        want = [g.readline(), g.newlines]
+        g.read()
+        want.append(g.newlines)
+
+    async def main():
+        async with aiofiles.open(p, newline=None) as f:
+            got = [await f.readline(), f.newlines]
+            await f.read()
+            return got + [f.newlines]
+
+    assert asyncio.run(main()) == want
+
+
 def test_two_path_errors_carry_filename2(tmp_path):
     a, b = str(tmp_path / "missing"), str(tmp_path / "x" / "y")
     for name, sync in (("rename", os.rename), ("replace", os.replace), ("link", os.link),

@@ -314,14 +314,19 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
 /// `RESOLVE_CACHED` refuses), made on the caller's thread only in a directory the caches
 /// resolve on a filesystem whose files live in memory (tmpfs, ramfs: [`fs::in_memory`]).
 /// There a lookup, a create and a truncate read and write no device (the rule the plain
-/// reads of such files follow); the name is opened from that directory with
-/// `RESOLVE_NO_XDEV`, so a symlink or `..` that would leave it fails with `EXDEV` rather
-/// than reach another filesystem. What the name is now is probed as for any open (`known`:
-/// found plain lately): a missing name (`ENOENT`, or `EAGAIN`: such a filesystem keeps a
-/// dentry for every file it holds, so a name it has none for is not there) is what a create
-/// makes; and `settle` checks what the open reached. (A walk that raced a rename in the
-/// directory may answer `EAGAIN` too: the open then runs unprobed, `O_NONBLOCK` and `settle`
-/// guarding it, as an open of a path found plain lately does.)
+/// reads of such files follow, with their caveat: a lock another thread holds on the
+/// directory or file, or a swapped-out page, is still waited for). The name is first probed
+/// through an `O_PATH` descriptor (unless `known`: found plain lately), walked from that
+/// directory with `RESOLVE_NO_XDEV` alone: the walk cannot leave the mount, which has no
+/// device to read, and a name that exists is always found (a cached walk may answer
+/// `EAGAIN` for one, a symlink whose access time is due, and that must not be taken for a
+/// missing name: a FIFO behind it would be opened). A missing name (`ENOENT`) is what a
+/// create makes; anything but a plain file, or any other error, goes to the pool (open(2)
+/// checks an `O_CREAT`'s flags, `O_DIRECTORY` with it for one, before it walks). Then the
+/// name is opened with `RESOLVE_NO_XDEV`, `O_NONBLOCK` and `settle` guarding it as any
+/// inline open. `O_DIRECT` goes to the pool first: a filesystem without it fails the open
+/// with `EINVAL` after the create, where handing it on would make the pool's open answer
+/// `EEXIST` or run on a file created here.
 fn open_in_memory(
     p: &[u8],
     flags: i32,
@@ -330,16 +335,16 @@ fn open_in_memory(
     known: bool,
     st: &mut libc::statx,
 ) -> OpenNowait {
+    if flags & libc::O_DIRECT != 0 {
+        return OpenNowait::Wait;
+    }
     let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
     let in_memory = sys::fd_info(dirfd.0).is_ok_and(|info| local_mount(info.mount_id) == Some(true));
     if !in_memory {
         return OpenNowait::Wait;
     }
-    let walk = libc::RESOLVE_CACHED | libc::RESOLVE_NO_XDEV;
-    // (The probe's other errors are not open(2)'s answer: open(2) checks an O_CREAT's flags,
-    // O_DIRECTORY with it for one, before it walks, and then the pool's open answers.)
-    match if known { Ok(()) } else { probe(dirfd.0, &name, flags, walk) } {
-        Ok(()) | Err(libc::ENOENT) | Err(libc::EAGAIN) => {}
+    match if known { Ok(()) } else { probe(dirfd.0, &name, flags, libc::RESOLVE_NO_XDEV) } {
+        Ok(()) | Err(libc::ENOENT) => {}
         Err(_) => return OpenNowait::Wait,
     }
     match sys::openat2(dirfd.0, &name, how, mode, libc::RESOLVE_NO_XDEV) {
@@ -539,6 +544,8 @@ mod tests {
             other => panic!("not opened inline: {other:?}"),
         };
         let create = libc::O_CREAT | libc::O_WRONLY;
+        // O_DIRECT goes to the pool (a filesystem without it fails after the create).
+        assert_eq!(open_nowait(&path, create | libc::O_DIRECT, 0o600, &mut st), OpenNowait::Wait);
         let fd = opened(open_nowait(&path, create | libc::O_EXCL, 0o600, &mut st));
         assert_eq!(st.stx_mode as u32 & libc::S_IFMT, libc::S_IFREG);
         assert_eq!(sys::status_flags(fd).map(|f| f & libc::O_NONBLOCK), Ok(0));
