@@ -180,11 +180,6 @@ fn local_mount(id: Option<crate::fs::MountId>) -> Option<bool> {
     fs::is_local(&m.fstype).then(|| fs::in_memory(&m.fstype))
 }
 
-/// Whether the open or `O_PATH` descriptor `fd` is on a filesystem of the local list.
-fn on_local_fs(fd: i32) -> bool {
-    sys::fd_info(fd).is_ok_and(|info| mount_is_local(info.mount_id))
-}
-
 /// What [`open_nowait`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum OpenNowait {
@@ -302,7 +297,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
             Err(e) => return OpenNowait::Done(-e),
         }
     }
-    let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
+    let Some((dirfd, name, _)) = local_parent(p) else { return OpenNowait::Wait };
     match probed(dirfd.0, &name).and_then(|()| sys::openat2(dirfd.0, &name, how, mode, resolve)) {
         Ok(fd) => remember_plain(settle(fd, flags, st), p, flags),
         Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
@@ -338,11 +333,7 @@ fn open_in_memory(
     if flags & libc::O_DIRECT != 0 {
         return OpenNowait::Wait;
     }
-    let Some((dirfd, name)) = local_parent(p) else { return OpenNowait::Wait };
-    let in_memory = sys::fd_info(dirfd.0).is_ok_and(|info| local_mount(info.mount_id) == Some(true));
-    if !in_memory {
-        return OpenNowait::Wait;
-    }
+    let Some((dirfd, name, true)) = local_parent(p) else { return OpenNowait::Wait };
     match if known { Ok(()) } else { probe(dirfd.0, &name, flags, libc::RESOLVE_NO_XDEV) } {
         Ok(()) | Err(libc::ENOENT) => {}
         Err(_) => return OpenNowait::Wait,
@@ -363,9 +354,10 @@ fn hand_on(e: i32) -> bool {
 }
 
 /// The directory holding `path`'s last component, opened `O_PATH` from the caches alone and
-/// on a filesystem of the local list, and that component's name; None where it is not (or
-/// for "dir/", whose last component the pool names).
-fn local_parent(p: &[u8]) -> Option<(fs::PathFd, std::ffi::CString)> {
+/// on a filesystem of the local list, that component's name, and whether that filesystem's
+/// files live in memory ([`fs::in_memory`]); None where it is not (or for "dir/", whose last
+/// component the pool names).
+fn local_parent(p: &[u8]) -> Option<(fs::PathFd, std::ffi::CString, bool)> {
     let (dir, name): (&[u8], &[u8]) = match p.iter().rposition(|&b| b == b'/') {
         Some(0) => (b"/", &p[1..]),
         Some(i) => (&p[..i], &p[i + 1..]),
@@ -373,7 +365,8 @@ fn local_parent(p: &[u8]) -> Option<(fs::PathFd, std::ffi::CString)> {
     };
     let name = std::ffi::CString::new(name).ok().filter(|n| !n.as_bytes().is_empty())?;
     let dirfd = fs::open_cached(libc::AT_FDCWD, dir, true).ok()?;
-    on_local_fs(dirfd.0).then_some((dirfd, name))
+    let in_memory = local_mount(sys::fd_info(dirfd.0).ok()?.mount_id)?;
+    Some((dirfd, name, in_memory))
 }
 
 /// Absolute paths an inline open found to be a regular file or directory lately (keyed by
@@ -494,7 +487,7 @@ pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) ->
             Err(e) => return Err(e),
         }
     }
-    let (dirfd, name) = local_parent(p).ok_or(libc::EAGAIN)?;
+    let (dirfd, name, _) = local_parent(p).ok_or(libc::EAGAIN)?;
     match sys::openat2(dirfd.0, &name, how, 0, resolve) {
         Ok(fd) => stat(fs::PathFd(fd)),
         Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
