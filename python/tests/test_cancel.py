@@ -41,7 +41,7 @@ from hypothesis import HealthCheck, Phase, example, given, seed, settings, strat
 from hypothesis import event as _event, note as _note  # noqa: E402
 from hypothesis.control import currently_in_test_context  # noqa: E402
 
-from test_differential import (EXAMPLES, MODES, TEXT_CHARS, _ProbeRaw, aoutcome, async_op, outcome,  # noqa: E402
+from test_differential import (EXAMPLES, MODES, TEXT_CHARS, _on_tmpfs, _ProbeRaw, aoutcome, async_op, outcome,  # noqa: E402
                                probe_stack, run, sync_op)
 
 SEED = int(os.environ.get("AOPEN_HYPOTHESIS_SEED") or random.randrange(1 << 32))
@@ -497,13 +497,8 @@ def test_cancel_text(content, mode, buffering, newline, encoding, errors, ops):
 def _in_tmpfs(test):
     @functools.wraps(test)
     def run(*args, **kwargs):
-        if not os.path.isdir("/dev/shm") or os.statvfs("/dev/shm").f_fsid == os.statvfs(tempfile.gettempdir()).f_fsid:
-            pytest.skip("no tmpfs at /dev/shm apart from the temporary directory")
-        saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
-        try:
+        with _on_tmpfs(pytest.skip):
             return test(*args, **kwargs)
-        finally:
-            tempfile.tempdir = saved
     return run
 
 

@@ -399,13 +399,13 @@ class TestDifferential(unittest.TestCase):
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
         @given(**text_case)
         def test_text_tmpfs(self, content, mode, buffering, newline, encoding, errors, ops):
-            with _on_tmpfs(self):
+            with _on_tmpfs(self.skipTest):
                 compare(self, content, mode, buffering, newline, encoding, errors, ops)
 
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
         @given(**binary_case)
         def test_binary_tmpfs(self, content, mode, buffering, ops):
-            with _on_tmpfs(self):
+            with _on_tmpfs(self.skipTest):
                 compare(self, content, mode, buffering, None, None, None, ops)
 
 
@@ -479,7 +479,7 @@ class TestListdirDifferential(unittest.TestCase):
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
         @given(entries=entries)
         def test_listdir_tmpfs(self, entries):
-            with _on_tmpfs(self):
+            with _on_tmpfs(self.skipTest):
                 compare_listdir(self, "/dev/shm", entries)
 
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
@@ -489,10 +489,12 @@ class TestListdirDifferential(unittest.TestCase):
 
 
 @contextlib.contextmanager
-def _on_tmpfs(testcase):
-    """compare()'s files in /dev/shm (skips where that is no tmpfs)."""
+def _on_tmpfs(skip):
+    """The temporary files (compare()'s, and any made with tempfile) in /dev/shm; where that
+    is no tmpfs apart from the temporary directory, `skip(reason)` (a test case's skipTest,
+    or pytest.skip)."""
     if not os.path.isdir("/dev/shm") or os.statvfs("/dev/shm").f_fsid == os.statvfs(tempfile.gettempdir()).f_fsid:
-        testcase.skipTest("no tmpfs at /dev/shm apart from the temporary directory")
+        skip("no tmpfs at /dev/shm apart from the temporary directory")
     saved, tempfile.tempdir = tempfile.tempdir, "/dev/shm"
     try:
         yield
