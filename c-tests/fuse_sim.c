@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -160,9 +161,11 @@ static long kills, detaches, hang_events, release_events;
  * last released; when the mount was killed or lazily unmounted (0: not). */
 static double hang_since[MAXINC][HANGFS_OPS], released_at[MAXINC][HANGFS_OPS], went_at[MAXINC];
 static long hang_mode[MAXINC][HANGFS_OPS];
-/* Calls waiting in each hung op at the context's birth (other contexts' stuck calls), and
- * since when more than those were seen waiting (0: not). */
-static long foreign_waiting[MAXINC][HANGFS_OPS];
+/* The threads alive at the context's birth, sorted: a call whose caller is one of them is
+ * another context's (its stuck calls, and what they go on to call once released, such as
+ * an open's owed close), never this one's. And per mount and hung op, since when a call of
+ * this context has been seen waiting (0: not). */
+static int *old_tids, n_old_tids;
 static double ours_stuck_since[MAXINC][HANGFS_OPS];
 /* A filesystem of events: slots 0 and 1 each mount their own, slots 2 and 3 (exports of
  * srv1) share one, whatever their mounts. */
@@ -461,15 +464,50 @@ static void mount_event(const aopen_completion *c) {
     ask_mount_event();
 }
 
-/* At a new context: no event yet; the calls other contexts left in hung ops are theirs. */
+static int cmp_tid(const void *a, const void *b) {
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* At a new context: no event yet; the threads alive now are other contexts' (and ours). */
 static void events_new_context(void) {
     memset(unit_last, 0, sizeof unit_last);
     memset(unit_idle_since, 0, sizeof unit_idle_since);
-    for (int i = 0; i < ninc; i++)
-        for (int op = 0; op < HANGFS_OPS; op++)
-            foreign_waiting[i][op] = incs[i].state == KILLED ? 0 : hangfs_waiting(incs[i].h, op),
-            ours_stuck_since[i][op] = 0;
+    memset(ours_stuck_since, 0, sizeof ours_stuck_since);
+    DIR *d = opendir("/proc/self/task");
+    EXPECT(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
+    int cap = 0;
+    n_old_tids = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n_old_tids == cap) {
+            cap = cap ? 2 * cap : 256;
+            old_tids = realloc(old_tids, (size_t)cap * sizeof *old_tids);
+            EXPECT(old_tids != NULL, "realloc");
+        }
+        old_tids[n_old_tids++] = atoi(e->d_name);
+    }
+    closedir(d);
+    qsort(old_tids, (size_t)n_old_tids, sizeof *old_tids, cmp_tid);
     ask_mount_event();
+}
+
+/* aopen_stats_mounts callback: appends "mount_point q/r/a" to the buffer. */
+static void append_mount(const aopen_mount_stats *m, void *user_data) {
+    char *buf = user_data;
+    size_t len = strlen(buf);
+    if (len + 1 < 400)
+        snprintf(buf + len, 400 - len, "%s%s %u queued/%u running/%u abandoned, oldest %llu ms", len ? "; " : "",
+                 m->mount_point, m->queued, m->running, m->abandoned, (unsigned long long)m->oldest_ms);
+}
+
+/* What the library has queued or running on each filesystem, for a failure's message. */
+static void library_mounts(char *buf, size_t size) {
+    EXPECT(size >= 400, "buffer");
+    buf[0] = 0;
+    int n = aopen_stats_mounts(ctx, 0, append_mount, buf);
+    if (n == 0)
+        snprintf(buf, size, "none");
 }
 
 /* The checks against the record that need time: a call of this context held in a hung op
@@ -487,15 +525,22 @@ static void check_mount_events(double t) {
                 continue;
             long w = hangfs_waiting(incs[i].h, op);
             held[u] += w;
-            if (st != LIVE || hang_since[i][op] == 0 || hang_mode[i][op] != 0 || w <= foreign_waiting[i][op])
+            if (st != LIVE || hang_since[i][op] == 0 || hang_mode[i][op] != 0)
                 continue;
-            if (ours_stuck_since[i][op] == 0)
+            long ours = w ? hangfs_waiting_except(incs[i].h, op, old_tids, n_old_tids) : 0;
+            if (ours == 0)
+                ours_stuck_since[i][op] = 0;
+            else if (ours_stuck_since[i][op] == 0)
                 ours_stuck_since[i][op] = t;
-            else if (t - ours_stuck_since[i][op] > threshold + margin && unit_last[u] != AOPEN_MOUNT_GONE)
-                EXPECT(unit_last[u] == AOPEN_MOUNT_BLOCKED,
-                       "%s: a call of this context held in a hung %s for %.0f ms, and no blocked event (last: %s)",
-                       incs[i].mnt, op_name[op], t - ours_stuck_since[i][op],
-                       unit_last[u] ? ev_name((uint32_t)unit_last[u]) : "none");
+            else if (t - ours_stuck_since[i][op] > threshold + margin && unit_last[u] != AOPEN_MOUNT_GONE &&
+                     unit_last[u] != AOPEN_MOUNT_BLOCKED) {
+                char seen[400];
+                library_mounts(seen, sizeof seen);
+                fail("%s: a call of this context held in a hung %s for %.0f ms (%ld of %ld held), and no "
+                     "blocked event (last: %s); the library's mounts: %s",
+                     incs[i].mnt, op_name[op], t - ours_stuck_since[i][op], ours, w,
+                     unit_last[u] ? ev_name((uint32_t)unit_last[u]) : "none", seen);
+            }
         }
     }
     for (int u = 0; u <= MAXINC; u++) {
@@ -1005,7 +1050,7 @@ static void set_mode(int slot, int op, long mode) {
         hang_events++;
     }
     /* (both release the calls waiting in it) */
-    released_at[inc][op] = now_ms(), foreign_waiting[inc][op] = 0, ours_stuck_since[inc][op] = 0;
+    released_at[inc][op] = now_ms(), ours_stuck_since[inc][op] = 0;
     mode_of[slot][op] = mode;
     event("slot %d: %s %s%s", slot, op_name[op], mode < 0 ? "released" : mode == 0 ? "hangs" : "delayed",
           mode > 0 ? "" : "");

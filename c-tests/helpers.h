@@ -177,6 +177,9 @@ void hangfs_rehang(struct hangfs *h);
 /* Calls of `op` answered so far, and waiting in a hang or delay now. */
 long hangfs_done(struct hangfs *h, enum hangfs_op op);
 long hangfs_waiting(struct hangfs *h, enum hangfs_op op);
+/* Of the calls of `op` waiting now, those whose caller is named and not one of the `n`
+ * thread ids in `tids` (sorted ascending). */
+long hangfs_waiting_except(struct hangfs *h, enum hangfs_op op, const int *tids, int n);
 /* Waits up to `timeout_ms` for `waiting` calls of `op` to hang; returns how many do. */
 long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms);
 /* Waits up to `timeout_ms` until every file opened on `h` was released (opens == releases

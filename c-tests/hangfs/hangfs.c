@@ -33,7 +33,8 @@
  * Released: while CONTROL_DIR/release exists, no call hangs or waits (checked every 5 ms).
  * Counters: CONTROL_DIR/counts holds a struct hangfs_counts (hangfs.h) that the test maps:
  * calls answered and calls waiting now, per op, so a test proves no descriptor leaked
- * (opens == releases) and waits on state instead of sleeping.
+ * (opens == releases) and waits on state instead of sleeping; and the thread ids of the
+ * callers waiting, so a test tells whose call waits.
  * Ready: CONTROL_DIR/ready is created once the filesystem is mounted.
  *
  * Entry, attribute and negative timeouts are 0 and every file is direct I/O, so every call
@@ -112,18 +113,39 @@ static int classify(const char *path, const char **dir, size_t *dirlen) {
     return 2;
 }
 
+/* Counts a call of `op` as waiting and names its caller in a free slot: returns the slot,
+ * or -1 if every slot is taken (then it is only counted). */
+static int begin_wait(enum hangfs_op op) {
+    __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    int tid = (int)fuse_get_context()->pid;
+    for (int i = 0; tid > 0 && i < HANGFS_WAITERS; i++) {
+        int free_slot = 0;
+        if (__atomic_compare_exchange_n(&counts->waiter[op][i], &free_slot, tid, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return -1;
+}
+
+/* Ends the wait begin_wait counted. */
+static void end_wait(enum hangfs_op op, int slot) {
+    if (slot >= 0)
+        __atomic_store_n(&counts->waiter[op][slot], 0, __ATOMIC_SEQ_CST);
+    __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+}
+
 /* Waits as CONTROL_DIR/dyn says for `op` (a call in a "dyn*" directory). */
 static void act_dyn(enum hangfs_op op) {
     long ms = __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST);
     long gen = __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST);
     if (ms < 0)
         return;
-    __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    int slot = begin_wait(op);
     double until = now_ms() + (double)ms;
     while (!released() && __atomic_load_n(&dyn->mode[op], __ATOMIC_SEQ_CST) >= 0 &&
            __atomic_load_n(&dyn->gen[op], __ATOMIC_SEQ_CST) == gen && (ms == 0 || now_ms() < until))
         usleep(5000);
-    __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+    end_wait(op, slot);
 }
 
 /* Applies `op`'s behaviour for a file in `dir`, then counts the call as answered. */
@@ -132,11 +154,11 @@ static void act(const char *dir, size_t dirlen, enum hangfs_op op) {
     if (dirlen >= 3 && memcmp(dir, "dyn", 3) == 0) {
         act_dyn(op);
     } else if (ms >= 0) {
-        __atomic_fetch_add(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+        int slot = begin_wait(op);
         double until = now_ms() + (double)ms;
         while (!released() && (ms == 0 || now_ms() < until))
             usleep(5000);
-        __atomic_fetch_sub(&counts->waiting[op], 1, __ATOMIC_SEQ_CST);
+        end_wait(op, slot);
     }
     __atomic_fetch_add(&counts->done[op], 1, __ATOMIC_SEQ_CST);
 }

@@ -29,11 +29,18 @@ enum hangfs_op {
     HANGFS_OPS
 };
 
+/* Waiting calls whose caller is named, per op (past it they are only counted). */
+#define HANGFS_WAITERS 1024
+
 struct hangfs_counts {
     /* Calls answered, per op (files in behaviour directories only). */
     long done[HANGFS_OPS];
     /* Calls waiting right now in a delay or a hang, per op. */
     long waiting[HANGFS_OPS];
+    /* The thread ids (as the kernel gives FUSE a request's caller) of calls waiting now,
+     * per op, in any slot; 0 is a free slot. So a test tells whose call waits: a thread of
+     * the library context it runs now, or one of a context it freed. */
+    int waiter[HANGFS_OPS][HANGFS_WAITERS];
 };
 
 /* Behaviour of files in directories whose name starts with "dyn", chosen at run time: the

@@ -107,6 +107,18 @@ long hangfs_waiting(struct hangfs *h, enum hangfs_op op) {
     return __atomic_load_n(&h->counts->waiting[op], __ATOMIC_SEQ_CST);
 }
 
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+long hangfs_waiting_except(struct hangfs *h, enum hangfs_op op, const int *tids, int n) {
+    long w = 0;
+    for (int i = 0; i < HANGFS_WAITERS; i++) {
+        int tid = __atomic_load_n(&h->counts->waiter[op][i], __ATOMIC_SEQ_CST);
+        if (tid != 0 && bsearch(&tid, tids, (size_t)n, sizeof *tids, cmp_int) == NULL)
+            w++;
+    }
+    return w;
+}
+
 long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms) {
     double until = now_ms() + timeout_ms;
     while (hangfs_waiting(h, op) < waiting && now_ms() < until)
