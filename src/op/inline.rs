@@ -205,20 +205,34 @@ fn plain(mode: u32) -> bool {
 /// (with `O_NONBLOCK` cleared unless asked for), as is any `O_PATH` descriptor (it opened
 /// nothing, and its close calls no flush); anything else is handed back to close.
 /// `st` is left holding the descriptor's statx.
+///
+/// The number is this open's now, so what the fs room remembers of an earlier holder of it
+/// (one closed by other means than the library's) is stale: a descriptor handed out is
+/// remembered on its own (local) filesystem, so that calls on it are charged there without a
+/// statx, and one closed again is forgotten.
 fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
-    match sys::fd_statx(fd, st) {
+    let info = sys::fd_statx(fd, st);
+    let r = match &info {
         Ok(_) if flags & libc::O_PATH != 0 => OpenNowait::Done(fd),
         Ok(info) if plain(info.mode) => {
             // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
             // gets here: see open_nowait).
             let status = flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME | libc::O_NONBLOCK);
             if flags & libc::O_NONBLOCK == 0 && sys::set_status_flags(fd, status).is_err() {
-                return OpenNowait::WaitAndClose(fd);
+                OpenNowait::WaitAndClose(fd)
+            } else {
+                OpenNowait::Done(fd)
             }
-            OpenNowait::Done(fd)
         }
         _ => OpenNowait::WaitAndClose(fd),
+    };
+    match (&r, info) {
+        (OpenNowait::Done(_), Ok(info)) => {
+            fs::remember_opened(fd, fs::ids::fs_of_dev(info.dev.0, info.dev.1))
+        }
+        _ => fs::forget_opened(fd),
     }
+    r
 }
 
 /// The open flags this module knows: every one libc names (the kernel's `VALID_OPEN_FLAGS`,
@@ -561,6 +575,23 @@ mod tests {
             libc::unlink(path.as_ptr());
             libc::unlink(fifo.as_ptr());
         }
+    }
+
+    #[test]
+    fn a_number_settled_inline_or_closed_on_a_worker_is_not_charged_to_its_last_holder() {
+        let path = std::ffi::CString::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+        // SAFETY: statx is plain data, all zeroes a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        // A number the library remembered on filesystem 77, closed by other means and
+        // opened again: an inline open settles it on its own filesystem.
+        let fd = sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0).unwrap();
+        fs::remember_opened(fd, 77);
+        assert_eq!(settle(fd, libc::O_RDONLY, &mut st), OpenNowait::Done(fd));
+        assert_eq!(fs::of_open_fd(fd), fs::resolve::of_fd(fd).unwrap(), "charged to its own filesystem");
+        // A worker's close (an owed one is never attributed) forgets the number.
+        fs::remember_opened(fd, 77);
+        assert_eq!(run::run_syscall(&mut Op::Close { fd }), 0);
+        assert_ne!(fs::of_closing_fd(fd), 77, "closed: whatever holds the number now is not charged to 77");
     }
 
     #[test]

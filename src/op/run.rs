@@ -13,8 +13,13 @@ pub type Executor = dyn Fn(&mut Op) -> i32 + Send + Sync;
 pub fn run_syscall(op: &mut Op) -> i32 {
     match op {
         Op::Open { path, flags, mode } => sys::open(path, *flags, *mode).unwrap_or_else(|e| -e),
-        // (An abandoned call may still be about to use the number: see fdguard.)
-        Op::Close { fd } => fdguard::close(*fd).map_or_else(|e| -e, |()| 0),
+        // (An abandoned call may still be about to use the number: see fdguard.) What the
+        // fs room remembers of it goes first: once closed, the number may be another
+        // file's (an owed close was never attributed, which forgets it).
+        Op::Close { fd } => {
+            crate::fs::forget_opened(*fd);
+            fdguard::close(*fd).map_or_else(|e| -e, |()| 0)
+        }
         Op::Fsync { fd, datasync, .. } => status(sys::fsync(*fd, *datasync)),
         Op::Unlink { path, flags } => status(sys::unlink(path, *flags)),
         Op::Mkdir { path, mode } => status(sys::mkdir(path, *mode)),
