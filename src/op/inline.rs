@@ -299,7 +299,7 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
     if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
         return remember_plain(open_in_memory(p, flags, how, mode, known, st), p, flags);
     }
-    if p.starts_with(b"/") && fs::current().root_is_local() {
+    if p.starts_with(b"/") && on_local_root(p) {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
         {
@@ -317,6 +317,19 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
         Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
         Err(e) => OpenNowait::Done(-e),
     }
+}
+
+/// Whether a walk of the absolute `path` from "/" may stay on the root mount, which is
+/// local: the mount table names no other mount over its text (a hint: a symlink on the way
+/// may lead anywhere, and `RESOLVE_NO_XDEV` finds out). A path under another mount skips
+/// the walk from "/", which would fail, for its parent's ([`local_parent`]).
+fn on_local_root(path: &[u8]) -> bool {
+    let table = fs::current();
+    if !table.root_is_local() {
+        return false;
+    }
+    let plain = !path.windows(2).any(|w| w == b"//" || w == b"/.");
+    !plain || table.lookup(path).map_or(true, |m| m.point == b"/")
 }
 
 /// An open that may create or truncate the file (`O_CREAT`, `O_TRUNC`, which
