@@ -1019,7 +1019,11 @@ static void ur_queue(int slot, int close_fd) {
  * - a close is one statx of the descriptor (a regular file on a local mount: a close that
  *   runs no flush), then CLOSE: the descriptor number is the caller's, so what it names can
  *   change between calls;
- * - a read is that statx, then READ with RWF_NOWAIT (never handed to io-wq: EAGAIN instead);
+ * - a read is that statx and one fcntl(F_GETFL), then READ with RWF_NOWAIT (never handed to
+ *   io-wq: EAGAIN instead). The fcntl because a descriptor opened O_DIRECT must not go in:
+ *   its READ completes later, from the kernel's task work, which interrupts the loop's
+ *   thread in whatever syscall it sleeps (EINTR), and writes whole blocks past the end of
+ *   the file;
  * - a stat by path is OPENAT2 with O_PATH as for an open, one statx of that descriptor on the
  *   loop's thread (io_uring's STATX takes no RESOLVE_ flags and always runs on io-wq), then
  *   CLOSE of it.
@@ -1051,6 +1055,9 @@ static void urs_queue_open(int slot, int path_only) {
 
 static void urs_queue_read(int slot) {
     urs_check(fc.fd);
+    int fl = fcntl(fc.fd, F_GETFL);
+    if (fl < 0 || (fl & O_DIRECT))
+        die("io_uring checked: a descriptor opened O_DIRECT", fl < 0 ? -errno : 0);
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
     if (sqe == NULL)
         die("io_uring_get_sqe", 0);
