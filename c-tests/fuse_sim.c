@@ -163,9 +163,15 @@ static double hang_since[MAXINC][HANGFS_OPS], released_at[MAXINC][HANGFS_OPS], w
 static long hang_mode[MAXINC][HANGFS_OPS];
 /* The threads alive at the context's birth, sorted: a call whose caller is one of them is
  * another context's (its stuck calls, and what they go on to call once released, such as
- * an open's owed close), never this one's. And per mount and hung op, since when a call of
- * this context has been seen waiting (0: not). */
+ * an open's owed close), never this one's. A call of a thread born since is taken for this
+ * context's (lenient where a new thread reuses an old one's id, or where every slot
+ * hangfs names waiters in is taken). And per mount and hung op, since when a call of this
+ * context has been seen waiting (0: not). */
 static int *old_tids, n_old_tids;
+/* A context was freed with requests in flight: its owed closes (opens that return after the
+ * free) may be run by workers its watchdog starts later, whose flushes then look like this
+ * context's calls. From then on a held flush is not checked. */
+static int freed_busy;
 static double ours_stuck_since[MAXINC][HANGFS_OPS];
 /* A filesystem of events: slots 0 and 1 each mount their own, slots 2 and 3 (exports of
  * srv1) share one, whatever their mounts. */
@@ -475,14 +481,14 @@ static void events_new_context(void) {
     memset(ours_stuck_since, 0, sizeof ours_stuck_since);
     DIR *d = opendir("/proc/self/task");
     EXPECT(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
-    int cap = 0;
+    int room = 0;
     n_old_tids = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.')
             continue;
-        if (n_old_tids == cap) {
-            cap = cap ? 2 * cap : 256;
-            old_tids = realloc(old_tids, (size_t)cap * sizeof *old_tids);
+        if (n_old_tids == room) {
+            room = room ? 2 * room : 256;
+            old_tids = realloc(old_tids, (size_t)room * sizeof *old_tids);
             EXPECT(old_tids != NULL, "realloc");
         }
         old_tids[n_old_tids++] = atoi(e->d_name);
@@ -525,7 +531,7 @@ static void check_mount_events(double t) {
                 continue;
             long w = hangfs_waiting(incs[i].h, op);
             held[u] += w;
-            if (st != LIVE || hang_since[i][op] == 0 || hang_mode[i][op] != 0)
+            if (st != LIVE || hang_since[i][op] == 0 || hang_mode[i][op] != 0 || (op == HANGFS_FLUSH && freed_busy))
                 continue;
             long ours = w ? hangfs_waiting_except(incs[i].h, op, old_tids, n_old_tids) : 0;
             if (ours == 0)
@@ -927,6 +933,7 @@ static void free_context(void) {
     ctx = NULL;
     evreq.pending = 0; /* (dropped with it, undelivered) */
     event("freed the context with %d in flight (%u running, %u abandoned)", inflight, st.running, st.abandoned_threads);
+    freed_busy |= inflight > 0;
     n_frees++;
     freed_allow += ctx_allow;
     for (int i = 0; i < MAXREQ; i++) {

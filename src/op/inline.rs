@@ -9,7 +9,9 @@
 //! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
 //! - An absolute path, when the root mount is local, is first opened in one call from "/"
 //!   with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: the walk may not leave the root mount, so the
-//!   file can only be on it (`EXDEV` otherwise, and then the general way below).
+//!   file can only be on it (`EXDEV` otherwise, and then the general way below). An open
+//!   skips that call for a path whose spelling the mount table puts under another mount
+//!   (it would fail there).
 //! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
 //!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
 //!   [`fs::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
@@ -207,32 +209,25 @@ fn plain(mode: u32) -> bool {
 /// `st` is left holding the descriptor's statx.
 ///
 /// The number is this open's now, so what the fs room remembers of an earlier holder of it
-/// (one closed by other means than the library's) is stale: a descriptor handed out is
-/// remembered on its own (local) filesystem, so that calls on it are charged there without a
-/// statx, and one closed again is forgotten.
+/// (one closed by other means than the library's) is stale: it is forgotten, and calls on
+/// the descriptor are charged by a `statx` of it. (Not remembered on its own filesystem: the
+/// caller may close an inline open's descriptor with close(2), which the library never
+/// hears of, and the next holder of the number would be charged here.)
 fn settle(fd: i32, flags: i32, st: &mut libc::statx) -> OpenNowait {
-    let info = sys::fd_statx(fd, st);
-    let r = match &info {
+    fs::forget_opened(fd);
+    match sys::fd_statx(fd, st) {
         Ok(_) if flags & libc::O_PATH != 0 => OpenNowait::Done(fd),
         Ok(info) if plain(info.mode) => {
             // What open set from `flags`, less the O_NONBLOCK added here (O_ASYNC never
             // gets here: see open_nowait).
             let status = flags & (libc::O_APPEND | libc::O_DIRECT | libc::O_NOATIME | libc::O_NONBLOCK);
             if flags & libc::O_NONBLOCK == 0 && sys::set_status_flags(fd, status).is_err() {
-                OpenNowait::WaitAndClose(fd)
-            } else {
-                OpenNowait::Done(fd)
+                return OpenNowait::WaitAndClose(fd);
             }
+            OpenNowait::Done(fd)
         }
         _ => OpenNowait::WaitAndClose(fd),
-    };
-    match (&r, info) {
-        (OpenNowait::Done(_), Ok(info)) => {
-            fs::remember_opened(fd, fs::ids::fs_of_dev(info.dev.0, info.dev.1))
-        }
-        _ => fs::forget_opened(fd),
     }
-    r
 }
 
 /// The open flags this module knows: every one libc names (the kernel's `VALID_OPEN_FLAGS`,
@@ -328,8 +323,7 @@ fn on_local_root(path: &[u8]) -> bool {
     if !table.root_is_local() {
         return false;
     }
-    let plain = !path.windows(2).any(|w| w == b"//" || w == b"/.");
-    !plain || table.lookup(path).map_or(true, |m| m.point == b"/")
+    !fs::resolve::is_normal(path) || table.lookup(path).map_or(true, |m| m.point == b"/")
 }
 
 /// An open that may create or truncate the file (`O_CREAT`, `O_TRUNC`, which
@@ -595,16 +589,21 @@ mod tests {
         let path = std::ffi::CString::new(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
         // SAFETY: statx is plain data, all zeroes a valid value.
         let mut st: libc::statx = unsafe { std::mem::zeroed() };
-        // A number the library remembered on filesystem 77, closed by other means and
-        // opened again: an inline open settles it on its own filesystem.
+        // A number the library remembered on a filesystem (an id no other test uses),
+        // closed by other means and opened again: an inline open forgets it.
+        let elsewhere = 0x5e77_1e00_0000_0001;
         let fd = sys::open(&path, libc::O_RDONLY | libc::O_CLOEXEC, 0).unwrap();
-        fs::remember_opened(fd, 77);
+        fs::remember_opened(fd, elsewhere);
         assert_eq!(settle(fd, libc::O_RDONLY, &mut st), OpenNowait::Done(fd));
         assert_eq!(fs::of_open_fd(fd), fs::resolve::of_fd(fd).unwrap(), "charged to its own filesystem");
         // A worker's close (an owed one is never attributed) forgets the number.
-        fs::remember_opened(fd, 77);
+        fs::remember_opened(fd, elsewhere);
         assert_eq!(run::run_syscall(&mut Op::Close { fd }), 0);
-        assert_ne!(fs::of_closing_fd(fd), 77, "closed: whatever holds the number now is not charged to 77");
+        assert_ne!(
+            fs::of_closing_fd(fd),
+            elsewhere,
+            "closed: whatever holds the number now is charged elsewhere"
+        );
     }
 
     #[test]

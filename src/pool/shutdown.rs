@@ -41,7 +41,10 @@ impl<T: Send + 'static> Shared<T> {
                 }
             }
         }
-        fds.into_iter().for_each(sys::close_quietly);
+        fds.into_iter().for_each(|fd| {
+            crate::fs::forget_opened(fd); // (the child's next holder of the number is not charged there)
+            sys::close_quietly(fd)
+        });
     }
 
     /// Ends the pool: nothing of the caller's queued runs, the descriptors held for the
