@@ -9,9 +9,9 @@
 //! The rule is io_uring's (it completes such calls inline and hands the rest to workers):
 //! - An absolute path, when the root mount is local, is first opened in one call from "/"
 //!   with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: the walk may not leave the root mount, so the
-//!   file can only be on it (`EXDEV` otherwise, and then the general way below). An open
-//!   skips that call for a path whose spelling the mount table puts under another mount
-//!   (it would fail there).
+//!   file can only be on it (`EXDEV` otherwise, and then the general way below). A path
+//!   whose spelling the mount table puts under another mount skips that call (it would
+//!   fail there).
 //! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
 //!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
 //!   [`fs::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
@@ -499,7 +499,7 @@ pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) ->
     // The descriptor's own statx (which writes `out` only on success); the O_PATH
     // descriptor is closed by PathFd's drop, a raw close no interposer delays.
     let mut stat = |fd: fs::PathFd| sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask, out);
-    if p.starts_with(b"/") && fs::current().root_is_local() {
+    if p.starts_with(b"/") && on_local_root(p) {
         // Resolved without leaving the root mount, which is local.
         match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
             Ok(fd) => return stat(fs::PathFd(fd)),
