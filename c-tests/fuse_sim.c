@@ -426,6 +426,24 @@ static int unit_went(int unit, double by) {
     return 0;
 }
 
+/* aopen_stats_mounts callback: appends "mount_point q/r/a" to the buffer. */
+static void append_mount(const aopen_mount_stats *m, void *user_data) {
+    char *buf = user_data;
+    size_t len = strlen(buf);
+    if (len + 1 < 400)
+        snprintf(buf + len, 400 - len, "%s%s %u queued/%u running/%u abandoned, oldest %llu ms", len ? "; " : "",
+                 m->mount_point, m->queued, m->running, m->abandoned, (unsigned long long)m->oldest_ms);
+}
+
+/* What the library has queued or running on each filesystem, for a failure's message. */
+static void library_mounts(char *buf, size_t size) {
+    EXPECT(size >= 400, "buffer");
+    buf[0] = 0;
+    int n = aopen_stats_mounts(ctx, 0, append_mount, buf);
+    if (n == 0)
+        snprintf(buf, size, "none");
+}
+
 static void mount_event(const aopen_completion *c) {
     evreq.pending = 0;
     EXPECT(c->op == AOPEN_OP_MOUNT_EVENT && c->result == 0, "mount event: op %u result %d", c->op, c->result);
@@ -446,8 +464,23 @@ static void mount_event(const aopen_completion *c) {
     pthread_mutex_unlock(&mnt_mtx);
     event("mount event %s of %s (fs %llx) seen %.1f ms ago, %llu dropped", ev_name(e->kind), e->mount_point,
           (unsigned long long)e->fs_id, t - at, (unsigned long long)e->dropped);
-    EXPECT(inc >= 0, "a %s event of '%s' (fs %llx), no mount of ours", ev_name(e->kind), e->mount_point,
-           (unsigned long long)e->fs_id);
+    if (inc < 0) {
+        /* What the library and this loop had on the filesystem: a slow local call, or a call
+         * charged to the wrong filesystem? */
+        char seen[400];
+        library_mounts(seen, sizeof seen);
+        int local_inflight = 0;
+        double oldest_local = 0;
+        for (int i = 0; i < MAXREQ; i++)
+            if (reqs[i].used && reqs[i].fs == 0) {
+                local_inflight++;
+                if (t - reqs[i].t_submit > oldest_local)
+                    oldest_local = t - reqs[i].t_submit;
+            }
+        fail("a %s event of '%s' (fs %llx), no mount of ours; %d local requests in flight, the oldest for "
+             "%.0f ms; the library's mounts: %s",
+             ev_name(e->kind), e->mount_point, (unsigned long long)e->fs_id, local_inflight, oldest_local, seen);
+    }
     EXPECT(e->kind >= 1 && e->kind <= 3, "mount event kind %u", e->kind);
     EXPECT(at <= t + 1, "a mount event seen %.1f ms in the future", at - t);
     n_mount_events[e->kind]++;
@@ -496,24 +529,6 @@ static void events_new_context(void) {
     closedir(d);
     qsort(old_tids, (size_t)n_old_tids, sizeof *old_tids, cmp_tid);
     ask_mount_event();
-}
-
-/* aopen_stats_mounts callback: appends "mount_point q/r/a" to the buffer. */
-static void append_mount(const aopen_mount_stats *m, void *user_data) {
-    char *buf = user_data;
-    size_t len = strlen(buf);
-    if (len + 1 < 400)
-        snprintf(buf + len, 400 - len, "%s%s %u queued/%u running/%u abandoned, oldest %llu ms", len ? "; " : "",
-                 m->mount_point, m->queued, m->running, m->abandoned, (unsigned long long)m->oldest_ms);
-}
-
-/* What the library has queued or running on each filesystem, for a failure's message. */
-static void library_mounts(char *buf, size_t size) {
-    EXPECT(size >= 400, "buffer");
-    buf[0] = 0;
-    int n = aopen_stats_mounts(ctx, 0, append_mount, buf);
-    if (n == 0)
-        snprintf(buf, size, "none");
 }
 
 /* The checks against the record that need time: a call of this context held in a hung op
