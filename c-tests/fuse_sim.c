@@ -41,7 +41,6 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -426,22 +425,24 @@ static int unit_went(int unit, double by) {
     return 0;
 }
 
-/* aopen_stats_mounts callback: appends "mount_point q/r/a" to the buffer. */
+/* A failure message's list of what the library has on each filesystem. */
+typedef char mounts_text[400];
+
+/* aopen_stats_mounts callback: appends one filesystem to the mounts_text `user_data`. */
 static void append_mount(const aopen_mount_stats *m, void *user_data) {
     char *buf = user_data;
     size_t len = strlen(buf);
-    if (len + 1 < 400)
-        snprintf(buf + len, 400 - len, "%s%s %u queued/%u running/%u abandoned, oldest %llu ms", len ? "; " : "",
-                 m->mount_point, m->queued, m->running, m->abandoned, (unsigned long long)m->oldest_ms);
+    if (len + 1 < sizeof(mounts_text))
+        snprintf(buf + len, sizeof(mounts_text) - len, "%s%s %u queued/%u running/%u abandoned, oldest %llu ms",
+                 len ? "; " : "", m->mount_point, m->queued, m->running, m->abandoned,
+                 (unsigned long long)m->oldest_ms);
 }
 
 /* What the library has queued or running on each filesystem, for a failure's message. */
-static void library_mounts(char *buf, size_t size) {
-    EXPECT(size >= 400, "buffer");
+static void library_mounts(mounts_text buf) {
     buf[0] = 0;
-    int n = aopen_stats_mounts(ctx, 0, append_mount, buf);
-    if (n == 0)
-        snprintf(buf, size, "none");
+    if (aopen_stats_mounts(ctx, 0, append_mount, buf) == 0)
+        snprintf(buf, sizeof(mounts_text), "none");
 }
 
 static void mount_event(const aopen_completion *c) {
@@ -467,8 +468,8 @@ static void mount_event(const aopen_completion *c) {
     if (inc < 0) {
         /* What the library and this loop had on the filesystem: a slow local call, or a call
          * charged to the wrong filesystem? */
-        char seen[400];
-        library_mounts(seen, sizeof seen);
+        mounts_text seen;
+        library_mounts(seen);
         int local_inflight = 0;
         double oldest_local = 0;
         for (int i = 0; i < MAXREQ; i++)
@@ -503,31 +504,12 @@ static void mount_event(const aopen_completion *c) {
     ask_mount_event();
 }
 
-static int cmp_tid(const void *a, const void *b) {
-    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
-}
-
 /* At a new context: no event yet; the threads alive now are other contexts' (and ours). */
 static void events_new_context(void) {
     memset(unit_last, 0, sizeof unit_last);
     memset(unit_idle_since, 0, sizeof unit_idle_since);
     memset(ours_stuck_since, 0, sizeof ours_stuck_since);
-    DIR *d = opendir("/proc/self/task");
-    EXPECT(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
-    int room = 0;
-    n_old_tids = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n_old_tids == room) {
-            room = room ? 2 * room : 256;
-            old_tids = realloc(old_tids, (size_t)room * sizeof *old_tids);
-            EXPECT(old_tids != NULL, "realloc");
-        }
-        old_tids[n_old_tids++] = atoi(e->d_name);
-    }
-    closedir(d);
-    qsort(old_tids, (size_t)n_old_tids, sizeof *old_tids, cmp_tid);
+    n_old_tids = thread_ids(&old_tids);
     ask_mount_event();
 }
 
@@ -555,8 +537,8 @@ static void check_mount_events(double t) {
                 ours_stuck_since[i][op] = t;
             else if (t - ours_stuck_since[i][op] > threshold + margin && unit_last[u] != AOPEN_MOUNT_GONE &&
                      unit_last[u] != AOPEN_MOUNT_BLOCKED) {
-                char seen[400];
-                library_mounts(seen, sizeof seen);
+                mounts_text seen;
+                library_mounts(seen);
                 fail("%s: a call of this context held in a hung %s for %.0f ms (%ld of %ld held), and no "
                      "blocked event (last: %s); the library's mounts: %s",
                      incs[i].mnt, op_name[op], t - ours_stuck_since[i][op], ours, w,

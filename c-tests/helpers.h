@@ -180,6 +180,9 @@ long hangfs_waiting(struct hangfs *h, enum hangfs_op op);
 /* Of the calls of `op` waiting now, those whose caller is named and not one of the `n`
  * thread ids in `tids` (sorted ascending). */
 long hangfs_waiting_except(struct hangfs *h, enum hangfs_op op, const int *tids, int n);
+/* The ids of this process's threads alive now, sorted ascending as hangfs_waiting_except
+ * takes them, into `*tids` (grown with realloc); returns how many. */
+int thread_ids(int **tids);
 /* Waits up to `timeout_ms` for `waiting` calls of `op` to hang; returns how many do. */
 long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms);
 /* Waits up to `timeout_ms` until every file opened on `h` was released (opens == releases

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "../helpers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -117,6 +118,25 @@ long hangfs_waiting_except(struct hangfs *h, enum hangfs_op op, const int *tids,
             w++;
     }
     return w;
+}
+
+int thread_ids(int **tids) {
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL, "opendir /proc/self/task: %s", strerror(errno));
+    int n = 0, room = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == room) {
+            room = room ? 2 * room : 256;
+            *tids = realloc(*tids, (size_t)room * sizeof **tids);
+            CHECK(*tids != NULL, "realloc");
+        }
+        (*tids)[n++] = atoi(e->d_name);
+    }
+    closedir(d);
+    qsort(*tids, (size_t)n, sizeof **tids, cmp_int);
+    return n;
 }
 
 long hangfs_wait_waiting(struct hangfs *h, enum hangfs_op op, long waiting, int timeout_ms) {
