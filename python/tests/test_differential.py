@@ -488,6 +488,63 @@ class TestListdirDifferential(unittest.TestCase):
             compare_listdir(self, os.environ.get("AOPEN_TEST_DIR") or tempfile.gettempdir(), entries)
 
 
+def _stat_fields(r):
+    """Everything an os.stat_result holds, to compare."""
+    names = ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size", "st_atime", "st_mtime",
+             "st_ctime", "st_atime_ns", "st_mtime_ns", "st_ctime_ns", "st_blksize", "st_blocks", "st_rdev")
+    return tuple(r) + tuple(getattr(r, n) for n in names)
+
+
+def compare_stat(testcase, base, entries):
+    """aopen.os.stat and lstat against os.stat and os.lstat on the tree's paths, and on
+    the paths through a symlink to the tree's directory and under a file (ENOTDIR)."""
+    root = tempfile.mkdtemp(dir=base)
+    try:
+        open(os.path.join(root, "x"), "w").close()
+        _make_tree(root, entries)
+        os.symlink(root, os.path.join(root, "up"))
+        import aopen.os as aos
+
+        paths = _listdir_paths(root, entries)
+        paths += [os.path.join(root, "up", "x"), os.path.join(root, "up", "sub"), os.path.join(root, "x", "y"),
+                  os.path.join(root, "sub", ".", "x"), os.path.join(root, "sub", "..", "x"), root + "//x"]
+        calls = [(os.stat, aos.stat), (os.lstat, aos.lstat)]
+
+        async def main():
+            return [[await aoutcome(lambda: a(p)) for _, a in calls] for p in paths]
+
+        for rounds in range(2):  # (the second: every name is in the kernel's caches)
+            want = [[outcome(lambda: _stat_fields(s(p))) for s, _ in calls] for p in paths]
+            got = run(main())
+            for p, w, g in zip(paths, want, got):
+                g = [(x[0], _stat_fields(x[1])) if x[0] == "ok" else x for x in g]
+                testcase.assertEqual(g, w, f"stat/lstat({p!r}), round {rounds}")
+    finally:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@unittest.skipIf(st is None, "hypothesis is not installed (python/run_tests.sh installs it into build/pyvenv)")
+class TestStatDifferential(unittest.TestCase):
+    """aopen.os.stat/lstat and os.stat/lstat on random trees: the same fields, or the same
+    exception (type and errno), on tmpfs (a local mount other than "/", which the fast path
+    walks from "/" across the mount) and on the test directory's filesystem."""
+
+    if st is not None:
+        entries = st.lists(st.tuples(NAMES, st.sampled_from(ENTRY_KINDS)), max_size=12, unique_by=lambda e: e[0])
+
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(entries=entries)
+        def test_stat_tmpfs(self, entries):
+            with _on_tmpfs(self.skipTest):
+                compare_stat(self, "/dev/shm", entries)
+
+        @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
+        @given(entries=entries)
+        def test_stat(self, entries):
+            compare_stat(self, os.environ.get("AOPEN_TEST_DIR") or tempfile.gettempdir(), entries)
+
+
 @contextlib.contextmanager
 def _on_tmpfs(skip):
     """The temporary files (compare()'s, and any made with tempfile) in /dev/shm; where that

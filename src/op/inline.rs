@@ -11,7 +11,11 @@
 //!   with `RESOLVE_CACHED | RESOLVE_NO_XDEV`: the walk may not leave the root mount, so the
 //!   file can only be on it (`EXDEV` otherwise, and then the general way below). A path
 //!   whose spelling the mount table puts under another mount skips that call (it would
-//!   fail there).
+//!   fail there); under a mount of a filesystem off the local list it goes to the pool at
+//!   once, before any walk.
+//! - A stat of a path the table puts under another local mount is one cached walk from "/"
+//!   that follows no symlink (`RESOLVE_NO_SYMLINKS`), so it reaches what the text names,
+//!   and a statx whose answer stands only if the file is on that mount (`stat_under`).
 //! - An open resolves its directory with `openat2(O_PATH, RESOLVE_CACHED)`, which fails with
 //!   `EAGAIN` instead of asking a filesystem, checks that directory's filesystem type against
 //!   [`fs::is_local`] (never nfs*, fuse*, cifs/smb3, ceph, 9p or autofs: their `->open`
@@ -294,7 +298,11 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
     if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
         return remember_plain(open_in_memory(p, flags, how, mode, known, st), p, flags);
     }
-    if p.starts_with(b"/") && on_local_root(p) {
+    let place = if p.starts_with(b"/") { by_text(p) } else { ByText::Unknown };
+    if let ByText::Elsewhere = place {
+        return OpenNowait::Wait;
+    }
+    if let ByText::Root = place {
         match probed(libc::AT_FDCWD, path)
             .and_then(|()| sys::openat2(libc::AT_FDCWD, path, how, mode, resolve))
         {
@@ -312,18 +320,6 @@ pub fn open_nowait(path: &CStr, flags: i32, mode: u32, st: &mut libc::statx) -> 
         Err(e) if e == libc::EXDEV || e == libc::EAGAIN || hand_on(e) => OpenNowait::Wait,
         Err(e) => OpenNowait::Done(-e),
     }
-}
-
-/// Whether a walk of the absolute `path` from "/" may stay on the root mount, which is
-/// local: the mount table names no other mount over its text (a hint: a symlink on the way
-/// may lead anywhere, and `RESOLVE_NO_XDEV` finds out). A path under another mount skips
-/// the walk from "/", which would fail, for its parent's ([`local_parent`]).
-fn on_local_root(path: &[u8]) -> bool {
-    let table = fs::current();
-    if !table.root_is_local() {
-        return false;
-    }
-    !fs::resolve::is_normal(path) || table.lookup(path).map_or(true, |m| m.point == b"/")
 }
 
 /// An open that may create or truncate the file (`O_CREAT`, `O_TRUNC`, which
@@ -498,21 +494,96 @@ pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) ->
     let p = path.to_bytes();
     // The descriptor's own statx (which writes `out` only on success); the O_PATH
     // descriptor is closed by PathFd's drop, a raw close no interposer delays.
-    let mut stat = |fd: fs::PathFd| sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask, out);
-    if p.starts_with(b"/") && on_local_root(p) {
-        // Resolved without leaving the root mount, which is local.
-        match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
-            Ok(fd) => return stat(fs::PathFd(fd)),
-            Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
-            Err(libc::ENOSYS) => return Err(libc::EAGAIN),
-            Err(e) => return Err(e),
+    let stat =
+        |fd: fs::PathFd, out: &mut libc::statx| sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask, out);
+    if p.starts_with(b"/") {
+        match by_text(p) {
+            // Resolved without leaving the root mount, which is local.
+            ByText::Root => match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
+                Ok(fd) => return stat(fs::PathFd(fd), out),
+                Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
+                Err(libc::ENOSYS) => return Err(libc::EAGAIN),
+                Err(e) => return Err(e),
+            },
+            ByText::Local(mount) => match stat_under(path, how, mount, mask, out) {
+                // A symlink on the way (or a loop): the general way follows it. Not cached:
+                // the general way's walk to the parent may still answer (a name under a
+                // file is ENOTDIR there).
+                Err(libc::ELOOP) | Err(libc::EAGAIN) => {}
+                r => return r,
+            },
+            ByText::Elsewhere => return Err(libc::EAGAIN),
+            ByText::Unknown => {}
         }
     }
     let (dirfd, name, _) = local_parent(p).ok_or(libc::EAGAIN)?;
     match sys::openat2(dirfd.0, &name, how, 0, resolve) {
-        Ok(fd) => stat(fs::PathFd(fd)),
+        Ok(fd) => stat(fs::PathFd(fd), out),
         Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
         Err(e) => Err(e),
+    }
+}
+
+/// Where an absolute path is, by its text and the mount table (a hint: a symlink on the way
+/// may lead anywhere; a mount made since the table was last read is not in it).
+enum ByText {
+    /// On the root mount, which is local (or a path not in normal form, while the root is
+    /// local): a walk from "/" with `RESOLVE_NO_XDEV` stays on it or fails.
+    Root,
+    /// Under this mount (not the root's) of a filesystem on the local list.
+    Local(crate::fs::MountId),
+    /// Under a mount of a filesystem off the local list (a network or FUSE one).
+    Elsewhere,
+    /// The table cannot tell (no table, a root off the local list).
+    Unknown,
+}
+
+fn by_text(path: &[u8]) -> ByText {
+    let table = fs::current();
+    // (A trailing slash names the same mount: the kernel's walk makes what it asks.)
+    let end = path.iter().rposition(|&b| b != b'/').map_or(1, |i| i + 1);
+    let path = &path[..end];
+    match (fs::resolve::is_normal(path), table.lookup(path)) {
+        (true, Some(m)) if m.point != b"/" => {
+            if fs::is_local(&m.fstype) {
+                ByText::Local(m.id)
+            } else {
+                ByText::Elsewhere
+            }
+        }
+        _ if table.root_is_local() => ByText::Root,
+        _ => ByText::Unknown,
+    }
+}
+
+/// [`stat_nowait`] of an absolute path in normal form that the mount table puts under
+/// `mount`, of a local filesystem: one cached walk from "/" that follows no symlink, so it
+/// reaches what the path's text names (`ELOOP` where a symlink is on the way, `EAGAIN`
+/// where a step is not cached: the caller then takes the general way), and one statx of
+/// what it reached, whose answer counts only if that is on `mount` (else `EAGAIN`: a mount
+/// made since the table was read, which the general way also finds). Three
+/// syscalls, where the general way's walk to the parent, its check and its close make six.
+fn stat_under(
+    path: &CStr,
+    how: i32,
+    mount: crate::fs::MountId,
+    mask: u32,
+    out: &mut libc::statx,
+) -> Result<(), i32> {
+    let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_SYMLINKS;
+    let fd = match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
+        Ok(fd) => fs::PathFd(fd),
+        Err(libc::ENOSYS) => return Err(libc::EAGAIN),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask | libc::STATX_MNT_ID, &mut st)?;
+    if st.stx_mask & libc::STATX_MNT_ID != 0 && st.stx_mnt_id == mount {
+        *out = st;
+        Ok(())
+    } else {
+        Err(libc::EAGAIN)
     }
 }
 
