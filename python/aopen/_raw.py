@@ -341,7 +341,13 @@ class Raw(_pyio.RawIOBase):
         self._sys("truncate", size.__index__())
         return size
 
+    # Called first by close(): a text file's lines handed out ahead (``AsyncTextIOWrapper``)
+    # settle before the file is closed under them.
+    _before_close = None
+
     def close(self):
+        if self._before_close is not None:
+            self._before_close()
         if not self.closed:
             if self._closefd:
                 try:

@@ -22,6 +22,10 @@ from ._raw import _YIELD_EVERY, _Interrupted, c_readlines, read_nowait, readall_
 # never part of another character.
 _ASCII_NEWLINE = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
 
+# readline()'s default size, for an identity test on its fast path (ints from -5 to 256 are
+# one object each in CPython; any other -1, or another interpreter's, takes the longer way).
+_MINUS_ONE = -1
+
 
 # The newline kinds an IncrementalNewlineDecoder has seen, as bits (its own), and its
 # ``newlines`` value for each set of them.
@@ -421,18 +425,67 @@ class AsyncTextIOWrapper(_Detachable):
             return
         return await self._runner.close(self._file.close)
 
+    # The lines readline() hands out without touching the file (``_ready``): those the file
+    # cut ahead from its decoded characters (``TextIOWrapper._lines``, the same list, the
+    # next one last), taken over while no operation runs or waits. A line is then one pop,
+    # and the file's own state is brought up to date (``_unready``) before anything else
+    # reaches the file: every way to it from here is ``_file`` (a property on this class),
+    # and a close of its raw file by other hands (a buffer the caller holds) calls it too.
+    # ``_ready_end``: where the last of the lines ends in the decoded characters.
+    _ready = None
+    _ready_end = 0
+
+    @property
+    def _file(self):
+        if self._ready is not None:
+            self._unready()
+        return self.__dict__["_text"]
+
+    @_file.setter
+    def _file(self, f):
+        self.__dict__["_text"] = f
+
+    def _unready(self):
+        """The file's state as if each line handed out from ``_ready`` had been its
+        readline()'s; ``_ready`` dropped."""
+        ready = self._ready
+        if ready is None:
+            return
+        self._ready = None
+        f = self.__dict__["_text"]
+        f._decoded_chars_used = f._lines_end = self._ready_end - sum(map(len, ready))
+        f._c_raw._before_close = None
+
     async def readline(self, size=-1):
+        ready = self._ready
+        if ready and size is _MINUS_ONE:
+            return ready.pop()
         # A line already decoded is returned here, as the built-in's readline returns it:
         # no system call can happen, so no operation (and no snapshot of the stack) is
         # needed. Anything else is an operation.
         if size == -1 and type(size) is int:
-            d = self.__dict__
-            r = d.get("_runner")  # (None around a synchronous file: then an operation)
+            r = self.__dict__.get("_runner")  # (None around a synchronous file: then an operation)
             if r is not None and not r.busy and r.pending is None and not self._detached:
-                line = d["_file"]._readline_nowait()
+                f = self._file
+                line = f._readline_nowait()
                 if line is not None:
+                    lines = f._lines
+                    if lines and f._lines_of is f._decoded_chars and f._lines_end == f._decoded_chars_used:
+                        # Taken over: the rest of this chunk's lines are pops.
+                        self._ready_end = f._lines_end + sum(map(len, lines))
+                        self._ready = lines
+                        f._c_raw._before_close = self._unready
                     return line
         return await self._call("readline", size)
+
+    async def __anext__(self):
+        ready = self._ready
+        if ready:
+            return ready.pop()  # (never empty: each ends with its newline)
+        line = await self.readline()
+        if line:
+            return line
+        raise StopAsyncIteration
 
     async def read(self, size=-1):
         # read() of a file whose bytes to the end are cached, on the loop thread: the

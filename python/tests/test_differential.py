@@ -71,7 +71,11 @@ def ops_strategy(binary):
         st.tuples(st.just("writelines"), st.lists(data, max_size=3)),
         st.tuples(st.just("readlines_hint"), st.integers(-1, 30)),
         st.tuples(st.just("next"), st.none()),
-        *([] if binary else [st.tuples(st.just("newlines"), st.none())]),
+        *([] if binary else [st.tuples(st.just("newlines"), st.none()),
+                             # readline() n times in a row, each line, or `async for` cut short
+                             # (the lines of a decoded chunk handed out ahead, then another call)
+                             st.tuples(st.just("readline_run"), st.integers(2, 8)),
+                             st.tuples(st.just("next_run"), st.integers(2, 8))]),
         *([st.tuples(st.just("read1"), st.integers(-1, 100)),
            st.tuples(st.just("readinto"), st.integers(0, 50)),
            st.tuples(st.just("peek"), st.integers(-1, 20))] if binary else []),
@@ -123,6 +127,10 @@ def sync_op(f, name, arg, state):
         return len(f.peek(arg)) > 0  # how much peek shows is the buffer's business
     if name == "newlines":
         return f.newlines
+    if name == "readline_run":
+        return [f.readline() for _ in range(arg)]
+    if name == "next_run":
+        return [f.readline() or "stop" for _ in range(arg)]
 
 
 def _mark_iterated(f, iterated):
@@ -190,6 +198,10 @@ async def async_op(f, name, arg):
         return len(await f.peek(arg)) > 0
     if name == "newlines":
         return f.newlines  # (an attribute: what the decoder has seen)
+    if name == "readline_run":
+        return [await f.readline() for _ in range(arg)]
+    if name == "next_run":
+        return [await async_op(f, "next", None) for _ in range(arg)]
 
 
 MODES = ["r", "r+", "w", "w+", "a", "a+", "x", "x+"]
@@ -385,6 +397,12 @@ class TestDifferential(unittest.TestCase):
                  ops=[("write", "xy"), ("tell", None)])
         @example(content=b"ab\r\ncd\r\n", mode="r", buffering=-1, newline=None, encoding="utf-8",
                  errors="strict", ops=[("readline", None), ("tell", None), ("seek_tell", None), ("read", None)])
+        # Lines of a decoded chunk handed out ahead, then other calls (AsyncTextIOWrapper._ready).
+        @example(content=b"a\nb\r\nc\nd\re\n", mode="r", buffering=-1, newline=None, encoding="utf-8",
+                 errors="strict", ops=[("readline_run", 3), ("tell", None), ("next_run", 2), ("read", 3)])
+        @example(content=b"a\nb\nc\nd\ne\nf", mode="r+", buffering=-1, newline="", encoding="latin-1",
+                 errors="strict", ops=[("next_run", 3), ("write", "xy"), ("seek0", 0), ("readline_run", 4),
+                                       ("newlines", None), ("readlines", None)])
         def test_text(self, content, mode, buffering, newline, encoding, errors, ops):
             compare(self, content, mode, buffering, newline, encoding, errors, ops)
 

@@ -361,6 +361,96 @@ def test_text_readline_of_a_cached_file_stays_on_the_loop_thread(tmp_path, monke
         assert operations >= chunks - 1, (operations, chunks)
 
 
+@pytest.mark.parametrize("then", ["tell", "seek", "read", "readlines", "write", "buffer_close", "close", "newlines",
+                                  "async_for", "fileno_read"])
+def test_lines_handed_out_ahead_leave_the_file_as_the_builtin(tmp_path, then):
+    """readline() hands out the lines of a decoded chunk without touching the file
+    (``AsyncTextIOWrapper._ready``); after some of them, any other call sees the file as the
+    built-in's readline() would have left it (a held buffer closed by the caller included)."""
+    path = str(tmp_path / "lines")
+
+    def make():
+        with open(path, "w", newline="") as f:
+            f.write("".join(f"line {i}\r\n" if i % 7 == 0 else f"line {i} \u00e9\n" for i in range(300)))
+
+    def builtin():
+        make()
+        with open(path, "r+") as f:
+            lines = [f.readline() for _ in range(5)]
+            return lines + [act_sync(f)]
+
+    def act_sync(f):
+        try:
+            if then == "tell":
+                return f.tell()
+            if then == "seek":
+                return f.seek(f.tell()), f.readline(), f.tell()
+            if then == "read":
+                return f.read(17), f.readline()
+            if then == "readlines":
+                return f.readlines()[:3]
+            if then == "write":
+                return f.write("X\n"), f.tell(), f.readline()
+            if then == "buffer_close":
+                f.buffer.close()
+                return f.readline()
+            if then == "close":
+                f.close()
+                return f.readline()
+            if then == "newlines":
+                return f.newlines, f.readline()
+            if then == "async_for":
+                return list(f)[:4]
+            if then == "fileno_read":
+                return os.read(f.fileno(), 5), f.readline()
+        except Exception as e:
+            return type(e).__name__, str(e)
+
+    async def act(f):
+        try:
+            if then == "tell":
+                return await f.tell()
+            if then == "seek":
+                return await f.seek(await f.tell()), await f.readline(), await f.tell()
+            if then == "read":
+                return await f.read(17), await f.readline()
+            if then == "readlines":
+                return (await f.readlines())[:3]
+            if then == "write":
+                return await f.write("X\n"), await f.tell(), await f.readline()
+            if then == "buffer_close":
+                held.close()  # (fetched before the lines were taken over)
+                return await f.readline()
+            if then == "close":
+                await f.close()
+                return await f.readline()
+            if then == "newlines":
+                return f.newlines, await f.readline()
+            if then == "async_for":
+                return [line async for line in f][:4]
+            if then == "fileno_read":
+                return os.read(f.fileno(), 5), await f.readline()
+        except Exception as e:
+            return type(e).__name__, str(e)
+
+    held = None
+
+    async def main():
+        make()
+        nonlocal held
+        f = await aiofiles.open(path, "r+")
+        held = f.buffer
+        try:
+            lines = [await f.readline() for _ in range(5)]
+            assert f._ready, "the lines were not taken over: the test tests nothing"
+            return lines + [await act(f)]
+        finally:
+            if not f.closed:
+                await f.close()
+
+    assert asyncio.run(main()) == builtin()
+
+
 @pytest.mark.parametrize("how", ["read", "read_n", "text", "readline"])
 def test_fast_reads_of_pages_not_cached_read_through_the_library(how):
     """The loop thread's reads (read(), read(n) of whole buffers, a text read(), readline)
