@@ -663,12 +663,25 @@ class _Detachable(AsyncBase):
 
 
 @_delegate("isatty", "read", "read1", "readinto", "readline", "readlines", "seek",
-           "seekable", "tell", "truncate", "writable", "write", "writelines")
+           "seekable", "tell", "truncate", "writable", "writelines")
 @_proxy("fileno", "readable")
 @_props("raw", "name", "mode")
 class AsyncBufferedIOBase(_Detachable):
     """The async ``io.BufferedWriter`` (and BufferedIOBase). A cancelled call follows the
     rule in ``AsyncBase``: never happened or completed, as the kernel decided."""
+
+    async def write(self, b):
+        # Bytes that join a BufferedWriter's buffer make no system call (C's
+        # _io__Buffered_write keeps what fits): written here, without an operation (and its
+        # snapshot of the stack), while no operation runs or waits. The buffer's own write
+        # makes every check and raises what it raises. Anything else is an operation.
+        if (type(b) is bytes or type(b) is bytearray) and not self._sync and not self._detached:
+            r = self._runner
+            if not r.busy and r.pending is None and r.closing is None:
+                f = self._file
+                if type(f) is BufferedWriter and len(f._write_buf) + len(b) <= f.buffer_size:
+                    return f.write(b)
+        return await self._call("write", b)
 
     async def flush(self):
         # C's flush of a BufferedRandom also rewinds what it read ahead (``_c_flush``).

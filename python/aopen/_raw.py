@@ -100,7 +100,10 @@ def c_readlines(self, hint=None):
 
 
 class Raw(_pyio.RawIOBase):
-    """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests."""
+    """``io.FileIO``'s behaviour over a descriptor whose calls are libaopen requests.
+
+    Its attributes hold no bytearray and no codec: ``Stack.freeze`` and ``Stack.restore``
+    copy none of its values (test_dropin checks it after every kind of call)."""
 
     def __init__(self, ctx, fd, name, mode, closefd, blksize, pos, seekable, tty):
         self._ctx = ctx
@@ -755,11 +758,8 @@ class Stack:
     def restore(snap):
         for o, d in snap:
             d = d.copy()
-            for k, v in d.items():
-                if type(v) is bytearray:
-                    d[k] = bytearray(v)
-                elif k in ("_decoder", "_encoder"):
-                    d[k] = _clone_codec(v)
+            if type(o) is not Raw:  # (a Raw's values are never mutable: see Raw)
+                _copy_mutable(d)
             o.__dict__.clear()
             o.__dict__.update(d)
 
@@ -768,13 +768,20 @@ class Stack:
         """The snapshot's mutable parts, copied now (the objects go on mutating them)."""
         out = []
         for o, d in snap:
-            for k, v in d.items():
-                if type(v) is bytearray:
-                    d[k] = bytearray(v)
-                elif k in ("_decoder", "_encoder"):
-                    d[k] = _clone_codec(v)
+            if type(o) is not Raw:
+                _copy_mutable(d)
             out.append((o, d))
         return out
+
+
+def _copy_mutable(d):
+    """Replaces the mutable values of an io object's attributes `d` with copies: buffers
+    (bytearray) and codecs (which keep their state in themselves)."""
+    for k, v in d.items():
+        if type(v) is bytearray:
+            d[k] = bytearray(v)
+        elif k in ("_decoder", "_encoder"):
+            d[k] = _clone_codec(v)
 
 
 class _Pending:

@@ -451,6 +451,38 @@ def test_lines_handed_out_ahead_leave_the_file_as_the_builtin(tmp_path, then):
     assert asyncio.run(main()) == builtin()
 
 
+@pytest.mark.parametrize("mode", ["rb", "r+b", "wb", "ab", "a+b", "r", "r+", "w+", "a"])
+@pytest.mark.parametrize("buffering", [-1, 0, 1, 7])
+def test_the_raw_layer_holds_nothing_mutable(tmp_path, mode, buffering):
+    """After every kind of call, the raw layer's attributes hold no bytearray and no codec:
+    the stack's snapshots copy none of its values (``_raw.Stack.freeze``)."""
+    if buffering == 0 and "b" not in mode:
+        pytest.skip("text needs a buffer")
+    if buffering == 1 and "b" in mode:
+        buffering = -1  # (line buffering is text's; binary warns)
+    path = str(tmp_path / "f")
+    with open(path, "wb") as g:
+        g.write(b"some\nlines\nof text\n" * 50)
+
+    async def main():
+        seen = []
+        async with aiofiles.open(path, mode, buffering=buffering) as f:
+            raw = f._stack.raw
+            data = b"xy\n" if "b" in mode else "xy\n"
+            calls = [("write", (data,)), ("flush", ()), ("seek", (0,)), ("read", (5,)), ("readline", ()),
+                     ("tell", ()), ("read", ()), ("truncate", (10,)), ("write", (data * 2000,))]
+            for name, args in calls:
+                try:
+                    await getattr(f, name)(*args)
+                except (OSError, ValueError):  # (io.UnsupportedOperation: the mode's)
+                    pass
+                seen += [(name, k) for k, v in raw.__dict__.items()
+                         if type(v) is bytearray or k in ("_decoder", "_encoder")]
+        return seen
+
+    assert asyncio.run(main()) == []
+
+
 @pytest.mark.parametrize("how", ["read", "read_n", "text", "readline"])
 def test_fast_reads_of_pages_not_cached_read_through_the_library(how):
     """The loop thread's reads (read(), read(n) of whole buffers, a text read(), readline)
