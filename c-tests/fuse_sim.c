@@ -1095,6 +1095,8 @@ static struct hangfs *slot_fs(int slot) {
 static void set_mode(int slot, int op, long mode) {
     struct hangfs *h = slot_fs(slot);
     int inc = mode_inc[slot];
+    /* (taken before the release: a recovered event may come from any moment after it) */
+    double t = now_ms();
     if (mode < 0) {
         hangfs_dyn_set(h, op, -1);
         hangfs_dyn_release(h, op);
@@ -1108,7 +1110,7 @@ static void set_mode(int slot, int op, long mode) {
         hang_events++;
     }
     /* (both release the calls waiting in it) */
-    released_at[inc][op] = now_ms(), ours_stuck_since[inc][op] = 0;
+    released_at[inc][op] = t, ours_stuck_since[inc][op] = 0;
     mode_of[slot][op] = mode;
     event("slot %d: %s %s%s", slot, op_name[op], mode < 0 ? "released" : mode == 0 ? "hangs" : "delayed",
           mode > 0 ? "" : "");
@@ -1285,10 +1287,14 @@ static void setup_local(void) {
 static void finish(int fds0, int threads0, aopen_ctx *probe) {
     event("the end: release everything");
     pthread_mutex_lock(&mnt_mtx);
+    /* (the time before any release: a mount's recovered event may come before the loop
+     * reaches its last op; seed 20261208 at 300 s once saw one dated before the time that
+     * was taken after each release) */
+    double t = now_ms();
     for (int i = 0; i < ninc; i++) {
         for (int op = 0; op < HANGFS_OPS; op++) {
             hangfs_dyn_set(incs[i].h, op, -1), hangfs_dyn_release(incs[i].h, op);
-            released_at[i][op] = now_ms(), hang_since[i][op] = 0;
+            released_at[i][op] = t, hang_since[i][op] = 0;
         }
         hangfs_release(incs[i].h);
     }
