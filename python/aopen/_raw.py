@@ -344,13 +344,19 @@ class Raw(_pyio.RawIOBase):
         self._sys("truncate", size.__index__())
         return size
 
-    # Called first by close(): a text file's lines handed out ahead (``AsyncTextIOWrapper``)
-    # settle before the file is closed under them.
-    _before_close = None
+    # The lines a text file over this one hands out ahead (``AsyncTextIOWrapper._ready``):
+    # emptied by a close, after which the text file's position can no longer be seen, so
+    # that none is handed out from a closed file.
+    _ready_lines = None
+
+    def _drop_ready_lines(self):
+        lines, self._ready_lines = self._ready_lines, None
+        if lines is not None:
+            lines.clear()
 
     def close(self):
-        if self._before_close is not None:
-            self._before_close()
+        if self._ready_lines is not None:
+            self._drop_ready_lines()
         if not self.closed:
             if self._closefd:
                 try:
@@ -801,11 +807,24 @@ class Runner:
     operation's call whose outcome the kernel has not decided yet; every operation waits
     for it first, except ``close``."""
 
-    __slots__ = ("stack", "busy", "queue", "pending", "closing")
+    __slots__ = ("stack", "busy", "queue", "pending", "closing", "ready")
 
     def __init__(self, stack):
         self.stack, self.busy, self.queue, self.pending = stack, False, [], None
         self.closing = None  # the close close() left to run in the background
+        # Lines a text file's async wrapper hands out ahead (``AsyncTextIOWrapper._ready``):
+        # (the list, the text file, where its last line ends in the decoded characters).
+        self.ready = None
+
+    def unready(self):
+        """The text file's position in its decoded characters as if each line handed out
+        ahead had been its readline()'s; the list emptied (its holders hand out no more)."""
+        ready, self.ready = self.ready, None
+        if ready is not None:
+            lines, f, end = ready
+            f._decoded_chars_used = f._lines_end = end - sum(map(len, lines))
+            self.stack.raw._ready_lines = None
+            lines.clear()
 
     def idle(self):
         """No operation runs or waits, and no cancelled call is undecided: a call that
@@ -844,6 +863,8 @@ class Runner:
     async def _run(self, fn, args):
         raw = self.stack.raw
         ctx = raw._ctx
+        if self.ready is not None:
+            self.unready()  # (before the snapshot: a restore must not undo it)
         raw._log, raw._next, raw._interrupt, raw._missed = [], 0, False, None
         if raw._seekable and not raw.closed:
             # FileIO's position: the descriptor's offset (whoever moved it since), read

@@ -427,34 +427,25 @@ class AsyncTextIOWrapper(_Detachable):
 
     # The lines readline() hands out without touching the file (``_ready``): those the file
     # cut ahead from its decoded characters (``TextIOWrapper._lines``, the same list, the
-    # next one last), taken over while no operation runs or waits. A line is then one pop,
-    # and the file's own state is brought up to date (``_unready``) before anything else
-    # reaches the file: every way to it from here is ``_file`` (a property on this class),
-    # and a close of its raw file by other hands (a buffer the caller holds) calls it too.
-    # ``_ready_end``: where the last of the lines ends in the decoded characters.
+    # next one last), taken over while no operation runs or waits. A line is then one pop.
+    # The file's own position in its decoded characters is brought up to date
+    # (``Runner.unready``) before anything else reaches the file: before every operation's
+    # snapshot (the runner's own), and on every other way in from here (``_file``, a
+    # property of this class); a close or detach of the layers below by other hands (a
+    # buffer the caller fetched before) empties the list (``Raw._ready_lines``). An emptied
+    # list is how each holder learns the lines are no longer its to hand out.
     _ready = None
-    _ready_end = 0
 
     @property
     def _file(self):
         if self._ready is not None:
-            self._unready()
+            self._ready = None
+            self._runner.unready()
         return self.__dict__["_text"]
 
     @_file.setter
     def _file(self, f):
         self.__dict__["_text"] = f
-
-    def _unready(self):
-        """The file's state as if each line handed out from ``_ready`` had been its
-        readline()'s; ``_ready`` dropped."""
-        ready = self._ready
-        if ready is None:
-            return
-        self._ready = None
-        f = self.__dict__["_text"]
-        f._decoded_chars_used = f._lines_end = self._ready_end - sum(map(len, ready))
-        f._c_raw._before_close = None
 
     async def readline(self, size=-1):
         ready = self._ready
@@ -472,9 +463,8 @@ class AsyncTextIOWrapper(_Detachable):
                     lines = f._lines
                     if lines and f._lines_of is f._decoded_chars and f._lines_end == f._decoded_chars_used:
                         # Taken over: the rest of this chunk's lines are pops.
-                        self._ready_end = f._lines_end + sum(map(len, lines))
-                        self._ready = lines
-                        f._c_raw._before_close = self._unready
+                        r.ready = (lines, f, f._lines_end + sum(map(len, lines)))
+                        f._c_raw._ready_lines = self._ready = lines
                     return line
         return await self._call("readline", size)
 
