@@ -95,6 +95,11 @@ int count_lib_fds(void);
 /* Waits up to `timeout_ms` for count_fds() to fall to `n` (descriptors the library closes
  * on a worker go a moment later); returns count_fds(). */
 int wait_fds(int n, int timeout_ms);
+/* Fills the descriptor table but for `spare` descriptors (RLIMIT_NOFILE lowered to 64 for
+ * it, /dev/null opened until refused); fds_unfill() closes them and restores the limit.
+ * Returns how many it opened (a CHECK fails if it could not). */
+int fds_fill(int spare);
+void fds_unfill(void);
 /* Waits up to `timeout_ms` for count_threads() to fall to `n` (a thread that left a pool
  * may take a moment to leave /proc/self/task); returns count_threads(). */
 int wait_threads(int n, int timeout_ms);

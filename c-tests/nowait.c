@@ -352,6 +352,36 @@ static int test_no_inline_option(void) {
     return 0;
 }
 
+/* One descriptor free: open(2) succeeds, so the fast path, whose own O_PATH descriptors
+ * would leave its open none, answers a descriptor or -EAGAIN (the pool's open decides),
+ * never -EMFILE; on a local file whose name is cached (the probe skipped) and an uncached
+ * path alike. */
+static int test_one_descriptor_free(void) {
+    const char *paths[] = {fast_path("f"), "/dev/shm/aopen-nowait-one"};
+    int shm = open(paths[1], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int n = shm >= 0 ? 2 : 1;
+    if (shm >= 0)
+        close(shm);
+    for (int i = 0; i < n; i++) {
+        int fd = aopen_open_nowait(ctx, paths[i], O_RDONLY, 0); /* (found plain: probe skipped next) */
+        CHECK(fd >= 0, "open_nowait %s: %d", paths[i], fd);
+        close(fd);
+        fds_fill(1);
+        int got = aopen_open_nowait(ctx, paths[i], O_RDONLY, 0);
+        int sys = got >= 0 ? -1 : open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (got >= 0)
+            close(got);
+        if (sys >= 0)
+            close(sys);
+        fds_unfill();
+        CHECK(got >= 0 || got == -EAGAIN, "open_nowait %s with one descriptor free: %d (open(2): %d)", paths[i], got,
+              sys);
+    }
+    if (shm >= 0)
+        unlink(paths[1]);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     make_file(fast_path("f"), "x");
@@ -372,6 +402,7 @@ int main(int argc, char **argv) {
     test_fifo_pairs_with_a_waiting_writer();
     test_fifo_behind_a_new_symlink_in_memory();
     test_no_inline_option();
+    test_one_descriptor_free();
     aopen_ctx_free(ctx);
     return 0;
 }

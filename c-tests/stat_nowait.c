@@ -164,6 +164,17 @@ static int test_what_goes_to_the_pool(void) {
     CHECK(aopen_wait(ctx, 5000) == 1 && aopen_reap(ctx, &c, 1) == 1, "the stat completes");
     CHECK_EQ(c.result, 0);
     CHECK(S_ISREG(st.stx_mode), "through the link to /proc");
+    /* No descriptor free for the walk's O_PATH look: EMFILE is no answer of statx's (which
+     * needs none), so -EAGAIN, and the submitted stat answers. */
+    fds_fill(0);
+    int full = aopen_stat_nowait(ctx, at("f"), 0, STATX_BASIC_STATS, &st);
+    int64_t sid = aopen_stat_submit(ctx, at("f"), 0, STATX_BASIC_STATS, &st, NULL, NULL);
+    int waited = sid > 0 ? aopen_wait(ctx, 5000) : -1;
+    int reaped = waited == 1 ? aopen_reap(ctx, &c, 1) : -1;
+    fds_unfill();
+    CHECK_EQ(full, -EAGAIN);
+    CHECK(reaped == 1 && c.result == 0 && S_ISREG(st.stx_mode), "the submitted stat: id %lld, wait %d, result %d",
+          (long long)sid, waited, reaped == 1 ? c.result : 0);
     /* AOPEN_OPT_NO_INLINE: never on the caller's thread. */
     aopen_options o;
     memset(&o, 0, sizeof o);

@@ -3,8 +3,10 @@
 #include "../helpers.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int count_dir(const char *path) {
@@ -114,4 +116,27 @@ long long eventfd_count(int fd) {
     fclose(f);
     CHECK(v >= 0, "fd %d is not an eventfd", fd);
     return v;
+}
+
+static struct rlimit fill_saved;
+static int fillers[64], nfillers;
+
+int fds_fill(int spare) {
+    CHECK(getrlimit(RLIMIT_NOFILE, &fill_saved) == 0, "getrlimit");
+    struct rlimit low = {64, fill_saved.rlim_max};
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit");
+    nfillers = 0;
+    for (int fd; nfillers < 64 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+        fillers[nfillers++] = fd;
+    CHECK(nfillers > spare && nfillers < 64, "filled the descriptor table: %d", nfillers);
+    for (int i = 0; i < spare; i++)
+        close(fillers[--nfillers]);
+    return nfillers;
+}
+
+void fds_unfill(void) {
+    for (int i = 0; i < nfillers; i++)
+        close(fillers[i]);
+    nfillers = 0;
+    CHECK(setrlimit(RLIMIT_NOFILE, &fill_saved) == 0, "setrlimit back");
 }

@@ -364,10 +364,15 @@ fn open_in_memory(
 
 /// Whether an inline open's error `e` is not open(2)'s answer, so the pool's open decides:
 /// ENOSYS (no openat2); ENXIO, the added O_NONBLOCK's answer for a FIFO with no reader (or a
-/// device that is not there), where a blocking open waits for the reader; NOT_PLAIN; and
-/// EINVAL, as openat2 refuses more than open(2) does.
+/// device that is not there), where a blocking open waits for the reader; NOT_PLAIN;
+/// EINVAL, as openat2 refuses more than open(2) does; and EMFILE, ENFILE and ENOMEM, which
+/// the fast path's own O_PATH descriptors (the parent's, the probe's) may have caused where
+/// open(2) alone would have found room.
 fn hand_on(e: i32) -> bool {
-    matches!(e, libc::ENOSYS | libc::ENXIO | NOT_PLAIN | libc::EINVAL)
+    matches!(
+        e,
+        libc::ENOSYS | libc::ENXIO | NOT_PLAIN | libc::EINVAL | libc::EMFILE | libc::ENFILE | libc::ENOMEM
+    )
 }
 
 /// The directory holding `path`'s last component, opened `O_PATH` from the caches alone and
@@ -480,11 +485,28 @@ pub fn fstat_nowait(fd: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32
 /// never sees it, a device's driver never runs) and whose close calls no flush; the stat is
 /// one `statx(AT_EMPTY_PATH | AT_STATX_DONT_SYNC)` of that descriptor. `Err(errno)` for a
 /// walk that failed on a local filesystem (`ENOENT` from a cached negative lookup,
-/// `ENOTDIR`, `ELOOP`, `EACCES`), else `Err(EAGAIN)` (then submit it). `flags` other than
-/// `AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT` (automount points are never on a local
-/// filesystem) and `AT_STATX_DONT_SYNC` are left to the pool. `out` is written only on
+/// `ENOTDIR`, `ELOOP`, `EACCES`, `ENAMETOOLONG`), else `Err(EAGAIN)` (then submit it): an
+/// error of the descriptor the walk makes (`EMFILE`, `ENFILE`, `ENOMEM`), or openat2's
+/// `EINVAL` where the kernel predates `RESOLVE_CACHED`, is no answer of statx's. `flags`
+/// other than `AT_SYMLINK_NOFOLLOW`, `AT_NO_AUTOMOUNT` (automount points are never on a
+/// local filesystem) and `AT_STATX_DONT_SYNC` are left to the pool. `out` is written only on
 /// success, and may hold more fields than `mask` asks for, as statx's may.
 pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
+    match stat_walk(path, flags, mask, out) {
+        Err(e)
+            if !matches!(
+                e,
+                libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EACCES | libc::ENAMETOOLONG
+            ) =>
+        {
+            Err(libc::EAGAIN)
+        }
+        r => r,
+    }
+}
+
+/// [`stat_nowait`], with every error the walk meets.
+fn stat_walk(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_DONT_SYNC) != 0 {
         return Err(libc::EAGAIN);
     }
