@@ -623,6 +623,35 @@ mod tests {
     }
 
     #[test]
+    fn a_stat_under_another_local_mount_is_the_walk_from_the_root() {
+        // /dev/shm, where it is a tmpfs of its own: the table puts it under that mount, and
+        // stat_under answers as statx does, in its three syscalls.
+        let dir = std::ffi::CString::new("/dev/shm").unwrap();
+        if !on_tmpfs(&dir) {
+            return; // (no tmpfs there: nothing to walk across)
+        }
+        let name = format!("/dev/shm/aopen-stat-under-{}", std::process::id());
+        std::fs::write(&name, b"four").unwrap();
+        let path = std::ffi::CString::new(name.clone()).unwrap();
+        let ByText::Local(mount) = by_text(path.as_bytes()) else {
+            let _ = std::fs::remove_file(&name);
+            panic!("/dev/shm is not a local mount of its own by the table");
+        };
+        // SAFETY: statx is plain data; all zeroes is a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        let r = stat_under(&path, libc::O_PATH | libc::O_CLOEXEC, mount, libc::STATX_BASIC_STATS, &mut st);
+        let _ = std::fs::remove_file(&name);
+        assert_eq!(r, Ok(()));
+        assert_eq!((st.stx_size, st.stx_mode as u32 & libc::S_IFMT), (4, libc::S_IFREG));
+        // Under any other mount id the answer does not stand.
+        std::fs::write(&name, b"four").unwrap();
+        let r =
+            stat_under(&path, libc::O_PATH | libc::O_CLOEXEC, mount + 1, libc::STATX_BASIC_STATS, &mut st);
+        let _ = std::fs::remove_file(&name);
+        assert_eq!(r, Err(libc::EAGAIN));
+    }
+
+    #[test]
     fn creating_and_truncating_opens_wait_outside_memory_filesystems() {
         // SAFETY: statx is plain data, all zeroes a valid value.
         let mut st: libc::statx = unsafe { std::mem::zeroed() };
