@@ -2,6 +2,7 @@
 
 use crate::fs::ids::{fnv1a, fs_of_dev, FsId, MountId};
 use crate::fs::local::is_local;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One line of /proc/self/mountinfo, as much of it as the library uses.
@@ -59,7 +60,7 @@ pub struct Table {
     /// Every mount, for describing an id.
     all: Vec<Mount>,
     /// Index into `all` by mount id.
-    by_id: std::collections::HashMap<MountId, usize>,
+    by_id: HashMap<MountId, usize>,
     /// Which parse of the process's table this is (each re-read gets a new one), so that
     /// what was learned from an older table is not reused.
     pub(crate) generation: u64,
@@ -120,6 +121,33 @@ fn covers(point: &[u8], path: &[u8]) -> bool {
         && (point.len() == path.len() || point.ends_with(b"/") || path[point.len()] == b'/')
 }
 
+/// Of the mounts on top at their points (`top`, longest point first), those a walk can
+/// reach, longest first: a mount under one mounted later over an ancestor of its point is
+/// hidden (the walk to its point enters that one). A mount's parent, below any mounts
+/// stacked on its own point, must be the longest reachable mount over its point; one whose
+/// parent the table does not hold (the root's, or a mount's outside a chroot) is kept.
+fn unhidden(top: Vec<Mount>, all: &[Mount], by_id: &HashMap<MountId, usize>) -> Vec<Mount> {
+    let mut kept: Vec<Mount> = Vec::with_capacity(top.len());
+    for m in top.into_iter().rev() {
+        let mut below = m.parent;
+        for _ in 0..all.len() {
+            match by_id.get(&below).map(|&i| &all[i]) {
+                Some(p) if p.point == m.point => below = p.parent,
+                _ => break,
+            }
+        }
+        let over = kept
+            .iter()
+            .filter(|o| o.point != m.point && covers(&o.point, &m.point))
+            .max_by_key(|o| o.point.len());
+        if !by_id.contains_key(&below) || over.map_or(true, |o| o.id == below) {
+            kept.push(m);
+        }
+    }
+    kept.reverse();
+    kept
+}
+
 impl Table {
     /// Parses the text of /proc/self/mountinfo; malformed lines are skipped.
     pub fn parse(text: &[u8]) -> Table {
@@ -136,7 +164,8 @@ impl Table {
         visible.reverse();
         visible.sort_by(|a, b| b.point.len().cmp(&a.point.len()).then_with(|| a.point.cmp(&b.point)));
         visible.dedup_by(|later, earlier| later.point == earlier.point);
-        let by_id = all.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        let by_id: HashMap<MountId, usize> = all.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        let visible = unhidden(visible, &all, &by_id);
         static PARSES: AtomicU64 = AtomicU64::new(1);
         let root_is_local = visible.iter().find(|m| m.point == b"/").is_some_and(|m| is_local(&m.fstype));
         Table {
@@ -184,6 +213,11 @@ impl Table {
     /// mount that named it when it was (see [`Table::keep_departed`]).
     pub fn mount_of_fs(&self, fs: FsId) -> Option<&Mount> {
         self.all.iter().find(|m| m.fs == fs).or_else(|| self.departed.iter().find(|m| m.fs == fs))
+    }
+
+    #[cfg(test)]
+    pub fn all_mounts(&self) -> impl Iterator<Item = &Mount> {
+        self.all.iter()
     }
 
     #[cfg(test)]

@@ -138,3 +138,66 @@ fn this_process_files_are_attributed_through_symlinks_and_dots() {
     release();
     assert_eq!(of_path(c_str(b"/proc/self/status\0"), true), proc_fs, "reopens after a release");
 }
+
+#[test]
+fn a_mount_under_one_mounted_over_its_ancestor_is_hidden() {
+    // NFS mounted over /dev (on top of devtmpfs 24, so its parent): /dev/shm (30, on 25 on 24)
+    // is no longer reachable, and a path under it is the NFS mount's; a mount made on the
+    // NFS mount afterwards, and one whose parent the table does not hold, are reachable.
+    let text =
+        [INFO, b"90 24 0:90 / /dev rw - nfs4 srv:/dev rw\n91 90 0:91 / /dev/x rw - tmpfs t rw\n"].concat();
+    let text = [&text[..], b"92 999 0:92 / /dev/y rw - tmpfs t rw\n"].concat();
+    let t = Table::parse(&text);
+    assert_eq!(at(&t, "/dev/shm/f"), 90, "under the NFS mount now");
+    assert_eq!(at(&t, "/dev/null"), 90);
+    assert_eq!(at(&t, "/dev/x/f"), 91);
+    assert_eq!(at(&t, "/dev/y/f"), 92, "a parent the table does not hold: kept");
+    assert_eq!(at(&t, "/proc/1"), 22);
+    assert_eq!(t.get(30).unwrap().fstype, "tmpfs", "hidden mounts stay describable");
+    // Without it, INFO's mounts are all reachable (stacked ones by their top).
+    let t = Table::parse(INFO);
+    assert_eq!((at(&t, "/dev/shm/f"), at(&t, "/dev/null"), at(&t, "/mnt/my/a")), (30, 24, 41));
+}
+
+#[test]
+fn this_machines_mounts_are_reachable_as_the_kernel_says() {
+    // Every mount point the table names resolves, by a statx of the point, to the mount the
+    // table's lookup gives for it (hidden ones excepted: their point is another's now).
+    let text = match std::fs::read("/proc/self/mountinfo") {
+        Ok(t) => t,
+        Err(_) => return,
+    };
+    let t = Table::parse(&text);
+    let mut checked = 0;
+    for m in t.all_mounts() {
+        let Ok(point) = std::ffi::CString::new(m.point.clone()) else { continue };
+        let under = |o: &Mount| {
+            m.point.starts_with(&o.point)
+                && (o.point == b"/" || m.point.len() == o.point.len() || m.point[o.point.len()] == b'/')
+        };
+        // (only where every mount the walk may cross is local: a hung FUSE mount of another
+        // test must not hold this one)
+        if !is_normal(&m.point) || t.all_mounts().any(|o| under(o) && !is_local(&o.fstype)) {
+            continue;
+        }
+        // SAFETY: statx is plain data; all zeroes is a valid value.
+        let mut st: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: `point` is NUL-terminated and `st` a valid out-pointer.
+        let rc = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                point.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_DONT_SYNC,
+                libc::STATX_MNT_ID,
+                &mut st,
+            )
+        };
+        if rc != 0 || st.stx_mask & libc::STATX_MNT_ID == 0 {
+            continue;
+        }
+        let looked = t.lookup(&m.point).map(|l| l.id);
+        assert_eq!(looked, Some(st.stx_mnt_id), "{}", String::from_utf8_lossy(&m.point));
+        checked += 1;
+    }
+    assert!(checked > 0 || t.all_mounts().next().is_none());
+}
