@@ -505,7 +505,8 @@ pub fn stat_nowait(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) ->
     }
 }
 
-/// [`stat_nowait`], with every error the walk meets.
+/// [`stat_nowait`], with every error the walk meets (those that are no answer of statx's,
+/// `ENOSYS` and `EXDEV` among them, the caller turns into `EAGAIN`).
 fn stat_walk(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Result<(), i32> {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_DONT_SYNC) != 0 {
         return Err(libc::EAGAIN);
@@ -524,7 +525,6 @@ fn stat_walk(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Resul
             ByText::Root => match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
                 Ok(fd) => return stat(fs::PathFd(fd), out),
                 Err(libc::EXDEV) | Err(libc::EAGAIN) => {}
-                Err(libc::ENOSYS) => return Err(libc::EAGAIN),
                 Err(e) => return Err(e),
             },
             ByText::Local(mount) => match stat_under(path, how, mount, mask, out) {
@@ -539,11 +539,7 @@ fn stat_walk(path: &CStr, flags: i32, mask: u32, out: &mut libc::statx) -> Resul
         }
     }
     let (dirfd, name, _) = local_parent(p).ok_or(libc::EAGAIN)?;
-    match sys::openat2(dirfd.0, &name, how, 0, resolve) {
-        Ok(fd) => stat(fs::PathFd(fd), out),
-        Err(libc::EXDEV) | Err(libc::ENOSYS) => Err(libc::EAGAIN),
-        Err(e) => Err(e),
-    }
+    stat(fs::PathFd(sys::openat2(dirfd.0, &name, how, 0, resolve)?), out)
 }
 
 /// Where an absolute path is, by its text and the mount table (a hint: a symlink on the way
@@ -593,11 +589,7 @@ fn stat_under(
     out: &mut libc::statx,
 ) -> Result<(), i32> {
     let resolve = libc::RESOLVE_CACHED | libc::RESOLVE_NO_SYMLINKS;
-    let fd = match sys::openat2(libc::AT_FDCWD, path, how, 0, resolve) {
-        Ok(fd) => fs::PathFd(fd),
-        Err(libc::ENOSYS) => return Err(libc::EAGAIN),
-        Err(e) => return Err(e),
-    };
+    let fd = fs::PathFd(sys::openat2(libc::AT_FDCWD, path, how, 0, resolve)?);
     // SAFETY: statx is plain data; the kernel fills in what stx_mask says.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     sys::statx_fd(fd.0, libc::AT_STATX_DONT_SYNC, mask | libc::STATX_MNT_ID, &mut st)?;
