@@ -355,8 +355,7 @@ class Raw(_pyio.RawIOBase):
             lines.clear()
 
     def close(self):
-        if self._ready_lines is not None:
-            self._drop_ready_lines()
+        self._drop_ready_lines()
         if not self.closed:
             if self._closefd:
                 try:
@@ -823,8 +822,7 @@ class Runner:
         if ready is not None:
             lines, f, end = ready
             f._decoded_chars_used = f._lines_end = end - sum(map(len, lines))
-            self.stack.raw._ready_lines = None
-            lines.clear()
+            self.stack.raw._drop_ready_lines()  # (the same list)
 
     def idle(self):
         """No operation runs or waits, and no cancelled call is undecided: a call that
