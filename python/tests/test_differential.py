@@ -465,11 +465,27 @@ def _listdir_paths(root, entries):
     return paths + [os.fsencode(p) for p in paths[:3]] + [pathlib.Path(p) for p in paths[:3]]
 
 
-def compare_listdir(testcase, base, entries):
+@contextlib.contextmanager
+def _tree(base, entries):
+    """A fresh directory in `base` holding a file "x" and `entries` (``_make_tree``), removed
+    afterwards."""
     root = tempfile.mkdtemp(dir=base)
     try:
         open(os.path.join(root, "x"), "w").close()
         _make_tree(root, entries)
+        yield root
+    finally:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# Random trees' entries: (name, kind) pairs, names unique.
+TREE_ENTRIES = (st.lists(st.tuples(NAMES, st.sampled_from(ENTRY_KINDS)), max_size=12, unique_by=lambda e: e[0])
+                if st else None)
+
+
+def compare_listdir(testcase, base, entries):
+    with _tree(base, entries) as root:
         import aopen.os as aos
 
         async def main():
@@ -480,9 +496,6 @@ def compare_listdir(testcase, base, entries):
         got = run(main())
         for p, w, g in zip(paths, want, got):
             testcase.assertEqual(g, w, f"listdir({p!r})")
-    finally:
-        import shutil
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @unittest.skipIf(st is None, "hypothesis is not installed (python/run_tests.sh installs it into build/pyvenv)")
@@ -492,16 +505,14 @@ class TestListdirDifferential(unittest.TestCase):
     library's caches open the directory) and on the test directory's filesystem (the pool)."""
 
     if st is not None:
-        entries = st.lists(st.tuples(NAMES, st.sampled_from(ENTRY_KINDS)), max_size=12, unique_by=lambda e: e[0])
-
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
-        @given(entries=entries)
+        @given(entries=TREE_ENTRIES)
         def test_listdir_tmpfs(self, entries):
             with _on_tmpfs(self.skipTest):
                 compare_listdir(self, "/dev/shm", entries)
 
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
-        @given(entries=entries)
+        @given(entries=TREE_ENTRIES)
         def test_listdir(self, entries):
             compare_listdir(self, os.environ.get("AOPEN_TEST_DIR") or tempfile.gettempdir(), entries)
 
@@ -516,10 +527,7 @@ def _stat_fields(r):
 def compare_stat(testcase, base, entries):
     """aopen.os.stat and lstat against os.stat and os.lstat on the tree's paths, and on
     the paths through a symlink to the tree's directory and under a file (ENOTDIR)."""
-    root = tempfile.mkdtemp(dir=base)
-    try:
-        open(os.path.join(root, "x"), "w").close()
-        _make_tree(root, entries)
+    with _tree(base, entries) as root:
         os.symlink(root, os.path.join(root, "up"))
         import aopen.os as aos
 
@@ -537,9 +545,6 @@ def compare_stat(testcase, base, entries):
             for p, w, g in zip(paths, want, got):
                 g = [(x[0], _stat_fields(x[1])) if x[0] == "ok" else x for x in g]
                 testcase.assertEqual(g, w, f"stat/lstat({p!r}), round {rounds}")
-    finally:
-        import shutil
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @unittest.skipIf(st is None, "hypothesis is not installed (python/run_tests.sh installs it into build/pyvenv)")
@@ -549,16 +554,14 @@ class TestStatDifferential(unittest.TestCase):
     walks from "/" across the mount) and on the test directory's filesystem."""
 
     if st is not None:
-        entries = st.lists(st.tuples(NAMES, st.sampled_from(ENTRY_KINDS)), max_size=12, unique_by=lambda e: e[0])
-
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
-        @given(entries=entries)
+        @given(entries=TREE_ENTRIES)
         def test_stat_tmpfs(self, entries):
             with _on_tmpfs(self.skipTest):
                 compare_stat(self, "/dev/shm", entries)
 
         @settings(max_examples=max(EXAMPLES // 3, 10), deadline=None, suppress_health_check=list(HealthCheck))
-        @given(entries=entries)
+        @given(entries=TREE_ENTRIES)
         def test_stat(self, entries):
             compare_stat(self, os.environ.get("AOPEN_TEST_DIR") or tempfile.gettempdir(), entries)
 
