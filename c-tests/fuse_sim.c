@@ -181,6 +181,8 @@ static double ours_stuck_since[MAXINC][HANGFS_OPS];
 #define UNIT_SRV (-1)
 #define UNIT_LOCAL (-2)
 static int unit_of(int inc) { return incs[inc].slot >= 2 ? UNIT_SRV : inc; }
+/* A filesystem's id as mount events give it: (major << 32) | minor of its device. */
+static uint64_t dev_id(dev_t dev) { return (uint64_t)major(dev) << 32 | minor(dev); }
 
 static int inc_state(int i) {
     pthread_mutex_lock(&mnt_mtx);
@@ -203,7 +205,7 @@ static void mount_slot(int slot) {
     snprintf(in->mnt, sizeof in->mnt, "%s", h->mnt);
     struct stat st;
     EXPECT(stat(h->mnt, &st) == 0, "stat %s: %s", h->mnt, strerror(errno));
-    in->dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+    in->dev = dev_id(st.st_dev);
     cur[slot] = ninc++;
     pthread_mutex_unlock(&mnt_mtx);
     event("mounted %s for slot %d%s", name, slot, slot >= 2 ? " (sshfs of srv1)" : "");
@@ -282,7 +284,10 @@ static int ngrave;
 
 static aopen_ctx *ctx;
 static aopen_options opts;
-static int healthy_bound(void) { return opts.blocked_ms ? (int)opts.blocked_ms + 25 : HEALTHY_BOUND_MS; }
+/* The context's blocked threshold (blocked_ms, 200 by default), and the bound on a healthy
+ * filesystem's wait, 25 ms past it (HEALTHY_BOUND_MS by default). */
+static int blocked_threshold(void) { return opts.blocked_ms ? (int)opts.blocked_ms : 200; }
+static int healthy_bound(void) { return opts.blocked_ms ? blocked_threshold() + 25 : HEALTHY_BOUND_MS; }
 static int depth, target;
 static uint32_t cap;
 
@@ -502,7 +507,7 @@ static void mount_event(const aopen_completion *c) {
         if (incs[i].slot >= 2)
             inc = i;
     int is_local = inc < 0 && !(e->fs_id >> 63) && e->fs_id == local_dev;
-    int threshold = opts.blocked_ms ? (int)opts.blocked_ms : 200;
+    int threshold = blocked_threshold();
     int unit = is_local ? UNIT_LOCAL : inc >= 0 ? unit_of(inc) : 0, u = unit_slot(unit), last = unit_last[u];
     int hung = inc >= 0 && unit_hung(unit, at - margin);
     int slow = (inc >= 0 || is_local) && !hung && unit_slow(unit, at, threshold, margin);
@@ -568,7 +573,7 @@ static void events_new_context(void) {
  * for the threshold plus the margin has had its blocked event; a unit reported blocked
  * whose daemons have held no call for the margin has had its recovered one. */
 static void check_mount_events(double t) {
-    double margin = tools ? 10000 : MARGIN_MS, threshold = opts.blocked_ms ? opts.blocked_ms : 200;
+    double margin = tools ? 10000 : MARGIN_MS, threshold = blocked_threshold();
     long held[MAXINC + 1] = {0};
     for (int i = 0; i < ninc; i++) {
         int u = unit_slot(unit_of(i)), st = inc_state(i);
@@ -1268,7 +1273,7 @@ static void setup_local(void) {
     EXPECT(mkdir(local, 0755) == 0, "mkdir %s", local);
     struct stat st;
     EXPECT(stat(local, &st) == 0, "stat %s", local);
-    local_dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+    local_dev = dev_id(st.st_dev);
     snprintf(p, sizeof p, "%s/s", local);
     EXPECT(mkdir(p, 0755) == 0, "mkdir %s", p);
     for (int d = 0; d < NDIRS; d++) {
